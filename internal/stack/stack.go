@@ -1,0 +1,283 @@
+// Package stack parses the two text forms in which the Go runtime describes
+// goroutines: the full dump written by runtime.Stack(buf, true) (and by the
+// goroutine and goroutineleak profiles at debug=2), and the grouped goroutine
+// profile at debug=1, the only text form that carries pprof labels.
+//
+// Parsing never panics: a goroutine whose text does not follow the known
+// format keeps its raw text and whatever fields could be read.
+package stack
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Frame is one call in a goroutine's stack.
+type Frame struct {
+	Func string // fully qualified function name, without arguments
+	File string
+	Line int
+}
+
+// Location returns "file:line", or "" when the file is unknown.
+func (f Frame) Location() string {
+	if f.File == "" {
+		return ""
+	}
+	return f.File + ":" + strconv.Itoa(f.Line)
+}
+
+// Goroutine is one goroutine of a full stack dump.
+type Goroutine struct {
+	ID        uint64
+	State     string        // e.g. "chan receive", without the wait time
+	Wait      time.Duration // how long the runtime says it has been blocked (minute resolution, 0 under a minute)
+	Locked    bool          // locked to its OS thread
+	Leaked    bool          // marked "(leaked)" by the goroutineleak profile
+	Frames    []Frame       // innermost first
+	Elided    bool          // the runtime elided frames
+	CreatedBy Frame         // the go statement that started it; zero for the main goroutine
+	CreatorID uint64        // the goroutine that ran that go statement; 0 when unknown
+	Raw       string        // the goroutine's text as the runtime wrote it
+}
+
+// TopFunction returns the innermost function, or "" when no frame is known.
+func (g *Goroutine) TopFunction() string {
+	if len(g.Frames) == 0 {
+		return ""
+	}
+	return g.Frames[0].Func
+}
+
+// Key identifies the goroutine's stack for matching against profile groups:
+// its non-runtime frames, innermost first.
+func (g *Goroutine) Key() string { return key(g.Frames) }
+
+// ParseDump parses a full dump. When minID is above zero, goroutines with a
+// lower ID are returned with only their ID, state and CreatorID-free header
+// parsed, which keeps large dumps cheap when only new goroutines matter.
+func ParseDump(dump []byte, minID uint64) []Goroutine {
+	var out []Goroutine
+	for len(dump) > 0 {
+		var block []byte
+		if i := bytes.Index(dump, []byte("\n\ngoroutine ")); i >= 0 {
+			block, dump = dump[:i], dump[i+2:]
+		} else {
+			block, dump = dump, nil
+		}
+		block = bytes.TrimSpace(block)
+		if len(block) == 0 {
+			continue
+		}
+		g, ok := parseHeader(block)
+		if !ok {
+			out = append(out, Goroutine{Raw: string(block)})
+			continue
+		}
+		if g.ID >= minID {
+			g.Raw = string(block)
+			parseBody(&g, block)
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+// parseHeader reads "goroutine 7 [chan receive, 2 minutes, locked to thread]:".
+func parseHeader(block []byte) (Goroutine, bool) {
+	var g Goroutine
+	line := block
+	if i := bytes.IndexByte(block, '\n'); i >= 0 {
+		line = block[:i]
+	}
+	s := string(line)
+	if !strings.HasPrefix(s, "goroutine ") {
+		return g, false
+	}
+	rest := s[len("goroutine "):]
+	sp := strings.IndexByte(rest, ' ')
+	if sp < 0 {
+		return g, false
+	}
+	id, err := strconv.ParseUint(rest[:sp], 10, 64)
+	if err != nil {
+		return g, false
+	}
+	g.ID = id
+	open, end := strings.IndexByte(rest, '['), strings.LastIndex(rest, "]:")
+	if open < 0 || end < open {
+		return g, false
+	}
+	for i, part := range strings.Split(rest[open+1:end], ", ") {
+		switch {
+		case i == 0:
+			g.State = part
+		case part == "locked to thread":
+			g.Locked = true
+		case strings.HasSuffix(part, " minutes"):
+			if n, err := strconv.Atoi(strings.TrimSuffix(part, " minutes")); err == nil {
+				g.Wait = time.Duration(n) * time.Minute
+			}
+		default:
+			g.State += ", " + part
+		}
+	}
+	if strings.HasSuffix(g.State, " (leaked)") {
+		g.Leaked = true
+		g.State = strings.TrimSuffix(g.State, " (leaked)")
+	}
+	return g, true
+}
+
+// parseBody reads the frames and the "created by" trailer after the header.
+func parseBody(g *Goroutine, block []byte) {
+	lines := strings.Split(string(block), "\n")[1:]
+	for i := 0; i < len(lines); i++ {
+		l := lines[i]
+		switch {
+		case strings.HasPrefix(l, "[originating from goroutine"):
+			return // tracebackancestors: the ancestors' stacks are not this goroutine's
+		case strings.HasPrefix(l, "...") || strings.HasPrefix(l, "\t"):
+			if strings.Contains(l, "frames elided") {
+				g.Elided = true
+			}
+			continue
+		case strings.HasPrefix(l, "created by "):
+			fn := strings.TrimPrefix(l, "created by ")
+			if j := strings.LastIndex(fn, " in goroutine "); j >= 0 {
+				g.CreatorID, _ = strconv.ParseUint(fn[j+len(" in goroutine "):], 10, 64)
+				fn = fn[:j]
+			}
+			g.CreatedBy = Frame{Func: fn}
+			if i+1 < len(lines) {
+				g.CreatedBy.File, g.CreatedBy.Line = fileLine(lines[i+1])
+				i++
+			}
+		default:
+			f := Frame{Func: funcName(l)}
+			if i+1 < len(lines) && strings.HasPrefix(lines[i+1], "\t") {
+				f.File, f.Line = fileLine(lines[i+1])
+				i++
+			}
+			g.Frames = append(g.Frames, f)
+		}
+	}
+}
+
+// funcName strips the argument list from "pkg.(*T).m(0x1, {0x2, 0x3})".
+func funcName(l string) string {
+	if strings.HasSuffix(l, ")") {
+		if j := strings.LastIndexByte(l, '('); j > 0 {
+			return l[:j]
+		}
+	}
+	return l
+}
+
+// fileLine reads "\t/path/file.go:12 +0x1d".
+func fileLine(l string) (string, int) {
+	l = strings.TrimSpace(l)
+	if j := strings.LastIndex(l, " +0x"); j >= 0 {
+		l = l[:j]
+	}
+	j := strings.LastIndexByte(l, ':')
+	if j < 0 {
+		return l, 0
+	}
+	n, err := strconv.Atoi(l[j+1:])
+	if err != nil {
+		return l, 0
+	}
+	return l[:j], n
+}
+
+// Group is one record of the goroutine profile at debug=1: Count goroutines
+// with the same stack and the same labels.
+type Group struct {
+	Count  int
+	Labels string // the profile's "{"k":"v", …}" text, "" when unlabelled
+	Frames []Frame
+}
+
+// Key identifies the group's stack; see Goroutine.Key.
+func (g *Group) Key() string { return key(g.Frames) }
+
+// HasLabel reports whether the group carries the pprof label key.
+func (g *Group) HasLabel(k string) bool {
+	return strings.Contains(g.Labels, strconv.Quote(k)+":")
+}
+
+// ParseProfile parses the goroutine profile written at debug=1.
+func ParseProfile(p []byte) []Group {
+	var out []Group
+	var cur *Group
+	for _, l := range strings.Split(string(p), "\n") {
+		switch {
+		case l == "":
+			cur = nil
+		case strings.HasPrefix(l, "# labels: "):
+			if cur != nil {
+				cur.Labels = strings.TrimPrefix(l, "# labels: ")
+			}
+		case strings.HasPrefix(l, "#\t"):
+			if cur == nil {
+				continue
+			}
+			// "#\t0x4dc518\tmain.main.func1.1+0x18\t/tmp/main.go:15"
+			parts := strings.Split(l, "\t")
+			if len(parts) < 4 {
+				continue
+			}
+			fn := strings.TrimSpace(parts[2])
+			if j := strings.LastIndex(fn, "+0x"); j >= 0 {
+				fn = fn[:j]
+			}
+			f := Frame{Func: fn}
+			f.File, f.Line = fileLine(parts[len(parts)-1])
+			cur.Frames = append(cur.Frames, f)
+		default:
+			at := strings.Index(l, " @ ")
+			if at < 0 {
+				continue
+			}
+			n, err := strconv.Atoi(l[:at])
+			if err != nil {
+				continue
+			}
+			out = append(out, Group{Count: n})
+			cur = &out[len(out)-1]
+		}
+	}
+	return out
+}
+
+// keyDepth bounds how many frames take part in a key, so that the dump's and
+// the profile's different depth limits do not matter.
+const keyDepth = 24
+
+// IsRuntime reports whether a function belongs to the runtime itself, whose
+// frames the two text forms show differently.
+func IsRuntime(fn string) bool {
+	return strings.HasPrefix(fn, "runtime.") || strings.HasPrefix(fn, "internal/runtime/")
+}
+
+func key(frames []Frame) string {
+	var b strings.Builder
+	n := 0
+	for _, f := range frames {
+		if IsRuntime(f.Func) {
+			continue
+		}
+		if n == keyDepth {
+			break
+		}
+		b.WriteString(f.Func)
+		b.WriteByte(' ')
+		b.WriteString(f.Location())
+		b.WriteByte('\n')
+		n++
+	}
+	return b.String()
+}

@@ -1,0 +1,118 @@
+package leak
+
+import (
+	"strings"
+	"time"
+
+	"github.com/residue-go/residue/internal/stack"
+)
+
+// DefaultWithin is the default settle window: how long a probe waits for
+// the block's goroutines or file descriptors to go away before it reports them.
+const DefaultWithin = time.Second
+
+// Option configures a leak probe.
+type Option func(*config)
+
+type config struct {
+	within  time.Duration
+	ignores []ignore
+}
+
+type ignore struct {
+	desc  string
+	match func(*stack.Goroutine) bool
+}
+
+func newConfig(opts []Option) config {
+	c := config{within: DefaultWithin}
+	for _, o := range append(processGoroutines[:len(processGoroutines):len(processGoroutines)], opts...) {
+		if o != nil {
+			o(&c)
+		}
+	}
+	return c
+}
+
+// Within sets the settle window: how long to wait, polling with backoff, for
+// leftovers to go away before they are reported. A leftover the runtime
+// proves stuck forever is reported without waiting. The default is
+// DefaultWithin; 0 checks once, right after the block returns.
+func Within(d time.Duration) Option {
+	return func(c *config) {
+		if d < 0 {
+			d = 0
+		}
+		c.within = d
+	}
+}
+
+// IgnoringTopFunction ignores goroutines whose innermost function is name.
+// "pkg.fn..." matches every function with that prefix, and "pkg.fn [state]"
+// also requires the goroutine's state to start with state, as in
+// IgnoringTopFunction("net/http.(*persistConn).readLoop [select]").
+func IgnoringTopFunction(name string) Option {
+	fn, state := name, ""
+	if i := strings.Index(name, " ["); i >= 0 && strings.HasSuffix(name, "]") {
+		fn, state = name[:i], name[i+2:len(name)-1]
+	}
+	match := funcMatcher(fn)
+	return addIgnore("top function "+name, func(g *stack.Goroutine) bool {
+		return match(g.TopFunction()) && strings.HasPrefix(g.State, state)
+	})
+}
+
+// IgnoringCreator ignores goroutines started by a go statement in function
+// name ("pkg.fn..." matches a prefix).
+func IgnoringCreator(name string) Option {
+	match := funcMatcher(name)
+	return addIgnore("creator "+name, func(g *stack.Goroutine) bool {
+		return match(g.CreatedBy.Func)
+	})
+}
+
+// IgnoringAnyFunction ignores goroutines with name anywhere in their stack
+// ("pkg.fn..." matches a prefix).
+func IgnoringAnyFunction(name string) Option {
+	match := funcMatcher(name)
+	return addIgnore("function "+name, func(g *stack.Goroutine) bool {
+		for _, f := range g.Frames {
+			if match(f.Func) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func addIgnore(desc string, match func(*stack.Goroutine) bool) Option {
+	return func(c *config) { c.ignores = append(c.ignores, ignore{desc, match}) }
+}
+
+// funcMatcher matches a function name exactly, or by prefix when name ends
+// with "...".
+func funcMatcher(name string) func(string) bool {
+	if prefix, ok := strings.CutSuffix(name, "..."); ok {
+		return func(fn string) bool { return strings.HasPrefix(fn, prefix) }
+	}
+	return func(fn string) bool { return fn == name }
+}
+
+// processGoroutines are started lazily by the standard library on first use
+// and live as long as the process: the block that happens to start one has
+// not leaked it.
+var processGoroutines = []Option{
+	IgnoringTopFunction("os/signal.signal_recv"),
+	IgnoringTopFunction("os/signal.loop"),
+	IgnoringCreator("os/signal.Notify.func1..."),
+	IgnoringTopFunction("runtime.ensureSigM..."),
+}
+
+func (c *config) ignored(g *stack.Goroutine) bool {
+	for _, ig := range c.ignores {
+		if ig.match(g) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,42 @@
+package matchers
+
+import (
+	"github.com/onsi/gomega/types"
+
+	"github.com/residue-go/residue/leak"
+	"github.com/residue-go/residue/probes"
+)
+
+// LeakGoroutines succeeds when the block leaves goroutines running: ones it
+// started, directly or through other goroutines, that are still alive after
+// it returned and the settle window (leak.Within, default 1s) passed. Use it
+// with NotTo. Goroutines started by anything else, such as tests running in
+// parallel, are never counted.
+func LeakGoroutines(opts ...leak.Option) types.GomegaMatcher {
+	return &leakGoroutinesMatcher{opts: opts}
+}
+
+type leakGoroutinesMatcher struct {
+	opts   []leak.Option
+	report *leak.GoroutineReport
+}
+
+func (m *leakGoroutinesMatcher) Match(actual any) (bool, error) {
+	block, err := probes.Block("LeakGoroutines", actual)
+	if err != nil {
+		return false, err
+	}
+	m.report, err = leak.FindGoroutines(block, m.opts...)
+	if err != nil {
+		return false, err
+	}
+	return m.report.Leaked(), nil
+}
+
+func (m *leakGoroutinesMatcher) FailureMessage(any) string {
+	return "Expected the block to leak goroutines, but it left none running"
+}
+
+func (m *leakGoroutinesMatcher) NegatedFailureMessage(any) string {
+	return "Expected the block not to leak goroutines, but " + m.report.String()
+}

@@ -1,0 +1,33 @@
+package probes
+
+import (
+	"runtime"
+	"time"
+)
+
+// Settle polls check until it returns true or the window has passed. The
+// first call comes at once, so a block that left nothing behind costs no
+// wait; later calls back off from 100µs, doubling up to 50ms. last is true on
+// the call made when the window has passed; Settle returns after it whatever
+// it returns.
+func Settle(within time.Duration, check func(attempt int, last bool) bool) {
+	deadline := time.Now().Add(within)
+	pause := 100 * time.Microsecond
+	for attempt := 0; ; attempt++ {
+		last := !time.Now().Before(deadline)
+		if check(attempt, last) || last {
+			return
+		}
+		if attempt == 0 {
+			runtime.Gosched() // let goroutines that are about to exit do so
+			continue
+		}
+		if left := time.Until(deadline); pause > left {
+			pause = left
+		}
+		time.Sleep(pause)
+		if pause *= 2; pause > 50*time.Millisecond {
+			pause = 50 * time.Millisecond
+		}
+	}
+}
