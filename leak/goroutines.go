@@ -29,9 +29,13 @@ type Goroutine struct {
 	// runtime's goroutineleak profile found it blocked on something nothing
 	// can reach, or it waits on a nil channel or an empty select.
 	StuckForever bool
-	Stack        []Frame    // innermost first
-	Origin       []Creation // the go statements that led to it, its own first
-	Raw          string     // the runtime's text for it
+	// Ambiguous is set when a concurrently probed block left a goroutine
+	// with the identical stack and both creators have exited: the count is
+	// exact, but ID may be the twin's.
+	Ambiguous bool
+	Stack     []Frame    // innermost first
+	Origin    []Creation // the go statements that led to it, its own first
+	Raw       string     // the runtime's text for it
 }
 
 // Creation is one go statement in a goroutine's origin.
@@ -116,72 +120,84 @@ func (p *GoroutineProbe) settle(r *probes.Run) *GoroutineReport {
 }
 
 // find looks once for the run's goroutines that are alive and not ignored.
+//
+// Two signals mark them. The run's pprof label, which every goroutine started
+// from a labelled one inherits, is counted per stack by the goroutine
+// profile, the only text form that shows labels; it has no goroutine IDs.
+// The full dump has IDs and each goroutine's creator, so ancestry leads from
+// a goroutine to the run whose block started it while the creators are alive
+// (and also finds goroutines started under labels the user replaced). The
+// label counts are exact; ancestry picks the IDs.
 func (p *GoroutineProbe) find(r *probes.Run, prove bool, seen map[uint64]sighting) []Goroutine {
 	buf := getBuffer()
 	defer putBuffer(buf)
+	_ = pprof.Lookup("goroutine").WriteTo(buf, 1)
+	labelled := map[string]int{}
+	var groups []stack.Group
+	for _, gr := range stack.ParseProfile(buf.Bytes()) {
+		if gr.HasLabel(r.Label) {
+			labelled[gr.Key()] += gr.Count
+			groups = append(groups, gr)
+		}
+	}
+
+	buf.Reset()
 	if prove {
-		buf.Reset()
 		_ = leakProfile.WriteTo(buf, 2)
 	} else {
 		fullDump(buf)
 	}
-	all := stack.ParseDump(buf.Bytes(), r.Runner+1)
-	byID := make(map[uint64]*stack.Goroutine, 64)
-	var young []*stack.Goroutine // started after the runner: the only ones that can be the block's
+	all := stack.ParseDump(buf.Bytes())
+	byID := make(map[uint64]*stack.Goroutine, len(all))
 	for i := range all {
-		if all[i].ID > r.Runner {
-			young = append(young, &all[i])
-			byID[all[i].ID] = &all[i]
+		byID[all[i].ID] = &all[i]
+	}
+	owner := ancestry(all, byID, r)
+
+	mine := map[uint64]bool{}
+	unowned := map[string]int{} // per stack, goroutines no run claims by ancestry
+	for i := range all {
+		g := &all[i]
+		if g.ID == r.Runner {
+			continue
+		}
+		switch o := owner[g.ID]; {
+		case o == r.ID:
+			mine[g.ID] = true
+			if len(labelled) > 0 {
+				labelled[g.Key()]--
+			}
+		case o == 0 && len(labelled) > 0:
+			unowned[g.Key()]++
 		}
 	}
-	if len(young) == 0 {
+	if len(mine) == 0 && len(labelled) == 0 {
 		return nil
 	}
-	slices.SortFunc(young, func(a, b *stack.Goroutine) int { return cmp.Compare(a.ID, b.ID) })
-
-	// Ancestry: a goroutine belongs to the run whose runner, or one of whose
-	// goroutines, started it. Creators have smaller IDs, so one pass suffices.
-	runners := probes.ActiveRunners()
-	runners[r.Runner] = r
-	owner := map[uint64]uint64{}
-	for _, g := range young {
-		if run, ok := runners[g.CreatorID]; ok {
-			owner[g.ID] = run.ID
-		} else if o, ok := owner[g.CreatorID]; ok {
-			owner[g.ID] = o
+	// Labelled goroutines ancestry did not find: first those no run claims,
+	// then those claimed by a run nested in this run's block, whose
+	// goroutines carry both runs' labels.
+	ambiguous := map[uint64]bool{}
+	for _, nested := range []bool{false, true} {
+		for i := len(all) - 1; i >= 0 && len(labelled) > 0; i-- {
+			g := &all[i]
+			if g.ID == r.Runner || mine[g.ID] || (owner[g.ID] != 0) != nested {
+				continue
+			}
+			if k := g.Key(); labelled[k] > 0 {
+				mine[g.ID] = true
+				ambiguous[g.ID] = !nested && unowned[k] > labelled[k]
+				labelled[k]--
+				unowned[k]--
+			}
 		}
 	}
-
-	// Labels: the goroutine profile counts, per stack, the goroutines that
-	// carry the run's label, including those whose creator has exited.
-	buf.Reset()
-	_ = pprof.Lookup("goroutine").WriteTo(buf, 1)
-	labelled := map[string]int{}
-	var unmatched []stack.Group
-	for _, gr := range stack.ParseProfile(buf.Bytes()) {
-		if gr.HasLabel(r.Label) {
-			labelled[gr.Key()] += gr.Count
-			unmatched = append(unmatched, gr)
-		}
-	}
-	mine := map[uint64]bool{}
-	for _, g := range young {
-		if owner[g.ID] == r.ID {
-			mine[g.ID] = true
-			labelled[g.Key()]--
-		}
-	}
-	for i := len(young) - 1; i >= 0; i-- { // newest first
-		g := young[i]
-		if k := g.Key(); labelled[k] > 0 && !mine[g.ID] && owner[g.ID] == 0 {
-			mine[g.ID] = true
-			labelled[k]--
-		}
-	}
+	slices.SortFunc(all, func(a, b stack.Goroutine) int { return cmp.Compare(a.ID, b.ID) })
 
 	now := time.Now()
 	var out []Goroutine
-	for _, g := range young {
+	for i := range all {
+		g := &all[i]
 		if !mine[g.ID] || p.cfg.ignored(g) {
 			continue
 		}
@@ -189,6 +205,7 @@ func (p *GoroutineProbe) find(r *probes.Run, prove bool, seen map[uint64]sightin
 			ID:           g.ID,
 			State:        g.State,
 			StuckForever: g.Leaked || neverWakes(g.State),
+			Ambiguous:    ambiguous[g.ID],
 			Stack:        g.Frames,
 			Origin:       origin(g, r.Runner, byID),
 			Raw:          g.Raw,
@@ -203,7 +220,7 @@ func (p *GoroutineProbe) find(r *probes.Run, prove bool, seen map[uint64]sightin
 	}
 	// Labelled goroutines no dump entry matched (they started between the two
 	// looks, or their stack text differs): still the block's, known by stack.
-	for _, gr := range unmatched {
+	for _, gr := range groups {
 		if n := labelled[gr.Key()]; n > 0 {
 			labelled[gr.Key()] = 0
 			tmp := stack.Goroutine{Frames: gr.Frames}
@@ -216,6 +233,46 @@ func (p *GoroutineProbe) find(r *probes.Run, prove bool, seen map[uint64]sightin
 		}
 	}
 	return out
+}
+
+// ancestry maps goroutine IDs to the ID of the run whose block started them,
+// following "created by … in goroutine N" through living creators to the
+// runner goroutine of r or of any other run under way.
+func ancestry(all []stack.Goroutine, byID map[uint64]*stack.Goroutine, r *probes.Run) map[uint64]uint64 {
+	runners := probes.ActiveRunners()
+	runners[r.Runner] = r
+	owner := make(map[uint64]uint64, 16)
+	known := make(map[uint64]bool, len(all))
+	var chain []uint64
+	for i := range all {
+		// Walk up until a runner, a goroutine already resolved, or a creator
+		// that is gone; then label the whole walk.
+		chain = chain[:0]
+		var run uint64
+		for id := all[i].ID; !known[id]; {
+			g := byID[id]
+			if g == nil || len(chain) > len(all) {
+				break
+			}
+			chain = append(chain, id)
+			if rr, ok := runners[g.CreatorID]; ok {
+				run = rr.ID
+				break
+			}
+			if known[g.CreatorID] {
+				run = owner[g.CreatorID]
+				break
+			}
+			id = g.CreatorID
+		}
+		for _, id := range chain {
+			known[id] = true
+			if run != 0 {
+				owner[id] = run
+			}
+		}
+	}
+	return owner
 }
 
 // neverWakes reports wait states that no other goroutine can end.
@@ -273,7 +330,7 @@ func fullDump(buf *bytes.Buffer) {
 // per distinct stack, identical goroutines grouped.
 func (r *GoroutineReport) String() string {
 	if !r.Leaked() {
-		return "the block left no goroutines running"
+		return "The block left no goroutines running."
 	}
 	type group struct {
 		gs []Goroutine
@@ -285,7 +342,7 @@ func (r *GoroutineReport) String() string {
 		if g.StuckForever {
 			stuck++
 		}
-		k := fmt.Sprint(g.State, g.StuckForever, g.Stack, originKey(g.Origin))
+		k := fmt.Sprint(g.State, g.StuckForever, g.Ambiguous, g.Stack, originKey(g.Origin))
 		if groups[k] == nil {
 			groups[k] = &group{}
 			order = append(order, k)
@@ -293,9 +350,9 @@ func (r *GoroutineReport) String() string {
 		groups[k].gs = append(groups[k].gs, g)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "the block left %s running after it returned", plural(len(r.Goroutines), "goroutine"))
+	fmt.Fprintf(&b, "The block left %s running after it returned", plural(len(r.Goroutines), "goroutine"))
 	if stuck > 0 {
-		fmt.Fprintf(&b, " (%d proven stuck forever)", stuck)
+		fmt.Fprintf(&b, " (%d stuck forever, so reported without waiting out the %v settle window)", stuck, r.Within)
 	} else {
 		fmt.Fprintf(&b, " (still there after the %v settle window)", r.Within)
 	}
@@ -329,6 +386,10 @@ func (r *GoroutineReport) String() string {
 			b.WriteString(" — stuck forever: nothing left can wake it")
 		}
 		b.WriteString("\n")
+		if g.Ambiguous {
+			b.WriteString("    (a block probed at the same time left a goroutine with an identical stack and both creators\n" +
+				"    have exited: the count is exact, but the ID shown may be the other block's)\n")
+		}
 		writeFrames(&b, g.Stack)
 		for _, c := range g.Origin {
 			fmt.Fprintf(&b, "    created by %s", c.Func)

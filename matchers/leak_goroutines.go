@@ -34,9 +34,9 @@ func (m *leakGoroutinesMatcher) Match(actual any) (bool, error) {
 }
 
 func (m *leakGoroutinesMatcher) FailureMessage(any) string {
-	return "Expected the block to leak goroutines, but it left none running"
+	return "Expected the block to leak goroutines, but it left none running (settle window " + m.report.Within.String() + ")"
 }
 
 func (m *leakGoroutinesMatcher) NegatedFailureMessage(any) string {
-	return "Expected the block not to leak goroutines, but " + m.report.String()
+	return "Expected the block not to leak goroutines.\n" + m.report.String()
 }

@@ -41,10 +41,13 @@ type Goroutine struct {
 	CreatedBy Frame         // the go statement that started it; zero for the main goroutine
 	CreatorID uint64        // the goroutine that ran that go statement; 0 when unknown
 	Raw       string        // the goroutine's text as the runtime wrote it
+
+	parsed bool // Frames and Elided have been read from Raw
 }
 
 // TopFunction returns the innermost function, or "" when no frame is known.
 func (g *Goroutine) TopFunction() string {
+	g.ParseFrames()
 	if len(g.Frames) == 0 {
 		return ""
 	}
@@ -53,12 +56,12 @@ func (g *Goroutine) TopFunction() string {
 
 // Key identifies the goroutine's stack for matching against profile groups:
 // its non-runtime frames, innermost first.
-func (g *Goroutine) Key() string { return key(g.Frames) }
+func (g *Goroutine) Key() string { g.ParseFrames(); return key(g.Frames) }
 
-// ParseDump parses a full dump. When minID is above zero, goroutines with a
-// lower ID are returned with only their ID, state and CreatorID-free header
-// parsed, which keeps large dumps cheap when only new goroutines matter.
-func ParseDump(dump []byte, minID uint64) []Goroutine {
+// ParseDump parses a full dump. It reads each goroutine's header and creator
+// at once; the frames, which dominate the cost of large dumps, are read on
+// the first call of ParseFrames, TopFunction or Key.
+func ParseDump(dump []byte) []Goroutine {
 	var out []Goroutine
 	for len(dump) > 0 {
 		var block []byte
@@ -76,10 +79,8 @@ func ParseDump(dump []byte, minID uint64) []Goroutine {
 			out = append(out, Goroutine{Raw: string(block)})
 			continue
 		}
-		if g.ID >= minID {
-			g.Raw = string(block)
-			parseBody(&g, block)
-		}
+		g.Raw = string(block)
+		parseCreator(&g)
 		out = append(out, g)
 	}
 	return out
@@ -131,30 +132,48 @@ func parseHeader(block []byte) (Goroutine, bool) {
 	return g, true
 }
 
-// parseBody reads the frames and the "created by" trailer after the header.
-func parseBody(g *Goroutine, block []byte) {
-	lines := strings.Split(string(block), "\n")[1:]
+// own returns the part of a goroutine's text that describes it, without the
+// "[originating from goroutine N]" ancestors GODEBUG=tracebackancestors adds.
+func (g *Goroutine) own() string {
+	if i := strings.Index(g.Raw, "\n[originating from goroutine"); i >= 0 {
+		return g.Raw[:i]
+	}
+	return g.Raw
+}
+
+// parseCreator reads the "created by" trailer.
+func parseCreator(g *Goroutine) {
+	own := g.own()
+	i := strings.LastIndex(own, "\ncreated by ")
+	if i < 0 {
+		return
+	}
+	l, next, _ := strings.Cut(own[i+len("\ncreated by "):], "\n")
+	if j := strings.LastIndex(l, " in goroutine "); j >= 0 {
+		g.CreatorID, _ = strconv.ParseUint(l[j+len(" in goroutine "):], 10, 64)
+		l = l[:j]
+	}
+	g.CreatedBy = Frame{Func: l}
+	g.CreatedBy.File, g.CreatedBy.Line = fileLine(next)
+}
+
+// ParseFrames reads the frames from Raw, once.
+func (g *Goroutine) ParseFrames() {
+	if g.parsed {
+		return
+	}
+	g.parsed = true
+	lines := strings.Split(g.own(), "\n")[1:]
 	for i := 0; i < len(lines); i++ {
 		l := lines[i]
 		switch {
-		case strings.HasPrefix(l, "[originating from goroutine"):
-			return // tracebackancestors: the ancestors' stacks are not this goroutine's
 		case strings.HasPrefix(l, "...") || strings.HasPrefix(l, "\t"):
 			if strings.Contains(l, "frames elided") {
 				g.Elided = true
 			}
 			continue
 		case strings.HasPrefix(l, "created by "):
-			fn := strings.TrimPrefix(l, "created by ")
-			if j := strings.LastIndex(fn, " in goroutine "); j >= 0 {
-				g.CreatorID, _ = strconv.ParseUint(fn[j+len(" in goroutine "):], 10, 64)
-				fn = fn[:j]
-			}
-			g.CreatedBy = Frame{Func: fn}
-			if i+1 < len(lines) {
-				g.CreatedBy.File, g.CreatedBy.Line = fileLine(lines[i+1])
-				i++
-			}
+			return
 		default:
 			f := Frame{Func: funcName(l)}
 			if i+1 < len(lines) && strings.HasPrefix(lines[i+1], "\t") {

@@ -1,0 +1,383 @@
+package leak_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/residue-go/residue/leak"
+	"github.com/residue-go/residue/probes"
+)
+
+const quick = 50 * time.Millisecond
+
+// blockedOn parks on ch; a named function makes stacks easy to check.
+//
+//go:noinline
+func blockedOn(ch chan struct{}) { <-ch }
+
+func find(t *testing.T, block func(), opts ...leak.Option) *leak.GoroutineReport {
+	t.Helper()
+	r, err := leak.FindGoroutines(block, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestCleanBlockPassesWithoutWaiting(t *testing.T) {
+	start := time.Now()
+	r := find(t, func() {
+		done := make(chan struct{})
+		go func() { close(done) }()
+		<-done
+	})
+	if r.Leaked() {
+		t.Fatalf("clean block reported:\n%s", r)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("a clean block took %v: the verdict should not wait out the settle window", d)
+	}
+}
+
+func TestLeakIsReportedWithOriginInTheBlock(t *testing.T) {
+	stop := make(chan struct{})
+	defer close(stop)
+	r := find(t, func() { go blockedOn(stop) }, leak.Within(quick))
+	if len(r.Goroutines) != 1 {
+		t.Fatalf("want 1 goroutine, got:\n%s", r)
+	}
+	g := r.Goroutines[0]
+	if g.State != "chan receive" || !strings.HasSuffix(g.Stack[0].Func, "leak_test.blockedOn") {
+		t.Errorf("state or stack wrong: %+v", g)
+	}
+	if len(g.Origin) != 1 || !g.Origin[0].InBlock || !strings.HasSuffix(g.Origin[0].File, "goroutines_test.go") {
+		t.Errorf("origin should be the block's go statement: %+v", g.Origin)
+	}
+	msg := r.String()
+	for _, want := range []string{"The block left 1 goroutine running", "[chan receive", "leak_test.blockedOn", "— in the block", "goroutines_test.go:"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q:\n%s", want, msg)
+		}
+	}
+}
+
+func TestGrandchildOfExitedChildCounts(t *testing.T) {
+	stop := make(chan struct{})
+	defer close(stop)
+	r := find(t, func() {
+		started := make(chan struct{})
+		go func() {
+			go blockedOn(stop)
+			close(started)
+		}()
+		<-started
+	}, leak.Within(quick))
+	if len(r.Goroutines) != 1 {
+		t.Fatalf("want the grandchild, got:\n%s", r)
+	}
+	o := r.Goroutines[0].Origin
+	if len(o) != 1 || !o[0].Exited || o[0].InBlock {
+		t.Errorf("origin should stop at the exited child: %+v", o)
+	}
+	if !strings.Contains(r.String(), "(exited; it was the block's)") {
+		t.Errorf("message does not explain the exited creator:\n%s", r)
+	}
+}
+
+func TestChainThroughLiveParents(t *testing.T) {
+	stop := make(chan struct{})
+	defer close(stop)
+	r := find(t, func() {
+		started := make(chan struct{})
+		go func() {
+			go blockedOn(stop)
+			close(started)
+			<-stop
+		}()
+		<-started
+	}, leak.Within(quick))
+	if len(r.Goroutines) != 2 {
+		t.Fatalf("want parent and child, got:\n%s", r)
+	}
+	child := r.Goroutines[1]
+	if len(child.Origin) != 2 || child.Origin[0].Goroutine != r.Goroutines[0].ID || !child.Origin[1].InBlock {
+		t.Errorf("child's origin should lead through its parent to the block: %+v", child.Origin)
+	}
+}
+
+func TestGoroutineThatExitsWithinTheWindowIsNotReported(t *testing.T) {
+	r := find(t, func() {
+		go func() { time.Sleep(30 * time.Millisecond) }()
+	}, leak.Within(time.Second))
+	if r.Leaked() {
+		t.Fatalf("goroutine that ended within the window reported:\n%s", r)
+	}
+}
+
+func TestWithinBoundsTheWait(t *testing.T) {
+	stop := make(chan struct{})
+	defer close(stop)
+	start := time.Now()
+	r := find(t, func() { go func() { time.Sleep(time.Hour) }() }, leak.Within(100*time.Millisecond))
+	d := time.Since(start)
+	if !r.Leaked() || d < 100*time.Millisecond || d > 600*time.Millisecond {
+		t.Fatalf("leaked=%v after %v, want a report after about 100ms", r.Leaked(), d)
+	}
+	if g := r.Goroutines[0]; g.Waited < 50*time.Millisecond || g.StuckForever {
+		t.Errorf("a sleeping goroutine: waited %v, stuck %v", g.Waited, g.StuckForever)
+	}
+}
+
+func TestNilChannelIsStuckForeverAndReportedAtOnce(t *testing.T) {
+	start := time.Now()
+	r := find(t, func() {
+		go func() {
+			var never chan int
+			<-never
+		}()
+	}, leak.Within(10*time.Second))
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("provable leak took %v", d)
+	}
+	if len(r.Goroutines) != 1 || !r.Goroutines[0].StuckForever {
+		t.Fatalf("want one goroutine stuck forever:\n%s", r)
+	}
+	if !strings.Contains(r.String(), "stuck forever") {
+		t.Errorf("message does not say stuck forever:\n%s", r)
+	}
+}
+
+func TestLeakProfileProvesChannelLeaks(t *testing.T) {
+	if pprof.Lookup("goroutineleak") == nil {
+		t.Skip("this runtime has no goroutineleak profile (Go 1.27 has it by default)")
+	}
+	start := time.Now()
+	r := find(t, func() {
+		ch := make(chan int)
+		go func() { <-ch }()
+	}, leak.Within(10*time.Second))
+	if d := time.Since(start); d > time.Second || len(r.Goroutines) != 1 || !r.Goroutines[0].StuckForever {
+		t.Fatalf("after %v:\n%s", d, r)
+	}
+}
+
+func TestFilters(t *testing.T) {
+	stop := make(chan struct{})
+	defer close(stop)
+	leakBoth := func() {
+		go blockedOn(stop)
+		go func() { time.Sleep(time.Hour) }()
+	}
+	cases := []struct {
+		name string
+		opt  leak.Option
+		left int
+	}{
+		{"top function exact", leak.IgnoringTopFunction("github.com/residue-go/residue/leak_test.blockedOn"), 1},
+		{"top function prefix", leak.IgnoringTopFunction("github.com/residue-go/residue/leak_test.blocked..."), 1},
+		{"top function with state", leak.IgnoringTopFunction("github.com/residue-go/residue/leak_test.blockedOn [chan receive]"), 1},
+		{"top function wrong state", leak.IgnoringTopFunction("github.com/residue-go/residue/leak_test.blockedOn [select]"), 2},
+		{"top function sleep", leak.IgnoringTopFunction("time.Sleep"), 1},
+		{"creator prefix", leak.IgnoringCreator("github.com/residue-go/residue/leak_test.TestFilters..."), 0},
+		{"creator other", leak.IgnoringCreator("net/http.(*Server).Serve"), 2},
+		{"any function", leak.IgnoringAnyFunction("github.com/residue-go/residue/leak_test.TestFilters.func1.1"), 1},
+		{"none", nil, 2},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := find(t, leakBoth, c.opt, leak.Within(10*time.Millisecond))
+			if len(r.Goroutines) != c.left {
+				t.Errorf("%d left, want %d:\n%s", len(r.Goroutines), c.left, r)
+			}
+		})
+	}
+}
+
+func TestLabelResetInsideBlockStillAttributedByAncestry(t *testing.T) {
+	stop := make(chan struct{})
+	defer close(stop)
+	r := find(t, func() {
+		pprof.Do(context.Background(), pprof.Labels("user", "own"), func(context.Context) {
+			go blockedOn(stop)
+		})
+	}, leak.Within(quick))
+	if len(r.Goroutines) != 1 {
+		t.Fatalf("goroutine started under the user's own labels was missed:\n%s", r)
+	}
+}
+
+func TestOtherGoroutinesAreNeverReported(t *testing.T) {
+	stop := make(chan struct{})
+	defer close(stop)
+	// Started before, and concurrently with, the block by an unprobed caller.
+	go blockedOn(stop)
+	started := make(chan struct{})
+	r := find(t, func() {
+		go func() { go blockedOn(stop); close(started) }()
+		<-started
+		time.Sleep(5 * time.Millisecond)
+	}, leak.Within(quick))
+	if len(r.Goroutines) != 1 {
+		t.Fatalf("want only the block's own goroutine:\n%s", r)
+	}
+	go blockedOn(stop) // a concurrent unrelated goroutine started after the block
+	r = find(t, func() {}, leak.Within(quick))
+	if r.Leaked() {
+		t.Fatalf("unrelated goroutines reported:\n%s", r)
+	}
+}
+
+func TestLazyStdlibGoroutinesAreNotLeaks(t *testing.T) {
+	// os/signal starts a process-lifetime goroutine on first use.
+	r := find(t, func() {
+		c := make(chan struct{})
+		go func() { runtime.Gosched(); close(c) }()
+		<-c
+	}, leak.Within(quick))
+	if r.Leaked() {
+		t.Fatalf("%s", r)
+	}
+}
+
+// runConcurrently runs 8 probed blocks at once, the even ones leaking one
+// goroutine through leakOne (identical code in each), and returns each run's
+// report with the ID of the goroutine it leaked.
+func runConcurrently(t *testing.T, leakOne func(stop chan struct{}, id func(uint64))) ([]*leak.GoroutineReport, []uint64) {
+	stop := make(chan struct{})
+	defer close(stop)
+	var wg sync.WaitGroup
+	reports := make([]*leak.GoroutineReport, 8)
+	ids := make([]uint64, 8)
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			reports[i], err = leak.FindGoroutines(func() {
+				if i%2 == 0 {
+					leakOne(stop, func(id uint64) { ids[i] = id })
+				}
+			}, leak.Within(30*time.Millisecond))
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	return reports, ids
+}
+
+func TestConcurrentRunsReportOnlyTheirOwnGoroutines(t *testing.T) {
+	for round := range 100 {
+		reports, ids := runConcurrently(t, func(stop chan struct{}, id func(uint64)) {
+			started := make(chan struct{})
+			go func() {
+				id(probes.CurrentGoroutineID())
+				close(started)
+				blockedOn(stop)
+			}()
+			<-started
+		})
+		for i, r := range reports {
+			switch {
+			case i%2 == 1 && r.Leaked():
+				t.Fatalf("round %d: clean run %d reported:\n%s", round, i, r)
+			case i%2 == 0 && (len(r.Goroutines) != 1 || r.Goroutines[0].ID != ids[i] || r.Goroutines[0].Ambiguous):
+				t.Fatalf("round %d: run %d should report goroutine %d only:\n%s", round, i, ids[i], r)
+			}
+		}
+	}
+}
+
+// When a leaked goroutine's creator has exited and a concurrent run left a
+// goroutine with the very same stack, the label counts still give each run
+// its exact number of goroutines, but which of the twins is whose cannot be
+// known: the report says so.
+func TestConcurrentTwinsWithExitedCreatorsAreCountedExactly(t *testing.T) {
+	for round := range 100 {
+		reports, ids := runConcurrently(t, func(stop chan struct{}, id func(uint64)) {
+			started := make(chan struct{})
+			go func() {
+				go func() {
+					id(probes.CurrentGoroutineID())
+					close(started)
+					blockedOn(stop)
+				}()
+			}()
+			<-started
+		})
+		for i, r := range reports {
+			switch {
+			case i%2 == 1 && r.Leaked():
+				t.Fatalf("round %d: clean run %d reported:\n%s", round, i, r)
+			case i%2 == 0 && len(r.Goroutines) != 1:
+				t.Fatalf("round %d: run %d should report exactly one goroutine:\n%s", round, i, r)
+			case i%2 == 0 && r.Goroutines[0].ID != ids[i] && !r.Goroutines[0].Ambiguous:
+				t.Fatalf("round %d: run %d reported another run's goroutine without saying so:\n%s", round, i, r)
+			case i%2 == 0 && r.Goroutines[0].Ambiguous && !strings.Contains(r.String(), "identical stack"):
+				t.Fatalf("round %d: ambiguity not explained:\n%s", round, r)
+			}
+		}
+	}
+}
+
+func TestPanicInBlockIsAnErrorAndLeavesNothingBehind(t *testing.T) {
+	before := runtime.NumGoroutine()
+	_, err := leak.FindGoroutines(func() { panic(fmt.Errorf("bad input")) })
+	if err == nil || !strings.Contains(err.Error(), "the block panicked: bad input") {
+		t.Fatalf("err = %v", err)
+	}
+	time.Sleep(10 * time.Millisecond)
+	if after := runtime.NumGoroutine(); after > before {
+		t.Errorf("goroutines %d → %d", before, after)
+	}
+}
+
+func TestNoLeakOfItsOwn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long")
+	}
+	measure := func() (int, uint64) {
+		runtime.GC()
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return runtime.NumGoroutine(), m.HeapAlloc
+	}
+	clean := func() {}
+	for range 100 { // warm pools and caches
+		_, _ = leak.FindGoroutines(clean)
+	}
+	g0, h0 := measure()
+	for range 10000 {
+		if r, err := leak.FindGoroutines(clean); err != nil || r.Leaked() {
+			t.Fatal(err, r)
+		}
+	}
+	g1, h1 := measure()
+	if g1 != g0 {
+		t.Errorf("goroutines %d → %d after 10,000 calls", g0, g1)
+	}
+	if h1 > h0+512<<10 {
+		t.Errorf("heap %d → %d bytes after 10,000 calls", h0, h1)
+	}
+	t.Logf("goroutines %d → %d, heap %d → %d bytes", g0, g1, h0, h1)
+}
+
+func TestNestedRunsBothSeeTheInnerLeak(t *testing.T) {
+	stop := make(chan struct{})
+	defer close(stop)
+	var inner *leak.GoroutineReport
+	outer := find(t, func() {
+		inner = find(t, func() { go blockedOn(stop) }, leak.Within(quick))
+	}, leak.Within(quick))
+	if len(inner.Goroutines) != 1 || len(outer.Goroutines) != 1 || inner.Goroutines[0].ID != outer.Goroutines[0].ID || outer.Goroutines[0].ID == 0 {
+		t.Fatalf("inner:\n%s\nouter:\n%s", inner, outer)
+	}
+}

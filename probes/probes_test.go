@@ -1,0 +1,188 @@
+package probes_test
+
+import (
+	"errors"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/residue-go/residue/probes"
+)
+
+func TestBlockRejectsWhatIsNotAFunc(t *testing.T) {
+	var nilFunc func()
+	cases := []struct {
+		actual any
+		want   string
+	}{
+		{nil, "expects a block of type func(), got nil"},
+		{nilFunc, "got a nil func()"},
+		{42, "got int 42"},
+		{"text", `got string "text"`},
+		{func(int) {}, "got a func(int): wrap it"},
+		{func() error { return nil }, "got a func() error"},
+	}
+	for _, c := range cases {
+		_, err := probes.Block("LeakGoroutines", c.actual)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "LeakGoroutines ") {
+			t.Errorf("Block(%#v) = %v, want an error containing %q", c.actual, err, c.want)
+		}
+	}
+	if f, err := probes.Block("X", func() {}); err != nil || f == nil {
+		t.Errorf("Block(func()) = %v, %v", f != nil, err)
+	}
+}
+
+type recorder struct {
+	name   string
+	log    *[]string
+	failOn string
+}
+
+func (p recorder) Before(*probes.Run) error {
+	*p.log = append(*p.log, "before "+p.name)
+	if p.failOn == "before" {
+		return errors.New(p.name + " failed before")
+	}
+	return nil
+}
+
+func (p recorder) After(*probes.Run) error {
+	*p.log = append(*p.log, "after "+p.name)
+	return nil
+}
+
+func TestExecOrderAndPanic(t *testing.T) {
+	var log []string
+	_, err := probes.Exec(func() {
+		log = append(log, "block")
+		panic("boom")
+	}, recorder{"a", &log, ""}, recorder{"b", &log, ""})
+	var pe *probes.PanicError
+	if !errors.As(err, &pe) || pe.Value != "boom" {
+		t.Fatalf("err = %v, want a PanicError with value boom", err)
+	}
+	if !strings.Contains(err.Error(), "the block panicked: boom") || !strings.Contains(string(pe.Stack), "probes_test.TestExecOrderAndPanic") {
+		t.Errorf("panic error lacks the value or the panic site:\n%v", err)
+	}
+	if got := strings.Join(log, ", "); got != "before a, before b, block, after b, after a" {
+		t.Errorf("order = %s", got)
+	}
+}
+
+func TestExecStopsAtFailingBefore(t *testing.T) {
+	var log []string
+	_, err := probes.Exec(func() { log = append(log, "block") },
+		recorder{"a", &log, ""}, recorder{"b", &log, "before"}, recorder{"c", &log, ""})
+	if err == nil || err.Error() != "b failed before" {
+		t.Fatalf("err = %v", err)
+	}
+	if got := strings.Join(log, ", "); got != "before a, before b, after a" {
+		t.Errorf("order = %s (the block must not run, and only probes that started are ended)", got)
+	}
+}
+
+func TestExecGoexit(t *testing.T) {
+	_, err := probes.Exec(func() { runtime.Goexit() })
+	var ge *probes.GoexitError
+	if !errors.As(err, &ge) || !strings.Contains(err.Error(), "runtime.Goexit") {
+		t.Fatalf("err = %v, want a GoexitError", err)
+	}
+	// Reaching this line proves the caller's goroutine survived.
+}
+
+func TestExecLabelsTheBlockAndNestedRunsKeepOuterLabels(t *testing.T) {
+	stop := make(chan struct{})
+	defer close(stop)
+	var inner *probes.Run
+	outer, err := probes.Exec(func() {
+		inner, _ = probes.Exec(func() { go func() { <-stop }() })
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if outer.Label == inner.Label || outer.Runner == inner.Runner || inner.Runner <= outer.Runner {
+		t.Fatalf("runs not distinct: %+v %+v", outer, inner)
+	}
+	var b strings.Builder
+	_ = pprof.Lookup("goroutine").WriteTo(&b, 1)
+	want := `"` + outer.Label + `":"block", "` + inner.Label + `":"block"`
+	if !strings.Contains(b.String(), want) {
+		t.Fatalf("the inner block's goroutine should carry both labels %s; profile:\n%s", want, b.String())
+	}
+}
+
+func TestConcurrentRunsHaveDistinctMarkers(t *testing.T) {
+	const n = probes.MaxExclusiveRuns
+	var (
+		wg      sync.WaitGroup
+		ready   sync.WaitGroup
+		release = make(chan struct{})
+		runs    = make([]*probes.Run, n+1)
+	)
+	ready.Add(n + 1)
+	for i := range n + 1 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runs[i], _ = probes.Exec(func() { ready.Done(); <-release })
+		}()
+	}
+	ready.Wait()
+	close(release)
+	wg.Wait()
+	seen := map[string]bool{}
+	shared := 0
+	for _, r := range runs {
+		if !r.Exclusive {
+			shared++
+			continue
+		}
+		if seen[r.Marker] {
+			t.Errorf("marker %s used by two concurrent runs", r.Marker)
+		}
+		seen[r.Marker] = true
+	}
+	if shared != 1 || len(seen) != n {
+		t.Errorf("%d exclusive markers and %d shared, want %d and 1", len(seen), shared, n)
+	}
+	if r, _ := probes.Exec(func() {}); !r.Exclusive || !strings.HasPrefix(r.Marker, "github.com/residue-go/residue/probes.callBlock") {
+		t.Errorf("markers not returned to the pool: %+v", r)
+	}
+}
+
+func TestRecordAllocationsNestsAndRestores(t *testing.T) {
+	defer func(old int) { runtime.MemProfileRate = old }(runtime.MemProfileRate)
+	runtime.MemProfileRate = 4096
+	r1 := probes.RecordAllocations()
+	r2 := probes.RecordAllocations()
+	if runtime.MemProfileRate != 1 {
+		t.Fatalf("rate = %d while recording", runtime.MemProfileRate)
+	}
+	r1()
+	r1() // idempotent
+	if runtime.MemProfileRate != 1 {
+		t.Fatalf("rate restored while another caller still records")
+	}
+	r2()
+	if runtime.MemProfileRate != 4096 {
+		t.Fatalf("rate = %d after the last release, want 4096", runtime.MemProfileRate)
+	}
+}
+
+func TestLabelIsInheritedByGrandchildrenAfterParentExits(t *testing.T) {
+	stop := make(chan struct{})
+	defer close(stop)
+	r, _ := probes.Exec(func() {
+		done := make(chan struct{})
+		go func() { go func() { <-stop }(); close(done) }()
+		<-done
+	})
+	var b strings.Builder
+	_ = pprof.Lookup("goroutine").WriteTo(&b, 1)
+	if !strings.Contains(b.String(), `"`+r.Label+`":"block"`) {
+		t.Fatal("grandchild lost the run's label")
+	}
+}
