@@ -4,7 +4,6 @@ import (
 	"github.com/onsi/gomega/types"
 
 	"github.com/residue-go/residue/leak"
-	"github.com/residue-go/residue/probes"
 )
 
 // LeakGoroutines succeeds when the block leaves goroutines running: ones it
@@ -22,14 +21,11 @@ type leakGoroutinesMatcher struct {
 }
 
 func (m *leakGoroutinesMatcher) Match(actual any) (bool, error) {
-	block, err := probes.Block("LeakGoroutines", actual)
-	if err != nil {
+	p := leak.NewGoroutineProbe(m.opts...)
+	if err := runBlock("LeakGoroutines", actual, p); err != nil {
 		return false, err
 	}
-	m.report, err = leak.FindGoroutines(block, m.opts...)
-	if err != nil {
-		return false, err
-	}
+	m.report = p.Report()
 	return m.report.Leaked(), nil
 }
 

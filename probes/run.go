@@ -75,7 +75,7 @@ type PanicError struct {
 }
 
 func (e *PanicError) Error() string {
-	return fmt.Sprintf("the block panicked: %v\n\n%s", e.Value, bytes.TrimSpace(e.Stack))
+	return fmt.Sprintf("the block panicked: %v\n%s", e.Value, bytes.TrimRight(e.Stack, "\n"))
 }
 
 // GoexitError is returned by Exec when the block called runtime.Goexit, as
@@ -86,7 +86,7 @@ type GoexitError struct {
 
 func (e *GoexitError) Error() string {
 	return "the block called runtime.Goexit (t.FailNow, t.Fatal, t.Skip or similar) before returning; " +
-		"the probes cannot judge a block that did not finish\n\n" + string(bytes.TrimSpace(e.Stack))
+		"the probes cannot judge a block that did not finish\n" + string(bytes.TrimRight(e.Stack, "\n"))
 }
 
 // Exec runs block once on a new goroutine, calling every probe's Before first
@@ -143,7 +143,7 @@ func (r *Run) execute(block func()) error {
 				panicked, value = true, v
 			}
 			stack = make([]byte, 64<<10)
-			stack = stack[:runtime.Stack(stack, false)]
+			stack = blockFrames(stack[:runtime.Stack(stack, false)])
 		}()
 		pprof.Do(parent, pprof.Labels(r.Label, LabelValue), func(ctx context.Context) {
 			r.ctx = ctx
@@ -162,6 +162,26 @@ func (r *Run) execute(block func()) error {
 	default:
 		return &GoexitError{Stack: stack}
 	}
+}
+
+// blockFrames cuts a stack taken while a panic or Goexit unwinds the block
+// down to the frames that matter to the block's author: from the panic site
+// (or the Goexit call) to the block itself, without residue's own frames.
+func blockFrames(stack []byte) []byte {
+	lines := bytes.Split(stack, []byte("\n"))
+	from, to := 1, len(lines)
+	for i, l := range lines {
+		switch {
+		case bytes.HasPrefix(l, []byte("panic(")) || bytes.HasPrefix(l, []byte("runtime.Goexit(")):
+			from = i + 2 // the call and its file:line
+		case bytes.HasPrefix(l, []byte("github.com/residue-go/residue/probes.callBlock")):
+			to = i
+		}
+	}
+	if from >= to {
+		return stack
+	}
+	return bytes.Join(lines[from:to], []byte("\n"))
 }
 
 // CurrentGoroutineID returns the ID of the calling goroutine.

@@ -1,0 +1,100 @@
+package leak_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/onsi/gomega"
+	"github.com/onsi/gomega/gleak"
+	"go.uber.org/goleak"
+
+	"github.com/residue-go/residue/leak"
+)
+
+// The benchmarks time one verdict on a block, for residue and for its peers
+// used the way their documentation says, with a number of unrelated
+// goroutines alive in the background:
+//
+//	go test ./leak -run '^$' -bench . -benchtime 5x -count 5
+//
+// "clean" blocks start and join a goroutine; "leak" blocks leave one
+// goroutine blocked forever on a channel nobody else can reach.
+
+func background(b *testing.B, n int) {
+	stop := make(chan struct{})
+	for range n {
+		go blockedOn(stop)
+	}
+	b.Cleanup(func() { close(stop) })
+}
+
+type scenario struct {
+	name  string
+	block func(stop chan struct{})
+	leaks bool
+}
+
+var scenarios = []scenario{
+	{"clean", func(chan struct{}) {
+		done := make(chan struct{})
+		go func() { close(done) }()
+		<-done
+	}, false},
+	{"leak", func(stop chan struct{}) {
+		go blockedOn(stop)
+	}, true},
+}
+
+// verdict runs block once and reports whether the tool saw a leak.
+type verdict func(block func()) bool
+
+var tools = []struct {
+	name string
+	run  verdict
+}{
+	{"residue", func(block func()) bool {
+		r, err := leak.FindGoroutines(block)
+		if err != nil {
+			panic(err)
+		}
+		return r.Leaked()
+	}},
+	{"goleak", func(block func()) bool {
+		opt := goleak.IgnoreCurrent()
+		block()
+		return goleak.Find(opt) != nil
+	}},
+	{"gleak", func(block func()) bool {
+		failed := false
+		g := gomega.NewGomega(func(string, ...int) { failed = true })
+		snapshot := gleak.Goroutines()
+		block()
+		g.Eventually(gleak.Goroutines).ShouldNot(gleak.HaveLeaked(snapshot))
+		return failed
+	}},
+}
+
+func BenchmarkVerdict(b *testing.B) {
+	for _, sc := range scenarios {
+		for _, bg := range []int{10, 1000, 10000} {
+			for _, tool := range tools {
+				b.Run(fmt.Sprintf("%s/bg=%d/%s", sc.name, bg, tool.name), func(b *testing.B) {
+					background(b, bg)
+					time.Sleep(10 * time.Millisecond) // let the background park
+					b.ResetTimer()
+					for b.Loop() {
+						stop := make(chan struct{})
+						if got := tool.run(func() { sc.block(stop) }); got != sc.leaks {
+							b.Fatalf("%s: leak verdict %v, want %v", tool.name, got, sc.leaks)
+						}
+						b.StopTimer()
+						close(stop)
+						time.Sleep(time.Millisecond) // let the leaked goroutine go
+						b.StartTimer()
+					}
+				})
+			}
+		}
+	}
+}
