@@ -61,6 +61,7 @@ func (r *GoroutineReport) Leaked() bool { return r != nil && len(r.Goroutines) >
 // settle window has passed. It is a probes.Probe.
 type GoroutineProbe struct {
 	cfg    config
+	before map[uint64]bool // goroutines alive before the block
 	report *GoroutineReport
 }
 
@@ -73,7 +74,14 @@ func NewGoroutineProbe(opts ...Option) *GoroutineProbe {
 func (p *GoroutineProbe) Report() *GoroutineReport { return p.report }
 
 // Before implements probes.Probe.
-func (p *GoroutineProbe) Before(*probes.Run) error { p.report = nil; return nil }
+func (p *GoroutineProbe) Before(*probes.Run) error {
+	p.report = nil
+	buf := getBuffer()
+	defer putBuffer(buf)
+	fullDump(buf)
+	p.before = stack.IDs(buf.Bytes())
+	return nil
+}
 
 // After implements probes.Probe: it settles and records the report.
 func (p *GoroutineProbe) After(r *probes.Run) error {
@@ -131,6 +139,25 @@ func (p *GoroutineProbe) settle(r *probes.Run) *GoroutineReport {
 func (p *GoroutineProbe) find(r *probes.Run, prove bool, seen map[uint64]sighting) []Goroutine {
 	buf := getBuffer()
 	defer putBuffer(buf)
+	if prove {
+		_ = leakProfile.WriteTo(buf, 2)
+	} else {
+		fullDump(buf)
+	}
+	// Only goroutines that did not exist before the block can be its own.
+	fresh := false
+	for id := range stack.IDs(buf.Bytes()) {
+		if !p.before[id] && id != r.Runner {
+			fresh = true
+			break
+		}
+	}
+	if !fresh {
+		return nil
+	}
+	all := stack.ParseDump(buf.String())
+
+	buf.Reset()
 	_ = pprof.Lookup("goroutine").WriteTo(buf, 1)
 	labelled := map[string]int{}
 	var groups []stack.Group
@@ -140,14 +167,6 @@ func (p *GoroutineProbe) find(r *probes.Run, prove bool, seen map[uint64]sightin
 			groups = append(groups, gr)
 		}
 	}
-
-	buf.Reset()
-	if prove {
-		_ = leakProfile.WriteTo(buf, 2)
-	} else {
-		fullDump(buf)
-	}
-	all := stack.ParseDump(buf.Bytes())
 	byID := make(map[uint64]*stack.Goroutine, len(all))
 	for i := range all {
 		byID[all[i].ID] = &all[i]

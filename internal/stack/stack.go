@@ -60,40 +60,60 @@ func (g *Goroutine) Key() string { g.ParseFrames(); return key(g.Frames) }
 
 // ParseDump parses a full dump. It reads each goroutine's header and creator
 // at once; the frames, which dominate the cost of large dumps, are read on
-// the first call of ParseFrames, TopFunction or Key.
-func ParseDump(dump []byte) []Goroutine {
+// the first call of ParseFrames, TopFunction or Key. The goroutines' Raw
+// texts share dump's memory.
+func ParseDump(dump string) []Goroutine {
 	var out []Goroutine
 	for len(dump) > 0 {
-		var block []byte
-		if i := bytes.Index(dump, []byte("\n\ngoroutine ")); i >= 0 {
+		var block string
+		if i := strings.Index(dump, "\n\ngoroutine "); i >= 0 {
 			block, dump = dump[:i], dump[i+2:]
 		} else {
-			block, dump = dump, nil
+			block, dump = dump, ""
 		}
-		block = bytes.TrimSpace(block)
+		block = strings.TrimSpace(block)
 		if len(block) == 0 {
 			continue
 		}
 		g, ok := parseHeader(block)
-		if !ok {
-			out = append(out, Goroutine{Raw: string(block)})
-			continue
+		g.Raw = block
+		if ok {
+			parseCreator(&g)
 		}
-		g.Raw = string(block)
-		parseCreator(&g)
 		out = append(out, g)
 	}
 	return out
 }
 
-// parseHeader reads "goroutine 7 [chan receive, 2 minutes, locked to thread]:".
-func parseHeader(block []byte) (Goroutine, bool) {
-	var g Goroutine
-	line := block
-	if i := bytes.IndexByte(block, '\n'); i >= 0 {
-		line = block[:i]
+// IDs returns the IDs of the goroutines in a full dump, reading nothing but
+// the headers.
+func IDs(dump []byte) map[uint64]bool {
+	ids := make(map[uint64]bool, bytes.Count(dump, []byte("\n\ngoroutine "))+1)
+	for len(dump) > 0 {
+		if bytes.HasPrefix(dump, []byte("goroutine ")) {
+			rest := dump[len("goroutine "):]
+			n := uint64(0)
+			i := 0
+			for ; i < len(rest) && rest[i] >= '0' && rest[i] <= '9'; i++ {
+				n = n*10 + uint64(rest[i]-'0')
+			}
+			if i > 0 {
+				ids[n] = true
+			}
+		}
+		i := bytes.Index(dump, []byte("\n\n"))
+		if i < 0 {
+			break
+		}
+		dump = dump[i+2:]
 	}
-	s := string(line)
+	return ids
+}
+
+// parseHeader reads "goroutine 7 [chan receive, 2 minutes, locked to thread]:".
+func parseHeader(block string) (Goroutine, bool) {
+	var g Goroutine
+	s, _, _ := strings.Cut(block, "\n")
 	if !strings.HasPrefix(s, "goroutine ") {
 		return g, false
 	}

@@ -41,7 +41,7 @@ created by main.main in goroutine 1
 	/tmp/x.go:2 +0x2`
 
 func TestParseDumpFields(t *testing.T) {
-	gs := ParseDump([]byte(sample))
+	gs := ParseDump(sample)
 	if len(gs) != 4 {
 		t.Fatalf("got %d goroutines, want 4", len(gs))
 	}
@@ -68,8 +68,18 @@ func TestParseDumpFields(t *testing.T) {
 	}
 }
 
+func TestIDs(t *testing.T) {
+	ids := IDs([]byte(sample))
+	if len(ids) != 4 || !ids[1] || !ids[19] || !ids[20] || !ids[21] {
+		t.Errorf("IDs = %v", ids)
+	}
+	if len(IDs(nil)) != 0 || len(IDs([]byte("garbage\n\ngoroutine x"))) != 0 {
+		t.Error("IDs of text without goroutines")
+	}
+}
+
 func TestParseDumpDefersFrames(t *testing.T) {
-	gs := ParseDump([]byte(sample))
+	gs := ParseDump(sample)
 	if g := gs[2]; len(g.Frames) != 0 || g.CreatorID != 19 || g.CreatedBy.Line != 16 {
 		t.Errorf("frames should wait for ParseFrames, the creator should not: %+v", g)
 	}
@@ -83,7 +93,7 @@ func TestParseNeverPanics(t *testing.T) {
 	inputs := []string{"", "\n\n", "goroutine", "goroutine x [", "goroutine 1 [a]:\n", "goroutine 1 [a]:\ncreated by",
 		"goroutine 1 [a]:\nf(\n\t:x +0x", "garbage\n\ngoroutine 2 [b]:\nmain.f()\n", "goroutine 3 [running]:\n\tgoroutine running on other thread; stack unavailable"}
 	for _, in := range inputs {
-		gs := ParseDump([]byte(in))
+		gs := ParseDump(in)
 		for _, g := range gs {
 			g.ParseFrames()
 			if g.ID == 0 && g.Raw == "" && strings.TrimSpace(in) != "" {
@@ -91,15 +101,17 @@ func TestParseNeverPanics(t *testing.T) {
 			}
 		}
 		ParseProfile([]byte(in))
+		IDs([]byte(in))
 	}
 }
 
 func FuzzParse(f *testing.F) {
 	f.Add(sample)
 	f.Fuzz(func(t *testing.T, s string) {
-		for _, g := range ParseDump([]byte(s)) {
+		for _, g := range ParseDump(s) {
 			g.Key()
 		}
+		IDs([]byte(s))
 		ParseProfile([]byte(s))
 	})
 }
@@ -126,7 +138,7 @@ func TestKeysMatchAcrossForms(t *testing.T) {
 		t.Fatalf("labelled group not found or without the parked frame: %q", want)
 	}
 	buf := make([]byte, 1<<20)
-	for _, g := range ParseDump(buf[:runtime.Stack(buf, true)]) {
+	for _, g := range ParseDump(string(buf[:runtime.Stack(buf, true)])) {
 		if g.TopFunction() == "github.com/residue-go/residue/internal/stack.parkHere" {
 			if g.Key() != want {
 				t.Fatalf("dump key %q differs from profile key %q", g.Key(), want)
