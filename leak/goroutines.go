@@ -156,6 +156,7 @@ func (p *GoroutineProbe) find(r *probes.Run, prove bool, seen map[uint64]sightin
 		return nil
 	}
 	all := stack.ParseDump(buf.String())
+	slices.SortFunc(all, func(a, b stack.Goroutine) int { return cmp.Compare(a.ID, b.ID) })
 
 	buf.Reset()
 	_ = pprof.Lookup("goroutine").WriteTo(buf, 1)
@@ -211,8 +212,6 @@ func (p *GoroutineProbe) find(r *probes.Run, prove bool, seen map[uint64]sightin
 			}
 		}
 	}
-	slices.SortFunc(all, func(a, b stack.Goroutine) int { return cmp.Compare(a.ID, b.ID) })
-
 	now := time.Now()
 	var out []Goroutine
 	for i := range all {

@@ -339,37 +339,6 @@ func TestPanicInBlockIsAnErrorAndLeavesNothingBehind(t *testing.T) {
 	}
 }
 
-func TestNoLeakOfItsOwn(t *testing.T) {
-	if testing.Short() {
-		t.Skip("long")
-	}
-	measure := func() (int, uint64) {
-		runtime.GC()
-		runtime.GC()
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		return runtime.NumGoroutine(), m.HeapAlloc
-	}
-	clean := func() {}
-	for range 100 { // warm pools and caches
-		_, _ = leak.FindGoroutines(clean)
-	}
-	g0, h0 := measure()
-	for range 10000 {
-		if r, err := leak.FindGoroutines(clean); err != nil || r.Leaked() {
-			t.Fatal(err, r)
-		}
-	}
-	g1, h1 := measure()
-	if g1 != g0 {
-		t.Errorf("goroutines %d → %d after 10,000 calls", g0, g1)
-	}
-	if h1 > h0+512<<10 {
-		t.Errorf("heap %d → %d bytes after 10,000 calls", h0, h1)
-	}
-	t.Logf("goroutines %d → %d, heap %d → %d bytes", g0, g1, h0, h1)
-}
-
 func TestNestedRunsBothSeeTheInnerLeak(t *testing.T) {
 	stop := make(chan struct{})
 	defer close(stop)

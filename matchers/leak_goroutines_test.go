@@ -100,3 +100,33 @@ func TestBlockRunsExactlyOnce(t *testing.T) {
 		t.Fatalf("block ran %d times", n)
 	}
 }
+
+// residue must not leak itself: 10,000 matcher calls leave the number of
+// goroutines and the heap where they were.
+func TestNoLeakOfItsOwn(t *testing.T) {
+	measure := func() (int, uint64) {
+		runtime.GC()
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return runtime.NumGoroutine(), m.HeapAlloc
+	}
+	clean := func() {}
+	for range 100 { // warm pools and caches
+		_, _ = LeakGoroutines().Match(clean)
+	}
+	g0, h0 := measure()
+	for range 10000 {
+		if leaked, err := LeakGoroutines().Match(clean); err != nil || leaked {
+			t.Fatal(leaked, err)
+		}
+	}
+	g1, h1 := measure()
+	if g1 != g0 {
+		t.Errorf("goroutines %d → %d after 10,000 calls", g0, g1)
+	}
+	if h1 > h0+256<<10 {
+		t.Errorf("heap %d → %d bytes after 10,000 calls", h0, h1)
+	}
+	t.Logf("goroutines %d → %d, heap %d → %d bytes", g0, g1, h0, h1)
+}
