@@ -144,10 +144,14 @@ func (p *GoroutineProbe) find(r *probes.Run, prove bool, seen map[uint64]sightin
 	} else {
 		fullDump(buf)
 	}
+	runners := map[uint64]bool{}
+	for _, id := range r.Runners() {
+		runners[id] = true
+	}
 	// Only goroutines that did not exist before the block can be its own.
 	fresh := false
 	for id := range stack.IDs(buf.Bytes()) {
-		if !p.before[id] && id != r.Runner {
+		if !p.before[id] && !runners[id] {
 			fresh = true
 			break
 		}
@@ -172,13 +176,13 @@ func (p *GoroutineProbe) find(r *probes.Run, prove bool, seen map[uint64]sightin
 	for i := range all {
 		byID[all[i].ID] = &all[i]
 	}
-	owner := ancestry(all, byID, r)
+	owner := ancestry(all, byID, r, runners)
 
 	mine := map[uint64]bool{}
 	unowned := map[string]int{} // per stack, goroutines no run claims by ancestry
 	for i := range all {
 		g := &all[i]
-		if g.ID == r.Runner {
+		if runners[g.ID] {
 			continue
 		}
 		switch o := owner[g.ID]; {
@@ -201,7 +205,7 @@ func (p *GoroutineProbe) find(r *probes.Run, prove bool, seen map[uint64]sightin
 	for _, nested := range []bool{false, true} {
 		for i := len(all) - 1; i >= 0 && len(labelled) > 0; i-- {
 			g := &all[i]
-			if g.ID == r.Runner || mine[g.ID] || (owner[g.ID] != 0) != nested {
+			if runners[g.ID] || mine[g.ID] || (owner[g.ID] != 0) != nested {
 				continue
 			}
 			if k := g.Key(); labelled[k] > 0 {
@@ -225,7 +229,7 @@ func (p *GoroutineProbe) find(r *probes.Run, prove bool, seen map[uint64]sightin
 			StuckForever: g.Leaked || neverWakes(g.State),
 			Ambiguous:    ambiguous[g.ID],
 			Stack:        g.Frames,
-			Origin:       origin(g, r.Runner, byID),
+			Origin:       origin(g, runners, byID),
 			Raw:          g.Raw,
 		}
 		s, ok := seen[g.ID]
@@ -256,9 +260,11 @@ func (p *GoroutineProbe) find(r *probes.Run, prove bool, seen map[uint64]sightin
 // ancestry maps goroutine IDs to the ID of the run whose block started them,
 // following "created by … in goroutine N" through living creators to the
 // runner goroutine of r or of any other run under way.
-func ancestry(all []stack.Goroutine, byID map[uint64]*stack.Goroutine, r *probes.Run) map[uint64]uint64 {
+func ancestry(all []stack.Goroutine, byID map[uint64]*stack.Goroutine, r *probes.Run, own map[uint64]bool) map[uint64]uint64 {
 	runners := probes.ActiveRunners()
-	runners[r.Runner] = r
+	for id := range own {
+		runners[id] = r
+	}
 	owner := make(map[uint64]uint64, 16)
 	known := make(map[uint64]bool, len(all))
 	var chain []uint64
@@ -300,10 +306,10 @@ func neverWakes(state string) bool {
 
 // origin follows "created by" back to the block's own goroutine, or to the
 // first creator that has exited.
-func origin(g *stack.Goroutine, runner uint64, byID map[uint64]*stack.Goroutine) []Creation {
+func origin(g *stack.Goroutine, runners map[uint64]bool, byID map[uint64]*stack.Goroutine) []Creation {
 	var chain []Creation
 	for cur := g; cur != nil && cur.CreatedBy.Func != "" && len(chain) < 32; {
-		c := Creation{Frame: cur.CreatedBy, Goroutine: cur.CreatorID, InBlock: cur.CreatorID == runner}
+		c := Creation{Frame: cur.CreatedBy, Goroutine: cur.CreatorID, InBlock: runners[cur.CreatorID]}
 		next := byID[cur.CreatorID]
 		c.Exited = !c.InBlock && next == nil
 		chain = append(chain, c)

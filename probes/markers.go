@@ -29,16 +29,23 @@ func callBlockShared(block func()) { block(); keepFrame() }
 //go:noinline
 func keepFrame() {}
 
-// call runs block under a marker frame, exclusive when one is free.
-func (r *Run) call(block func()) {
+// reserveMarker gives the run an exclusive marker when one is free, the
+// shared one otherwise.
+func (r *Run) reserveMarker() {
 	select {
 	case i := <-freeMarkers:
-		defer func() { freeMarkers <- i }()
-		r.Marker, r.Exclusive = funcName(exclusiveMarkers[i]), true
-		exclusiveMarkers[i](block)
+		r.slot, r.marker, r.Exclusive = i, exclusiveMarkers[i], true
 	default:
-		r.Marker, r.Exclusive = funcName(callBlockShared), false
-		callBlockShared(block)
+		r.slot, r.marker, r.Exclusive = -1, callBlockShared, false
+	}
+	r.Marker = funcName(r.marker)
+}
+
+// releaseMarker returns an exclusive marker to the pool, once.
+func (r *Run) releaseMarker() {
+	if r.slot >= 0 {
+		freeMarkers <- r.slot
+		r.slot = -1
 	}
 }
 

@@ -2,6 +2,7 @@ package probes_test
 
 import (
 	"errors"
+	"fmt"
 	"runtime"
 	"runtime/pprof"
 	"strings"
@@ -103,7 +104,7 @@ func TestExecLabelsTheBlockAndNestedRunsKeepOuterLabels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if outer.Label == inner.Label || outer.Runner == inner.Runner || inner.Runner <= outer.Runner {
+	if outer.Label == inner.Label || outer.Runner == inner.Runner {
 		t.Fatalf("runs not distinct: %+v %+v", outer, inner)
 	}
 	var b strings.Builder
@@ -184,5 +185,35 @@ func TestLabelIsInheritedByGrandchildrenAfterParentExits(t *testing.T) {
 	_ = pprof.Lookup("goroutine").WriteTo(&b, 1)
 	if !strings.Contains(b.String(), `"`+r.Label+`":"block"`) {
 		t.Fatal("grandchild lost the run's label")
+	}
+}
+
+// A run may span several calls of Enter, from several goroutines, as the
+// nodes of one Ginkgo spec do; panics pass through Enter to the caller.
+func TestStartEnterFinish(t *testing.T) {
+	var log []string
+	r, err := probes.Start(recorder{"a", &log, ""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Enter(func() { log = append(log, "node 1") })
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() { log = append(log, fmt.Sprint("recovered ", recover())) }()
+		r.Enter(func() { panic("node 2 failed") })
+	}()
+	<-done
+	if len(r.Runners()) != 2 || !r.IsRunner(r.Runner) || r.IsRunner(probes.CurrentGoroutineID()+1<<40) {
+		t.Errorf("runners %v", r.Runners())
+	}
+	if err := r.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(log, ", "); got != "before a, node 1, recovered node 2 failed, after a" {
+		t.Errorf("order = %s", got)
+	}
+	if probes.ActiveRunners()[r.Runner] != nil {
+		t.Error("finished run still registered")
 	}
 }

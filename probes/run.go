@@ -22,17 +22,19 @@ type Probe interface {
 	After(r *Run) error
 }
 
-// Run describes one execution of a block.
+// Run describes one execution of a block. A block is usually one func run by
+// Exec; a run started with Start may also span several calls of Enter, such
+// as the nodes of one Ginkgo spec.
 type Run struct {
 	// ID is unique within the process.
 	ID uint64
-	// Label is the pprof label key set, with the value "block", on the
-	// goroutine that runs the block. Go copies labels to every goroutine
+	// Label is the pprof label key set, with the value LabelValue, on the
+	// goroutines that run the block. Go copies labels to every goroutine
 	// started from a labelled one, so the label marks the block's goroutines
 	// and their descendants.
 	Label string
-	// Runner is the ID of the goroutine that ran the block. Every goroutine
-	// the block started has a larger ID.
+	// Runner is the ID of the goroutine that ran the block (the first one, for
+	// a run entered from several goroutines; see IsRunner).
 	Runner uint64
 	// Marker is the fully qualified name of the function that called the
 	// block: a frame on the stack of everything the block does on its own
@@ -46,7 +48,13 @@ type Run struct {
 	// Started and Returned bracket the block's execution.
 	Started, Returned time.Time
 
-	ctx context.Context // the block's labels, inherited by runs nested in it
+	mu      sync.Mutex
+	runners []uint64
+	probes  []Probe // those whose Before succeeded
+	parent  context.Context
+	ctx     context.Context // parent with the run's label: what nested runs inherit
+	marker  func(func())
+	slot    int // index of the exclusive marker, -1 when shared
 }
 
 // LabelValue is the value of Run.Label on the block's goroutines.
@@ -54,7 +62,7 @@ const LabelValue = "block"
 
 var nextID atomic.Uint64
 
-// active maps Runner goroutine IDs to the runs under way, so that probes can
+// active maps runner goroutine IDs to the runs under way, so that probes can
 // tell the goroutines of two concurrent runs apart.
 var active sync.Map // uint64 -> *Run
 
@@ -66,6 +74,25 @@ func ActiveRunners() map[uint64]*Run {
 		return true
 	})
 	return out
+}
+
+// IsRunner reports whether goroutine id ran (part of) the block.
+func (r *Run) IsRunner(id uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, x := range r.runners {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+// Runners returns the IDs of the goroutines that ran the block.
+func (r *Run) Runners() []uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]uint64(nil), r.runners...)
 }
 
 // PanicError is returned by Exec when the block panicked.
@@ -94,28 +121,80 @@ func (e *GoexitError) Error() string {
 // block's panic or Goexit becomes a *PanicError or *GoexitError; the Afters
 // still run so that probes restore what they changed. The first error wins.
 func Exec(block func(), probes ...Probe) (*Run, error) {
-	r := &Run{ID: nextID.Add(1)}
-	r.Label = "residue-" + strconv.FormatUint(r.ID, 10)
-
-	var err error
-	n := 0
-	for _, p := range probes {
-		if err = p.Before(r); err != nil {
-			break
-		}
-		n++
+	r, err := Start(probes...)
+	if err != nil {
+		return r, err
 	}
-	if err == nil {
-		err = r.execute(block)
-	}
-	for i := n - 1; i >= 0; i-- {
-		if e := probes[i].After(r); e != nil && err == nil {
-			err = e
-		}
+	err = r.execute(block)
+	if e := r.Finish(); e != nil && err == nil {
+		err = e
 	}
 	return r, err
 }
 
+// Start begins a run: it reserves the run's marker frame and calls every
+// probe's Before, in order. If one fails, the probes already started are
+// finished and its error is returned. A run started inside another run's
+// block keeps the outer run's label, so that the outer run still sees what
+// the inner block leaves behind.
+func Start(probes ...Probe) (*Run, error) {
+	r := &Run{ID: nextID.Add(1), parent: context.Background()}
+	r.Label = "residue-" + strconv.FormatUint(r.ID, 10)
+	if outer, ok := active.Load(CurrentGoroutineID()); ok {
+		r.parent = outer.(*Run).ctx
+	}
+	r.ctx = pprof.WithLabels(r.parent, pprof.Labels(r.Label, LabelValue))
+	r.reserveMarker()
+	for _, p := range probes {
+		if err := p.Before(r); err != nil {
+			_ = r.Finish()
+			return r, err
+		}
+		r.probes = append(r.probes, p)
+	}
+	return r, nil
+}
+
+// Enter runs f on the calling goroutine as part of the run's block: under the
+// run's label and marker frame. A panic or Goexit in f passes through.
+func (r *Run) Enter(f func()) {
+	id := CurrentGoroutineID()
+	r.mu.Lock()
+	if len(r.runners) == 0 {
+		r.Runner, r.Started = id, time.Now()
+	}
+	r.runners = append(r.runners, id)
+	r.mu.Unlock()
+	active.Store(id, r)
+	defer func() {
+		r.mu.Lock()
+		r.Returned = time.Now()
+		r.mu.Unlock()
+	}()
+	pprof.Do(r.parent, pprof.Labels(r.Label, LabelValue), func(context.Context) {
+		r.marker(f)
+	})
+}
+
+// Finish ends the run: it calls After on every started probe, in reverse
+// order, and frees the run's marker. It returns the first error.
+func (r *Run) Finish() error {
+	var err error
+	for i := len(r.probes) - 1; i >= 0; i-- {
+		if e := r.probes[i].After(r); e != nil && err == nil {
+			err = e
+		}
+	}
+	r.probes = nil
+	for _, id := range r.Runners() {
+		active.CompareAndDelete(id, r)
+	}
+	r.releaseMarker()
+	return err
+}
+
+// execute runs block through Enter on a new goroutine and turns a panic or
+// Goexit into an error.
 func (r *Run) execute(block func()) error {
 	var (
 		done     = make(chan struct{})
@@ -124,17 +203,8 @@ func (r *Run) execute(block func()) error {
 		stack    []byte
 		finished bool
 	)
-	// A run nested in another run's block keeps the outer label, so that the
-	// outer run still sees what the inner block leaves behind.
-	parent := context.Background()
-	if outer, ok := active.Load(CurrentGoroutineID()); ok {
-		parent = outer.(*Run).ctx
-	}
 	go func() {
 		defer close(done)
-		r.Runner = CurrentGoroutineID()
-		active.Store(r.Runner, r)
-		defer active.Delete(r.Runner)
 		defer func() {
 			if finished {
 				return
@@ -145,15 +215,10 @@ func (r *Run) execute(block func()) error {
 			stack = make([]byte, 64<<10)
 			stack = blockFrames(stack[:runtime.Stack(stack, false)])
 		}()
-		pprof.Do(parent, pprof.Labels(r.Label, LabelValue), func(ctx context.Context) {
-			r.ctx = ctx
-			r.Started = time.Now()
-			r.call(block)
-			finished = true
-		})
+		r.Enter(block)
+		finished = true
 	}()
 	<-done
-	r.Returned = time.Now()
 	switch {
 	case finished:
 		return nil
