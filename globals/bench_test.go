@@ -1,0 +1,97 @@
+package globals_test
+
+import (
+	"os"
+	"strconv"
+	"testing"
+
+	"github.com/residue-go/residue/globals"
+)
+
+// BenchmarkIndexSelf opens the running test binary's DWARF and lists every
+// package-level variable of every package, as a fresh process would.
+func BenchmarkIndexSelf(b *testing.B) {
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchIndex(b, exe)
+}
+
+// BenchmarkIndexLarge does the same for the binary named by
+// RESIDUE_BIG_BINARY (see docs/perf-globals.md for how to build one).
+func BenchmarkIndexLarge(b *testing.B) {
+	path := os.Getenv("RESIDUE_BIG_BINARY")
+	if path == "" {
+		b.Skip("set RESIDUE_BIG_BINARY to a large binary built with -ldflags=-w=0")
+	}
+	benchIndex(b, path)
+}
+
+func benchIndex(b *testing.B, path string) {
+	st, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var n int
+	for b.Loop() {
+		ix, err := globals.OpenIndex(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		vs, err := ix.Variables(nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n = len(vs)
+	}
+	b.ReportMetric(float64(n), "vars")
+	b.ReportMetric(float64(st.Size())/1e6, "MB")
+}
+
+// BenchmarkSnapshotDiffDefaultScope takes two snapshots of the default
+// scope and compares them, the work MutateGlobals adds around a block once
+// the index is built.
+func BenchmarkSnapshotDiffDefaultScope(b *testing.B) {
+	if _, err := globals.Take(); err != nil {
+		b.Fatal(err) // builds the index outside the timing
+	}
+	var vars int
+	for b.Loop() {
+		before, err := globals.Take()
+		if err != nil {
+			b.Fatal(err)
+		}
+		after, _ := globals.Take()
+		r := globals.Compare(before, after)
+		if r.Changed() {
+			b.Fatalf("changes in an idle process:\n%s", r)
+		}
+		vars = before.Variables()
+	}
+	b.ReportMetric(float64(vars), "vars")
+}
+
+var bigMap map[string]int
+
+// BenchmarkUserMap takes two snapshots of a package-level map of n entries
+// and compares them.
+func BenchmarkUserMap(b *testing.B) {
+	for _, n := range []int{1_000, 100_000, 1_000_000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			bigMap = make(map[string]int, n)
+			for i := 0; i < n; i++ {
+				bigMap[strconv.Itoa(i)] = i
+			}
+			defer func() { bigMap = nil }()
+			for b.Loop() {
+				before, _ := globals.Take(globals.Watching(&bigMap))
+				after, _ := globals.Take(globals.Watching(&bigMap))
+				if globals.Compare(before, after).Changed() {
+					b.Fatal("changed")
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/entry")
+		})
+	}
+}

@@ -1,0 +1,274 @@
+package globals_test
+
+import (
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/residue-go/residue/globals"
+)
+
+const thisPackage = "github.com/residue-go/residue/globals_test"
+
+type node struct {
+	Name string
+	next *node
+}
+
+type shape interface{ Area() float64 }
+
+type square struct{ side float64 }
+
+func (s square) Area() float64 { return s.side * s.side }
+
+type circle struct{ r float64 }
+
+func (c circle) Area() float64 { return 3 * c.r * c.r }
+
+// lazyTable is filled by a sync.Once on first use, like the caches of the
+// standard library.
+type lazyTable struct {
+	once  sync.Once
+	table map[string]int
+}
+
+func (l *lazyTable) get(k string) int {
+	l.once.Do(func() { l.table = map[string]int{"a": 1, "b": 2} })
+	return l.table[k]
+}
+
+var (
+	config = struct {
+		Timeout time.Duration
+		secret  string
+		Tags    []string
+	}{Timeout: 5 * time.Second, secret: "s1"}
+	registry        = map[string]int{}
+	ring            = &node{Name: "a"}
+	current   shape = square{2}
+	events          = make(chan int)
+	hook            = func() {}
+	lazy      lazyTable
+	typeCache = map[reflect.Type]string{}
+	counter   int
+)
+
+func init() { ring.next = ring } // a cycle
+
+// find runs block with the variables of this package in scope.
+func find(t *testing.T, block func(), opts ...globals.Option) *globals.Report {
+	t.Helper()
+	r, err := globals.Find(block, append([]globals.Option{globals.InPackages(thisPackage)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func lines(r *globals.Report) string {
+	var out []string
+	for _, c := range r.Changes {
+		out = append(out, c.String())
+	}
+	return strings.Join(out, "\n")
+}
+
+func TestReportsByPathIncludingUnexportedFields(t *testing.T) {
+	defer func(old time.Duration, s string) { config.Timeout, config.secret = old, s }(config.Timeout, config.secret)
+	r := find(t, func() {
+		config.Timeout = 10 * time.Second
+		config.secret = "s2"
+	})
+	want := thisPackage + ".config.Timeout: 5s → 10s\n" + thisPackage + `.config.secret: "s1" → "s2"`
+	if got := lines(r); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestMapsCompareByContentNotOrder(t *testing.T) {
+	defer clear(registry)
+	for i := 0; i < 200; i++ {
+		registry[strconv.Itoa(i)] = i
+	}
+	r := find(t, func() {
+		// Rebuild the same content in another insertion order.
+		clear(registry)
+		for i := 199; i >= 0; i-- {
+			registry[strconv.Itoa(i)] = i
+		}
+	})
+	if r.Changed() {
+		t.Errorf("an equal map was reported:\n%s", r)
+	}
+	r = find(t, func() {
+		registry["new"] = 1
+		delete(registry, "7")
+		registry["8"] = 80
+	})
+	want := thisPackage + `.registry: added "new": 1` + "\n" +
+		thisPackage + `.registry: removed "7": 7` + "\n" +
+		thisPackage + `.registry["8"]: 8 → 80`
+	if got := lines(r); !sameLines(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func sameLines(a, b string) bool {
+	x, y := strings.Split(a, "\n"), strings.Split(b, "\n")
+	if len(x) != len(y) {
+		return false
+	}
+	seen := map[string]int{}
+	for _, l := range x {
+		seen[l]++
+	}
+	for _, l := range y {
+		if seen[l] == 0 {
+			return false
+		}
+		seen[l]--
+	}
+	return true
+}
+
+func TestPointersAreFollowedThroughCycles(t *testing.T) {
+	defer func() { ring.Name = "a" }()
+	r := find(t, func() { ring.next.next.Name = "b" })
+	if got, want := lines(r), thisPackage+`.ring.Name: "a" → "b"`; got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestInterfacesCompareByDynamicTypeAndValue(t *testing.T) {
+	defer func() { current = square{2} }()
+	if r := find(t, func() { current = square{3} }); lines(r) != thisPackage+".current.side: 2 → 3" {
+		t.Errorf("same type, new value:\n%s", r)
+	}
+	current = square{2}
+	if r := find(t, func() { current = circle{2} }); lines(r) != thisPackage+".current: globals_test.square{side: 2} → globals_test.circle{r: 2}" {
+		t.Errorf("new dynamic type:\n%s", r)
+	}
+}
+
+func TestChannelsAndFuncsCompareByIdentity(t *testing.T) {
+	oldEvents, oldHook := events, hook
+	defer func() { events, hook = oldEvents, oldHook }()
+	r := find(t, func() {
+		events = make(chan int)
+		hook = func() {}
+	})
+	got := lines(r)
+	if !strings.Contains(got, thisPackage+".events: chan int(0x") || !strings.Contains(got, thisPackage+".hook: ") {
+		t.Errorf("replaced channel and func not reported:\n%s", got)
+	}
+}
+
+func TestWorkOfAOnceIsLazyInitialisation(t *testing.T) {
+	if r := find(t, func() { lazy.get("a") }); r.Changed() {
+		t.Errorf("a sync.Once filling its table was reported:\n%s", r)
+	}
+	defer delete(lazy.table, "c")
+	if r := find(t, func() { lazy.table["c"] = 3 }); lines(r) != thisPackage+`.lazy.table: added "c": 3` {
+		t.Errorf("a change after the once had fired was not reported:\n%s", r)
+	}
+}
+
+func TestMapsKeyedByTypeAreCaches(t *testing.T) {
+	defer clear(typeCache)
+	if r := find(t, func() { typeCache[reflect.TypeOf(0)] = "int" }); r.Changed() {
+		t.Errorf("a memo table keyed by type was reported:\n%s", r)
+	}
+}
+
+func TestIgnoring(t *testing.T) {
+	defer func() { counter = 0; clear(registry) }()
+	r := find(t, func() {
+		counter++
+		registry["x"] = 1
+	}, globals.Ignoring(thisPackage+".counter"))
+	if got := lines(r); got != thisPackage+`.registry: added "x": 1` {
+		t.Errorf("got\n%s", got)
+	}
+}
+
+func TestWatching(t *testing.T) {
+	defer func() { counter = 0 }()
+	r, err := globals.Find(func() { counter = 7 }, globals.Watching(&counter))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := lines(r); got != thisPackage+".counter: 0 → 7" {
+		t.Errorf("got\n%s", got)
+	}
+	if _, err := globals.Find(func() {}, globals.Watching(counter)); err == nil || !strings.Contains(err.Error(), "non-nil pointers") {
+		t.Errorf("a non-pointer was accepted: %v", err)
+	}
+}
+
+func TestLongReportsAreCappedPerVariable(t *testing.T) {
+	defer clear(registry)
+	r := find(t, func() {
+		for i := 0; i < 25; i++ {
+			registry["k"+strconv.Itoa(i)] = i
+		}
+	})
+	s := r.String()
+	if !strings.HasPrefix(s, "The block changed 1 package-level variable (25 changes):") ||
+		!strings.Contains(s, "… and 15 more changes to "+thisPackage+".registry") {
+		t.Errorf("report not capped:\n%s", s)
+	}
+}
+
+func TestProcessState(t *testing.T) {
+	wd := t.TempDir()
+	old, _ := globals.Take(globals.Watching(&counter))
+	t.Setenv("RESIDUE_GLOBALS_TEST", "1")
+	t.Chdir(wd)
+	now, _ := globals.Take(globals.Watching(&counter))
+	got := globals.Compare(old, now).String()
+	for _, want := range []string{`environment: added $RESIDUE_GLOBALS_TEST="1"`, `working directory: "`, strconv.Quote(wd)} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in\n%s", want, got)
+		}
+	}
+}
+
+func TestDefaultScope(t *testing.T) {
+	for pkg, want := range map[string]bool{
+		"mime": true, "net/http": true, "example.com/app": true, "main": true,
+		thisPackage: true, "github.com/residue-go/residue/examples/globals": true,
+		"runtime": false, "sync": false, "internal/godebug": false, "vendor/golang.org/x/net/http2/hpack": false,
+		"net/http/internal": false, "github.com/onsi/ginkgo/v2/internal": false, "github.com/onsi/gomega": false,
+		"github.com/residue-go/residue/probes": false, "testing": false,
+	} {
+		if got := globals.DefaultScope(pkg); got != want {
+			t.Errorf("DefaultScope(%q) = %v, want %v", pkg, got, want)
+		}
+	}
+}
+
+func TestIndexOfAnotherBinary(t *testing.T) {
+	ix, err := globals.OpenIndex(scenarioBinary(t, "-w=0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := ix.Variables(func(p string) bool { return p == "main" || p == "mime" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, v := range vs {
+		names[v.Name] = true
+	}
+	for _, want := range []string{"main.userMap", "main.userSettings", "mime.mimeTypes"} {
+		if !names[want] {
+			t.Errorf("%s not listed; got %v", want, names)
+		}
+	}
+	if _, err := globals.OpenIndex(scenarioBinary(t, "-s -w")); err == nil || !strings.Contains(err.Error(), "go test -ldflags=-w=0 ./...") {
+		t.Errorf("a stripped binary gave %v", err)
+	}
+}

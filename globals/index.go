@@ -1,0 +1,675 @@
+package globals
+
+import (
+	"debug/dwarf"
+	"debug/elf"
+	"debug/macho"
+	"debug/pe"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"go/token"
+	"os"
+	"reflect"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+// Go's DWARF extension attribute holding a type's offset in the module's
+// type section.
+const attrGoRuntimeType dwarf.Attr = 0x2904
+
+// Variable is one package-level variable listed by an Index.
+type Variable struct {
+	// Name is the fully qualified name, such as "net/http.DefaultServeMux".
+	Name string
+	// Package is the import path, such as "net/http".
+	Package string
+	// Addr is the variable's address as recorded in the binary (before any
+	// load slide).
+	Addr uint64
+	// Size is the variable's size in bytes, as recorded in DWARF.
+	Size int64
+	// TypeName is the type's name as recorded in DWARF.
+	TypeName string
+	// RuntimeType is the offset of the variable's type in the module's type
+	// section, or -1 when DWARF does not record it.
+	RuntimeType int64
+
+	typ dwarf.Offset // the type's DWARF entry
+}
+
+// Index lists the package-level variables of one binary from its DWARF debug
+// info. Packages are read on demand, each once, so that listing a few
+// packages of a large binary reads only their compile units.
+type Index struct {
+	path  string
+	data  *dwarf.Data
+	order binary.ByteOrder
+
+	mu    sync.Mutex
+	units map[string][]dwarf.Offset // package path -> compile unit offsets
+	names []string                  // sorted package paths
+	vars  map[string][]Variable     // package path -> variables, once read
+	types map[dwarf.Offset]typeInfo
+}
+
+type typeInfo struct {
+	name      string
+	size      int64
+	runtime   int64
+	tag       dwarf.Tag
+	kind      int64        // Go's reflect.Kind, from DW_AT_go_kind
+	under     dwarf.Offset // DW_AT_type: pointee, array element, typedef target
+	key, elem dwarf.Offset // DW_AT_go_key, DW_AT_go_elem
+	count     int64        // array length
+	members   []member     // struct fields
+}
+
+type member struct {
+	name   string
+	offset int64
+	typ    dwarf.Offset
+}
+
+const (
+	attrGoKind dwarf.Attr = 0x2900
+	attrGoKey  dwarf.Attr = 0x2901
+	attrGoElem dwarf.Attr = 0x2902
+)
+
+// NoDebugInfoError is returned when the binary carries no DWARF debug info,
+// as test binaries built by a plain `go test` or `ginkgo` do.
+type NoDebugInfoError struct {
+	Path string
+	Err  error
+}
+
+func (e *NoDebugInfoError) Error() string {
+	return "cannot list package-level variables: " + e.Path + " has no DWARF debug info (" + e.Err.Error() + ").\n" +
+		"The go command strips it from test binaries unless asked to keep it. Run the tests with:\n" +
+		"\n" +
+		"    go test -ldflags=-w=0 ./...\n" +
+		"    ginkgo --ldflags=-w=0 ./...\n" +
+		"\n" +
+		"(or set GOFLAGS=-ldflags=-w=0), or name the variables to watch, which needs no debug info:\n" +
+		"\n" +
+		"    globals.Watching(&pkg.Var, &pkg.Other)"
+}
+
+func (e *NoDebugInfoError) Unwrap() error { return e.Err }
+
+// OpenIndex reads the list of compile units of the executable at path (ELF,
+// Mach-O or PE). Variables are read later, per package, by Variables.
+func OpenIndex(path string) (*Index, error) {
+	var (
+		data    *dwarf.Data
+		order   binary.ByteOrder
+		offsets []dwarf.Offset
+		err     error
+	)
+	if f, e := elf.Open(path); e == nil {
+		data, order, offsets, err = readELF(path, f)
+		f.Close()
+	} else {
+		data, order, err = readDWARF(path)
+		if err == nil {
+			offsets, err = walkUnits(data)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	ix := &Index{
+		path:  path,
+		data:  data,
+		order: order,
+		units: map[string][]dwarf.Offset{},
+		vars:  map[string][]Variable{},
+		types: map[dwarf.Offset]typeInfo{},
+	}
+	r := data.Reader()
+	for _, off := range offsets {
+		r.Seek(off)
+		e, err := r.Next()
+		if err != nil {
+			return nil, fmt.Errorf("reading DWARF of %s at offset %#x: %w", path, off, err)
+		}
+		if e == nil || e.Tag != dwarf.TagCompileUnit {
+			continue
+		}
+		if name, ok := e.Val(dwarf.AttrName).(string); ok {
+			if _, seen := ix.units[name]; !seen {
+				ix.names = append(ix.names, name)
+			}
+			ix.units[name] = append(ix.units[name], e.Offset)
+		}
+	}
+	if len(ix.units) == 0 {
+		return nil, &NoDebugInfoError{Path: path, Err: errors.New("no compile units")}
+	}
+	sort.Strings(ix.names)
+	return ix, nil
+}
+
+func readDWARF(path string) (*dwarf.Data, binary.ByteOrder, error) {
+	var (
+		data  *dwarf.Data
+		order binary.ByteOrder
+		err   error
+	)
+	if f, e := elf.Open(path); e == nil {
+		defer f.Close()
+		data, err = f.DWARF()
+		order = f.ByteOrder
+	} else if f, e := macho.Open(path); e == nil {
+		defer f.Close()
+		data, err = f.DWARF()
+		order = f.ByteOrder
+	} else if f, e := pe.Open(path); e == nil {
+		defer f.Close()
+		data, err = f.DWARF()
+		order = binary.LittleEndian
+	} else {
+		if _, statErr := os.Stat(path); statErr != nil {
+			return nil, nil, statErr
+		}
+		return nil, nil, fmt.Errorf("%s is not an ELF, Mach-O or PE executable", path)
+	}
+	if err != nil {
+		return nil, nil, &NoDebugInfoError{Path: path, Err: err}
+	}
+	return data, order, nil
+}
+
+// Path is the file the index was read from.
+func (ix *Index) Path() string { return ix.path }
+
+// Packages returns the import paths of every package in the binary, sorted.
+func (ix *Index) Packages() []string {
+	return append([]string(nil), ix.names...)
+}
+
+// Variables returns the package-level variables of the packages for which
+// inScope returns true (every package when inScope is nil), sorted by name.
+func (ix *Index) Variables(inScope func(pkg string) bool) ([]Variable, error) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	var pkgs []string
+	for _, pkg := range ix.names {
+		if inScope == nil || inScope(pkg) {
+			pkgs = append(pkgs, pkg)
+		}
+	}
+	if err := ix.scan(pkgs); err != nil {
+		return nil, err
+	}
+	var out []Variable
+	for _, pkg := range pkgs {
+		vs, err := ix.packageVars(pkg)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, vs...)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Lookup returns the variable with the fully qualified name, such as
+// "mime.mimeTypes".
+func (ix *Index) Lookup(name string) (Variable, bool) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	// The longest package path that prefixes name wins: "a/b.c" is in "a/b".
+	for i := len(name) - 1; i > 0; i-- {
+		if name[i] != '.' || strings.Contains(name[i+1:], "/") {
+			continue
+		}
+		if _, ok := ix.units[name[:i]]; !ok {
+			continue
+		}
+		vs, err := ix.packageVars(name[:i])
+		if err != nil {
+			return Variable{}, false
+		}
+		for _, v := range vs {
+			if v.Name == name {
+				return v, true
+			}
+		}
+	}
+	return Variable{}, false
+}
+
+// scan reads the variable entries of the packages not read yet, with one
+// reader per CPU: walking every entry of a unit dominates the cost of an
+// index. ix.mu is held.
+func (ix *Index) scan(pkgs []string) error {
+	var unread []string
+	for _, p := range pkgs {
+		if _, ok := ix.vars[p]; !ok {
+			unread = append(unread, p)
+		}
+	}
+	if len(unread) == 0 {
+		return nil
+	}
+	entries := make([][]*dwarf.Entry, len(unread))
+	errs := make([]error, len(unread))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(unread)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(unread) {
+					return
+				}
+				entries[i], errs[i] = ix.variableEntries(unread[i])
+			}
+		}()
+	}
+	wg.Wait()
+	for i, pkg := range unread {
+		if errs[i] != nil {
+			return errs[i]
+		}
+		var vs []Variable
+		for _, e := range entries[i] {
+			if v, ok := ix.variable(pkg, e); ok {
+				vs = append(vs, v)
+			}
+		}
+		ix.vars[pkg] = vs
+	}
+	return nil
+}
+
+// packageVars returns the variables of one package; ix.mu is held.
+func (ix *Index) packageVars(pkg string) ([]Variable, error) {
+	if vs, ok := ix.vars[pkg]; ok {
+		return vs, nil
+	}
+	if err := ix.scan([]string{pkg}); err != nil {
+		return nil, err
+	}
+	return ix.vars[pkg], nil
+}
+
+// variableEntries returns the top-level variable entries of a package's
+// units. It touches no shared state, so packages can be read in parallel.
+func (ix *Index) variableEntries(pkg string) ([]*dwarf.Entry, error) {
+	var vs []*dwarf.Entry
+	for _, off := range ix.units[pkg] {
+		r := ix.data.Reader()
+		r.Seek(off)
+		cu, err := r.Next()
+		if err != nil || cu == nil {
+			return nil, fmt.Errorf("reading compile unit %s at offset %#x: %v", pkg, off, err)
+		}
+		for {
+			e, err := r.Next()
+			if err != nil {
+				return nil, fmt.Errorf("reading compile unit %s at offset %#x: %w", pkg, off, err)
+			}
+			if e == nil || e.Tag == 0 {
+				break
+			}
+			if e.Tag == dwarf.TagVariable {
+				vs = append(vs, e)
+			}
+			if e.Children {
+				r.SkipChildren()
+			}
+		}
+	}
+	return vs, nil
+}
+
+func (ix *Index) variable(pkg string, e *dwarf.Entry) (Variable, bool) {
+	name, _ := e.Val(dwarf.AttrName).(string)
+	loc, _ := e.Val(dwarf.AttrLocation).([]byte)
+	typ, _ := e.Val(dwarf.AttrType).(dwarf.Offset)
+	if !strings.HasPrefix(name, pkg+".") || len(loc) != 9 || loc[0] != 0x03 || typ == 0 {
+		return Variable{}, false
+	}
+	short := name[len(pkg)+1:]
+	// Compiler-made symbols: pkg..inittask, pkg..stmp_1, pkg..dict.T[...], pkg.x·1.
+	if short == "" || short[0] == '.' || short == "_" || strings.ContainsAny(short, ".·[$") {
+		return Variable{}, false
+	}
+	ti := ix.typeInfo(typ)
+	return Variable{
+		Name:        name,
+		Package:     pkg,
+		Addr:        ix.order.Uint64(loc[1:]),
+		Size:        ti.size,
+		TypeName:    ti.name,
+		RuntimeType: ti.runtime,
+		typ:         typ,
+	}, true
+}
+
+func (ix *Index) typeInfo(off dwarf.Offset) typeInfo {
+	if ti, ok := ix.types[off]; ok {
+		return ti
+	}
+	ti := typeInfo{runtime: -1, size: -1, count: -1}
+	r := ix.data.Reader()
+	r.Seek(off)
+	if e, err := r.Next(); err == nil && e != nil {
+		ti.tag = e.Tag
+		ti.name, _ = e.Val(dwarf.AttrName).(string)
+		ti.kind, _ = e.Val(attrGoKind).(int64)
+		ti.under, _ = e.Val(dwarf.AttrType).(dwarf.Offset)
+		ti.key, _ = e.Val(attrGoKey).(dwarf.Offset)
+		ti.elem, _ = e.Val(attrGoElem).(dwarf.Offset)
+		if e.Tag == dwarf.TagPointerType && ti.size < 0 {
+			ti.size = int64(ix.data.Reader().AddressSize())
+		}
+		if e.Tag == dwarf.TagStructType && e.Children {
+			for {
+				m, err := r.Next()
+				if err != nil || m == nil || m.Tag == 0 {
+					break
+				}
+				if m.Tag != dwarf.TagMember {
+					continue
+				}
+				mb := member{}
+				mb.name, _ = m.Val(dwarf.AttrName).(string)
+				mb.offset, _ = m.Val(dwarf.AttrDataMemberLoc).(int64)
+				mb.typ, _ = m.Val(dwarf.AttrType).(dwarf.Offset)
+				ti.members = append(ti.members, mb)
+			}
+		}
+		if e.Tag == dwarf.TagArrayType && e.Children {
+			if sub, err := r.Next(); err == nil && sub != nil && sub.Tag == dwarf.TagSubrangeType {
+				ti.count, _ = sub.Val(dwarf.AttrCount).(int64)
+			}
+		}
+		if s, ok := e.Val(dwarf.AttrByteSize).(int64); ok {
+			ti.size = s
+		}
+		switch rt := e.Val(attrGoRuntimeType).(type) {
+		case uint64:
+			ti.runtime = int64(rt)
+		case int64:
+			ti.runtime = rt
+		}
+		if e.Tag == dwarf.TagTypedef && (ti.size < 0 || ti.runtime <= 0) {
+			// Some names (error, for one) are a typedef of a typedef that
+			// carries the layout and the runtime type.
+			if under, ok := e.Val(dwarf.AttrType).(dwarf.Offset); ok && under != off {
+				u := ix.typeInfo(under)
+				if ti.size < 0 {
+					ti.size = u.size
+				}
+				if ti.runtime <= 0 {
+					ti.runtime = u.runtime
+				}
+			}
+		}
+	}
+	ix.types[off] = ti
+	return ti
+}
+
+// typeAnchor is a variable whose address and type this package knows at run
+// time: it ties DWARF addresses and type offsets to the running process.
+var typeAnchor = 1
+
+// self is the index of the running executable with what it takes to turn a
+// Variable into a live reflect.Value.
+type self struct {
+	*Index
+	rtypes     map[dwarf.Offset]reflect.Type
+	anchorAddr uint64 // typeAnchor's address in DWARF
+	intOffset  int64  // int's offset in the type section
+}
+
+var (
+	selfMu  sync.Mutex
+	selfIx  *self
+	selfErr error
+)
+
+// selfIndex returns the index of the running executable, built once per
+// process. An executable without debug info gives a *NoDebugInfoError.
+func selfIndex() (*self, error) {
+	selfMu.Lock()
+	defer selfMu.Unlock()
+	if selfIx != nil || selfErr != nil {
+		return selfIx, selfErr
+	}
+	selfIx, selfErr = openSelf()
+	return selfIx, selfErr
+}
+
+func openSelf() (*self, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("finding the running executable: %w", err)
+	}
+	ix, err := OpenIndex(exe)
+	if err != nil {
+		return nil, err
+	}
+	pkg := reflect.TypeOf(Change{}).PkgPath()
+	anchor, ok := ix.Lookup(pkg + ".typeAnchor")
+	if !ok || anchor.RuntimeType < 0 {
+		return nil, &NoDebugInfoError{Path: exe, Err: fmt.Errorf("DWARF lists no %s.typeAnchor with its runtime type", pkg)}
+	}
+	s := &self{Index: ix, rtypes: map[dwarf.Offset]reflect.Type{}}
+	s.anchorAddr, s.intOffset = anchor.Addr, anchor.RuntimeType
+	if t := s.typeAt(anchor.RuntimeType); t != reflect.TypeOf(0) {
+		return nil, fmt.Errorf("the runtime type offsets in %s's DWARF do not match the running process", exe)
+	}
+	return s, nil
+}
+
+// typePointer returns the runtime type descriptor behind t.
+func typePointer(t reflect.Type) unsafe.Pointer {
+	e := any(t)
+	// t is a *reflect.rtype: the data word of the interface is the descriptor.
+	return (*[2]unsafe.Pointer)(unsafe.Pointer(&e))[1]
+}
+
+// typeAt turns a type-section offset into a reflect.Type.
+//
+//go:nocheckptr
+func (s *self) typeAt(off int64) reflect.Type {
+	var e any
+	(*[2]unsafe.Pointer)(unsafe.Pointer(&e))[0] = unsafe.Add(typePointer(reflect.TypeOf(0)), off-s.intOffset)
+	return reflect.TypeOf(e)
+}
+
+// value returns the live variable v, or false when its type cannot be
+// resolved or does not match what DWARF records.
+func (s *self) value(v Variable) (reflect.Value, bool) {
+	s.mu.Lock()
+	t := s.reflectType(v.typ, 0)
+	s.mu.Unlock()
+	if t == nil || v.Size < 0 || int64(t.Size()) != v.Size {
+		return reflect.Value{}, false
+	}
+	return reflect.NewAt(t, s.addr(v)).Elem(), true
+}
+
+// part is one field of a struct whose type has no run-time descriptor,
+// read on its own.
+type part struct {
+	name  string
+	value reflect.Value
+	parts []part // when value is not valid: the field's own fields
+}
+
+// parts splits a variable whose struct type cannot be resolved into its
+// fields, as DWARF lays them out, down to fields whose types can be.
+func (s *self) parts(v Variable) ([]part, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.structParts(s.addr(v), v.typ, 0)
+}
+
+//go:nocheckptr
+func (s *self) structParts(base unsafe.Pointer, off dwarf.Offset, depth int) ([]part, bool) {
+	ti := s.typeInfo(off)
+	for ti.tag == dwarf.TagTypedef && ti.under != 0 && depth < 8 {
+		ti = s.typeInfo(ti.under)
+		depth++
+	}
+	if ti.tag != dwarf.TagStructType || depth > 8 {
+		return nil, false
+	}
+	var out []part
+	for _, m := range ti.members {
+		name := m.name
+		if i := strings.LastIndexByte(name, '.'); i >= 0 {
+			name = name[i+1:]
+		}
+		p := unsafe.Add(base, m.offset)
+		if t := s.reflectType(m.typ, 0); t != nil {
+			out = append(out, part{name: name, value: reflect.NewAt(t, p).Elem()})
+			continue
+		}
+		if sub, ok := s.structParts(p, m.typ, depth+1); ok {
+			out = append(out, part{name: name, parts: sub})
+		}
+	}
+	return out, true
+}
+
+// reflectType turns a DWARF type entry into a reflect.Type: through its
+// runtime type when DWARF records one, else (unnamed slices, arrays,
+// pointers, maps and channels the program never converts to an interface)
+// by building it from its parts. It returns nil when neither works. s.mu is
+// held.
+func (s *self) reflectType(off dwarf.Offset, depth int) reflect.Type {
+	if t, ok := s.rtypes[off]; ok {
+		return t
+	}
+	if depth > 64 {
+		return nil
+	}
+	ti := s.typeInfo(off)
+	var t reflect.Type
+	part := func(o dwarf.Offset) reflect.Type {
+		if o == 0 {
+			return nil
+		}
+		return s.reflectType(o, depth+1)
+	}
+	switch {
+	case ti.runtime > 0:
+		t = s.typeAt(ti.runtime)
+	case ti.tag == dwarf.TagTypedef:
+		t = part(ti.under)
+	case ti.tag == dwarf.TagStructType:
+		s.rtypes[off] = nil // a pointer back to this struct reads as unsafe.Pointer
+		if ti.name != "" {
+			t = namedByPointer(ti.name, ti.size)
+		}
+		if t == nil {
+			t = s.structOf(ti, depth)
+		}
+	case ti.tag == dwarf.TagPointerType:
+		if e := part(ti.under); e != nil {
+			t = reflect.PointerTo(e)
+		} else {
+			t = reflect.TypeOf(unsafe.Pointer(nil)) // read by identity only
+		}
+	case ti.kind == int64(reflect.Slice):
+		if e := part(ti.elem); e != nil {
+			t = reflect.SliceOf(e)
+		}
+	case ti.tag == dwarf.TagArrayType && ti.count >= 0:
+		if e := part(ti.under); e != nil {
+			t = reflect.ArrayOf(int(ti.count), e)
+		}
+	case ti.kind == int64(reflect.Map):
+		k, e := part(ti.key), part(ti.elem)
+		if k != nil && e != nil && k.Comparable() {
+			t = reflect.MapOf(k, e)
+		}
+	case ti.kind == int64(reflect.Chan):
+		if e := part(ti.elem); e != nil {
+			t = reflect.ChanOf(reflect.BothDir, e)
+		}
+	case ti.kind == int64(reflect.Func):
+		t = reflect.TypeOf(func() {}) // read by identity only
+	}
+	if t != nil && ti.size >= 0 && int64(t.Size()) != ti.size {
+		t = nil
+	}
+	s.rtypes[off] = t
+	return t
+}
+
+// structOf builds an unnamed struct type with the layout DWARF records,
+// for struct types the linker kept no run-time descriptor of.
+func (s *self) structOf(ti typeInfo, depth int) (t reflect.Type) {
+	fields := make([]reflect.StructField, 0, len(ti.members))
+	for i, m := range ti.members {
+		ft := s.reflectType(m.typ, depth+1)
+		if ft == nil {
+			return nil
+		}
+		f := reflect.StructField{Name: m.name, Type: ft}
+		if dot := strings.LastIndexByte(m.name, '.'); dot >= 0 {
+			f.PkgPath, f.Name = m.name[:dot], m.name[dot+1:]
+		}
+		if f.Name == "" || f.Name == "_" {
+			f.Name = "_" + strconv.Itoa(i)
+		}
+		if !token.IsExported(f.Name) && f.PkgPath == "" {
+			f.PkgPath = "main"
+		}
+		fields = append(fields, f)
+	}
+	defer func() {
+		if recover() != nil {
+			t = nil
+		}
+	}()
+	t = reflect.StructOf(fields)
+	for i, m := range ti.members {
+		if int64(t.Field(i).Offset) != m.offset {
+			return nil
+		}
+	}
+	return t
+}
+
+// addr is where v lives in this process: DWARF addresses are shifted by the
+// load slide of position-independent executables, measured on typeAnchor.
+// The arithmetic crosses from one variable to another, which the race
+// detector's pointer checks would reject.
+//
+//go:nocheckptr
+func (s *self) addr(v Variable) unsafe.Pointer {
+	return unsafe.Add(unsafe.Pointer(&typeAnchor), int64(v.Addr-s.anchorAddr))
+}
+
+// nameOf returns the name of the package-level variable at p, if the
+// packages already read hold one there.
+func (s *self) nameOf(p uintptr) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, vs := range s.vars {
+		for _, v := range vs {
+			if uintptr(s.addr(v)) == p {
+				return v.Name, true
+			}
+		}
+	}
+	return "", false
+}

@@ -1,0 +1,156 @@
+package globals
+
+import (
+	"fmt"
+	"reflect"
+	"regexp"
+	"strings"
+)
+
+// Option configures what a snapshot reads.
+type Option func(*config)
+
+type config struct {
+	watching []watched
+	packages []string // InPackages patterns; nil means DefaultScope
+	ignoring []string
+	errs     []error
+}
+
+type watched struct {
+	name string
+	ptr  reflect.Value // a non-nil pointer
+}
+
+func newConfig(opts []Option) *config {
+	c := &config{}
+	for _, o := range opts {
+		if o != nil {
+			o(c)
+		}
+	}
+	return c
+}
+
+// usesDebugInfo reports whether the configuration needs DWARF: every
+// configuration does, except one that only watches explicit variables.
+func (c *config) usesDebugInfo() bool {
+	return len(c.watching) == 0 || c.packages != nil
+}
+
+// Watching adds explicit variables to watch, given by pointer:
+// Watching(&cfg, &registry). It needs no debug info. Used alone, only these
+// variables (and the process state: environment, working directory,
+// os.Args) are read; together with InPackages, both are.
+func Watching(ptrs ...any) Option {
+	return func(c *config) {
+		for i, p := range ptrs {
+			v := reflect.ValueOf(p)
+			if v.Kind() != reflect.Pointer || v.IsNil() {
+				c.errs = append(c.errs, fmt.Errorf("globals.Watching expects non-nil pointers to variables, got %T as argument %d", p, i+1))
+				continue
+			}
+			c.watching = append(c.watching, watched{ptr: v})
+		}
+	}
+}
+
+// InPackages replaces the default scope with the packages matching the
+// patterns, which use the go command's syntax: "net/http" is that package,
+// "example.com/app/..." is example.com/app and every package below it. It
+// needs debug info.
+func InPackages(patterns ...string) Option {
+	return func(c *config) {
+		if c.packages == nil {
+			c.packages = []string{}
+		}
+		c.packages = append(c.packages, patterns...)
+	}
+}
+
+// Ignoring leaves out changes under the given names: a variable
+// ("net/http.DefaultServeMux"), a path below one
+// ("example.com/app.Config.Timeout"), a package pattern with "..."
+// ("example.com/app/..."), an environment variable ("$HOME"), or
+// "environment", "working directory" and "os.Args".
+func Ignoring(names ...string) Option {
+	return func(c *config) { c.ignoring = append(c.ignoring, names...) }
+}
+
+// ignored reports whether a change at path of variable is ignored.
+func (c *config) ignored(variable, pkg, path string) bool {
+	for _, n := range c.ignoring {
+		switch {
+		case strings.Contains(n, "..."):
+			if pkg != "" && matchPattern(n)(pkg) {
+				return true
+			}
+		case n == variable:
+			return true
+		case strings.HasPrefix(path, n) && len(path) > len(n) && strings.ContainsRune(".[:", rune(path[len(n)])):
+			return true
+		}
+	}
+	return false
+}
+
+// matchPattern returns a matcher for one go-list style package pattern.
+func matchPattern(pattern string) func(string) bool {
+	if !strings.Contains(pattern, "...") {
+		return func(p string) bool { return p == pattern }
+	}
+	re := regexp.QuoteMeta(pattern)
+	re = strings.ReplaceAll(re, `\.\.\.`, `.*`)
+	if strings.HasSuffix(re, `/.*`) {
+		re = strings.TrimSuffix(re, `/.*`) + `(/.*)?`
+	}
+	rx := regexp.MustCompile("^" + re + "$")
+	return rx.MatchString
+}
+
+// inPatterns returns a matcher for any of the patterns.
+func inPatterns(patterns []string) func(string) bool {
+	ms := make([]func(string) bool, len(patterns))
+	for i, p := range patterns {
+		ms[i] = matchPattern(p)
+	}
+	return func(p string) bool {
+		for _, m := range ms {
+			if m(p) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// residueModule is this module's path; its own packages keep bookkeeping
+// that changes during every run, and are never read by default.
+var residueModule = strings.TrimSuffix(reflect.TypeOf(config{}).PkgPath(), "/globals")
+
+// DefaultScope reports whether package pkg is read when no InPackages option
+// is given. Every package is, except those whose variables are the
+// machinery of the runtime and of tests rather than program state: the
+// runtime, reflect, sync, unsafe, syscall (the environment is reported
+// separately), weak, unique, internal and vendored packages, the testing
+// packages, Ginkgo, Gomega, goleak and residue itself (its test packages and
+// examples excepted).
+func DefaultScope(pkg string) bool {
+	first, _, _ := strings.Cut(pkg, "/")
+	switch first {
+	case "runtime", "reflect", "sync", "unsafe", "syscall", "internal", "vendor", "testing", "weak", "unique", "iter", "go.shape", "":
+		return false
+	}
+	if strings.Contains(pkg, "/internal/") || strings.HasSuffix(pkg, "/internal") || strings.HasPrefix(pkg, "internal/") {
+		return false
+	}
+	for _, p := range []string{"github.com/onsi/ginkgo", "github.com/onsi/gomega", "go.uber.org/goleak", "golang.org/x/sys"} {
+		if pkg == p || strings.HasPrefix(pkg, p+"/") {
+			return false
+		}
+	}
+	if pkg == residueModule || strings.HasPrefix(pkg, residueModule+"/") {
+		return strings.HasSuffix(pkg, "_test") || strings.HasPrefix(pkg, residueModule+"/examples/")
+	}
+	return !strings.Contains(pkg, "..")
+}

@@ -1,0 +1,396 @@
+package globals
+
+import (
+	"debug/elf"
+	"errors"
+	"mime"
+	"os"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/residue-go/residue/probes"
+)
+
+// Snapshot is the captured state of the variables in scope and of the
+// process (environment, working directory, os.Args) at one moment.
+type Snapshot struct {
+	cfg      *config
+	vars     []captured
+	env      map[string]string
+	cwd      string
+	packages int
+	took     time.Duration
+}
+
+type captured struct {
+	name, pkg string
+	state     *node
+	watched   uintptr // the address of a variable given to Watching
+}
+
+// Take captures the state selected by opts: by default every package-level
+// variable of the packages in DefaultScope, plus the environment, the
+// working directory and os.Args. It fails with a *NoDebugInfoError when
+// that needs debug info the binary lacks.
+func Take(opts ...Option) (*Snapshot, error) {
+	return take(newConfig(opts))
+}
+
+func take(cfg *config) (*Snapshot, error) {
+	if len(cfg.errs) > 0 {
+		return nil, errors.Join(cfg.errs...)
+	}
+	start := time.Now()
+	primeOnce.Do(prime)
+	s := &Snapshot{cfg: cfg}
+	var vars []Variable
+	var ix *self
+	if cfg.usesDebugInfo() {
+		var err error
+		if ix, err = selfIndex(); err != nil {
+			return nil, err
+		}
+		scope := DefaultScope
+		if cfg.packages != nil {
+			scope = inPatterns(cfg.packages)
+		}
+		if vars, err = ix.Variables(scope); err != nil {
+			return nil, err
+		}
+	}
+	// A variable that another one in scope points to is reported under the
+	// pointer's name (net/http.DefaultServeMux, not defaultServeMux).
+	pointedTo := map[uintptr]bool{}
+	if ix != nil {
+		for _, v := range vars {
+			if val, ok := ix.value(v); ok && val.Kind() == reflect.Pointer && !val.IsNil() {
+				pointedTo[val.Pointer()] = true
+			}
+		}
+	}
+	pkgs := map[string]bool{}
+	for _, v := range vars {
+		if pointedTo[uintptr(ix.addr(v))] {
+			continue
+		}
+		if v.Name == "os.Args" || cfg.ignored(v.Name, v.Package, v.Name) {
+			continue
+		}
+		var state *node
+		if val, ok := ix.value(v); ok {
+			state = capture(val)
+		} else if parts, ok := ix.parts(v); ok {
+			state = captureParts(parts)
+		} else {
+			continue
+		}
+		pkgs[v.Package] = true
+		s.vars = append(s.vars, captured{name: v.Name, pkg: v.Package, state: state})
+	}
+	for i, w := range cfg.watching {
+		name := "Watching argument " + strconv.Itoa(i+1) + " (" + w.ptr.Type().Elem().String() + ")"
+		s.vars = append(s.vars, captured{name: name, state: capture(w.ptr.Elem()), watched: w.ptr.Pointer()})
+	}
+	s.vars = append(s.vars, captured{name: "os.Args", pkg: "os", state: capture(reflect.ValueOf(&os.Args).Elem())})
+	s.packages = len(pkgs)
+	s.env = map[string]string{}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		s.env[k] = v
+	}
+	if wd, err := os.Getwd(); err == nil {
+		s.cwd = wd
+	} else {
+		s.cwd = "(unknown: " + err.Error() + ")"
+	}
+	s.took = time.Since(start)
+	return s, nil
+}
+
+var primeOnce sync.Once
+
+// prime completes the lazy initialisation of standard-library registries
+// that load a built-in table on first use, so that a block that happens to
+// be their first user is reported for what it added, not for the whole
+// table: mime loads its types (and the system's mime.types files) under a
+// sync.Once.
+func prime() {
+	_ = mime.TypeByExtension(".txt")
+}
+
+// Variables is the number of variables the snapshot holds.
+func (s *Snapshot) Variables() int { return len(s.vars) }
+
+// watchedName names a watched variable that changed: by its DWARF or symbol
+// table entry when the binary has one, else keeps the placeholder.
+func watchedName(p uintptr, placeholder string) string {
+	if ix, err := selfIndex(); err == nil {
+		if _, err := ix.Variables(nil); err == nil {
+			if name, ok := ix.nameOf(p); ok {
+				return name
+			}
+		}
+	}
+	if name, ok := symbolAt(p); ok {
+		return name
+	}
+	return placeholder
+}
+
+var (
+	symbolsOnce sync.Once
+	symbols     map[uintptr]string
+)
+
+func symbolAt(p uintptr) (string, bool) {
+	symbolsOnce.Do(func() {
+		symbols = map[uintptr]string{}
+		exe, err := os.Executable()
+		if err != nil {
+			return
+		}
+		f, err := elf.Open(exe)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		syms, err := f.Symbols()
+		if err != nil {
+			return
+		}
+		anchor := reflect.TypeOf(config{}).PkgPath() + ".typeAnchor"
+		var slide uintptr
+		for _, s := range syms {
+			if s.Name == anchor {
+				slide = uintptr(unsafe.Pointer(&typeAnchor)) - uintptr(s.Value)
+			}
+		}
+		for _, s := range syms {
+			if elf.ST_TYPE(s.Info) == elf.STT_OBJECT {
+				symbols[uintptr(s.Value)+slide] = s.Name
+			}
+		}
+	})
+	name, ok := symbols[p]
+	return name, ok
+}
+
+// Report is what changed between two snapshots.
+type Report struct {
+	// Changes lists every change, grouped by variable in name order, with
+	// the process state (environment, working directory) last.
+	Changes []Change
+	// Variables and Packages count what was read.
+	Variables, Packages int
+	// Took is the time spent taking both snapshots and comparing them.
+	Took time.Duration
+}
+
+// Changed reports whether anything changed.
+func (r *Report) Changed() bool { return r != nil && len(r.Changes) > 0 }
+
+// Compare returns the changes from before to after. Both must come from
+// Take with the same options.
+func Compare(before, after *Snapshot) *Report {
+	start := time.Now()
+	cfg := after.cfg
+	r := &Report{Variables: len(after.vars), Packages: after.packages}
+	old := make(map[string]*node, len(before.vars))
+	for _, v := range before.vars {
+		old[v.name] = v.state
+	}
+	// A package-level sync.Once that fired: the package's variables that
+	// went from zero to set were initialised lazily under it.
+	fired := map[string]bool{}
+	for _, v := range after.vars {
+		if a := old[v.name]; a != nil && a.kind == onceNode && a.zero && !v.state.zero {
+			fired[v.pkg] = true
+		}
+	}
+	vars := append([]captured(nil), after.vars...)
+	sort.SliceStable(vars, func(i, j int) bool { return vars[i].name < vars[j].name })
+	for _, v := range vars {
+		a := old[v.name]
+		if a == nil || (fired[v.pkg] && a.zero) {
+			continue
+		}
+		d := differ{variable: v.name}
+		d.diff(v.name, a, v.state)
+		if v.watched != 0 && len(d.out) > 0 {
+			name := watchedName(v.watched, v.name)
+			for i := range d.out {
+				d.out[i].Variable = name
+				d.out[i].Path = name + strings.TrimPrefix(d.out[i].Path, v.name)
+			}
+		}
+		for _, c := range d.out {
+			if !cfg.ignored(c.Variable, v.pkg, c.Path) && !cfg.ignored(c.Variable, v.pkg, c.Path+"["+c.Key+"]") {
+				r.Changes = append(r.Changes, c)
+			}
+		}
+	}
+	r.Changes = append(r.Changes, envChanges(cfg, before.env, after.env)...)
+	if before.cwd != after.cwd && !cfg.ignored("working directory", "", "working directory") {
+		r.Changes = append(r.Changes, Change{Variable: "working directory", Path: "working directory", Before: strconv.Quote(before.cwd), After: strconv.Quote(after.cwd)})
+	}
+	r.Took = before.took + after.took + time.Since(start)
+	return r
+}
+
+func envChanges(cfg *config, before, after map[string]string) []Change {
+	if cfg.ignored("environment", "", "environment") {
+		return nil
+	}
+	var keys []string
+	for k := range before {
+		keys = append(keys, k)
+	}
+	for k := range after {
+		if _, ok := before[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var out []Change
+	for _, k := range keys {
+		b, hadB := before[k]
+		a, hasA := after[k]
+		key := "$" + k
+		if cfg.ignored("environment", "", key) {
+			continue
+		}
+		c := Change{Variable: "environment", Path: "environment", Key: key, Before: strconv.Quote(b), After: strconv.Quote(a)}
+		switch {
+		case !hadB && hasA:
+			c.Kind = Added
+		case hadB && !hasA:
+			c.Kind = Removed
+		case a != b:
+			c.Path = key
+		default:
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// MaxLinesPerVariable caps the lines a report's String prints for one
+// variable; the rest are counted.
+const MaxLinesPerVariable = 10
+
+// String renders the report as a failure message: a headline, then one line
+// per change, grouped by variable, each group capped at MaxLinesPerVariable
+// lines.
+func (r *Report) String() string {
+	if !r.Changed() {
+		return "The block changed no package-level variable (" + strconv.Itoa(r.Variables) + " read), environment variable, working directory or os.Args."
+	}
+	var groups []string
+	lines := map[string][]Change{}
+	for _, c := range r.Changes {
+		if _, ok := lines[c.Variable]; !ok {
+			groups = append(groups, c.Variable)
+		}
+		lines[c.Variable] = append(lines[c.Variable], c)
+	}
+	vars, process := 0, []string{}
+	for _, g := range groups {
+		switch g {
+		case "environment", "working directory", "os.Args":
+			process = append(process, g)
+		default:
+			vars++
+		}
+	}
+	var b strings.Builder
+	b.WriteString("The block changed ")
+	var what []string
+	if vars > 0 {
+		what = append(what, plural(vars, "package-level variable"))
+	}
+	what = append(what, process...)
+	b.WriteString(joinAnd(what))
+	b.WriteString(" (" + plural(len(r.Changes), "change") + "):\n")
+	for _, g := range groups {
+		b.WriteString("\n")
+		cs := lines[g]
+		for i, c := range cs {
+			if i == MaxLinesPerVariable && len(cs) > MaxLinesPerVariable+1 {
+				b.WriteString("    … and " + strconv.Itoa(len(cs)-i) + " more changes to " + g + "\n")
+				break
+			}
+			b.WriteString("    " + c.String() + "\n")
+		}
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return strconv.Itoa(n) + " " + word + "s"
+}
+
+func joinAnd(xs []string) string {
+	switch len(xs) {
+	case 0:
+		return ""
+	case 1:
+		return xs[0]
+	}
+	return strings.Join(xs[:len(xs)-1], ", ") + " and " + xs[len(xs)-1]
+}
+
+// Probe is a probes.Probe that snapshots the state in scope before the block
+// and compares it after.
+type Probe struct {
+	cfg    *config
+	before *Snapshot
+	report *Report
+}
+
+// NewProbe returns a Probe reading what opts select.
+func NewProbe(opts ...Option) *Probe {
+	return &Probe{cfg: newConfig(opts)}
+}
+
+// Before takes the first snapshot.
+func (p *Probe) Before(*probes.Run) error {
+	p.report = nil
+	s, err := take(p.cfg)
+	p.before = s
+	return err
+}
+
+// After takes the second snapshot and compares.
+func (p *Probe) After(*probes.Run) error {
+	if p.before == nil {
+		return nil
+	}
+	s, err := take(p.cfg)
+	if err != nil {
+		return err
+	}
+	p.report = Compare(p.before, s)
+	p.before = nil
+	return nil
+}
+
+// Report is the result of the last run, nil before one completed.
+func (p *Probe) Report() *Report { return p.report }
+
+// Find runs block once and reports the state it changed.
+func Find(block func(), opts ...Option) (*Report, error) {
+	p := NewProbe(opts...)
+	if _, err := probes.Exec(block, p); err != nil {
+		return nil, err
+	}
+	return p.Report(), nil
+}

@@ -1,0 +1,190 @@
+// Command scenarios runs one block, named by its argument, under
+// globals.Find as the first thing the process does, and prints the report.
+// The globals tests build it with debug info and without.
+package main
+
+import (
+	"database/sql"
+	"database/sql/driver"
+	"encoding/gob"
+	"encoding/json"
+	"errors"
+	"expvar"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/residue-go/residue/globals"
+)
+
+// Variables of this package, changed by the recall scenarios.
+type settings struct {
+	Timeout time.Duration
+	retries int
+}
+
+var (
+	userMap      = map[string]int{"a": 1}
+	userSlice    = []string{"x"}
+	userSettings = settings{Timeout: 5 * time.Second}
+	userPointer  = &settings{retries: 1}
+)
+
+var scenarioFlag = flag.String("residue-scenario-flag", "off", "set by a recall scenario")
+
+type gobPayload struct{ N int }
+
+type fakeDriver struct{}
+
+func (fakeDriver) Open(string) (driver.Conn, error) { return nil, errors.New("fake") }
+
+// clean are stdlib-heavy blocks that change no program state, though they
+// fill lazy caches when they run first in a process.
+var clean = map[string]func(){
+	"encoding/json round trip": func() {
+		b, err := json.Marshal(map[string]any{"name": "x", "list": []int{1, 2}, "s": settings{Timeout: time.Second}})
+		if err != nil {
+			panic(err)
+		}
+		var back struct {
+			Name string
+			List []int
+		}
+		if err := json.Unmarshal(b, &back); err != nil {
+			panic(err)
+		}
+	},
+	"regexp compile and match": func() {
+		re := regexp.MustCompile(`^(\w+)@(\w+)\.com$`)
+		if !re.MatchString("a@b.com") {
+			panic("no match")
+		}
+		_ = re.FindAllStringSubmatch("a@b.com c@d.com", -1)
+	},
+	"text/template execute": func() {
+		t := template.Must(template.New("t").Funcs(template.FuncMap{"up": strings.ToUpper}).Parse(`{{range .}}{{up .}} {{len .}}{{end}}`))
+		if err := t.Execute(io.Discard, []string{"a", "bc"}); err != nil {
+			panic(err)
+		}
+	},
+	"fmt": func() {
+		_ = fmt.Sprintf("%v %d %q %x %+v", 1.5, 42, "s", []byte("ab"), settings{})
+		fmt.Fprintln(io.Discard, "a", 1, true)
+		_, _ = fmt.Sscanf("7 x", "%d %s", new(int), new(string))
+	},
+	"strconv": func() {
+		_, _ = strconv.ParseFloat("3.25", 64)
+		_ = strconv.Quote("héllo\n")
+		_, _ = strconv.Atoi("x")
+		_ = strconv.FormatFloat(1e21, 'g', -1, 64)
+	},
+	"sort": func() {
+		xs := []int{3, 1, 2}
+		sort.Ints(xs)
+		ss := []string{"b", "a"}
+		sort.Strings(ss)
+		slices.Sort(xs)
+		sort.Slice(ss, func(i, j int) bool { return ss[i] > ss[j] })
+	},
+	"time formatting": func() {
+		now := time.Now()
+		_ = now.Format(time.RFC3339Nano)
+		_ = now.UTC().Format(time.Kitchen)
+		_, _ = time.Parse(time.RFC1123, "Mon, 02 Jan 2006 15:04:05 MST")
+		_, _ = time.ParseDuration("1h2m")
+		_ = time.Since(now).String()
+	},
+	"HTTP round trip to an httptest server": func() {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, "hello")
+		}))
+		defer srv.Close()
+		resp, err := http.Get(srv.URL)
+		if err != nil {
+			panic(err)
+		}
+		_, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	},
+}
+
+// recall are blocks that change global state, each with the variable the
+// report must name.
+var recall = []struct {
+	name, variable string
+	block          func()
+}{
+	{"mime.AddExtensionType", "mime.mimeTypes", func() { _ = mime.AddExtensionType(".residue", "text/x-residue") }},
+	{"http.HandleFunc on DefaultServeMux", "net/http.DefaultServeMux", func() {
+		http.HandleFunc("/residue-hello", func(http.ResponseWriter, *http.Request) {})
+	}},
+	{"gob.Register", "encoding/gob.nameToConcreteType", func() { gob.Register(gobPayload{}) }},
+	{"flag.Set on the default FlagSet", "flag.CommandLine", func() { _ = flag.Set("residue-scenario-flag", "on") }},
+	{"log.SetPrefix", "log.std", func() { log.SetPrefix("residue: ") }},
+	{"sql.Register", "database/sql.drivers", func() { sql.Register("residue-fake", fakeDriver{}) }},
+	{"expvar.NewInt", "expvar.vars", func() { expvar.NewInt("residue_hits").Add(1) }},
+	{"os.Setenv", "environment", func() { _ = os.Setenv("RESIDUE_SCENARIO_VAR", "1") }},
+	{"os.Chdir", "working directory", func() { _ = os.Chdir(os.TempDir()) }},
+	{"os.Args", "os.Args", func() { os.Args = append(os.Args, "-extra") }},
+	{"user package map", "main.userMap", func() { userMap["b"] = 2 }},
+	{"user package slice", "main.userSlice", func() { userSlice = append(userSlice, "y") }},
+	{"user package struct field", "main.userSettings", func() { userSettings.Timeout = 10 * time.Second }},
+	{"user package pointer", "main.userPointer", func() { userPointer.retries++ }},
+}
+
+func scenario(name string) func() {
+	if name == "watching without debug info" {
+		return func() { userMap["b"] = 2 }
+	}
+	if b, ok := clean[name]; ok {
+		return b
+	}
+	for _, r := range recall {
+		if r.name == name {
+			return r.block
+		}
+	}
+	return nil
+}
+
+// main runs the block named by its argument under globals.Find, as the first
+// thing the process does, and prints each change as
+// "CHANGE\t<variable>\t<line>", then the report.
+func main() {
+	os.Exit(run(os.Args[1]))
+}
+
+func run(name string) int {
+	block := scenario(name)
+	if block == nil {
+		fmt.Println("no scenario", name)
+		return 2
+	}
+	var opts []globals.Option
+	if name == "watching without debug info" {
+		opts = append(opts, globals.Watching(&userMap))
+	}
+	report, err := globals.Find(block, opts...)
+	if err != nil {
+		fmt.Println("ERROR:", err)
+		return 2
+	}
+	for _, c := range report.Changes {
+		fmt.Printf("CHANGE\t%s\t%s\n", c.Variable, c)
+	}
+	fmt.Println("REPORT")
+	fmt.Println(report)
+	return 0
+}

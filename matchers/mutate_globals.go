@@ -1,0 +1,53 @@
+package matchers
+
+import (
+	"strconv"
+
+	"github.com/onsi/gomega/types"
+
+	"github.com/residue-go/residue/globals"
+	"github.com/residue-go/residue/probes"
+)
+
+// MutateGlobals succeeds when the block changes global state: a
+// package-level variable (found through the binary's DWARF debug info, in
+// the packages of globals.DefaultScope unless globals.InPackages says
+// otherwise), an environment variable, the working directory or os.Args.
+// Use it with NotTo; the failure message lists each change by path:
+//
+//	Expect(func() { mime.AddExtensionType(".foo", "text/foo") }).NotTo(MutateGlobals())
+//
+// Without debug info (a plain `go test` or `ginkgo` strips it) the matcher
+// fails with an error that says how to keep it, unless only
+// globals.Watching variables are asked for. Lazy caches filling up are not
+// changes; see the globals package.
+func MutateGlobals(opts ...globals.Option) types.GomegaMatcher {
+	return &mutateGlobalsMatcher{opts: opts}
+}
+
+type mutateGlobalsMatcher struct {
+	opts   []globals.Option
+	report *globals.Report
+}
+
+func (m *mutateGlobalsMatcher) Match(actual any) (bool, error) {
+	block, err := probes.Block("MutateGlobals", actual)
+	if err != nil {
+		return false, err
+	}
+	p := globals.NewProbe(m.opts...)
+	if _, err := probes.Exec(block, p); err != nil {
+		return false, err
+	}
+	m.report = p.Report()
+	return m.report.Changed(), nil
+}
+
+func (m *mutateGlobalsMatcher) FailureMessage(any) string {
+	return "Expected the block to change global state, but it changed none of the " +
+		strconv.Itoa(m.report.Variables) + " package-level variables read, nor the environment, working directory or os.Args"
+}
+
+func (m *mutateGlobalsMatcher) NegatedFailureMessage(any) string {
+	return "Expected the block not to change global state.\n" + m.report.String()
+}
