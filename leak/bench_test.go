@@ -19,7 +19,9 @@ import (
 //	go test ./leak -run '^$' -bench . -benchtime 5x -count 5
 //
 // "clean" blocks start and join a goroutine; "leak" blocks leave one
-// goroutine blocked forever on a channel nobody else can reach.
+// goroutine blocked on a channel the benchmark closes afterwards, so no tool
+// can prove it stuck; "stuck" blocks leave one blocked on a channel nothing
+// else references, which the Go 1.27 runtime proves stuck forever.
 
 func background(b *testing.B, n int) {
 	stop := make(chan struct{})
@@ -43,6 +45,9 @@ var scenarios = []scenario{
 	}, false},
 	{"leak", func(stop chan struct{}) {
 		go blockedOn(stop)
+	}, true},
+	{"stuck", func(chan struct{}) {
+		go blockedOn(make(chan struct{}))
 	}, true},
 }
 

@@ -22,8 +22,8 @@ import (
 
 type verdicts struct{ residue, goleak, gleak bool }
 
-// judge runs block once per tool, the way each tool is meant to be used.
-func judge(t *testing.T, block func()) verdicts {
+// judgeAll runs block once per tool, the way each tool is meant to be used.
+func judgeAll(t *testing.T, block func()) verdicts {
 	t.Helper()
 	var v verdicts
 	ok, err := LeakGoroutines(leak.Within(100 * time.Millisecond)).Match(block)
@@ -49,13 +49,13 @@ func parked(ch chan struct{}) { <-ch }
 func TestParityLeakedBlockedGoroutine(t *testing.T) {
 	stop := make(chan struct{})
 	defer close(stop)
-	if v := judge(t, func() { go parked(stop) }); v != (verdicts{true, true, true}) {
+	if v := judgeAll(t, func() { go parked(stop) }); v != (verdicts{true, true, true}) {
 		t.Fatalf("verdicts %+v", v)
 	}
 }
 
 func TestParityGoroutineEndingShortlyAfterIsNoLeak(t *testing.T) {
-	v := judge(t, func() { go func() { time.Sleep(time.Millisecond) }() })
+	v := judgeAll(t, func() { go func() { time.Sleep(time.Millisecond) }() })
 	if v != (verdicts{false, false, false}) {
 		t.Fatalf("verdicts %+v", v)
 	}
@@ -67,7 +67,7 @@ func TestParityGoroutinesFromBeforeAreIgnored(t *testing.T) {
 	for range 5 {
 		go parked(stop)
 	}
-	if v := judge(t, func() {}); v != (verdicts{false, false, false}) {
+	if v := judgeAll(t, func() {}); v != (verdicts{false, false, false}) {
 		t.Fatalf("verdicts %+v", v)
 	}
 }
@@ -83,7 +83,7 @@ func TestParityNewLeakAfterOldGoroutinesExited(t *testing.T) {
 	wg.Wait()
 	stop := make(chan struct{})
 	defer close(stop)
-	if v := judge(t, func() { go parked(stop) }); v != (verdicts{true, true, true}) {
+	if v := judgeAll(t, func() { go parked(stop) }); v != (verdicts{true, true, true}) {
 		t.Fatalf("verdicts %+v", v)
 	}
 }
@@ -91,7 +91,7 @@ func TestParityNewLeakAfterOldGoroutinesExited(t *testing.T) {
 func TestParityTransitiveLeak(t *testing.T) {
 	stop := make(chan struct{})
 	defer close(stop)
-	v := judge(t, func() {
+	v := judgeAll(t, func() {
 		started := make(chan struct{})
 		go func() { go parked(stop); close(started) }()
 		<-started
@@ -102,7 +102,7 @@ func TestParityTransitiveLeak(t *testing.T) {
 }
 
 func TestParitySignalNotifyIsNoLeak(t *testing.T) {
-	v := judge(t, func() {
+	v := judgeAll(t, func() {
 		c := make(chan os.Signal, 1)
 		signal.Notify(c, os.Interrupt)
 		signal.Reset(os.Interrupt)
@@ -117,42 +117,31 @@ func TestParitySignalNotifyIsNoLeak(t *testing.T) {
 func TestParityConcurrentSiblingIsNotBlamed(t *testing.T) {
 	stop := make(chan struct{})
 	defer close(stop)
-	sibling := func() {
-		go func() { time.Sleep(time.Millisecond); go parked(stop) }()
-	}
-	v := judge(t, func() { sibling(); time.Sleep(5 * time.Millisecond) })
-	// The sibling here is started from inside the block, so every tool must
-	// see it: that is the control.
-	if v != (verdicts{true, true, true}) {
-		t.Fatalf("control verdicts %+v", v)
-	}
-	// Now the sibling runs outside the block, as a parallel test would.
-	block := func() { time.Sleep(5 * time.Millisecond) }
-	ok, err := LeakGoroutines(leak.Within(100 * time.Millisecond)).Match(func() { go sibling(); block() })
-	if err != nil || !ok {
-		t.Fatalf("control: %v %v", ok, err)
-	}
-	run := func(check func()) {
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() { defer wg.Done(); time.Sleep(time.Millisecond); go parked(stop) }()
-		check()
-		wg.Wait()
+	// judge hands each tool a block during which an unrelated goroutine,
+	// started before the block, starts one of its own.
+	judge := func(check func(block func())) {
+		begin, started := make(chan struct{}), make(chan struct{})
+		go func() {
+			<-begin
+			go parked(stop)
+			close(started)
+		}()
+		check(func() { close(begin); <-started })
 	}
 	var got verdicts
-	run(func() {
+	judge(func(block func()) {
 		ok, err := LeakGoroutines(leak.Within(100 * time.Millisecond)).Match(block)
 		if err != nil {
 			t.Fatal(err)
 		}
 		got.residue = ok
 	})
-	run(func() {
+	judge(func(block func()) {
 		opt := goleak.IgnoreCurrent()
 		block()
 		got.goleak = goleak.Find(opt) != nil
 	})
-	run(func() {
+	judge(func(block func()) {
 		snapshot := gleak.Goroutines()
 		block()
 		g := NewGomega(func(string, ...int) { got.gleak = true })
@@ -160,6 +149,11 @@ func TestParityConcurrentSiblingIsNotBlamed(t *testing.T) {
 	})
 	if got != (verdicts{false, true, true}) {
 		t.Fatalf("verdicts %+v: want residue clean and both peers blaming the block", got)
+	}
+	// The control: the same goroutine started from inside the block is the
+	// block's, for every tool.
+	if v := judgeAll(t, func() { go parked(stop) }); v != (verdicts{true, true, true}) {
+		t.Fatalf("control verdicts %+v", v)
 	}
 }
 
