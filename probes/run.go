@@ -158,6 +158,17 @@ func Start(probes ...Probe) (*Run, error) {
 // Enter runs f on the calling goroutine as part of the run's block: under the
 // run's label and marker frame. A panic or Goexit in f passes through.
 func (r *Run) Enter(f func()) {
+	defer r.Adopt()()
+	r.marker(f)
+}
+
+// Adopt makes the calling goroutine part of the run's block from now on, as
+// Enter does for one call: it carries the run's label, so the goroutines it
+// starts are the block's. No marker frame is on its stack, so what needs one
+// (attributing allocations) sees nothing of it. restore puts back the labels
+// the goroutine had before, as far as the run knows them (those of an
+// enclosing run, or none), and must be called on the same goroutine.
+func (r *Run) Adopt() (restore func()) {
 	id := CurrentGoroutineID()
 	r.mu.Lock()
 	if len(r.runners) == 0 {
@@ -166,14 +177,13 @@ func (r *Run) Enter(f func()) {
 	r.runners = append(r.runners, id)
 	r.mu.Unlock()
 	active.Store(id, r)
-	defer func() {
+	pprof.SetGoroutineLabels(r.ctx)
+	return func() {
+		pprof.SetGoroutineLabels(r.parent)
 		r.mu.Lock()
 		r.Returned = time.Now()
 		r.mu.Unlock()
-	}()
-	pprof.Do(r.parent, pprof.Labels(r.Label, LabelValue), func(context.Context) {
-		r.marker(f)
-	})
+	}
 }
 
 // Finish ends the run: it calls After on every started probe, in reverse
