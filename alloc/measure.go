@@ -1,0 +1,563 @@
+package alloc
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"reflect"
+	"runtime"
+	"slices"
+	"strings"
+	"unsafe"
+
+	"github.com/residue-go/residue/internal/stack"
+	"github.com/residue-go/residue/probes"
+)
+
+// Frame is one call in an allocating stack.
+type Frame = stack.Frame
+
+// Figures are the heap allocations of one run: objects and bytes.
+type Figures struct {
+	Objects int64
+	Bytes   int64
+}
+
+// Site is a place that allocated during the block, with what it allocated.
+type Site struct {
+	// Frame is the innermost frame outside the runtime: the function that
+	// asked for memory, such as strings.(*Builder).grow.
+	Frame
+	// From is the innermost frame outside the standard library on the way
+	// from the block to Frame, when Frame itself is in the standard library:
+	// the line of the block's own code that led to the allocation.
+	From Frame
+	Figures
+}
+
+// Measurement is what a block allocated on its own goroutine.
+type Measurement struct {
+	// Objects and Bytes are the largest figures of the measured runs.
+	Figures
+	// Runs holds the figures of each measured run, in order.
+	Runs []Figures
+	// WarmUps is how many unmeasured runs came first.
+	WarmUps int
+	// Sites are the allocation sites of the run that allocated the most
+	// objects, most objects first.
+	Sites []Site
+	// Unattributed is what was allocated during a run at stacks too deep
+	// for the runtime's profiling depth to tell whether the block made them.
+	// It is not counted, and the measurement fails with ErrDeepStacks.
+	Unattributed Figures
+	// RuntimeCached is what the runtime allocated for the block's own
+	// bookkeeping because a cache of its was empty: wait records of channel
+	// operations, selects and contended locks, goroutine descriptors for go
+	// statements, heap-allocated defer records, a goroutine's sleep timer.
+	// Whether these allocate depends on what ran before on the processor, not
+	// on the block, so they are not counted in Figures. Of the measured runs,
+	// the largest.
+	RuntimeCached Figures
+	// Limits holds the outcome of each AtMostIn option, in order.
+	Limits []Limit
+}
+
+// Limit is the outcome of an AtMostIn option: what the block allocated in
+// Function or in what it calls, in the measured run that allocated the most
+// there.
+type Limit struct {
+	Function string
+	AtMost   int64
+	Figures
+	Sites []Site
+}
+
+// Exceeded reports whether the sites allocated more objects than the limit.
+func (l Limit) Exceeded() bool { return l.Objects > l.AtMost }
+
+// Exceeded returns the limits set with AtMostIn that the block went over.
+func (m *Measurement) Exceeded() []Limit {
+	var out []Limit
+	for _, l := range m.Limits {
+		if l.Exceeded() {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// Min returns the smallest objects and bytes over the measured runs.
+func (m *Measurement) Min() Figures {
+	f := m.Runs[0]
+	for _, r := range m.Runs[1:] {
+		f.Objects, f.Bytes = min(f.Objects, r.Objects), min(f.Bytes, r.Bytes)
+	}
+	return f
+}
+
+// Max returns the largest objects and bytes over the measured runs (the
+// measurement's own Figures).
+func (m *Measurement) Max() Figures { return m.Figures }
+
+// ErrRace is returned by every measurement in a binary built with -race.
+var ErrRace = errors.New("allocation figures are not exact under the race detector: " +
+	"this test binary was built with -race, where sync.Pool drops items at random and " +
+	"instrumentation changes what allocates; run this check in a build without -race")
+
+// ErrDeepStacks is wrapped by the error of a measurement during which
+// allocations were made at stacks deeper than the runtime records.
+var ErrDeepStacks = errors.New("allocation stacks deeper than the runtime's profiling depth")
+
+// Measure runs block on a goroutine of its own — WarmUp times unmeasured,
+// then Runs times measured (once by default) — and returns the heap
+// allocations each measured run made on that goroutine: every object, with
+// its size and the site that allocated it, exact whatever other goroutines
+// allocate at the same time.
+//
+// Allocations made by goroutines the block starts are not counted: the
+// runtime records an allocation with the stack of the goroutine that made it,
+// which for a started goroutine does not lead back to the block. The go
+// statement itself is counted: the closure it captures (the goroutine's
+// descriptor is runtime bookkeeping, see Measurement.RuntimeCached).
+//
+// The error is set when the block panicked or called runtime.Goexit, when
+// the binary is built with -race (ErrRace), and when the figures cannot be
+// exact (ErrDeepStacks).
+func Measure(block func(), opts ...Option) (*Measurement, error) {
+	c := newConfig(opts)
+	if RaceEnabled {
+		return nil, ErrRace
+	}
+	for i := range c.warmUps {
+		if _, err := probes.Exec(block); err != nil {
+			return nil, fmt.Errorf("warm-up run %d of %d: %w", i+1, c.warmUps, err)
+		}
+	}
+	m := &Measurement{WarmUps: c.warmUps}
+	primed := func() { primeTiny(); block() }
+	for i := range c.runs {
+		p := NewProbe(opts...)
+		_, err := probes.Exec(primed, p)
+		if err != nil {
+			if c.runs > 1 {
+				err = fmt.Errorf("measured run %d of %d: %w", i+1, c.runs, err)
+			}
+			return nil, err
+		}
+		r := p.Result()
+		m.Runs = append(m.Runs, r.Figures)
+		if i == 0 || r.Objects > m.Objects || (r.Objects == m.Objects && r.Bytes > m.Bytes) {
+			m.Sites = r.Sites
+		}
+		m.Objects, m.Bytes = max(m.Objects, r.Objects), max(m.Bytes, r.Bytes)
+		if i == 0 {
+			m.Limits = r.Limits
+		} else {
+			for j, l := range r.Limits {
+				if l.Objects > m.Limits[j].Objects || (l.Objects == m.Limits[j].Objects && l.Bytes > m.Limits[j].Bytes) {
+					m.Limits[j] = l
+				}
+			}
+		}
+		if r.RuntimeCached.Objects > m.RuntimeCached.Objects {
+			m.RuntimeCached = r.RuntimeCached
+		}
+		m.Unattributed.Objects += r.Unattributed.Objects
+		m.Unattributed.Bytes += r.Unattributed.Bytes
+	}
+	return m, nil
+}
+
+// funcMatcher matches a function name exactly, or by prefix when name ends
+// with "...".
+func funcMatcher(name string) func(string) bool {
+	if prefix, ok := strings.CutSuffix(name, "..."); ok {
+		return func(fn string) bool { return strings.HasPrefix(fn, prefix) }
+	}
+	return func(fn string) bool { return fn == name }
+}
+
+// Probe measures the allocations of one run of a block, as a probes.Probe:
+//
+//	p := alloc.NewProbe()
+//	_, err := probes.Exec(block, p, otherProbes...)
+//	m := p.Result()
+//
+// Before makes the runtime record every allocation (runtime.MemProfileRate
+// = 1) and reads the memory profile; After reads it again, counts what was
+// allocated under the run's marker frame, and restores the rate, also when
+// the block panicked. The run keeps its marker frame until every After has
+// run, so measurements under way at once do not count each other.
+type Probe struct {
+	limits  []functionLimit
+	release func()
+	before  map[[32]uintptr]Figures
+	result  *Measurement
+}
+
+// NewProbe returns a probe ready for one run. Of the options, only AtMostIn
+// applies to a single run.
+func NewProbe(opts ...Option) *Probe { return &Probe{limits: newConfig(opts).limits} }
+
+// Result returns the figures of the last run, nil before one.
+func (p *Probe) Result() *Measurement { return p.result }
+
+// Before implements probes.Probe.
+func (p *Probe) Before(r *probes.Run) error {
+	p.result = nil
+	if RaceEnabled {
+		return ErrRace
+	}
+	p.release = probes.RecordAllocations()
+	p.before = sumByStack(probes.MemProfile(), nil)
+	return nil
+}
+
+// sumByStack sums records by their recorded stack (the runtime keeps one
+// record per stack and object size). With before set, it returns what was
+// allocated since before, only for stacks that allocated.
+func sumByStack(recs []runtime.MemProfileRecord, before map[[32]uintptr]Figures) map[[32]uintptr]Figures {
+	out := make(map[[32]uintptr]Figures, len(recs)/4)
+	for i := range recs {
+		r := &recs[i]
+		f := out[r.Stack0]
+		f.Objects += r.AllocObjects
+		f.Bytes += r.AllocBytes
+		out[r.Stack0] = f
+	}
+	if before != nil {
+		for k, f := range out {
+			b := before[k]
+			f.Objects -= b.Objects
+			f.Bytes -= b.Bytes
+			if f.Objects <= 0 {
+				delete(out, k)
+				continue
+			}
+			out[k] = f
+		}
+	}
+	return out
+}
+
+// After implements probes.Probe.
+func (p *Probe) After(r *probes.Run) error {
+	defer p.release()
+	deltas := sumByStack(probes.MemProfile(), p.before)
+	p.before = nil
+
+	m := &Measurement{}
+	sites := map[[2]Frame]*Site{}
+	limitSites := make([]map[[2]Frame]*Site, len(p.limits))
+	for i, l := range p.limits {
+		m.Limits = append(m.Limits, Limit{Function: l.function, AtMost: l.objects})
+		limitSites[i] = map[[2]Frame]*Site{}
+	}
+	count := func(frames []Frame, f Figures) {
+		site, from, whose := attribute(frames, r.Marker)
+		switch whose {
+		case notBlocks:
+			return
+		case cached:
+			m.RuntimeCached.Objects += f.Objects
+			m.RuntimeCached.Bytes += f.Bytes
+			return
+		}
+		m.Objects += f.Objects
+		m.Bytes += f.Bytes
+		addSite(sites, site, from, f)
+		for i, l := range p.limits {
+			if under(frames, r.Marker, funcMatcher(l.function)) {
+				m.Limits[i].Objects += f.Objects
+				m.Limits[i].Bytes += f.Bytes
+				addSite(limitSites[i], site, from, f)
+			}
+		}
+	}
+	var deep [][32]uintptr // stacks cut at 32 frames without the marker in them
+	if r.Marker != "" {
+		for stk, f := range deltas {
+			switch {
+			case hasFunc(stk[:], r.Marker):
+				count(symbolize(stk[:]), f)
+			case stk[len(stk)-1] != 0:
+				deep = append(deep, stk)
+			}
+		}
+	}
+	if len(deep) > 0 {
+		if err := p.attributeDeep(r.Marker, deep, deltas, count, m); err != nil {
+			return err
+		}
+	}
+	m.Sites = sortedSites(sites)
+	for i := range m.Limits {
+		m.Limits[i].Sites = sortedSites(limitSites[i])
+	}
+	m.Runs = []Figures{m.Figures}
+	p.result = m
+	if r.Marker != "" && !r.Exclusive {
+		return fmt.Errorf("more than %d blocks were run at once, so this run shared its marker frame "+
+			"with another and its allocation figures may include the other's; run fewer blocks in parallel",
+			probes.MaxExclusiveRuns)
+	}
+	if m.Unattributed.Objects > 0 {
+		return fmt.Errorf("%w: %s were allocated during the run at stacks too deep to tell whether the block "+
+			"made them; raise the runtime's depth with GODEBUG=profstackdepth=1024",
+			ErrDeepStacks, m.Unattributed)
+	}
+	return nil
+}
+
+// attributeDeep settles the stacks that runtime.MemProfile cut at 32 frames
+// before reaching any marker: the heap profile has them in full (up to the
+// runtime's profiling depth). A cut stack all of whose full forms run under
+// marker is the block's; one none of whose full forms do is not; otherwise
+// its figures are Unattributed.
+func (p *Probe) attributeDeep(marker string, deep [][32]uintptr, deltas map[[32]uintptr]Figures,
+	count func([]Frame, Figures), m *Measurement) error {
+	prof, err := readHeapProfile()
+	if err != nil {
+		return err
+	}
+	for _, stk := range deep {
+		prefix := withoutRuntime(symbolize(stk[:]))
+		var mine, other, unknown int
+		var frames []Frame
+		for i := range prof.samples {
+			full := withoutRuntime(prof.samples[i].frames())
+			if !hasPrefix(full, prefix) {
+				continue
+			}
+			switch {
+			case hasFrame(full, marker):
+				mine++
+				if frames == nil {
+					frames = full
+				}
+			case len(prof.samples[i].stack) >= maxProfileDepth:
+				unknown++
+			default:
+				other++
+			}
+		}
+		f := deltas[stk]
+		switch {
+		case mine > 0 && other == 0 && unknown == 0:
+			count(frames, f)
+		case mine > 0 || unknown > 0:
+			m.Unattributed.Objects += f.Objects
+			m.Unattributed.Bytes += f.Bytes
+		}
+	}
+	return nil
+}
+
+func withoutRuntime(frames []Frame) []Frame {
+	out := frames[:0:0]
+	for _, f := range frames {
+		if !stack.IsRuntime(f.Func) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func hasPrefix(frames, prefix []Frame) bool {
+	if len(frames) < len(prefix) {
+		return false
+	}
+	for i, f := range prefix {
+		if frames[i] != f {
+			return false
+		}
+	}
+	return true
+}
+
+func hasFrame(frames []Frame, fn string) bool {
+	for _, f := range frames {
+		if f.Func == fn {
+			return true
+		}
+	}
+	return false
+}
+
+// hasFunc reports whether one of the return addresses in stk is in fn. The
+// marker functions are never inlined, so the outermost function at each
+// address is enough.
+func hasFunc(stk []uintptr, fn string) bool {
+	for _, pc := range stk {
+		if pc == 0 {
+			return false
+		}
+		if f := runtime.FuncForPC(pc - 1); f != nil && f.Name() == fn {
+			return true
+		}
+	}
+	return false
+}
+
+// symbolize returns the frames of a recorded stack, inlined calls included,
+// innermost first.
+func symbolize(stk []uintptr) []Frame {
+	n := 0
+	for n < len(stk) && stk[n] != 0 {
+		n++
+	}
+	var out []Frame
+	frames := runtime.CallersFrames(stk[:n])
+	for {
+		f, more := frames.Next()
+		out = append(out, Frame{Func: f.Function, File: f.File, Line: f.Line})
+		if !more {
+			return out
+		}
+	}
+}
+
+// tinySink keeps primeTiny's allocations on the heap.
+var tinySink []byte
+
+// primeTiny fills the tiny-allocator block of the processor it runs on. The
+// runtime packs pointer-free objects under 16 bytes into shared 16-byte
+// blocks and records in the memory profile only the allocation of a new
+// block, so whether a small string shows up depends on how full the current
+// block is. primeTiny allocates single bytes until one lands in the last byte
+// of a block: then the block is full, and the first tiny allocation the block
+// makes starts a new, recorded one, whatever ran before. Its own allocations
+// are not counted.
+//
+//go:noinline
+func primeTiny() {
+	for range 64 {
+		tinySink = make([]byte, 1)
+		if uintptr(unsafe.Pointer(&tinySink[0]))%16 == 15 {
+			return
+		}
+	}
+}
+
+var primeTinyName = runtime.FuncForPC(reflect.ValueOf(primeTiny).Pointer()).Name()
+
+// attribution says whose an allocation is.
+type attribution int
+
+const (
+	notBlocks attribution = iota // another goroutine's, or residue's own
+	blocks                       // the block's
+	cached                       // the block's, drawn from a runtime cache
+)
+
+// attribute says whether frames run under marker and, if so, the site: the
+// innermost frame outside the runtime, and the innermost frame outside the
+// standard library when that is another one.
+func attribute(frames []Frame, marker string) (site, from Frame, whose attribution) {
+	var haveSite, haveFrom, fromCache bool
+	for _, f := range frames {
+		switch {
+		case f.Func == marker:
+			if fromCache {
+				return site, from, cached
+			}
+			return site, from, blocks
+		case f.Func == primeTinyName:
+			return Frame{}, Frame{}, notBlocks
+		case stack.IsRuntime(f.Func) || inRuntimeSource(f):
+			fromCache = fromCache || !haveSite && runtimeCached(f)
+		case !haveSite:
+			site, haveSite = f, true
+			haveFrom = !isStandard(f)
+		case !haveFrom && !isStandard(f):
+			from, haveFrom = f, true
+		}
+	}
+	return Frame{}, Frame{}, notBlocks
+}
+
+// runtimeCached reports whether f is a runtime function that allocates its
+// bookkeeping only when a per-processor or per-goroutine cache is empty: a
+// channel or lock wait record, a goroutine descriptor, a heap-allocated defer
+// record, a goroutine's sleep timer. Whether such an allocation happens
+// depends on what ran on the processor before, not on the block.
+func runtimeCached(f Frame) bool {
+	switch f.Func {
+	case "runtime.acquireSudog", "runtime.malg", "runtime.newdefer":
+		return true
+	case "time.Sleep":
+		return inRuntimeSource(f)
+	}
+	return false
+}
+
+func addSite(sites map[[2]Frame]*Site, site, from Frame, f Figures) {
+	k := [2]Frame{site, from}
+	st := sites[k]
+	if st == nil {
+		st = &Site{Frame: site, From: from}
+		sites[k] = st
+	}
+	st.Objects += f.Objects
+	st.Bytes += f.Bytes
+}
+
+func sortedSites(sites map[[2]Frame]*Site) []Site {
+	out := make([]Site, 0, len(sites))
+	for _, s := range sites {
+		out = append(out, *s)
+	}
+	sortSites(out)
+	return out
+}
+
+// under reports whether a function that match accepts is on the stack
+// between the allocation and marker.
+func under(frames []Frame, marker string, match func(string) bool) bool {
+	for _, f := range frames {
+		if f.Func == marker {
+			return false
+		}
+		if match(f.Func) {
+			return true
+		}
+	}
+	return false
+}
+
+var goroot = runtime.GOROOT()
+
+// inRuntimeSource reports whether f's code is in the runtime's own source,
+// as internal/bytealg.MakeNoZero is, which the runtime provides under
+// another package's name.
+func inRuntimeSource(f Frame) bool {
+	return goroot != "" && strings.HasPrefix(f.File, goroot+"/src/runtime/")
+}
+
+// isStandard reports whether f is in the standard library: its package path
+// has no dot in its first element, and its file is under GOROOT.
+func isStandard(f Frame) bool {
+	first := f.Func
+	if i := strings.IndexByte(first, '/'); i >= 0 {
+		first = first[:i]
+	} else if i := strings.IndexByte(first, '.'); i >= 0 {
+		first = first[:i]
+	}
+	if strings.Contains(first, ".") || first == "main" || first == "command-line-arguments" {
+		return false
+	}
+	return goroot == "" || strings.HasPrefix(f.File, goroot)
+}
+
+func sortSites(s []Site) {
+	slices.SortFunc(s, func(a, b Site) int {
+		return cmp.Or(
+			cmp.Compare(b.Objects, a.Objects),
+			cmp.Compare(b.Bytes, a.Bytes),
+			cmp.Compare(a.File, b.File),
+			cmp.Compare(a.Line, b.Line),
+			cmp.Compare(a.From.File, b.From.File),
+			cmp.Compare(a.From.Line, b.From.Line),
+		)
+	})
+}

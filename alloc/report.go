@@ -1,0 +1,109 @@
+package alloc
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// MaxSitesShown bounds how many sites String and FormatSites list; the rest
+// are summed on one line.
+const MaxSitesShown = 20
+
+// String describes the figures, the runs and the sites, one line per site:
+//
+//	5 objects, 320 B in 2 sites
+//	    3 objects, 192 B  strings.(*Builder).grow  strings/builder.go:68
+//	                      from parse.Header  parse/parse.go:41
+//	    2 objects, 128 B  parse.Header  parse/parse.go:44
+func (m *Measurement) String() string {
+	var b strings.Builder
+	b.WriteString(m.Figures.String())
+	if len(m.Sites) > 0 {
+		fmt.Fprintf(&b, " in %s", plural(int64(len(m.Sites)), "site", "sites"))
+	}
+	if len(m.Runs) > 1 {
+		lo := m.Min()
+		fmt.Fprintf(&b, " (the most of %d measured runs; the least was %s)", len(m.Runs), lo)
+	}
+	if m.WarmUps > 0 {
+		fmt.Fprintf(&b, " after %s", plural(int64(m.WarmUps), "warm-up run", "warm-up runs"))
+	}
+	if m.RuntimeCached.Objects > 0 {
+		fmt.Fprintf(&b, " (not counted: %s of runtime bookkeeping from its caches)", m.RuntimeCached)
+	}
+	if s := FormatSites(m.Sites); s != "" {
+		b.WriteString("\n")
+		b.WriteString(s)
+	}
+	return b.String()
+}
+
+// String returns "3 objects, 192 B".
+func (f Figures) String() string {
+	return plural(f.Objects, "object", "objects") + ", " + FormatBytes(f.Bytes)
+}
+
+// FormatSites lists sites one per line, indented by four spaces, with the
+// frame outside the standard library that led to each on the next line.
+func FormatSites(sites []Site) string {
+	var b strings.Builder
+	width := 0
+	shown := sites[:min(len(sites), MaxSitesShown)]
+	for _, s := range shown {
+		width = max(width, len(s.Figures.String()))
+	}
+	for i, s := range shown {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		fig := s.Figures.String()
+		fmt.Fprintf(&b, "    %s%s  %s  %s", fig, strings.Repeat(" ", width-len(fig)), s.Func, shortLocation(s.Frame))
+		if s.From.Func != "" {
+			fmt.Fprintf(&b, "\n    %s  from %s  %s", strings.Repeat(" ", width), s.From.Func, shortLocation(s.From))
+		}
+	}
+	if rest := sites[len(shown):]; len(rest) > 0 {
+		var f Figures
+		for _, s := range rest {
+			f.Objects += s.Objects
+			f.Bytes += s.Bytes
+		}
+		fmt.Fprintf(&b, "\n    … and %s more: %s", plural(int64(len(rest)), "site", "sites"), f)
+	}
+	return b.String()
+}
+
+// shortLocation returns "dir/file.go:line": the file's last two path
+// elements, enough to find it and short enough to read.
+func shortLocation(f Frame) string {
+	if f.File == "" {
+		return "?"
+	}
+	dir, file := filepath.Split(f.File)
+	return filepath.Join(filepath.Base(dir), file) + ":" + strconv.Itoa(f.Line)
+}
+
+// FormatBytes returns n in B, KiB or MiB: "96 B", "1.5 KiB".
+func FormatBytes(n int64) string {
+	switch {
+	case n < 1024 && n > -1024:
+		return strconv.FormatInt(n, 10) + " B"
+	case n < 1<<20 && n > -(1<<20):
+		return oneDecimal(float64(n)/1024) + " KiB"
+	default:
+		return oneDecimal(float64(n)/(1<<20)) + " MiB"
+	}
+}
+
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.FormatInt(n, 10) + " " + many
+}
+
+func oneDecimal(x float64) string {
+	return strings.TrimSuffix(strconv.FormatFloat(x, 'f', 1, 64), ".0")
+}

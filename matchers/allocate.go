@@ -1,0 +1,112 @@
+package matchers
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/onsi/gomega/types"
+
+	"github.com/residue-go/residue/alloc"
+	"github.com/residue-go/residue/probes"
+)
+
+// Allocate succeeds when the block makes any heap allocation on its own
+// goroutine. Use it with NotTo to assert that a block does not allocate:
+//
+//	Expect(func() { sum = add(a, b) }).NotTo(Allocate())
+//
+// The failure lists every allocation site with its objects and bytes. The
+// options are those of alloc.Measure (alloc.WarmUp, alloc.Runs); see
+// AllocateAtMost for what is counted.
+func Allocate(opts ...alloc.Option) types.GomegaMatcher {
+	return &allocateMatcher{name: "Allocate", opts: opts, limit: -1}
+}
+
+// AllocateAtMost succeeds when the block allocates at most objects heap
+// objects on its own goroutine, and stays within every alloc.AtMostIn limit
+// among opts. The count is exact whatever other goroutines allocate at the
+// same time; allocations made by goroutines the block starts are not counted.
+// With alloc.Runs, every measured run must stay within the limit.
+func AllocateAtMost(objects int, opts ...alloc.Option) types.GomegaMatcher {
+	return &allocateMatcher{name: "AllocateAtMost", opts: opts, limit: int64(objects), unit: "objects"}
+}
+
+// AllocateBytesAtMost succeeds when the block allocates at most bytes bytes
+// on its own goroutine (each object counted at its size class, as the runtime
+// allocates it), and stays within every alloc.AtMostIn limit among opts.
+func AllocateBytesAtMost(bytes int64, opts ...alloc.Option) types.GomegaMatcher {
+	return &allocateMatcher{name: "AllocateBytesAtMost", opts: opts, limit: bytes, unit: "bytes"}
+}
+
+type allocateMatcher struct {
+	name  string
+	opts  []alloc.Option
+	limit int64  // -1 for Allocate
+	unit  string // "objects" or "bytes"
+	m     *alloc.Measurement
+}
+
+func (a *allocateMatcher) Match(actual any) (bool, error) {
+	block, err := probes.Block(a.name, actual)
+	if err != nil {
+		return false, err
+	}
+	if a.m, err = alloc.Measure(block, a.opts...); err != nil {
+		return false, fmt.Errorf("%s: %w", a.name, err)
+	}
+	switch {
+	case a.limit < 0:
+		return a.m.Objects > 0, nil
+	case a.unit == "bytes":
+		return a.m.Bytes <= a.limit && len(a.m.Exceeded()) == 0, nil
+	default:
+		return a.m.Objects <= a.limit && len(a.m.Exceeded()) == 0, nil
+	}
+}
+
+func (a *allocateMatcher) FailureMessage(any) string {
+	if a.limit < 0 {
+		return "Expected the block to allocate, but it allocated nothing" + a.runs()
+	}
+	var b strings.Builder
+	over := (a.unit == "objects" && a.m.Objects > a.limit) || (a.unit == "bytes" && a.m.Bytes > a.limit)
+	if over {
+		fmt.Fprintf(&b, "Expected the block to allocate at most %s, but it allocated %s", a.limitText(), a.m)
+	}
+	for _, l := range a.m.Exceeded() {
+		if b.Len() > 0 {
+			b.WriteString("\n\n")
+		}
+		fmt.Fprintf(&b, "Expected the block to allocate at most %s in %s, but it allocated %s there\n%s",
+			countOf(l.AtMost, "object", "objects"), l.Function, l.Figures, alloc.FormatSites(l.Sites))
+	}
+	return b.String()
+}
+
+func (a *allocateMatcher) NegatedFailureMessage(any) string {
+	if a.limit < 0 {
+		return "Expected the block not to allocate, but it allocated " + a.m.String()
+	}
+	return fmt.Sprintf("Expected the block to allocate more than %s, but it allocated %s", a.limitText(), a.m)
+}
+
+func (a *allocateMatcher) limitText() string {
+	if a.unit == "bytes" {
+		return alloc.FormatBytes(a.limit)
+	}
+	return countOf(a.limit, "object", "objects")
+}
+
+func (a *allocateMatcher) runs() string {
+	if len(a.m.Runs) > 1 {
+		return fmt.Sprintf(" in any of %d measured runs", len(a.m.Runs))
+	}
+	return ""
+}
+
+func countOf(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
