@@ -17,6 +17,10 @@ type Option func(*config)
 type config struct {
 	within  time.Duration
 	ignores []ignore
+
+	// File descriptor probes (fd_options.go).
+	fdIgnores     []fdIgnore
+	allowIdleHTTP bool
 }
 
 type ignore struct {

@@ -5,11 +5,15 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	. "github.com/residue-go/residue/matchers"
 )
 
 func TestGoroutines(t *testing.T) {
 	RegisterFailHandler(Fail)
-	RunSpecs(t, "Goroutine leak examples")
+	// Every spec, as a whole, must also leave nothing behind: the leaks the
+	// specs provoke inside their blocks are cleaned up by DeferCleanup.
+	RunSpecs(t, "Goroutine leak examples", CheckEverySpec())
 }
 
 // failureOf runs an assertion that is expected to fail and returns its

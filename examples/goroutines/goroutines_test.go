@@ -15,14 +15,20 @@ import (
 	. "github.com/residue-go/residue/matchers"
 )
 
-// fetch is code under test: it reads a URL's status with its own client.
-func fetch(client *http.Client, url string, closeBody bool) int {
+// fetch is code under test: it reads a URL's status with its own client,
+// and forgets to close the response body.
+func fetch(client *http.Client, url string) *http.Response {
 	resp, err := client.Get(url)
 	Expect(err).NotTo(HaveOccurred())
-	if closeBody {
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-	}
+	return resp
+}
+
+// fetchAndClose is the fixed version.
+func fetchAndClose(client *http.Client, url string) int {
+	resp, err := client.Get(url)
+	Expect(err).NotTo(HaveOccurred())
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
 	return resp.StatusCode
 }
 
@@ -85,9 +91,13 @@ var _ = Describe("LeakGoroutines", func() {
 
 	It("catches an HTTP client whose response body is never closed", func() {
 		client := &http.Client{Transport: &http.Transport{}}
-		DeferCleanup(client.CloseIdleConnections)
+		var resp *http.Response
+		DeferCleanup(func() {
+			resp.Body.Close()
+			client.CloseIdleConnections()
+		})
 		msg := failureOf(func() {
-			Expect(func() { fetch(client, server.URL, false) }).NotTo(LeakGoroutines(leak.Within(200 * time.Millisecond)))
+			Expect(func() { resp = fetch(client, server.URL) }).NotTo(LeakGoroutines(leak.Within(200 * time.Millisecond)))
 		})
 		Expect(msg).To(ContainSubstring("net/http.(*persistConn).readLoop"))
 		Expect(msg).To(ContainSubstring("net/http.(*persistConn).writeLoop"))
@@ -96,7 +106,7 @@ var _ = Describe("LeakGoroutines", func() {
 	It("passes the same client once the body is closed and idle connections are dropped", func() {
 		client := &http.Client{Transport: &http.Transport{}}
 		Expect(func() {
-			fetch(client, server.URL, true)
+			fetchAndClose(client, server.URL)
 			client.CloseIdleConnections()
 		}).NotTo(LeakGoroutines())
 	})

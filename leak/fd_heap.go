@@ -1,0 +1,257 @@
+package leak
+
+import (
+	"bytes"
+
+	"github.com/residue-go/residue/probes"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// The constructors whose allocations mark the creation of a descriptor's Go
+// object: every net.Conn and net.Listener holds a *net.netFD made by
+// net.newFD, every *os.File a *os.file made by os.newFile.
+const (
+	netConstructor = "net.newFD"
+	osConstructor  = "os.newFile"
+)
+
+var constructorPCs sync.Map // uintptr -> bool
+
+func isConstructorPC(pc uintptr) bool {
+	if v, ok := constructorPCs.Load(pc); ok {
+		return v.(bool)
+	}
+	name := ""
+	if f := runtime.FuncForPC(pc - 1); f != nil {
+		name = f.Name()
+	}
+	ok := name == netConstructor || name == osConstructor
+	constructorPCs.Store(pc, ok)
+	return ok
+}
+
+// stackKey identifies a recorded stack by its first 32 program counters.
+type stackKey uint64
+
+func keyOf(pcs *[32]uintptr) stackKey {
+	h := uint64(14695981039346656037)
+	for _, pc := range pcs {
+		h ^= uint64(pc)
+		h *= 1099511628211
+	}
+	return stackKey(h)
+}
+
+// allocBaseline returns, per allocation stack, how many objects it has
+// allocated so far. The difference after the block counts what the run
+// allocated.
+//
+// It runs no GC, so allocations made since the last GC are not in it yet;
+// those that matter, still in use under the run's own marker, can only come
+// from an earlier run with the same marker, and every run that reports
+// descriptors flushes the profile (runHeapRecords) before it ends.
+func allocBaseline() map[stackKey]int64 {
+	recs := memProfileNoGC()
+	out := make(map[stackKey]int64, len(recs))
+	for i := range recs {
+		out[keyOf(&recs[i].Stack0)] = recs[i].AllocObjects
+	}
+	return out
+}
+
+func memProfileNoGC() []runtime.MemProfileRecord {
+	n, _ := runtime.MemProfile(nil, true)
+	for {
+		recs := make([]runtime.MemProfileRecord, n+64)
+		var ok bool
+		if n, ok = runtime.MemProfile(recs, true); ok {
+			return recs[:n]
+		}
+	}
+}
+
+// heapRecord is one record of the memory profile, with its full stack (the
+// records runtime.MemProfile returns stop at 32 frames, which a deep test
+// stack exceeds before it reaches the block).
+type heapRecord struct {
+	key           stackKey
+	inUse, allocs int64
+	frames        []Frame
+}
+
+// runAllocations is what the memory profile says the run allocated.
+type runAllocations struct {
+	// fds are the records through a descriptor constructor with objects
+	// still in use, allocs counting only the run's.
+	fds []heapRecord
+	// others are the run's other allocation records, unsymbolized; see
+	// startedFrom.
+	others []runtime.MemProfileRecord
+}
+
+// runHeapRecords flushes the memory profile and returns what was allocated
+// since the baseline. Stacks that fit runtime.MemProfile's 32 frames are
+// symbolized directly; when a descriptor's is cut there, the heap profile's
+// text form, which has every frame, is read instead.
+func runHeapRecords(baseline map[stackKey]int64) runAllocations {
+	var out runAllocations
+	cut := false
+	for _, r := range probes.MemProfile() {
+		k := keyOf(&r.Stack0)
+		delta := r.AllocObjects - baseline[k]
+		if delta <= 0 {
+			continue
+		}
+		if !hasConstructorPC(r.Stack0[:4]) {
+			out.others = append(out.others, r)
+			continue
+		}
+		if r.InUseObjects() == 0 {
+			continue
+		}
+		if r.Stack0[len(r.Stack0)-1] != 0 {
+			cut = true
+			continue
+		}
+		out.fds = append(out.fds, heapRecord{key: k, inUse: r.InUseObjects(), allocs: delta, frames: symbolize(r.Stack())})
+	}
+	if cut {
+		var buf bytes.Buffer
+		_ = pprof.Lookup("heap").WriteTo(&buf, 1)
+		out.fds = out.fds[:0]
+		for _, r := range parseHeapRecords(buf.String()) {
+			if r.allocs -= baseline[r.key]; r.allocs > 0 && r.inUse > 0 {
+				out.fds = append(out.fds, r)
+			}
+		}
+	}
+	return out
+}
+
+// startedFrom looks, among the run's allocations, for one made in function
+// fn on the stack of the block's own goroutine (through marker), and returns
+// that stack from fn out to the block. A go statement allocates the closure
+// it starts, so for a goroutine whose entry is a closure of fn this is the
+// path from the block to the go statement.
+func (a *runAllocations) startedFrom(fn, marker string) []Frame {
+	for i := range a.others {
+		r := &a.others[i]
+		frames := symbolize(r.Stack())
+		at, end := -1, -1
+		for j, f := range frames {
+			if at < 0 && f.Func == fn {
+				at = j
+			}
+			if f.Func == marker {
+				end = j
+				break
+			}
+		}
+		if at >= 0 && end > at {
+			return frames[at:end]
+		}
+	}
+	return nil
+}
+
+func hasConstructorPC(pcs []uintptr) bool {
+	for _, pc := range pcs {
+		if pc != 0 && isConstructorPC(pc) {
+			return true
+		}
+	}
+	return false
+}
+
+// symbolize turns a recorded stack into frames, inlined calls included.
+func symbolize(pcs []uintptr) []Frame {
+	var out []Frame
+	frames := runtime.CallersFrames(pcs)
+	for {
+		f, more := frames.Next()
+		out = append(out, Frame{Func: f.Function, File: f.File, Line: f.Line})
+		if !more {
+			return out
+		}
+	}
+}
+
+// parseHeapRecords parses the heap profile's text form (debug=1):
+//
+//	1: 112 [3: 336] @ 0x4f3a1 0x4f2b0 …
+//	#	0x4f3a0	net.newFD+0x40	/usr/local/go/src/net/fd_unix.go:27
+//
+// keeping only records with a constructor frame.
+func parseHeapRecords(text string) []heapRecord {
+	var out []heapRecord
+	for _, block := range strings.Split(text, "\n\n") {
+		if !strings.Contains(block, netConstructor+"+") && !strings.Contains(block, osConstructor+"+") {
+			continue
+		}
+		var r heapRecord
+		ok := false
+		for _, l := range strings.Split(block, "\n") {
+			if strings.HasPrefix(l, "#\t") {
+				parts := strings.Split(l, "\t")
+				if len(parts) < 4 || !ok {
+					continue
+				}
+				fn := parts[2]
+				if j := strings.LastIndex(fn, "+0x"); j >= 0 {
+					fn = fn[:j]
+				}
+				f := Frame{Func: fn}
+				loc := parts[len(parts)-1]
+				if j := strings.LastIndexByte(loc, ':'); j > 0 {
+					f.File = loc[:j]
+					f.Line, _ = strconv.Atoi(loc[j+1:])
+				}
+				r.frames = append(r.frames, f)
+				continue
+			}
+			at := strings.Index(l, " @ ")
+			if at < 0 {
+				continue
+			}
+			if r, ok = parseHeapHeader(l[:at], l[at+3:]); !ok {
+				break
+			}
+		}
+		if ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// parseHeapHeader parses "1: 112 [3: 336]" and the program counters.
+func parseHeapHeader(counts, pcs string) (heapRecord, bool) {
+	var r heapRecord
+	var key [32]uintptr
+	f := strings.FieldsFunc(counts, func(c rune) bool { return c == ':' || c == ' ' || c == '[' || c == ']' })
+	if len(f) != 4 {
+		return r, false
+	}
+	var err1, err2 error
+	r.inUse, err1 = strconv.ParseInt(f[0], 10, 64)
+	r.allocs, err2 = strconv.ParseInt(f[2], 10, 64)
+	if err1 != nil || err2 != nil {
+		return r, false
+	}
+	for i, s := range strings.Fields(pcs) {
+		if i == len(key) {
+			break
+		}
+		pc, err := strconv.ParseUint(strings.TrimPrefix(s, "0x"), 16, 64)
+		if err != nil {
+			return r, false
+		}
+		key[i] = uintptr(pc)
+	}
+	r.key = keyOf(&key)
+	return r, true
+}

@@ -1,0 +1,198 @@
+package residue_test
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/residue-go/residue"
+	"github.com/residue-go/residue/alloc"
+	"github.com/residue-go/residue/globals"
+	"github.com/residue-go/residue/leak"
+)
+
+// Registry is a package-level variable the tests change.
+var Registry = map[string]int{"a": 1}
+
+var quick = residue.WithLeakOptions(leak.Within(50 * time.Millisecond))
+
+// only keeps the globals probe to this package, so that the tests do not
+// depend on what the rest of the process does meanwhile.
+var only = residue.WithGlobalsOptions(globals.InPackages("github.com/residue-go/residue_test"))
+
+func TestFindReportsEveryKindOfResidue(t *testing.T) {
+	stop := make(chan struct{})
+	defer close(stop)
+	var ln net.Listener
+	defer func() { ln.Close() }()
+	report, err := residue.Find(func() {
+		go func() { <-stop }()
+		var err error
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			panic(err)
+		}
+		Registry["b"] = 2
+	}, quick, only)
+	defer delete(Registry, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !report.Found() || !report.Goroutines.Leaked() || !report.FDs.Leaked() || !report.Globals.Changed() || report.OverBudget {
+		t.Fatalf("report:\n%s", report)
+	}
+	msg := report.String()
+	for _, want := range []string{
+		"The block left side effects (goroutines, file descriptors, global state):",
+		"Goroutines\n  The block left 1 goroutine running",
+		"File descriptors\n",
+		"127.0.0.1:",
+		"Global state\n",
+		`residue_test.Registry: added "b": 2`,
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q:\n%s", want, msg)
+		}
+	}
+}
+
+func TestFindCleanBlock(t *testing.T) {
+	report, err := residue.Find(func() {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			panic(err)
+		}
+		done := make(chan struct{})
+		go func() { defer close(done); c, _ := net.Dial("tcp", ln.Addr().String()); c.Close() }()
+		<-done
+		ln.Close()
+	}, only)
+	if err != nil || report.Found() {
+		t.Fatalf("%v\n%s", err, report)
+	}
+	if report.String() != "The block left nothing behind." {
+		t.Errorf("clean text: %s", report)
+	}
+}
+
+func TestAllocationBudget(t *testing.T) {
+	if alloc.RaceEnabled {
+		t.Skip("allocation counts differ under the race detector")
+	}
+	var sink []byte
+	report, err := residue.Find(func() { sink = make([]byte, 1<<10) }, residue.AllocatingAtMost(0), only)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !report.OverBudget || report.Allocations.Objects != 1 {
+		t.Fatalf("report:\n%s", report)
+	}
+	if msg := report.String(); !strings.Contains(msg, "Allocations\n  The block allocated 1 object, 1 KiB; the budget is at most 0 objects.") {
+		t.Errorf("message:\n%s", msg)
+	}
+	_ = sink
+	report, err = residue.Find(func() { sink = make([]byte, 1<<10) }, residue.AllocatingAtMost(1), only)
+	if err != nil || report.Found() {
+		t.Fatalf("within budget: %v\n%s", err, report)
+	}
+}
+
+func TestFindErrors(t *testing.T) {
+	_, err := residue.Find(func() { panic("boom") }, only)
+	if err == nil || !strings.Contains(err.Error(), "the block panicked: boom") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// fakeT records what Check reports; the probes behind it are real.
+type fakeT struct {
+	testing.TB
+	errors   []string
+	cleanups []func()
+}
+
+func (f *fakeT) Helper()           {}
+func (f *fakeT) Cleanup(fn func()) { f.cleanups = append(f.cleanups, fn) }
+func (f *fakeT) Errorf(format string, args ...any) {
+	f.errors = append(f.errors, fmt.Sprintf(format, args...))
+}
+func (f *fakeT) Fatalf(format string, args ...any) { f.Errorf(format, args...); panic("fatal") }
+func (f *fakeT) end() {
+	for i := len(f.cleanups) - 1; i >= 0; i-- {
+		f.cleanups[i]()
+	}
+}
+
+func TestCheckFailsATestThatLeaves(t *testing.T) {
+	stop := make(chan struct{})
+	defer close(stop)
+	ft := &fakeT{}
+	func() {
+		residue.Check(ft, quick, only)
+		go func() { <-stop }() // started by the test body itself
+	}()
+	ft.end()
+	if len(ft.errors) != 1 || !strings.Contains(ft.errors[0], "residue.Check: The block left side effects (goroutines)") {
+		t.Fatalf("errors: %q", ft.errors)
+	}
+
+	ft = &fakeT{}
+	func() {
+		residue.Check(ft, quick, only)
+		done := make(chan struct{})
+		go func() { close(done) }()
+		<-done
+	}()
+	ft.end()
+	if len(ft.errors) != 0 {
+		t.Fatalf("clean test failed: %q", ft.errors)
+	}
+}
+
+// TestVerifyTestMain runs this test binary again with VerifyTestMain in
+// charge (see TestMain) and one leaking test.
+func TestVerifyTestMain(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		test string
+		code int
+		want string
+	}{
+		{"TestLeakyForVerifyTestMain", 1, "residue.VerifyTestMain: the tests The block left side effects (goroutines)"},
+		{"TestCleanForVerifyTestMain", 0, "PASS"},
+	} {
+		cmd := exec.Command(exe, "-test.run=^"+c.test+"$")
+		cmd.Env = append(os.Environ(), "RESIDUE_VERIFY_TEST_MAIN=1")
+		out, _ := cmd.CombinedOutput()
+		if cmd.ProcessState.ExitCode() != c.code || !strings.Contains(string(out), c.want) {
+			t.Errorf("%s: exit %d, output:\n%s", c.test, cmd.ProcessState.ExitCode(), out)
+		}
+	}
+}
+
+func TestLeakyForVerifyTestMain(t *testing.T) {
+	if os.Getenv("RESIDUE_VERIFY_TEST_MAIN") == "" {
+		t.Skip("run by TestVerifyTestMain")
+	}
+	go func() { select {} }()
+}
+
+func TestCleanForVerifyTestMain(t *testing.T) {
+	if os.Getenv("RESIDUE_VERIFY_TEST_MAIN") == "" {
+		t.Skip("run by TestVerifyTestMain")
+	}
+}
+
+func TestMain(m *testing.M) {
+	if os.Getenv("RESIDUE_VERIFY_TEST_MAIN") != "" {
+		os.Exit(residue.VerifyTestMain(m, quick, only))
+	}
+	os.Exit(m.Run())
+}
