@@ -19,7 +19,7 @@ func BenchmarkIndexSelf(b *testing.B) {
 }
 
 // BenchmarkIndexLarge does the same for the binary named by
-// RESIDUE_BIG_BINARY (see docs/perf-globals.md for how to build one).
+// RESIDUE_BIG_BINARY (see docs/performance.md for how to build one).
 func BenchmarkIndexLarge(b *testing.B) {
 	path := os.Getenv("RESIDUE_BIG_BINARY")
 	if path == "" {

@@ -1,0 +1,27 @@
+package matchers_test
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/residue-go/residue/leak"
+	. "github.com/residue-go/residue/matchers"
+)
+
+func ExampleLeakGoroutines() {
+	// In a Ginkgo spec this is Expect(…); outside one, a Gomega with a fail
+	// handler of your own.
+	g := NewGomega(func(message string, _ ...int) { fmt.Println(strings.SplitN(message, "\n\n", 2)[0]) })
+
+	stop := make(chan struct{})
+	defer close(stop)
+	g.Expect(func() {
+		go func() { <-stop }()
+	}).NotTo(LeakGoroutines(leak.Within(20 * time.Millisecond)))
+	// Output:
+	// Expected the block not to leak goroutines.
+	// The block left 1 goroutine running after it returned (still there after the 20ms settle window):
+}
