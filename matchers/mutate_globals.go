@@ -6,7 +6,6 @@ import (
 	"github.com/onsi/gomega/types"
 
 	"github.com/residue-go/residue/globals"
-	"github.com/residue-go/residue/probes"
 )
 
 // MutateGlobals succeeds when the block changes global state: a
@@ -31,12 +30,8 @@ type mutateGlobalsMatcher struct {
 }
 
 func (m *mutateGlobalsMatcher) Match(actual any) (bool, error) {
-	block, err := probes.Block("MutateGlobals", actual)
-	if err != nil {
-		return false, err
-	}
 	p := globals.NewProbe(m.opts...)
-	if _, err := probes.Exec(block, p); err != nil {
+	if err := runBlock("MutateGlobals", actual, p); err != nil {
 		return false, err
 	}
 	m.report = p.Report()

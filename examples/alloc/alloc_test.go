@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/residue-go/residue/alloc"
+	"github.com/residue-go/residue/examples/internal/show"
 	. "github.com/residue-go/residue/matchers"
 )
 
@@ -58,12 +59,12 @@ var _ = Describe("a zero-allocation function", func() {
 
 var _ = Describe("a function over its limit", func() {
 	It("names the lines that allocated", func() {
-		msg := failureOf(func() {
+		msg := show.FailureOf(func() {
 			Expect(func() { header, _ = parseHeader("Content-Type: text/plain") }).To(AllocateAtMost(0))
 		})
 		Expect(msg).To(ContainSubstring("Expected the block to allocate at most 0 objects, but it allocated 1 object, 16 B in 1 site"))
 		Expect(msg).To(ContainSubstring("strings.(*Builder).grow  strings/builder.go:"))
-		Expect(msg).To(ContainSubstring("from github.com/residue-go/residue/examples/alloc_test.parseHeader  alloc/alloc_test.go:25"))
+		Expect(msg).To(ContainSubstring("from github.com/residue-go/residue/examples/alloc_test.parseHeader  alloc/alloc_test.go:26"))
 	})
 
 	It("holds once the key is canonical", func() {
@@ -104,7 +105,7 @@ var _ = Describe("a budget file round trip", func() {
 	})
 
 	It("fails a regression with old → new and the new sites", func() {
-		msg := failureOf(func() {
+		msg := show.FailureOf(func() {
 			Expect(func() { header, _ = parseHeaderV2("Content-Type: text/plain") }).To(StayWithinBudget("parse-header", alloc.BudgetFile(path)))
 		})
 		Expect(msg).To(ContainSubstring(`allocation budget "parse-header" exceeded`))

@@ -15,12 +15,3 @@ func TestGlobals(t *testing.T) {
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "Global state examples")
 }
-
-// failureOf runs an assertion that is expected to fail and returns its
-// failure message, which the spec then shows in the report.
-func failureOf(assertion func()) string {
-	msg := InterceptGomegaFailure(assertion)
-	Expect(msg).To(HaveOccurred(), "the assertion was expected to fail")
-	AddReportEntry("residue's failure message", msg.Error())
-	return msg.Error()
-}

@@ -13,6 +13,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/residue-go/residue/examples/internal/show"
 	"github.com/residue-go/residue/globals"
 	. "github.com/residue-go/residue/matchers"
 )
@@ -67,7 +68,7 @@ var _ = Describe("MutateGlobals", func() {
 
 	It("names a struct field the block left changed", func() {
 		defer func() { Settings.Timeout = 5 * time.Second }()
-		msg := failureOf(func() {
+		msg := show.FailureOf(func() {
 			Expect(func() { WithTimeout(time.Minute, func() {}) }).NotTo(MutateGlobals())
 		})
 		Expect(msg).To(ContainSubstring("github.com/residue-go/residue/examples/globals_test.Settings.Timeout: 5s → 1m0s"))
@@ -75,14 +76,14 @@ var _ = Describe("MutateGlobals", func() {
 
 	It("names the key added to a registry", func() {
 		defer delete(plugins, "audit")
-		msg := failureOf(func() {
+		msg := show.FailureOf(func() {
 			Expect(func() { Register("audit", func() {}) }).NotTo(MutateGlobals())
 		})
 		Expect(msg).To(ContainSubstring(`github.com/residue-go/residue/examples/globals_test.plugins: added "audit": `))
 	})
 
 	It("names a standard-library registry", func() {
-		msg := failureOf(func() {
+		msg := show.FailureOf(func() {
 			Expect(func() { _ = mime.AddExtensionType(".example", "text/x-example") }).NotTo(MutateGlobals())
 		})
 		Expect(msg).To(ContainSubstring(`mime.mimeTypes: added ".example": "text/x-example; charset=utf-8"`))
@@ -92,7 +93,7 @@ var _ = Describe("MutateGlobals", func() {
 		wd, _ := os.Getwd()
 		DeferCleanup(os.Chdir, wd)
 		DeferCleanup(os.Unsetenv, "EXAMPLE_MODE")
-		msg := failureOf(func() {
+		msg := show.FailureOf(func() {
 			Expect(func() {
 				_ = os.Setenv("EXAMPLE_MODE", "debug")
 				_ = os.Chdir(os.TempDir())

@@ -15,12 +15,3 @@ func TestGoroutines(t *testing.T) {
 	// specs provoke inside their blocks are cleaned up by DeferCleanup.
 	RunSpecs(t, "Goroutine leak examples", CheckEverySpec())
 }
-
-// failureOf runs an assertion that is expected to fail and returns its
-// failure message, which the spec then shows in the report.
-func failureOf(assertion func()) string {
-	msg := InterceptGomegaFailure(assertion)
-	Expect(msg).To(HaveOccurred(), "the assertion was expected to fail")
-	AddReportEntry("residue's failure message", msg.Error())
-	return msg.Error()
-}

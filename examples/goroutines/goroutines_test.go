@@ -11,6 +11,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/residue-go/residue/examples/internal/show"
 	"github.com/residue-go/residue/leak"
 	. "github.com/residue-go/residue/matchers"
 )
@@ -96,7 +97,7 @@ var _ = Describe("LeakGoroutines", func() {
 			resp.Body.Close()
 			client.CloseIdleConnections()
 		})
-		msg := failureOf(func() {
+		msg := show.FailureOf(func() {
 			Expect(func() { resp = fetch(client, server.URL) }).NotTo(LeakGoroutines(leak.Within(200 * time.Millisecond)))
 		})
 		Expect(msg).To(ContainSubstring("net/http.(*persistConn).readLoop"))
@@ -114,7 +115,7 @@ var _ = Describe("LeakGoroutines", func() {
 	It("catches workers blocked on a channel nobody closes", func() {
 		var pool *Pool
 		DeferCleanup(func() { close(pool.jobs) })
-		msg := failureOf(func() {
+		msg := show.FailureOf(func() {
 			Expect(func() { pool = StartPool(3) }).NotTo(LeakGoroutines(leak.Within(200 * time.Millisecond)))
 		})
 		Expect(msg).To(ContainSubstring("The block left 3 goroutines running"))
@@ -143,7 +144,7 @@ var _ = Describe("LeakGoroutines", func() {
 	It("catches the same ticker loop when nobody stops it", func() {
 		var h *Heartbeat
 		DeferCleanup(func() { h.Stop() })
-		msg := failureOf(func() {
+		msg := show.FailureOf(func() {
 			Expect(func() { h = StartHeartbeat(time.Millisecond) }).NotTo(LeakGoroutines(leak.Within(100 * time.Millisecond)))
 		})
 		Expect(msg).To(ContainSubstring("goroutines_test.StartHeartbeat.func1"))

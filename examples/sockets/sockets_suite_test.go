@@ -19,15 +19,6 @@ func TestSockets(t *testing.T) {
 	RunSpecs(t, "Socket leak examples")
 }
 
-// failureOf runs an assertion that is expected to fail and returns its
-// failure message, which the spec then shows in the report.
-func failureOf(assertion func()) string {
-	msg := InterceptGomegaFailure(assertion)
-	Expect(msg).To(HaveOccurred(), "the assertion was expected to fail")
-	AddReportEntry("residue's failure message", msg.Error())
-	return msg.Error()
-}
-
 // redisAddr is the address of the Redis server the suite starts.
 var redisAddr string
 

@@ -15,6 +15,7 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/residue-go/residue/examples/internal/show"
 	"github.com/residue-go/residue/leak"
 	. "github.com/residue-go/residue/matchers"
 )
@@ -52,7 +53,7 @@ var _ = Describe("LeakSockets", func() {
 	Describe("a go-redis client", func() {
 		It("is caught when it is not closed, with its socket and the line that made it", func() {
 			var at string
-			msg := failureOf(func() {
+			msg := show.FailureOf(func() {
 				Expect(func() {
 					at = here()
 					CountVisit(redisAddr, "home", false)
@@ -82,7 +83,7 @@ var _ = Describe("LeakSockets", func() {
 			client := &http.Client{Transport: &http.Transport{}}
 			DeferCleanup(client.CloseIdleConnections)
 			var at string
-			msg := failureOf(func() {
+			msg := show.FailureOf(func() {
 				Expect(func() {
 					at = here()
 					Status(client, srv.URL, false)
@@ -95,7 +96,7 @@ var _ = Describe("LeakSockets", func() {
 		It("names an idle keep-alive connection, and allows it on request", func() {
 			client := &http.Client{Transport: &http.Transport{}}
 			DeferCleanup(client.CloseIdleConnections)
-			msg := failureOf(func() {
+			msg := show.FailureOf(func() {
 				Expect(func() { Status(client, srv.URL, true) }).NotTo(LeakSockets(leak.Within(100 * time.Millisecond)))
 			})
 			Expect(msg).To(ContainSubstring("idle keep-alive connection"))
@@ -119,7 +120,7 @@ var _ = Describe("LeakSockets", func() {
 			var srv *httptest.Server
 			DeferCleanup(func() { srv.Close() })
 			var at string
-			msg := failureOf(func() {
+			msg := show.FailureOf(func() {
 				Expect(func() {
 					at = here()
 					srv = httptest.NewServer(http.NotFoundHandler())
@@ -147,7 +148,7 @@ var _ = Describe("LeakSockets", func() {
 			var ln net.Listener
 			DeferCleanup(func() { ln.Close() })
 			var at string
-			msg := failureOf(func() {
+			msg := show.FailureOf(func() {
 				Expect(func() {
 					at = here()
 					ln, _ = net.Listen("tcp", "127.0.0.1:0")
