@@ -13,6 +13,6 @@ import (
 func FailureOf(assertion func()) string {
 	err := gomega.InterceptGomegaFailure(assertion)
 	gomega.Expect(err).To(gomega.HaveOccurred(), "the assertion was expected to fail")
-	ginkgo.AddReportEntry("residue's failure message", err.Error())
+	ginkgo.AddReportEntry("residue's failure message", err.Error(), ginkgo.Offset(1))
 	return err.Error()
 }
