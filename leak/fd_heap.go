@@ -58,7 +58,9 @@ func allocBaseline() map[stackKey]int64 {
 	recs := memProfileNoGC()
 	out := make(map[stackKey]int64, len(recs))
 	for i := range recs {
-		out[keyOf(&recs[i].Stack0)] = recs[i].AllocObjects
+		// Stacks deeper than 32 frames that differ only below the cut (two
+		// runs' marker frames, say) share a key: their counts add up.
+		out[keyOf(&recs[i].Stack0)] += recs[i].AllocObjects
 	}
 	return out
 }
@@ -100,9 +102,16 @@ type runAllocations struct {
 func runHeapRecords(baseline map[stackKey]int64) runAllocations {
 	var out runAllocations
 	cut := false
-	for _, r := range probes.MemProfile() {
+	recs := probes.MemProfile()
+	// What each key gained since the baseline (keys are shared by stacks
+	// deeper than 32 frames that differ only below the cut).
+	gained := make(map[stackKey]int64, len(recs))
+	for i := range recs {
+		gained[keyOf(&recs[i].Stack0)] += recs[i].AllocObjects
+	}
+	for _, r := range recs {
 		k := keyOf(&r.Stack0)
-		delta := r.AllocObjects - baseline[k]
+		delta := min(r.AllocObjects, gained[k]-baseline[k])
 		if delta <= 0 {
 			continue
 		}
@@ -123,8 +132,12 @@ func runHeapRecords(baseline map[stackKey]int64) runAllocations {
 		var buf bytes.Buffer
 		_ = pprof.Lookup("heap").WriteTo(&buf, 1)
 		out.fds = out.fds[:0]
+		// What a key gained is known from the records above; the full
+		// stacks sharing it are kept while still in use (attribution then
+		// keeps those whose full stack holds the run's marker).
 		for _, r := range parseHeapRecords(buf.String()) {
-			if r.allocs -= baseline[r.key]; r.allocs > 0 && r.inUse > 0 {
+			if g := gained[r.key] - baseline[r.key]; g > 0 && r.inUse > 0 {
+				r.allocs = min(r.allocs, g)
 				out.fds = append(out.fds, r)
 			}
 		}
