@@ -1,6 +1,7 @@
 package globals_test
 
 import (
+	"net/http"
 	"reflect"
 	"strconv"
 	"strings"
@@ -270,5 +271,30 @@ func TestIndexOfAnotherBinary(t *testing.T) {
 	}
 	if _, err := globals.OpenIndex(scenarioBinary(t, "-s -w")); err == nil || !strings.Contains(err.Error(), "go test -ldflags=-w=0 ./...") {
 		t.Errorf("a stripped binary gave %v", err)
+	}
+}
+
+// ServeMuxForTest is a package-level mux the test registers routes on.
+var ServeMuxForTest = http.NewServeMux()
+
+func helloHandler(http.ResponseWriter, *http.Request) {}
+
+func TestServeMuxIsReportedByPattern(t *testing.T) {
+	r, err := globals.Find(func() {
+		ServeMuxForTest.HandleFunc("/hello", helloHandler)
+		ServeMuxForTest.Handle("GET /files/", http.FileServer(http.Dir(".")))
+	}, globals.InPackages("github.com/residue-go/residue/globals_test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := r.String()
+	for _, want := range []string{
+		`globals_test.ServeMuxForTest.patterns: added "/hello": github.com/residue-go/residue/globals_test.helloHandler`,
+		`globals_test.ServeMuxForTest.patterns: added "GET /files/": *http.fileHandler`,
+		"(2 changes)",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("report lacks %q:\n%s", want, got)
+		}
 	}
 }

@@ -134,7 +134,7 @@ func TestCleanBlocksInFreshProcessesReportNothing(t *testing.T) {
 // variable the report must name.
 var recallScenarios = []struct{ scenario, variable, line string }{
 	{"mime.AddExtensionType", "mime.mimeTypes", `mime.mimeTypes: added ".residue": "text/x-residue; charset=utf-8"`},
-	{"http.HandleFunc on DefaultServeMux", "net/http.DefaultServeMux", `"residue-hello"`},
+	{"http.HandleFunc on DefaultServeMux", "net/http.DefaultServeMux", `net/http.DefaultServeMux.patterns: added "/residue-hello": main.`},
 	{"gob.Register", "encoding/gob.nameToConcreteType", `encoding/gob.nameToConcreteType: added "main.gobPayload": type main.gobPayload`},
 	{"flag.Set on the default FlagSet", "flag.CommandLine", `flag.CommandLine.actual: added "residue-scenario-flag"`},
 	{"log.SetPrefix", "log.std", `log.std.prefix: "" → "residue: "`},

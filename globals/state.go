@@ -132,6 +132,9 @@ func (c *capturer) value(v reflect.Value) *node {
 	case "internal/abi", "runtime", "internal/sync":
 		return identity(v)
 	}
+	if t.PkgPath() == "net/http" && t.Name() == "ServeMux" {
+		return serveMux(v)
+	}
 	if t == typeOfTime && v.CanAddr() {
 		tm := *(*time.Time)(unsafe.Pointer(v.UnsafeAddr()))
 		n := leaf(tm.Format(time.RFC3339Nano))
@@ -214,6 +217,73 @@ func (c *capturer) value(v reflect.Value) *node {
 		return c.mapValue(v)
 	}
 	return leaf("(" + v.Kind().String() + ")")
+}
+
+// serveMux captures an http.ServeMux as what it routes: its patterns, each
+// with its handler, rather than its routing tree and index, whose layout
+// says nothing to a reader. A registration is then reported as
+// `net/http.DefaultServeMux.patterns: added "/hello": main.hello`.
+func serveMux(v reflect.Value) *node {
+	routes := map[string]string{}
+	seen := map[uintptr]bool{}
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		switch v.Kind() {
+		case reflect.Pointer:
+			if v.IsNil() || seen[v.Pointer()] {
+				return
+			}
+			seen[v.Pointer()] = true
+			walk(v.Elem())
+		case reflect.Struct:
+			if v.Type().Name() == "routingNode" {
+				if p := v.FieldByName("pattern"); p.IsValid() && p.Kind() == reflect.Pointer && !p.IsNil() {
+					if str := p.Elem().FieldByName("str"); str.IsValid() && str.Kind() == reflect.String {
+						routes[str.String()] = handlerName(v.FieldByName("handler"))
+					}
+				}
+			}
+			for i := range v.NumField() {
+				walk(v.Field(i))
+			}
+		case reflect.Slice, reflect.Array:
+			for i := range v.Len() {
+				walk(v.Index(i))
+			}
+		case reflect.Map:
+			iter := v.MapRange()
+			for iter.Next() {
+				walk(iter.Value())
+			}
+		}
+	}
+	if tree := v.FieldByName("tree"); tree.IsValid() {
+		walk(tree)
+	}
+	entries := make([]entry, 0, len(routes))
+	for pattern, handler := range routes {
+		entries = append(entries, entry{key: pattern, state: leaf(handler)})
+	}
+	c := &capturer{}
+	n := &node{kind: structNode, names: []string{"patterns"}, kids: []*node{c.mapNode("patterns", entries, true, true)}}
+	n.hash = mix(hashString("http.ServeMux"), n.kids[0].hash)
+	n.zero = len(routes) == 0
+	return n
+}
+
+// handlerName says what an http.Handler interface value is: the function
+// of a HandlerFunc, the type of anything else.
+func handlerName(h reflect.Value) string {
+	if !h.IsValid() || h.IsNil() {
+		return "nil"
+	}
+	e := h.Elem()
+	if e.Kind() == reflect.Func {
+		if f := runtime.FuncForPC(e.Pointer()); f != nil {
+			return f.Name()
+		}
+	}
+	return e.Type().String()
 }
 
 // pools are types that hold live connections in unexported fields, which
