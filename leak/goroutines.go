@@ -414,7 +414,14 @@ func (r *GoroutineReport) String() string {
 			b.WriteString("    (a block probed at the same time left a goroutine with an identical stack and both creators\n" +
 				"    have exited: the count is exact, but the ID shown may be the other block's)\n")
 		}
-		writeFrames(&b, g.Stack)
+		if len(g.Stack) == 0 && g.Raw != "" {
+			// A stack in a form the parser does not know: the runtime's own text.
+			for _, l := range strings.Split(g.Raw, "\n") {
+				fmt.Fprintf(&b, "    %s\n", l)
+			}
+		} else {
+			writeFrames(&b, g.Stack)
+		}
 		for _, c := range g.Origin {
 			fmt.Fprintf(&b, "    created by %s", c.Func)
 			switch {

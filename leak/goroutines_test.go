@@ -354,3 +354,14 @@ func TestNestedRunsBothSeeTheInnerLeak(t *testing.T) {
 		t.Fatalf("inner:\n%s\nouter:\n%s", inner, outer)
 	}
 }
+
+// A goroutine whose text the parser cannot read is shown as the runtime
+// wrote it, never dropped.
+func TestReportShowsUnknownStacksRaw(t *testing.T) {
+	r := &leak.GoroutineReport{Within: time.Second, Goroutines: []leak.Goroutine{
+		{ID: 7, State: "chan receive", Raw: "goroutine 7 [chan receive]:\nsome future format\n\tat somewhere"},
+	}}
+	if got := r.String(); !strings.Contains(got, "    some future format\n    \tat somewhere") {
+		t.Fatalf("raw text missing:\n%s", got)
+	}
+}
