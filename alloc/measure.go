@@ -279,7 +279,7 @@ func (p *Probe) After(r *probes.Run) error {
 		for stk, f := range deltas {
 			switch {
 			case hasFunc(stk[:], r.Marker):
-				count(symbolize(stk[:]), f)
+				count(probes.Symbolize(stk[:]), f)
 			case stk[len(stk)-1] != 0:
 				deep = append(deep, stk)
 			}
@@ -316,16 +316,19 @@ func (p *Probe) After(r *probes.Run) error {
 // its figures are Unattributed.
 func (p *Probe) attributeDeep(marker string, deep [][32]uintptr, deltas map[[32]uintptr]Figures,
 	count func([]Frame, Figures), m *Measurement) error {
-	prof, err := readHeapProfile()
-	if err != nil {
-		return err
-	}
+	// After has just flushed the profile (probes.MemProfile), so the full
+	// stacks are those of the same records.
+	prof := probes.FullStackProfile()
+	fulls := make([][]Frame, len(prof))
 	for _, stk := range deep {
-		prefix := withoutRuntime(symbolize(stk[:]))
+		prefix := withoutRuntime(probes.Symbolize(stk[:]))
 		var mine, other, unknown int
 		var frames []Frame
-		for i := range prof.samples {
-			full := withoutRuntime(prof.samples[i].frames())
+		for i := range prof {
+			if fulls[i] == nil {
+				fulls[i] = withoutRuntime(probes.Symbolize(prof[i].Stack))
+			}
+			full := fulls[i]
 			if !hasPrefix(full, prefix) {
 				continue
 			}
@@ -335,7 +338,7 @@ func (p *Probe) attributeDeep(marker string, deep [][32]uintptr, deltas map[[32]
 				if frames == nil {
 					frames = full
 				}
-			case len(prof.samples[i].stack) >= maxProfileDepth:
+			case len(prof[i].Stack) >= maxProfileDepth:
 				unknown++
 			default:
 				other++
@@ -352,6 +355,10 @@ func (p *Probe) attributeDeep(marker string, deep [][32]uintptr, deltas map[[32]
 	}
 	return nil
 }
+
+// maxProfileDepth is the runtime's default profiling stack depth: a stack
+// this long may have been cut before reaching the marker.
+const maxProfileDepth = 128
 
 func withoutRuntime(frames []Frame) []Frame {
 	out := frames[:0:0]
@@ -397,24 +404,6 @@ func hasFunc(stk []uintptr, fn string) bool {
 		}
 	}
 	return false
-}
-
-// symbolize returns the frames of a recorded stack, inlined calls included,
-// innermost first.
-func symbolize(stk []uintptr) []Frame {
-	n := 0
-	for n < len(stk) && stk[n] != 0 {
-		n++
-	}
-	var out []Frame
-	frames := runtime.CallersFrames(stk[:n])
-	for {
-		f, more := frames.Next()
-		out = append(out, Frame{Func: f.Function, File: f.File, Line: f.Line})
-		if !more {
-			return out
-		}
-	}
 }
 
 // tinySink keeps primeTiny's allocations on the heap.

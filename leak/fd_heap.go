@@ -1,14 +1,10 @@
 package leak
 
 import (
-	"bytes"
+	"runtime"
+	"sync"
 
 	"github.com/residue-go/residue/probes"
-	"runtime"
-	"runtime/pprof"
-	"strconv"
-	"strings"
-	"sync"
 )
 
 // The constructors whose allocations mark the creation of a descriptor's Go
@@ -55,7 +51,7 @@ func keyOf(pcs *[32]uintptr) stackKey {
 // from an earlier run with the same marker, and every run that reports
 // descriptors flushes the profile (runHeapRecords) before it ends.
 func allocBaseline() map[stackKey]int64 {
-	recs := memProfileNoGC()
+	recs := probes.PublishedMemProfile()
 	out := make(map[stackKey]int64, len(recs))
 	for i := range recs {
 		// Stacks deeper than 32 frames that differ only below the cut (two
@@ -63,17 +59,6 @@ func allocBaseline() map[stackKey]int64 {
 		out[keyOf(&recs[i].Stack0)] += recs[i].AllocObjects
 	}
 	return out
-}
-
-func memProfileNoGC() []runtime.MemProfileRecord {
-	n, _ := runtime.MemProfile(nil, true)
-	for {
-		recs := make([]runtime.MemProfileRecord, n+64)
-		var ok bool
-		if n, ok = runtime.MemProfile(recs, true); ok {
-			return recs[:n]
-		}
-	}
 }
 
 // heapRecord is one record of the memory profile, with its full stack (the
@@ -126,19 +111,22 @@ func runHeapRecords(baseline map[stackKey]int64) runAllocations {
 			cut = true
 			continue
 		}
-		out.fds = append(out.fds, heapRecord{key: k, inUse: r.InUseObjects(), allocs: delta, frames: symbolize(r.Stack())})
+		out.fds = append(out.fds, heapRecord{key: k, inUse: r.InUseObjects(), allocs: delta, frames: probes.Symbolize(r.Stack())})
 	}
 	if cut {
-		var buf bytes.Buffer
-		_ = pprof.Lookup("heap").WriteTo(&buf, 1)
-		out.fds = out.fds[:0]
 		// What a key gained is known from the records above; the full
 		// stacks sharing it are kept while still in use (attribution then
 		// keeps those whose full stack holds the run's marker).
-		for _, r := range parseHeapRecords(buf.String()) {
-			if g := gained[r.key] - baseline[r.key]; g > 0 && r.inUse > 0 {
-				r.allocs = min(r.allocs, g)
-				out.fds = append(out.fds, r)
+		out.fds = out.fds[:0]
+		for _, r := range probes.FullStackProfile() {
+			if !hasConstructorPC(r.Stack[:min(4, len(r.Stack))]) {
+				continue
+			}
+			var key [32]uintptr
+			copy(key[:], r.Stack)
+			k := keyOf(&key)
+			if g := gained[k] - baseline[k]; g > 0 && r.InUseObjects > 0 {
+				out.fds = append(out.fds, heapRecord{key: k, inUse: r.InUseObjects, allocs: min(r.AllocObjects, g), frames: probes.Symbolize(r.Stack)})
 			}
 		}
 	}
@@ -153,7 +141,7 @@ func runHeapRecords(baseline map[stackKey]int64) runAllocations {
 func (a *runAllocations) startedFrom(fn, marker string) []Frame {
 	for i := range a.others {
 		r := &a.others[i]
-		frames := symbolize(r.Stack())
+		frames := probes.Symbolize(r.Stack())
 		at, end := -1, -1
 		for j, f := range frames {
 			if at < 0 && f.Func == fn {
@@ -178,93 +166,4 @@ func hasConstructorPC(pcs []uintptr) bool {
 		}
 	}
 	return false
-}
-
-// symbolize turns a recorded stack into frames, inlined calls included.
-func symbolize(pcs []uintptr) []Frame {
-	var out []Frame
-	frames := runtime.CallersFrames(pcs)
-	for {
-		f, more := frames.Next()
-		out = append(out, Frame{Func: f.Function, File: f.File, Line: f.Line})
-		if !more {
-			return out
-		}
-	}
-}
-
-// parseHeapRecords parses the heap profile's text form (debug=1):
-//
-//	1: 112 [3: 336] @ 0x4f3a1 0x4f2b0 …
-//	#	0x4f3a0	net.newFD+0x40	/usr/local/go/src/net/fd_unix.go:27
-//
-// keeping only records with a constructor frame.
-func parseHeapRecords(text string) []heapRecord {
-	var out []heapRecord
-	for _, block := range strings.Split(text, "\n\n") {
-		if !strings.Contains(block, netConstructor+"+") && !strings.Contains(block, osConstructor+"+") {
-			continue
-		}
-		var r heapRecord
-		ok := false
-		for _, l := range strings.Split(block, "\n") {
-			if strings.HasPrefix(l, "#\t") {
-				parts := strings.Split(l, "\t")
-				if len(parts) < 4 || !ok {
-					continue
-				}
-				fn := parts[2]
-				if j := strings.LastIndex(fn, "+0x"); j >= 0 {
-					fn = fn[:j]
-				}
-				f := Frame{Func: fn}
-				loc := parts[len(parts)-1]
-				if j := strings.LastIndexByte(loc, ':'); j > 0 {
-					f.File = loc[:j]
-					f.Line, _ = strconv.Atoi(loc[j+1:])
-				}
-				r.frames = append(r.frames, f)
-				continue
-			}
-			at := strings.Index(l, " @ ")
-			if at < 0 {
-				continue
-			}
-			if r, ok = parseHeapHeader(l[:at], l[at+3:]); !ok {
-				break
-			}
-		}
-		if ok {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-// parseHeapHeader parses "1: 112 [3: 336]" and the program counters.
-func parseHeapHeader(counts, pcs string) (heapRecord, bool) {
-	var r heapRecord
-	var key [32]uintptr
-	f := strings.FieldsFunc(counts, func(c rune) bool { return c == ':' || c == ' ' || c == '[' || c == ']' })
-	if len(f) != 4 {
-		return r, false
-	}
-	var err1, err2 error
-	r.inUse, err1 = strconv.ParseInt(f[0], 10, 64)
-	r.allocs, err2 = strconv.ParseInt(f[2], 10, 64)
-	if err1 != nil || err2 != nil {
-		return r, false
-	}
-	for i, s := range strings.Fields(pcs) {
-		if i == len(key) {
-			break
-		}
-		pc, err := strconv.ParseUint(strings.TrimPrefix(s, "0x"), 16, 64)
-		if err != nil {
-			return r, false
-		}
-		key[i] = uintptr(pc)
-	}
-	r.key = keyOf(&key)
-	return r, true
 }

@@ -41,10 +41,16 @@ func RecordAllocations() (release func()) {
 func MemProfile() []runtime.MemProfileRecord {
 	runtime.GC()
 	runtime.GC()
-	var recs []runtime.MemProfileRecord
+	return PublishedMemProfile()
+}
+
+// PublishedMemProfile returns the memory profile as the last GC cycles
+// published it, without running one: cheap, but allocations since the last
+// cycle are missing.
+func PublishedMemProfile() []runtime.MemProfileRecord {
 	n, _ := runtime.MemProfile(nil, true)
 	for {
-		recs = make([]runtime.MemProfileRecord, n+64)
+		recs := make([]runtime.MemProfileRecord, n+64)
 		var ok bool
 		if n, ok = runtime.MemProfile(recs, true); ok {
 			return recs[:n]
