@@ -19,7 +19,9 @@ type Report interface {
 	// not: {"goroutines", 0}.
 	Counts() []Count
 	// String is the full text of the findings, as a failure message shows
-	// them: what was left and where it came from.
+	// them: what was left and where it came from. It starts with a one-line
+	// headline whose subject is "The block" ("The block left 2 goroutines
+	// running…"), which combined checks replace ("The test left…").
 	String() string
 }
 
