@@ -239,3 +239,28 @@ func TestCombinedCheckWithoutDebugInfo(t *testing.T) {
 		t.Errorf("with %s=1: err %v, output:\n%s", residue.RequireGlobalsEnv, err, out2)
 	}
 }
+
+// A parallel test's change to a global cannot be told from another
+// parallel test's: Check logs it and does not fail the test.
+func TestCheckLogsGlobalChangesOfParallelTests(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^TestParallelChangeForCheck$", "-test.v")
+	cmd.Env = append(os.Environ(), "RESIDUE_PARALLEL_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "not judged, as the test ran in parallel") ||
+		!strings.Contains(string(out), `residue_test.Registry: added "parallel"`) {
+		t.Fatalf("err %v, output:\n%s", err, out)
+	}
+}
+
+func TestParallelChangeForCheck(t *testing.T) {
+	if os.Getenv("RESIDUE_PARALLEL_CHILD") == "" {
+		t.Skip("run by TestCheckLogsGlobalChangesOfParallelTests")
+	}
+	t.Parallel()
+	residue.Check(t, quick, only)
+	Registry["parallel"] = 1
+}
