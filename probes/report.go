@@ -74,9 +74,9 @@ type Kind struct {
 	New func(opts []Option) (Probe, error)
 }
 
-// Select returns the options of type O among opts, in order, and an error
-// naming any other option: one meant for another probe. Kind.New uses it.
-func Select[O Option](probe string, opts []Option) ([]O, error) {
+// selectOptions returns the options of type O among opts, in order, and an
+// error naming any other option: one meant for another probe.
+func selectOptions[O Option](probe string, opts []Option) ([]O, error) {
 	var out []O
 	var wrong []string
 	for _, o := range opts {
@@ -138,7 +138,7 @@ func Configure[C any](c *C, opts []Setting[C]) error {
 // The Kind's other fields can be set on the result.
 func NewKind[O Option, P Probe](name string, newProbe func(...O) (P, error)) Kind {
 	return Kind{Name: name, New: func(opts []Option) (Probe, error) {
-		own, err := Select[O](name, opts)
+		own, err := selectOptions[O](name, opts)
 		if err != nil {
 			return nil, err
 		}

@@ -38,9 +38,9 @@ type Run struct {
 	slot      int // index of the exclusive marker, -1 when shared or freed
 	exclusive bool
 
-	mu                sync.Mutex
-	runners           []uint64
-	started, returned time.Time
+	mu       sync.Mutex
+	runners  []uint64
+	returned time.Time
 
 	probes []Probe         // those whose Before succeeded
 	parent context.Context // the labels the run started under
@@ -50,7 +50,7 @@ type Run struct {
 // ID is unique within the process.
 func (r *Run) ID() uint64 { return r.id }
 
-// Label is the pprof label key set, with the value LabelValue, on the
+// Label is the pprof label key set, with the value "block", on the
 // goroutines that run the block. Go copies labels to every goroutine started
 // from a labelled one, so the label marks the block's goroutines and their
 // descendants.
@@ -67,13 +67,6 @@ func (r *Run) Marker() string { return r.markerFn }
 // Exclusive reports whether no other run under way shares the run's marker.
 func (r *Run) Exclusive() bool { return r.exclusive }
 
-// Started is when the block started running (first entered).
-func (r *Run) Started() time.Time {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.started
-}
-
 // Returned is when the block last returned.
 func (r *Run) Returned() time.Time {
 	r.mu.Lock()
@@ -81,8 +74,8 @@ func (r *Run) Returned() time.Time {
 	return r.returned
 }
 
-// LabelValue is the value of Run.Label on the block's goroutines.
-const LabelValue = "block"
+// labelValue is the value of Run.Label on the block's goroutines.
+const labelValue = "block"
 
 var nextID atomic.Uint64
 
@@ -97,13 +90,6 @@ func RunnerOf(id uint64) uint64 {
 		return r.(*Run).id
 	}
 	return 0
-}
-
-// IsRunner reports whether goroutine id ran (part of) the block.
-func (r *Run) IsRunner(id uint64) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Contains(r.runners, id)
 }
 
 // Runners returns the IDs of the goroutines that ran the block, the first
@@ -160,7 +146,7 @@ func Exec(block func(), probes ...Probe) (*Run, error) {
 func Start(probes ...Probe) (*Run, error) {
 	r := &Run{id: nextID.Add(1), parent: inheritedLabels()}
 	r.label = "residue-" + strconv.FormatUint(r.id, 10)
-	r.ctx = pprof.WithLabels(r.parent, pprof.Labels(r.label, LabelValue))
+	r.ctx = pprof.WithLabels(r.parent, pprof.Labels(r.label, labelValue))
 	r.reserveMarker()
 	for _, p := range probes {
 		if err := p.Before(r); err != nil {
@@ -188,9 +174,6 @@ func (r *Run) Enter(f func()) {
 func (r *Run) Adopt() (restore func()) {
 	id := stack.CurrentID()
 	r.mu.Lock()
-	if len(r.runners) == 0 {
-		r.started = time.Now()
-	}
 	r.runners = append(r.runners, id)
 	r.mu.Unlock()
 	active.Store(id, r)
