@@ -40,6 +40,7 @@ type Run struct {
 
 	mu       sync.Mutex
 	runners  []uint64
+	outer    map[uint64]*Run // the runs these runners were running before
 	returned time.Time
 
 	probes []Probe         // those whose Before succeeded
@@ -176,7 +177,14 @@ func (r *Run) Adopt() (restore func()) {
 	r.mu.Lock()
 	r.runners = append(r.runners, id)
 	r.mu.Unlock()
-	active.Store(id, r)
+	if prev, loaded := active.Swap(id, r); loaded && prev != r {
+		r.mu.Lock()
+		if r.outer == nil {
+			r.outer = map[uint64]*Run{}
+		}
+		r.outer[id] = prev.(*Run)
+		r.mu.Unlock()
+	}
 	pprof.SetGoroutineLabels(r.ctx)
 	return func() {
 		pprof.SetGoroutineLabels(r.parent)
@@ -197,7 +205,12 @@ func (r *Run) Finish() error {
 	}
 	r.probes = nil
 	for _, id := range r.Runners() {
-		active.CompareAndDelete(id, r)
+		r.mu.Lock()
+		prev := r.outer[id]
+		r.mu.Unlock()
+		if active.CompareAndDelete(id, r) && prev != nil {
+			active.Store(id, prev) // an enclosing run still under way
+		}
 	}
 	r.releaseMarker()
 	return err
