@@ -62,7 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	f, _ := stderr.(*os.File)
 	prog := &progress{w: stderr, terminal: f != nil && isTerminal(f), total: len(a.pkgs), start: time.Now()}
-	res := runTests(a.dir, a.env, a.testArgs(o), prog)
+	res := runTests(a.dir, a.env, a.testArgs(o), prog, a.unmap)
 	prog.clear()
 	if res.err != nil {
 		fmt.Fprintf(stderr, "residue: %v\n", res.err)
@@ -127,6 +127,7 @@ type audit struct {
 	overlay string
 	modFile string // "" when the module is residue itself
 	env     []string
+	unmap   *strings.Replacer // from rewritten test files' paths to the originals
 }
 
 func prepare(o *options) (*audit, error) {
@@ -160,9 +161,15 @@ func prepare(o *options) (*audit, error) {
 	if err := os.Mkdir(overlayDir, 0o755); err != nil {
 		return a, err
 	}
-	if a.overlay, _, err = writeOverlay(overlayDir, a.pkgs); err != nil {
+	replaced := map[string]string{}
+	if a.overlay, replaced, err = writeOverlay(overlayDir, a.pkgs); err != nil {
 		return a, err
 	}
+	var pairs []string
+	for orig, rewritten := range replaced {
+		pairs = append(pairs, rewritten, orig)
+	}
+	a.unmap = strings.NewReplacer(pairs...)
 	a.env = []string{record.EnvFile + "=" + a.records}
 	if m.Path != residueModule {
 		src, err := findResidue(o.residueDir)

@@ -204,15 +204,15 @@ type pkg struct {
 
 // writeOverlay rewrites the test files of pkgs into dir and writes the
 // overlay file that maps each original to its rewrite. It returns the
-// overlay file's path and how many files it replaces.
-func writeOverlay(dir string, pkgs []pkg) (string, int, error) {
+// overlay file's path and the map.
+func writeOverlay(dir string, pkgs []pkg) (string, map[string]string, error) {
 	replace := map[string]string{}
 	for _, p := range pkgs {
 		for _, name := range slices.Concat(p.TestGoFiles, p.XTestGoFiles) {
 			path := filepath.Join(p.Dir, name)
 			src, err := os.ReadFile(path)
 			if err != nil {
-				return "", 0, err
+				return "", nil, err
 			}
 			out, err := rewrite(path, src)
 			if err != nil || out == nil {
@@ -222,15 +222,15 @@ func writeOverlay(dir string, pkgs []pkg) (string, int, error) {
 			}
 			dst := filepath.Join(dir, fmt.Sprintf("%d_%s", len(replace), name))
 			if err := os.WriteFile(dst, out, 0o644); err != nil {
-				return "", 0, err
+				return "", nil, err
 			}
 			replace[path] = dst
 		}
 	}
 	b, err := json.Marshal(map[string]any{"Replace": replace})
 	if err != nil {
-		return "", 0, err
+		return "", nil, err
 	}
 	file := filepath.Join(dir, "overlay.json")
-	return file, len(replace), os.WriteFile(file, b, 0o644)
+	return file, replace, os.WriteFile(file, b, 0o644)
 }

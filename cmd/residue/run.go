@@ -143,7 +143,9 @@ func (p *progress) clear() {
 }
 
 // runTests runs go test -json with args and reads its events.
-func runTests(dir string, env, args []string, prog *progress) *runResult {
+// Compiler and vet messages name the rewritten test files: unmap names the
+// originals instead.
+func runTests(dir string, env, args []string, prog *progress, unmap *strings.Replacer) *runResult {
 	r := &runResult{pkgs: map[string]*pkgResult{}, builds: map[string]*strings.Builder{}}
 	cmd := exec.Command("go", append([]string{"test", "-json"}, args...)...)
 	cmd.Dir = dir
@@ -178,7 +180,9 @@ func runTests(dir string, env, args []string, prog *progress) *runResult {
 	sc.Buffer(make([]byte, 64<<10), 64<<20)
 	for sc.Scan() {
 		var e event
-		if json.Unmarshal(sc.Bytes(), &e) != nil {
+		if json.Unmarshal(sc.Bytes(), &e) == nil {
+			e.Output = unmap.Replace(e.Output)
+		} else {
 			r.pkg("").out("").WriteString(sc.Text() + "\n")
 			continue
 		}
@@ -186,7 +190,7 @@ func runTests(dir string, env, args []string, prog *progress) *runResult {
 	}
 	close(stop)
 	werr := cmd.Wait()
-	if s := strings.TrimSpace(stderr.String()); s != "" {
+	if s := strings.TrimSpace(unmap.Replace(stderr.String())); s != "" {
 		// go test writes what stops it before any package runs (a bad
 		// pattern, a go.mod it cannot read) to standard error.
 		r.pkg("").out("").WriteString(s + "\n")
