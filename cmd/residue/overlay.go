@@ -69,7 +69,7 @@ func rewrite(name string, src []byte) ([]byte, error) {
 				last := call.Args[len(call.Args)-1]
 				edits = append(edits,
 					edit{at: off(last.Pos()), text: "append(append([]any(nil), "},
-					edit{at: off(last.End()), text: ", " + hook + ")"})
+					edit{at: off(last.End()), text: "...), " + hook + ")"})
 			} else {
 				edits = append(edits, edit{at: off(call.Rparen), text: ", " + hook})
 			}
