@@ -25,7 +25,7 @@ func Check(t testing.TB, opts ...Option) {
 	if err != nil {
 		t.Fatalf("residue.Check: %v", err)
 	}
-	restore := s.run.Adopt()
+	restore := s.Adopt()
 	t.Cleanup(func() {
 		restore()
 		report, err := s.Finish()
@@ -37,6 +37,11 @@ func Check(t testing.TB, opts ...Option) {
 		}
 	})
 }
+
+// Adopt makes the calling goroutine part of the session's block from now
+// on, as Enter does for one call: the goroutines it starts are the block's.
+// restore ends that and must be called on the same goroutine.
+func (s *Session) Adopt() (restore func()) { return s.run.Adopt() }
 
 // VerifyTestMain runs the test binary's tests and then fails it, with the
 // report on standard error, if they left side effects. Use it in TestMain:

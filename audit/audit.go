@@ -2,8 +2,8 @@
 // of the module it audits, through a build overlay: the user's files are
 // never changed. Each test runs under residue's probes, and what it left
 // behind is appended, as one JSON line, to the file the command names in
-// the environment (see docs/audit.md). Outside `residue test` the hook only
-// runs the test.
+// the environment (see docs/audit.md). Outside `residue test` the hook does
+// nothing.
 package audit
 
 import (
@@ -12,19 +12,24 @@ import (
 	"github.com/residue-go/residue/audit/internal/unit"
 )
 
-// Test runs body, the body of the calling test, under residue's probes:
-// everything the test and its subtests start is watched until the test's
-// cleanups have run. An audited build wraps every top-level test in it:
+// Test audits the calling test: everything it and its subtests start is
+// watched from now until its cleanups have run. An audited build calls it
+// first thing in every top-level test:
 //
-//	func TestX(t *testing.T) { audit.Test(t, func() {
+//	func TestX(t *testing.T) { audit.Test(t);
 //		…
-//	})}
-func Test(t *testing.T, body func()) {
+//	}
+func Test(t *testing.T) {
 	u := unit.Begin(unit.CallerFunc(1), t.Name(), false)
 	if u == nil {
-		body()
 		return
 	}
-	t.Cleanup(func() { u.End(t.Failed(), t.Skipped()) })
-	u.Enter(body)
+	restore := u.Adopt()
+	t.Cleanup(func() {
+		// Ended while the test's goroutine still belongs to the unit, so
+		// that what it opened itself is told apart from what other tests
+		// opened.
+		u.End(t.Failed(), t.Skipped())
+		restore()
+	})
 }

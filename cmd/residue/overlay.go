@@ -31,15 +31,16 @@ type edit struct {
 	text    string
 }
 
-// rewrite returns the test file src with the audit hook added: the body of
-// every top-level test (but those that run a Ginkgo suite) is passed to
-// audit.Test as a closure, and ginkgoaudit.EverySpec() is added to every
-// RunSpecs call:
+// rewrite returns the test file src with the audit hook added: a call to
+// audit.Test first in every top-level test (but those that run a Ginkgo
+// suite), and ginkgoaudit.EverySpec() added to every RunSpecs call:
 //
-//	func TestX(t *testing.T) { residueaudit.Test(t, func() {
+//	func TestX(t *testing.T) { residueaudit.Test(t);
 //		…
-//	})}
+//	}
 //
+// The test's own stack is unchanged: a test that looks at its callers sees
+// what it sees without the hook.
 // Every line keeps its number, so positions in reports are the file's own.
 // It returns nil when the file has nothing to hook.
 func rewrite(name string, src []byte) ([]byte, error) {
@@ -91,9 +92,7 @@ func rewrite(name string, src []byte) ([]byte, error) {
 		default:
 			param = t.Names[0].Name
 		}
-		edits = append(edits,
-			edit{at: off(fn.Body.Lbrace) + 1, text: " " + auditName + ".Test(" + param + ", func() {"},
-			edit{at: off(fn.Body.Rbrace), text: "})"})
+		edits = append(edits, edit{at: off(fn.Body.Lbrace) + 1, text: " " + auditName + ".Test(" + param + ");"})
 	}
 	if !usesAudit && !usesGinkgo {
 		return nil, nil

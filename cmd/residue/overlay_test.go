@@ -24,9 +24,9 @@ func TestA(t *testing.T) {
 
 import "testing"
 
-func TestA(t *testing.T) { residueaudit.Test(t, func() {
+func TestA(t *testing.T) { residueaudit.Test(t);
 	t.Log("a")
-})}
+}
 `,
 	}, {
 		name: "parameter unnamed, blank, or the test named Test",
@@ -42,9 +42,9 @@ func Test(t *tt.T) { t.Log() }
 
 import tt "testing"
 
-func TestA(residueT *tt.T) { residueaudit.Test(residueT, func() {})}
-func TestB(residueT *tt.T) { residueaudit.Test(residueT, func() {})}
-func Test(t *tt.T) { residueaudit.Test(t, func() { t.Log() })}
+func TestA(residueT *tt.T) { residueaudit.Test(residueT);}
+func TestB(residueT *tt.T) { residueaudit.Test(residueT);}
+func Test(t *tt.T) { residueaudit.Test(t); t.Log() }
 `,
 	}, {
 		name: "dot import",
@@ -58,7 +58,7 @@ func TestÄ(t *T) {}
 
 import . "testing"
 
-func TestÄ(t *T) { residueaudit.Test(t, func() {})}
+func TestÄ(t *T) { residueaudit.Test(t);}
 `,
 	}, {
 		name: "not tests",
@@ -101,7 +101,7 @@ func TestSuite(t *testing.T) {
 	RunSpecs(t, "Suite", residueginkgoaudit.EverySpec())
 }
 
-func TestOther(t *testing.T) { residueaudit.Test(t, func() {})}
+func TestOther(t *testing.T) { residueaudit.Test(t);}
 `,
 	}, {
 		name: "Ginkgo suite with decorators spread and a named import",

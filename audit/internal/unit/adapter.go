@@ -12,6 +12,7 @@ import (
 
 // session is what a unit needs of a residue session.
 type session interface {
+	Adopt() (restore func())
 	Enter(f func())
 	Finish() (record.Counts, []record.Finding, error)
 }
@@ -29,6 +30,7 @@ func start() (session, error) {
 
 type adapted struct{ s *residue.Session }
 
+func (a adapted) Adopt() func()  { return a.s.Adopt() }
 func (a adapted) Enter(f func()) { a.s.Enter(f) }
 
 func (a adapted) Finish() (record.Counts, []record.Finding, error) {

@@ -18,7 +18,6 @@ import (
 type Unit struct {
 	rec     record.Record
 	file    string
-	wrapper string // the closure the overlay wrapped the test's body in
 	start   time.Time
 	session session
 	err     error
@@ -26,20 +25,26 @@ type Unit struct {
 
 // Begin starts auditing a test or spec: every probe takes its "before" look
 // now. fn is the function that declares it, as runtime.FuncForPC names it
-// ("example.com/m/pkg.TestX"); for a test the overlay wrapped its body in
-// fn's first closure. Begin returns nil, and nothing is audited, when the
-// process was not started by `residue test` (the audit file is not set).
+// ("example.com/m/pkg.TestX"). Begin returns nil, and nothing is audited,
+// when the process was not started by `residue test` (the audit file is
+// not set).
 func Begin(fn, name string, spec bool) *Unit {
 	file := os.Getenv(record.EnvFile)
 	if file == "" {
 		return nil
 	}
 	u := &Unit{rec: record.Record{Package: PackageOf(fn), Test: name, Spec: spec}, file: file, start: time.Now()}
-	if !spec {
-		u.wrapper = fn + ".func1"
-	}
 	u.session, u.err = start()
 	return u
+}
+
+// Adopt makes the calling goroutine part of the unit until restore is
+// called on it.
+func (u *Unit) Adopt() (restore func()) {
+	if u.session == nil {
+		return func() {}
+	}
+	return u.session.Adopt()
 }
 
 // Enter runs f on the calling goroutine as part of the unit.
@@ -64,10 +69,6 @@ func (u *Unit) End(failed, skipped bool) {
 	}
 	end := time.Now()
 	rec.Elapsed = end.Sub(u.start).Seconds()
-	for i := range rec.Findings {
-		f := &rec.Findings[i]
-		f.Key, f.Text = unwrap(f.Key, u.wrapper), unwrap(f.Text, u.wrapper)
-	}
 	rec.Findings = attribute(u.start, end, rec)
 	switch {
 	case u.err != nil:
@@ -132,39 +133,6 @@ func PackageOf(fn string) string {
 	last = strings.ReplaceAll(last, "%2e", ".")
 	return strings.TrimSuffix(dir+last, "_test")
 }
-
-// unwrap gives back the names the compiler would have given the test's
-// closures without the overlay's wrapper: "pkg.TestX.func1" is the test
-// itself, "pkg.TestX.func1.2" its second closure, "pkg.TestX.func1.gowrap1"
-// its first go statement's wrapper.
-func unwrap(s, wrapper string) string {
-	if wrapper == "" || !strings.Contains(s, wrapper) {
-		return s
-	}
-	test := strings.TrimSuffix(wrapper, ".func1")
-	var b strings.Builder
-	for {
-		i := strings.Index(s, wrapper)
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		b.WriteString(s[:i])
-		s = s[i+len(wrapper):]
-		switch {
-		case len(s) > 0 && isDigit(s[0]):
-			// pkg.TestX.func12: not the wrapper.
-			b.WriteString(wrapper)
-		case len(s) > 1 && s[0] == '.' && isDigit(s[1]):
-			b.WriteString(test + ".func")
-			s = s[1:]
-		default:
-			b.WriteString(test)
-		}
-	}
-}
-
-func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // CallerFunc returns the name of the function skip frames above the caller
 // of CallerFunc.

@@ -7,26 +7,6 @@ import (
 	"github.com/residue-go/residue/audit/record"
 )
 
-func TestUnwrap(t *testing.T) {
-	w := "example.com/m/p.TestX.func1"
-	for in, want := range map[string]string{
-		"example.com/m/p.TestX.func1":                      "example.com/m/p.TestX",
-		"example.com/m/p.TestX.func1.2":                    "example.com/m/p.TestX.func2",
-		"example.com/m/p.TestX.func1.2.1 ← x.y":            "example.com/m/p.TestX.func2.1 ← x.y",
-		"created by example.com/m/p.TestX.func1.gowrap3\n": "created by example.com/m/p.TestX.gowrap3\n",
-		"example.com/m/p.TestX.func12":                     "example.com/m/p.TestX.func12",
-		"example.com/m/p.TestXY.func1":                     "example.com/m/p.TestXY.func1",
-		"example.com/m/subp.TestX.func1":                   "example.com/m/subp.TestX.func1",
-	} {
-		if got := unwrap(in, w); got != want {
-			t.Errorf("unwrap(%q) = %q, want %q", in, got, want)
-		}
-	}
-	if got := unwrap("example.com/m/p.TestX.func1", ""); got != "example.com/m/p.TestX.func1" {
-		t.Errorf("a spec's names changed: %q", got)
-	}
-}
-
 func TestPackageOf(t *testing.T) {
 	for fn, want := range map[string]string{
 		"example.com/m/pkg.TestX":          "example.com/m/pkg",
