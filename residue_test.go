@@ -11,6 +11,7 @@ import (
 
 	"github.com/residue-go/residue"
 	"github.com/residue-go/residue/alloc"
+	"github.com/residue-go/residue/fds"
 	"github.com/residue-go/residue/globals"
 	"github.com/residue-go/residue/leak"
 )
@@ -18,11 +19,11 @@ import (
 // Registry is a package-level variable the tests change.
 var Registry = map[string]int{"a": 1}
 
-var quick = residue.WithLeakOptions(leak.Within(50 * time.Millisecond))
+var quick = residue.Within(50 * time.Millisecond)
 
 // only keeps the globals probe to this package, so that the tests do not
 // depend on what the rest of the process does meanwhile.
-var only = residue.WithGlobalsOptions(globals.InPackages("github.com/residue-go/residue_test"))
+var only = globals.InPackages("github.com/residue-go/residue_test")
 
 func TestFindReportsEveryKindOfResidue(t *testing.T) {
 	stop := make(chan struct{})
@@ -42,7 +43,8 @@ func TestFindReportsEveryKindOfResidue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !report.Found() || !report.Goroutines.Leaked() || !report.FDs.Leaked() || !report.Globals.Changed() || report.OverBudget {
+	if !report.Found() || !residue.Of[*leak.Report](report).Leaked() || !residue.Of[*fds.Report](report).Leaked() ||
+		!residue.Of[*globals.Report](report).Changed() || residue.Of[*alloc.Measurement](report) != nil {
 		t.Fatalf("report:\n%s", report)
 	}
 	msg := report.String()
@@ -84,18 +86,18 @@ func TestAllocationBudget(t *testing.T) {
 		t.Skip("allocation counts differ under the race detector")
 	}
 	var sink []byte
-	report, err := residue.Find(func() { sink = make([]byte, 1<<10) }, residue.AllocatingAtMost(0), only)
+	report, err := residue.Find(func() { sink = make([]byte, 1<<10) }, alloc.AtMost(0), only)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !report.OverBudget || report.Allocations.Objects != 1 {
+	if m := residue.Of[*alloc.Measurement](report); !report.Found() || m.Objects != 1 {
 		t.Fatalf("report:\n%s", report)
 	}
 	if msg := report.String(); !strings.Contains(msg, "Allocations\n  The block allocated 1 object, 1 KiB; the budget is at most 0 objects.") {
 		t.Errorf("message:\n%s", msg)
 	}
 	_ = sink
-	report, err = residue.Find(func() { sink = make([]byte, 1<<10) }, residue.AllocatingAtMost(1), only)
+	report, err = residue.Find(func() { sink = make([]byte, 1<<10) }, alloc.AtMost(1), only)
 	if err != nil || report.Found() {
 		t.Fatalf("within budget: %v\n%s", err, report)
 	}

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/residue-go/residue/internal/text"
 )
 
 // UpdateEnv names the environment variable that switches budget checks to
@@ -80,7 +82,7 @@ func (v *Verdict) String() string {
 		fmt.Fprintf(&b, "allocation budget %s exceeded (%s)\n", q, v.File)
 		b.WriteString(v.changes())
 		if len(v.Sites) > 0 {
-			fmt.Fprintf(&b, "\n  where the %s were allocated:\n%s", plural(v.New.Objects, "object", "objects"), FormatSites(v.Sites))
+			fmt.Fprintf(&b, "\n  where the %s were allocated:\n%s", text.Plural(v.New.Objects, "object", "objects"), FormatSites(v.Sites))
 		}
 		fmt.Fprintf(&b, "\n  If the new figures are intended, record them: %s=1 go test", UpdateEnv)
 	case Slack:
@@ -135,7 +137,13 @@ func signed(n int64, format func(int64) string) string {
 //
 // The error is set only when the file cannot be read or written.
 func CheckBudget(name string, m *Measurement, opts ...Option) (*Verdict, error) {
-	c := newConfig(opts)
+	c, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	if name == "" {
+		return nil, fmt.Errorf("a budget needs a name")
+	}
 	v := &Verdict{Name: name, File: c.budgetFile, New: m.Figures, Sites: m.Sites, TightenBelow: c.tightenBelow}
 	if os.Getenv(UpdateEnv) == "1" {
 		err := updateBudgets(c.budgetFile, func(b map[string]Figures) {

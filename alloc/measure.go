@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unsafe"
 
+	"github.com/residue-go/residue/internal/memprof"
 	"github.com/residue-go/residue/internal/stack"
 	"github.com/residue-go/residue/probes"
 )
@@ -60,6 +61,8 @@ type Measurement struct {
 	RuntimeCached Figures
 	// Limits holds the outcome of each AtMostIn option, in order.
 	Limits []Limit
+	// Budget is the budget set by AtMost and BytesAtMost, -1 where none was.
+	Budget Figures
 }
 
 // Limit is the outcome of an AtMostIn option: what the block allocated in
@@ -124,7 +127,10 @@ var ErrDeepStacks = errors.New("allocation stacks deeper than the runtime's prof
 // the binary is built with -race (ErrRace), and when the figures cannot be
 // exact (ErrDeepStacks).
 func Measure(block func(), opts ...Option) (*Measurement, error) {
-	c := newConfig(opts)
+	c, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
 	if RaceEnabled {
 		return nil, ErrRace
 	}
@@ -133,10 +139,10 @@ func Measure(block func(), opts ...Option) (*Measurement, error) {
 			return nil, fmt.Errorf("warm-up run %d of %d: %w", i+1, c.warmUps, err)
 		}
 	}
-	m := &Measurement{WarmUps: c.warmUps}
+	m := &Measurement{WarmUps: c.warmUps, Budget: c.budget}
 	primed := func() { primeTiny(); block() }
 	for i := range c.runs {
-		p := NewProbe(opts...)
+		p := &Probe{cfg: c}
 		_, err := probes.Exec(primed, p)
 		if err != nil {
 			if c.runs > 1 {
@@ -144,7 +150,7 @@ func Measure(block func(), opts ...Option) (*Measurement, error) {
 			}
 			return nil, err
 		}
-		r := p.Result()
+		r := p.result
 		m.Runs = append(m.Runs, r.Figures)
 		if i == 0 || r.Objects > m.Objects || (r.Objects == m.Objects && r.Bytes > m.Bytes) {
 			m.Sites = r.Sites
@@ -189,18 +195,36 @@ func funcMatcher(name string) func(string) bool {
 // the block panicked. The run keeps its marker frame until every After has
 // run, so measurements under way at once do not count each other.
 type Probe struct {
-	limits  []functionLimit
+	cfg     config
 	release func()
 	before  map[[32]uintptr]Figures
 	result  *Measurement
 }
 
-// NewProbe returns a probe ready for one run. Of the options, only AtMostIn
-// applies to a single run.
-func NewProbe(opts ...Option) *Probe { return &Probe{limits: newConfig(opts).limits} }
+// Kind registers the probe with the combined checks, where it runs only
+// when one of its options (a budget) is given.
+var Kind = func() probes.Kind {
+	k := probes.NewKind(Name, NewProbe)
+	k.OnDemand = true
+	return k
+}()
 
-// Result returns the figures of the last run, nil before one.
-func (p *Probe) Result() *Measurement { return p.result }
+// NewProbe returns a probe ready for one run. Of the options, AtMost,
+// BytesAtMost and AtMostIn apply to a single run; an invalid option is an
+// error naming it.
+func NewProbe(opts ...Option) (*Probe, error) {
+	c, err := newConfig(opts)
+	return &Probe{cfg: c}, err
+}
+
+// Report returns the figures of the last run (a *Measurement), nil before
+// one.
+func (p *Probe) Report() probes.Report {
+	if p.result == nil {
+		return nil
+	}
+	return p.result
+}
 
 // Before implements probes.Probe.
 func (p *Probe) Before(r *probes.Run) error {
@@ -208,8 +232,8 @@ func (p *Probe) Before(r *probes.Run) error {
 	if RaceEnabled {
 		return ErrRace
 	}
-	p.release = probes.RecordAllocations()
-	p.before = sumByStack(probes.MemProfile(), nil)
+	p.release = memprof.RecordAllocations()
+	p.before = sumByStack(memprof.MemProfile(), nil)
 	return nil
 }
 
@@ -243,18 +267,18 @@ func sumByStack(recs []runtime.MemProfileRecord, before map[[32]uintptr]Figures)
 // After implements probes.Probe.
 func (p *Probe) After(r *probes.Run) error {
 	defer p.release()
-	deltas := sumByStack(probes.MemProfile(), p.before)
+	deltas := sumByStack(memprof.MemProfile(), p.before)
 	p.before = nil
 
 	m := &Measurement{}
 	sites := map[[2]Frame]*Site{}
-	limitSites := make([]map[[2]Frame]*Site, len(p.limits))
-	for i, l := range p.limits {
+	limitSites := make([]map[[2]Frame]*Site, len(p.cfg.limits))
+	for i, l := range p.cfg.limits {
 		m.Limits = append(m.Limits, Limit{Function: l.function, AtMost: l.objects})
 		limitSites[i] = map[[2]Frame]*Site{}
 	}
 	count := func(frames []Frame, f Figures) {
-		site, from, whose := attribute(frames, r.Marker)
+		site, from, whose := attribute(frames, r.Marker())
 		switch whose {
 		case notBlocks:
 			return
@@ -266,8 +290,8 @@ func (p *Probe) After(r *probes.Run) error {
 		m.Objects += f.Objects
 		m.Bytes += f.Bytes
 		addSite(sites, site, from, f)
-		for i, l := range p.limits {
-			if under(frames, r.Marker, funcMatcher(l.function)) {
+		for i, l := range p.cfg.limits {
+			if under(frames, r.Marker(), funcMatcher(l.function)) {
 				m.Limits[i].Objects += f.Objects
 				m.Limits[i].Bytes += f.Bytes
 				addSite(limitSites[i], site, from, f)
@@ -275,18 +299,18 @@ func (p *Probe) After(r *probes.Run) error {
 		}
 	}
 	var deep [][32]uintptr // stacks cut at 32 frames without the marker in them
-	if r.Marker != "" {
+	if r.Marker() != "" {
 		for stk, f := range deltas {
 			switch {
-			case hasFunc(stk[:], r.Marker):
-				count(probes.Symbolize(stk[:]), f)
+			case hasFunc(stk[:], r.Marker()):
+				count(memprof.Symbolize(stk[:]), f)
 			case stk[len(stk)-1] != 0:
 				deep = append(deep, stk)
 			}
 		}
 	}
 	if len(deep) > 0 {
-		if err := p.attributeDeep(r.Marker, deep, deltas, count, m); err != nil {
+		if err := p.attributeDeep(r.Marker(), deep, deltas, count, m); err != nil {
 			return err
 		}
 	}
@@ -295,8 +319,9 @@ func (p *Probe) After(r *probes.Run) error {
 		m.Limits[i].Sites = sortedSites(limitSites[i])
 	}
 	m.Runs = []Figures{m.Figures}
+	m.Budget = p.cfg.budget
 	p.result = m
-	if r.Marker != "" && !r.Exclusive {
+	if r.Marker() != "" && !r.Exclusive() {
 		return fmt.Errorf("more than %d blocks were run at once, so this run shared its marker frame "+
 			"with another and its allocation figures may include the other's; run fewer blocks in parallel",
 			probes.MaxExclusiveRuns)
@@ -316,17 +341,17 @@ func (p *Probe) After(r *probes.Run) error {
 // its figures are Unattributed.
 func (p *Probe) attributeDeep(marker string, deep [][32]uintptr, deltas map[[32]uintptr]Figures,
 	count func([]Frame, Figures), m *Measurement) error {
-	// After has just flushed the profile (probes.MemProfile), so the full
+	// After has just flushed the profile (memprof.MemProfile), so the full
 	// stacks are those of the same records.
-	prof := probes.FullStackProfile()
+	prof := memprof.FullStackProfile()
 	fulls := make([][]Frame, len(prof))
 	for _, stk := range deep {
-		prefix := withoutRuntime(probes.Symbolize(stk[:]))
+		prefix := withoutRuntime(memprof.Symbolize(stk[:]))
 		var mine, other, unknown int
 		var frames []Frame
 		for i := range prof {
 			if fulls[i] == nil {
-				fulls[i] = withoutRuntime(probes.Symbolize(prof[i].Stack))
+				fulls[i] = withoutRuntime(memprof.Symbolize(prof[i].Stack))
 			}
 			full := fulls[i]
 			if !hasPrefix(full, prefix) {

@@ -332,20 +332,27 @@ func TestMeasureRestoresTheProfileRateWhenTheBlockPanics(t *testing.T) {
 
 func TestProbeRunsBesideTheGoroutineProbe(t *testing.T) {
 	exact(t)
-	ap, gp := alloc.NewProbe(), leak.NewGoroutineProbe(leak.Within(0))
+	ap, err := alloc.NewProbe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gp, err := leak.NewProbe(leak.Within(0))
+	if err != nil {
+		t.Fatal(err)
+	}
 	stop := make(chan struct{})
 	defer close(stop)
-	_, err := probes.Exec(func() {
+	_, err = probes.Exec(func() {
 		sinkBytes = make([]byte, 200)
 		go func() { <-stop }()
 	}, ap, gp)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m := ap.Result(); m.Objects < 1 || m.Sites[0].Bytes < 208 {
+	if m := ap.Report().(*alloc.Measurement); m.Objects < 1 || m.Sites[0].Bytes < 208 {
 		t.Fatalf("allocations: %s", m)
 	}
-	if !gp.Report().Leaked() {
+	if !probes.Found(gp.Report()) {
 		t.Fatalf("the goroutine probe missed the goroutine")
 	}
 }

@@ -4,17 +4,28 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
+
+	"github.com/residue-go/residue/probes"
 )
 
-// Option configures what a snapshot reads.
-type Option func(*config)
+// Option configures what a snapshot reads. Make one with the functions of
+// this package.
+type Option = probes.Setting[config]
+
+// Name is the probe's name in options and messages.
+const Name = "globals"
 
 type config struct {
 	watching []watched
 	packages []string // InPackages patterns; nil means DefaultScope
 	ignoring []string
-	errs     []error
+}
+
+func option(desc string, apply func(*config) error) Option {
+	return probes.NewSetting(Name, "globals."+desc, apply)
 }
 
 type watched struct {
@@ -22,14 +33,18 @@ type watched struct {
 	ptr  reflect.Value // a non-nil pointer
 }
 
-func newConfig(opts []Option) *config {
+func newConfig(opts []Option) (*config, error) {
 	c := &config{}
-	for _, o := range opts {
-		if o != nil {
-			o(c)
-		}
+	return c, probes.Configure(c, opts)
+}
+
+// quoted shows arguments as the call that made an option: "a", "b".
+func quoted(xs []string) string {
+	q := make([]string, len(xs))
+	for i, x := range xs {
+		q[i] = strconv.Quote(x)
 	}
-	return c
+	return strings.Join(q, ", ")
 }
 
 // usesDebugInfo reports whether the configuration needs DWARF: every
@@ -43,16 +58,19 @@ func (c *config) usesDebugInfo() bool {
 // variables (and the process state: environment, working directory,
 // os.Args) are read; together with InPackages, both are.
 func Watching(ptrs ...any) Option {
-	return func(c *config) {
+	return option(fmt.Sprintf("Watching(%d variables)", len(ptrs)), func(c *config) error {
+		if len(ptrs) == 0 {
+			return fmt.Errorf("no variable given")
+		}
 		for i, p := range ptrs {
 			v := reflect.ValueOf(p)
 			if v.Kind() != reflect.Pointer || v.IsNil() {
-				c.errs = append(c.errs, fmt.Errorf("globals.Watching expects non-nil pointers to variables, got %T as argument %d", p, i+1))
-				continue
+				return fmt.Errorf("expects non-nil pointers to variables, got %T as argument %d", p, i+1)
 			}
 			c.watching = append(c.watching, watched{ptr: v})
 		}
-	}
+		return nil
+	})
 }
 
 // InPackages replaces the default scope with the packages matching the
@@ -60,12 +78,21 @@ func Watching(ptrs ...any) Option {
 // "example.com/app/..." is example.com/app and every package below it. It
 // needs debug info.
 func InPackages(patterns ...string) Option {
-	return func(c *config) {
+	return option("InPackages("+quoted(patterns)+")", func(c *config) error {
+		if len(patterns) == 0 {
+			return fmt.Errorf("no package pattern given")
+		}
+		for _, p := range patterns {
+			if p == "" || strings.ContainsAny(p, " \t\n") {
+				return fmt.Errorf("%q is not a package pattern", p)
+			}
+		}
 		if c.packages == nil {
 			c.packages = []string{}
 		}
 		c.packages = append(c.packages, patterns...)
-	}
+		return nil
+	})
 }
 
 // Ignoring leaves out changes under the given names: a variable
@@ -74,7 +101,13 @@ func InPackages(patterns ...string) Option {
 // ("example.com/app/..."), an environment variable ("$HOME"), or
 // "environment", "working directory" and "os.Args".
 func Ignoring(names ...string) Option {
-	return func(c *config) { c.ignoring = append(c.ignoring, names...) }
+	return option("Ignoring("+quoted(names)+")", func(c *config) error {
+		if len(names) == 0 || slices.Contains(names, "") {
+			return fmt.Errorf("an empty name ignores nothing")
+		}
+		c.ignoring = append(c.ignoring, names...)
+		return nil
+	})
 }
 
 // ignored reports whether a change at path of variable is ignored.

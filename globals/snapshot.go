@@ -2,7 +2,6 @@ package globals
 
 import (
 	"debug/elf"
-	"errors"
 	"mime"
 	"os"
 	"reflect"
@@ -13,6 +12,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/residue-go/residue/internal/text"
 	"github.com/residue-go/residue/probes"
 )
 
@@ -38,13 +38,14 @@ type captured struct {
 // working directory and os.Args. It fails with a *NoDebugInfoError when
 // that needs debug info the binary lacks.
 func Take(opts ...Option) (*Snapshot, error) {
-	return take(newConfig(opts))
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	return take(cfg)
 }
 
 func take(cfg *config) (*Snapshot, error) {
-	if len(cfg.errs) > 0 {
-		return nil, errors.Join(cfg.errs...)
-	}
 	start := time.Now()
 	primeOnce.Do(prime)
 	s := &Snapshot{cfg: cfg}
@@ -312,11 +313,11 @@ func (r *Report) String() string {
 	b.WriteString("The block changed ")
 	var what []string
 	if vars > 0 {
-		what = append(what, plural(vars, "package-level variable"))
+		what = append(what, text.Plural(vars, "package-level variable"))
 	}
 	what = append(what, process...)
 	b.WriteString(joinAnd(what))
-	b.WriteString(" (" + plural(len(r.Changes), "change") + "):\n")
+	b.WriteString(" (" + text.Plural(len(r.Changes), "change") + "):\n")
 	for _, g := range groups {
 		b.WriteString("\n")
 		cs := lines[g]
@@ -329,13 +330,6 @@ func (r *Report) String() string {
 		}
 	}
 	return strings.TrimRight(b.String(), "\n")
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return strconv.Itoa(n) + " " + word + "s"
 }
 
 func joinAnd(xs []string) string {
@@ -356,9 +350,19 @@ type Probe struct {
 	report *Report
 }
 
-// NewProbe returns a Probe reading what opts select.
-func NewProbe(opts ...Option) *Probe {
-	return &Probe{cfg: newConfig(opts)}
+// Kind registers the probe with the combined checks, where its two
+// snapshots bracket every other probe's work.
+var Kind = func() probes.Kind {
+	k := probes.NewKind(Name, NewProbe)
+	k.Brackets = true
+	return k
+}()
+
+// NewProbe returns a Probe reading what opts select. An invalid option is
+// an error naming it.
+func NewProbe(opts ...Option) (*Probe, error) {
+	cfg, err := newConfig(opts)
+	return &Probe{cfg: cfg}, err
 }
 
 // Before takes the first snapshot.
@@ -383,14 +387,23 @@ func (p *Probe) After(*probes.Run) error {
 	return nil
 }
 
-// Report is the result of the last run, nil before one completed.
-func (p *Probe) Report() *Report { return p.report }
+// Report is the result of the last run (a *Report), nil before one
+// completed.
+func (p *Probe) Report() probes.Report {
+	if p.report == nil {
+		return nil
+	}
+	return p.report
+}
 
 // Find runs block once and reports the state it changed.
 func Find(block func(), opts ...Option) (*Report, error) {
-	p := NewProbe(opts...)
-	if _, err := probes.Exec(block, p); err != nil {
+	p, err := NewProbe(opts...)
+	if err != nil {
 		return nil, err
 	}
-	return p.Report(), nil
+	if _, err := probes.Exec(block, p); err != nil {
+		return p.report, err
+	}
+	return p.report, nil
 }

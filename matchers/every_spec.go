@@ -2,14 +2,17 @@ package matchers
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/residue-go/residue"
+	"github.com/residue-go/residue/probes"
 )
 
 // CheckEverySpec returns a decorator for RunSpecs that fails every spec that
@@ -40,16 +43,22 @@ func CheckSpecsLabelled(label string, opts ...residue.Option) types.AroundNodeDe
 	return checkSpecs(func(r types.SpecReport) bool { return slices.Contains(r.Labels(), label) }, opts)
 }
 
-// SpecFigures is the report entry CheckEverySpec attaches to each spec.
+// SpecFigures is the report entry "residue" that CheckEverySpec attaches
+// to each spec: the counts of every probe that ran, for --json-report and
+// --junit-report, and shown on one line with a failure or under -v.
 type SpecFigures struct {
-	Goroutines        int   // goroutines left running
-	FileDescriptors   int   // descriptors left open
-	GlobalChanges     int   // changes to package-level variables and process state
-	AllocatedObjects  int64 // -1 when allocations were not measured
-	AllocatedBytes    int64 // -1 when allocations were not measured
-	SideEffectsFound  bool
-	GlobalsSkipped    bool  `json:",omitempty"`
-	AllocationsBudget int64 `json:",omitempty"`
+	SideEffectsFound bool
+	Counts           []probes.Count
+}
+
+// String shows the figures on one line:
+// "goroutines 0 · descriptors 0 · globals changed 0".
+func (f SpecFigures) String() string {
+	parts := make([]string, len(f.Counts))
+	for i, c := range f.Counts {
+		parts[i] = fmt.Sprintf("%s %d", c.Name, c.Value)
+	}
+	return strings.Join(parts, " · ")
 }
 
 // specRun is the session of the spec being run by this process.
@@ -112,32 +121,11 @@ func finishSpec(cur *specRun) {
 	}
 	specMu.Unlock()
 	report, err := cur.session.Finish()
-	figures := figuresOf(report)
-	ginkgo.AddReportEntry("residue", figures, ginkgo.ReportEntryVisibilityFailureOrVerbose)
+	ginkgo.AddReportEntry("residue", SpecFigures{SideEffectsFound: report.Found(), Counts: report.Counts()}, ginkgo.ReportEntryVisibilityFailureOrVerbose)
 	switch {
 	case err != nil:
 		ginkgo.Fail("CheckEverySpec: " + err.Error())
 	case report.Found():
 		ginkgo.Fail("CheckEverySpec: the spec \"" + ginkgo.CurrentSpecReport().FullText() + "\" left side effects.\n" + report.Describe("It"))
 	}
-}
-
-func figuresOf(r *residue.Report) SpecFigures {
-	f := SpecFigures{AllocatedObjects: -1, AllocatedBytes: -1, SideEffectsFound: r.Found()}
-	if r.Goroutines != nil {
-		f.Goroutines = len(r.Goroutines.Goroutines)
-	}
-	if r.FDs != nil {
-		f.FileDescriptors = len(r.FDs.FDs)
-	}
-	if r.Globals != nil {
-		f.GlobalChanges = len(r.Globals.Changes)
-	} else {
-		f.GlobalsSkipped = true
-	}
-	if r.Allocations != nil {
-		f.AllocatedObjects, f.AllocatedBytes = r.Allocations.Objects, r.Allocations.Bytes
-		f.AllocationsBudget = r.Budget.Objects
-	}
-	return f
 }

@@ -1,6 +1,7 @@
 package probes_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"runtime"
@@ -55,6 +56,8 @@ func (p recorder) After(*probes.Run) error {
 	return nil
 }
 
+func (p recorder) Report() probes.Report { return nil }
+
 func TestExecOrderAndPanic(t *testing.T) {
 	var log []string
 	_, err := probes.Exec(func() {
@@ -104,12 +107,12 @@ func TestExecLabelsTheBlockAndNestedRunsKeepOuterLabels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if outer.Label == inner.Label || outer.Runner == inner.Runner {
+	if outer.Label() == inner.Label() || outer.Runners()[0] == inner.Runners()[0] {
 		t.Fatalf("runs not distinct: %+v %+v", outer, inner)
 	}
 	var b strings.Builder
 	_ = pprof.Lookup("goroutine").WriteTo(&b, 1)
-	want := `"` + outer.Label + `":"block", "` + inner.Label + `":"block"`
+	want := `"` + outer.Label() + `":"block", "` + inner.Label() + `":"block"`
 	if !strings.Contains(b.String(), want) {
 		t.Fatalf("the inner block's goroutine should carry both labels %s; profile:\n%s", want, b.String())
 	}
@@ -137,39 +140,20 @@ func TestConcurrentRunsHaveDistinctMarkers(t *testing.T) {
 	seen := map[string]bool{}
 	shared := 0
 	for _, r := range runs {
-		if !r.Exclusive {
+		if !r.Exclusive() {
 			shared++
 			continue
 		}
-		if seen[r.Marker] {
-			t.Errorf("marker %s used by two concurrent runs", r.Marker)
+		if seen[r.Marker()] {
+			t.Errorf("marker %s used by two concurrent runs", r.Marker())
 		}
-		seen[r.Marker] = true
+		seen[r.Marker()] = true
 	}
 	if shared != 1 || len(seen) != n {
 		t.Errorf("%d exclusive markers and %d shared, want %d and 1", len(seen), shared, n)
 	}
-	if r, _ := probes.Exec(func() {}); !r.Exclusive || !strings.HasPrefix(r.Marker, "github.com/residue-go/residue/probes.callBlock") {
+	if r, _ := probes.Exec(func() {}); !r.Exclusive() || !strings.HasPrefix(r.Marker(), "github.com/residue-go/residue/probes.callBlock") {
 		t.Errorf("markers not returned to the pool: %+v", r)
-	}
-}
-
-func TestRecordAllocationsNestsAndRestores(t *testing.T) {
-	defer func(old int) { runtime.MemProfileRate = old }(runtime.MemProfileRate)
-	runtime.MemProfileRate = 4096
-	r1 := probes.RecordAllocations()
-	r2 := probes.RecordAllocations()
-	if runtime.MemProfileRate != 1 {
-		t.Fatalf("rate = %d while recording", runtime.MemProfileRate)
-	}
-	r1()
-	r1() // idempotent
-	if runtime.MemProfileRate != 1 {
-		t.Fatalf("rate restored while another caller still records")
-	}
-	r2()
-	if runtime.MemProfileRate != 4096 {
-		t.Fatalf("rate = %d after the last release, want 4096", runtime.MemProfileRate)
 	}
 }
 
@@ -183,7 +167,7 @@ func TestLabelIsInheritedByGrandchildrenAfterParentExits(t *testing.T) {
 	})
 	var b strings.Builder
 	_ = pprof.Lookup("goroutine").WriteTo(&b, 1)
-	if !strings.Contains(b.String(), `"`+r.Label+`":"block"`) {
+	if !strings.Contains(b.String(), `"`+r.Label()+`":"block"`) {
 		t.Fatal("grandchild lost the run's label")
 	}
 }
@@ -204,7 +188,7 @@ func TestStartEnterFinish(t *testing.T) {
 		r.Enter(func() { panic("node 2 failed") })
 	}()
 	<-done
-	if len(r.Runners()) != 2 || !r.IsRunner(r.Runner) || r.IsRunner(probes.CurrentGoroutineID()+1<<40) {
+	if len(r.Runners()) != 2 || !r.IsRunner(r.Runners()[0]) || r.IsRunner(1<<40) {
 		t.Errorf("runners %v", r.Runners())
 	}
 	if err := r.Finish(); err != nil {
@@ -213,7 +197,52 @@ func TestStartEnterFinish(t *testing.T) {
 	if got := strings.Join(log, ", "); got != "before a, node 1, recovered node 2 failed, after a" {
 		t.Errorf("order = %s", got)
 	}
-	if probes.ActiveRunners()[r.Runner] != nil {
+	if probes.RunnerOf(r.Runners()[0]) != 0 {
 		t.Error("finished run still registered")
 	}
+}
+
+// A run started on a goroutine that another run's block started (not on
+// that run's runner) still carries the outer label, so the outer run sees
+// what the inner block leaves behind.
+func TestNestedRunOnAGoroutineOfTheOuterBlockKeepsOuterLabel(t *testing.T) {
+	stop := make(chan struct{})
+	defer close(stop)
+	var inner *probes.Run
+	outer, err := probes.Exec(func() {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			inner, _ = probes.Exec(func() { go func() { <-stop }() })
+		}()
+		<-done
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	_ = pprof.Lookup("goroutine").WriteTo(&b, 1)
+	want := `"` + outer.Label() + `":"block", "` + inner.Label() + `":"block"`
+	if !strings.Contains(b.String(), want) {
+		t.Fatalf("the inner block's goroutine should carry both labels %s; profile:\n%s", want, b.String())
+	}
+}
+
+// Adopt gives the goroutine back exactly the labels it had, the user's own
+// included.
+func TestAdoptRestoresTheGoroutinesOwnLabels(t *testing.T) {
+	pprof.Do(context.Background(), pprof.Labels("user", "mine"), func(ctx context.Context) {
+		r, err := probes.Start()
+		if err != nil {
+			t.Fatal(err)
+		}
+		restore := r.Adopt()
+		restore()
+		_ = r.Finish()
+		var b strings.Builder
+		_ = pprof.Lookup("goroutine").WriteTo(&b, 1)
+		if !strings.Contains(b.String(), `{"user":"mine"}`) {
+			t.Fatalf("the user's label was lost after Adopt's restore; profile:\n%s", b.String())
+		}
+	})
 }

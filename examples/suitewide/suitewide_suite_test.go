@@ -9,7 +9,6 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/residue-go/residue"
-	"github.com/residue-go/residue/leak"
 	. "github.com/residue-go/residue/matchers"
 )
 
@@ -17,7 +16,7 @@ import (
 // decorator on RunSpecs.
 func TestSuiteWide(t *testing.T) {
 	RegisterFailHandler(Fail)
-	RunSpecs(t, "Suite-wide checks", CheckEverySpec(residue.WithLeakOptions(leak.Within(300*time.Millisecond))))
+	RunSpecs(t, "Suite-wide checks", CheckEverySpec(residue.Within(300*time.Millisecond)))
 }
 
 // showLeaks is set in the child process of TestLeakySpecsAreFailedByName,

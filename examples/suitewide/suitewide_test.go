@@ -110,10 +110,10 @@ func TestLeakySpecsAreFailedByName(t *testing.T) {
 	if len(figures) != 4 {
 		t.Fatalf("want the residue entry on all 4 specs, got %v", figures)
 	}
-	if f := figures["fails a spec that leaves a worker blocked"]; !strings.Contains(f, `"Goroutines":1`) || !strings.Contains(f, `"SideEffectsFound":true`) {
+	if f := figures["fails a spec that leaves a worker blocked"]; !strings.Contains(f, `{"Name":"goroutines","Value":1}`) || !strings.Contains(f, `"SideEffectsFound":true`) {
 		t.Errorf("figures of the leaking spec: %s", f)
 	}
-	if f := figures["passes a spec whose server is closed in AfterEach"]; !strings.Contains(f, `"Goroutines":0`) || !strings.Contains(f, `"SideEffectsFound":false`) {
+	if f := figures["passes a spec whose server is closed in AfterEach"]; !strings.Contains(f, `{"Name":"goroutines","Value":0}`) || !strings.Contains(f, `"SideEffectsFound":false`) {
 		t.Errorf("figures of the clean spec: %s", f)
 	}
 
@@ -121,7 +121,7 @@ func TestLeakySpecsAreFailedByName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `<property name="residue" value="{&#34;Goroutines&#34;:1,`; !strings.Contains(string(xml), want) {
+	if want := `{&#34;Name&#34;:&#34;goroutines&#34;,&#34;Value&#34;:1}`; !strings.Contains(string(xml), want) {
 		t.Errorf("junit report lacks %s", want)
 	}
 }

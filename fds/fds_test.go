@@ -1,6 +1,6 @@
 //go:build linux
 
-package leak_test
+package fds_test
 
 import (
 	"io"
@@ -20,7 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/residue-go/residue/leak"
+	"github.com/residue-go/residue/fds"
 )
 
 // nextLine returns the line after the caller's: write it just above the
@@ -41,7 +41,7 @@ func (c *closer) close() {
 	*c = nil
 }
 
-func reported(t *testing.T, report *leak.FDReport, num int) *leak.FD {
+func reported(t *testing.T, report *fds.Report, num int) *fds.FD {
 	t.Helper()
 	for i := range report.FDs {
 		if report.FDs[i].Num == num {
@@ -74,9 +74,9 @@ func fdOf(t *testing.T, x any) int {
 }
 
 // openedAt returns the block's frame of the stack that opened fd.
-func openedAt(fd *leak.FD) leak.Frame {
+func openedAt(fd *fds.FD) fds.Frame {
 	if len(fd.Opened) == 0 {
-		return leak.Frame{}
+		return fds.Frame{}
 	}
 	return fd.Opened[len(fd.Opened)-1]
 }
@@ -97,7 +97,7 @@ func TestFindFDsDescribesEachKindAndWhereTheBlockOpenedIt(t *testing.T) {
 		pipeLine, unixLine, udpLine int
 		abstractLine                int
 	)
-	report, err := leak.FindFDs(func() {
+	report, err := fds.Find(func() {
 		var err error
 		lnLine = nextLine()
 		ln, err = net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -117,7 +117,7 @@ func TestFindFDsDescribesEachKindAndWhereTheBlockOpenedIt(t *testing.T) {
 		udp, _ = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 		abstractLine = nextLine()
 		uc, _ = net.ListenUnixgram("unixgram", &net.UnixAddr{Name: "@residue-test-" + t.Name(), Net: "unixgram"})
-	}, leak.Within(0))
+	}, fds.Within(0))
 	for _, c := range []io.Closer{ln, dialed, accepted, file, pr, pw, ul, udp, uc} {
 		left.keep(c)
 	}
@@ -127,7 +127,7 @@ func TestFindFDsDescribesEachKindAndWhereTheBlockOpenedIt(t *testing.T) {
 	if got := len(report.FDs); got != 9 {
 		t.Fatalf("reported %d descriptors, want 9:\n%s", got, report)
 	}
-	check := func(x any, line int, summary ...string) *leak.FD {
+	check := func(x any, line int, summary ...string) *fds.FD {
 		t.Helper()
 		fd := reported(t, report, fdOf(t, x))
 		for _, s := range summary {
@@ -136,8 +136,8 @@ func TestFindFDsDescribesEachKindAndWhereTheBlockOpenedIt(t *testing.T) {
 			}
 		}
 		if line != 0 {
-			if at := openedAt(fd); at.Line != line || !strings.HasSuffix(at.File, "fd_test.go") {
-				t.Errorf("fd %d (%s) opened at %s, want fd_test.go:%d\n%s", fd.Num, fd.Summary(), at.Location(), line, report)
+			if at := openedAt(fd); at.Line != line || !strings.HasSuffix(at.File, "fds_test.go") {
+				t.Errorf("fd %d (%s) opened at %s, want fds_test.go:%d\n%s", fd.Num, fd.Summary(), at.Location(), line, report)
 			}
 			if fd.By != "block" {
 				t.Errorf("fd %d: By = %q, want block", fd.Num, fd.By)
@@ -188,7 +188,7 @@ func TestCleanBlockLeavesNothingAndEarlierDescriptorsNeverCount(t *testing.T) {
 	kept, _ := os.Open(os.DevNull) // open before, still open after
 	defer kept.Close()
 	closedByBlock, _ := os.Open(os.DevNull)
-	report, err := leak.FindFDs(func() {
+	report, err := fds.Find(func() {
 		c, _ := net.Dial("tcp", ln.Addr().String())
 		s, _ := ln.Accept()
 		s.Close()
@@ -201,7 +201,7 @@ func TestCleanBlockLeavesNothingAndEarlierDescriptorsNeverCount(t *testing.T) {
 		closedByBlock.Close()
 		reopened, _ := os.Open(os.DevNull) // may take the number just freed
 		reopened.Close()
-	}, leak.Within(0))
+	}, fds.Within(0))
 	if err != nil || report.Leaked() {
 		t.Fatalf("err %v, report:\n%s", err, report)
 	}
@@ -237,12 +237,12 @@ func TestDroppedSocketIsReportedEveryTimeAndCleanBlockNever(t *testing.T) {
 	}
 	start := time.Now()
 	for i := range runs {
-		r, err := leak.FindSockets(leaking, leak.Within(0))
+		r, err := fds.FindSockets(leaking, fds.Within(0))
 		if err != nil || len(r.FDs) != 1 || r.FDs[0].Socket == nil || r.FDs[0].Socket.Name != "tcp4" || !r.Held ||
 			openedAt(&r.FDs[0]).Line != leakLine {
 			t.Fatalf("leaking run %d: err %v, report:\n%s", i, err, r)
 		}
-		r, err = leak.FindSockets(clean, leak.Within(0))
+		r, err = fds.FindSockets(clean, fds.Within(0))
 		if err != nil || r.Leaked() {
 			t.Fatalf("clean run %d: err %v, report:\n%s", i, err, r)
 		}
@@ -256,10 +256,10 @@ func TestEarlierDescriptorsClosedByAGCAreNotTheBlocks(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	defer ln.Close()
 	var num int
-	r, _ := leak.FindSockets(func() {
+	r, _ := fds.FindSockets(func() {
 		c, _ := net.Dial("tcp", ln.Addr().String())
 		num = fdOf(t, c)
-	}, leak.Within(0))
+	}, fds.Within(0))
 	if !r.Leaked() {
 		t.Fatalf("not reported")
 	}
@@ -298,12 +298,12 @@ func TestIdleHTTPConnsAreNamedAndCanBeAllowed(t *testing.T) {
 	t.Run("idle keep-alive connection", func(t *testing.T) {
 		client := &http.Client{Transport: &http.Transport{}}
 		defer client.CloseIdleConnections()
-		r, err := leak.FindSockets(get(client, true), leak.Within(50*time.Millisecond))
+		r, err := fds.FindSockets(get(client, true), fds.Within(50*time.Millisecond))
 		if err != nil || len(r.FDs) != 1 || !r.FDs[0].IdleHTTP {
 			t.Fatalf("err %v, report:\n%s", err, r)
 		}
 		msg := r.String()
-		for _, want := range []string{"idle keep-alive connection", "CloseIdleConnections", "leak.IgnoringIdleHTTPConns()", "net/http.(*Transport).dialConn"} {
+		for _, want := range []string{"idle keep-alive connection", "CloseIdleConnections", "fds.IgnoringIdleHTTPConns()", "net/http.(*Transport).dialConn"} {
 			if !strings.Contains(msg, want) {
 				t.Errorf("message lacks %q:\n%s", want, msg)
 			}
@@ -317,17 +317,17 @@ func TestIdleHTTPConnsAreNamedAndCanBeAllowed(t *testing.T) {
 	t.Run("allowed", func(t *testing.T) {
 		client := &http.Client{Transport: &http.Transport{}}
 		defer client.CloseIdleConnections()
-		r, err := leak.FindSockets(get(client, true), leak.Within(50*time.Millisecond), leak.IgnoringIdleHTTPConns())
+		r, err := fds.FindSockets(get(client, true), fds.Within(50*time.Millisecond), fds.IgnoringIdleHTTPConns())
 		if err != nil || r.Leaked() {
 			t.Fatalf("err %v, report:\n%s", err, r)
 		}
 	})
 	t.Run("closed idle connections", func(t *testing.T) {
 		client := &http.Client{Transport: &http.Transport{}}
-		r, err := leak.FindSockets(func() {
+		r, err := fds.FindSockets(func() {
 			get(client, true)()
 			client.CloseIdleConnections()
-		}, leak.Within(time.Second))
+		}, fds.Within(time.Second))
 		if err != nil || r.Leaked() {
 			t.Fatalf("err %v, report:\n%s", err, r)
 		}
@@ -335,7 +335,7 @@ func TestIdleHTTPConnsAreNamedAndCanBeAllowed(t *testing.T) {
 	t.Run("body not closed", func(t *testing.T) {
 		client := &http.Client{Transport: &http.Transport{}}
 		defer client.CloseIdleConnections()
-		r, err := leak.FindSockets(get(client, false), leak.Within(50*time.Millisecond), leak.IgnoringIdleHTTPConns())
+		r, err := fds.FindSockets(get(client, false), fds.Within(50*time.Millisecond), fds.IgnoringIdleHTTPConns())
 		if err != nil || len(r.FDs) != 1 || r.FDs[0].IdleHTTP || !r.FDs[0].HTTPTransport {
 			t.Fatalf("err %v, report:\n%s", err, r)
 		}
@@ -356,21 +356,24 @@ func TestIgnoringFDAndPath(t *testing.T) {
 		left.keep(f)
 		left.keep(g)
 	}
-	r, _ := leak.FindFDs(block, leak.Within(0), leak.IgnoringPath(filepath.Join(dir, "cache-*.db")))
+	r, _ := fds.Find(block, fds.Within(0), fds.IgnoringPath(filepath.Join(dir, "cache-*.db")))
 	if len(r.FDs) != 1 || r.FDs[0].Path != g.Name() {
 		t.Fatalf("IgnoringPath: report:\n%s", r)
 	}
 	left.close()
+	if _, err := fds.Find(block, fds.IgnoringFD(-1)); err == nil || !strings.Contains(err.Error(), "fds.IgnoringFD(-1): a file descriptor is never negative") {
+		t.Fatalf("IgnoringFD(-1): err = %v, want an error naming the option", err)
+	}
 	var num int
-	r, _ = leak.FindFDs(func() {
+	r, _ = fds.Find(func() {
 		block()
 		num = int(g.Fd())
-	}, leak.Within(0), leak.IgnoringFD(-1))
+	}, fds.Within(0))
 	if len(r.FDs) != 2 {
-		t.Fatalf("IgnoringFD(-1) ignored something:\n%s", r)
+		t.Fatalf("want both descriptors reported:\n%s", r)
 	}
 	left.close()
-	r, _ = leak.FindFDs(block, leak.Within(0), leak.IgnoringFD(num), leak.IgnoringPath(filepath.Join(dir, "cache-*.db")))
+	r, _ = fds.Find(block, fds.Within(0), fds.IgnoringFD(num), fds.IgnoringPath(filepath.Join(dir, "cache-*.db")))
 	if r.Leaked() {
 		t.Fatalf("IgnoringFD(%d): report:\n%s", num, r)
 	}
@@ -379,10 +382,10 @@ func TestIgnoringFDAndPath(t *testing.T) {
 func TestFindSocketsLooksAtSocketsOnly(t *testing.T) {
 	var left closer
 	defer left.close()
-	r, err := leak.FindSockets(func() {
+	r, err := fds.FindSockets(func() {
 		f, _ := os.Open(os.DevNull)
 		left.keep(f)
-	}, leak.Within(0))
+	}, fds.Within(0))
 	if err != nil || r.Leaked() {
 		t.Fatalf("err %v, report:\n%s", err, r)
 	}
@@ -393,9 +396,9 @@ func TestFindSocketsLooksAtSocketsOnly(t *testing.T) {
 
 func TestRawDescriptorIsReportedWithoutStack(t *testing.T) {
 	var num int
-	r, err := leak.FindFDs(func() {
+	r, err := fds.Find(func() {
 		num, _ = unix.Eventfd(0, unix.EFD_CLOEXEC)
-	}, leak.Within(0))
+	}, fds.Within(0))
 	defer unix.Close(num)
 	if err != nil || len(r.FDs) != 1 {
 		t.Fatalf("err %v, report:\n%s", err, r)
@@ -413,10 +416,10 @@ func TestSettleWindowWaitsForAsynchronousClose(t *testing.T) {
 	var c net.Conn
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	defer ln.Close()
-	r, err := leak.FindSockets(func() {
+	r, err := fds.FindSockets(func() {
 		c, _ = net.Dial("tcp", ln.Addr().String())
 		time.AfterFunc(30*time.Millisecond, func() { c.Close() })
-	}, leak.Within(2*time.Second))
+	}, fds.Within(2*time.Second))
 	if err != nil || r.Leaked() {
 		t.Fatalf("err %v, report:\n%s", err, r)
 	}
@@ -436,7 +439,7 @@ func TestParallelBlocksAreNotConfused(t *testing.T) {
 	var (
 		ready, done sync.WaitGroup
 		arrived     sync.WaitGroup
-		reports     [n]*leak.FDReport
+		reports     [n]*fds.Report
 		errs        [n]error
 		lines       [n]int
 		left        [n]closer
@@ -448,7 +451,7 @@ func TestParallelBlocksAreNotConfused(t *testing.T) {
 	for i := range n {
 		go func() {
 			defer done.Done()
-			reports[i], errs[i] = leak.FindFDs(func() {
+			reports[i], errs[i] = fds.Find(func() {
 				ready.Done()
 				<-release
 				switch i % 3 {
@@ -469,7 +472,7 @@ func TestParallelBlocksAreNotConfused(t *testing.T) {
 				}
 				arrived.Done()
 				arrived.Wait() // every block has opened its descriptors before any returns
-			}, leak.Within(100*time.Millisecond))
+			}, fds.Within(100*time.Millisecond))
 		}()
 	}
 	ready.Wait()
@@ -522,12 +525,12 @@ func TestCreationLineFoundUnderADeepStack(t *testing.T) {
 	defer ln.Close()
 	var c net.Conn
 	var line int
-	r, err := leak.FindSockets(func() {
+	r, err := fds.FindSockets(func() {
 		deep(40, func() {
 			line = nextLine()
 			c, _ = net.Dial("tcp", ln.Addr().String())
 		})
-	}, leak.Within(0))
+	}, fds.Within(0))
 	defer c.Close()
 	if err != nil || len(r.FDs) != 1 {
 		t.Fatalf("err %v, report:\n%s", err, r)
@@ -538,7 +541,7 @@ func TestCreationLineFoundUnderADeepStack(t *testing.T) {
 	}
 	found := false
 	for _, f := range fd.Opened {
-		found = found || (f.Line == line && strings.HasSuffix(f.File, "fd_test.go"))
+		found = found || (f.Line == line && strings.HasSuffix(f.File, "fds_test.go"))
 	}
 	if !found {
 		t.Errorf("line %d not in the creation stack:\n%s", line, r)
@@ -550,12 +553,12 @@ func TestCreationLineFoundUnderADeepStack(t *testing.T) {
 // (epoll, eventfd) then, and they must not be reported.
 func TestNetpollerIsNotTheBlocks(t *testing.T) {
 	if os.Getenv("RESIDUE_FD_FIRST_OPEN") == "1" {
-		r, err := leak.FindFDs(func() {
+		r, err := fds.Find(func() {
 			f, err := os.Open(os.DevNull)
 			if err == nil {
 				f.Close()
 			}
-		}, leak.Within(0))
+		}, fds.Within(0))
 		if err != nil || r.Leaked() {
 			t.Fatalf("err %v, report:\n%s", err, r)
 		}

@@ -1,6 +1,6 @@
 //go:build unix && !linux
 
-package leak
+package fds
 
 import (
 	"strconv"

@@ -1,5 +1,5 @@
 //go:build race
 
-package leak_test
+package fds_test
 
 const raceEnabled = true

@@ -1,4 +1,4 @@
-package leak
+package fds
 
 import (
 	"bytes"
@@ -35,15 +35,9 @@ type site struct {
 	key     string
 }
 
-// markerPrefix starts the name of every marker frame.
-var markerPrefix = func() string {
-	// The shared marker and the exclusive ones share this prefix.
-	return "github.com/residue-go/residue/probes.callBlock"
-}()
-
 // sites turns the heap records the run added into creation sites, merging
 // the records of one constructor call (os.newFile allocates two objects).
-func (p *FDProbe) sites(r *probes.Run) []*site {
+func (p *Probe) sites(r *probes.Run) []*site {
 	byKey := map[string]*site{}
 	var out []*site
 	allocs := runHeapRecords(p.baseline)
@@ -59,8 +53,8 @@ func (p *FDProbe) sites(r *probes.Run) []*site {
 		s := &site{owner: ownerNone, count: n}
 		s.frames = append(s.frames, Frame{Func: rec.frames[c].Func})
 		for _, f := range rec.frames[c+1:] {
-			if strings.HasPrefix(f.Func, markerPrefix) {
-				if f.Func == r.Marker {
+			if probes.IsMarker(f.Func) {
+				if f.Func == r.Marker() {
 					s.owner = ownerMine
 				} else {
 					s.owner = ownerOther
@@ -89,9 +83,9 @@ func (p *FDProbe) sites(r *probes.Run) []*site {
 			o.count = max(o.count, s.count)
 			continue
 		}
-		if s.owner == ownerNone && r.Exclusive {
+		if s.owner == ownerNone && r.Exclusive() {
 			if parent := closureParent(s.entry); parent != "" {
-				s.started = allocs.startedFrom(parent, r.Marker)
+				s.started = allocs.startedFrom(parent, r.Marker())
 			}
 		}
 		byKey[s.key] = s
@@ -223,7 +217,7 @@ func findRunGoroutines(r *probes.Run) runGoroutines {
 				entry = f.Func
 			}
 		}
-		if !gr.HasLabel(r.Label) {
+		if !gr.HasLabel(r.Label()) {
 			g.foreign[entry] = true
 			continue
 		}
@@ -245,7 +239,7 @@ const httpDial = "net/http.(*Transport).dialConn"
 
 // attribute decides which new descriptors are the block's, describes them
 // and fills rep.
-func (p *FDProbe) attribute(r *probes.Run, fresh []fdEntry, rep *FDReport) {
+func (p *Probe) attribute(r *probes.Run, fresh []fdEntry, rep *Report) {
 	t := &netTables{}
 	fds := make([]*FD, len(fresh))
 	for i, e := range fresh {
@@ -309,7 +303,7 @@ func (p *FDProbe) attribute(r *probes.Run, fresh []fdEntry, rep *FDReport) {
 
 	for _, fd := range fds {
 		if !mine[fd] {
-			if !p.cfg.fdIgnored(fd) {
+			if !p.cfg.ignored(fd) {
 				rep.Others = append(rep.Others, *fd)
 			}
 			continue
@@ -318,7 +312,7 @@ func (p *FDProbe) attribute(r *probes.Run, fresh []fdEntry, rep *FDReport) {
 			fd.HTTPTransport = true
 			fd.IdleHTTP = gs.httpIdle > 0 && gs.httpBusy == 0
 		}
-		if p.cfg.fdIgnored(fd) {
+		if p.cfg.ignored(fd) {
 			continue
 		}
 		rep.FDs = append(rep.FDs, *fd)
@@ -335,7 +329,7 @@ func (p *FDProbe) attribute(r *probes.Run, fresh []fdEntry, rep *FDReport) {
 // sites of that role: all are the block's when only the block's sites made
 // descriptors of that kind; when other runs' sites did too, only as many as
 // the block's sites made are, and each is reported as one of the candidates.
-func (p *FDProbe) assign(fds []*FD, sites []*site, role, proto string, alone bool, mine, decided map[*FD]bool) {
+func (p *Probe) assign(fds []*FD, sites []*site, role, proto string, alone bool, mine, decided map[*FD]bool) {
 	var group []*FD
 	for _, fd := range fds {
 		if !decided[fd] && fdRole(fd) == role && fdProto(fd) == proto {

@@ -1,6 +1,6 @@
 //go:build linux
 
-package leak
+package fds
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package leak
+package fds
 
 import (
 	"os"
@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/residue-go/residue/internal/memprof"
 	"github.com/residue-go/residue/probes"
 )
 
@@ -75,8 +76,8 @@ type Socket struct {
 	Inode uint64
 }
 
-// FDReport lists what file descriptors a block left open.
-type FDReport struct {
+// Report lists what file descriptors a block left open.
+type Report struct {
 	// FDs are the block's descriptors still open after the settle window.
 	FDs []FD
 	// Others are descriptors that appeared while the block ran and are still
@@ -97,9 +98,9 @@ type FDReport struct {
 }
 
 // Leaked reports whether any descriptor was left open.
-func (r *FDReport) Leaked() bool { return r != nil && len(r.FDs) > 0 }
+func (r *Report) Leaked() bool { return r != nil && len(r.FDs) > 0 }
 
-// FDProbe finds the file descriptors a block opened that are still open once
+// Probe finds the file descriptors a block opened that are still open once
 // it has returned and the settle window has passed. It is a probes.Probe.
 //
 // During the run it holds the runtime's finalizer queue, so that an os.File
@@ -107,10 +108,10 @@ func (r *FDReport) Leaked() bool { return r != nil && len(r.FDs) > 0 }
 // instead of only when no GC happened to close it, and it records every
 // allocation (runtime.MemProfileRate = 1), which gives the stack that created
 // each descriptor.
-type FDProbe struct {
+type Probe struct {
 	cfg         config
 	socketsOnly bool
-	report      *FDReport
+	report      *Report
 
 	before    []fdEntry
 	baseline  map[stackKey]int64
@@ -121,32 +122,49 @@ type FDProbe struct {
 	beforeErr error
 }
 
-// NewFDProbe returns a probe of every kind of file descriptor.
-func NewFDProbe(opts ...Option) *FDProbe {
-	return &FDProbe{cfg: newConfig(opts)}
+// Kind registers the probe with the combined checks.
+var Kind = probes.NewKind(Name, NewProbe)
+
+// NewProbe returns a probe of every kind of file descriptor. An invalid
+// option is an error naming it.
+func NewProbe(opts ...Option) (*Probe, error) {
+	cfg, err := newConfig(opts)
+	return &Probe{cfg: cfg}, err
 }
 
 // NewSocketProbe returns a probe of sockets only.
-func NewSocketProbe(opts ...Option) *FDProbe {
-	return &FDProbe{cfg: newConfig(opts), socketsOnly: true}
+func NewSocketProbe(opts ...Option) (*Probe, error) {
+	cfg, err := newConfig(opts)
+	return &Probe{cfg: cfg, socketsOnly: true}, err
 }
 
-// Report returns what the last run left, or nil before a run.
-func (p *FDProbe) Report() *FDReport { return p.report }
+// Report returns what the last run left (a *Report), or nil before a run.
+func (p *Probe) Report() probes.Report {
+	if p.report == nil {
+		return nil
+	}
+	return p.report
+}
 
-// FindFDs runs block once and reports the file descriptors of every kind it
+// Find runs block once and reports the file descriptors of every kind it
 // left open. The error is set when the block panicked or called
 // runtime.Goexit, or when the descriptor table could not be read.
-func FindFDs(block func(), opts ...Option) (*FDReport, error) {
-	p := NewFDProbe(opts...)
-	_, err := probes.Exec(block, p)
+func Find(block func(), opts ...Option) (*Report, error) {
+	p, err := NewProbe(opts...)
+	if err != nil {
+		return nil, err
+	}
+	_, err = probes.Exec(block, p)
 	return p.report, err
 }
 
 // FindSockets runs block once and reports the sockets it left open.
-func FindSockets(block func(), opts ...Option) (*FDReport, error) {
-	p := NewSocketProbe(opts...)
-	_, err := probes.Exec(block, p)
+func FindSockets(block func(), opts ...Option) (*Report, error) {
+	p, err := NewSocketProbe(opts...)
+	if err != nil {
+		return nil, err
+	}
+	_, err = probes.Exec(block, p)
 	return p.report, err
 }
 
@@ -161,20 +179,20 @@ var primeNetpoller = sync.OnceFunc(func() {
 })
 
 // Before implements probes.Probe.
-func (p *FDProbe) Before(*probes.Run) error {
+func (p *Probe) Before(*probes.Run) error {
 	p.report = nil
 	primeNetpoller()
 	p.unhold, p.held = holdFinalizers()
 	p.run = startFDRun()
 	p.baseline = allocBaseline()
 	p.before, p.beforeErr = snapshot()
-	p.release = probes.RecordAllocations()
+	p.release = memprof.RecordAllocations()
 	return nil
 }
 
 // After implements probes.Probe: it settles, attributes and describes what
 // is left, and records the report.
-func (p *FDProbe) After(r *probes.Run) error {
+func (p *Probe) After(r *probes.Run) error {
 	p.release()
 	defer p.unhold()
 	defer p.run.end()
@@ -194,18 +212,18 @@ func (p *FDProbe) After(r *probes.Run) error {
 	if err != nil {
 		return err
 	}
-	rep := &FDReport{SocketsOnly: p.socketsOnly, Held: p.held, Within: p.cfg.within}
+	rep := &Report{SocketsOnly: p.socketsOnly, Held: p.held, Within: p.cfg.within}
 	if len(fresh) > 0 {
 		p.attribute(r, fresh, rep)
 	}
-	rep.Waited = time.Since(r.Returned)
+	rep.Waited = time.Since(r.Returned())
 	p.report = rep
 	return nil
 }
 
 // newEntries returns the entries of after that were not open before, in the
 // kinds the probe looks at, and not ignored by number.
-func (p *FDProbe) newEntries(after []fdEntry) []fdEntry {
+func (p *Probe) newEntries(after []fdEntry) []fdEntry {
 	var out []fdEntry
 	for _, e := range after {
 		if p.socketsOnly && !e.isSocket() {

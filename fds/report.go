@@ -1,8 +1,10 @@
-package leak
+package fds
 
 import (
 	"fmt"
 	"strings"
+
+	"github.com/residue-go/residue/internal/text"
 )
 
 // paths returns the paths IgnoringPath matches against.
@@ -56,7 +58,7 @@ func orUnnamed(a string) string {
 // String formats the report as a failure message: a headline, then one
 // block per descriptor with what it is, what to do about it, and the stack
 // that opened it.
-func (r *FDReport) String() string {
+func (r *Report) String() string {
 	what := "file descriptor"
 	if r.SocketsOnly {
 		what = "socket"
@@ -65,7 +67,7 @@ func (r *FDReport) String() string {
 		return fmt.Sprintf("The block left no %ss open.", what)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "The block left %s open", plural(len(r.FDs), what))
+	fmt.Fprintf(&b, "The block left %s open", text.Plural(len(r.FDs), what))
 	if r.Within > 0 {
 		fmt.Fprintf(&b, " (still open after the %v settle window)", r.Within)
 	}
@@ -86,7 +88,7 @@ func (r *FDReport) String() string {
 	return b.String()
 }
 
-func (r *FDReport) writeFD(b *strings.Builder, fd *FD) {
+func (r *Report) writeFD(b *strings.Builder, fd *FD) {
 	b.WriteString(fd.Summary())
 	b.WriteString("\n")
 	if len(fd.OneOf) > 1 {
@@ -131,7 +133,7 @@ func (fd *FD) hints() []string {
 	s := fd.Socket
 	switch {
 	case fd.IdleHTTP:
-		hs = append(hs, "an idle keep-alive connection kept in an http.Transport's pool: call CloseIdleConnections on the client (or its Transport) when done, or set DisableKeepAlives; allow it with leak.IgnoringIdleHTTPConns()")
+		hs = append(hs, "an idle keep-alive connection kept in an http.Transport's pool: call CloseIdleConnections on the client (or its Transport) when done, or set DisableKeepAlives; allow it with fds.IgnoringIdleHTTPConns()")
 	case fd.HTTPTransport:
 		hs = append(hs, "a connection of an http.Transport in use by a response whose body was not closed: read the body to the end and Close it (defer resp.Body.Close())")
 	case s != nil && s.Listening && openedBy(fd, "net/http/httptest.NewServer", "net/http/httptest.NewUnstartedServer"):
@@ -203,7 +205,7 @@ func writeOpened(b *strings.Builder, fd *FD, frames []Frame) {
 	writeFrames := func(shown []Frame, skipped int) {
 		for i, f := range shown {
 			if i == 4 && skipped > 0 {
-				fmt.Fprintf(b, "        … %s …\n", plural(skipped, "frame"))
+				fmt.Fprintf(b, "        … %s …\n", text.Plural(skipped, "frame"))
 			}
 			if i >= 4 && i < 4+skipped {
 				continue

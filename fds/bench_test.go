@@ -1,6 +1,6 @@
 //go:build linux
 
-package leak
+package fds
 
 import (
 	"fmt"
@@ -48,7 +48,7 @@ func BenchmarkFDSnapshotDiff(b *testing.B) {
 	for _, n := range []int{10, 1000, 10000} {
 		b.Run(fmt.Sprintf("residue/fds=%d", n), func(b *testing.B) {
 			defer openFDs(b, n)()
-			p := &FDProbe{}
+			p := &Probe{}
 			var err error
 			if p.before, err = snapshot(); err != nil {
 				b.Fatal(err)
@@ -112,7 +112,7 @@ func BenchmarkFindFDsCleanBlock(b *testing.B) {
 				f.Close()
 			}
 			for b.Loop() {
-				r, err := FindFDs(block, Within(0))
+				r, err := Find(block, Within(0))
 				if err != nil || r.Leaked() {
 					b.Fatalf("%v\n%s", err, r)
 				}

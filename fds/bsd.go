@@ -1,6 +1,6 @@
 //go:build unix && !linux && !darwin
 
-package leak
+package fds
 
 // fdPath is unknown on these systems without procfs.
 func fdPath(int) string { return "" }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package leak
+package fds
 
 import (
 	"net/netip"

@@ -1,10 +1,10 @@
-package leak
+package fds
 
 import (
 	"runtime"
 	"sync"
 
-	"github.com/residue-go/residue/probes"
+	"github.com/residue-go/residue/internal/memprof"
 )
 
 // The constructors whose allocations mark the creation of a descriptor's Go
@@ -51,7 +51,7 @@ func keyOf(pcs *[32]uintptr) stackKey {
 // from an earlier run with the same marker, and every run that reports
 // descriptors flushes the profile (runHeapRecords) before it ends.
 func allocBaseline() map[stackKey]int64 {
-	recs := probes.PublishedMemProfile()
+	recs := memprof.PublishedMemProfile()
 	out := make(map[stackKey]int64, len(recs))
 	for i := range recs {
 		// Stacks deeper than 32 frames that differ only below the cut (two
@@ -87,7 +87,7 @@ type runAllocations struct {
 func runHeapRecords(baseline map[stackKey]int64) runAllocations {
 	var out runAllocations
 	cut := false
-	recs := probes.MemProfile()
+	recs := memprof.MemProfile()
 	// What each key gained since the baseline (keys are shared by stacks
 	// deeper than 32 frames that differ only below the cut).
 	gained := make(map[stackKey]int64, len(recs))
@@ -111,14 +111,14 @@ func runHeapRecords(baseline map[stackKey]int64) runAllocations {
 			cut = true
 			continue
 		}
-		out.fds = append(out.fds, heapRecord{key: k, inUse: r.InUseObjects(), allocs: delta, frames: probes.Symbolize(r.Stack())})
+		out.fds = append(out.fds, heapRecord{key: k, inUse: r.InUseObjects(), allocs: delta, frames: memprof.Symbolize(r.Stack())})
 	}
 	if cut {
 		// What a key gained is known from the records above; the full
 		// stacks sharing it are kept while still in use (attribution then
 		// keeps those whose full stack holds the run's marker).
 		out.fds = out.fds[:0]
-		for _, r := range probes.FullStackProfile() {
+		for _, r := range memprof.FullStackProfile() {
 			if !hasConstructorPC(r.Stack[:min(4, len(r.Stack))]) {
 				continue
 			}
@@ -126,7 +126,7 @@ func runHeapRecords(baseline map[stackKey]int64) runAllocations {
 			copy(key[:], r.Stack)
 			k := keyOf(&key)
 			if g := gained[k] - baseline[k]; g > 0 && r.InUseObjects > 0 {
-				out.fds = append(out.fds, heapRecord{key: k, inUse: r.InUseObjects, allocs: min(r.AllocObjects, g), frames: probes.Symbolize(r.Stack)})
+				out.fds = append(out.fds, heapRecord{key: k, inUse: r.InUseObjects, allocs: min(r.AllocObjects, g), frames: memprof.Symbolize(r.Stack)})
 			}
 		}
 	}
@@ -141,7 +141,7 @@ func runHeapRecords(baseline map[stackKey]int64) runAllocations {
 func (a *runAllocations) startedFrom(fn, marker string) []Frame {
 	for i := range a.others {
 		r := &a.others[i]
-		frames := probes.Symbolize(r.Stack())
+		frames := memprof.Symbolize(r.Stack())
 		at, end := -1, -1
 		for j, f := range frames {
 			if at < 0 && f.Func == fn {

@@ -1,4 +1,4 @@
-package probes
+package memprof
 
 import (
 	"bytes"

@@ -1,6 +1,6 @@
 //go:build darwin
 
-package leak
+package fds
 
 import (
 	"bytes"
