@@ -26,10 +26,7 @@ func Test(t *testing.T) {
 	}
 	restore := u.Adopt()
 	t.Cleanup(func() {
-		// Ended while the test's goroutine still belongs to the unit, so
-		// that what it opened itself is told apart from what other tests
-		// opened.
-		u.End(t.Failed(), t.Skipped())
 		restore()
+		u.End(t.Failed(), t.Skipped())
 	})
 }

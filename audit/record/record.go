@@ -50,7 +50,10 @@ type Record struct {
 	Skipped  bool      `json:"skipped,omitempty"`
 	Counts   Counts    `json:"counts"`
 	Findings []Finding `json:"findings,omitempty"`
-	Error    string    `json:"error,omitempty"`
+	// Report is the full text of the findings, as a failure message shows
+	// them: what was left and the lines it came from.
+	Report string `json:"report,omitempty"`
+	Error  string `json:"error,omitempty"`
 }
 
 // Counts are the probes' figures for the test.
@@ -64,12 +67,14 @@ type Counts struct {
 // line numbers, so that it survives edits elsewhere in the file.
 type Finding struct {
 	Probe string `json:"probe"` // Goroutines, Descriptors or Globals
-	// Key names the finding: for a goroutine its top function and the
-	// function that started it, for a descriptor its kind and the function
-	// that opened it, for a global the variable's path.
+	// Key names the finding without line numbers, IDs or ports, as the
+	// probe defines it: for goroutines the function they are in and the
+	// functions whose go statements started them, for a descriptor its kind
+	// and the function that opened it, for a global the path of what
+	// changed.
 	Key   string `json:"key"`
 	Count int    `json:"count"` // how many goroutines, descriptors or changes share the key
-	Text  string `json:"text"`  // the probe's report of them, with file:line
+	Text  string `json:"text"`  // the finding in one line
 	// Accepted is set by residue test when its baseline holds the finding.
 	Accepted bool `json:"accepted,omitempty"`
 }

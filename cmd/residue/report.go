@@ -183,33 +183,28 @@ func writeTable(w io.Writer, path string, recs []*record.Record, verbose bool) {
 	tw.Flush()
 }
 
+// writeFindings writes a test's findings, one line each, then its full
+// report; with every finding in the baseline, nothing unless verbose.
 func writeFindings(w io.Writer, r *record.Record, verbose bool) {
 	if r.Verdict == record.Error {
 		fmt.Fprintf(w, "\n--- %s %s could not be audited:\n%s", r.Package, r.Test, indent(r.Error))
 	}
+	if len(r.Findings) == 0 || unaccepted(r) == 0 && !verbose {
+		return
+	}
+	fmt.Fprintf(w, "\n--- %s %s left side effects:\n", r.Package, r.Test)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, f := range r.Findings {
-		if f.Accepted && !verbose {
-			continue
-		}
 		note := ""
 		if f.Accepted {
-			note = " (accepted by the baseline)"
+			note = "\t(in the baseline)"
 		}
-		fmt.Fprintf(w, "\n--- %s %s left %s%s\n  key: %s\n%s", r.Package, r.Test, what(f), note, f.Key, indent(indent(f.Text)))
+		fmt.Fprintf(tw, "  %s\t%d × %s%s\n", f.Probe, f.Count, f.Key, note)
 	}
-}
-
-// what names a finding's count: "2 goroutines running".
-func what(f record.Finding) string {
-	switch f.Probe {
-	case record.Goroutines:
-		return plural(f.Count, "goroutine") + " running"
-	case record.Descriptors:
-		return plural(f.Count, "file descriptor") + " open"
-	case record.Globals:
-		return plural(f.Count, "change") + " to global state"
+	tw.Flush()
+	if r.Report != "" {
+		fmt.Fprintf(w, "\n%s", indent(indent(r.Report)))
 	}
-	return plural(f.Count, f.Probe)
 }
 
 func indent(s string) string {

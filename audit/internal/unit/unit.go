@@ -62,7 +62,7 @@ func (u *Unit) End(failed, skipped bool) {
 	rec.Failed, rec.Skipped = failed, skipped
 	if u.session != nil {
 		var err error
-		rec.Counts, rec.Findings, err = u.session.Finish()
+		rec.Counts, rec.Findings, rec.Report, err = u.session.Finish()
 		if u.err == nil {
 			u.err = err
 		}
