@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"runtime"
 	"runtime/pprof"
 	"strings"
@@ -245,4 +247,23 @@ func TestAdoptRestoresTheGoroutinesOwnLabels(t *testing.T) {
 			t.Fatalf("the user's label was lost after Adopt's restore; profile:\n%s", b.String())
 		}
 	})
+}
+
+// Under GODEBUG=panicnil=1, panic(nil) is recovered as nil, as a Goexit
+// is; it must still be reported as a panic. The check runs in a child
+// process, where the setting can be made.
+func TestPanicNilUnderPanicnilIsAPanic(t *testing.T) {
+	if os.Getenv("RESIDUE_PANICNIL_CHILD") == "1" {
+		_, err := probes.Exec(func() { panic(nil) })
+		var pe *probes.PanicError
+		if !errors.As(err, &pe) {
+			t.Fatalf("err = %v, want a PanicError", err)
+		}
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestPanicNilUnderPanicnilIsAPanic$", "-test.v")
+	cmd.Env = append(os.Environ(), "RESIDUE_PANICNIL_CHILD=1", "GODEBUG=panicnil=1")
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "--- PASS") {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
 }

@@ -282,11 +282,13 @@ func (r *Run) execute(block func()) error {
 			if finished {
 				return
 			}
-			if v := recover(); v != nil {
-				panicked, value = true, v
-			}
+			value = recover()
 			stack = make([]byte, 64<<10)
-			stack = blockFrames(stack[:runtime.Stack(stack, false)])
+			stack = stack[:runtime.Stack(stack, false)]
+			// recover returns nil for runtime.Goexit, and also for panic(nil)
+			// under GODEBUG=panicnil=1: the unwinding stack tells them apart.
+			panicked = value != nil || bytes.Contains(stack, []byte("\npanic("))
+			stack = blockFrames(stack)
 		}()
 		r.Enter(block)
 		finished = true
