@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,15 +16,21 @@ import (
 
 const residueModule = "github.com/residue-go/residue"
 
-// goCmd runs the go command in dir and returns its standard output; its
-// standard error is in the error.
-func goCmd(dir string, env []string, args ...string) ([]byte, error) {
+// goCommand is the go command with args, run in dir with env added to the
+// environment; its standard error goes to stderr.
+func goCommand(dir string, env []string, stderr io.Writer, args ...string) *exec.Cmd {
 	cmd := exec.Command("go", args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = stderr
+	return cmd
+}
+
+// goCmd runs the go command in dir and returns its standard output; its
+// standard error is in the error.
+func goCmd(dir string, env []string, args ...string) ([]byte, error) {
 	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	out, err := goCommand(dir, env, &stderr, args...).Output()
 	if err != nil {
 		return out, fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}

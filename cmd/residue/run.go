@@ -147,11 +147,8 @@ func (p *progress) clear() {
 // originals instead.
 func runTests(dir string, env, args []string, prog *progress, unmap *strings.Replacer) *runResult {
 	r := &runResult{pkgs: map[string]*pkgResult{}, builds: map[string]*strings.Builder{}}
-	cmd := exec.Command("go", append([]string{"test", "-json"}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
 	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	cmd := goCommand(dir, env, &stderr, append([]string{"test", "-json"}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		r.err = err
