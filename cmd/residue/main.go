@@ -197,10 +197,11 @@ func (a *audit) testArgs(o *options) []string {
 	}
 	args = append(args, o.goFlags...)
 	args = append(args, o.patterns...)
-	if len(o.testArgs) > 0 {
-		args = append(append(args, "-args"), o.testArgs...)
-	}
-	return args
+	// go test -json runs the tests with -test.v=test2json, under which the
+	// testing package sets os.Stderr = os.Stdout, so that a test restoring
+	// a writer to os.Stderr would seem to change it. Plain -test.v output,
+	// which go test's converter reads as well, leaves os.Stderr alone.
+	return append(append(args, "-args", "-test.v=true"), o.testArgs...)
 }
 
 // readRecords reads the records the tests wrote, sorted by package and
