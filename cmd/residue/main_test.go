@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -161,5 +163,50 @@ func TestBaseline(t *testing.T) {
 	if code != exitFindings || !strings.Contains(stderr, "residue: FAIL: 1 test left side effects not in the baseline") ||
 		!strings.Contains(out, `external.Mode: "prod" → "test"`) {
 		t.Fatalf("without the entry: exit code %d\n%s%s", code, out, stderr)
+	}
+}
+
+// TestGinkgoParallel runs the fixture's audited suite under ginkgo -p: each
+// process records the specs it runs, into the one file.
+func TestGinkgoParallel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the ginkgo command")
+	}
+	o, err := parseArgs([]string{"-C", filepath.Join("testdata", "fixture"), "./suite"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := prepare(o)
+	if a != nil {
+		defer os.RemoveAll(a.tmp)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	if out, err := goCmd(".", nil, "build", "-o", filepath.Join(bin, "ginkgo"), "github.com/onsi/ginkgo/v2/ginkgo"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	build := append([]string{"test", "-c", "-o", filepath.Join(bin, "suite.test")}, a.testArgs(o)...)
+	build = build[:slices.Index(build, "-args")]
+	if out, err := goCmd(a.dir, a.env, build...); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	cmd := exec.Command(filepath.Join(bin, "ginkgo"), "-p", "--procs=2", "--no-color", filepath.Join(bin, "suite.test"))
+	cmd.Dir, cmd.Env = filepath.Join(a.dir, "suite"), append(os.Environ(), a.env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ginkgo -p: %v\n%s", err, out)
+	}
+	recs, err := readRecords(a.records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		got = append(got, r.Test+": "+r.Verdict)
+	}
+	want := []string{"a worker is left running: found", "a worker is stopped by the AfterEach: clean"}
+	if !slices.Equal(got, want) {
+		t.Errorf("records %q, want %q", got, want)
 	}
 }
