@@ -120,7 +120,7 @@ func (p *progress) draw() {
 	if !p.terminal {
 		return
 	}
-	cur := ""
+	cur := "building"
 	if len(p.running) > 0 {
 		cur = p.running[len(p.running)-1]
 	}
