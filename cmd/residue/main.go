@@ -49,6 +49,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "residue: %v\n", err)
 		return exitCommand
 	}
+	if o.baseline != "" && o.dir != "" && !filepath.IsAbs(o.baseline) {
+		// Like every path under go's -C, relative to that directory.
+		o.baseline = filepath.Join(o.dir, o.baseline)
+	}
+	base := newBaseline(nil)
+	if o.baseline != "" && !o.updateBaseline {
+		if base, err = readBaseline(o.baseline); err != nil {
+			fmt.Fprintf(stderr, "residue: %v\n", err)
+			return exitCommand
+		}
+	}
 	a, err := prepare(o)
 	if a != nil && !o.keep {
 		defer os.RemoveAll(a.tmp)
@@ -72,13 +83,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "residue: %v\n", err)
 		return exitCommand
-	}
-	base := newBaseline(nil)
-	if o.baseline != "" && !o.updateBaseline {
-		if base, err = readBaseline(o.baseline); err != nil {
-			fmt.Fprintf(stderr, "residue: %v\n", err)
-			return exitCommand
-		}
 	}
 	for i := range recs {
 		for j := range recs[i].Findings {
