@@ -20,6 +20,11 @@ const Schema = 1
 // to. Without it the hook records nothing.
 const EnvFile = "RESIDUE_AUDIT_FILE"
 
+// EnvGlobals is the environment variable that narrows the globals probe:
+// "off", or a comma-separated list of package patterns ("example.com/app/...")
+// to read instead of every package in the binary. Empty: every package.
+const EnvGlobals = "RESIDUE_AUDIT_GLOBALS"
+
 // Verdicts.
 const (
 	Clean = "clean" // the test left nothing behind

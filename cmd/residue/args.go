@@ -14,6 +14,7 @@ type options struct {
 	updateBaseline bool
 	residueDir     string
 	keep           bool
+	globals        string // all, module or off
 	verbose        bool
 	dir            string // -C
 
@@ -46,7 +47,7 @@ var refused = map[string]string{
 	"o":       "residue test runs the tests",
 }
 
-const usage = `usage: residue test [-json] [-baseline file [-update-baseline]] [-residue-dir dir] [go test flags] [packages] [-args ...]
+const usage = `usage: residue test [-json] [-baseline file [-update-baseline]] [-globals all|module|off] [-residue-dir dir] [go test flags] [packages] [-args ...]
 
 Runs go test on the packages and audits every top-level test and every
 Ginkgo spec on its own: goroutines left running, file descriptors and
@@ -56,6 +57,9 @@ hook goes in through a build overlay and a copy of go.mod.
   -json             write one JSON object per test to standard output (docs/audit.md)
   -baseline file    findings accepted: fail only on findings not in it
   -update-baseline  write every finding of this run to the baseline file
+  -globals scope    which globals to compare around each test: all (every
+                    package in the test binary, the default), module (the
+                    module's own packages and the process state), or off
   -residue-dir dir  the residue module to build the hook from (default: the
                     command's own source, else its version from the module proxy)
   -keep-overlay     keep the overlay and go.mod copy, and print where
@@ -74,6 +78,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.updateBaseline, "update-baseline", false, "")
 	fs.StringVar(&o.residueDir, "residue-dir", "", "")
 	fs.BoolVar(&o.keep, "keep-overlay", false, "")
+	fs.StringVar(&o.globals, "globals", "all", "")
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "-args" || a == "--args" {
@@ -88,7 +93,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 		if fs.Lookup(name) != nil {
 			// One of ours: let the flag package read it and its value.
 			n := 1
-			if !hasValue && (name == "baseline" || name == "residue-dir") {
+			if !hasValue && (name == "baseline" || name == "residue-dir" || name == "globals") {
 				n = 2
 			}
 			if i+n > len(args) {
@@ -132,6 +137,11 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 		} else {
 			o.goFlags = append(o.goFlags, "-"+name)
 		}
+	}
+	switch o.globals {
+	case "all", "module", "off":
+	default:
+		return nil, fmt.Errorf("-globals %s: want all, module or off", o.globals)
 	}
 	if o.updateBaseline && o.baseline == "" {
 		o.baseline = "residue-baseline.json"

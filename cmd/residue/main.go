@@ -175,6 +175,12 @@ func prepare(o *options) (*audit, error) {
 	}
 	a.unmap = strings.NewReplacer(pairs...)
 	a.env = []string{record.EnvFile + "=" + a.records}
+	switch o.globals {
+	case "off":
+		a.env = append(a.env, record.EnvGlobals+"=off")
+	case "module":
+		a.env = append(a.env, record.EnvGlobals+"="+m.Path+"/...")
+	}
 	if m.Path != residueModule {
 		src, err := findResidue(o.residueDir)
 		if err != nil {

@@ -210,3 +210,19 @@ func TestGinkgoParallel(t *testing.T) {
 		t.Errorf("records %q, want %q", got, want)
 	}
 }
+
+// TestGlobalsScope: -globals=module still sees the module's own variables;
+// -globals=off sees none.
+func TestGlobalsScope(t *testing.T) {
+	code, out, stderr := auditFixture(t, "-globals=module", "./external")
+	if code != exitFindings || !strings.Contains(out, `external.Mode: "prod" → "test"`) {
+		t.Errorf("-globals=module: exit code %d\n%s%s", code, out, stderr)
+	}
+	code, out, stderr = auditFixture(t, "-globals", "off", "./external")
+	if code != exitClean || !strings.Contains(stderr, "residue: ok: 2 tests in 1 package left nothing behind") {
+		t.Errorf("-globals=off: exit code %d\n%s%s", code, out, stderr)
+	}
+	if _, err := parseArgs([]string{"-globals=some"}, nil); err == nil {
+		t.Error("-globals=some accepted")
+	}
+}

@@ -20,10 +20,19 @@ type session interface {
 }
 
 // start is the one place that knows residue's session and report API: it
-// starts a session with every default probe, and turns its report into
-// counts and findings.
-func start() (session, error) {
-	s, err := residue.Start()
+// starts a session with every default probe, the globals probe as scope
+// says (see record.EnvGlobals), and turns its report into counts and
+// findings.
+func start(scope string) (session, error) {
+	var opts []residue.Option
+	switch scope {
+	case "":
+	case "off":
+		opts = append(opts, residue.WithoutGlobals())
+	default:
+		opts = append(opts, globals.InPackages(strings.Split(scope, ",")...))
+	}
+	s, err := residue.Start(opts...)
 	if s == nil {
 		return nil, err
 	}

@@ -34,7 +34,7 @@ func Begin(fn, name string, spec bool) *Unit {
 		return nil
 	}
 	u := &Unit{rec: record.Record{Package: PackageOf(fn), Test: name, Spec: spec}, file: file, start: time.Now()}
-	u.session, u.err = start()
+	u.session, u.err = start(os.Getenv(record.EnvGlobals))
 	return u
 }
 
