@@ -37,7 +37,7 @@ func Check(t testing.TB, opts ...Option) {
 	if err != nil {
 		t.Fatalf("residue.Check: %v", err)
 	}
-	restore := s.run.Adopt()
+	restore := s.Adopt()
 	t.Cleanup(func() {
 		t.Helper()
 		restore()
@@ -72,6 +72,11 @@ func isParallel(t testing.TB) bool {
 	f := v.Elem().FieldByName("isParallel")
 	return f.IsValid() && f.Kind() == reflect.Bool && f.Bool()
 }
+
+// Adopt makes the calling goroutine part of the session's block from now
+// on, as Enter does for one call: the goroutines it starts are the block's.
+// restore ends that and must be called on the same goroutine.
+func (s *Session) Adopt() (restore func()) { return s.run.Adopt() }
 
 // VerifyTestMain runs the test binary's tests and then fails it, with the
 // report on standard error, if they left side effects. Use it in TestMain:

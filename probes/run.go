@@ -41,6 +41,7 @@ type Run struct {
 	mu       sync.Mutex
 	runners  []uint64
 	outer    map[uint64]*Run // the runs these runners were running before
+	adopters [][2]string     // see AdoptedBy
 	returned time.Time
 
 	probes []Probe         // those whose Before succeeded
@@ -162,7 +163,7 @@ func Start(probes ...Probe) (*Run, error) {
 // Enter runs f on the calling goroutine as part of the run's block: under the
 // run's label and marker frame. A panic or Goexit in f passes through.
 func (r *Run) Enter(f func()) {
-	defer r.Adopt()()
+	defer r.adopt([2]string{})()
 	r.marker(f)
 }
 
@@ -172,10 +173,15 @@ func (r *Run) Enter(f func()) {
 // (attributing allocations) sees nothing of it. restore puts back the labels
 // the goroutine had before, as far as the run knows them (those of an
 // enclosing run, or none), and must be called on the same goroutine.
-func (r *Run) Adopt() (restore func()) {
+func (r *Run) Adopt() (restore func()) { return r.adopt(outermost()) }
+
+func (r *Run) adopt(adopter [2]string) (restore func()) {
 	id := stack.CurrentID()
 	r.mu.Lock()
 	r.runners = append(r.runners, id)
+	if adopter != ([2]string{}) {
+		r.adopters = append(r.adopters, adopter)
+	}
 	r.mu.Unlock()
 	if prev, loaded := active.Swap(id, r); loaded && prev != r {
 		r.mu.Lock()
@@ -192,6 +198,46 @@ func (r *Run) Adopt() (restore func()) {
 		r.returned = time.Now()
 		r.mu.Unlock()
 	}
+}
+
+// AdoptedBy reports whether a stack recorded during the run whose two
+// outermost functions are fn and entry (the goroutine's entry) ran on a
+// goroutine that adopted the run: one whose two outermost functions were
+// the same when it called Adopt. For a test that adopts a run, those are
+// the test function and testing.tRunner, so what the test does itself is
+// told apart from what other tests do at the same time, as a marker frame
+// tells the stacks of a block run by Enter.
+func (r *Run) AdoptedBy(fn, entry string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, a := range r.adopters {
+		if a == [2]string{fn, entry} {
+			return true
+		}
+	}
+	return false
+}
+
+// outermost returns the two outermost functions of the calling goroutine's
+// stack, goexit aside.
+func outermost() [2]string {
+	pcs := make([]uintptr, 256)
+	pcs = pcs[:runtime.Callers(2, pcs)]
+	var funcs []string
+	frames := runtime.CallersFrames(pcs)
+	for {
+		f, more := frames.Next()
+		if f.Function != "runtime.goexit" {
+			funcs = append(funcs, f.Function)
+		}
+		if !more {
+			break
+		}
+	}
+	if len(funcs) < 2 || len(pcs) == cap(pcs) {
+		return [2]string{}
+	}
+	return [2]string{funcs[len(funcs)-2], funcs[len(funcs)-1]}
 }
 
 // Finish ends the run: it calls After on every started probe, in reverse
