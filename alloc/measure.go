@@ -478,12 +478,12 @@ func attribute(frames []Frame, marker string) (site, from Frame, whose attributi
 			return site, from, blocks
 		case f.Func == primeTinyName:
 			return Frame{}, Frame{}, notBlocks
-		case stack.IsRuntime(f.Func) || inRuntimeSource(f):
+		case stack.IsRuntime(f.Func) || stack.InRuntimeSource(f):
 			fromCache = fromCache || !haveSite && runtimeCached(f)
 		case !haveSite:
 			site, haveSite = f, true
-			haveFrom = !isStandard(f)
-		case !haveFrom && !isStandard(f):
+			haveFrom = !stack.IsStandard(f)
+		case !haveFrom && !stack.IsStandard(f):
 			from, haveFrom = f, true
 		}
 	}
@@ -500,7 +500,7 @@ func runtimeCached(f Frame) bool {
 	case "runtime.acquireSudog", "runtime.malg", "runtime.newdefer":
 		return true
 	case "time.Sleep":
-		return inRuntimeSource(f)
+		return stack.InRuntimeSource(f)
 	}
 	return false
 }
@@ -537,30 +537,6 @@ func under(frames []Frame, marker string, match func(string) bool) bool {
 		}
 	}
 	return false
-}
-
-var goroot = runtime.GOROOT()
-
-// inRuntimeSource reports whether f's code is in the runtime's own source,
-// as internal/bytealg.MakeNoZero is, which the runtime provides under
-// another package's name.
-func inRuntimeSource(f Frame) bool {
-	return goroot != "" && strings.HasPrefix(f.File, goroot+"/src/runtime/")
-}
-
-// isStandard reports whether f is in the standard library: its package path
-// has no dot in its first element, and its file is under GOROOT.
-func isStandard(f Frame) bool {
-	first := f.Func
-	if i := strings.IndexByte(first, '/'); i >= 0 {
-		first = first[:i]
-	} else if i := strings.IndexByte(first, '.'); i >= 0 {
-		first = first[:i]
-	}
-	if strings.Contains(first, ".") || first == "main" || first == "command-line-arguments" {
-		return false
-	}
-	return goroot == "" || strings.HasPrefix(f.File, goroot)
 }
 
 func sortSites(s []Site) {
