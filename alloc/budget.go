@@ -142,7 +142,10 @@ func CheckBudget(name string, m *Measurement, opts ...Option) (*Verdict, error) 
 		return nil, err
 	}
 	if name == "" {
-		return nil, fmt.Errorf("a budget needs a name")
+		return nil, fmt.Errorf("CheckBudget(\"\"): a budget needs a name")
+	}
+	if m == nil {
+		return nil, fmt.Errorf("CheckBudget(%q): no measurement to check", name)
 	}
 	v := &Verdict{Name: name, File: c.budgetFile, New: m.Figures, Sites: m.Sites, TightenBelow: c.tightenBelow}
 	if os.Getenv(UpdateEnv) == "1" {
@@ -194,8 +197,11 @@ func ReadBudgets(path string) (map[string]Figures, error) {
 	}
 	out := make(map[string]Figures, len(raw))
 	for name, b := range raw {
-		if b.Objects == nil || b.Bytes == nil {
+		switch {
+		case b.Objects == nil || b.Bytes == nil:
 			return nil, fmt.Errorf("reading allocation budgets from %s: budget %q needs both \"objects\" and \"bytes\"", path, name)
+		case *b.Objects < 0 || *b.Bytes < 0:
+			return nil, fmt.Errorf("reading allocation budgets from %s: budget %q has a negative figure", path, name)
 		}
 		out[name] = Figures{Objects: *b.Objects, Bytes: *b.Bytes}
 	}

@@ -152,3 +152,24 @@ func TestBudgetUpdatesFromParallelTestsAllLand(t *testing.T) {
 		t.Fatalf("%v %v", b, err)
 	}
 }
+
+func TestInvalidArgumentsAreErrorsNamingThem(t *testing.T) {
+	if _, err := alloc.Measure(nil); err == nil || !strings.Contains(err.Error(), "alloc.Measure: the block is a nil func") {
+		t.Errorf("Measure(nil): %v", err)
+	}
+	m := &alloc.Measurement{Runs: []alloc.Figures{{}}}
+	if _, err := alloc.CheckBudget("", m); err == nil || !strings.Contains(err.Error(), `CheckBudget(""): a budget needs a name`) {
+		t.Errorf(`CheckBudget(""): %v`, err)
+	}
+	if _, err := alloc.CheckBudget("b", nil); err == nil || !strings.Contains(err.Error(), `CheckBudget("b"): no measurement`) {
+		t.Errorf(`CheckBudget("b", nil): %v`, err)
+	}
+	path := filepath.Join(t.TempDir(), "budgets.json")
+	if err := os.WriteFile(path, []byte(`{"parse": {"objects": -1, "bytes": 16}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alloc.CheckBudget("parse", m, alloc.BudgetFile(path)); err == nil ||
+		!strings.Contains(err.Error(), `budget "parse" has a negative figure`) {
+		t.Errorf("a negative budget: %v", err)
+	}
+}

@@ -127,6 +127,9 @@ var ErrDeepStacks = errors.New("allocation stacks deeper than the runtime's prof
 // the binary is built with -race (ErrRace), and when the figures cannot be
 // exact (ErrDeepStacks).
 func Measure(block func(), opts ...Option) (*Measurement, error) {
+	if block == nil {
+		return nil, errors.New("alloc.Measure: the block is a nil func")
+	}
 	c, err := newConfig(opts)
 	if err != nil {
 		return nil, err

@@ -19,7 +19,7 @@ import (
 // options are those of alloc.Measure (alloc.WarmUp, alloc.Runs); see
 // AllocateAtMost for what is counted.
 func Allocate(opts ...alloc.Option) types.GomegaMatcher {
-	return &allocateMatcher{name: "Allocate", opts: opts, limit: -1}
+	return &allocateMatcher{name: "Allocate", opts: opts, limit: -1, call: "Allocate"}
 }
 
 // AllocateAtMost succeeds when the block allocates at most objects heap
@@ -27,19 +27,25 @@ func Allocate(opts ...alloc.Option) types.GomegaMatcher {
 // among opts. The count is exact whatever other goroutines allocate at the
 // same time; allocations made by goroutines the block starts are not counted.
 // With alloc.Runs, every measured run must stay within the limit.
+//
+// A negative count is an error (the block is not run).
 func AllocateAtMost(objects int, opts ...alloc.Option) types.GomegaMatcher {
-	return &allocateMatcher{name: "AllocateAtMost", opts: opts, limit: int64(objects), unit: "objects"}
+	return &allocateMatcher{name: "AllocateAtMost", opts: opts, limit: int64(objects), unit: "objects",
+		call: fmt.Sprintf("AllocateAtMost(%d)", objects)}
 }
 
 // AllocateBytesAtMost succeeds when the block allocates at most bytes bytes
 // on its own goroutine (each object counted at its size class, as the runtime
 // allocates it), and stays within every alloc.AtMostIn limit among opts.
+// A negative count is an error (the block is not run).
 func AllocateBytesAtMost(bytes int64, opts ...alloc.Option) types.GomegaMatcher {
-	return &allocateMatcher{name: "AllocateBytesAtMost", opts: opts, limit: bytes, unit: "bytes"}
+	return &allocateMatcher{name: "AllocateBytesAtMost", opts: opts, limit: bytes, unit: "bytes",
+		call: fmt.Sprintf("AllocateBytesAtMost(%d)", bytes)}
 }
 
 type allocateMatcher struct {
 	name  string
+	call  string // the call that made the matcher, for errors: "AllocateAtMost(3)"
 	opts  []alloc.Option
 	limit int64  // -1 for Allocate
 	unit  string // "objects" or "bytes"
@@ -47,12 +53,15 @@ type allocateMatcher struct {
 }
 
 func (a *allocateMatcher) Match(actual any) (bool, error) {
+	if a.unit != "" && a.limit < 0 {
+		return false, fmt.Errorf("%s: a count of %s is never negative", a.call, a.unit)
+	}
 	block, err := probes.Block(a.name, actual)
 	if err != nil {
 		return false, err
 	}
 	if a.m, err = alloc.Measure(block, a.opts...); err != nil {
-		return false, fmt.Errorf("%s: %w", a.name, err)
+		return false, fmt.Errorf("%s: %w", a.call, err)
 	}
 	switch {
 	case a.limit < 0:

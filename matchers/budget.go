@@ -28,7 +28,8 @@ import (
 // A figure below alloc.DefaultTightenBelow (80%) of its budget passes and is
 // reported, so the budget can be tightened: as a Ginkgo report entry shown
 // with the spec, or through GinkgoWriter outside a Ginkgo suite. With
-// RESIDUE_STRICT_BUDGETS=1 it fails instead.
+// RESIDUE_STRICT_BUDGETS=1 it fails instead. An empty name is an error (the
+// block is not run).
 func StayWithinBudget(name string, opts ...alloc.Option) types.GomegaMatcher {
 	return &budgetMatcher{name: name, opts: opts}
 }
@@ -40,6 +41,9 @@ type budgetMatcher struct {
 }
 
 func (b *budgetMatcher) Match(actual any) (bool, error) {
+	if b.name == "" {
+		return false, fmt.Errorf("StayWithinBudget(\"\"): a budget needs a name")
+	}
 	block, err := probes.Block("StayWithinBudget", actual)
 	if err != nil {
 		return false, err
