@@ -111,8 +111,8 @@ var ErrRace = errors.New("allocation figures are not exact under the race detect
 // allocations were made at stacks deeper than the runtime records.
 var ErrDeepStacks = errors.New("allocation stacks deeper than the runtime's profiling depth")
 
-// Measure runs block on a goroutine of its own — WarmUp times unmeasured,
-// then Runs times measured (once by default) — and returns the heap
+// Measure runs block on a goroutine of its own — Runs times measured (once
+// by default), each after WarmUp unmeasured runs — and returns the heap
 // allocations each measured run made on that goroutine: every object, with
 // its size and the site that allocated it, exact whatever other goroutines
 // allocate at the same time.
@@ -137,17 +137,24 @@ func Measure(block func(), opts ...Option) (*Measurement, error) {
 	if RaceEnabled {
 		return nil, ErrRace
 	}
-	for i := range c.warmUps {
-		if _, err := probes.Exec(block); err != nil {
-			return nil, fmt.Errorf("warm-up run %d of %d: %w", i+1, c.warmUps, err)
-		}
-	}
 	m := &Measurement{WarmUps: c.warmUps, Budget: c.budget}
-	primed := func() { primeTiny(); block() }
+	// The warm-up runs come after the probe's Before, whose garbage
+	// collections empty every sync.Pool: the measured run then finds the
+	// pools as the warm-up left them, as in a program's steady state.
+	var warmedUp int
+	primed := func() {
+		warmedUp = 0
+		warmUp(block, c.warmUps, &warmedUp)
+		primeTiny()
+		block()
+	}
 	for i := range c.runs {
 		p := &Probe{cfg: c}
 		_, err := probes.Exec(primed, p)
 		if err != nil {
+			if warmedUp < c.warmUps {
+				err = fmt.Errorf("warm-up run %d of %d: %w", warmedUp+1, c.warmUps, err)
+			}
 			if c.runs > 1 {
 				err = fmt.Errorf("measured run %d of %d: %w", i+1, c.runs, err)
 			}
@@ -434,6 +441,24 @@ func hasFunc(stk []uintptr, fn string) bool {
 	return false
 }
 
+// warmUp runs block n times, counting the runs that returned in done. What
+// it allocates is not counted: its frame is between the block and the
+// marker.
+//
+//go:noinline
+func warmUp(block func(), n int, done *int) {
+	for range n {
+		block()
+		*done++
+	}
+}
+
+var warmUpName = runtime.FuncForPC(reflect.ValueOf(warmUp).Pointer()).Name()
+
+// ownPrefix starts the names of this package's functions, such as the
+// closure through which Measure calls the block: never a site.
+const ownPrefix = "github.com/residue-go/residue/alloc."
+
 // tinySink keeps primeTiny's allocations on the heap.
 var tinySink []byte
 
@@ -479,8 +504,10 @@ func attribute(frames []Frame, marker string) (site, from Frame, whose attributi
 				return site, from, cached
 			}
 			return site, from, blocks
-		case f.Func == primeTinyName:
+		case f.Func == primeTinyName || f.Func == warmUpName:
 			return Frame{}, Frame{}, notBlocks
+		case strings.HasPrefix(f.Func, ownPrefix):
+			continue
 		case stack.IsRuntime(f.Func) || stack.InRuntimeSource(f):
 			fromCache = fromCache || !haveSite && runtimeCached(f)
 		case !haveSite:
