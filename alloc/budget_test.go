@@ -32,7 +32,7 @@ func check(t *testing.T, path, name string, m *alloc.Measurement) *alloc.Verdict
 // One budget through its life: recorded, held, exceeded, well under (room to
 // tighten), tightened.
 func TestBudgetRoundTrip(t *testing.T) {
-	exact(t)
+	alloc.SkipUnderRace(t)
 	path := filepath.Join(t.TempDir(), "testdata", "residue-budgets.json")
 	one := func() { sinkBytes = make([]byte, 64) }
 	three := func() {
@@ -110,7 +110,7 @@ func TestBudgetRoundTrip(t *testing.T) {
 }
 
 func TestBudgetMissingFails(t *testing.T) {
-	exact(t)
+	alloc.SkipUnderRace(t)
 	t.Setenv(alloc.UpdateEnv, "")
 	path := filepath.Join(t.TempDir(), "residue-budgets.json")
 	v := check(t, path, "nowhere", measure(t, func() {}))

@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/residue-go/residue/alloc"
 )
 
 // TestMeasureTellsTheStandardLibraryApartUnderTrimpath builds and runs the
@@ -15,7 +17,7 @@ import (
 // package strings must still lead back to myapp.Render, and time.Sleep's
 // timer must still be runtime bookkeeping rather than the block's.
 func TestMeasureTellsTheStandardLibraryApartUnderTrimpath(t *testing.T) {
-	exact(t)
+	alloc.SkipUnderRace(t)
 	if testing.Short() {
 		t.Skip("builds a module twice")
 	}

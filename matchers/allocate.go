@@ -1,9 +1,13 @@
 package matchers
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"runtime"
 	"strings"
 
+	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/gomega/types"
 
 	"github.com/residue-go/residue/alloc"
@@ -60,8 +64,8 @@ func (a *allocateMatcher) Match(actual any) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if a.m, err = alloc.Measure(block, a.opts...); err != nil {
-		return false, fmt.Errorf("%s: %w", a.call, err)
+	if a.m, err = measure(a.call, block, a.opts); err != nil {
+		return false, err
 	}
 	switch {
 	case a.limit < 0:
@@ -111,6 +115,43 @@ func (a *allocateMatcher) runs() string {
 		return fmt.Sprintf(" in any of %d measured runs", len(a.m.Runs))
 	}
 	return ""
+}
+
+// measure runs alloc.Measure for the matcher made by call, naming the call
+// in an error. Under -race, with alloc.SkipUnderRaceEnv set to 1, it skips
+// the running Ginkgo spec instead, with the reason, at the assertion's line.
+func measure(call string, block func(), opts []alloc.Option) (*alloc.Measurement, error) {
+	m, err := alloc.Measure(block, opts...)
+	if !errors.Is(err, alloc.ErrRace) {
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", call, err)
+		}
+		return m, nil
+	}
+	if os.Getenv(alloc.SkipUnderRaceEnv) != "1" {
+		return nil, fmt.Errorf("%s: %w\n(to skip allocation checks under -race: %s=1 for Ginkgo specs, "+
+			"alloc.SkipUnderRace(t) in a plain test)", call, err, alloc.SkipUnderRaceEnv)
+	}
+	if !inGinkgoSpec() {
+		return nil, fmt.Errorf("%s: %w\n(%s=1 skips Ginkgo specs only; in a plain test call alloc.SkipUnderRace(t))",
+			call, err, alloc.SkipUnderRaceEnv)
+	}
+	ginkgo.Skip(fmt.Sprintf("%s: %v (skipped: %s=1)", call, err, alloc.SkipUnderRaceEnv), assertionSkip())
+	return nil, err // not reached: Skip ends the spec
+}
+
+// assertionSkip returns how many frames lie between its caller and the
+// innermost caller outside residue, Gomega and Ginkgo (the Expect), for
+// ginkgo.Skip's callerSkip.
+func assertionSkip() int {
+	pcs := make([]uintptr, 32)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	for i := 0; ; i++ {
+		f, more := frames.Next()
+		if !isLibrary(f.Function) || !more {
+			return i
+		}
+	}
 }
 
 func countOf(n int64, one, many string) string {

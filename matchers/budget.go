@@ -48,9 +48,9 @@ func (b *budgetMatcher) Match(actual any) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	m, err := alloc.Measure(block, b.opts...)
+	m, err := measure(fmt.Sprintf("StayWithinBudget(%q)", b.name), block, b.opts)
 	if err != nil {
-		return false, fmt.Errorf("StayWithinBudget(%q): %w", b.name, err)
+		return false, err
 	}
 	if b.verdict, err = alloc.CheckBudget(b.name, m, b.opts...); err != nil {
 		return false, fmt.Errorf("StayWithinBudget(%q): %w", b.name, err)
@@ -78,12 +78,15 @@ func (b *budgetMatcher) NegatedFailureMessage(any) string {
 // the running Ginkgo spec, always shown and placed at the assertion's line, or
 // through GinkgoWriter elsewhere.
 func note(text string) {
-	if ginkgo.CurrentSpecReport().LeafNodeLocation.FileName != "" {
+	if inGinkgoSpec() {
 		ginkgo.AddReportEntry("residue", text, ginkgo.ReportEntryVisibilityAlways, assertionLocation())
 		return
 	}
 	fmt.Fprintln(ginkgo.GinkgoWriter, text)
 }
+
+// inGinkgoSpec reports whether a Ginkgo spec is running.
+func inGinkgoSpec() bool { return ginkgo.CurrentSpecReport().LeafNodeLocation.FileName != "" }
 
 // isLibrary reports whether fn belongs to residue, Gomega or Ginkgo, not to
 // the tests that use them.
