@@ -43,7 +43,7 @@ func TestBudgetRoundTrip(t *testing.T) {
 
 	// Record.
 	t.Setenv(alloc.UpdateEnv, "1")
-	if v := check(t, path, "parse-header", measure(t, three)); v.Outcome != alloc.Recorded || v.HadBudget {
+	if v := check(t, path, "parse-header", measure(t, three)); v.Outcome != alloc.BudgetRecorded || v.HadBudget {
 		t.Fatalf("record: %v", v)
 	}
 	check(t, path, "render page", measure(t, one))
@@ -62,11 +62,11 @@ func TestBudgetRoundTrip(t *testing.T) {
 
 	// Hold, then regress.
 	t.Setenv(alloc.UpdateEnv, "")
-	if v := check(t, path, "render page", measure(t, one)); v.Outcome != alloc.Within || v.Failed(true) {
+	if v := check(t, path, "render page", measure(t, one)); v.Outcome != alloc.BudgetHolds || v.Failed(true) {
 		t.Fatalf("within: %v", v)
 	}
 	v := check(t, path, "render page", measure(t, three))
-	if v.Outcome != alloc.Over || !v.Failed(false) {
+	if v.Outcome != alloc.BudgetExceeded || !v.Failed(false) {
 		t.Fatalf("over: %v", v)
 	}
 	msg := v.String()
@@ -87,7 +87,7 @@ func TestBudgetRoundTrip(t *testing.T) {
 
 	// Well under: passes, unless strict.
 	v = check(t, path, "parse-header", measure(t, one))
-	if v.Outcome != alloc.Slack || v.Failed(false) || !v.Failed(true) {
+	if v.Outcome != alloc.BudgetLoose || v.Failed(false) || !v.Failed(true) {
 		t.Fatalf("slack: %v", v)
 	}
 	if msg := v.String(); !strings.Contains(msg, `allocation budget "parse-header" can be tightened`) || !strings.Contains(msg, "objects: 3 → 1 (-2)") {
@@ -97,11 +97,11 @@ func TestBudgetRoundTrip(t *testing.T) {
 
 	// Tighten.
 	t.Setenv(alloc.UpdateEnv, "1")
-	if v := check(t, path, "parse-header", measure(t, one)); v.Outcome != alloc.Recorded || v.Old.Objects != 3 {
+	if v := check(t, path, "parse-header", measure(t, one)); v.Outcome != alloc.BudgetRecorded || v.Old.Objects != 3 {
 		t.Fatalf("tighten: %v", v)
 	}
 	t.Setenv(alloc.UpdateEnv, "")
-	if v := check(t, path, "parse-header", measure(t, one)); v.Outcome != alloc.Within {
+	if v := check(t, path, "parse-header", measure(t, one)); v.Outcome != alloc.BudgetHolds {
 		t.Fatalf("after tightening: %v", v)
 	}
 	if data, _ := os.ReadFile(path); !strings.Contains(string(data), `"parse-header": {"objects": 1, "bytes": 64}`) {
@@ -114,7 +114,7 @@ func TestBudgetMissingFails(t *testing.T) {
 	t.Setenv(alloc.UpdateEnv, "")
 	path := filepath.Join(t.TempDir(), "residue-budgets.json")
 	v := check(t, path, "nowhere", measure(t, func() {}))
-	if v.Outcome != alloc.Missing || !v.Failed(false) {
+	if v.Outcome != alloc.BudgetMissing || !v.Failed(false) {
 		t.Fatalf("%v", v)
 	}
 	if !strings.Contains(v.String(), `no allocation budget "nowhere" in `+path) {

@@ -38,7 +38,8 @@ type Site struct {
 
 // Measurement is what a block allocated on its own goroutine.
 type Measurement struct {
-	// Objects and Bytes are the largest figures of the measured runs.
+	// Objects and Bytes are the largest figures of the measured runs (see
+	// Min for the smallest).
 	Figures
 	// Runs holds the figures of each measured run, in order.
 	Runs []Figures
@@ -97,10 +98,6 @@ func (m *Measurement) Min() Figures {
 	}
 	return f
 }
-
-// Max returns the largest objects and bytes over the measured runs (the
-// measurement's own Figures).
-func (m *Measurement) Max() Figures { return m.Figures }
 
 // ErrRace is returned by every measurement in a binary built with -race.
 var ErrRace = errors.New("allocation figures are not exact under the race detector: " +
@@ -184,15 +181,6 @@ func Measure(block func(), opts ...Option) (*Measurement, error) {
 	return m, nil
 }
 
-// funcMatcher matches a function name exactly, or by prefix when name ends
-// with "...".
-func funcMatcher(name string) func(string) bool {
-	if prefix, ok := strings.CutSuffix(name, "..."); ok {
-		return func(fn string) bool { return strings.HasPrefix(fn, prefix) }
-	}
-	return func(fn string) bool { return fn == name }
-}
-
 // Probe measures the allocations of one run of a block, as a probes.Probe:
 //
 //	p := alloc.NewProbe()
@@ -207,7 +195,7 @@ func funcMatcher(name string) func(string) bool {
 type Probe struct {
 	cfg     config
 	release func()
-	before  map[[32]uintptr]Figures
+	before  memprof.ByStack
 	result  *Measurement
 }
 
@@ -243,41 +231,14 @@ func (p *Probe) Before(r *probes.Run) error {
 		return ErrRace
 	}
 	p.release = memprof.RecordAllocations()
-	p.before = sumByStack(memprof.MemProfile(), nil)
+	p.before = memprof.SumByStack(memprof.MemProfile())
 	return nil
-}
-
-// sumByStack sums records by their recorded stack (the runtime keeps one
-// record per stack and object size). With before set, it returns what was
-// allocated since before, only for stacks that allocated.
-func sumByStack(recs []runtime.MemProfileRecord, before map[[32]uintptr]Figures) map[[32]uintptr]Figures {
-	out := make(map[[32]uintptr]Figures, len(recs)/4)
-	for i := range recs {
-		r := &recs[i]
-		f := out[r.Stack0]
-		f.Objects += r.AllocObjects
-		f.Bytes += r.AllocBytes
-		out[r.Stack0] = f
-	}
-	if before != nil {
-		for k, f := range out {
-			b := before[k]
-			f.Objects -= b.Objects
-			f.Bytes -= b.Bytes
-			if f.Objects <= 0 {
-				delete(out, k)
-				continue
-			}
-			out[k] = f
-		}
-	}
-	return out
 }
 
 // After implements probes.Probe.
 func (p *Probe) After(r *probes.Run) error {
 	defer p.release()
-	deltas := sumByStack(memprof.MemProfile(), p.before)
+	deltas := memprof.SumByStack(memprof.MemProfile()).Since(p.before)
 	p.before = nil
 
 	m := &Measurement{}
@@ -301,7 +262,7 @@ func (p *Probe) After(r *probes.Run) error {
 		m.Bytes += f.Bytes
 		addSite(sites, site, from, f)
 		for i, l := range p.cfg.limits {
-			if under(frames, r.Marker(), funcMatcher(l.function)) {
+			if under(frames, r.Marker(), stack.MatchFunc(l.function)) {
 				m.Limits[i].Objects += f.Objects
 				m.Limits[i].Bytes += f.Bytes
 				addSite(limitSites[i], site, from, f)
@@ -313,7 +274,7 @@ func (p *Probe) After(r *probes.Run) error {
 		for stk, f := range deltas {
 			switch {
 			case hasFunc(stk[:], r.Marker()):
-				count(memprof.Symbolize(stk[:]), f)
+				count(memprof.Symbolize(stk[:]), Figures(f))
 			case stk[len(stk)-1] != 0:
 				deep = append(deep, stk)
 			}
@@ -349,7 +310,7 @@ func (p *Probe) After(r *probes.Run) error {
 // runtime's profiling depth). A cut stack all of whose full forms run under
 // marker is the block's; one none of whose full forms do is not; otherwise
 // its figures are Unattributed.
-func (p *Probe) attributeDeep(marker string, deep [][32]uintptr, deltas map[[32]uintptr]Figures,
+func (p *Probe) attributeDeep(marker string, deep [][32]uintptr, deltas memprof.ByStack,
 	count func([]Frame, Figures), m *Measurement) error {
 	// After has just flushed the profile (memprof.MemProfile), so the full
 	// stacks are those of the same records.
@@ -368,7 +329,7 @@ func (p *Probe) attributeDeep(marker string, deep [][32]uintptr, deltas map[[32]
 				continue
 			}
 			switch {
-			case hasFrame(full, marker):
+			case stack.HasFunc(full, marker):
 				mine++
 				if frames == nil {
 					frames = full
@@ -382,7 +343,7 @@ func (p *Probe) attributeDeep(marker string, deep [][32]uintptr, deltas map[[32]
 		f := deltas[stk]
 		switch {
 		case mine > 0 && other == 0 && unknown == 0:
-			count(frames, f)
+			count(frames, Figures(f))
 		case mine > 0 || unknown > 0:
 			m.Unattributed.Objects += f.Objects
 			m.Unattributed.Bytes += f.Bytes
@@ -415,15 +376,6 @@ func hasPrefix(frames, prefix []Frame) bool {
 		}
 	}
 	return true
-}
-
-func hasFrame(frames []Frame, fn string) bool {
-	for _, f := range frames {
-		if f.Func == fn {
-			return true
-		}
-	}
-	return false
 }
 
 // hasFunc reports whether one of the return addresses in stk is in fn. The

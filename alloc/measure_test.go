@@ -239,8 +239,8 @@ func TestMeasureRunsKeepsEveryRunAndTheMost(t *testing.T) {
 			t.Fatalf("runs %v, want %v", m.Runs, want)
 		}
 	}
-	if m.Figures != want[2] || m.Min() != want[0] || m.Max() != want[2] {
-		t.Fatalf("figures %s, min %s, max %s", m.Figures, m.Min(), m.Max())
+	if m.Figures != want[2] || m.Min() != want[0] {
+		t.Fatalf("figures %s, min %s", m.Figures, m.Min())
 	}
 	if !strings.Contains(m.String(), "(the most of 3 measured runs; the least was 1 object, 48 B)") {
 		t.Fatalf("report: %s", m)
@@ -264,6 +264,19 @@ func TestMeasureAtMostInLimitsOneFunction(t *testing.T) {
 	}
 	if l := m.Limits[1]; l.Objects != 1 || l.Exceeded() {
 		t.Fatalf("strconv limit %+v", l)
+	}
+	if s := m.Limits[1].String(); !strings.HasPrefix(s, "1 object, 16 B in strconv..., within the limit of 1 object\n") {
+		t.Errorf("the strconv limit reads:\n%s", s)
+	}
+	// With a budget, the measurement's description ends with the limits it
+	// went past, and their sites.
+	withBudget, err := alloc.Measure(func() { sinkStr = strings.Repeat("x", 40) },
+		alloc.AtMost(5), alloc.AtMostIn("strings.Repeat", 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := withBudget.String(); !strings.Contains(s, "\n1 object, 48 B in strings.Repeat, over the limit of 0 objects\n    1 object, 48 B  strings.") {
+		t.Errorf("the description lacks the limit gone past:\n%s", s)
 	}
 }
 

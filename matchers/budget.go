@@ -56,7 +56,7 @@ func (b *budgetMatcher) Match(actual any) (bool, error) {
 		return false, fmt.Errorf("StayWithinBudget(%q): %w", b.name, err)
 	}
 	failed := b.verdict.Failed(os.Getenv(alloc.StrictEnv) == "1")
-	if !failed && (b.verdict.Outcome == alloc.Slack || b.verdict.Outcome == alloc.Recorded) {
+	if !failed && (b.verdict.Outcome == alloc.BudgetLoose || b.verdict.Outcome == alloc.BudgetRecorded) {
 		note(b.verdict.String())
 	}
 	return !failed, nil
@@ -64,7 +64,7 @@ func (b *budgetMatcher) Match(actual any) (bool, error) {
 
 func (b *budgetMatcher) FailureMessage(any) string {
 	msg := b.verdict.String()
-	if b.verdict.Outcome == alloc.Slack {
+	if b.verdict.Outcome == alloc.BudgetLoose {
 		msg += fmt.Sprintf("\n  (a failure because %s=1)", alloc.StrictEnv)
 	}
 	return msg
