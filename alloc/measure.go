@@ -43,7 +43,7 @@ type Measurement struct {
 	Figures
 	// Runs holds the figures of each measured run, in order.
 	Runs []Figures
-	// WarmUps is how many unmeasured runs came first.
+	// WarmUps is how many unmeasured runs came before each measured run.
 	WarmUps int
 	// Sites are the allocation sites of the run that allocated the most
 	// objects, most objects first.
