@@ -45,13 +45,14 @@ func TestMain(m *testing.M) {
 
 // BenchmarkGinkgoSuite runs the 300-spec suite in ./suite once per
 // operation, in its own process, in each mode: without checks, with
-// goleak.VerifyNone in an AfterEach, with CheckEverySpec(WithoutGlobals())
+// goleak.VerifyNone in an AfterEach, with gleak's HaveLeaked checked after
+// each spec, with CheckEverySpec(WithoutGlobals())
 // and with CheckEverySpec(). ms/spec is the whole run divided by the number
 // of specs; it includes starting the process and Ginkgo, which the "plain"
 // mode shows alone.
 func BenchmarkGinkgoSuite(b *testing.B) {
 	bin := buildSuite(b)
-	for _, mode := range []string{"plain", "goleak", "without-globals", "every"} {
+	for _, mode := range []string{"plain", "goleak", "gleak", "without-globals", "every"} {
 		b.Run("mode="+mode, func(b *testing.B) {
 			var elapsed time.Duration
 			for b.Loop() {

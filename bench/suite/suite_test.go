@@ -1,9 +1,11 @@
 // Package suite is a Ginkgo suite of 300 one-line specs, each leaving
-// nothing behind, run by BenchmarkGinkgoSuite in one of four modes chosen by
+// nothing behind, run by BenchmarkGinkgoSuite in one of five modes chosen by
 // $RESIDUE_BENCH_SUITE_MODE:
 //
 //	plain            RunSpecs alone
 //	goleak           goleak.VerifyNone(GinkgoT(), IgnoreCurrent() at BeforeSuite) in an AfterEach
+//	gleak            a gleak.Goroutines() snapshot in a BeforeEach, checked by
+//	                 Eventually(Goroutines).ShouldNot(HaveLeaked(snapshot)) in a DeferCleanup
 //	without-globals  RunSpecs(t, …, CheckEverySpec(residue.WithoutGlobals()))
 //	every            RunSpecs(t, …, CheckEverySpec())
 //
@@ -16,6 +18,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gleak"
 	"go.uber.org/goleak"
 
 	"github.com/residue-go/residue"
@@ -36,6 +39,12 @@ func TestSuite(t *testing.T) {
 		BeforeSuite(func() { before = goleak.IgnoreCurrent() })
 		AfterEach(func() { goleak.VerifyNone(GinkgoT(), before) })
 		RunSpecs(t, "bench suite, goleak")
+	case "gleak":
+		BeforeEach(func() {
+			before := gleak.Goroutines()
+			DeferCleanup(func() { Eventually(gleak.Goroutines).ShouldNot(gleak.HaveLeaked(before)) })
+		})
+		RunSpecs(t, "bench suite, gleak")
 	case "without-globals":
 		RunSpecs(t, "bench suite, CheckEverySpec(WithoutGlobals())", matchers.CheckEverySpec(residue.WithoutGlobals()))
 	case "every":
