@@ -103,11 +103,14 @@ func probesFor(b *testing.B) []probe {
 		{"side-effects", func(b *testing.B, g gomega.Gomega) {
 			g.Expect(openAndClose).NotTo(matchers.HaveSideEffects())
 		}},
+		// Not a verdict: the cost of one forced collection, for reference.
+		{"runtime.GC", func(*testing.B, gomega.Gomega) { runtime.GC() }},
 	}
 }
 
-// BenchmarkProbeCleanVerdict times the clean verdict of each probe, and of
-// goleak and gleak, first with an almost empty heap and then with 1 GiB of
+// BenchmarkProbeCleanVerdict times the clean verdict of each probe, of
+// HaveSideEffects (every probe but allocations at once), and of goleak and
+// gleak, beside one runtime.GC() for reference, first with an almost empty heap and then with 1 GiB of
 // live, pointer-dense heap. Each probe runs once before the timed loop, so
 // one-time costs (the globals probe's debug-info index) are left out.
 func BenchmarkProbeCleanVerdict(b *testing.B) {
