@@ -11,7 +11,7 @@ import (
 	"github.com/onsi/gomega"
 	"github.com/thediveo/fdooze"
 
-	"github.com/residue-go/residue/leak"
+	"github.com/residue-go/residue/fds"
 	"github.com/residue-go/residue/matchers"
 )
 
@@ -70,7 +70,7 @@ func mustPass(b *testing.B) gomega.Gomega {
 
 // BenchmarkFDCleanVerdict times one verdict on a block that opens and closes
 // a file, with n descriptors open around it, for residue (the matcher and the
-// plain leak.FindFDs) and for fdooze used as its documentation says.
+// plain fds.Find) and for fdooze used as its documentation says.
 func BenchmarkFDCleanVerdict(b *testing.B) {
 	for _, n := range []int{10, 1000, 10000} {
 		b.Run(fmt.Sprintf("fds=%d/tool=residue-matcher", n), func(b *testing.B) {
@@ -83,7 +83,7 @@ func BenchmarkFDCleanVerdict(b *testing.B) {
 		b.Run(fmt.Sprintf("fds=%d/tool=residue-FindFDs", n), func(b *testing.B) {
 			openFDs(b, n)
 			for b.Loop() {
-				r, err := leak.FindFDs(openAndClose)
+				r, err := fds.Find(openAndClose)
 				if err != nil || r.Leaked() {
 					b.Fatalf("%v\n%s", err, r)
 				}

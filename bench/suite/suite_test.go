@@ -22,7 +22,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/residue-go/residue"
-	"github.com/residue-go/residue/matchers"
+	"github.com/residue-go/residue/suite"
 )
 
 func TestSuite(t *testing.T) {
@@ -46,9 +46,9 @@ func TestSuite(t *testing.T) {
 		})
 		RunSpecs(t, "bench suite, gleak")
 	case "without-globals":
-		RunSpecs(t, "bench suite, CheckEverySpec(WithoutGlobals())", matchers.CheckEverySpec(residue.WithoutGlobals()))
+		RunSpecs(t, "bench suite, CheckEverySpec(WithoutGlobals())", suite.CheckEverySpec(residue.WithoutGlobals()))
 	case "every":
-		RunSpecs(t, "bench suite, CheckEverySpec()", matchers.CheckEverySpec())
+		RunSpecs(t, "bench suite, CheckEverySpec()", suite.CheckEverySpec())
 	default:
 		t.Fatalf("unknown RESIDUE_BENCH_SUITE_MODE %q", mode)
 	}
