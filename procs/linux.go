@@ -1,0 +1,81 @@
+//go:build linux
+
+package procs
+
+import (
+	"bytes"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// children lists the process's child processes, reading /proc/<pid>/stat
+// of every process: the per-thread children lists of procfs may miss a
+// child while threads run.
+func children() ([]child, error) {
+	self := os.Getpid()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var out []child
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		c, ok := readStat(pid)
+		if ok && c.ppid == self {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// readStat reads /proc/<pid>/stat: "pid (comm) S ppid … starttime …".
+func readStat(pid int) (child, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return child{}, false
+	}
+	open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	if open < 0 || end < open {
+		return child{}, false
+	}
+	f := strings.Fields(string(b[end+1:]))
+	if len(f) < 20 {
+		return child{}, false
+	}
+	c := child{pid: pid, comm: string(b[open+1 : end]), state: f[0]}
+	c.ppid, _ = strconv.Atoi(f[1])
+	c.start, _ = strconv.ParseUint(f[19], 10, 64)
+	return c, true
+}
+
+// describe reads the command line of a child; a zombie has none left.
+func (c child) describe() Process {
+	p := Process{PID: c.pid, State: stateName(c.state), Zombie: c.state == "Z"}
+	if b, err := os.ReadFile("/proc/" + strconv.Itoa(c.pid) + "/cmdline"); err == nil && len(b) > 0 {
+		p.Args = strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+	}
+	if len(p.Args) == 0 {
+		p.Args = []string{c.comm}
+	}
+	return p
+}
+
+func stateName(s string) string {
+	switch s {
+	case "R":
+		return "running"
+	case "S":
+		return "sleeping"
+	case "D":
+		return "waiting on I/O"
+	case "Z":
+		return "zombie"
+	case "T", "t":
+		return "stopped"
+	}
+	return s
+}
