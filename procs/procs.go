@@ -20,8 +20,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/residue-go/residue/internal/origin"
 	"github.com/residue-go/residue/internal/memprof"
+	"github.com/residue-go/residue/internal/origin"
 	"github.com/residue-go/residue/probes"
 )
 
