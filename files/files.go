@@ -1,0 +1,316 @@
+// Package files finds the files and directories a block of code created
+// and did not remove, in the temp directory (os.TempDir) and the working
+// directory, each with the line of the block that created it.
+//
+//	report, err := files.Find(func() { os.WriteFile(filepath.Join(os.TempDir(), "out.json"), data, 0o644) })
+//	if err == nil && report.Leaked() {
+//		t.Error(report)
+//	}
+//
+// What was there before the block ran is never reported, nor what testing's
+// T.TempDir hands out (testing removes it when the test ends). A path is
+// blamed on the block only when the block, or a goroutine it started,
+// created files (or directories) during the run — the stacks of the calls
+// that did, recorded in the memory profile while the block runs, carry the
+// block's marker frame — so what other processes and other probed blocks
+// create in the temp directory meanwhile is not counted. A path removed
+// within the settle window (Within, default one second) is not reported.
+package files
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/residue-go/residue/internal/memprof"
+	"github.com/residue-go/residue/internal/origin"
+	"github.com/residue-go/residue/probes"
+)
+
+// Path is a file or directory the block created and left.
+type Path struct {
+	Path string // absolute
+	// In names the watched directory it is in: "temp dir" or "working dir".
+	In  string
+	Dir bool
+	// Entries is, for a directory, how many files and directories it holds,
+	// at any depth.
+	Entries int
+	// Created is the stack of the call that created it, innermost first,
+	// from the os function (os.Create, os.WriteFile, os.MkdirTemp…) out to
+	// the block's own line. Nil when the block created such paths at
+	// several places (see CreatedAt).
+	Created []Frame
+	// CreatedAt lists the possible stacks when the block created paths of
+	// this kind at several places and it cannot be told which one made
+	// this one.
+	CreatedAt [][]Frame
+	// By says how it is known to be the block's: "block" (a call on the
+	// block's goroutine), "goroutine" (a goroutine the block started).
+	By string
+	// OneOf is set when more paths of this kind appeared than the block's
+	// calls can account for (another process or another probed block made
+	// some meanwhile): the block's paths are among these, and residue
+	// cannot tell which.
+	OneOf []string
+}
+
+// Report lists the files and directories a block left.
+type Report struct {
+	// Paths are the block's, still there after the settle window.
+	Paths []Path
+	// Others appeared while the block ran and are still there, but nothing
+	// ties them to the block: no call of the block created paths of their
+	// kind (another process, another probed block, a child process or a raw
+	// system call did).
+	Others []Path
+	Within time.Duration // the settle window
+	Waited time.Duration // how long the probe waited after the block returned
+}
+
+// Leaked reports whether any path was left.
+func (r *Report) Leaked() bool { return r != nil && len(r.Paths) > 0 }
+
+// Probe finds the files and directories a block created in the temp
+// directory and the working directory that are still there once it has
+// returned and the settle window has passed. It is a probes.Probe.
+//
+// Before the block it lists the top level of the temp directory and the
+// working directory's tree (up to 5000 entries); after it, it looks again,
+// and into the directories whose modification time changed. During the run
+// it records every allocation (runtime.MemProfileRate = 1), which gives the
+// stacks of the calls that created files.
+type Probe struct {
+	cfg    config
+	report *Report
+
+	roots    []root
+	before   snapshot
+	baseline origin.Baseline
+	release  func()
+	span     *origin.Span
+}
+
+// Kind registers the probe with the combined checks.
+var Kind = probes.NewKind(Name, NewProbe)
+
+// NewProbe returns a file probe. An invalid option is an error naming it.
+func NewProbe(opts ...Option) (*Probe, error) {
+	cfg, err := newConfig(opts)
+	return &Probe{cfg: cfg}, err
+}
+
+// Report returns what the last run left (a *Report), or nil before a run.
+func (p *Probe) Report() probes.Report {
+	if p.report == nil {
+		return nil
+	}
+	return p.report
+}
+
+// Find runs block once and reports the files and directories it left in
+// the temp directory and the working directory. The error is set when an
+// option is invalid, or when the block panicked or called runtime.Goexit.
+func Find(block func(), opts ...Option) (*Report, error) {
+	p, err := NewProbe(opts...)
+	if err != nil {
+		return nil, err
+	}
+	_, err = probes.Exec(block, p)
+	return p.report, err
+}
+
+var runs origin.Runs
+
+// Before implements probes.Probe.
+func (p *Probe) Before(*probes.Run) error {
+	p.report = nil
+	p.roots = p.roots[:0]
+	if tmp, err := filepath.Abs(os.TempDir()); err == nil {
+		p.roots = append(p.roots, root{dir: tmp, name: "temp dir", depth: 1})
+	}
+	if wd, err := os.Getwd(); err == nil {
+		p.roots = append(p.roots, root{dir: wd, name: "working dir", depth: -1})
+	}
+	p.span = runs.Begin()
+	p.before = take(p.roots)
+	p.baseline = origin.Take()
+	p.release = memprof.RecordAllocations()
+	return nil
+}
+
+// After implements probes.Probe: it settles, attributes and describes the
+// new paths, and records the report.
+func (p *Probe) After(r *probes.Run) error {
+	p.release()
+	defer p.span.End()
+	start := r.Started()
+	var (
+		fresh   []string
+		sites   *creators
+		claimed []Path
+	)
+	probes.Settle(p.cfg.within, func(_ int, _ bool) bool {
+		fresh = p.fresh(start)
+		if len(fresh) == 0 {
+			return true
+		}
+		if sites == nil {
+			sites = p.creators(r)
+		}
+		// Only what could be the block's is worth waiting for.
+		claimed, _ = sites.claim(p.describe(fresh))
+		return len(claimed) == 0
+	})
+	rep := &Report{Within: p.cfg.within}
+	if len(fresh) > 0 {
+		rep.Paths, rep.Others = sites.claim(p.describe(fresh))
+	}
+	rep.Waited = time.Since(r.Returned())
+	p.report = rep
+	return nil
+}
+
+// fresh returns the new paths that are neither testing's nor ignored.
+func (p *Probe) fresh(start time.Time) []string {
+	var out []string
+	for _, path := range p.before.diff(p.roots, start) {
+		if !p.cfg.ignored(path) && !p.underTestingTempDir(path) {
+			out = append(out, path)
+		}
+	}
+	return out
+}
+
+// underTestingTempDir reports whether path is, or is below, a directory
+// at the top of the temp directory that testing's T.TempDir made.
+func (p *Probe) underTestingTempDir(path string) bool {
+	tmp := p.roots[0]
+	if tmp.name != "temp dir" {
+		return false
+	}
+	rel, err := filepath.Rel(tmp.dir, path)
+	if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
+		return false
+	}
+	top, _, _ := strings.Cut(rel, string(filepath.Separator))
+	return testingTempDir(filepath.Join(tmp.dir, top))
+}
+
+func (p *Probe) describe(paths []string) []Path {
+	out := make([]Path, 0, len(paths))
+	for _, path := range paths {
+		fi, err := os.Lstat(path)
+		if err != nil {
+			continue // removed meanwhile
+		}
+		d := Path{Path: path, Dir: fi.IsDir()}
+		for _, r := range p.roots {
+			if strings.HasPrefix(path, r.dir+string(filepath.Separator)) && len(r.dir) >= len(d.In) {
+				d.In = r.name
+			}
+		}
+		if d.Dir {
+			d.Entries = countEntries(path)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// The os functions that create paths, and those that only read them (so
+// that an os.OpenFile reached through os.Open or os.ReadFile is no
+// creation).
+var (
+	fileMakers = []string{"os.Create", "os.CreateTemp", "os.WriteFile", "os.OpenFile", "os.Symlink", "os.Link", "os.CopyFS"}
+	dirMakers  = []string{"os.Mkdir", "os.MkdirAll", "os.MkdirTemp"}
+	readers    = []string{"os.Open", "os.ReadFile", "os.ReadDir", "os.OpenInRoot", "os.OpenRoot"}
+)
+
+func watched(fn string) bool {
+	return slices.Contains(fileMakers, fn) || slices.Contains(dirMakers, fn) || slices.Contains(readers, fn)
+}
+
+// creators are the calls that created paths during the run.
+type creators struct {
+	// mine and others are by kind (dir or not); their counts are calls.
+	mine, others [2][]origin.Site
+}
+
+func kindOf(dir bool) int {
+	if dir {
+		return 1
+	}
+	return 0
+}
+
+// creators reads the run's calls that create paths: the block's own (on
+// its goroutine, on a goroutine it started that still runs, or on any
+// goroutine when no other probed block ran meanwhile), and others.
+func (p *Probe) creators(r *probes.Run) *creators {
+	c := &creators{}
+	alone := p.span.Alone()
+	for _, s := range origin.Sites(p.baseline, r.Marker(), watched) {
+		if slices.Contains(readers, s.Via) || hasFunc(s.Frames, "testing.(*common).TempDir") {
+			continue
+		}
+		k := kindOf(slices.Contains(dirMakers, s.Via))
+		if s.Owner == origin.Mine || (s.Owner == origin.None && (alone || origin.Labelled(r, s.Entry()))) {
+			c.mine[k] = append(c.mine[k], s)
+		} else {
+			c.others[k] = append(c.others[k], s)
+		}
+	}
+	return c
+}
+
+// claim splits paths into the block's and the others: of each kind, all
+// when the block's calls made at least that many, else as many as its
+// calls made, each then one of the candidates; none when the block made no
+// path of that kind.
+func (c *creators) claim(paths []Path) (mine, others []Path) {
+	for k := range 2 {
+		var group []Path
+		for _, p := range paths {
+			if kindOf(p.Dir) == k {
+				group = append(group, p)
+			}
+		}
+		var n int64
+		by := "goroutine"
+		for _, s := range c.mine[k] {
+			n += s.Count
+			if s.Owner == origin.Mine {
+				by = "block"
+			}
+		}
+		var names []string
+		if int64(len(group)) > n {
+			for _, p := range group {
+				names = append(names, p.Path)
+			}
+		}
+		for i, p := range group {
+			if int64(i) >= n {
+				others = append(others, p)
+				continue
+			}
+			p.By, p.OneOf = by, names
+			if len(c.mine[k]) == 1 {
+				p.Created = c.mine[k][0].Frames
+			} else {
+				for _, s := range c.mine[k] {
+					p.CreatedAt = append(p.CreatedAt, s.Frames)
+				}
+			}
+			mine = append(mine, p)
+		}
+	}
+	return mine, others
+}
+
+func hasFunc(frames []Frame, fn string) bool {
+	return slices.ContainsFunc(frames, func(f Frame) bool { return f.Func == fn })
+}
