@@ -18,6 +18,8 @@
 package files
 
 import (
+	"cmp"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -55,6 +57,11 @@ type Path struct {
 	// some meanwhile): the block's paths are among these, and residue
 	// cannot tell which.
 	OneOf []string
+
+	born    time.Time // when the file system says it was created, else its modification time
+	exact   bool      // new by the snapshot's list, not by birth time
+	ignored bool      // IgnoringPath matches it
+	gone    bool      // seen new at an earlier look, removed since
 }
 
 // Report lists the files and directories a block left.
@@ -146,39 +153,45 @@ func (p *Probe) Before(*probes.Run) error {
 func (p *Probe) After(r *probes.Run) error {
 	p.release()
 	defer p.span.End()
-	start := r.Started()
+	// File times come from the kernel's coarse clock, which may lag.
+	start := r.Started().Add(-clockSlack)
 	var (
-		fresh   []string
-		sites   *creators
-		claimed []Path
+		sites *creators
+		seen  = map[string]Path{} // every new path seen, by path
+		mine  []Path
+		other []Path
 	)
 	probes.Settle(p.cfg.within, func(_ int, _ bool) bool {
-		fresh = p.fresh(start)
-		if len(fresh) == 0 {
+		fresh := p.fresh(start)
+		for path, old := range seen {
+			old.gone = true
+			seen[path] = old
+		}
+		for _, d := range p.describe(fresh) {
+			seen[d.Path] = d
+		}
+		if len(seen) == 0 {
 			return true
 		}
 		if sites == nil {
-			sites = p.creators(r)
+			sites = p.creators(r, start)
 		}
 		// Only what could be the block's is worth waiting for.
-		claimed, _ = sites.claim(p.describe(fresh))
-		return len(claimed) == 0
+		mine, other = sites.claim(slices.Collect(maps.Values(seen)))
+		return len(mine) == 0
 	})
-	rep := &Report{Within: p.cfg.within}
-	if len(fresh) > 0 {
-		rep.Paths, rep.Others = sites.claim(p.describe(fresh))
-	}
+	rep := &Report{Within: p.cfg.within, Paths: mine, Others: other}
 	rep.Waited = time.Since(r.Returned())
 	p.report = rep
 	return nil
 }
 
-// fresh returns the new paths that are neither testing's nor ignored.
-func (p *Probe) fresh(start time.Time) []string {
-	var out []string
-	for _, path := range p.before.diff(p.roots, start) {
-		if !p.cfg.ignored(path) && !p.underTestingTempDir(path) {
-			out = append(out, path)
+// fresh returns the new paths that are not testing's.
+func (p *Probe) fresh(start time.Time) []found {
+	var out []found
+	for _, f := range p.before.diff(p.roots, start) {
+		if !p.underTestingTempDir(f.path) {
+			out = append(out, f)
 		}
 	}
 	return out
@@ -199,14 +212,18 @@ func (p *Probe) underTestingTempDir(path string) bool {
 	return testingTempDir(filepath.Join(tmp.dir, top))
 }
 
-func (p *Probe) describe(paths []string) []Path {
+func (p *Probe) describe(paths []found) []Path {
 	out := make([]Path, 0, len(paths))
-	for _, path := range paths {
+	for _, f := range paths {
+		path := f.path
 		fi, err := os.Lstat(path)
 		if err != nil {
 			continue // removed meanwhile
 		}
-		d := Path{Path: path, Dir: fi.IsDir()}
+		d := Path{Path: path, Dir: fi.IsDir(), born: fi.ModTime(), exact: f.exact, ignored: p.cfg.ignored(path)}
+		if b, ok := birth(path); ok {
+			d.born = b
+		}
 		for _, r := range p.roots {
 			if strings.HasPrefix(path, r.dir+string(filepath.Separator)) && len(r.dir) >= len(d.In) {
 				d.In = r.name
@@ -233,10 +250,16 @@ func watched(fn string) bool {
 	return slices.Contains(fileMakers, fn) || slices.Contains(dirMakers, fn) || slices.Contains(readers, fn)
 }
 
+// clockSlack is how far behind the run's start a file time may be and still
+// be taken as after it.
+const clockSlack = 20 * time.Millisecond
+
 // creators are the calls that created paths during the run.
 type creators struct {
 	// mine and others are by kind (dir or not); their counts are calls.
 	mine, others [2][]origin.Site
+	// start and returned bound when the block's own goroutine made paths.
+	start, returned time.Time
 }
 
 func kindOf(dir bool) int {
@@ -249,15 +272,15 @@ func kindOf(dir bool) int {
 // creators reads the run's calls that create paths: the block's own (on
 // its goroutine, on a goroutine it started that still runs, or on any
 // goroutine when no other probed block ran meanwhile), and others.
-func (p *Probe) creators(r *probes.Run) *creators {
-	c := &creators{}
+func (p *Probe) creators(r *probes.Run, start time.Time) *creators {
+	c := &creators{start: start, returned: r.Returned().Add(clockSlack)}
 	alone := p.span.Alone()
 	for _, s := range origin.Sites(p.baseline, r.Marker(), watched) {
 		if slices.Contains(readers, s.Via) || hasFunc(s.Frames, "testing.(*common).TempDir") {
 			continue
 		}
 		k := kindOf(slices.Contains(dirMakers, s.Via))
-		if s.Owner == origin.Mine || (s.Owner == origin.None && (alone || origin.Labelled(r, s.Entry()))) {
+		if origin.Claim(&s, r, p.baseline, alone) {
 			c.mine[k] = append(c.mine[k], s)
 		} else {
 			c.others[k] = append(c.others[k], s)
@@ -266,33 +289,57 @@ func (p *Probe) creators(r *probes.Run) *creators {
 	return c
 }
 
-// claim splits paths into the block's and the others: of each kind, all
-// when the block's calls made at least that many, else as many as its
-// calls made, each then one of the candidates; none when the block made no
-// path of that kind.
+// claim splits the paths seen into the block's and the others, kind by
+// kind (files, directories). Of those born while the block's calls could
+// make them, the block made as many as its calls did; those removed since
+// they were seen count first, and those IgnoringPath matches next. When
+// more are left than the block's calls, those new by the snapshot's list
+// are taken before those found by birth time inside directories that
+// existed before (where another process at work, such as a build, makes
+// files), and the latter only when all of them can be the block's; when
+// still more are left, each reported one is one of the candidates. Only
+// paths still there and not ignored are returned.
 func (c *creators) claim(paths []Path) (mine, others []Path) {
+	slices.SortFunc(paths, func(a, b Path) int { return strings.Compare(a.Path, b.Path) })
 	for k := range 2 {
-		var group []Path
-		for _, p := range paths {
-			if kindOf(p.Dir) == k {
-				group = append(group, p)
-			}
-		}
 		var n int64
-		by := "goroutine"
+		by, end := "goroutine", c.returned
 		for _, s := range c.mine[k] {
 			n += s.Count
 			if s.Owner == origin.Mine {
 				by = "block"
+			} else {
+				// A goroutine of the block may create paths until now.
+				end = time.Now().Add(clockSlack)
 			}
 		}
+		var exact, loose []Path
+		for _, p := range paths {
+			switch {
+			case kindOf(p.Dir) != k:
+			case p.born.Before(c.start) || p.born.After(end):
+				others = append(others, p)
+			case p.gone:
+				n--
+			case p.exact:
+				exact = append(exact, p)
+			default:
+				loose = append(loose, p)
+			}
+		}
+		// Ignored paths first: the block makes them.
+		slices.SortStableFunc(exact, func(a, b Path) int { return -cmp.Compare(btoi(a.ignored), btoi(b.ignored)) })
 		var names []string
-		if int64(len(group)) > n {
-			for _, p := range group {
+		switch {
+		case int64(len(exact)+len(loose)) <= n:
+			exact, loose = append(exact, loose...), nil
+		case int64(len(exact)) > n:
+			for _, p := range exact {
 				names = append(names, p.Path)
 			}
 		}
-		for i, p := range group {
+		others = append(others, loose...)
+		for i, p := range exact {
 			if int64(i) >= n {
 				others = append(others, p)
 				continue
@@ -308,7 +355,15 @@ func (c *creators) claim(paths []Path) (mine, others []Path) {
 			mine = append(mine, p)
 		}
 	}
-	return mine, others
+	drop := func(p Path) bool { return p.gone || p.ignored }
+	return slices.DeleteFunc(mine, drop), slices.DeleteFunc(others, drop)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func hasFunc(frames []Frame, fn string) bool {

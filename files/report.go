@@ -103,8 +103,11 @@ func (r *Report) String() string {
 	}
 	if len(r.Others) > 0 {
 		b.WriteString("\nAlso created while the block ran, and not counted as the block's (nothing ties them to it: another process, another probed block, a child process or a raw system call made them):\n")
-		for i := range r.Others {
+		for i := range min(len(r.Others), maxOthers) {
 			fmt.Fprintf(&b, "    %s\n", r.Others[i].Summary())
+		}
+		if n := len(r.Others) - maxOthers; n > 0 {
+			fmt.Fprintf(&b, "    … and %d more\n", n)
 		}
 	}
 	return b.String()
@@ -129,6 +132,9 @@ func writePath(b *strings.Builder, p *Path) {
 		b.WriteString("    created by the block\n")
 	}
 }
+
+// maxOthers bounds the paths listed that are not the block's.
+const maxOthers = 10
 
 // maxFrames bounds the frames shown per stack; the outermost ones, nearest
 // the block, are kept.

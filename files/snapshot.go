@@ -64,8 +64,8 @@ func (s *snapshot) walk(dir string, depth, limit int, budget *int) {
 // did not list, only directories whose modification time changed are
 // looked into, and an entry is new when the file system says it was born
 // after start.
-func (s *snapshot) diff(roots []root, start time.Time) []string {
-	var out []string
+func (s *snapshot) diff(roots []root, start time.Time) []found {
+	var out []found
 	seen := map[string]bool{}
 	for _, r := range roots {
 		s.diffDir(r.dir, start, seen, &out)
@@ -73,7 +73,14 @@ func (s *snapshot) diff(roots []root, start time.Time) []string {
 	return out
 }
 
-func (s *snapshot) diffDir(dir string, start time.Time, seen map[string]bool, out *[]string) {
+// found is a new path; exact when it is new by the snapshot's list, not by
+// its birth time.
+type found struct {
+	path  string
+	exact bool
+}
+
+func (s *snapshot) diffDir(dir string, start time.Time, seen map[string]bool, out *[]found) {
 	if seen[dir] {
 		return
 	}
@@ -102,7 +109,7 @@ func (s *snapshot) diffDir(dir string, start time.Time, seen map[string]bool, ou
 		}
 		switch {
 		case isNew:
-			*out = append(*out, p)
+			*out = append(*out, found{p, listed})
 		case !fi.IsDir():
 		case s.listed[p],
 			known && !fi.ModTime().Equal(old.ModTime()),

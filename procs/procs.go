@@ -212,7 +212,7 @@ func (p *Probe) attribute(r *probes.Run, fresh []child, rep *Report) {
 	var mine []origin.Site
 	var myN, otherN int64
 	for _, s := range sites {
-		if s.Owner == origin.Mine || (s.Owner == origin.None && (alone || origin.Labelled(r, s.Entry()))) {
+		if origin.Claim(&s, r, p.baseline, alone) {
 			mine = append(mine, s)
 			myN += s.Count
 		} else {

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/residue-go/residue/internal/memprof"
@@ -180,6 +181,77 @@ func Labelled(r *probes.Run, fn string) bool {
 // key identifies the site by its owner, the watched function (not its
 // line: one call may allocate at several lines of it) and the calls out to
 // the block.
+// Claim reports whether site s is run r's: its stack runs through r's
+// marker; or, with no marker, it was allocated by a goroutine of the block:
+// one that carries r's label and still runs that function, one whose entry
+// is a closure (or go statement wrapper) of a function that allocated on
+// the block's own stack since b — the go statement that started it — or,
+// when that cannot be seen, any goroutine while alone says no other run of
+// the probe was under way.
+func Claim(s *Site, r *probes.Run, b Baseline, alone bool) bool {
+	switch s.Owner {
+	case Mine:
+		return true
+	case Other:
+		return false
+	}
+	entry := s.Entry()
+	if Labelled(r, entry) {
+		return true
+	}
+	if parent := closureParent(entry); parent != "" && r.Exclusive() {
+		return ranOnBlock(b, r.Marker(), parent)
+	}
+	return alone
+}
+
+// ranOnBlock reports whether a record allocated since b has fn on its
+// stack between the allocation and marker (a profile Sites has flushed).
+func ranOnBlock(b Baseline, marker, fn string) bool {
+	recs := memprof.PublishedMemProfile()
+	is := func(f string) bool { return f == fn }
+	for i := range recs {
+		r := &recs[i]
+		if r.AllocObjects <= b[r.Stack0] || !slices.ContainsFunc(r.Stack(), func(pc uintptr) bool { return watchedPC(pc, is) }) {
+			continue
+		}
+		seen := false
+		for _, f := range memprof.Symbolize(r.Stack()) {
+			if probes.IsMarker(f.Func) {
+				if seen && f.Func == marker {
+					return true
+				}
+				break
+			}
+			seen = seen || f.Func == fn
+		}
+	}
+	return false
+}
+
+// closureParent returns the function in which a closure or go statement
+// wrapper is defined ("pkg.(*T).m" for "pkg.(*T).m.func1.2" or
+// "pkg.(*T).m.gowrap1"), or "" when fn is not one.
+func closureParent(fn string) string {
+	out := fn
+	for {
+		i := strings.LastIndexByte(out, '.')
+		if i < 0 {
+			break
+		}
+		last := out[i+1:]
+		rest := strings.TrimLeft(strings.TrimPrefix(strings.TrimPrefix(last, "func"), "gowrap"), "0123456789")
+		if rest != "" || last == "func" || last == "gowrap" || strings.ContainsAny(last, "()*") {
+			break
+		}
+		out = out[:i]
+	}
+	if out == fn {
+		return ""
+	}
+	return out
+}
+
 func (s *Site) key() string {
 	k := string(rune('0'+s.Owner)) + "|" + s.Via
 	for _, f := range s.Frames[1:] {
