@@ -101,7 +101,17 @@ type Probe struct {
 }
 
 // Kind registers the probe with the combined checks.
-var Kind = probes.NewKind(Name, NewProbe)
+//
+// It runs in the combined checks (residue.Find, HaveSideEffects…) only when
+// one of its options is given, as in files.Within(time.Second): a path is
+// tied to the block by counting the block's calls that create paths of its
+// kind, which other processes writing the same directories at the same
+// time can confuse.
+var Kind = func() probes.Kind {
+	k := probes.NewKind(Name, NewProbe)
+	k.OnDemand = true
+	return k
+}()
 
 // NewProbe returns a file probe. An invalid option is an error naming it.
 func NewProbe(opts ...Option) (*Probe, error) {
@@ -186,20 +196,22 @@ func (p *Probe) After(r *probes.Run) error {
 	return nil
 }
 
-// fresh returns the new paths that are not testing's.
+// fresh returns the new paths that are not the Go tools' own.
 func (p *Probe) fresh(start time.Time) []found {
 	var out []found
 	for _, f := range p.before.diff(p.roots, start) {
-		if !p.underTestingTempDir(f.path) {
+		if !p.inToolDir(f.path) {
 			out = append(out, f)
 		}
 	}
 	return out
 }
 
-// underTestingTempDir reports whether path is, or is below, a directory
-// at the top of the temp directory that testing's T.TempDir made.
-func (p *Probe) underTestingTempDir(path string) bool {
+// inToolDir reports whether path is, or is below, a directory at the top
+// of the temp directory that the Go tools make and remove themselves: one
+// testing's T.TempDir made, or a work directory of the go command
+// ("go-build…"), which builds while tests run.
+func (p *Probe) inToolDir(path string) bool {
 	tmp := p.roots[0]
 	if tmp.name != "temp dir" {
 		return false
@@ -209,7 +221,7 @@ func (p *Probe) underTestingTempDir(path string) bool {
 		return false
 	}
 	top, _, _ := strings.Cut(rel, string(filepath.Separator))
-	return testingTempDir(filepath.Join(tmp.dir, top))
+	return strings.HasPrefix(top, "go-build") || testingTempDir(filepath.Join(tmp.dir, top))
 }
 
 func (p *Probe) describe(paths []found) []Path {

@@ -3,6 +3,7 @@ package files_test
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -23,6 +24,16 @@ func thisFile() string {
 	return file
 }
 
+// privateTemp points os.TempDir at a new directory for the test, so that
+// what other processes write in the machine's temp directory does not
+// enter the test's figures.
+func privateTemp(t *testing.T) string {
+	dir := must(os.MkdirTemp("", "residue-files-test-"))
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Setenv("TMPDIR", dir)
+	return dir
+}
+
 func must[T any](v T, err error) T {
 	if err != nil {
 		panic(err)
@@ -31,6 +42,7 @@ func must[T any](v T, err error) T {
 }
 
 func TestATempFileLeftIsReportedWithTheLineThatCreatedIt(t *testing.T) {
+	privateTemp(t)
 	var f *os.File
 	var line int
 	rep, err := files.Find(func() {
@@ -69,6 +81,7 @@ func TestATempFileLeftIsReportedWithTheLineThatCreatedIt(t *testing.T) {
 }
 
 func TestADirectoryLeftIsReportedOnceWithItsEntries(t *testing.T) {
+	privateTemp(t)
 	var dir string
 	var line int
 	rep, err := files.Find(func() {
@@ -98,6 +111,7 @@ func TestADirectoryLeftIsReportedOnceWithItsEntries(t *testing.T) {
 }
 
 func TestRemovedFilesAndTestingTempDirsAreNotReported(t *testing.T) {
+	privateTemp(t)
 	rep, err := files.Find(func() {
 		f := must(os.CreateTemp("", "residue-gone-*"))
 		f.Close()
@@ -116,6 +130,7 @@ func TestRemovedFilesAndTestingTempDirsAreNotReported(t *testing.T) {
 }
 
 func TestAFileLeftInTheWorkingDirectory(t *testing.T) {
+	privateTemp(t)
 	const name = "residue-left-here.txt"
 	defer os.Remove(name)
 	rep, err := files.Find(func() {
@@ -137,6 +152,7 @@ func TestAFileLeftInTheWorkingDirectory(t *testing.T) {
 // entries the first look did not list) is found through the directory's
 // modification time and the file's birth time.
 func TestAFileLeftInsideAnExistingTempDirectory(t *testing.T) {
+	privateTemp(t)
 	dir := must(os.MkdirTemp("", "residue-existing-"))
 	defer os.RemoveAll(dir)
 	must(0, os.WriteFile(filepath.Join(dir, "old"), nil, 0o644))
@@ -155,6 +171,7 @@ func TestAFileLeftInsideAnExistingTempDirectory(t *testing.T) {
 }
 
 func TestSettleWindow(t *testing.T) {
+	privateTemp(t)
 	var wg sync.WaitGroup
 	block := func() {
 		f := must(os.CreateTemp("", "residue-settle-*"))
@@ -181,6 +198,7 @@ func TestSettleWindow(t *testing.T) {
 // made — here a directory made by another goroutine's os.Mkdir outside any
 // probed block, while the block itself creates only a file — are not blamed.
 func TestPathsTheBlockDidNotCreateAreNotBlamed(t *testing.T) {
+	privateTemp(t)
 	other := filepath.Join(os.TempDir(), fmt.Sprintf("residue-other-%d", time.Now().UnixNano()))
 	defer os.RemoveAll(other)
 	var f *os.File
@@ -211,6 +229,7 @@ func TestPathsTheBlockDidNotCreateAreNotBlamed(t *testing.T) {
 }
 
 func TestOptions(t *testing.T) {
+	privateTemp(t)
 	if _, err := files.NewProbe(files.Within(-time.Second)); err == nil || !strings.Contains(err.Error(), "files.Within(-1s): the settle window must not be negative") {
 		t.Errorf("err = %v", err)
 	}
@@ -226,4 +245,39 @@ func TestOptions(t *testing.T) {
 	if err != nil || rep.Leaked() {
 		t.Fatalf("ignored path reported: %v\n%s", err, rep)
 	}
+}
+
+// Another process writing into a directory of the temp directory that
+// existed before the block, while the block runs and after it returned, is
+// not blamed; the block's own file is.
+func TestAnotherProcessWritingMeanwhileIsNotBlamed(t *testing.T) {
+	tmp := privateTemp(t)
+	work := filepath.Join(tmp, "work")
+	must(0, os.Mkdir(work, 0o755))
+	time.Sleep(50 * time.Millisecond)
+	writer := exec.Command("sh", "-c", `i=0; while [ $i -lt 200 ]; do : > "$0/n$i"; i=$((i+1)); sleep 0.005; done`, work)
+	must(0, writer.Start())
+	defer writer.Wait()
+	defer writer.Process.Kill()
+	time.Sleep(30 * time.Millisecond)
+	var mine string
+	rep, err := files.Find(func() {
+		f := must(os.CreateTemp("", "mine-*"))
+		f.Close()
+		mine = f.Name()
+		g := must(os.CreateTemp("", "cleaned-*"))
+		g.Close()
+		os.Remove(g.Name())
+		time.Sleep(50 * time.Millisecond)
+	}, files.Within(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Paths) != 1 || rep.Paths[0].Path != mine {
+		t.Fatalf("want only %s, got:\n%s", mine, rep)
+	}
+	if len(rep.Others) == 0 {
+		t.Errorf("the other process's files are not listed as others:\n%s", rep)
+	}
+	t.Log("\n" + rep.String())
 }
