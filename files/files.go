@@ -368,7 +368,9 @@ func (c *creators) claim(paths []Path) (mine, others []Path) {
 		}
 	}
 	drop := func(p Path) bool { return p.gone || p.ignored }
-	return slices.DeleteFunc(mine, drop), slices.DeleteFunc(others, drop)
+	others = slices.DeleteFunc(others, drop)
+	slices.SortFunc(others, func(a, b Path) int { return strings.Compare(a.Path, b.Path) })
+	return slices.DeleteFunc(mine, drop), others
 }
 
 func btoi(b bool) int {

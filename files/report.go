@@ -124,7 +124,7 @@ func writePath(b *strings.Builder, p *Path) {
 	case p.Created != nil:
 		writeCreated(b, p, p.Created)
 	case len(p.CreatedAt) > 0:
-		fmt.Fprintf(b, "    created at one of %d places (the block created %ss at each):\n", len(p.CreatedAt), p.kind())
+		fmt.Fprintf(b, "    created at one of %d places (the block created %s at each):\n", len(p.CreatedAt), map[bool]string{false: "files", true: "directories"}[p.Dir])
 		for _, f := range p.CreatedAt {
 			writeCreated(b, p, f)
 		}
