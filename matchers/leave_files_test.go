@@ -9,6 +9,7 @@ import (
 
 	. "github.com/onsi/gomega"
 
+	"github.com/residue-go/residue"
 	"github.com/residue-go/residue/files"
 	. "github.com/residue-go/residue/matchers"
 )
@@ -49,5 +50,29 @@ func TestLeaveFilesNamesThePathAndTheLineThatCreatedIt(t *testing.T) {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message lacks %q:\n%s", want, msg)
 		}
+	}
+}
+
+// The file probe runs in the combined checks when one of its options is
+// given.
+func TestHaveSideEffectsSeesFilesWhenAsked(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	var names []string
+	leave := func() {
+		f, _ := os.CreateTemp("", "left-*")
+		f.Close()
+		names = append(names, f.Name())
+	}
+	ok, err := HaveSideEffects(residue.WithoutGlobals()).Match(leave)
+	if err != nil || ok {
+		t.Fatalf("the file probe ran without being asked: %v, %v", ok, err)
+	}
+	m := HaveSideEffects(residue.WithoutGlobals(), files.Within(0))
+	ok, err = m.Match(leave)
+	if err != nil || !ok {
+		t.Fatalf("Match = %v, %v", ok, err)
+	}
+	if msg := m.NegatedFailureMessage(nil); !strings.Contains(msg, "Files\n  The block left 1 file or directory behind:\n\n  file "+names[1]) {
+		t.Errorf("message:\n%s", msg)
 	}
 }
