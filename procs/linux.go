@@ -4,15 +4,43 @@ package procs
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
 )
 
-// children lists the process's child processes, reading /proc/<pid>/stat
-// of every process: the per-thread children lists of procfs may miss a
-// child while threads run.
+// children lists the process's child processes from the children lists
+// of its threads in procfs (/proc/self/task/*/children), which cost a few
+// reads, or, on kernels built without them, from the parent of every
+// process (/proc/*/stat), which costs one read per process on the machine.
+// procfs may miss a child that is being created or reaped during the read;
+// settling reads again.
 func children() ([]child, error) {
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return nil, err
+	}
+	var out []child
+	for _, t := range tasks {
+		b, err := os.ReadFile("/proc/self/task/" + t.Name() + "/children")
+		if errors.Is(err, fs.ErrNotExist) && t.Name() == strconv.Itoa(os.Getpid()) {
+			return scanChildren()
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				if c, ok := readStat(pid); ok {
+					out = append(out, c)
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// scanChildren finds the children by reading every process's parent.
+func scanChildren() ([]child, error) {
 	self := os.Getpid()
 	ents, err := os.ReadDir("/proc")
 	if err != nil {

@@ -194,11 +194,17 @@ func TestConcurrentBlocksAreNotBlamedForEachOther(t *testing.T) {
 	var errs [2]error
 	started := make(chan struct{}, 2)
 	release := make(chan struct{})
+	var entered sync.WaitGroup
+	entered.Add(2)
 	for i := range 2 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			reps[i], errs[i] = procs.Find(func() {
+				// Both runs have looked at the process table before
+				// either starts a child.
+				entered.Done()
+				entered.Wait()
 				cmds[i] = exec.Command("sleep", fmt.Sprint(30+i))
 				_ = cmds[i].Start()
 				started <- struct{}{}

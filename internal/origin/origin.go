@@ -199,17 +199,18 @@ func Claim(s *Site, r *probes.Run, b Baseline, alone bool) bool {
 	if Labelled(r, entry) {
 		return true
 	}
-	if parent := closureParent(entry); parent != "" && r.Exclusive() {
-		return ranOnBlock(b, r.Marker(), parent)
+	if parents := closureParents(entry); len(parents) > 0 && r.Exclusive() {
+		return ranOnBlock(b, r.Marker(), parents)
 	}
 	return alone
 }
 
-// ranOnBlock reports whether a record allocated since b has fn on its
-// stack between the allocation and marker (a profile Sites has flushed).
-func ranOnBlock(b Baseline, marker, fn string) bool {
+// ranOnBlock reports whether a record allocated since b has one of fns on
+// its stack between the allocation and marker (a profile Sites has
+// flushed).
+func ranOnBlock(b Baseline, marker string, fns []string) bool {
 	recs := memprof.PublishedMemProfile()
-	is := func(f string) bool { return f == fn }
+	is := func(f string) bool { return slices.Contains(fns, f) }
 	for i := range recs {
 		r := &recs[i]
 		if r.AllocObjects <= b[r.Stack0] || !slices.ContainsFunc(r.Stack(), func(pc uintptr) bool { return watchedPC(pc, is) }) {
@@ -223,33 +224,31 @@ func ranOnBlock(b Baseline, marker, fn string) bool {
 				}
 				break
 			}
-			seen = seen || f.Func == fn
+			seen = seen || is(f.Func)
 		}
 	}
 	return false
 }
 
-// closureParent returns the function in which a closure or go statement
-// wrapper is defined ("pkg.(*T).m" for "pkg.(*T).m.func1.2" or
-// "pkg.(*T).m.gowrap1"), or "" when fn is not one.
-func closureParent(fn string) string {
-	out := fn
+// closureParents returns the functions in which a closure or go statement
+// wrapper is defined, innermost first: "pkg.f.func1" and "pkg.f" for
+// "pkg.f.func1.2", "pkg.(*T).m" for "pkg.(*T).m.gowrap1"; none when fn is
+// not one.
+func closureParents(fn string) []string {
+	var out []string
 	for {
-		i := strings.LastIndexByte(out, '.')
+		i := strings.LastIndexByte(fn, '.')
 		if i < 0 {
-			break
+			return out
 		}
-		last := out[i+1:]
+		last := fn[i+1:]
 		rest := strings.TrimLeft(strings.TrimPrefix(strings.TrimPrefix(last, "func"), "gowrap"), "0123456789")
 		if rest != "" || last == "func" || last == "gowrap" || strings.ContainsAny(last, "()*") {
-			break
+			return out
 		}
-		out = out[:i]
+		fn = fn[:i]
+		out = append(out, fn)
 	}
-	if out == fn {
-		return ""
-	}
-	return out
 }
 
 func (s *Site) key() string {
