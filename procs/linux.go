@@ -5,10 +5,10 @@ package procs
 import (
 	"bytes"
 	"errors"
-	"io/fs"
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // children lists the process's child processes from the children lists
@@ -18,17 +18,17 @@ import (
 // procfs may miss a child that is being created or reaped during the read;
 // settling reads again.
 func children() ([]child, error) {
-	tasks, err := os.ReadDir("/proc/self/task")
+	tasks, err := readFile("/proc/self/task", true)
 	if err != nil {
 		return nil, err
 	}
 	var out []child
 	for _, t := range tasks {
-		b, err := os.ReadFile("/proc/self/task/" + t.Name() + "/children")
-		if errors.Is(err, fs.ErrNotExist) && t.Name() == strconv.Itoa(os.Getpid()) {
+		b, err := readFile("/proc/self/task/"+t+"/children", false)
+		if errors.Is(err, syscall.ENOENT) && t == strconv.Itoa(os.Getpid()) {
 			return scanChildren()
 		}
-		for _, f := range strings.Fields(string(b)) {
+		for _, f := range b {
 			if pid, err := strconv.Atoi(f); err == nil {
 				if c, ok := readStat(pid); ok {
 					out = append(out, c)
@@ -37,6 +37,36 @@ func children() ([]child, error) {
 		}
 	}
 	return out, nil
+}
+
+// readFile returns the words of a small procfs file, or the names in a
+// directory, with plain system calls: os.Open's extra look at the file and
+// its netpoller registration cost more than the read here.
+func readFile(path string, dir bool) ([]string, error) {
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer syscall.Close(fd)
+	var buf [4096]byte
+	var words []string
+	var text []byte
+	for {
+		var n int
+		if dir {
+			n, err = syscall.Getdents(fd, buf[:])
+		} else {
+			n, err = syscall.Read(fd, buf[:])
+		}
+		if err != nil || n <= 0 {
+			return append(words, strings.Fields(string(text))...), err
+		}
+		if dir {
+			_, _, words = syscall.ParseDirent(buf[:n], -1, words)
+		} else {
+			text = append(text, buf[:n]...)
+		}
+	}
 }
 
 // scanChildren finds the children by reading every process's parent.
