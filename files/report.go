@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/residue-go/residue/internal/origin"
 	"github.com/residue-go/residue/internal/text"
 	"github.com/residue-go/residue/probes"
 )
@@ -34,15 +35,7 @@ func (r *Report) Counts() []probes.Count {
 // made a "*" (as os.CreateTemp and os.MkdirTemp add them), and the function
 // that created it: nothing that changes from run to run.
 func (p *Path) key() string {
-	creator := "unknown"
-	frames := p.Created
-	if frames == nil && len(p.CreatedAt) > 0 {
-		frames = p.CreatedAt[0]
-	}
-	if len(frames) > 0 {
-		creator = frames[len(frames)-1].Func
-	}
-	return p.kind() + " in the " + p.In + ": " + randomDigits(filepath.Base(p.Path)) + " created by " + creator
+	return p.kind() + " in the " + p.In + ": " + randomDigits(filepath.Base(p.Path)) + " created by " + origin.Maker(p.Created, p.CreatedAt)
 }
 
 func (p *Path) kind() string {
@@ -122,11 +115,11 @@ func writePath(b *strings.Builder, p *Path) {
 	}
 	switch {
 	case p.Created != nil:
-		writeCreated(b, p, p.Created)
+		origin.WriteSite(b, "created", p.By == "block", p.Created)
 	case len(p.CreatedAt) > 0:
 		fmt.Fprintf(b, "    created at one of %d places (the block created %s at each):\n", len(p.CreatedAt), map[bool]string{false: "files", true: "directories"}[p.Dir])
 		for _, f := range p.CreatedAt {
-			writeCreated(b, p, f)
+			origin.WriteSite(b, "created", p.By == "block", f)
 		}
 	default:
 		b.WriteString("    created by the block\n")
@@ -135,30 +128,3 @@ func writePath(b *strings.Builder, p *Path) {
 
 // maxOthers bounds the paths listed that are not the block's.
 const maxOthers = 10
-
-// maxFrames bounds the frames shown per stack; the outermost ones, nearest
-// the block, are kept.
-const maxFrames = 10
-
-func writeCreated(b *strings.Builder, p *Path, frames []Frame) {
-	if len(frames) == 0 {
-		return
-	}
-	last := frames[len(frames)-1]
-	if p.By == "block" {
-		fmt.Fprintf(b, "    created by the block at %s\n", last.Location())
-	} else {
-		fmt.Fprintf(b, "    created by a goroutine the block started, running %s\n", last.Func)
-	}
-	b.WriteString("    stack that created it (innermost first):\n")
-	if n := len(frames) - maxFrames; n > 0 {
-		fmt.Fprintf(b, "        … %s …\n", text.Plural(n, "frame"))
-		frames = frames[n:]
-	}
-	for _, f := range frames {
-		fmt.Fprintf(b, "        %s\n", f.Func)
-		if loc := f.Location(); loc != "" {
-			fmt.Fprintf(b, "            %s\n", loc)
-		}
-	}
-}

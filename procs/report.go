@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/residue-go/residue/internal/stack"
+	"github.com/residue-go/residue/internal/origin"
 	"github.com/residue-go/residue/internal/text"
 	"github.com/residue-go/residue/probes"
 )
@@ -41,15 +41,7 @@ func (r *Report) Counts() []probes.Count {
 // key names the process by its program and the function that started it:
 // no PIDs, arguments, states or lines.
 func (p *Process) key() string {
-	starter := "unknown"
-	frames := p.Started
-	if frames == nil && len(p.StartedAt) > 0 {
-		frames = p.StartedAt[0]
-	}
-	if len(frames) > 0 {
-		starter = frames[len(frames)-1].Func
-	}
-	return "process " + p.Program() + " started by " + starter
+	return "process " + p.Program() + " started by " + origin.Maker(p.Started, p.StartedAt)
 }
 
 // Summary describes the process in one line: "pid 4242: sleep 30
@@ -97,45 +89,14 @@ func writeProcess(b *strings.Builder, p *Process) {
 	}
 	switch {
 	case p.Started != nil:
-		writeStarted(b, p, p.Started)
+		origin.WriteSite(b, "started", p.By == "block", p.Started)
 	case len(p.StartedAt) > 0:
 		fmt.Fprintf(b, "    started at one of %d places (the block started processes at each):\n", len(p.StartedAt))
 		for _, f := range p.StartedAt {
-			writeStarted(b, p, f)
+			origin.WriteSite(b, "started", p.By == "block", f)
 		}
 	case p.By == "alone":
 		b.WriteString("    started while the block ran, by a call that left no stack (a raw fork, C code); no other probed block was running\n")
-	}
-}
-
-// maxFrames bounds the frames shown per stack; the outermost ones, nearest
-// the block, are kept.
-const maxFrames = 10
-
-func writeStarted(b *strings.Builder, p *Process, frames []Frame) {
-	if len(frames) == 0 {
-		return
-	}
-	last := frames[len(frames)-1]
-	if p.By == "block" {
-		fmt.Fprintf(b, "    started by the block at %s\n", last.Location())
-	} else {
-		fmt.Fprintf(b, "    started by a goroutine the block started, running %s\n", last.Func)
-	}
-	b.WriteString("    stack that started it (innermost first):\n")
-	if n := len(frames) - maxFrames; n > 0 {
-		fmt.Fprintf(b, "        … %s …\n", text.Plural(n, "frame"))
-		frames = frames[n:]
-	}
-	writeFrames(b, frames)
-}
-
-func writeFrames(b *strings.Builder, frames []stack.Frame) {
-	for _, f := range frames {
-		fmt.Fprintf(b, "        %s\n", f.Func)
-		if loc := f.Location(); loc != "" {
-			fmt.Fprintf(b, "            %s\n", loc)
-		}
 	}
 }
 
