@@ -357,10 +357,10 @@ func (c *creators) claim(paths []Path) (mine, others []Path) {
 				continue
 			}
 			p.By, p.OneOf = by, names
-			if len(c.mine[k]) == 1 {
-				p.Created = c.mine[k][0].Frames
+			if sites := makersOf(p, c.mine[k]); len(sites) == 1 {
+				p.Created = sites[0].Frames
 			} else {
-				for _, s := range c.mine[k] {
+				for _, s := range sites {
 					p.CreatedAt = append(p.CreatedAt, s.Frames)
 				}
 			}
@@ -371,6 +371,40 @@ func (c *creators) claim(paths []Path) (mine, others []Path) {
 	others = slices.DeleteFunc(others, drop)
 	slices.SortFunc(others, func(a, b Path) int { return strings.Compare(a.Path, b.Path) })
 	return slices.DeleteFunc(mine, drop), others
+}
+
+// makersOf narrows the sites that may have made p by its name: os.CreateTemp
+// and os.MkdirTemp give names with a long run of random digits, other calls
+// take the name they are given.
+func makersOf(p Path, sites []origin.Site) []origin.Site {
+	temp := func(s origin.Site) bool { return s.Via == "os.CreateTemp" || s.Via == "os.MkdirTemp" }
+	random := hasRandomDigits(filepath.Base(p.Path))
+	var out []origin.Site
+	for _, s := range sites {
+		if temp(s) == random {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		return sites
+	}
+	return out
+}
+
+// hasRandomDigits reports whether name holds a run of six or more digits,
+// as the random part os.CreateTemp and os.MkdirTemp add (a number below
+// 2³² in decimal, rarely shorter).
+func hasRandomDigits(name string) bool {
+	run := 0
+	for i := 0; i < len(name); i++ {
+		if run = run + 1; !isDigit(name[i]) {
+			run = 0
+		}
+		if run >= 6 {
+			return true
+		}
+	}
+	return false
 }
 
 func btoi(b bool) int {

@@ -107,6 +107,11 @@ func TestADirectoryLeftIsReportedOnceWithItsEntries(t *testing.T) {
 			t.Errorf("message lacks %q:\n%s", want, msg)
 		}
 	}
+	// os.MkdirAll made no name with random digits: only os.MkdirTemp can
+	// have made this directory.
+	if rep.Paths[0].Created == nil || strings.Contains(msg, "one of") {
+		t.Errorf("the directory's maker is not told apart from os.MkdirAll:\n%s", msg)
+	}
 	t.Log("\n" + msg)
 }
 
