@@ -249,17 +249,19 @@ func (p *Probe) describe(paths []found) []Path {
 	return out
 }
 
-// The os functions that create paths, and those that only read them (so
-// that an os.OpenFile reached through os.Open or os.ReadFile is no
-// creation).
+// The os functions that create paths, those that remove them, and those
+// that only read them (so that an os.OpenFile reached through os.Open or
+// os.ReadFile is no creation).
 var (
 	fileMakers = []string{"os.Create", "os.CreateTemp", "os.WriteFile", "os.OpenFile", "os.Symlink", "os.Link", "os.CopyFS"}
 	dirMakers  = []string{"os.Mkdir", "os.MkdirAll", "os.MkdirTemp"}
+	removers   = []string{"os.Remove", "os.RemoveAll"}
 	readers    = []string{"os.Open", "os.ReadFile", "os.ReadDir", "os.OpenInRoot", "os.OpenRoot"}
 )
 
 func watched(fn string) bool {
-	return slices.Contains(fileMakers, fn) || slices.Contains(dirMakers, fn) || slices.Contains(readers, fn)
+	return slices.Contains(fileMakers, fn) || slices.Contains(dirMakers, fn) ||
+		slices.Contains(removers, fn) || slices.Contains(readers, fn)
 }
 
 // clockSlack is how far behind the run's start a file time may be and still
@@ -268,8 +270,12 @@ const clockSlack = 20 * time.Millisecond
 
 // creators are the calls that created paths during the run.
 type creators struct {
-	// mine and others are by kind (dir or not); their counts are calls.
-	mine, others [2][]origin.Site
+	// mine are the block's, by kind (dir or not); their counts are calls.
+	mine [2][]origin.Site
+	// removed counts the block's calls of os.Remove (files) and
+	// os.RemoveAll (directories); the latter may count one per entry
+	// removed, which errs towards claiming fewer paths.
+	removed [2]int64
 	// start and returned bound when the block's own goroutine made paths.
 	start, returned time.Time
 }
@@ -281,9 +287,9 @@ func kindOf(dir bool) int {
 	return 0
 }
 
-// creators reads the run's calls that create paths: the block's own (on
-// its goroutine, on a goroutine it started that still runs, or on any
-// goroutine when no other probed block ran meanwhile), and others.
+// creators reads the block's calls that create and remove paths: on its
+// goroutine, on a goroutine it started, or on any goroutine when no other
+// probed block ran meanwhile (see origin.Claim).
 func (p *Probe) creators(r *probes.Run, start time.Time) *creators {
 	c := &creators{start: start, returned: r.Returned().Add(clockSlack)}
 	alone := p.span.Alone()
@@ -291,11 +297,17 @@ func (p *Probe) creators(r *probes.Run, start time.Time) *creators {
 		if slices.Contains(readers, s.Via) || hasFunc(s.Frames, "testing.(*common).TempDir") {
 			continue
 		}
-		k := kindOf(slices.Contains(dirMakers, s.Via))
-		if origin.Claim(&s, r, p.baseline, alone) {
+		if !origin.Claim(&s, r, p.baseline, alone) {
+			continue
+		}
+		switch s.Via {
+		case "os.Remove":
+			c.removed[0] += s.Count
+		case "os.RemoveAll":
+			c.removed[1] += s.Count
+		default:
+			k := kindOf(slices.Contains(dirMakers, s.Via))
 			c.mine[k] = append(c.mine[k], s)
-		} else {
-			c.others[k] = append(c.others[k], s)
 		}
 	}
 	return c
@@ -303,8 +315,9 @@ func (p *Probe) creators(r *probes.Run, start time.Time) *creators {
 
 // claim splits the paths seen into the block's and the others, kind by
 // kind (files, directories). Of those born while the block's calls could
-// make them, the block made as many as its calls did; those removed since
-// they were seen count first, and those IgnoringPath matches next. When
+// make them, the block made as many as its calls did, less those its calls
+// removed; those removed since they were seen count first, and those
+// IgnoringPath matches next. When
 // more are left than the block's calls, those new by the snapshot's list
 // are taken before those found by birth time inside directories that
 // existed before (where another process at work, such as a build, makes
@@ -314,7 +327,7 @@ func (p *Probe) creators(r *probes.Run, start time.Time) *creators {
 func (c *creators) claim(paths []Path) (mine, others []Path) {
 	slices.SortFunc(paths, func(a, b Path) int { return strings.Compare(a.Path, b.Path) })
 	for k := range 2 {
-		var n int64
+		n := -c.removed[k]
 		by, end := "goroutine", c.returned
 		for _, s := range c.mine[k] {
 			n += s.Count
