@@ -294,7 +294,7 @@ func (p *Probe) creators(r *probes.Run, start time.Time) *creators {
 	c := &creators{start: start, returned: r.Returned().Add(clockSlack)}
 	alone := p.span.Alone()
 	for _, s := range origin.Sites(p.baseline, r.Marker(), watched) {
-		if slices.Contains(readers, s.Via) || hasFunc(s.Frames, "testing.(*common).TempDir") {
+		if slices.Contains(readers, s.Via) || hasFunc(s.Frames, "testing.(*common).TempDir") || opensExisting(&s) {
 			continue
 		}
 		if !origin.Claim(&s, r, p.baseline, alone) {
@@ -425,6 +425,13 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// opensExisting reports whether a site is an os.OpenFile by a standard
+// library package that opens a file that exists (os/exec opens os.DevNull
+// for a command's missing standard streams).
+func opensExisting(s *origin.Site) bool {
+	return s.Via == "os.OpenFile" && len(s.Frames) > 1 && strings.HasPrefix(s.Frames[1].Func, "os/exec.")
 }
 
 func hasFunc(frames []Frame, fn string) bool {

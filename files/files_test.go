@@ -289,3 +289,29 @@ func TestAnotherProcessWritingMeanwhileIsNotBlamed(t *testing.T) {
 	}
 	t.Log("\n" + rep.String())
 }
+
+// The block made two files and removed one: only one new file can be its,
+// so a file another process made meanwhile, inside a directory that
+// existed before, is not blamed.
+func TestRemovalsCountAgainstTheBlocksCreations(t *testing.T) {
+	tmp := privateTemp(t)
+	work := filepath.Join(tmp, "work")
+	must(0, os.Mkdir(work, 0o755))
+	time.Sleep(50 * time.Millisecond)
+	var mine string
+	rep, err := files.Find(func() {
+		f := must(os.CreateTemp("", "mine-*"))
+		f.Close()
+		mine = f.Name()
+		g := must(os.CreateTemp("", "cleaned-*"))
+		g.Close()
+		os.Remove(g.Name())
+		must(0, exec.Command("touch", filepath.Join(work, "touched")).Run())
+	}, files.Within(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Paths) != 1 || rep.Paths[0].Path != mine || len(rep.Others) != 1 {
+		t.Fatalf("want %s only, and the touched file apart, got:\n%s", mine, rep)
+	}
+}
