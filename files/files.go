@@ -272,9 +272,10 @@ const clockSlack = 20 * time.Millisecond
 type creators struct {
 	// mine are the block's, by kind (dir or not); their counts are calls.
 	mine [2][]origin.Site
-	// removed counts the block's calls of os.Remove (files) and
-	// os.RemoveAll (directories); the latter may count one per entry
-	// removed, which errs towards claiming fewer paths.
+	// removed counts the block's calls of os.Remove (files first) and
+	// os.RemoveAll (directories first); what exceeds the calls that made
+	// that kind counts against the other kind. os.RemoveAll may count one
+	// per entry removed, which errs towards claiming fewer paths.
 	removed [2]int64
 	// start and returned bound when the block's own goroutine made paths.
 	start, returned time.Time
@@ -327,10 +328,9 @@ func (p *Probe) creators(r *probes.Run, start time.Time) *creators {
 func (c *creators) claim(paths []Path) (mine, others []Path) {
 	slices.SortFunc(paths, func(a, b Path) int { return strings.Compare(a.Path, b.Path) })
 	for k := range 2 {
-		n := -c.removed[k]
+		n := c.left(k)
 		by, end := "goroutine", c.returned
 		for _, s := range c.mine[k] {
-			n += s.Count
 			if s.Owner == origin.Mine {
 				by = "block"
 			} else {
@@ -384,6 +384,22 @@ func (c *creators) claim(paths []Path) (mine, others []Path) {
 	others = slices.DeleteFunc(others, drop)
 	slices.SortFunc(others, func(a, b Path) int { return strings.Compare(a.Path, b.Path) })
 	return slices.DeleteFunc(mine, drop), others
+}
+
+// left returns how many paths of kind k the block's calls made and did not
+// remove.
+func (c *creators) left(k int) int64 {
+	var made [2]int64
+	for k := range 2 {
+		for _, s := range c.mine[k] {
+			made[k] += s.Count
+		}
+	}
+	n := made[k] - c.removed[k]
+	if excess := c.removed[1-k] - made[1-k]; excess > 0 {
+		n -= excess
+	}
+	return n
 }
 
 // makersOf narrows the sites that may have made p by its name: os.CreateTemp
