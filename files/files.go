@@ -153,7 +153,8 @@ func (p *Probe) Before(*probes.Run) error {
 	}
 	p.span = runs.Begin()
 	p.before = take(p.roots)
-	p.baseline = origin.Take()
+	// The claim counts calls: what earlier runs did must not look done now.
+	p.baseline = origin.TakeCurrent()
 	p.release = memprof.RecordAllocations()
 	return nil
 }

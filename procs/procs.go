@@ -149,6 +149,8 @@ var runs origin.Runs
 func (p *Probe) Before(*probes.Run) error {
 	p.report = nil
 	p.span = runs.Begin()
+	// Published counts, without a GC: a process start of an earlier run not
+	// yet published can only add a candidate place to a message.
 	p.baseline = origin.Take()
 	var cs []child
 	cs, p.beforeErr = children()

@@ -27,9 +27,17 @@ type Baseline map[key]int64
 // key identifies a recorded stack by its first 32 program counters.
 type key [32]uintptr
 
-// Take returns the memory profile's counts as last published.
-func Take() Baseline {
-	recs := memprof.PublishedMemProfile()
+// Take returns the memory profile's counts as last published: allocations
+// made since the last GC cycles are missing, and will look made after the
+// baseline. Cheap; for a probe that only reads stacks, where a few extra
+// sites do no harm.
+func Take() Baseline { return baseline(memprof.PublishedMemProfile()) }
+
+// TakeCurrent is Take after flushing the profile (two GCs): exact, for a
+// probe that counts what the run allocated.
+func TakeCurrent() Baseline { return baseline(memprof.MemProfile()) }
+
+func baseline(recs []runtime.MemProfileRecord) Baseline {
 	b := make(Baseline, len(recs))
 	for i := range recs {
 		b[recs[i].Stack0] += recs[i].AllocObjects
