@@ -24,10 +24,12 @@ import (
 
 	"github.com/residue-go/residue/alloc"
 	"github.com/residue-go/residue/fds"
+	"github.com/residue-go/residue/files"
 	"github.com/residue-go/residue/globals"
 	"github.com/residue-go/residue/internal/text"
 	"github.com/residue-go/residue/leak"
 	"github.com/residue-go/residue/probes"
+	"github.com/residue-go/residue/procs"
 )
 
 // kinds are the probes a combined check runs, in the order their reports
@@ -38,6 +40,8 @@ import (
 var kinds = []probes.Kind{
 	leak.Kind,
 	fds.Kind,
+	procs.Kind,
+	files.Kind,
 	globals.Kind,
 	alloc.Kind,
 }
