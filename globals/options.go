@@ -110,21 +110,34 @@ func Ignoring(names ...string) Option {
 	})
 }
 
-// ignored reports whether a change at path of variable is ignored.
-func (c *config) ignored(variable, pkg, path string) bool {
+// ignoredVariable reports whether Ignoring leaves out the whole variable:
+// by its name or by a package pattern.
+func (c *config) ignoredVariable(variable, pkg string) bool {
 	for _, n := range c.ignoring {
-		switch {
-		case strings.Contains(n, "..."):
-			if pkg != "" && matchPattern(n)(pkg) {
-				return true
-			}
-		case n == variable:
-			return true
-		case strings.HasPrefix(path, n) && len(path) > len(n) && strings.ContainsRune(".[:", rune(path[len(n)])):
+		if n == variable || (strings.Contains(n, "...") && pkg != "" && matchPattern(n)(pkg)) {
 			return true
 		}
 	}
 	return false
+}
+
+// ignoredPaths returns the paths below variable that Ignoring names, in
+// full, to be compared with changes step by step.
+func (c *config) ignoredPaths(variable string) []string {
+	var out []string
+	for _, n := range c.ignoring {
+		if len(n) > len(variable) && strings.HasPrefix(n, variable) && (n[len(variable)] == '.' || n[len(variable)] == '[') {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// ignored reports whether Ignoring names one of the process's states
+// ("environment", "working directory") or an environment variable
+// ("$HOME").
+func (c *config) ignored(name string) bool {
+	return slices.Contains(c.ignoring, name)
 }
 
 // matchPattern returns a matcher for one go-list style package pattern.
