@@ -422,4 +422,3 @@ func (ix *Index) typeInfo(off dwarf.Offset) typeInfo {
 	ix.types[off] = ti
 	return ti
 }
-
