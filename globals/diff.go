@@ -266,6 +266,10 @@ func renderTo(b *strings.Builder, n *node, budget int) {
 			return
 		}
 		if k.kind == ptrNode && len(k.kids) > 0 {
+			if k.kids[0].kind == leafNode { // a value that names its type
+				renderTo(b, k, budget)
+				return
+			}
 			b.WriteString("&" + strings.TrimPrefix(n.text, "*"))
 			renderTo(b, k.kids[0], budget)
 			return

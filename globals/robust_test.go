@@ -4,8 +4,10 @@ import (
 	"container/list"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/residue-go/residue/globals"
 )
@@ -106,4 +108,55 @@ func TestMapWrittenByAnotherGoroutineDoesNotAbort(t *testing.T) {
 		t.Errorf("the written map is neither reported nor listed as not judged:\n%s", res.report)
 	}
 	t.Logf("\n%s", res.report)
+}
+
+type blob struct{ b [64]byte }
+
+// weakCache is a canonicalisation cache: an entry goes when the garbage
+// collector frees its value.
+var (
+	weakMu    sync.Mutex
+	weakCache = map[string]weak.Pointer[blob]{}
+)
+
+func canonical(k string) *blob {
+	weakMu.Lock()
+	defer weakMu.Unlock()
+	if p := weakCache[k].Value(); p != nil {
+		return p
+	}
+	p := new(blob)
+	weakCache[k] = weak.Make(p)
+	runtime.AddCleanup(p, func(k string) {
+		weakMu.Lock()
+		delete(weakCache, k)
+		weakMu.Unlock()
+	}, k)
+	return p
+}
+
+// held keeps the cached value alive until the block lets it go.
+var held *blob
+
+// What the garbage collector changes is never reported: an entry of a
+// cache held through a weak pointer vanishes at whichever GC frees it.
+func TestGarbageCollectedCacheEntriesAreNotReported(t *testing.T) {
+	held = canonical("a")
+	r := find(t, func() {
+		held = nil
+		for i := 0; i < 20; i++ {
+			runtime.GC()
+			weakMu.Lock()
+			n := len(weakCache)
+			weakMu.Unlock()
+			if n == 0 {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+		t.Error("the cache entry was never freed")
+	}, globals.Ignoring(thisPackage+".held"))
+	if r.Changed() {
+		t.Errorf("a garbage-collected cache entry was reported:\n%s", r)
+	}
 }

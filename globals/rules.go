@@ -111,13 +111,6 @@ func init() {
 				"goroutines change at any time; only the configuration (exported fields) and their sync.Once " +
 				"fields (so that what a Once sets up stays its work) are compared",
 		},
-		{
-			what:  "flag.FlagSet",
-			match: named("flag", "FlagSet"),
-			read:  flagSet,
-			why: "in a test binary, the testing package defines the test.* flags and parses flag.CommandLine " +
-				"in M.Run: that is not the tests' doing",
-		},
 	}
 }
 
@@ -171,6 +164,17 @@ var primers = []struct {
 		what:  "mime's type table",
 		prime: func() { _ = mime.TypeByExtension(".txt") },
 		why:   "mime loads its built-in types and the system's mime.types files under a sync.Once on first use",
+	},
+	{
+		what: "flag.CommandLine in a test binary",
+		prime: func() {
+			if flag.Lookup("test.v") != nil && !flag.Parsed() {
+				flag.Parse()
+			}
+		},
+		why: "testing's M.Run parses the command line into flag.CommandLine (its test.* flags and the " +
+			"package's own) unless it was parsed already; that is not the tests' doing, so a check of " +
+			"M.Run (residue.VerifyTestMain) parses it first, as M.Run would",
 	},
 }
 
@@ -299,18 +303,6 @@ func timeValue(_ *capturer, v reflect.Value) *node {
 	return n
 }
 
-// flagSet reads a FlagSet, leaving out of flag.CommandLine in a test binary
-// what the testing package does to it: the test.* flags it defines and
-// sets, and its parsing of the command line.
-func flagSet(c *capturer, v reflect.Value) *node {
-	if !v.CanAddr() || v.UnsafeAddr() != uintptr(unsafe.Pointer(flag.CommandLine)) || flag.Lookup("test.v") == nil {
-		return c.structValue(v, nil)
-	}
-	defer func(old func(string) bool) { c.skipKey = old }(c.skipKey)
-	c.skipKey = func(k string) bool { return strings.HasPrefix(k, "test.") }
-	return c.structValue(v, func(f reflect.StructField) bool { return f.Name != "parsed" && f.Name != "args" })
-}
-
 // lazyIdentity reads a pointer (or atomic.Pointer) by identity, and marks
 // the node so that nil to set is not reported.
 func lazyIdentity(c *capturer, v reflect.Value) *node {
@@ -338,4 +330,56 @@ func lazyIdentity(c *capturer, v reflect.Value) *node {
 // from zero to set beside a package-level Once.
 func onceFired(a, b *node) bool {
 	return a.kind == onceNode && a.zero && b.kind == onceNode && !b.zero
+}
+
+// A func made by sync.OnceFunc, OnceValue or OnceValues is a sync.Once in
+// disguise (hash/crc32's tables, for one, are built behind one): it is read
+// as a Once, so that the package-level variables it sets from zero are its
+// work. Its closure holds a pointer to a struct whose Once follows a func
+// field; where, is checked once against a func made here.
+var (
+	onceClosureCheck sync.Once
+	onceClosureOK    bool
+)
+
+const onceClosureDone = unsafe.Sizeof(uintptr(0)) // offset of Once.done in the closure's struct
+
+// onceClosureData is the struct a OnceFunc closure points to.
+//
+//go:nocheckptr
+func onceClosureData(f unsafe.Pointer) unsafe.Pointer {
+	return loadPtr(unsafe.Add(f, unsafe.Sizeof(uintptr(0))))
+}
+
+func checkOnceClosure() {
+	f := sync.OnceFunc(func() {})
+	g := sync.OnceValue(func() int { return 1 })
+	fp, gp := *(*unsafe.Pointer)(unsafe.Pointer(&f)), *(*unsafe.Pointer)(unsafe.Pointer(&g))
+	before := load32(unsafe.Add(onceClosureData(fp), onceClosureDone)) == 0 && load32(unsafe.Add(onceClosureData(gp), onceClosureDone)) == 0
+	f()
+	_ = g()
+	after := load32(unsafe.Add(onceClosureData(fp), onceClosureDone)) == 1 && load32(unsafe.Add(onceClosureData(gp), onceClosureDone)) == 1
+	onceClosureOK = before && after
+}
+
+// onceClosure reads a func value made by sync.OnceFunc, OnceValue or
+// OnceValues as a Once.
+func onceClosure(v reflect.Value, name string) (*node, bool) {
+	// The closure is named sync.OnceFunc.funcN, or pkg.caller.OnceFunc.funcN
+	// where OnceFunc was inlined; likewise OnceValue[...] and OnceValues[...].
+	if !strings.Contains(name, "OnceFunc.func") && !strings.Contains(name, "OnceValue[") && !strings.Contains(name, "OnceValues[") {
+		return nil, false
+	}
+	onceClosureCheck.Do(checkOnceClosure)
+	closure := readPointer(v)
+	if !onceClosureOK || closure == nil || !v.CanAddr() {
+		return nil, false
+	}
+	done := load32(unsafe.Add(onceClosureData(closure), onceClosureDone)) != 0
+	n := &node{kind: onceNode, zero: !done, text: "not done"}
+	if done {
+		n.text = "done"
+	}
+	n.hash = hashString(name + n.text)
+	return n, true
 }

@@ -173,6 +173,12 @@ func symbolAt(p uintptr) (string, bool) {
 	return name, ok
 }
 
+// unset reports whether a variable holds its zero value, or points to one
+// (time.Local points to time.localLoc, which a Once fills on first use).
+func unset(n *node) bool {
+	return n.zero || (n.kind == ptrNode && len(n.kids) == 1 && n.kids[0].zero)
+}
+
 // Report is what changed between two snapshots.
 type Report struct {
 	// Changes lists every change, grouped by variable in name order, with
@@ -216,7 +222,7 @@ func Compare(before, after *Snapshot) *Report {
 	sort.SliceStable(vars, func(i, j int) bool { return vars[i].name < vars[j].name })
 	for _, v := range vars {
 		a := old[v.name]
-		if a == nil || (fired[v.pkg] && a.zero) || same(a, v.state) || cfg.ignoredVariable(v.name, v.pkg) {
+		if a == nil || (fired[v.pkg] && unset(a)) || same(a, v.state) || cfg.ignoredVariable(v.name, v.pkg) {
 			continue
 		}
 		name := v.name

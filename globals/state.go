@@ -59,9 +59,6 @@ func hex(x uint64) string { return strconv.FormatUint(x, 16) }
 type capturer struct {
 	seen  map[visit]bool // pointers and maps on the current variable's graph
 	nodes int
-	// skipKey, when set, leaves out the string-keyed map entries it
-	// returns true for (a type rule's filter).
-	skipKey func(string) bool
 }
 
 type visit struct {
@@ -169,6 +166,9 @@ func (c *capturer) value(v reflect.Value) *node {
 		name := "func"
 		if f := runtime.FuncForPC(pc); f != nil {
 			name = f.Name()
+		}
+		if n, ok := onceClosure(v, name); ok {
+			return n
 		}
 		return leaf(name)
 	case reflect.Pointer:
@@ -433,9 +433,6 @@ func (c *capturer) addEntry(entries *[]entry, k, val reflect.Value, rawKeys bool
 	var ks string
 	if rawKeys {
 		ks = readString(k)
-		if c.skipKey != nil && c.skipKey(ks) {
-			return
-		}
 	} else {
 		ks = exactKey(k)
 	}
