@@ -195,6 +195,10 @@ type Report struct {
 	// map another goroutine kept writing while it was read), by path with
 	// the reason. They are neither reported as changed nor as unchanged.
 	NotJudged []string
+	// Concurrent says what else ran while the block did (other checks,
+	// tests running in parallel), whose changes cannot be told apart from
+	// the block's. See the package documentation.
+	Concurrent []string
 }
 
 // Changed reports whether anything changed.
@@ -345,15 +349,21 @@ func (r *Report) String() string {
 	return strings.TrimRight(b.String(), "\n") + r.notes()
 }
 
-// notes are the lines below a report's changes: what was not judged.
+// notes are the lines below a report's changes: what else ran, and what
+// was not judged.
 func (r *Report) notes() string {
-	if len(r.NotJudged) == 0 {
-		return ""
-	}
 	var b strings.Builder
-	b.WriteString("\n\nNot judged (read while another goroutine wrote it):\n")
-	for _, n := range r.NotJudged {
-		b.WriteString("    " + n + "\n")
+	if r.Changed() && len(r.Concurrent) > 0 {
+		b.WriteString("\n\nOther checks ran at the same time: a change may be theirs.\n")
+		for _, c := range r.Concurrent {
+			b.WriteString("    " + c + "\n")
+		}
+	}
+	if len(r.NotJudged) > 0 {
+		b.WriteString("\n\nNot judged (read while another goroutine wrote it):\n")
+		for _, n := range r.NotJudged {
+			b.WriteString("    " + n + "\n")
+		}
 	}
 	return strings.TrimRight(b.String(), "\n")
 }
@@ -371,9 +381,10 @@ func joinAnd(xs []string) string {
 // Probe is a probes.Probe that snapshots the state in scope before the block
 // and compares it after.
 type Probe struct {
-	cfg    *config
-	before *Snapshot
-	report *Report
+	cfg     *config
+	before  *Snapshot
+	report  *Report
+	company company
 }
 
 // Kind registers the probe with the combined checks, where its two
@@ -392,23 +403,26 @@ func NewProbe(opts ...Option) (*Probe, error) {
 }
 
 // Before takes the first snapshot.
-func (p *Probe) Before(*probes.Run) error {
+func (p *Probe) Before(r *probes.Run) error {
 	p.report = nil
+	p.company = companyOf(r)
 	s, err := take(p.cfg)
 	p.before = s
 	return err
 }
 
 // After takes the second snapshot and compares.
-func (p *Probe) After(*probes.Run) error {
+func (p *Probe) After(r *probes.Run) error {
 	if p.before == nil {
 		return nil
 	}
+	p.company.add(companyOf(r))
 	s, err := take(p.cfg)
 	if err != nil {
 		return err
 	}
 	p.report = Compare(p.before, s)
+	p.report.Concurrent = p.company.describe()
 	p.before = nil
 	return nil
 }
