@@ -21,13 +21,17 @@ import (
 // testdata/scenarios for behaviour in a fresh process). Nothing else in the
 // package knows about particular types or variables.
 //
+//   - outOfScope: packages DefaultScope does not read.
 //   - typeRules: how values of a type are read (or that they are not).
-//   - mapRules: maps whose entries are a cache, not state.
+//   - mapRules: maps whose entries are a cache, not state (and
+//     cachedEntry, the same for single entries of maps keyed by any).
 //   - variableRules: how one named variable is read.
 //   - primers: lazy registries completed before the first snapshot.
 //
-// One more rule is built into the comparison, because it is about change
-// rather than about a type: the work of a sync.Once (onceFired).
+// Two more rules are about change rather than about a type, and are applied
+// where two snapshots are compared: the work of a sync.Once (onceFired, and
+// onceClosure for the funcs of sync.OnceFunc and OnceValue), and a
+// variable marked lazy by a variable rule going from zero to set.
 
 // typeRule says how the values of the types it matches are read.
 type typeRule struct {
@@ -134,6 +138,42 @@ var mapRules = []mapRule{
 		},
 		why: "canonicalisation caches: their entries vanish when the garbage collector frees what they point to",
 	},
+}
+
+// cachedEntry reports whether a map entry, in a map or sync.Map keyed by
+// interfaces, is a cache entry by its key: a reflect.Type, for the reason
+// of the first map rule.
+func cachedEntry(key reflect.Value) bool {
+	if key.Kind() != reflect.Interface {
+		return false
+	}
+	e, ok := readInterface(key)
+	return ok && e.Type() == typeOfType
+}
+
+// outOfScope lists the packages DefaultScope leaves out: their variables
+// are the machinery of the runtime and of tests rather than program state.
+// Patterns use the go command's syntax.
+var outOfScope = []struct{ pattern, why string }{
+	{"runtime/...", "the runtime's own bookkeeping"},
+	{"reflect", "type caches"},
+	{"sync/...", "synchronisation machinery"},
+	{"unsafe", "no variables"},
+	{"syscall/...", "the environment is reported on its own, by name"},
+	{"weak", "what the garbage collector decides"},
+	{"unique", "what the garbage collector decides"},
+	{"iter", "coroutine machinery"},
+	{"go.shape", "generic dictionaries the compiler makes"},
+	{"internal/...", "the standard library's internals"},
+	{".../internal", "internals of other modules"},
+	{".../internal/...", "internals of other modules"},
+	{"vendor/...", "the standard library's vendored code"},
+	{"testing/...", "the test framework"},
+	{"github.com/onsi/ginkgo/...", "the test framework"},
+	{"github.com/onsi/gomega/...", "the test framework"},
+	{"go.uber.org/goleak/...", "the test framework"},
+	{"golang.org/x/sys/...", "system call tables"},
+	{"unicode", "constant tables Go cannot declare const: reading them was half the cost of a default-scope snapshot"},
 }
 
 // variableRule says how one variable is read.

@@ -425,10 +425,8 @@ func (c *capturer) mapValue(v reflect.Value) *node {
 }
 
 func (c *capturer) addEntry(entries *[]entry, k, val reflect.Value, rawKeys bool) {
-	if k.Kind() == reflect.Interface {
-		if e, ok := readInterface(k); ok && e.Type() == typeOfType {
-			return
-		}
+	if cachedEntry(k) {
+		return
 	}
 	var ks string
 	if rawKeys {
@@ -508,8 +506,8 @@ func (c *capturer) syncMap(v reflect.Value) *node {
 	var entries []entry
 	strKeys, plain := true, true
 	m.Range(func(k, val any) bool {
-		if _, ok := k.(reflect.Type); ok {
-			return true // a memo table keyed by type
+		if cachedEntry(reflect.ValueOf(&k).Elem()) {
+			return true
 		}
 		key, isString := k.(string)
 		if !isString {
