@@ -240,10 +240,14 @@ func renderTo(b *strings.Builder, n *node, budget int) {
 	}
 	switch n.kind {
 	case leafNode, onceNode, unjudgedNode:
-		if n.text == "" {
+		switch {
+		case n.str:
+			b.WriteString(quote(n.text))
+		case n.text == "":
 			b.WriteString("(not read)")
+		default:
+			b.WriteString(n.text)
 		}
-		b.WriteString(n.text)
 	case ptrNode:
 		if n.ref {
 			b.WriteString("(" + n.text + " 0x" + hex(uint64(n.addr)) + ", shown elsewhere)")

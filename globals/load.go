@@ -173,6 +173,11 @@ func readInterface(v reflect.Value) (reflect.Value, bool) {
 		var x any
 		(*[2]unsafe.Pointer)(unsafe.Pointer(&x))[0] = typ
 		(*[2]unsafe.Pointer)(unsafe.Pointer(&x))[1] = w[1]
+		t := reflect.TypeOf(x)
+		if !directIface(t) {
+			// The data word points to the boxed value: read it in place.
+			return reflect.NewAt(t, w[1]).Elem(), true
+		}
 		e = reflect.ValueOf(x)
 	}
 	if !e.CanInterface() {
@@ -181,6 +186,20 @@ func readInterface(v reflect.Value) (reflect.Value, bool) {
 	cp := reflect.New(e.Type()).Elem()
 	cp.Set(e)
 	return cp, true
+}
+
+// directIface reports whether an interface holds a value of type t in its
+// data word itself (pointer-shaped types), rather than a pointer to it.
+func directIface(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Chan, reflect.Map, reflect.Func, reflect.UnsafePointer:
+		return true
+	case reflect.Array:
+		return t.Len() == 1 && directIface(t.Elem())
+	case reflect.Struct:
+		return t.NumField() == 1 && directIface(t.Field(0).Type)
+	}
+	return false
 }
 
 // elemAt is the value of type t stored at p.

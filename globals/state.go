@@ -21,6 +21,7 @@ type node struct {
 	kind  nodeKind
 	zero  bool   // the value is its type's zero value
 	lazy  bool   // set from zero is lazy initialisation (a variable rule)
+	str   bool   // leaf: text is a string value, quoted when shown
 	hash  uint64 // of everything below
 	text  string // leaf: the value; iface: the dynamic type; ptr: the pointer's type; unjudged: why
 	names []string
@@ -59,6 +60,8 @@ func hex(x uint64) string { return strconv.FormatUint(x, 16) }
 type capturer struct {
 	seen  map[visit]bool // pointers and maps on the current variable's graph
 	nodes int
+	slab  []node
+	kids  []*node // slab for one-element kid lists
 }
 
 type visit struct {
@@ -80,9 +83,11 @@ var (
 
 func newCapturer() *capturer { return &capturer{seen: map[visit]bool{}} }
 
-// capture reads variable v, named name.
-func capture(name string, v reflect.Value) *node {
-	c := newCapturer()
+// capture reads variable v, named name. Each variable's graph is its own:
+// a pointer met in another variable is read again.
+func (c *capturer) capture(name string, v reflect.Value) *node {
+	clear(c.seen)
+	c.nodes = 0
 	if r := variableRuleFor(name); r != nil {
 		return r.read(c, v)
 	}
@@ -90,12 +95,30 @@ func capture(name string, v reflect.Value) *node {
 }
 
 // captureParts captures a struct read field by field.
-func captureParts(parts []part) *node {
-	return newCapturer().parts(parts)
+func (c *capturer) captureParts(parts []part) *node {
+	clear(c.seen)
+	c.nodes = 0
+	return c.parts(parts)
+}
+
+// nodeSlab is how many nodes are allocated at once: a snapshot makes tens
+// of thousands, and one allocation each would dominate its cost when the
+// memory profiler records every allocation (a check nested in an
+// allocation check).
+const nodeSlab = 256
+
+// node returns a new node from the current slab.
+func (c *capturer) node() *node {
+	if len(c.slab) == 0 {
+		c.slab = make([]node, nodeSlab)
+	}
+	n := &c.slab[0]
+	c.slab = c.slab[1:]
+	return n
 }
 
 func (c *capturer) parts(parts []part) *node {
-	n := &node{kind: structNode, zero: true, hash: hashString("struct")}
+	n := c.make(node{kind: structNode, zero: true, hash: hashString("struct")})
 	for _, p := range parts {
 		var kid *node
 		if p.value.IsValid() {
@@ -115,10 +138,21 @@ func leaf(text string) *node {
 	return &node{kind: leafNode, text: text, hash: hashString(text)}
 }
 
+// leaf and make are leaf and a node literal, from the capturer's slab.
+func (c *capturer) leaf(text string) *node {
+	return c.make(node{kind: leafNode, text: text, hash: hashString(text)})
+}
+
+func (c *capturer) make(n node) *node {
+	p := c.node()
+	*p = n
+	return p
+}
+
 func (c *capturer) value(v reflect.Value) *node {
 	c.nodes++
 	if c.nodes > maxNodes {
-		return leaf("(not read: more than " + strconv.Itoa(maxNodes) + " values)")
+		return c.leaf("(not read: more than " + strconv.Itoa(maxNodes) + " values)")
 	}
 	t := v.Type()
 	if r := typeRuleFor(t); r != nil {
@@ -127,41 +161,39 @@ func (c *capturer) value(v reflect.Value) *node {
 	switch v.Kind() {
 	case reflect.Bool:
 		b := readBool(v)
-		n := leaf(strconv.FormatBool(b))
+		n := c.leaf(strconv.FormatBool(b))
 		n.zero = !b
 		return n
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		i := readInt(v)
-		n := leaf(formatNamed(t, i, strconv.FormatInt(i, 10)))
+		n := c.leaf(formatNamed(t, i, strconv.FormatInt(i, 10)))
 		n.zero = i == 0
 		return n
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		u := readUint(v)
-		n := leaf(formatNamed(t, int64(u), strconv.FormatUint(u, 10)))
+		n := c.leaf(formatNamed(t, int64(u), strconv.FormatUint(u, 10)))
 		n.zero = u == 0
 		return n
 	case reflect.Float32, reflect.Float64:
 		f := readFloat(v)
-		n := leaf(strconv.FormatFloat(f, 'g', -1, 64))
+		n := c.leaf(strconv.FormatFloat(f, 'g', -1, 64))
 		n.zero = math.Float64bits(f) == 0
 		return n
 	case reflect.Complex64, reflect.Complex128:
 		x := readComplex(v)
-		n := leaf(strconv.FormatComplex(x, 'g', -1, 128))
+		n := c.leaf(strconv.FormatComplex(x, 'g', -1, 128))
 		n.zero = x == 0
 		return n
 	case reflect.String:
 		s := readString(v)
-		n := leaf(quote(s))
-		n.hash = hashString(s)
-		n.zero = s == ""
-		return n
+		// Kept unquoted until shown.
+		return c.make(node{kind: leafNode, str: true, text: s, hash: hashString(s), zero: s == ""})
 	case reflect.Chan, reflect.UnsafePointer:
 		return identity(v)
 	case reflect.Func:
 		pc := funcPC(v)
 		if pc == 0 {
-			return &node{kind: leafNode, zero: true, text: "nil", hash: hashString("nil")}
+			return c.make(node{kind: leafNode, zero: true, text: "nil", hash: hashString("nil")})
 		}
 		name := "func"
 		if f := runtime.FuncForPC(pc); f != nil {
@@ -170,20 +202,20 @@ func (c *capturer) value(v reflect.Value) *node {
 		if n, ok := onceClosure(v, name); ok {
 			return n
 		}
-		return leaf(name)
+		return c.leaf(name)
 	case reflect.Pointer:
 		return c.pointer(v)
 	case reflect.Interface:
 		e, ok := readInterface(v)
 		if !ok {
-			return &node{kind: ifaceNode, zero: true, text: "nil", hash: hashString("nil")}
+			return c.make(node{kind: ifaceNode, zero: true, text: "nil", hash: hashString("nil")})
 		}
 		if e.Type() == typeOfType {
-			return leaf(typeString(e))
+			return c.leaf(typeString(e))
 		}
 		kid := c.value(e)
 		dyn := e.Type().String()
-		return &node{kind: ifaceNode, text: dyn, kids: []*node{kid}, hash: mix(hashString(dyn), kid.hash)}
+		return c.make(node{kind: ifaceNode, text: dyn, kids: c.one(kid), hash: mix(hashString(dyn), kid.hash)})
 	case reflect.Struct:
 		return c.structValue(v, nil)
 	case reflect.Array:
@@ -194,32 +226,67 @@ func (c *capturer) value(v reflect.Value) *node {
 	case reflect.Slice:
 		p, l := readSlice(v)
 		if p == nil && l == 0 {
-			return &node{kind: seqNode, zero: true, hash: hashString("nil slice")}
+			return c.make(node{kind: seqNode, zero: true, hash: hashString("nil slice")})
 		}
 		return c.sequence(t, p, l, false)
 	case reflect.Map:
 		return c.mapValue(v)
 	}
-	return leaf("(" + v.Kind().String() + ")")
+	return c.leaf("(" + v.Kind().String() + ")")
 }
 
 // structValue reads the fields of a struct that keep returns true for
 // (every field when keep is nil).
 func (c *capturer) structValue(v reflect.Value, keep func(reflect.StructField) bool) *node {
 	t := v.Type()
-	n := &node{kind: structNode, zero: true, hash: hashString(t.String())}
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if keep != nil && !keep(f) {
-			continue
+	f := factsOf(t)
+	n := c.make(node{kind: structNode, zero: true, hash: f.hash})
+	if keep == nil {
+		n.names = f.fields
+	}
+	n.kids = make([]*node, 0, len(f.fields))
+	for i := range f.fields {
+		if keep != nil {
+			if !keep(t.Field(i)) {
+				continue
+			}
+			n.names = append(n.names, f.fields[i])
 		}
 		kid := c.value(v.Field(i))
-		n.names = append(n.names, f.Name)
 		n.kids = append(n.kids, kid)
 		n.zero = n.zero && kid.zero
 		n.hash = mix(n.hash, kid.hash)
 	}
 	return n
+}
+
+// facts are what a capture needs of a struct type, worked out once.
+type facts struct {
+	fields []string
+	hash   uint64 // of the type's name
+}
+
+var (
+	factsMu sync.RWMutex
+	factsBy = map[unsafe.Pointer]*facts{}
+)
+
+func factsOf(t reflect.Type) *facts {
+	key := typePointer(t)
+	factsMu.RLock()
+	f := factsBy[key]
+	factsMu.RUnlock()
+	if f != nil {
+		return f
+	}
+	f = &facts{hash: hashString(t.String()), fields: make([]string, t.NumField())}
+	for i := range f.fields {
+		f.fields[i] = t.Field(i).Name
+	}
+	factsMu.Lock()
+	factsBy[key] = f
+	factsMu.Unlock()
+	return f
 }
 
 // serveMux captures an http.ServeMux as what it routes: its patterns, each
@@ -320,22 +387,38 @@ func typeString(v reflect.Value) string {
 func (c *capturer) pointer(v reflect.Value) *node {
 	p := readPointer(v)
 	if p == nil {
-		return &node{kind: ptrNode, zero: true, text: "nil", hash: hashString("nil")}
+		return c.make(node{kind: ptrNode, zero: true, text: "nil", hash: hashString("nil")})
 	}
 	key := visit{uintptr(p), v.Type()}
-	if c.seen[key] {
-		// A cycle or a pointer met before on this variable's graph: its
-		// state is captured where it was first met.
-		return &node{kind: ptrNode, ref: true, addr: key.addr, text: v.Type().String(), hash: mix(hashString("ref"), uint64(key.addr))}
+	// What a pointer to pointer-free data points to is cheap to read twice
+	// and cannot lead back: only other pointers are remembered.
+	track := !pointerFree(v.Type().Elem())
+	if track {
+		if c.seen[key] {
+			// A cycle or a pointer met before on this variable's graph: its
+			// state is captured where it was first met.
+			return c.make(node{kind: ptrNode, ref: true, addr: key.addr, text: v.Type().String(), hash: mix(hashString("ref"), uint64(key.addr))})
+		}
+		c.seen[key] = true
 	}
-	c.seen[key] = true
 	kid := c.value(elemAt(v.Type().Elem(), p))
-	return &node{kind: ptrNode, addr: key.addr, text: v.Type().String(), kids: []*node{kid}, hash: mix(hashString("&"), kid.hash)}
+	return c.make(node{kind: ptrNode, addr: key.addr, text: v.Type().String(), kids: c.one(kid), hash: mix(hashString("&"), kid.hash)})
+}
+
+// one returns a one-element slice holding kid, from a slab.
+func (c *capturer) one(kid *node) []*node {
+	if len(c.kids) == 0 {
+		c.kids = make([]*node, nodeSlab)
+	}
+	s := c.kids[:1:1]
+	s[0] = kid
+	c.kids = c.kids[1:]
+	return s
 }
 
 // sequence reads l elements of an array or slice of type t stored at p.
 func (c *capturer) sequence(t reflect.Type, p unsafe.Pointer, l int, array bool) *node {
-	n := &node{kind: seqNode, hash: hashString(t.String()), zero: true}
+	n := c.make(node{kind: seqNode, hash: hashString(t.String()), zero: true})
 	et := t.Elem()
 	if l >= bigScalars && pointerFree(et) {
 		b := make([]byte, uintptr(l)*et.Size())
@@ -348,8 +431,8 @@ func (c *capturer) sequence(t reflect.Type, p unsafe.Pointer, l int, array bool)
 				break
 			}
 		}
-		return &node{kind: leafNode, zero: zero && array, hash: h,
-			text: "[" + strconv.Itoa(l) + "]" + et.String() + " (content hash " + hex(h>>40) + ")"}
+		return c.make(node{kind: leafNode, zero: zero && array, hash: h,
+			text: "[" + strconv.Itoa(l) + "]" + et.String() + " (content hash " + hex(h>>40) + ")"})
 	}
 	n.kids = make([]*node, l)
 	for i := 0; i < l; i++ {
@@ -444,6 +527,8 @@ func plainValues(t reflect.Type) bool {
 	switch t.Kind() {
 	case reflect.String:
 		return true
+	case reflect.Pointer:
+		return pointerFree(t.Elem()) // not remembered by the capturer
 	case reflect.Array:
 		return plainValues(t.Elem())
 	case reflect.Struct:
@@ -471,7 +556,7 @@ func (c *capturer) mapNode(typ string, entries []entry, rawKeys, sorted bool) *n
 	if sorted {
 		slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.key, b.key) })
 	}
-	n := &node{kind: mapNode, hash: hashString(typ), names: make([]string, len(entries)), kids: make([]*node, len(entries)), rawKeys: rawKeys}
+	n := c.make(node{kind: mapNode, hash: hashString(typ), names: make([]string, len(entries)), kids: make([]*node, len(entries)), rawKeys: rawKeys})
 	var sum uint64
 	for i, e := range entries {
 		n.names[i], n.kids[i] = e.key, e.state
@@ -525,10 +610,31 @@ func (c *capturer) syncMap(v reflect.Value) *node {
 		if plain && val != nil && !plainValues(reflect.TypeOf(val)) {
 			plain = false
 		}
-		entries = append(entries, entry{key: key, state: c.value(reflect.ValueOf(&val).Elem())})
+		entries = append(entries, entry{key: key, state: c.anyValue(val)})
 		return true
 	})
 	return c.mapNode("sync.Map", entries, strKeys, !plain)
+}
+
+// anyValue captures x as a value of type any, reading a boxed value in
+// place.
+func (c *capturer) anyValue(x any) *node {
+	if x == nil {
+		return c.make(node{kind: ifaceNode, zero: true, text: "nil", hash: hashString("nil")})
+	}
+	t := reflect.TypeOf(x)
+	var e reflect.Value
+	if directIface(t) {
+		e = reflect.ValueOf(x)
+	} else {
+		e = reflect.NewAt(t, (*[2]unsafe.Pointer)(unsafe.Pointer(&x))[1]).Elem()
+	}
+	if t == typeOfType {
+		return leaf(typeString(e))
+	}
+	kid := c.value(e)
+	dyn := t.String()
+	return c.make(node{kind: ifaceNode, text: dyn, kids: c.one(kid), hash: mix(hashString(dyn), kid.hash)})
 }
 
 func onceState(v reflect.Value) *node {

@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"text/template"
 	"time"
 
@@ -150,6 +151,7 @@ var recall = []struct {
 var (
 	guardedMu sync.Mutex
 	guarded   = map[int]string{}
+	writes    atomic.Int64
 )
 
 func writeGuarded() {
@@ -160,6 +162,7 @@ func writeGuarded() {
 			delete(guarded, (i+2500)%5000)
 		}
 		guardedMu.Unlock()
+		writes.Add(1)
 	}
 }
 
@@ -170,7 +173,8 @@ func scenario(name string) func() {
 	if name == "map written by another goroutine" {
 		go writeGuarded()
 		return func() {
-			for i := 0; i < 20; i++ {
+			start := writes.Load()
+			for i := 0; i < 20 || writes.Load() < start+10000; i++ {
 				if _, err := globals.Find(func() {}, globals.InPackages("main")); err != nil {
 					panic(err)
 				}
