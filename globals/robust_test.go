@@ -73,6 +73,9 @@ func TestLongMapKeysAreIdentifiedExactly(t *testing.T) {
 			t.Errorf("a changed value was reported as %v:\n%s", c, r)
 		}
 	}
+	if r.Changes[0].Path == r.Changes[1].Path {
+		t.Errorf("two keys are shown alike:\n%s", r)
+	}
 	r = find(t, func() { longKeyed[a] = 5 })
 	if got := lines(r); len(r.Changes) != 1 || !strings.Contains(got, ": 2 → 5") {
 		t.Errorf("a changed value under a long key:\n%s", got)
@@ -90,7 +93,7 @@ func TestIgnoringMatchesKeysExactly(t *testing.T) {
 		longString[`a"].b`] = 3
 		longString["a"] = 4
 	}, globals.Ignoring(thisPackage+`.longString["`+prefix+`1"]`, thisPackage+`.longString["a\"].b"]`))
-	if len(r.Changes) != 2 || !strings.Contains(lines(r), `…(101 bytes)`) || !strings.Contains(lines(r), `added "a": 4`) {
+	if len(r.Changes) != 2 || !strings.Contains(lines(r), `…xxxxxxxxxxxxxxxxxxxxxx2"`) || !strings.Contains(lines(r), `added "a": 4`) {
 		t.Errorf("want the second long key and \"a\" only:\n%s", r)
 	}
 }

@@ -567,12 +567,21 @@ func (c *capturer) mapNode(typ string, entries []entry, rawKeys, sorted bool) *n
 	return n
 }
 
-// keyText is how the i-th key of a map node is shown: cut when long.
+// keyText is how the i-th key of a map node is shown: a long key loses
+// its middle, so that keys that differ at either end still look different.
 func (n *node) keyText(i int) string {
+	k := n.names[i]
 	if n.rawKeys {
-		return quote(n.names[i])
+		k = strconv.Quote(k)
 	}
-	return shorten(n.names[i])
+	if len(k) <= 80 {
+		return k
+	}
+	tail := k[len(k)-24:]
+	for len(tail) > 0 && tail[0]&0xC0 == 0x80 {
+		tail = tail[1:]
+	}
+	return cutUTF8(k, 52) + "…" + tail
 }
 
 // exactKeyText is the i-th key in full, as Ignoring names it.
