@@ -98,8 +98,10 @@ func (d *differ) ignored(p *path) bool {
 	return false
 }
 
+// same reports whether two nodes hold the same state; what could not be
+// judged is never the same.
 func same(a, b *node) bool {
-	return a.kind == b.kind && a.hash == b.hash && a.text == b.text && len(a.kids) == len(b.kids)
+	return a.kind != unjudgedNode && a.kind == b.kind && a.hash == b.hash && a.text == b.text && len(a.kids) == len(b.kids)
 }
 
 func (d *differ) diff(p *path, a, b *node) {

@@ -294,6 +294,21 @@ func factsOf(t reflect.Type) *facts {
 // says nothing to a reader. A registration is then reported as
 // `net/http.DefaultServeMux.patterns: added "/hello": main.hello`.
 func serveMux(v reflect.Value) *node {
+	// Its routing tree is read the way the mux reads it: under its read
+	// lock, which registrations take for writing.
+	if mu := v.FieldByName("mu"); v.CanAddr() && mu.IsValid() && mu.Type() == reflect.TypeOf(sync.RWMutex{}) {
+		l := (*sync.RWMutex)(unsafe.Pointer(mu.UnsafeAddr()))
+		locked := false
+		for i := 0; i < 100 && !locked; i++ {
+			if locked = l.TryRLock(); !locked {
+				runtime.Gosched()
+			}
+		}
+		if !locked {
+			return &node{kind: unjudgedNode, text: "registrations under way while being read", hash: hashString("unjudged")}
+		}
+		defer l.RUnlock()
+	}
 	routes := map[string]string{}
 	seen := map[uintptr]bool{}
 	var walk func(v reflect.Value)
@@ -378,6 +393,9 @@ func identity(v reflect.Value) *node {
 }
 
 func typeString(v reflect.Value) string {
+	if !v.CanInterface() {
+		return "type"
+	}
 	if t, ok := v.Interface().(reflect.Type); ok && t != nil {
 		return "type " + t.String()
 	}
