@@ -3,9 +3,11 @@
 package globals_test
 
 import (
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -13,13 +15,17 @@ import (
 	"github.com/residue-go/residue/globals"
 )
 
+// raceMux is a package-level mux another goroutine registers routes on.
+var raceMux = http.NewServeMux()
+
 // raceFile is a package-level open file that another goroutine reads and
 // writes while snapshots are taken.
 var raceFile *os.File
 
 // Snapshots read what other goroutines write under locks the snapshot
 // does not take (an open file's state, os/signal's handler table, the
-// standard output that testing and the program write): under the race
+// standard output that testing and the program write, a ServeMux being
+// registered on): under the race
 // detector, none of those reads may be reported as a race.
 func TestSnapshotsRaceWithNoWriter(t *testing.T) {
 	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
@@ -55,6 +61,13 @@ func TestSnapshotsRaceWithNoWriter(t *testing.T) {
 		_, _ = f.WriteAt([]byte("x"), 0)
 		_, _ = f.ReadAt(make([]byte, 1), 0)
 	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 500; i++ {
+			raceMux.HandleFunc("/r"+strconv.Itoa(i), func(http.ResponseWriter, *http.Request) {})
+		}
+	}()
 	for i := 0; i < 5; i++ {
 		for _, opts := range [][]globals.Option{nil, {globals.InPackages("os", "os/signal", thisPackage)}} {
 			if _, err := globals.Take(opts...); err != nil {
