@@ -62,6 +62,13 @@ type capturer struct {
 	nodes int
 	slab  []node
 	kids  []*node // slab for one-element kid lists
+	marks []visit // what seen holds, in the order it was met
+}
+
+// mark remembers that the pointer or map key was met on this graph.
+func (c *capturer) mark(key visit) {
+	c.seen[key] = true
+	c.marks = append(c.marks, key)
 }
 
 type visit struct {
@@ -87,6 +94,7 @@ func newCapturer() *capturer { return &capturer{seen: map[visit]bool{}} }
 // a pointer met in another variable is read again.
 func (c *capturer) capture(name string, v reflect.Value) *node {
 	clear(c.seen)
+	c.marks = c.marks[:0]
 	c.nodes = 0
 	if r := variableRuleFor(name); r != nil {
 		return r.read(c, v)
@@ -97,6 +105,7 @@ func (c *capturer) capture(name string, v reflect.Value) *node {
 // captureParts captures a struct read field by field.
 func (c *capturer) captureParts(parts []part) *node {
 	clear(c.seen)
+	c.marks = c.marks[:0]
 	c.nodes = 0
 	return c.parts(parts)
 }
@@ -417,7 +426,7 @@ func (c *capturer) pointer(v reflect.Value) *node {
 			// state is captured where it was first met.
 			return c.make(node{kind: ptrNode, ref: true, addr: key.addr, text: v.Type().String(), hash: mix(hashString("ref"), uint64(key.addr))})
 		}
-		c.seen[key] = true
+		c.mark(key)
 	}
 	kid := c.value(elemAt(v.Type().Elem(), p))
 	return c.make(node{kind: ptrNode, addr: key.addr, text: v.Type().String(), kids: c.one(kid), hash: mix(hashString("&"), kid.hash)})
@@ -494,13 +503,20 @@ func (c *capturer) mapValue(v reflect.Value) *node {
 	if c.seen[key] {
 		return leaf("(" + t.String() + " seen above)")
 	}
-	c.seen[key] = true
+	c.mark(key)
 	if isCacheMap(t) {
 		return &node{kind: leafNode, zero: true, text: "(cache)"}
 	}
 	rawKeys := t.Key().Kind() == reflect.String && t.Key().PkgPath() == ""
 	var entries []entry
+	start := len(c.marks)
 	visitEntries := func(refs []slotRef) {
+		// Again after a read the map's writer spoiled: forget what that
+		// read met, or it would show as met elsewhere.
+		for _, k := range c.marks[start:] {
+			delete(c.seen, k)
+		}
+		c.marks = c.marks[:start]
 		entries = make([]entry, 0, len(refs))
 		for _, r := range refs {
 			c.addEntry(&entries, r.key, r.elem, rawKeys)
