@@ -1,8 +1,10 @@
 package globals_test
 
 import (
+	"fmt"
 	"net/http"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/residue-go/residue/globals"
+	"github.com/residue-go/residue/probes"
 )
 
 const thisPackage = "github.com/residue-go/residue/globals_test"
@@ -296,5 +299,27 @@ func TestServeMuxIsReportedByPattern(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("report lacks %q:\n%s", want, got)
 		}
+	}
+}
+
+// A block that changes a process setting is reported by the setting's
+// name, like the environment and the working directory.
+func TestProcessSettingsAreReported(t *testing.T) {
+	old := runtime.GOMAXPROCS(0)
+	defer runtime.GOMAXPROCS(old)
+	want := runtime.GOMAXPROCS(0) + 1
+	report, err := globals.Find(func() { runtime.GOMAXPROCS(want) }, globals.InPackages("github.com/residue-go/residue/globals_test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := fmt.Sprintf("GOMAXPROCS: %d → %d", old, want)
+	if !strings.Contains(report.String(), line) || !strings.Contains(report.String(), "The block changed process settings") {
+		t.Fatalf("want %q in:\n%s", line, report)
+	}
+	runtime.GOMAXPROCS(old)
+	report, err = globals.Find(func() { runtime.GOMAXPROCS(want) },
+		globals.InPackages("github.com/residue-go/residue/globals_test"), globals.Ignoring("process settings"))
+	if err != nil || probes.Found(report) {
+		t.Fatalf("Ignoring(\"process settings\"): %v\n%s", err, report)
 	}
 }

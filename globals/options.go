@@ -100,7 +100,8 @@ func InPackages(patterns ...string) Option {
 // ("net/http.DefaultServeMux"), a path below one
 // ("example.com/app.Config.Timeout"), a package pattern with "..."
 // ("example.com/app/..."), an environment variable ("$HOME"), or
-// "environment", "working directory" and "os.Args".
+// "environment", "working directory", "os.Args", a process setting
+// ("GOMAXPROCS", "umask"…) or "process settings" for all of them.
 func Ignoring(names ...string) Option {
 	return option("Ignoring("+quoted(names)+")", func(c *config) error {
 		if len(names) == 0 || slices.Contains(names, "") {

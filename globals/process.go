@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/residue-go/residue/internal/memprof"
 )
 
 // settingsNote says which process settings are compared, for the docs and
@@ -57,7 +59,7 @@ func processSettings() []setting {
 		}
 	}
 	add("ignored signals", strings.Join(ignored, ", "))
-	add("runtime.MemProfileRate", strconv.Itoa(runtime.MemProfileRate))
+	add("runtime.MemProfileRate", strconv.Itoa(memprof.UserRate()))
 	add("mutex profile fraction", strconv.Itoa(runtime.SetMutexProfileFraction(-1)))
 	for i, name := range []string{"standard input", "standard output", "standard error"} {
 		add(name, streamTarget(i))

@@ -5,6 +5,8 @@ package globals
 import (
 	"runtime"
 	"strconv"
+
+	"github.com/residue-go/residue/internal/memprof"
 )
 
 const settingsNote = "GOMAXPROCS and the memory profiling rate"
@@ -12,6 +14,6 @@ const settingsNote = "GOMAXPROCS and the memory profiling rate"
 func processSettings() []setting {
 	return []setting{
 		{"GOMAXPROCS", strconv.Itoa(runtime.GOMAXPROCS(0))},
-		{"runtime.MemProfileRate", strconv.Itoa(runtime.MemProfileRate)},
+		{"runtime.MemProfileRate", strconv.Itoa(memprof.UserRate())},
 	}
 }

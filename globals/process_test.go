@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/residue-go/residue/internal/memprof"
 )
 
 // Every process setting a block can change is seen, and reading them
@@ -19,7 +21,10 @@ func TestProcessSettingsSeeEveryChange(t *testing.T) {
 		name   string
 		change func() (undo func())
 	}{
-		{"GOMAXPROCS", func() func() { old := runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1); return func() { runtime.GOMAXPROCS(old) } }},
+		{"GOMAXPROCS", func() func() {
+			old := runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)
+			return func() { runtime.GOMAXPROCS(old) }
+		}},
 		{"GC percent", func() func() { old := debug.SetGCPercent(321); return func() { debug.SetGCPercent(old) } }},
 		{"memory limit", func() func() { old := debug.SetMemoryLimit(1 << 40); return func() { debug.SetMemoryLimit(old) } }},
 		{"umask", func() func() { old := syscall.Umask(0o077); return func() { syscall.Umask(old) } }},
@@ -40,8 +45,15 @@ func TestProcessSettingsSeeEveryChange(t *testing.T) {
 				signal.Stop(c)
 			}
 		}},
-		{"runtime.MemProfileRate", func() func() { old := runtime.MemProfileRate; runtime.MemProfileRate = 12345; return func() { runtime.MemProfileRate = old } }},
-		{"mutex profile fraction", func() func() { old := runtime.SetMutexProfileFraction(7); return func() { runtime.SetMutexProfileFraction(old) } }},
+		{"runtime.MemProfileRate", func() func() {
+			old := runtime.MemProfileRate
+			runtime.MemProfileRate = 12345
+			return func() { runtime.MemProfileRate = old }
+		}},
+		{"mutex profile fraction", func() func() {
+			old := runtime.SetMutexProfileFraction(7)
+			return func() { runtime.SetMutexProfileFraction(old) }
+		}},
 		{"standard input", func() func() {
 			saved, _ := syscall.Dup(0)
 			f, _ := os.CreateTemp(t.TempDir(), "stdin")
@@ -60,7 +72,7 @@ func TestProcessSettingsSeeEveryChange(t *testing.T) {
 			after := processSettings()
 			undo()
 			changes := diffSettings(before, after)
-			if len(changes) != 1 || changes[0].Variable != c.name {
+			if len(changes) != 1 || changes[0].Path != c.name {
 				t.Fatalf("changes %v, want one of %s", changes, c.name)
 			}
 			if restored := diffSettings(before, processSettings()); len(restored) != 0 {
@@ -70,5 +82,17 @@ func TestProcessSettingsSeeEveryChange(t *testing.T) {
 				t.Errorf("change reads %q", s)
 			}
 		})
+	}
+}
+
+// Allocation recording by a check running at the same time is residue's
+// own doing, not a change of the memory profiling rate.
+func TestRecordingIsNotAProfilingRateChange(t *testing.T) {
+	before := processSettings()
+	release := memprof.RecordAllocations()
+	during := processSettings()
+	release()
+	if changes := diffSettings(before, during); len(changes) != 0 {
+		t.Fatalf("recording allocations read as %v", changes)
 	}
 }

@@ -6,6 +6,10 @@ type setting struct {
 	name, value string
 }
 
+// processSettingsName is the Variable of a change to a process setting,
+// and the name Ignoring takes to leave them all out.
+const processSettingsName = "process settings"
+
 // diffSettings returns a change for each setting whose value differs.
 func diffSettings(before, after []setting) []Change {
 	old := make(map[string]string, len(before))
@@ -15,7 +19,7 @@ func diffSettings(before, after []setting) []Change {
 	var out []Change
 	for _, s := range after {
 		if b, ok := old[s.name]; ok && b != s.value {
-			out = append(out, Change{Variable: s.name, Path: s.name, Before: quoteSetting(b), After: quoteSetting(s.value)})
+			out = append(out, Change{Variable: processSettingsName, Path: s.name, Before: quoteSetting(b), After: quoteSetting(s.value)})
 		}
 	}
 	return out

@@ -23,6 +23,7 @@ type Snapshot struct {
 	vars     []captured
 	env      map[string]string
 	cwd      string
+	settings []setting
 	packages int
 	took     time.Duration
 }
@@ -113,6 +114,7 @@ func take(cfg *config) (*Snapshot, error) {
 	} else {
 		s.cwd = "(unknown: " + err.Error() + ")"
 	}
+	s.settings = processSettings()
 	s.took = time.Since(start)
 	return s, nil
 }
@@ -249,6 +251,13 @@ func Compare(before, after *Snapshot) *Report {
 	if before.cwd != after.cwd && !cfg.ignored("working directory") {
 		r.Changes = append(r.Changes, Change{Variable: "working directory", Path: "working directory", Before: strconv.Quote(before.cwd), After: strconv.Quote(after.cwd)})
 	}
+	if !cfg.ignored(processSettingsName) {
+		for _, c := range diffSettings(before.settings, after.settings) {
+			if !cfg.ignored(c.Path) {
+				r.Changes = append(r.Changes, c)
+			}
+		}
+	}
 	r.Took = before.took + after.took + time.Since(start)
 	return r
 }
@@ -300,7 +309,7 @@ const MaxLinesPerVariable = 10
 // lines.
 func (r *Report) String() string {
 	if !r.Changed() {
-		return "The block changed no package-level variable (" + strconv.Itoa(r.Variables) + " read), environment variable, working directory or os.Args." + r.notes()
+		return "The block changed no package-level variable (" + strconv.Itoa(r.Variables) + " read), environment variable, working directory, os.Args or process setting (" + settingsNote + ")." + r.notes()
 	}
 	var groups []string
 	lines := map[string][]Change{}
@@ -313,7 +322,7 @@ func (r *Report) String() string {
 	vars, process := 0, []string{}
 	for _, g := range groups {
 		switch g {
-		case "environment", "working directory", "os.Args":
+		case "environment", "working directory", "os.Args", processSettingsName:
 			process = append(process, g)
 		default:
 			vars++

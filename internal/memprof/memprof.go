@@ -35,6 +35,19 @@ func RecordAllocations() (release func()) {
 	}
 }
 
+// UserRate returns runtime.MemProfileRate as the process has it apart from
+// residue: the rate saved while allocations are recorded, the current one
+// otherwise. The globals probe compares it, so that one check's recording
+// is never taken for a change by a block checked at the same time.
+func UserRate() int {
+	recording.Lock()
+	defer recording.Unlock()
+	if recording.users > 0 {
+		return recording.saved
+	}
+	return runtime.MemProfileRate
+}
+
 // MemProfile returns every record of the memory profile, with in-use and
 // cumulative figures current: the runtime publishes allocations to the
 // profile only when a GC cycle ends, so it runs two first.
