@@ -8,6 +8,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,6 +38,7 @@ type Run struct {
 	markerFn  string
 	slot      int // index of the exclusive marker, -1 when shared or freed
 	exclusive bool
+	adopter   string // the function that called Adopt, see Owns
 
 	mu                sync.Mutex
 	runners           []uint64
@@ -66,6 +68,24 @@ func (r *Run) Marker() string { return r.markerFn }
 
 // Exclusive reports whether no other run under way shares the run's marker.
 func (r *Run) Exclusive() bool { return r.exclusive }
+
+// Owns reports whether a recorded stack through fn, a fully qualified
+// function name, is the block's own: fn is the run's marker frame, or the
+// function that adopted the run (see Adopt) or one of its closures, such
+// as a subtest's "pkg.TestX.func1" for a run adopted by "pkg.TestX".
+func (r *Run) Owns(fn string) bool {
+	if fn == r.markerFn {
+		return true
+	}
+	r.mu.Lock()
+	a := r.adopter
+	r.mu.Unlock()
+	if a == "" || !strings.HasPrefix(fn, a) {
+		return false
+	}
+	rest := fn[len(a):]
+	return rest == "" || strings.HasPrefix(rest, ".func") || strings.HasPrefix(rest, ".gowrap")
+}
 
 // Started is when the block started running (first entered).
 func (r *Run) Started() time.Time {
@@ -175,17 +195,50 @@ func Start(probes ...Probe) (*Run, error) {
 // Enter runs f on the calling goroutine as part of the run's block: under the
 // run's label and marker frame. A panic or Goexit in f passes through.
 func (r *Run) Enter(f func()) {
-	defer r.Adopt()()
+	defer r.adopt()()
 	r.marker(f)
 }
 
 // Adopt makes the calling goroutine part of the run's block from now on, as
 // Enter does for one call: it carries the run's label, so the goroutines it
-// starts are the block's. No marker frame is on its stack, so what needs one
-// (attributing allocations) sees nothing of it. restore puts back the labels
-// the goroutine had before, as far as the run knows them (those of an
-// enclosing run, or none), and must be called on the same goroutine.
+// starts are the block's. No marker frame is on its stack; instead the run
+// owns (see Owns) the function that called Adopt, the first caller outside
+// residue's own packages, such as the test function that called
+// residue.Check, and its closures. restore puts back the labels the
+// goroutine had before, as far as the run knows them (those of an enclosing
+// run, or none), and must be called on the same goroutine.
 func (r *Run) Adopt() (restore func()) {
+	if fn := outsideCaller(); fn != "" {
+		r.mu.Lock()
+		if r.adopter == "" {
+			r.adopter = fn
+		}
+		r.mu.Unlock()
+	}
+	return r.adopt()
+}
+
+// outsideCaller returns the first function on the calling goroutine's stack
+// that is not residue's own: outside its module, or in one of its test
+// files.
+func outsideCaller() string {
+	var pcs [32]uintptr
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs[:])])
+	for {
+		f, more := frames.Next()
+		if !strings.HasPrefix(f.Function, module) || strings.HasSuffix(f.File, "_test.go") {
+			return f.Function
+		}
+		if !more {
+			return ""
+		}
+	}
+}
+
+// module prefixes the names of residue's own functions.
+const module = "github.com/residue-go/residue"
+
+func (r *Run) adopt() (restore func()) {
 	id := stack.CurrentID()
 	r.mu.Lock()
 	if len(r.runners) == 0 {
