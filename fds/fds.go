@@ -217,6 +217,9 @@ func (p *Probe) After(r *probes.Run) error {
 	rep.Held = held
 	rep.Waited = time.Since(r.Returned())
 	p.report = rep
+	if rep.Leaked() || len(rep.Others) > 0 {
+		rehold()
+	}
 	return nil
 }
 

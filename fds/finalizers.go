@@ -126,7 +126,12 @@ func holdQueue(rel chan struct{}) {
 		case <-tick.C:
 		}
 		finalizers.Lock()
-		q := queuedFinalizers()
+		q, e := readFinalizers()
+		if len(finalizers.runs) == 0 && q > e+1 {
+			letGo()
+			finalizers.Unlock()
+			return
+		}
 		waiting := false
 		for t := range finalizers.runs {
 			waiting = waiting || (t.running && q > t.queued)
@@ -204,6 +209,28 @@ func (t *holdTicket) leave() (held bool) {
 		letGo()
 	}
 	return !t.broken
+}
+
+// rehold puts a sentinel back in place once the queue has been let go and
+// has run what waited, so that the next run does not pay for it. A run that
+// found leftovers calls it: dropped descriptors are what fill the queue.
+func rehold() {
+	establishing.Lock()
+	defer establishing.Unlock()
+	deadline := time.Now().Add(50 * time.Millisecond)
+	for {
+		finalizers.Lock()
+		holding, idle := finalizers.release != nil, len(finalizers.runs) == 0
+		finalizers.Unlock()
+		if holding || !idle {
+			return
+		}
+		if q, e := readFinalizers(); q == e || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	hold()
 }
 
 var finalizerMetrics = []string{"/gc/finalizers/queued:finalizers", "/gc/finalizers/executed:finalizers"}

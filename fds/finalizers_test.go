@@ -94,6 +94,18 @@ func TestCleanVerdictForcesNoGC(t *testing.T) {
 	if r, err := fds.Find(clean, fds.Within(0)); err != nil || r.Leaked() {
 		t.Fatalf("err %v, report:\n%s", err, r)
 	}
+	// A run that leaves a dropped socket, whose finalizer then runs.
+	if r, _ := fds.FindSockets(func() {
+		c, _ := net.Dial("tcp", ln.Addr().String())
+		_ = c
+		runtime.GC()
+	}, fds.Within(0)); !r.Leaked() {
+		t.Fatalf("dropped socket not reported:\n%s", r)
+	}
+	if s, _ := ln.Accept(); s != nil {
+		s.Close()
+	}
+	runtime.GC()
 	before := gcCycles()
 	for range 50 {
 		if r, err := fds.Find(clean, fds.Within(time.Second)); err != nil || r.Leaked() {
