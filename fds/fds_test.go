@@ -303,7 +303,7 @@ func TestIdleHTTPConnsAreNamedAndCanBeAllowed(t *testing.T) {
 			t.Fatalf("err %v, report:\n%s", err, r)
 		}
 		msg := r.String()
-		for _, want := range []string{"idle keep-alive connection", "CloseIdleConnections", "fds.IgnoringIdleHTTPConns()", "net/http.(*Transport).dialConn"} {
+		for _, want := range []string{"idle keep-alive connection", "CloseIdleConnections", "fds.IgnoringIdleHTTPConns()", "residue.AllowingIdleHTTPConns()", "net/http.(*Transport).dialConn"} {
 			if !strings.Contains(msg, want) {
 				t.Errorf("message lacks %q:\n%s", want, msg)
 			}

@@ -22,13 +22,13 @@ import (
 // held and needs no GC to hold it. The sentinel lets go
 //   - when no run is under way and other finalizers are waiting, so that
 //     code outside the runs sees its finalizers run as usual (within a few
-//     milliseconds); the next run holds the queue again, which takes a GC;
+//     milliseconds). A run that found leftovers puts a sentinel back once
+//     they have run (rehold); otherwise the next run does, which takes a GC;
 //   - when finalizers queued since a block started have waited heldPatience
 //     and the block is blocked: it may be waiting for one of its own. The
 //     runs then under way are told (Report.Held false), since a descriptor
 //     the block dropped may then be closed.
-// Only the first holding forces a GC, and then only after the queue was let
-// go: a run that leaves nothing costs none.
+// A run that leaves nothing forces no GC.
 
 // sentinel has a pointer field so that it is never a tiny allocation, whose
 // finalizer could be delayed indefinitely.

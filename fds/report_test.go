@@ -42,6 +42,7 @@ func TestManyDescriptorsFromOneLineMakeAShortMessage(t *testing.T) {
 		t.Fatalf("%d descriptors reported, want %d", len(r.FDs), 2*pairs)
 	}
 	msg := r.String()
+	t.Logf("%d descriptors, a message of %d bytes", len(r.FDs), len(msg))
 	if len(msg) > 4000 {
 		t.Errorf("the message is %d bytes:\n%s", len(msg), msg[:4000])
 	}
