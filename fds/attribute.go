@@ -98,18 +98,18 @@ type attribution struct {
 
 // ownedEnd returns where a creation stack stops being the block's: the
 // index of the run's marker frame (which is left out), or one past the
-// function that adopted the run (which is kept); ok is false when the stack
-// does not run through the run's block.
-func ownedEnd(frames []Frame, r *probes.Run) (end int, ok bool) {
+// function that adopted the run (which is kept; adopted is then set); ok is
+// false when the stack does not run through the run's block.
+func ownedEnd(frames []Frame, r *probes.Run) (end int, adopted, ok bool) {
 	for i, f := range frames {
 		if r.Owns(f.Func) {
 			if probes.IsMarker(f.Func) {
-				return i, true
+				return i, false, true
 			}
-			return i + 1, true
+			return i + 1, true, true
 		}
 	}
-	return 0, false
+	return 0, false, false
 }
 
 // loadSites turns the heap records the run added into creation sites,
@@ -131,10 +131,9 @@ func (a *attribution) loadSites(allocs *runAllocations) {
 		s := &site{owner: ownedByNone, count: n}
 		s.frames = append(s.frames, Frame{Func: rec.frames[c].Func})
 		var k strings.Builder
-		if end, ok := ownedEnd(outer, r); ok {
-			s.owner = ownedByRun
-			s.shared = !r.Exclusive() && end < len(outer) && probes.IsMarker(outer[end].Func)
-			s.adopted = end > 0 && !probes.IsMarker(outer[end-1].Func) && (end == len(outer) || !probes.IsMarker(outer[end].Func))
+		if end, adopted, ok := ownedEnd(outer, r); ok {
+			s.owner, s.adopted = ownedByRun, adopted
+			s.shared = !adopted && !r.Exclusive()
 			s.frames = append(s.frames, outer[:end]...)
 		} else {
 			for _, f := range outer {
@@ -164,7 +163,7 @@ func (a *attribution) loadSites(allocs *runAllocations) {
 		if s.owner == ownedByNone {
 			if parent := closureParent(s.entry); parent != "" {
 				s.started = allocs.startedFrom(parent, r)
-				s.adopted = len(s.started) > 0 && r.Owns(s.started[len(s.started)-1].Func)
+				s.adopted = len(s.started) > 0 && !probes.IsMarker(s.started[len(s.started)-1].Func) && r.Owns(s.started[len(s.started)-1].Func)
 			}
 		}
 		byKey[k.String()] = s

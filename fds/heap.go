@@ -148,7 +148,7 @@ func (a *runAllocations) startedFrom(fn string, r *probes.Run) []Frame {
 	for i := range a.others {
 		frames := memprof.Symbolize(a.others[i].Stack())
 		at := slices.IndexFunc(frames, func(f Frame) bool { return f.Func == fn })
-		if end, ok := ownedEnd(frames, r); ok && at >= 0 && end > at {
+		if end, _, ok := ownedEnd(frames, r); ok && at >= 0 && end > at {
 			return frames[at:end]
 		}
 	}
