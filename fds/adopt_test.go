@@ -83,3 +83,41 @@ func thisFile() string {
 	wd, _ := os.Getwd()
 	return wd + "/adopt_test.go"
 }
+
+// TestParallelSubtestsOfOneClosureAreNotBlamedForEachOther runs subtests
+// made from one closure in parallel, each checked: the function that adopted
+// their runs is the same, so the clean one must pass or say it cannot tell.
+func TestParallelSubtestsOfOneClosureAreNotBlamedForEachOther(t *testing.T) {
+	var opened, checked sync.WaitGroup
+	opened.Add(2)
+	checked.Add(2)
+	verdicts := make([]string, 2)
+	var leaked *os.File
+	t.Run("group", func(t *testing.T) {
+		for i := range 2 {
+			t.Run(fmt.Sprint(i), func(t *testing.T) {
+				t.Parallel()
+				rt := &recordingT{TB: t}
+				residue.Check(rt, residue.Within(0))
+				checked.Done()
+				checked.Wait() // both runs are under way
+				f, _ := os.Open(os.DevNull)
+				opened.Done()
+				opened.Wait()
+				if i == 0 {
+					leaked = f
+				} else {
+					f.Close()
+				}
+				verdicts[i] = rt.verdict()
+			})
+		}
+	})
+	defer leaked.Close()
+	if v := verdicts[1]; strings.Contains(v, "/dev/null") && !strings.Contains(v, "cannot be told apart") {
+		t.Errorf("the clean subtest was blamed:\n%s", v)
+	}
+	if v := verdicts[0]; !strings.Contains(v, "/dev/null") && !strings.Contains(v, "cannot be told apart") {
+		t.Errorf("the leaking subtest passed:\n%s", v)
+	}
+}

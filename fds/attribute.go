@@ -133,7 +133,7 @@ func (a *attribution) loadSites(allocs *runAllocations) {
 		var k strings.Builder
 		if end, adopted, ok := ownedEnd(outer, r); ok {
 			s.owner, s.adopted = ownedByRun, adopted
-			s.shared = !adopted && !r.Exclusive()
+			s.shared = !r.Exclusive()
 			s.frames = append(s.frames, outer[:end]...)
 		} else {
 			for _, f := range outer {
@@ -172,10 +172,10 @@ func (a *attribution) loadSites(allocs *runAllocations) {
 }
 
 // errShared is returned when the run's descriptors cannot be told from
-// those of other runs sharing its marker frame.
-var errShared = fmt.Errorf("more than %d blocks were run at once, so this run shared its marker frame "+
-	"with another and the descriptors they opened cannot be told apart; run fewer blocks in parallel",
-	probes.MaxExclusiveRuns)
+// those of other runs sharing the frame that identifies it.
+var errShared = fmt.Errorf("more than %d blocks were run at once, or two parallel tests made from one function "+
+	"checked at once, so this run shared the frame that identifies its stacks with another and the descriptors "+
+	"they opened cannot be told apart; run fewer blocks in parallel", probes.MaxExclusiveRuns)
 
 // claimSites decides which sites are the block's.
 func (a *attribution) claimSites() error {

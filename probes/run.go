@@ -39,6 +39,7 @@ type Run struct {
 	slot      int // index of the exclusive marker, -1 when shared or freed
 	exclusive bool
 	adopter   string // the function that called Adopt, see Owns
+	sharedFn  bool   // another run under way was adopted by the same function
 
 	mu                sync.Mutex
 	runners           []uint64
@@ -66,8 +67,14 @@ func (r *Run) Label() string { return r.label }
 // MaxExclusiveRuns are, in which case Exclusive is false.
 func (r *Run) Marker() string { return r.markerFn }
 
-// Exclusive reports whether no other run under way shares the run's marker.
-func (r *Run) Exclusive() bool { return r.exclusive }
+// Exclusive reports whether no other run under way shares the run's marker,
+// nor, for a run adopted by a function (see Adopt), that function: two
+// parallel subtests made from one closure both adopt their runs through it.
+func (r *Run) Exclusive() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.exclusive && !r.sharedFn
+}
 
 // Owns reports whether a recorded stack through fn, a fully qualified
 // function name, is the block's own: fn is the run's marker frame, or the
@@ -210,12 +217,56 @@ func (r *Run) Enter(f func()) {
 func (r *Run) Adopt() (restore func()) {
 	if fn := outsideCaller(); fn != "" {
 		r.mu.Lock()
-		if r.adopter == "" {
+		first := r.adopter == ""
+		if first {
 			r.adopter = fn
 		}
 		r.mu.Unlock()
+		if first {
+			adopters.add(r, fn)
+		}
 	}
 	return r.adopt()
+}
+
+// adopters lists the runs under way by the function that adopted them.
+var adopters = adopterRuns{runs: map[string][]*Run{}}
+
+type adopterRuns struct {
+	sync.Mutex
+	runs map[string][]*Run
+}
+
+// add records that fn adopted r; runs adopted by the same function at the
+// same time are not exclusive.
+func (a *adopterRuns) add(r *Run, fn string) {
+	a.Lock()
+	defer a.Unlock()
+	others := a.runs[fn]
+	a.runs[fn] = append(others, r)
+	if len(others) == 0 {
+		return
+	}
+	for _, o := range append(others, r) {
+		o.mu.Lock()
+		o.sharedFn = true
+		o.mu.Unlock()
+	}
+}
+
+func (a *adopterRuns) remove(r *Run) {
+	r.mu.Lock()
+	fn := r.adopter
+	r.mu.Unlock()
+	if fn == "" {
+		return
+	}
+	a.Lock()
+	defer a.Unlock()
+	a.runs[fn] = slices.DeleteFunc(a.runs[fn], func(o *Run) bool { return o == r })
+	if len(a.runs[fn]) == 0 {
+		delete(a.runs, fn)
+	}
 }
 
 // outsideCaller returns the first function on the calling goroutine's stack
@@ -266,6 +317,7 @@ func (r *Run) Finish() error {
 		}
 	}
 	r.probes = nil
+	adopters.remove(r)
 	for _, id := range r.Runners() {
 		active.CompareAndDelete(id, r)
 	}
