@@ -49,6 +49,7 @@ const (
 var finalizers struct {
 	sync.Mutex
 	release chan struct{} // closed to let go; nil when no sentinel holds
+	queued  bool          // a sentinel is queued behind another finalizer
 	runs    map[*holdTicket]bool
 }
 
@@ -64,12 +65,12 @@ type holdTicket struct {
 // the run leaves, unless the block waits for finalizers.
 func joinHold(r *probes.Run) *holdTicket {
 	finalizers.Lock()
-	holding := finalizers.release != nil
+	holding := finalizers.release != nil || finalizers.queued
 	finalizers.Unlock()
 	if !holding {
 		establishing.Lock()
 		finalizers.Lock()
-		holding = finalizers.release != nil
+		holding = finalizers.release != nil || finalizers.queued
 		finalizers.Unlock()
 		if !holding {
 			hold()
@@ -90,13 +91,15 @@ func joinHold(r *probes.Run) *holdTicket {
 var establishing sync.Mutex
 
 // hold puts a sentinel on the finalizer goroutine: it makes one unreachable
-// and runs GCs until its finalizer runs.
+// and runs GCs until its finalizer runs. When another finalizer keeps it
+// from running (which holds the queue just as well), the sentinel stays
+// queued behind it and no run tries again until it has run.
 func hold() {
 	started := make(chan struct{})
 	runtime.SetFinalizer(&sentinel{}, func(*sentinel) {
 		rel := make(chan struct{})
 		finalizers.Lock()
-		finalizers.release = rel
+		finalizers.release, finalizers.queued = rel, false
 		finalizers.Unlock()
 		close(started)
 		holdQueue(rel)
@@ -110,6 +113,9 @@ func hold() {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+	finalizers.Lock()
+	finalizers.queued = finalizers.release == nil
+	finalizers.Unlock()
 }
 
 // holdQueue runs on the finalizer goroutine and blocks it until rel is

@@ -221,3 +221,33 @@ func TestManyParallelBlocksAreExactOrSaySo(t *testing.T) {
 		t.Errorf("no run shared a marker frame: the test did not run more than %d blocks at once", n)
 	}
 }
+
+// TestAnotherBlockingFinalizerCostsOneWait blocks the finalizer goroutine
+// with a finalizer of the test's own: the probe cannot put its sentinel in
+// place (the queue is held all the same), and only the first run waits for
+// it.
+func TestAnotherBlockingFinalizerCostsOneWait(t *testing.T) {
+	release := make(chan struct{})
+	running := make(chan struct{})
+	obj := &struct{ p *int }{}
+	runtime.SetFinalizer(obj, func(*struct{ p *int }) { close(running); <-release })
+	obj = nil
+	// Let the probe's hold go first: a finalizer waits, and no run is under
+	// way.
+	runtime.GC()
+	select {
+	case <-running:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the test's finalizer did not run")
+	}
+	defer close(release)
+	start := time.Now()
+	for range 4 {
+		if r, err := fds.Find(func() {}, fds.Within(0)); err != nil || r.Leaked() {
+			t.Fatalf("err %v, report:\n%s", err, r)
+		}
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("4 clean runs took %v", took)
+	}
+}
