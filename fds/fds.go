@@ -230,7 +230,6 @@ type settling struct {
 	open  []fdEntry              // new descriptors at the last look
 	known map[fdEntry]*candidate // attributed so far
 	skip  map[fdEntry]bool       // ignored by number or path
-	all   []*candidate           // every attributed candidate
 	t     *netTables
 	err   error
 }

@@ -38,12 +38,14 @@ type Run struct {
 	markerFn  string
 	slot      int // index of the exclusive marker, -1 when shared or freed
 	exclusive bool
-	adopter   string // the function that called Adopt, see Owns
-	sharedFn  bool   // another run under way was adopted by the same function
 
-	mu                sync.Mutex
-	runners           []uint64
-	started, returned time.Time
+	mu       sync.Mutex
+	runners  []uint64
+	outer    map[uint64]*Run // the runs these runners were running before
+	adopter  string          // the function that called Adopt, see Owns
+	sharedFn bool            // another run under way was adopted by the same function
+	started  time.Time
+	returned time.Time
 
 	probes []Probe         // those whose Before succeeded
 	parent context.Context // the labels the run started under
@@ -53,7 +55,7 @@ type Run struct {
 // ID is unique within the process.
 func (r *Run) ID() uint64 { return r.id }
 
-// Label is the pprof label key set, with the value LabelValue, on the
+// Label is the pprof label key set, with the value "block", on the
 // goroutines that run the block. Go copies labels to every goroutine started
 // from a labelled one, so the label marks the block's goroutines and their
 // descendants.
@@ -94,7 +96,7 @@ func (r *Run) Owns(fn string) bool {
 	return rest == "" || strings.HasPrefix(rest, ".func") || strings.HasPrefix(rest, ".gowrap")
 }
 
-// Started is when the block started running (first entered).
+// Started is when the block first started running.
 func (r *Run) Started() time.Time {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -108,8 +110,8 @@ func (r *Run) Returned() time.Time {
 	return r.returned
 }
 
-// LabelValue is the value of Run.Label on the block's goroutines.
-const LabelValue = "block"
+// labelValue is the value of Run.Label on the block's goroutines.
+const labelValue = "block"
 
 var nextID atomic.Uint64
 
@@ -124,13 +126,6 @@ func RunnerOf(id uint64) uint64 {
 		return r.(*Run).id
 	}
 	return 0
-}
-
-// IsRunner reports whether goroutine id ran (part of) the block.
-func (r *Run) IsRunner(id uint64) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Contains(r.runners, id)
 }
 
 // Runners returns the IDs of the goroutines that ran the block, the first
@@ -187,7 +182,7 @@ func Exec(block func(), probes ...Probe) (*Run, error) {
 func Start(probes ...Probe) (*Run, error) {
 	r := &Run{id: nextID.Add(1), parent: inheritedLabels()}
 	r.label = "residue-" + strconv.FormatUint(r.id, 10)
-	r.ctx = pprof.WithLabels(r.parent, pprof.Labels(r.label, LabelValue))
+	r.ctx = pprof.WithLabels(r.parent, pprof.Labels(r.label, labelValue))
 	r.reserveMarker()
 	for _, p := range probes {
 		if err := p.Before(r); err != nil {
@@ -297,7 +292,14 @@ func (r *Run) adopt() (restore func()) {
 	}
 	r.runners = append(r.runners, id)
 	r.mu.Unlock()
-	active.Store(id, r)
+	if prev, loaded := active.Swap(id, r); loaded && prev != r {
+		r.mu.Lock()
+		if r.outer == nil {
+			r.outer = map[uint64]*Run{}
+		}
+		r.outer[id] = prev.(*Run)
+		r.mu.Unlock()
+	}
 	pprof.SetGoroutineLabels(r.ctx)
 	return func() {
 		pprof.SetGoroutineLabels(r.parent)
@@ -319,7 +321,12 @@ func (r *Run) Finish() error {
 	r.probes = nil
 	adopters.remove(r)
 	for _, id := range r.Runners() {
-		active.CompareAndDelete(id, r)
+		r.mu.Lock()
+		prev := r.outer[id]
+		r.mu.Unlock()
+		if active.CompareAndDelete(id, r) && prev != nil {
+			active.Store(id, prev) // an enclosing run still under way
+		}
 	}
 	r.releaseMarker()
 	return err
@@ -341,11 +348,13 @@ func (r *Run) execute(block func()) error {
 			if finished {
 				return
 			}
-			if v := recover(); v != nil {
-				panicked, value = true, v
-			}
+			value = recover()
 			stack = make([]byte, 64<<10)
-			stack = blockFrames(stack[:runtime.Stack(stack, false)])
+			stack = stack[:runtime.Stack(stack, false)]
+			// recover returns nil for runtime.Goexit, and also for panic(nil)
+			// under GODEBUG=panicnil=1: the unwinding stack tells them apart.
+			panicked = value != nil || bytes.Contains(stack, []byte("\npanic("))
+			stack = blockFrames(stack)
 		}()
 		r.Enter(block)
 		finished = true
