@@ -21,18 +21,7 @@ func (r *Report) Findings() []probes.Finding {
 	if r == nil {
 		return nil
 	}
-	var out []probes.Finding
-	at := map[string]int{}
-	for i := range r.FDs {
-		fd := &r.FDs[i]
-		k := fd.key()
-		if j, ok := at[k]; ok {
-			out[j].Count++
-			continue
-		}
-		at[k] = len(out)
-		out = append(out, probes.Finding{Key: k, Count: 1, Summary: fd.Summary()})
-	}
+	out := probes.GroupFindings(len(r.FDs), func(i int) string { return r.FDs[i].key() }, func(i int) string { return r.FDs[i].Summary() })
 	for i := range out {
 		if n := out[i].Count; n > 1 {
 			out[i].Summary += fmt.Sprintf(" and %d more like it", n-1)
