@@ -126,7 +126,7 @@ func BenchmarkFindFDsCleanBlock(b *testing.B) {
 			run(b)
 		})
 	}
-	b.Run("fds=10/heap=1GB", func(b *testing.B) {
+	b.Run("heap=1GB/fds=10", func(b *testing.B) {
 		heap := make([]*[8]*int, 1<<30/64)
 		for i := range heap {
 			heap[i] = new([8]*int)
