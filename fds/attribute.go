@@ -11,36 +11,113 @@ import (
 	"github.com/residue-go/residue/probes"
 )
 
-// The owners of a creation site.
+// Origin says how a descriptor is known to be the block's.
+type Origin string
+
+// The origins of a descriptor the block left; the zero Origin is none.
 const (
-	ownerMine  = iota // the stack runs through this run's marker frame
-	ownerOther        // through another run's marker frame
-	ownerNone         // through no marker: opened by some goroutine
+	// ByBlock: opened on the block's goroutine (for a run adopted by a
+	// test, on the test's goroutine or a subtest's).
+	ByBlock Origin = "block"
+	// ByGoroutine: opened by a goroutine the block started.
+	ByGoroutine Origin = "goroutine"
+	// ByListener: accepted by a listener the block opened.
+	ByListener Origin = "listener"
+	// ByAlone: new while the block ran, no creation stack ties it to anyone,
+	// and no other probed block ran.
+	ByAlone Origin = "alone"
+)
+
+// role is what kind of descriptor a creation stack makes, or a descriptor is.
+type role uint8
+
+const (
+	roleOther    role = iota // os.NewFile over anything, or an unknown kind
+	roleListen               // a listening socket
+	roleAccepted             // a connection a listener accepted (sites only)
+	roleSocket               // any other socket
+	rolePipe                 // a pipe or fifo
+	roleFile                 // a file, directory or device
+)
+
+// proto is the protocol of a socket, from its creation stack or its name.
+type proto uint8
+
+const (
+	protoAny proto = iota // not a socket, or unknown
+	protoTCP
+	protoUDP
+	protoUnix
+)
+
+// owner says whose block a creation stack runs through.
+type owner uint8
+
+const (
+	ownedByNone  owner = iota // no run's: opened by some goroutine
+	ownedByRun                // this run's (see probes.Run.Owns)
+	ownedByOther              // another run's marker frame
 )
 
 // site is a place that created descriptors during the run and whose objects
 // are still in use.
 type site struct {
-	role   string  // see siteRole
-	proto  string  // see siteProto
-	owner  int     // ownerMine, ownerOther, ownerNone
-	mine   bool    // owner is ownerMine, or ownerNone and the run can claim it
+	role   role
+	proto  proto
+	owner  owner
+	mine   bool    // the run claims it: ownedByRun, or an ownedByNone it can claim
 	frames []Frame // from the constructor out to the block's frame
 	count  int64   // objects created during the run and still in use
-	entry  string  // the goroutine's entry function, for ownerNone
-	// started is, for ownerNone, the path from the block to the go
+	entry  string  // the goroutine's entry function, for ownedByNone
+	// started is, for ownedByNone, the path from the block to the go
 	// statement that started the goroutine, when the run's allocations show
 	// it (see runAllocations.startedFrom).
 	started []Frame
-	key     string
+	shared  bool // ownedByRun through a marker frame other runs share
+	adopted bool // the block is a test that adopted the run (probes.Run.Adopt)
 }
 
-// sites turns the heap records the run added into creation sites, merging
-// the records of one constructor call (os.newFile allocates two objects).
-func (p *Probe) sites(r *probes.Run) []*site {
+// candidate is a new descriptor being attributed.
+type candidate struct {
+	fd      *FD
+	role    role
+	proto   proto
+	decided bool
+	mine    bool
+}
+
+// attribution decides, in phases, which new descriptors are the block's.
+type attribution struct {
+	run   *probes.Run
+	alone bool // no other probed run overlapped this one
+	cands []*candidate
+	sites []*site
+	gs    runGoroutines
+	t     *netTables
+}
+
+// ownedEnd returns where a creation stack stops being the block's: the
+// index of the run's marker frame (which is left out), or one past the
+// function that adopted the run (which is kept; adopted is then set); ok is
+// false when the stack does not run through the run's block.
+func ownedEnd(frames []Frame, r *probes.Run) (end int, adopted, ok bool) {
+	for i, f := range frames {
+		if r.Owns(f.Func) {
+			if probes.IsMarker(f.Func) {
+				return i, false, true
+			}
+			return i + 1, true, true
+		}
+	}
+	return 0, false, false
+}
+
+// loadSites turns the heap records the run added into creation sites,
+// merging the records of one constructor call (os.newFile allocates two
+// objects).
+func (a *attribution) loadSites(allocs *runAllocations) {
+	r := a.run
 	byKey := map[string]*site{}
-	var out []*site
-	allocs := runHeapRecords(p.baseline)
 	for _, rec := range allocs.fds {
 		n := min(rec.allocs, rec.inUse)
 		if n <= 0 {
@@ -50,55 +127,144 @@ func (p *Probe) sites(r *probes.Run) []*site {
 		if c < 0 {
 			continue
 		}
-		s := &site{owner: ownerNone, count: n}
+		outer := rec.frames[c+1:]
+		s := &site{owner: ownedByNone, count: n}
 		s.frames = append(s.frames, Frame{Func: rec.frames[c].Func})
-		for _, f := range rec.frames[c+1:] {
-			if probes.IsMarker(f.Func) {
-				if f.Func == r.Marker() {
-					s.owner = ownerMine
-				} else {
-					s.owner = ownerOther
+		var k strings.Builder
+		if end, adopted, ok := ownedEnd(outer, r); ok {
+			s.owner, s.adopted = ownedByRun, adopted
+			s.shared = !r.Exclusive()
+			s.frames = append(s.frames, outer[:end]...)
+		} else {
+			for _, f := range outer {
+				if probes.IsMarker(f.Func) {
+					s.owner = ownedByOther
+					k.WriteString(f.Func) // the other run's marker
+					break
 				}
-				break
+				if f.Func == "runtime.goexit" {
+					break
+				}
+				s.frames = append(s.frames, f)
+				if !stack.IsRuntime(f.Func) {
+					s.entry = f.Func
+				}
 			}
-			if f.Func == "runtime.goexit" {
-				break
-			}
-			s.frames = append(s.frames, f)
-			if !stack.IsRuntime(f.Func) {
-				s.entry = f.Func
-			}
-		}
-		if n := len(s.frames); s.owner == ownerNone && n >= 2 && r.AdoptedBy(s.frames[n-2].Func, s.frames[n-1].Func) {
-			// Opened by a goroutine that adopted the run, under the
-			// function that adopted it: the block's own goroutine, whose
-			// frame is the block's (as the marker's caller is).
-			s.owner = ownerMine
-			s.frames = s.frames[:n-1]
 		}
 		s.role, s.proto = siteRole(s.frames), siteProto(s.frames)
-		var k strings.Builder
-		fmt.Fprintf(&k, "%d|", s.owner)
-		if s.owner == ownerOther {
-			k.WriteString(rec.frames[c+len(s.frames)].Func) // the other run's marker
-		}
+		fmt.Fprintf(&k, "|%d|", s.owner)
 		for _, f := range s.frames {
 			fmt.Fprintf(&k, "%s %s:%d|", f.Func, f.File, f.Line)
 		}
-		s.key = k.String()
-		if o := byKey[s.key]; o != nil {
+		if o := byKey[k.String()]; o != nil {
 			o.count = max(o.count, s.count)
 			continue
 		}
-		if s.owner == ownerNone && r.Exclusive() {
+		if s.owner == ownedByNone {
 			if parent := closureParent(s.entry); parent != "" {
-				s.started = allocs.startedFrom(parent, r.Marker())
+				s.started = allocs.startedFrom(parent, r)
+				s.adopted = len(s.started) > 0 && !probes.IsMarker(s.started[len(s.started)-1].Func) && r.Owns(s.started[len(s.started)-1].Func)
 			}
 		}
-		byKey[s.key] = s
-		out = append(out, s)
+		byKey[k.String()] = s
+		a.sites = append(a.sites, s)
 	}
-	return out
+}
+
+// errShared is returned when the run's descriptors cannot be told from
+// those of other runs sharing the frame that identifies it.
+var errShared = fmt.Errorf("more than %d blocks were run at once, or two parallel tests made from one function "+
+	"checked at once, so this run shared the frame that identifies its stacks with another and the descriptors "+
+	"they opened cannot be told apart; run fewer blocks in parallel", probes.MaxExclusiveRuns)
+
+// claimSites decides which sites are the block's.
+func (a *attribution) claimSites() error {
+	for _, s := range a.sites {
+		switch s.owner {
+		case ownedByRun:
+			if s.shared {
+				return errShared
+			}
+			s.mine = true
+		case ownedByNone:
+			// Opened by a goroutine: the block's when that goroutine (still
+			// running) carries the run's label, when it dialed for an
+			// http.Transport whose connection readers carry it, or, when
+			// no other probed block runs, unless a goroutine that is not
+			// the block's runs that function.
+			s.mine = len(s.started) > 0 || a.gs.entries[s.entry] ||
+				(hasFunc(s.frames, httpDial) && a.gs.httpIdle+a.gs.httpBusy > 0) ||
+				(a.alone && !a.gs.foreign[s.entry])
+		}
+	}
+	return nil
+}
+
+// decideAccepted decides the connections accepted by a listener: the
+// block's when its listener is (listeners are decided first), another's
+// otherwise.
+func (a *attribution) decideAccepted() {
+	listeners := a.processListeners()
+	var accepts []*site
+	for _, s := range a.sites {
+		if s.role == roleAccepted {
+			accepts = append(accepts, s)
+		}
+	}
+	for _, c := range a.cands {
+		s := c.fd.Socket
+		if c.decided || s == nil || s.Listening || s.Peer == "" {
+			continue
+		}
+		for _, l := range listeners {
+			if sameListenAddr(l.fd.Socket.Local, s.Local) {
+				c.decided, c.mine = true, l.mine
+				c.fd.AcceptedBy = l.fd.Num
+				if c.mine {
+					c.fd.By = ByListener
+					setOpened(c.fd, accepts)
+				}
+				break
+			}
+		}
+	}
+}
+
+// attribute decides which new descriptors are the block's, and describes
+// them: the block's first, then the others.
+func (p *Probe) attribute(r *probes.Run, fresh []fdEntry) (mine, others []*candidate, err error) {
+	a := &attribution{run: r, alone: p.run.alone(), t: &netTables{}}
+	for _, e := range fresh {
+		fd := describe(e, a.t)
+		a.cands = append(a.cands, &candidate{fd: &fd, role: fdRole(&fd), proto: fdProto(&fd)})
+	}
+	allocs := runHeapRecords(p.baseline)
+	a.loadSites(&allocs)
+	a.gs = findRunGoroutines(r)
+	if err := a.claimSites(); err != nil {
+		return nil, nil, err
+	}
+	for _, pr := range []proto{protoTCP, protoUnix, protoAny} {
+		a.decideGroup(roleListen, pr)
+	}
+	a.decideAccepted()
+	for _, rl := range []role{roleSocket, rolePipe, roleFile, roleOther} {
+		for _, pr := range []proto{protoTCP, protoUDP, protoUnix, protoAny} {
+			a.decideGroup(rl, pr)
+		}
+	}
+	for _, c := range a.cands {
+		if c.mine && c.fd.Socket != nil && openedBy(c.fd, httpDial) {
+			c.fd.HTTPTransport = true
+			c.fd.IdleHTTP = a.gs.httpIdle > 0 && a.gs.httpBusy == 0
+		}
+		if c.mine {
+			mine = append(mine, c)
+		} else {
+			others = append(others, c)
+		}
+	}
+	return mine, others, nil
 }
 
 // closureParent returns the function in which a closure or go-statement
@@ -133,77 +299,78 @@ func hasFunc(frames []Frame, names ...string) bool {
 	return false
 }
 
-// siteRole says what kind of descriptor a creation stack makes: "listen",
-// "accepted", "socket", "pipe", "file", or "other" (os.NewFile over
-// anything).
-func siteRole(frames []Frame) string {
+// siteRole says what kind of descriptor a creation stack makes.
+func siteRole(frames []Frame) role {
 	if frames[0].Func == netConstructor {
 		if hasFunc(frames, "net.(*netFD).accept") {
-			return "accepted"
+			return roleAccepted
 		}
 		for _, f := range frames {
 			if f.Func == "net.(*ListenConfig).Listen" || f.Func == "net.(*netFD).listenStream" ||
 				strings.HasPrefix(f.Func, "net.(*sysListener).listenTCP") ||
 				strings.HasPrefix(f.Func, "net.(*sysListener).listenMPTCP") ||
 				f.Func == "net.(*sysListener).listenUnix" {
-				return "listen"
+				return roleListen
 			}
 		}
-		return "socket"
+		return roleSocket
 	}
 	switch {
 	case hasFunc(frames, "os.Pipe"):
-		return "pipe"
+		return rolePipe
 	case hasFunc(frames, "os.OpenFile", "os.openFileNolog", "os.openDirNolog", "os.Open", "os.Create", "os.OpenInRoot"):
-		return "file"
+		return roleFile
 	}
-	return "other"
+	return roleOther
 }
 
 // siteProto says which kind of socket a creation stack makes, from the net
-// package's functions on it: "tcp", "udp", "unix", or "" when unknown.
-func siteProto(frames []Frame) string {
+// package's functions on it.
+func siteProto(frames []Frame) proto {
 	for _, f := range frames {
 		if !strings.HasPrefix(f.Func, "net.") {
 			continue
 		}
 		switch {
 		case strings.Contains(f.Func, "TCP"):
-			return "tcp"
+			return protoTCP
 		case strings.Contains(f.Func, "UDP"):
-			return "udp"
+			return protoUDP
 		case strings.Contains(f.Func, "Unix"):
-			return "unix"
+			return protoUnix
 		}
 	}
-	return ""
+	return protoAny
 }
 
-func fdProto(fd *FD) string {
+func fdProto(fd *FD) proto {
 	if fd.Socket == nil {
-		return ""
+		return protoAny
 	}
-	for _, p := range []string{"tcp", "udp", "unix"} {
-		if strings.HasPrefix(fd.Socket.Name, p) {
-			return p
-		}
+	switch n := fd.Socket.Name; {
+	case strings.HasPrefix(n, "tcp"):
+		return protoTCP
+	case strings.HasPrefix(n, "udp"):
+		return protoUDP
+	case strings.HasPrefix(n, "unix"):
+		return protoUnix
 	}
-	return ""
+	return protoAny
 }
 
-func fdRole(fd *FD) string {
+func fdRole(fd *FD) role {
 	switch fd.Kind {
 	case "socket":
 		if fd.Socket != nil && fd.Socket.Listening {
-			return "listen"
+			return roleListen
 		}
-		return "socket"
+		return roleSocket
 	case "pipe", "fifo":
-		return "pipe"
+		return rolePipe
 	case "file", "directory", "device":
-		return "file"
+		return roleFile
 	}
-	return "other"
+	return roleOther
 }
 
 // runGoroutines summarises the goroutines that carry the run's label.
@@ -244,103 +411,16 @@ func findRunGoroutines(r *probes.Run) runGoroutines {
 
 const httpDial = "net/http.(*Transport).dialConn"
 
-// attribute decides which new descriptors are the block's, describes them
-// and fills rep.
-func (p *Probe) attribute(r *probes.Run, fresh []fdEntry, rep *Report) {
-	t := &netTables{}
-	fds := make([]*FD, len(fresh))
-	for i, e := range fresh {
-		fd := describe(e, t)
-		fds[i] = &fd
-	}
-	sites := p.sites(r)
-	gs := findRunGoroutines(r)
-	alone := p.run.alone()
-	for _, s := range sites {
-		switch {
-		case s.owner == ownerMine:
-			s.mine = true
-		case s.owner == ownerNone:
-			// Opened by a goroutine: the block's when that goroutine (still
-			// running) carries the run's label, when it dialed for an
-			// http.Transport whose connection readers carry it, or, when
-			// no other probed block runs, unless a goroutine that is not
-			// the block's runs that function.
-			s.mine = len(s.started) > 0 || gs.entries[s.entry] ||
-				(hasFunc(s.frames, httpDial) && gs.httpIdle+gs.httpBusy > 0) ||
-				(alone && !gs.foreign[s.entry])
-		}
-	}
-
-	mine := map[*FD]bool{}
-	decided := map[*FD]bool{}
-	// Listeners first, so that the connections they accepted follow them:
-	// the block's when its listener is, another's otherwise.
-	for _, proto := range []string{"tcp", "unix", ""} {
-		p.assign(fds, sites, "listen", proto, alone, mine, decided)
-	}
-	listeners := processListeners(fds, t)
-	var accepts []*site
-	for _, s := range sites {
-		if s.role == "accepted" {
-			accepts = append(accepts, s)
-		}
-	}
-	for _, fd := range fds {
-		if decided[fd] || fd.Socket == nil || fd.Socket.Listening || fd.Socket.Peer == "" {
-			continue
-		}
-		for _, l := range listeners {
-			if sameListenAddr(l.Socket.Local, fd.Socket.Local) {
-				decided[fd], mine[fd] = true, mine[l]
-				fd.AcceptedBy = l.Num
-				if mine[l] {
-					fd.By = "listener"
-					setOpened(fd, accepts)
-				}
-				break
-			}
-		}
-	}
-	for _, role := range []string{"socket", "pipe", "file", "other"} {
-		for _, proto := range []string{"tcp", "udp", "unix", ""} {
-			p.assign(fds, sites, role, proto, alone, mine, decided)
-		}
-	}
-
-	for _, fd := range fds {
-		if !mine[fd] {
-			if !p.cfg.ignored(fd) {
-				rep.Others = append(rep.Others, *fd)
-			}
-			continue
-		}
-		if fd.Socket != nil && openedBy(fd, httpDial) {
-			fd.HTTPTransport = true
-			fd.IdleHTTP = gs.httpIdle > 0 && gs.httpBusy == 0
-		}
-		if p.cfg.ignored(fd) {
-			continue
-		}
-		rep.FDs = append(rep.FDs, *fd)
-	}
-	if len(rep.FDs) > 0 {
-		rep.peers = findPeers(rep.FDs, mine, fds, t)
-		// An unattributed descriptor already shown as a reported one's peer
-		// is not listed again.
-		rep.Others = slices.DeleteFunc(rep.Others, func(o FD) bool { return rep.peers[o.Num] != nil })
-	}
-}
-
-// assign decides the undecided descriptors of one role, by the creation
-// sites of that role: all are the block's when only the block's sites made
-// descriptors of that kind; when other runs' sites did too, only as many as
-// the block's sites made are, and each is reported as one of the candidates.
-func (p *Probe) assign(fds []*FD, sites []*site, role, proto string, alone bool, mine, decided map[*FD]bool) {
-	var group []*FD
-	for _, fd := range fds {
-		if !decided[fd] && fdRole(fd) == role && fdProto(fd) == proto {
-			group = append(group, fd)
+// decideGroup decides the undecided descriptors of one role and protocol,
+// by the creation sites of that role: all are the block's when only the
+// block's sites made descriptors of that kind; when other runs' sites did
+// too, only as many as the block's sites made are, and each is reported as
+// one of the candidates.
+func (a *attribution) decideGroup(rl role, pr proto) {
+	var group []*candidate
+	for _, c := range a.cands {
+		if !c.decided && c.role == rl && c.proto == pr {
+			group = append(group, c)
 		}
 	}
 	if len(group) == 0 {
@@ -348,11 +428,11 @@ func (p *Probe) assign(fds []*FD, sites []*site, role, proto string, alone bool,
 	}
 	var my []*site
 	var myN, otherN int64
-	for _, s := range sites {
-		if s.role != role && s.role != "other" {
+	for _, s := range a.sites {
+		if s.role != rl && s.role != roleOther {
 			continue
 		}
-		if proto != "" && s.proto != "" && s.proto != proto {
+		if pr != protoAny && s.proto != protoAny && s.proto != pr {
 			continue
 		}
 		if s.mine {
@@ -362,42 +442,41 @@ func (p *Probe) assign(fds []*FD, sites []*site, role, proto string, alone bool,
 			otherN += s.count
 		}
 	}
-	by := "goroutine"
+	by := ByGoroutine
 	for _, s := range my {
-		if s.owner == ownerMine {
-			by = "block"
+		if s.owner == ownedByRun {
+			by = ByBlock
+		}
+	}
+	claim := func(c *candidate, by Origin, oneOf []int) {
+		c.mine, c.fd.By, c.fd.OneOf = true, by, oneOf
+		if by != ByAlone {
+			setOpened(c.fd, my)
 		}
 	}
 	switch {
-	case myN == 0 && otherN == 0 && alone:
-		for _, fd := range group {
-			decided[fd], mine[fd] = true, true
-			fd.By = "alone"
+	case myN == 0 && otherN == 0 && a.alone:
+		for _, c := range group {
+			claim(c, ByAlone, nil)
 		}
 	case myN == 0:
-		for _, fd := range group {
-			decided[fd] = true
-		}
 	case otherN == 0:
-		for _, fd := range group {
-			decided[fd], mine[fd] = true, true
-			fd.By = by
-			setOpened(fd, my)
+		for _, c := range group {
+			claim(c, by, nil)
 		}
 	default:
 		nums := make([]int, len(group))
-		for i, fd := range group {
-			nums[i] = fd.Num
+		for i, c := range group {
+			nums[i] = c.fd.Num
 		}
-		for i, fd := range group {
-			decided[fd] = true
+		for i, c := range group {
 			if int64(i) < myN {
-				mine[fd] = true
-				fd.By = by
-				fd.OneOf = nums
-				setOpened(fd, my)
+				claim(c, by, nums)
 			}
 		}
+	}
+	for _, c := range group {
+		c.decided = true
 	}
 }
 
@@ -412,17 +491,22 @@ func setOpened(fd *FD, sites []*site) {
 			fd.OpenedAt = append(fd.OpenedAt, s.frames)
 		}
 	}
+	fd.adopted = len(sites) > 0
+	for _, s := range sites {
+		fd.adopted = fd.adopted && s.adopted
+	}
 }
 
 // processListeners returns every listening socket of the process: the new
-// ones among fresh and those open before.
-func processListeners(fresh []*FD, t *netTables) []*FD {
-	var out []*FD
+// ones (decided by now) and those open before the run, which are not the
+// block's.
+func (a *attribution) processListeners() []*candidate {
+	var out []*candidate
 	isFresh := map[int]bool{}
-	for _, fd := range fresh {
-		isFresh[fd.Num] = true
-		if fd.Socket != nil && fd.Socket.Listening {
-			out = append(out, fd)
+	for _, c := range a.cands {
+		isFresh[c.fd.Num] = true
+		if c.fd.Socket != nil && c.fd.Socket.Listening {
+			out = append(out, c)
 		}
 	}
 	all, err := snapshot()
@@ -431,9 +515,8 @@ func processListeners(fresh []*FD, t *netTables) []*FD {
 	}
 	for _, e := range all {
 		if e.isSocket() && !isFresh[e.num] && isListening(e.num) {
-			d := describe(e, t)
-			d.By = "before"
-			out = append(out, &d)
+			d := describe(e, a.t)
+			out = append(out, &candidate{fd: &d, decided: true})
 		}
 	}
 	return out
@@ -456,44 +539,49 @@ func sameListenAddr(listen, conn string) bool {
 	return false
 }
 
+// peer is the other end of a reported socket, in this process.
+type peer struct {
+	fd     *FD
+	mine   bool // also the block's
+	before bool // open before the run
+}
+
 // findPeers names, for each reported socket whose other end is in this
 // process, the descriptor of that end.
-func findPeers(leaked []FD, mine map[*FD]bool, fresh []*FD, t *netTables) map[int]*FD {
+func findPeers(leaked []FD, cands []*candidate, t *netTables) map[int]peer {
 	all, err := snapshot()
 	if err != nil {
 		return nil
 	}
-	byNum := map[int]*FD{}
-	for _, fd := range fresh {
-		byNum[fd.Num] = fd
+	byNum := map[int]*candidate{}
+	for _, c := range cands {
+		byNum[c.fd.Num] = c
 	}
-	ends := map[string]*FD{}
+	ends := map[string]peer{}
 	for _, e := range all {
 		if !e.isSocket() {
 			continue
 		}
-		fd := byNum[e.num]
-		if fd == nil {
+		var p peer
+		if c := byNum[e.num]; c != nil {
+			p = peer{fd: c.fd, mine: c.mine}
+		} else {
 			d := describe(e, t)
-			d.By = "before"
-			fd = &d
+			p = peer{fd: &d, before: true}
 		}
-		if fd.Socket != nil && fd.Socket.Peer != "" && fd.Socket.Local != "" {
-			ends[fd.Socket.Local+"|"+fd.Socket.Peer] = fd
+		if s := p.fd.Socket; s != nil && s.Peer != "" && s.Local != "" {
+			ends[s.Local+"|"+s.Peer] = p
 		}
 	}
-	peers := map[int]*FD{}
+	peers := map[int]peer{}
 	for i := range leaked {
 		s := leaked[i].Socket
 		if s == nil || s.Peer == "" || s.Local == "" || strings.HasPrefix(s.Name, "unix") {
 			continue
 		}
-		if o := ends[s.Peer+"|"+s.Local]; o != nil && o.Num != leaked[i].Num {
-			s.PeerFD = o.Num
-			if !mine[o] && o.By != "before" {
-				o.By = ""
-			}
-			peers[o.Num] = o
+		if o, ok := ends[s.Peer+"|"+s.Local]; ok && o.fd.Num != leaked[i].Num {
+			s.PeerFD = o.fd.Num
+			peers[o.fd.Num] = o
 		}
 	}
 	return peers

@@ -5,9 +5,11 @@ package fds
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // openFDs opens pipes until the process has about n descriptors, and
@@ -102,21 +104,35 @@ func readlinkSnapshot(b *testing.B) map[int]string {
 }
 
 // BenchmarkFindFDsCleanBlock measures a whole probed run of a block that
-// leaves nothing, with many descriptors open around it.
+// leaves nothing, with many descriptors open around it, and with a large
+// live heap, which a run that forced GCs would pay for.
 func BenchmarkFindFDsCleanBlock(b *testing.B) {
+	block := func() {
+		f, _ := os.Open(os.DevNull)
+		f.Close()
+	}
+	run := func(b *testing.B) {
+		Find(block) // the first run puts the finalizer hold in place, once
+		for b.Loop() {
+			r, err := Find(block, Within(time.Second))
+			if err != nil || r.Leaked() {
+				b.Fatalf("%v\n%s", err, r)
+			}
+		}
+	}
 	for _, n := range []int{10, 1000, 10000} {
 		b.Run(fmt.Sprintf("fds=%d", n), func(b *testing.B) {
 			defer openFDs(b, n)()
-			block := func() {
-				f, _ := os.Open(os.DevNull)
-				f.Close()
-			}
-			for b.Loop() {
-				r, err := Find(block, Within(0))
-				if err != nil || r.Leaked() {
-					b.Fatalf("%v\n%s", err, r)
-				}
-			}
+			run(b)
 		})
 	}
+	b.Run("heap=1GB/fds=10", func(b *testing.B) {
+		heap := make([]*[8]*int, 1<<30/64)
+		for i := range heap {
+			heap[i] = new([8]*int)
+		}
+		runtime.GC()
+		run(b)
+		runtime.KeepAlive(heap)
+	})
 }

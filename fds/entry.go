@@ -22,6 +22,8 @@ const (
 	modeFIFO   = 0o010000
 )
 
+func (fd *FD) entry() fdEntry { return fdEntry{num: fd.Num, dev: fd.dev, ino: fd.ino, mode: fd.mode} }
+
 func (e fdEntry) isSocket() bool { return e.mode == modeSocket }
 
 func (e fdEntry) same(o fdEntry) bool {

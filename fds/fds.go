@@ -35,11 +35,10 @@ type FD struct {
 	// descriptor: the stack, innermost first, from the go statement that
 	// started it down to the block's own frame.
 	StartedAt []Frame
-	// By says how the descriptor is known to be the block's: "block" (opened
-	// on the block's goroutine), "goroutine" (opened by a goroutine the block
-	// started), "listener" (accepted by a listener the block opened), or
-	// "alone" (new while the block ran and no other probed block ran).
-	By string
+	// By says how the descriptor is known to be the block's: ByBlock,
+	// ByGoroutine, ByListener or ByAlone; empty for descriptors that are not
+	// the block's (Report.Others).
+	By Origin
 	// AcceptedBy is the fd of the listener that accepted this connection,
 	// when that listener is still open; else -1.
 	AcceptedBy int
@@ -53,6 +52,7 @@ type FD struct {
 
 	dev, ino uint64
 	mode     uint32
+	adopted  bool // opened in a run a test adopted: "the test", not "the block"
 }
 
 // Socket describes a socket.
@@ -88,13 +88,14 @@ type Report struct {
 	Others []FD
 	// SocketsOnly is set when only sockets were looked at.
 	SocketsOnly bool
-	// Held is false when the finalizer queue could not be held (another
-	// finalizer was blocking it), so a GC could have closed a dropped fd.
+	// Held is false when the finalizer queue was let go while the block ran
+	// (it waited for finalizers of its own), so that a GC could have closed
+	// a descriptor the block dropped without closing it.
 	Held   bool
 	Within time.Duration // the settle window
 	Waited time.Duration // how long the probe waited after the block returned
 
-	peers map[int]*FD // other descriptors named as peers, by number
+	peers map[int]peer // other descriptors named as peers, by number
 }
 
 // Leaked reports whether any descriptor was left open.
@@ -103,11 +104,12 @@ func (r *Report) Leaked() bool { return r != nil && len(r.FDs) > 0 }
 // Probe finds the file descriptors a block opened that are still open once
 // it has returned and the settle window has passed. It is a probes.Probe.
 //
-// During the run it holds the runtime's finalizer queue, so that an os.File
-// or net.Conn the block dropped without closing is reported every time
-// instead of only when no GC happened to close it, and it records every
-// allocation (runtime.MemProfileRate = 1), which gives the stack that created
-// each descriptor.
+// Once a GC cycle completes during the run it holds the runtime's finalizer
+// queue (see finalizers.go), so that an os.File or net.Conn the block dropped
+// without closing is reported every time instead of only when no GC happened
+// to close it; and it records every allocation (runtime.MemProfileRate = 1),
+// which gives the stack that created each descriptor. A run that leaves
+// nothing costs two reads of the descriptor table and forces no GC.
 type Probe struct {
 	cfg         config
 	socketsOnly bool
@@ -116,8 +118,7 @@ type Probe struct {
 	before    []fdEntry
 	baseline  map[stackKey]int64
 	release   func()
-	unhold    func()
-	held      bool
+	hold      *holdTicket
 	run       *fdRun
 	beforeErr error
 }
@@ -179,10 +180,10 @@ var primeNetpoller = sync.OnceFunc(func() {
 })
 
 // Before implements probes.Probe.
-func (p *Probe) Before(*probes.Run) error {
+func (p *Probe) Before(r *probes.Run) error {
 	p.report = nil
 	primeNetpoller()
-	p.unhold, p.held = holdFinalizers()
+	p.hold = joinHold(r)
 	p.run = startFDRun()
 	p.baseline = allocBaseline()
 	p.before, p.beforeErr = snapshot()
@@ -190,35 +191,152 @@ func (p *Probe) Before(*probes.Run) error {
 	return nil
 }
 
+// quietFor is how long, within the settle window, the probe polls the
+// descriptor table alone before it attributes what is still new (which runs
+// GCs): most descriptors closed as the block returns are gone by then.
+const quietFor = 5 * time.Millisecond
+
 // After implements probes.Probe: it settles, attributes and describes what
-// is left, and records the report.
+// is left, and records the report. It waits only while descriptors that
+// would be reported are open.
 func (p *Probe) After(r *probes.Run) error {
+	p.hold.returned()
 	p.release()
-	defer p.unhold()
 	defer p.run.end()
 	if p.beforeErr != nil {
+		p.hold.leave()
 		return p.beforeErr
 	}
-	var fresh []fdEntry
-	var err error
-	probes.Settle(p.cfg.within, func(_ int, last bool) bool {
-		var after []fdEntry
-		if after, err = snapshot(); err != nil {
-			return true
-		}
-		fresh = p.newEntries(after)
-		return len(fresh) == 0
-	})
+	s := settling{p: p, r: r, known: map[fdEntry]*candidate{}, skip: map[fdEntry]bool{}, t: &netTables{}}
+	probes.Settle(p.cfg.within, s.check)
+	rep, err := s.report()
+	held := p.hold.leave()
 	if err != nil {
 		return err
 	}
-	rep := &Report{SocketsOnly: p.socketsOnly, Held: p.held, Within: p.cfg.within}
-	if len(fresh) > 0 {
-		p.attribute(r, fresh, rep)
-	}
+	rep.Held = held
 	rep.Waited = time.Since(r.Returned())
 	p.report = rep
+	if rep.Leaked() || len(rep.Others) > 0 {
+		rehold()
+	}
 	return nil
+}
+
+// settling is the state of one After while the window runs.
+type settling struct {
+	p     *Probe
+	r     *probes.Run
+	open  []fdEntry              // new descriptors at the last look
+	known map[fdEntry]*candidate // attributed so far
+	skip  map[fdEntry]bool       // ignored by number or path
+	t     *netTables
+	err   error
+}
+
+// check looks at the descriptor table once; it is done when nothing that
+// would be reported is open.
+func (s *settling) check(_ int, last bool) bool {
+	after, err := snapshot()
+	if err != nil {
+		s.err = err
+		return true
+	}
+	s.open = s.p.newEntries(after)
+	if len(s.open) == 0 {
+		return true
+	}
+	if !last && time.Since(s.r.Returned()) < quietFor {
+		return false
+	}
+	// Attribute again whenever the new descriptors are not those last
+	// attributed: one that closed may have been the one a group's count
+	// was given to.
+	var consider []fdEntry
+	changed := false
+	for _, e := range s.open {
+		if s.skip[e] {
+			continue
+		}
+		if s.known[e] == nil {
+			if d := describe(e, s.t); s.p.cfg.ignoredAlways(&d) {
+				s.skip[e] = true
+				continue
+			}
+			changed = true
+		}
+		consider = append(consider, e)
+	}
+	changed = changed || len(consider) != len(s.known)
+	if changed && len(consider) > 0 {
+		mine, others, err := s.p.attribute(s.r, consider)
+		if err != nil {
+			s.err = err
+			return true
+		}
+		s.known = map[fdEntry]*candidate{}
+		for _, c := range append(mine, others...) {
+			s.known[c.fd.entry()] = c
+		}
+	}
+	s.refreshIdleHTTP()
+	for _, e := range s.open {
+		if c := s.known[e]; c != nil && c.mine && !s.p.cfg.ignored(c.fd) {
+			return false
+		}
+	}
+	return true
+}
+
+// refreshIdleHTTP updates whether the block's http.Transport connections
+// are idle, when that decides whether they are reported.
+func (s *settling) refreshIdleHTTP() {
+	if !s.p.cfg.allowIdleHTTP {
+		return
+	}
+	var conns []*FD
+	for _, e := range s.open {
+		if c := s.known[e]; c != nil && c.mine && c.fd.HTTPTransport {
+			conns = append(conns, c.fd)
+		}
+	}
+	if len(conns) == 0 {
+		return
+	}
+	gs := findRunGoroutines(s.r)
+	for _, fd := range conns {
+		fd.IdleHTTP = gs.httpIdle > 0 && gs.httpBusy == 0
+	}
+}
+
+// report describes what is still open once the window has passed.
+func (s *settling) report() (*Report, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
+	rep := &Report{SocketsOnly: s.p.socketsOnly, Within: s.p.cfg.within}
+	var open []*candidate
+	for _, e := range s.open {
+		c := s.known[e]
+		if c == nil || s.p.cfg.ignored(c.fd) {
+			continue
+		}
+		d := describe(e, s.t) // as it is now: a TCP state may have changed
+		c.fd.Kind, c.fd.Path, c.fd.Socket = d.Kind, d.Path, d.Socket
+		open = append(open, c)
+		if c.mine {
+			rep.FDs = append(rep.FDs, *c.fd)
+		} else {
+			rep.Others = append(rep.Others, *c.fd)
+		}
+	}
+	if len(rep.FDs) > 0 {
+		rep.peers = findPeers(rep.FDs, open, s.t)
+		// An unattributed descriptor already shown as a reported one's peer
+		// is not listed again.
+		rep.Others = slices.DeleteFunc(rep.Others, func(o FD) bool { _, ok := rep.peers[o.Num]; return ok })
+	}
+	return rep, nil
 }
 
 // newEntries returns the entries of after that were not open before, in the

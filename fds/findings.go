@@ -1,6 +1,7 @@
 package fds
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/residue-go/residue/probes"
@@ -14,15 +15,17 @@ func (r *Report) Title() string {
 	return "File descriptors"
 }
 
-// Findings implements probes.Report: one finding per descriptor left open.
+// Findings implements probes.Report: one finding per kind of descriptor and
+// function that opened it, counting the descriptors.
 func (r *Report) Findings() []probes.Finding {
 	if r == nil {
 		return nil
 	}
-	out := make([]probes.Finding, 0, len(r.FDs))
-	for i := range r.FDs {
-		fd := &r.FDs[i]
-		out = append(out, probes.Finding{Key: fd.key(), Count: 1, Summary: fd.Summary()})
+	out := probes.GroupFindings(len(r.FDs), func(i int) string { return r.FDs[i].key() }, func(i int) string { return r.FDs[i].Summary() })
+	for i := range out {
+		if n := out[i].Count; n > 1 {
+			out[i].Summary += fmt.Sprintf(" and %d more like it", n-1)
+		}
 	}
 	return out
 }

@@ -2,9 +2,11 @@ package fds
 
 import (
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/residue-go/residue/internal/memprof"
+	"github.com/residue-go/residue/probes"
 )
 
 // The constructors whose allocations mark the creation of a descriptor's Go
@@ -134,25 +136,19 @@ func runHeapRecords(baseline map[stackKey]int64) runAllocations {
 }
 
 // startedFrom looks, among the run's allocations, for one made in function
-// fn on the stack of the block's own goroutine (through marker), and returns
-// that stack from fn out to the block. A go statement allocates the closure
-// it starts, so for a goroutine whose entry is a closure of fn this is the
-// path from the block to the go statement.
-func (a *runAllocations) startedFrom(fn, marker string) []Frame {
+// fn on the stack of the block's own goroutine, and returns that stack from
+// fn out to the block. A go statement allocates the closure it starts, so
+// for a goroutine whose entry is a closure of fn this is the path from the
+// block to the go statement. It finds nothing for a run that shares its
+// marker frame.
+func (a *runAllocations) startedFrom(fn string, r *probes.Run) []Frame {
+	if !r.Exclusive() {
+		return nil
+	}
 	for i := range a.others {
-		r := &a.others[i]
-		frames := memprof.Symbolize(r.Stack())
-		at, end := -1, -1
-		for j, f := range frames {
-			if at < 0 && f.Func == fn {
-				at = j
-			}
-			if f.Func == marker {
-				end = j
-				break
-			}
-		}
-		if at >= 0 && end > at {
+		frames := memprof.Symbolize(a.others[i].Stack())
+		at := slices.IndexFunc(frames, func(f Frame) bool { return f.Func == fn })
+		if end, _, ok := ownedEnd(frames, r); ok && at >= 0 && end > at {
 			return frames[at:end]
 		}
 	}

@@ -111,9 +111,12 @@ func IgnoringIdleHTTPConns() Option {
 }
 
 func (c *config) ignored(fd *FD) bool {
-	if c.allowIdleHTTP && fd.IdleHTTP {
-		return true
-	}
+	return (c.allowIdleHTTP && fd.IdleHTTP) || c.ignoredAlways(fd)
+}
+
+// ignoredAlways reports whether fd is ignored by what it is, whoever opened
+// it.
+func (c *config) ignoredAlways(fd *FD) bool {
 	for _, ig := range c.ignores {
 		if ig.match(fd) {
 			return true

@@ -55,9 +55,61 @@ func orUnnamed(a string) string {
 	return a
 }
 
+// Bounds of a message: descriptors opened at one place are listed together
+// under that place's stack, the first few by number.
+const (
+	maxShownPerOrigin = 5
+	maxOrigins        = 10
+	maxOthers         = 10
+	maxOneOf          = 10
+)
+
+// origin is a group of reported descriptors that share how and where they
+// were opened.
+type origin struct {
+	fds []*FD
+}
+
+// groupByOrigin groups the reported descriptors by their origin, in the
+// order of their first descriptor.
+func (r *Report) groupByOrigin() []*origin {
+	var out []*origin
+	byKey := map[string]*origin{}
+	for i := range r.FDs {
+		fd := &r.FDs[i]
+		var k strings.Builder
+		fmt.Fprintf(&k, "%s|%d|%v|%s|", fd.By, len(fd.OneOf), fd.adopted, strings.Join(fd.hints(), "|"))
+		for _, fs := range append([][]Frame{fd.Opened, fd.StartedAt}, fd.OpenedAt...) {
+			for _, f := range fs {
+				fmt.Fprintf(&k, "%s %s:%d;", f.Func, f.File, f.Line)
+			}
+			k.WriteString("|")
+		}
+		o := byKey[k.String()]
+		if o == nil {
+			o = &origin{}
+			byKey[k.String()] = o
+			out = append(out, o)
+		}
+		o.fds = append(o.fds, fd)
+	}
+	return out
+}
+
+// subject is who left the descriptors: the test, for a run a test adopted,
+// else the block.
+func (r *Report) subject() string {
+	for i := range r.FDs {
+		if r.FDs[i].adopted {
+			return "test"
+		}
+	}
+	return "block"
+}
+
 // String formats the report as a failure message: a headline, then one
-// block per descriptor with what it is, what to do about it, and the stack
-// that opened it.
+// block per place that opened descriptors, with what they are, what to do
+// about them, and the stack that opened them, shown once.
 func (r *Report) String() string {
 	what := "file descriptor"
 	if r.SocketsOnly {
@@ -67,49 +119,53 @@ func (r *Report) String() string {
 		return fmt.Sprintf("The block left no %ss open.", what)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "The block left %s open", text.Plural(len(r.FDs), what))
+	fmt.Fprintf(&b, "The %s left %s open", r.subject(), text.Plural(len(r.FDs), what))
 	if r.Within > 0 {
 		fmt.Fprintf(&b, " (still open after the %v settle window)", r.Within)
 	}
 	b.WriteString(":\n")
-	for i := range r.FDs {
+	origins := r.groupByOrigin()
+	for i, o := range origins {
+		if i == maxOrigins {
+			n := 0
+			for _, o := range origins[i:] {
+				n += len(o.fds)
+			}
+			fmt.Fprintf(&b, "\n… and %s opened at %s not shown\n", text.Plural(n, what), text.Plural(len(origins)-i, "other place"))
+			break
+		}
 		b.WriteString("\n")
-		r.writeFD(&b, &r.FDs[i])
+		r.writeOrigin(&b, o)
 	}
 	if !r.Held {
-		b.WriteString("\n(the finalizer queue could not be held: another finalizer is blocking it)\n")
+		b.WriteString("\n(the finalizer queue was let go while the block waited for finalizers: a descriptor it dropped without closing may have been closed by a GC and not be listed)\n")
 	}
 	if len(r.Others) > 0 {
 		b.WriteString("\nAlso opened while the block ran, and not counted as the block's (their creation stacks tie them to other goroutines or to another probed block running at the same time):\n")
 		for i := range r.Others {
+			if i == maxOthers {
+				fmt.Fprintf(&b, "    … and %d more\n", len(r.Others)-i)
+				break
+			}
 			fmt.Fprintf(&b, "    %s\n", r.Others[i].Summary())
 		}
 	}
 	return b.String()
 }
 
-func (r *Report) writeFD(b *strings.Builder, fd *FD) {
-	b.WriteString(fd.Summary())
-	b.WriteString("\n")
+func (r *Report) writeOrigin(b *strings.Builder, o *origin) {
+	for i, fd := range o.fds {
+		if i == maxShownPerOrigin {
+			fmt.Fprintf(b, "… and %d more opened the same way\n", len(o.fds)-i)
+			break
+		}
+		b.WriteString(fd.Summary())
+		b.WriteString("\n")
+		r.writePeer(b, fd)
+	}
+	fd := o.fds[0]
 	if len(fd.OneOf) > 1 {
 		fmt.Fprintf(b, "    one of fds %s: another probed block running at the same time opened the same kind of descriptor, so which of them is this block's cannot be told\n", joinInts(fd.OneOf))
-	}
-	s := fd.Socket
-	if s != nil && s.PeerFD >= 0 {
-		if p := r.peers[s.PeerFD]; p != nil {
-			fmt.Fprintf(b, "    its peer is in this process: %s", p.Summary())
-			switch {
-			case p.By == "before":
-				b.WriteString(", open before the block ran")
-			case p.AcceptedBy >= 0 && p.By != "":
-				fmt.Fprintf(b, ", accepted by listener fd %d; both opened by the block", p.AcceptedBy)
-			case p.AcceptedBy >= 0:
-				fmt.Fprintf(b, ", accepted by listener fd %d, which is not the block's", p.AcceptedBy)
-			case p.By != "":
-				b.WriteString(", also opened by the block")
-			}
-			b.WriteString("\n")
-		}
 	}
 	for _, h := range fd.hints() {
 		fmt.Fprintf(b, "    %s\n", h)
@@ -123,9 +179,32 @@ func (r *Report) writeFD(b *strings.Builder, fd *FD) {
 		for _, f := range alts {
 			writeOpened(b, fd, f)
 		}
-	case fd.By == "alone":
+	case fd.By == ByAlone:
 		b.WriteString("    opened while the block ran, by a goroutine or a system call that left no creation stack (no other probed block was running)\n")
 	}
+}
+
+func (r *Report) writePeer(b *strings.Builder, fd *FD) {
+	s := fd.Socket
+	if s == nil || s.PeerFD < 0 {
+		return
+	}
+	p, ok := r.peers[s.PeerFD]
+	if !ok {
+		return
+	}
+	fmt.Fprintf(b, "    its peer is in this process: %s", p.fd.Summary())
+	switch {
+	case p.before:
+		b.WriteString(", open before the block ran")
+	case p.fd.AcceptedBy >= 0 && p.mine:
+		fmt.Fprintf(b, ", accepted by listener fd %d; both opened by the block", p.fd.AcceptedBy)
+	case p.fd.AcceptedBy >= 0:
+		fmt.Fprintf(b, ", accepted by listener fd %d, which is not the block's", p.fd.AcceptedBy)
+	case p.mine:
+		b.WriteString(", also opened by the block")
+	}
+	b.WriteString("\n")
 }
 
 func (fd *FD) hints() []string {
@@ -133,14 +212,14 @@ func (fd *FD) hints() []string {
 	s := fd.Socket
 	switch {
 	case fd.IdleHTTP:
-		hs = append(hs, "an idle keep-alive connection kept in an http.Transport's pool: call CloseIdleConnections on the client (or its Transport) when done, or set DisableKeepAlives; allow it with fds.IgnoringIdleHTTPConns()")
+		hs = append(hs, "an idle keep-alive connection kept in an http.Transport's pool: call CloseIdleConnections on the client (or its Transport) when done, or set DisableKeepAlives; allow it with fds.IgnoringIdleHTTPConns() (in a combined check, residue.AllowingIdleHTTPConns() allows the connection and its transport's goroutines)")
 	case fd.HTTPTransport:
 		hs = append(hs, "a connection of an http.Transport in use by a response whose body was not closed: read the body to the end and Close it (defer resp.Body.Close())")
 	case s != nil && s.Listening && openedBy(fd, "net/http/httptest.NewServer", "net/http/httptest.NewUnstartedServer"):
 		hs = append(hs, "the listener of an httptest.Server that was not closed: call its Close method (defer srv.Close())")
 	case s != nil && s.Listening:
 		hs = append(hs, "a listener that was not closed: call its Close method")
-	case fd.By == "listener":
+	case fd.By == ByListener:
 		hs = append(hs, fmt.Sprintf("accepted by listener fd %d, opened by the block: a server connection that is still being served", fd.AcceptedBy))
 	}
 	if s != nil && s.State == "CLOSE_WAIT" {
@@ -180,17 +259,19 @@ func writeOpened(b *strings.Builder, fd *FD, frames []Frame) {
 		return
 	}
 	last := shown[len(shown)-1]
+	who := "the block"
+	if fd.adopted {
+		who = "the test"
+	}
 	switch fd.By {
-	case "block", "listener":
-		if fd.By == "block" {
-			fmt.Fprintf(b, "    opened by the block at %s\n", last.Location())
-		} else {
-			b.WriteString("    accepted by the server goroutine at:\n")
-		}
-	case "goroutine":
+	case ByBlock:
+		fmt.Fprintf(b, "    opened by %s at %s\n", who, last.Location())
+	case ByListener:
+		b.WriteString("    accepted by the server goroutine at:\n")
+	case ByGoroutine:
 		if st := fd.StartedAt; len(st) > 0 {
-			fmt.Fprintf(b, "    opened by a goroutine the block started: go statement at %s, reached from the block at %s\n",
-				st[0].Location(), st[len(st)-1].Location())
+			fmt.Fprintf(b, "    opened by a goroutine %s started: go statement at %s, reached from %s at %s\n",
+				who, st[0].Location(), who, st[len(st)-1].Location())
 		} else {
 			fmt.Fprintf(b, "    opened by a goroutine running %s\n", last.Func)
 		}
@@ -224,9 +305,13 @@ func writeOpened(b *strings.Builder, fd *FD, frames []Frame) {
 }
 
 func joinInts(ns []int) string {
-	s := make([]string, len(ns))
+	var s []string
 	for i, n := range ns {
-		s[i] = fmt.Sprint(n)
+		if i == maxOneOf {
+			s = append(s, fmt.Sprintf("… (%d in all)", len(ns)))
+			break
+		}
+		s = append(s, fmt.Sprint(n))
 	}
 	return strings.Join(s, ", ")
 }

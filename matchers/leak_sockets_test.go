@@ -13,6 +13,7 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/types"
 
 	"github.com/residue-go/residue/fds"
 	. "github.com/residue-go/residue/matchers"
@@ -141,4 +142,45 @@ func TestLeakSocketsInParallelTestsJudgesEachApart(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestBlockThatWaitsForItsFinalizerIsNotHeldUp runs a block that depends on
+// a finalizer of its own under each matcher that looks at descriptors, after
+// a run that left the finalizer queue held.
+func TestBlockThatWaitsForItsFinalizerIsNotHeldUp(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer ln.Close()
+	dropped, _ := LeakSockets(fds.Within(0)).Match(func() {
+		c, _ := net.Dial("tcp", ln.Addr().String())
+		_ = c
+		runtime.GC()
+	})
+	if !dropped {
+		t.Fatal("a dropped socket was not reported")
+	}
+	for name, m := range map[string]func() types.GomegaMatcher{
+		"LeakSockets":         func() types.GomegaMatcher { return LeakSockets(fds.Within(0)) },
+		"LeakFileDescriptors": func() types.GomegaMatcher { return LeakFileDescriptors(fds.Within(0)) },
+		"HaveSideEffects":     func() types.GomegaMatcher { return HaveSideEffects() },
+	} {
+		t.Run(name, func(t *testing.T) {
+			finished := false
+			start := time.Now()
+			_, err := m().Match(func() {
+				done := make(chan struct{})
+				obj := &struct{ p *int }{}
+				runtime.SetFinalizer(obj, func(*struct{ p *int }) { close(done) })
+				obj = nil
+				runtime.GC()
+				select {
+				case <-done:
+					finished = true
+				case <-time.After(5 * time.Second):
+				}
+			})
+			if err != nil || !finished {
+				t.Fatalf("the block's finalizer did not run within 5s (took %v), err %v", time.Since(start), err)
+			}
+		})
+	}
 }

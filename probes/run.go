@@ -8,6 +8,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,7 +42,8 @@ type Run struct {
 	mu       sync.Mutex
 	runners  []uint64
 	outer    map[uint64]*Run // the runs these runners were running before
-	adopters [][2]string     // see AdoptedBy
+	adopter  string          // the function that called Adopt, see Owns
+	sharedFn bool            // another run under way was adopted by the same function
 	started  time.Time
 	returned time.Time
 
@@ -67,8 +69,32 @@ func (r *Run) Label() string { return r.label }
 // MaxExclusiveRuns are, in which case Exclusive is false.
 func (r *Run) Marker() string { return r.markerFn }
 
-// Exclusive reports whether no other run under way shares the run's marker.
-func (r *Run) Exclusive() bool { return r.exclusive }
+// Exclusive reports whether no other run under way shares the run's marker,
+// nor, for a run adopted by a function (see Adopt), that function: two
+// parallel subtests made from one closure both adopt their runs through it.
+func (r *Run) Exclusive() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.exclusive && !r.sharedFn
+}
+
+// Owns reports whether a recorded stack through fn, a fully qualified
+// function name, is the block's own: fn is the run's marker frame, or the
+// function that adopted the run (see Adopt) or one of its closures, such
+// as a subtest's "pkg.TestX.func1" for a run adopted by "pkg.TestX".
+func (r *Run) Owns(fn string) bool {
+	if fn == r.markerFn {
+		return true
+	}
+	r.mu.Lock()
+	a := r.adopter
+	r.mu.Unlock()
+	if a == "" || !strings.HasPrefix(fn, a) {
+		return false
+	}
+	rest := fn[len(a):]
+	return rest == "" || strings.HasPrefix(rest, ".func") || strings.HasPrefix(rest, ".gowrap")
+}
 
 // Started is when the block first started running.
 func (r *Run) Started() time.Time {
@@ -171,28 +197,100 @@ func Start(probes ...Probe) (*Run, error) {
 // Enter runs f on the calling goroutine as part of the run's block: under the
 // run's label and marker frame. A panic or Goexit in f passes through.
 func (r *Run) Enter(f func()) {
-	defer r.adopt([2]string{})()
+	defer r.adopt()()
 	r.marker(f)
 }
 
 // Adopt makes the calling goroutine part of the run's block from now on, as
 // Enter does for one call: it carries the run's label, so the goroutines it
-// starts are the block's. No marker frame is on its stack, so what needs one
-// (attributing allocations) sees nothing of it. restore puts back the labels
-// the goroutine had before, as far as the run knows them (those of an
-// enclosing run, or none), and must be called on the same goroutine.
-func (r *Run) Adopt() (restore func()) { return r.adopt(outermost()) }
+// starts are the block's. No marker frame is on its stack; instead the run
+// owns (see Owns) the function that called Adopt, the first caller outside
+// residue's own packages, such as the test function that called
+// residue.Check, and its closures. restore puts back the labels the
+// goroutine had before, as far as the run knows them (those of an enclosing
+// run, or none), and must be called on the same goroutine.
+func (r *Run) Adopt() (restore func()) {
+	if fn := outsideCaller(); fn != "" {
+		r.mu.Lock()
+		first := r.adopter == ""
+		if first {
+			r.adopter = fn
+		}
+		r.mu.Unlock()
+		if first {
+			adopters.add(r, fn)
+		}
+	}
+	return r.adopt()
+}
 
-func (r *Run) adopt(adopter [2]string) (restore func()) {
+// adopters lists the runs under way by the function that adopted them.
+var adopters = adopterRuns{runs: map[string][]*Run{}}
+
+type adopterRuns struct {
+	sync.Mutex
+	runs map[string][]*Run
+}
+
+// add records that fn adopted r; runs adopted by the same function at the
+// same time are not exclusive.
+func (a *adopterRuns) add(r *Run, fn string) {
+	a.Lock()
+	defer a.Unlock()
+	others := a.runs[fn]
+	a.runs[fn] = append(others, r)
+	if len(others) == 0 {
+		return
+	}
+	for _, o := range append(others, r) {
+		o.mu.Lock()
+		o.sharedFn = true
+		o.mu.Unlock()
+	}
+}
+
+func (a *adopterRuns) remove(r *Run) {
+	r.mu.Lock()
+	fn := r.adopter
+	r.mu.Unlock()
+	if fn == "" {
+		return
+	}
+	a.Lock()
+	defer a.Unlock()
+	a.runs[fn] = slices.DeleteFunc(a.runs[fn], func(o *Run) bool { return o == r })
+	if len(a.runs[fn]) == 0 {
+		delete(a.runs, fn)
+	}
+}
+
+// outsideCaller returns the first function on the calling goroutine's stack
+// that is not residue's own: outside its module, or in one of its test
+// files.
+func outsideCaller() string {
+	var pcs [32]uintptr
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs[:])])
+	for {
+		f, more := frames.Next()
+		if !strings.HasPrefix(f.Function, module) || strings.HasSuffix(f.File, "_test.go") {
+			return f.Function
+		}
+		if !more {
+			return ""
+		}
+	}
+}
+
+// module prefixes the names of residue's own functions.
+const module = "github.com/residue-go/residue"
+
+func (r *Run) adopt() (restore func()) {
 	id := stack.CurrentID()
 	r.mu.Lock()
 	if len(r.runners) == 0 {
 		r.started = time.Now()
 	}
 	r.runners = append(r.runners, id)
-	if adopter != ([2]string{}) {
-		r.adopters = append(r.adopters, adopter)
-	}
 	r.mu.Unlock()
 	if prev, loaded := active.Swap(id, r); loaded && prev != r {
 		r.mu.Lock()
@@ -211,46 +309,6 @@ func (r *Run) adopt(adopter [2]string) (restore func()) {
 	}
 }
 
-// AdoptedBy reports whether a stack recorded during the run whose two
-// outermost functions are fn and entry (the goroutine's entry) ran on a
-// goroutine that adopted the run: one whose two outermost functions were
-// the same when it called Adopt. For a test that adopts a run, those are
-// the test function and testing.tRunner, so what the test does itself is
-// told apart from what other tests do at the same time, as a marker frame
-// tells the stacks of a block run by Enter.
-func (r *Run) AdoptedBy(fn, entry string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, a := range r.adopters {
-		if a == [2]string{fn, entry} {
-			return true
-		}
-	}
-	return false
-}
-
-// outermost returns the two outermost functions of the calling goroutine's
-// stack, goexit aside.
-func outermost() [2]string {
-	pcs := make([]uintptr, 256)
-	pcs = pcs[:runtime.Callers(2, pcs)]
-	var funcs []string
-	frames := runtime.CallersFrames(pcs)
-	for {
-		f, more := frames.Next()
-		if f.Function != "runtime.goexit" {
-			funcs = append(funcs, f.Function)
-		}
-		if !more {
-			break
-		}
-	}
-	if len(funcs) < 2 || len(pcs) == cap(pcs) {
-		return [2]string{}
-	}
-	return [2]string{funcs[len(funcs)-2], funcs[len(funcs)-1]}
-}
-
 // Finish ends the run: it calls After on every started probe, in reverse
 // order, and frees the run's marker. It returns the first error.
 func (r *Run) Finish() error {
@@ -261,6 +319,7 @@ func (r *Run) Finish() error {
 		}
 	}
 	r.probes = nil
+	adopters.remove(r)
 	for _, id := range r.Runners() {
 		r.mu.Lock()
 		prev := r.outer[id]

@@ -18,19 +18,7 @@ func (r *Report) Findings() []probes.Finding {
 	if r == nil {
 		return nil
 	}
-	var out []probes.Finding
-	index := map[string]int{}
-	for i := range r.Processes {
-		p := &r.Processes[i]
-		k := p.key()
-		if j, ok := index[k]; ok {
-			out[j].Count++
-			continue
-		}
-		index[k] = len(out)
-		out = append(out, probes.Finding{Key: k, Count: 1, Summary: p.Summary()})
-	}
-	return out
+	return probes.GroupFindings(len(r.Processes), func(i int) string { return r.Processes[i].key() }, func(i int) string { return r.Processes[i].Summary() })
 }
 
 // Counts implements probes.Report.

@@ -1,0 +1,67 @@
+//go:build linux
+
+package fds_test
+
+import (
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/residue-go/residue/fds"
+)
+
+// TestManyDescriptorsFromOneLineMakeAShortMessage leaks thousands of pipes
+// from one line: the count is exact, the stack is shown once, and only the
+// first few numbers are listed.
+func TestManyDescriptorsFromOneLineMakeAShortMessage(t *testing.T) {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err == nil && rl.Cur < 4500 {
+		rl.Cur = min(rl.Max, 4500)
+		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
+	}
+	const pairs = 2000
+	var left closer
+	defer left.close()
+	var line int
+	r, err := fds.Find(func() {
+		for range pairs {
+			line = nextLine()
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				panic(err)
+			}
+			left.keep(pr)
+			left.keep(pw)
+		}
+	}, fds.Within(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.FDs) != 2*pairs {
+		t.Fatalf("%d descriptors reported, want %d", len(r.FDs), 2*pairs)
+	}
+	msg := r.String()
+	t.Logf("%d descriptors, a message of %d bytes", len(r.FDs), len(msg))
+	if len(msg) > 4000 {
+		t.Errorf("the message is %d bytes:\n%s", len(msg), msg[:4000])
+	}
+	for _, want := range []string{"The block left 4000 file descriptors open", "… and 3995 more opened the same way", "opened by the block at " + openedAt(&r.FDs[0]).Location()} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q:\n%s", want, msg)
+		}
+	}
+	if n := strings.Count(msg, "stack that opened it"); n != 1 {
+		t.Errorf("%d stacks shown, want 1:\n%s", n, msg)
+	}
+	var total int
+	for _, f := range r.Findings() {
+		total += f.Count
+	}
+	if total != 2*pairs || len(r.Findings()) != 1 {
+		t.Errorf("findings %+v", r.Findings())
+	}
+	if at := openedAt(&r.FDs[0]); at.Line != line {
+		t.Errorf("opened at %s, want line %d", at.Location(), line)
+	}
+}
