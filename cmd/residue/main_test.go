@@ -226,3 +226,13 @@ func TestGlobalsScope(t *testing.T) {
 		t.Error("-globals=some accepted")
 	}
 }
+
+// TestGoTestFails: when go test stops before any package, the run fails
+// with go test's own message.
+func TestGoTestFails(t *testing.T) {
+	code, out, stderr := auditFixture(t, "-timeout=abc", "./external")
+	if code != exitFailed || !strings.Contains(out, `invalid value "abc" for flag -timeout`) ||
+		!strings.Contains(stderr, "residue: FAIL: go test failed") {
+		t.Errorf("exit code %d\n%s%s", code, out, stderr)
+	}
+}

@@ -53,7 +53,10 @@ type runResult struct {
 	builds map[string]*strings.Builder // compiler output by go test's build ID
 	pkgs   map[string]*pkgResult
 	order  []string
-	err    error // go test could not be run, or ended without its packages
+	err    error // go test could not be run
+	// exitFailed is set when go test exited non-zero; its output says why
+	// when no package does (a bad pattern, a go.mod it cannot use).
+	exitFailed bool
 }
 
 func (r *runResult) pkg(path string) *pkgResult {
@@ -193,7 +196,9 @@ func runTests(dir string, env, args []string, prog *progress, unmap *strings.Rep
 		r.pkg("").out("").WriteString(s + "\n")
 	}
 	if werr != nil {
-		if _, ok := werr.(*exec.ExitError); !ok {
+		if _, ok := werr.(*exec.ExitError); ok {
+			r.exitFailed = true
+		} else {
 			r.err = werr
 		}
 	}
