@@ -113,6 +113,9 @@ func newProbes(opts []Option) (shown, run []probes.Probe, err error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		if k.Name == globals.Name {
+			p = &optionalGlobals{Probe: p}
+		}
 		shown = append(shown, p)
 		if k.Brackets {
 			brackets = append(brackets, p)
@@ -176,16 +179,25 @@ func (r *Report) String() string { return r.Describe("The block") }
 // "The spec".
 func (r *Report) Describe(subject string) string {
 	var names, secs []string
+	note := ""
 	for _, p := range r.Probes {
+		if _, ok := p.(unchecked); ok {
+			note = "\n\n(" + uncheckedText + ")"
+		}
 		if probes.Found(p) {
 			names = append(names, strings.ToLower(p.Title()))
-			secs = append(secs, p.Title()+"\n"+text.Indent(p.String(), "  "))
+			// A probe's text starts with a headline about "The block".
+			body := p.String()
+			if rest, ok := strings.CutPrefix(body, "The block "); ok {
+				body = subject + " " + rest
+			}
+			secs = append(secs, p.Title()+"\n"+text.Indent(body, "  "))
 		}
 	}
 	if len(secs) == 0 {
-		return subject + " left nothing behind."
+		return subject + " left nothing behind." + note
 	}
-	return fmt.Sprintf("%s left side effects (%s):\n\n%s", subject, strings.Join(names, ", "), strings.Join(secs, "\n\n"))
+	return fmt.Sprintf("%s left side effects (%s):\n\n%s%s", subject, strings.Join(names, ", "), strings.Join(secs, "\n\n"), note)
 }
 
 // Session is a run of every probe around a block that may be entered more

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/residue-go/residue/internal/stack"
 	"github.com/residue-go/residue/probes"
 )
 
@@ -190,7 +191,7 @@ func TestStartEnterFinish(t *testing.T) {
 		r.Enter(func() { panic("node 2 failed") })
 	}()
 	<-done
-	if len(r.Runners()) != 2 || !r.IsRunner(r.Runners()[0]) || r.IsRunner(1<<40) {
+	if len(r.Runners()) != 2 || r.Runners()[0] == r.Runners()[1] {
 		t.Errorf("runners %v", r.Runners())
 	}
 	if err := r.Finish(); err != nil {
@@ -265,5 +266,27 @@ func TestPanicNilUnderPanicnilIsAPanic(t *testing.T) {
 	cmd.Env = append(os.Environ(), "RESIDUE_PANICNIL_CHILD=1", "GODEBUG=panicnil=1")
 	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "--- PASS") {
 		t.Fatalf("child: %v\n%s", err, out)
+	}
+}
+
+// After a nested run on the same goroutine finishes, that goroutine is
+// again known as the outer run's runner.
+func TestNestedRunGivesTheRunnerBack(t *testing.T) {
+	var inner, during, after uint64
+	outer, err := probes.Exec(func() {
+		id := stack.CurrentID()
+		in, _ := probes.Start()
+		restore := in.Adopt()
+		during = probes.RunnerOf(id)
+		inner = in.ID()
+		restore()
+		_ = in.Finish()
+		after = probes.RunnerOf(id)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if during != inner || after != outer.ID() {
+		t.Fatalf("runner of the goroutine: %d during the inner run (want %d), %d after it (want the outer %d)", during, inner, after, outer.ID())
 	}
 }

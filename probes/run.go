@@ -38,10 +38,11 @@ type Run struct {
 	slot      int // index of the exclusive marker, -1 when shared or freed
 	exclusive bool
 
-	mu                sync.Mutex
-	runners           []uint64
-	adopters          [][2]string // see AdoptedBy
-	started, returned time.Time
+	mu       sync.Mutex
+	runners  []uint64
+	outer    map[uint64]*Run // the runs these runners were running before
+	adopters [][2]string     // see AdoptedBy
+	returned time.Time
 
 	probes []Probe         // those whose Before succeeded
 	parent context.Context // the labels the run started under
@@ -51,7 +52,7 @@ type Run struct {
 // ID is unique within the process.
 func (r *Run) ID() uint64 { return r.id }
 
-// Label is the pprof label key set, with the value LabelValue, on the
+// Label is the pprof label key set, with the value "block", on the
 // goroutines that run the block. Go copies labels to every goroutine started
 // from a labelled one, so the label marks the block's goroutines and their
 // descendants.
@@ -68,13 +69,6 @@ func (r *Run) Marker() string { return r.markerFn }
 // Exclusive reports whether no other run under way shares the run's marker.
 func (r *Run) Exclusive() bool { return r.exclusive }
 
-// Started is when the block started running (first entered).
-func (r *Run) Started() time.Time {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.started
-}
-
 // Returned is when the block last returned.
 func (r *Run) Returned() time.Time {
 	r.mu.Lock()
@@ -82,8 +76,8 @@ func (r *Run) Returned() time.Time {
 	return r.returned
 }
 
-// LabelValue is the value of Run.Label on the block's goroutines.
-const LabelValue = "block"
+// labelValue is the value of Run.Label on the block's goroutines.
+const labelValue = "block"
 
 var nextID atomic.Uint64
 
@@ -98,13 +92,6 @@ func RunnerOf(id uint64) uint64 {
 		return r.(*Run).id
 	}
 	return 0
-}
-
-// IsRunner reports whether goroutine id ran (part of) the block.
-func (r *Run) IsRunner(id uint64) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Contains(r.runners, id)
 }
 
 // Runners returns the IDs of the goroutines that ran the block, the first
@@ -161,7 +148,7 @@ func Exec(block func(), probes ...Probe) (*Run, error) {
 func Start(probes ...Probe) (*Run, error) {
 	r := &Run{id: nextID.Add(1), parent: inheritedLabels()}
 	r.label = "residue-" + strconv.FormatUint(r.id, 10)
-	r.ctx = pprof.WithLabels(r.parent, pprof.Labels(r.label, LabelValue))
+	r.ctx = pprof.WithLabels(r.parent, pprof.Labels(r.label, labelValue))
 	r.reserveMarker()
 	for _, p := range probes {
 		if err := p.Before(r); err != nil {
@@ -191,15 +178,19 @@ func (r *Run) Adopt() (restore func()) { return r.adopt(outermost()) }
 func (r *Run) adopt(adopter [2]string) (restore func()) {
 	id := stack.CurrentID()
 	r.mu.Lock()
-	if len(r.runners) == 0 {
-		r.started = time.Now()
-	}
 	r.runners = append(r.runners, id)
 	if adopter != ([2]string{}) {
 		r.adopters = append(r.adopters, adopter)
 	}
 	r.mu.Unlock()
-	active.Store(id, r)
+	if prev, loaded := active.Swap(id, r); loaded && prev != r {
+		r.mu.Lock()
+		if r.outer == nil {
+			r.outer = map[uint64]*Run{}
+		}
+		r.outer[id] = prev.(*Run)
+		r.mu.Unlock()
+	}
 	pprof.SetGoroutineLabels(r.ctx)
 	return func() {
 		pprof.SetGoroutineLabels(r.parent)
@@ -260,7 +251,12 @@ func (r *Run) Finish() error {
 	}
 	r.probes = nil
 	for _, id := range r.Runners() {
-		active.CompareAndDelete(id, r)
+		r.mu.Lock()
+		prev := r.outer[id]
+		r.mu.Unlock()
+		if active.CompareAndDelete(id, r) && prev != nil {
+			active.Store(id, prev) // an enclosing run still under way
+		}
 	}
 	r.releaseMarker()
 	return err
