@@ -69,10 +69,12 @@ func (p *Probe) sites(r *probes.Run) []*site {
 				s.entry = f.Func
 			}
 		}
-		if n := len(s.frames); s.owner == ownerNone && n >= 2 && r.AdoptedBy(s.frames[n-2].Func, s.frames[n-1].Func) {
+		if n := len(s.frames); s.owner == ownerNone && n >= 2 && adoptedBy(r, s.frames[n-2].Func, s.frames[n-1].Func) {
 			// Opened by a goroutine that adopted the run, under the
-			// function that adopted it: the block's own goroutine, whose
-			// frame is the block's (as the marker's caller is).
+			// function that adopted it, or by a goroutine with the same
+			// entry running a closure of that function (a subtest): the
+			// block's own, whose outermost frame is the block's (as the
+			// marker's caller is).
 			s.owner = ownerMine
 			s.frames = s.frames[:n-1]
 		}
@@ -99,6 +101,18 @@ func (p *Probe) sites(r *probes.Run) []*site {
 		out = append(out, s)
 	}
 	return out
+}
+
+// adoptedBy reports whether a stack whose two outermost functions are fn
+// and entry ran on a goroutine that adopted r, or on one with the same
+// entry that runs a closure of the function that adopted it: the subtests
+// of a test (testing.tRunner running TestX.func2, for TestX).
+func adoptedBy(r *probes.Run, fn, entry string) bool {
+	if r.AdoptedBy(fn, entry) {
+		return true
+	}
+	parent := closureParent(fn)
+	return parent != "" && r.AdoptedBy(parent, entry)
 }
 
 // closureParent returns the function in which a closure or go-statement

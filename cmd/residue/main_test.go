@@ -79,6 +79,7 @@ func TestFixture(t *testing.T) {
 		"TestSubtests":             `plain/plain\.go:17\b`,
 		"TestFile":                 `plain/plain_test\.go:22\b`,
 		"TestSocket":               `plain/plain_test\.go:28\b`,
+		"TestSubtestOpens":         `plain/plain_test\.go:44\b`,
 		"TestGlobal":               `plain\.Registry: added "a": 1`,
 		"TestSetMode":              `external\.Mode: "prod" → "test"`,
 		"TestLeak":                 `testmain/testmain_test\.go:23\b`,
@@ -104,7 +105,7 @@ func TestFixture(t *testing.T) {
 		"example.com/fixture/broken did not build:",
 		"broken/broken_test.go:6:2: undefined: undefined", // the file's own path, not the overlay's
 		"example.com/fixture/plain TestFails failed:",
-		"residue: FAIL: 9 tests left side effects; 1 test failed (the tests' own failures); 1 package did not build",
+		"residue: FAIL: 10 tests left side effects; 1 test failed (the tests' own failures); 1 package did not build",
 	} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("standard error lacks %q:\n%s", want, stderr)
