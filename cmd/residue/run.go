@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"sort"
 	"strings"
 	"sync"
@@ -157,6 +158,12 @@ func runTests(dir string, env, args []string, prog *progress, unmap *strings.Rep
 		r.err = err
 		return r
 	}
+	// An interrupt from the terminal reaches go test too, which stops its
+	// tests and exits: wait for it, then report what ran and remove the
+	// overlay.
+	interrupts := make(chan os.Signal, 1)
+	signal.Notify(interrupts, os.Interrupt)
+	defer signal.Stop(interrupts)
 	if err := cmd.Start(); err != nil {
 		r.err = err
 		return r
