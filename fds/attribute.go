@@ -78,6 +78,12 @@ func (p *Probe) sites(r *probes.Run) []*site {
 			s.owner = ownerMine
 			s.frames = s.frames[:n-1]
 		}
+		// The frames that run a spec's node inside the run (Ginkgo's node
+		// runner, residue's spec decorators) are not the block's: its
+		// outermost frame is the spec's own function.
+		for n := len(s.frames); n > 1 && runsSpecs(s.frames[n-1].Func); n-- {
+			s.frames = s.frames[:n-1]
+		}
 		s.role, s.proto = siteRole(s.frames), siteProto(s.frames)
 		var k strings.Builder
 		fmt.Fprintf(&k, "%d|", s.owner)
@@ -101,6 +107,18 @@ func (p *Probe) sites(r *probes.Run) []*site {
 		out = append(out, s)
 	}
 	return out
+}
+
+// specRunners are the packages whose functions call a Ginkgo spec's nodes
+// on the run's goroutine.
+var specRunners = []string{
+	"github.com/onsi/ginkgo/v2/internal.",
+	"github.com/residue-go/residue/matchers.",
+	"github.com/residue-go/residue/audit/ginkgoaudit.",
+}
+
+func runsSpecs(fn string) bool {
+	return slices.ContainsFunc(specRunners, func(p string) bool { return strings.HasPrefix(fn, p) })
 }
 
 // adoptedBy reports whether a stack whose two outermost functions are fn
