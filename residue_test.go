@@ -85,9 +85,7 @@ func TestFindCleanBlock(t *testing.T) {
 }
 
 func TestAllocationBudget(t *testing.T) {
-	if alloc.RaceEnabled {
-		t.Skip("allocation counts differ under the race detector")
-	}
+	alloc.SkipUnderRace(t)
 	var sink []byte
 	report, err := residue.Find(func() { sink = make([]byte, 1<<10) }, alloc.AtMost(0), only)
 	if err != nil {
@@ -217,6 +215,7 @@ func TestCombinedCheckWithoutDebugInfo(t *testing.T) {
 	}
 	var stdout, stderr strings.Builder
 	run := exec.Command(exe)
+	run.Env = append(os.Environ(), residue.RequireGlobalsEnv+"=")
 	run.Stdout, run.Stderr = &stdout, &stderr
 	if err := run.Run(); err != nil {
 		t.Fatalf("run: %v\n%s%s", err, stdout.String(), stderr.String())
