@@ -113,7 +113,7 @@ func (p *Probe) sites(r *probes.Run) []*site {
 // on the run's goroutine.
 var specRunners = []string{
 	"github.com/onsi/ginkgo/v2/internal.",
-	"github.com/residue-go/residue/matchers.",
+	"github.com/residue-go/residue/suite.",
 	"github.com/residue-go/residue/audit/ginkgoaudit.",
 }
 
