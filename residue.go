@@ -18,16 +18,17 @@ package residue
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/residue-go/residue/alloc"
 	"github.com/residue-go/residue/fds"
+	"github.com/residue-go/residue/files"
 	"github.com/residue-go/residue/globals"
 	"github.com/residue-go/residue/internal/text"
 	"github.com/residue-go/residue/leak"
 	"github.com/residue-go/residue/probes"
+	"github.com/residue-go/residue/procs"
 )
 
 // kinds are the probes a combined check runs, in the order their reports
@@ -38,6 +39,8 @@ import (
 var kinds = []probes.Kind{
 	leak.Kind,
 	fds.Kind,
+	procs.Kind,
+	files.Kind,
 	globals.Kind,
 	alloc.Kind,
 }
@@ -53,17 +56,19 @@ type Option = probes.Option
 func WithoutGlobals() Option { return without(globals.Name) }
 
 // Within sets the settle window of every probe that waits for leftovers to
-// go away (leak.Within and fds.Within, which a later option overrides).
+// go away; a probe's own Within option (leak.Within, fds.Within…)
+// overrides it. It turns no on-demand probe on.
 func Within(d time.Duration) Option {
-	return ownOption{desc: fmt.Sprintf("residue.Within(%v)", d), expand: []Option{leak.Within(d), fds.Within(d)}}
+	return ownOption{desc: fmt.Sprintf("residue.Within(%v)", d),
+		defaults: []Option{leak.Within(d), fds.Within(d), procs.Within(d), files.Within(d)}}
 }
 
 // ownOption is an option of the combined check itself: it sets the
-// check's configuration, or stands for options of several probes.
+// check's configuration, or gives defaults to several probes.
 type ownOption struct {
-	desc   string
-	apply  func(*config)
-	expand []Option
+	desc     string
+	apply    func(*config)
+	defaults []Option // applied before each probe's own options
 }
 
 func (o ownOption) Probe() string  { return "residue" }
@@ -83,15 +88,17 @@ type config struct {
 // naming it.
 func newProbes(opts []Option) (shown, run []probes.Probe, err error) {
 	c := config{off: map[string]bool{}}
-	byProbe := map[string][]probes.Option{}
-	for i := 0; i < len(opts); i++ {
-		switch o := opts[i].(type) {
+	byProbe, defaults := map[string][]probes.Option{}, map[string][]probes.Option{}
+	for _, o := range opts {
+		switch o := o.(type) {
 		case nil:
 		case ownOption:
 			if o.apply != nil {
 				o.apply(&c)
 			}
-			opts = slices.Insert(slices.Clip(opts), i+1, o.expand...)
+			for _, d := range o.defaults {
+				defaults[d.Probe()] = append(defaults[d.Probe()], d)
+			}
 		default:
 			byProbe[o.Probe()] = append(byProbe[o.Probe()], o)
 		}
@@ -109,7 +116,7 @@ func newProbes(opts []Option) (shown, run []probes.Probe, err error) {
 		if k.OnDemand && len(own) == 0 {
 			continue
 		}
-		p, err := k.New(own)
+		p, err := k.New(append(defaults[k.Name], own...))
 		if err != nil {
 			return nil, nil, err
 		}

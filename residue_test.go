@@ -13,9 +13,12 @@ import (
 	"github.com/residue-go/residue"
 	"github.com/residue-go/residue/alloc"
 	"github.com/residue-go/residue/fds"
+	"github.com/residue-go/residue/files"
 	"github.com/residue-go/residue/globals"
 	"github.com/residue-go/residue/internal/golden"
 	"github.com/residue-go/residue/leak"
+	"github.com/residue-go/residue/probes"
+	"github.com/residue-go/residue/procs"
 )
 
 // Registry is a package-level variable the tests change.
@@ -262,4 +265,29 @@ func TestParallelChangeForCheck(t *testing.T) {
 	t.Parallel()
 	residue.Check(t, quick, only)
 	Registry["parallel"] = 1
+}
+
+// residue.Within reaches every probe that settles, without turning on
+// the on-demand ones.
+func TestWithinReachesEverySettlingProbe(t *testing.T) {
+	report, err := residue.Find(func() {
+		cmd := exec.Command("sleep", "5")
+		if err := cmd.Start(); err != nil {
+			panic(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	}, residue.Within(10*time.Millisecond), only)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := residue.Of[*procs.Report](report)
+	if !probes.Found(p) || p.Within != 10*time.Millisecond {
+		t.Errorf("the process probe missed the child or kept its own window:\n%s", report)
+	}
+	if g, f := residue.Of[*leak.Report](report), residue.Of[*fds.Report](report); g.Within != 10*time.Millisecond || f.Within != 10*time.Millisecond {
+		t.Errorf("settle windows: goroutines %v, descriptors %v", g.Within, f.Within)
+	}
+	if f := residue.Of[*files.Report](report); f != nil {
+		t.Errorf("residue.Within turned the on-demand files probe on")
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/residue-go/residue/probes"
 )
@@ -110,21 +111,34 @@ func Ignoring(names ...string) Option {
 	})
 }
 
-// ignored reports whether a change at path of variable is ignored.
-func (c *config) ignored(variable, pkg, path string) bool {
+// ignoredVariable reports whether Ignoring leaves out the whole variable:
+// by its name or by a package pattern.
+func (c *config) ignoredVariable(variable, pkg string) bool {
 	for _, n := range c.ignoring {
-		switch {
-		case strings.Contains(n, "..."):
-			if pkg != "" && matchPattern(n)(pkg) {
-				return true
-			}
-		case n == variable:
-			return true
-		case strings.HasPrefix(path, n) && len(path) > len(n) && strings.ContainsRune(".[:", rune(path[len(n)])):
+		if n == variable || (strings.Contains(n, "...") && pkg != "" && matchPattern(n)(pkg)) {
 			return true
 		}
 	}
 	return false
+}
+
+// ignoredPaths returns the paths below variable that Ignoring names, in
+// full, to be compared with changes step by step.
+func (c *config) ignoredPaths(variable string) []string {
+	var out []string
+	for _, n := range c.ignoring {
+		if len(n) > len(variable) && strings.HasPrefix(n, variable) && (n[len(variable)] == '.' || n[len(variable)] == '[') {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// ignored reports whether Ignoring names one of the process's states
+// ("environment", "working directory") or an environment variable
+// ("$HOME").
+func (c *config) ignored(name string) bool {
+	return slices.Contains(c.ignoring, name)
 }
 
 // matchPattern returns a matcher for one go-list style package pattern.
@@ -169,26 +183,31 @@ var residueModule = strings.TrimSuffix(reflect.TypeOf(config{}).PkgPath(), "/glo
 // packages, Ginkgo, Gomega, goleak and residue itself (its test packages and
 // examples excepted). The unicode package's tables are left out too: they
 // are constant data that Go cannot declare const, and reading them is half
-// the cost of a default-scope snapshot.
+// the cost of a default-scope snapshot. The list, with the reason for each
+// entry, is outOfScope in rules.go.
 func DefaultScope(pkg string) bool {
-	if pkg == "unicode" {
+	if pkg == "" || strings.Contains(pkg, "..") {
 		return false
 	}
-	first, _, _ := strings.Cut(pkg, "/")
-	switch first {
-	case "runtime", "reflect", "sync", "unsafe", "syscall", "internal", "vendor", "testing", "weak", "unique", "iter", "go.shape", "":
-		return false
-	}
-	if strings.Contains(pkg, "/internal/") || strings.HasSuffix(pkg, "/internal") || strings.HasPrefix(pkg, "internal/") {
-		return false
-	}
-	for _, p := range []string{"github.com/onsi/ginkgo", "github.com/onsi/gomega", "go.uber.org/goleak", "golang.org/x/sys"} {
-		if pkg == p || strings.HasPrefix(pkg, p+"/") {
-			return false
+	scopeOnce.Do(func() {
+		patterns := make([]string, len(outOfScope))
+		for i, o := range outOfScope {
+			patterns[i] = o.pattern
 		}
+		excluded = inPatterns(patterns)
+	})
+	if excluded(pkg) {
+		return false
 	}
 	if pkg == residueModule || strings.HasPrefix(pkg, residueModule+"/") {
+		// Bookkeeping that changes during every run; its tests and
+		// examples are user code.
 		return strings.HasSuffix(pkg, "_test") || strings.HasPrefix(pkg, residueModule+"/examples/")
 	}
-	return !strings.Contains(pkg, "..")
+	return true
 }
+
+var (
+	scopeOnce sync.Once
+	excluded  func(string) bool
+)

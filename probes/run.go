@@ -42,6 +42,7 @@ type Run struct {
 	runners  []uint64
 	outer    map[uint64]*Run // the runs these runners were running before
 	adopters [][2]string     // see AdoptedBy
+	started  time.Time
 	returned time.Time
 
 	probes []Probe         // those whose Before succeeded
@@ -68,6 +69,13 @@ func (r *Run) Marker() string { return r.markerFn }
 
 // Exclusive reports whether no other run under way shares the run's marker.
 func (r *Run) Exclusive() bool { return r.exclusive }
+
+// Started is when the block first started running.
+func (r *Run) Started() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.started
+}
 
 // Returned is when the block last returned.
 func (r *Run) Returned() time.Time {
@@ -178,6 +186,9 @@ func (r *Run) Adopt() (restore func()) { return r.adopt(outermost()) }
 func (r *Run) adopt(adopter [2]string) (restore func()) {
 	id := stack.CurrentID()
 	r.mu.Lock()
+	if len(r.runners) == 0 {
+		r.started = time.Now()
+	}
 	r.runners = append(r.runners, id)
 	if adopter != ([2]string{}) {
 		r.adopters = append(r.adopters, adopter)
