@@ -151,6 +151,12 @@ func (a *attribution) loadSites(allocs *runAllocations) {
 				}
 			}
 		}
+		// The frames that run a spec's node inside the run (Ginkgo's node
+		// runner, residue's spec decorators) are not the block's: its
+		// outermost frame is the spec's own function.
+		for n := len(s.frames); n > 1 && runsSpecs(s.frames[n-1].Func); n-- {
+			s.frames = s.frames[:n-1]
+		}
 		s.role, s.proto = siteRole(s.frames), siteProto(s.frames)
 		fmt.Fprintf(&k, "|%d|", s.owner)
 		for _, f := range s.frames {
@@ -265,6 +271,18 @@ func (p *Probe) attribute(r *probes.Run, fresh []fdEntry) (mine, others []*candi
 		}
 	}
 	return mine, others, nil
+}
+
+// specRunners are the packages whose functions call a Ginkgo spec's nodes
+// on the run's goroutine.
+var specRunners = []string{
+	"github.com/onsi/ginkgo/v2/internal.",
+	"github.com/residue-go/residue/suite.",
+	"github.com/residue-go/residue/audit/ginkgoaudit.",
+}
+
+func runsSpecs(fn string) bool {
+	return slices.ContainsFunc(specRunners, func(p string) bool { return strings.HasPrefix(fn, p) })
 }
 
 // closureParent returns the function in which a closure or go-statement

@@ -74,15 +74,17 @@ func TestFixture(t *testing.T) {
 
 	// Each test's report names the line of the fixture that left it.
 	lines := map[string]string{
-		"TestGoroutine":            `plain/plain\.go:17\b`,
-		"TestParallelLeak":         `plain/plain\.go:17\b`,
-		"TestSubtests":             `plain/plain\.go:17\b`,
-		"TestFile":                 `plain/plain_test\.go:22\b`,
-		"TestSocket":               `plain/plain_test\.go:28\b`,
-		"TestGlobal":               `plain\.Registry: added "a": 1`,
-		"TestSetMode":              `external\.Mode: "prod" → "test"`,
-		"TestLeak":                 `testmain/testmain_test\.go:23\b`,
-		"a worker is left running": `suite/suite_test\.go:19\b`,
+		"TestGoroutine":              `plain/plain\.go:17\b`,
+		"TestParallelLeak":           `plain/plain\.go:17\b`,
+		"TestSubtests":               `plain/plain\.go:17\b`,
+		"TestFile":                   `plain/plain_test\.go:22\b`,
+		"TestSocket":                 `plain/plain_test\.go:28\b`,
+		"TestSubtestOpens":           `plain/plain_test\.go:44\b`,
+		"TestGlobal":                 `plain\.Registry: added "a": 1`,
+		"TestSetMode":                `external\.Mode: "prod" → "test"`,
+		"TestLeak":                   `testmain/testmain_test\.go:23\b`,
+		"a worker is left running":   `suite/suite_test\.go:20\b`,
+		"a config file is left open": `opened by the block at .*suite/suite_test\.go:35\b`,
 	}
 	recs, _ := record.Read(strings.NewReader(out))
 	for _, r := range recs {
@@ -104,7 +106,7 @@ func TestFixture(t *testing.T) {
 		"example.com/fixture/broken did not build:",
 		"broken/broken_test.go:6:2: undefined: undefined", // the file's own path, not the overlay's
 		"example.com/fixture/plain TestFails failed:",
-		"residue: FAIL: 9 tests left side effects; 1 test failed (the tests' own failures); 1 package did not build",
+		"residue: FAIL: 11 tests left side effects; 1 test failed (the tests' own failures); 1 package did not build",
 	} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("standard error lacks %q:\n%s", want, stderr)
@@ -205,7 +207,7 @@ func TestGinkgoParallel(t *testing.T) {
 	for _, r := range recs {
 		got = append(got, r.Test+": "+r.Verdict)
 	}
-	want := []string{"a worker is left running: found", "a worker is stopped by the AfterEach: clean"}
+	want := []string{"a config file is left open: found", "a worker is left running: found", "a worker is stopped by the AfterEach: clean"}
 	if !slices.Equal(got, want) {
 		t.Errorf("records %q, want %q", got, want)
 	}
@@ -224,5 +226,15 @@ func TestGlobalsScope(t *testing.T) {
 	}
 	if _, err := parseArgs([]string{"-globals=some"}, nil); err == nil {
 		t.Error("-globals=some accepted")
+	}
+}
+
+// TestGoTestFails: when go test stops before any package, the run fails
+// with go test's own message.
+func TestGoTestFails(t *testing.T) {
+	code, out, stderr := auditFixture(t, "-timeout=abc", "./external")
+	if code != exitFailed || !strings.Contains(out, `invalid value "abc" for flag -timeout`) ||
+		!strings.Contains(stderr, "residue: FAIL: go test failed") {
+		t.Errorf("exit code %d\n%s%s", code, out, stderr)
 	}
 }

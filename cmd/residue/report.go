@@ -11,14 +11,15 @@ import (
 
 // summary counts what the run found.
 type summary struct {
-	tests       int // tests and specs audited
-	pkgs        int // packages with audited tests
-	newFindings int // tests with findings not in the baseline
-	accepted    int // findings the baseline accepts
-	errors      int // tests the probes could not judge
-	failed      int // tests that failed (the tests' own verdict)
-	pkgFailed   int // packages that failed outside any test (TestMain, a crash, a timeout)
-	notBuilt    int // packages that did not build
+	tests       int  // tests and specs audited
+	pkgs        int  // packages with audited tests
+	newFindings int  // tests with findings not in the baseline
+	accepted    int  // findings the baseline accepts
+	errors      int  // tests the probes could not judge
+	failed      int  // tests that failed (the tests' own verdict)
+	pkgFailed   int  // packages that failed outside any test (TestMain, a crash, a timeout)
+	notBuilt    int  // packages that did not build
+	goFailed    bool // go test failed, and no package says why
 }
 
 func summarize(recs []record.Record, res *runResult) *summary {
@@ -47,6 +48,7 @@ func summarize(recs []record.Record, res *runResult) *summary {
 		}
 		s.failed += len(p.failed)
 	}
+	s.goFailed = res.exitFailed && s.failed+s.pkgFailed+s.notBuilt == 0
 	return s
 }
 
@@ -62,7 +64,7 @@ func unaccepted(r *record.Record) int {
 
 func (s *summary) code() int {
 	switch {
-	case s.failed > 0 || s.pkgFailed > 0 || s.notBuilt > 0:
+	case s.failed > 0 || s.pkgFailed > 0 || s.notBuilt > 0 || s.goFailed:
 		return exitFailed
 	case s.newFindings > 0 || s.errors > 0:
 		return exitFindings
@@ -91,6 +93,9 @@ func (s *summary) line(withBaseline bool) string {
 	}
 	if s.notBuilt > 0 {
 		why = append(why, plural(s.notBuilt, "package")+" did not build")
+	}
+	if s.goFailed {
+		why = append(why, "go test failed (its output is above)")
 	}
 	accepted := ""
 	if s.accepted > 0 {

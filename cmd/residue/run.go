@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"sort"
 	"strings"
 	"sync"
@@ -53,7 +54,10 @@ type runResult struct {
 	builds map[string]*strings.Builder // compiler output by go test's build ID
 	pkgs   map[string]*pkgResult
 	order  []string
-	err    error // go test could not be run, or ended without its packages
+	err    error // go test could not be run
+	// exitFailed is set when go test exited non-zero; its output says why
+	// when no package does (a bad pattern, a go.mod it cannot use).
+	exitFailed bool
 }
 
 func (r *runResult) pkg(path string) *pkgResult {
@@ -154,6 +158,12 @@ func runTests(dir string, env, args []string, prog *progress, unmap *strings.Rep
 		r.err = err
 		return r
 	}
+	// An interrupt from the terminal reaches go test too, which stops its
+	// tests and exits: wait for it, then report what ran and remove the
+	// overlay.
+	interrupts := make(chan os.Signal, 1)
+	signal.Notify(interrupts, os.Interrupt)
+	defer signal.Stop(interrupts)
 	if err := cmd.Start(); err != nil {
 		r.err = err
 		return r
@@ -193,7 +203,9 @@ func runTests(dir string, env, args []string, prog *progress, unmap *strings.Rep
 		r.pkg("").out("").WriteString(s + "\n")
 	}
 	if werr != nil {
-		if _, ok := werr.(*exec.ExitError); !ok {
+		if _, ok := werr.(*exec.ExitError); ok {
+			r.exitFailed = true
+		} else {
 			r.err = werr
 		}
 	}
