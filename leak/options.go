@@ -22,8 +22,9 @@ type Option = probes.Setting[config]
 const Name = "goroutines"
 
 type config struct {
-	within  time.Duration
-	ignores []ignore
+	within   time.Duration
+	ignores  []ignore
+	idleHTTP bool // allow idle keep-alive connections' goroutines
 }
 
 type ignore struct {
@@ -118,4 +119,17 @@ func (c *config) ignored(g *stack.Goroutine) bool {
 		}
 	}
 	return false
+}
+
+// IgnoringIdleHTTPConns allows the reader and writer goroutines of the
+// keep-alive connections an http.Transport keeps idle in its pool: the block
+// read and closed every response on them, and the transport keeps them for
+// reuse. A connection whose response body was never closed is not idle and
+// is still reported. Without this option, the report names such goroutines
+// and the ways to end them.
+func IgnoringIdleHTTPConns() Option {
+	return option("IgnoringIdleHTTPConns()", func(c *config) error {
+		c.idleHTTP = true
+		return nil
+	})
 }

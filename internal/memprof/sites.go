@@ -1,0 +1,120 @@
+package memprof
+
+import (
+	"runtime"
+	"slices"
+
+	"github.com/residue-go/residue/internal/stack"
+)
+
+// Sites is the memory profile flushed once, to be searched for the stacks
+// that allocated at a given place: a go statement allocates the closure it
+// starts (or the wrapper holding its arguments) on the stack of the goroutine
+// that runs it, so these stacks tell how a goroutine's creation was reached.
+// Records are symbolized only as far as a search needs.
+type Sites struct {
+	recs  []runtime.MemProfileRecord
+	pcs   map[uintptr][]stack.Frame // one return address, inlined calls expanded
+	full  []StackRecord             // read when a matching record is cut at 32 frames
+	fullT bool
+}
+
+// FlushSites runs the two GC cycles that publish every allocation made so
+// far and returns the profile to search.
+func FlushSites() *Sites {
+	return &Sites{recs: MemProfile(), pcs: map[uintptr][]stack.Frame{}}
+}
+
+// frames symbolizes one return address.
+func (s *Sites) frames(pc uintptr) []stack.Frame {
+	if f, ok := s.pcs[pc]; ok {
+		return f
+	}
+	f := Symbolize([]uintptr{pc})
+	s.pcs[pc] = f
+	return f
+}
+
+// site returns the innermost frame of pcs outside the runtime: the code
+// that allocated.
+func (s *Sites) site(pcs []uintptr) (stack.Frame, bool) {
+	for _, pc := range pcs {
+		if pc == 0 {
+			break
+		}
+		for _, f := range s.frames(pc) {
+			if !stack.IsRuntime(f.Func) {
+				return f, true
+			}
+		}
+	}
+	return stack.Frame{}, false
+}
+
+// Stack is the whole stack of an allocation, innermost first.
+type Stack struct {
+	Frames []stack.Frame
+	// Entry is where the outermost function outside the runtime (the
+	// goroutine's entry) is declared: for a closure or a go statement's
+	// wrapper, the line of the go statement that started it, when the go
+	// statement and its func literal start on one line.
+	Entry stack.Frame
+}
+
+// At returns the whole stacks of the allocations made in function fn (at
+// line of file, when line is not 0), each stack once. Objects freed since
+// count: what matters is where they were allocated.
+func (s *Sites) At(fn, file string, line int) []Stack {
+	var out []Stack
+	for i := range s.recs {
+		r := &s.recs[i]
+		f, ok := s.site(r.Stack0[:])
+		if !ok || f.Func != fn || (line != 0 && (f.Line != line || f.File != file)) {
+			continue
+		}
+		stacks := [][]uintptr{r.Stack()}
+		if r.Stack0[len(r.Stack0)-1] != 0 {
+			stacks = s.whole(r.Stack0[:])
+		}
+		for _, pcs := range stacks {
+			st := Stack{Frames: Symbolize(pcs), Entry: entry(pcs)}
+			if !slices.ContainsFunc(out, func(o Stack) bool { return slices.Equal(o.Frames, st.Frames) }) {
+				out = append(out, st)
+			}
+		}
+	}
+	return out
+}
+
+// whole returns the full stacks of the records that runtime.MemProfile cut
+// at 32 frames into cut, from the heap profile's text form; cut itself when
+// no record there starts with it.
+func (s *Sites) whole(cut []uintptr) [][]uintptr {
+	if !s.fullT {
+		s.full, s.fullT = FullStackProfile(), true
+	}
+	var out [][]uintptr
+	for _, r := range s.full {
+		if len(r.Stack) > len(cut) && slices.Equal(r.Stack[:len(cut)], cut) {
+			out = append(out, r.Stack)
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, cut)
+	}
+	return out
+}
+
+// entry returns where the outermost function of pcs outside the runtime is
+// declared.
+func entry(pcs []uintptr) stack.Frame {
+	for i := len(pcs) - 1; i >= 0; i-- {
+		f := runtime.FuncForPC(pcs[i] - 1)
+		if pcs[i] == 0 || f == nil || stack.IsRuntime(f.Name()) {
+			continue
+		}
+		file, line := f.FileLine(f.Entry())
+		return stack.Frame{Func: f.Name(), File: file, Line: line}
+	}
+	return stack.Frame{}
+}
