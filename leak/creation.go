@@ -88,6 +88,12 @@ func (t *tracer) toMarker(st []Frame) []Frame {
 	return st[from:end]
 }
 
+// onAnyBlock reports whether a stack ran some run's block, this one's or
+// another's.
+func onAnyBlock(st []Frame) bool {
+	return slices.ContainsFunc(st, func(f Frame) bool { return probes.IsMarker(f.Func) })
+}
+
 // through returns the creations that led to the exited goroutine that ran
 // the go statement at f, as far as the profile tells them for certain.
 func (t *tracer) through(f Frame, hops int) []Creation {
@@ -108,7 +114,7 @@ func (t *tracer) step(f Frame, hops int) []Creation {
 	// a goroutine other than the block's.
 	var entry Frame
 	for _, st := range t.at(f.Func, f.File, f.Line) {
-		if t.toMarker(st.Frames) != nil {
+		if onAnyBlock(st.Frames) {
 			continue
 		}
 		if st.Entry.Func == "" || (entry.Func != "" && st.Entry != entry) {
@@ -123,6 +129,7 @@ func (t *tracer) step(f Frame, hops int) []Creation {
 	// The go statement that started it is on the line where the closure
 	// (or the go statement's wrapper) is declared, in parent; it allocated
 	// there, reached from the block or from one other exited goroutine.
+	// Stacks through other runs' blocks are theirs.
 	site := Frame{Func: parent, File: entry.File, Line: entry.Line}
 	var (
 		fromRun  [][]Frame
@@ -131,7 +138,7 @@ func (t *tracer) step(f Frame, hops int) []Creation {
 	for _, st := range t.at(site.Func, site.File, site.Line) {
 		if p := t.toMarker(st.Frames); p != nil {
 			fromRun = append(fromRun, p)
-		} else {
+		} else if !onAnyBlock(st.Frames) {
 			fromElse = true
 		}
 	}

@@ -157,6 +157,8 @@ func writeOrigin(b *strings.Builder, origin []Creation) {
 		}
 		fmt.Fprintf(b, "    %s %s", verb, c.Func)
 		switch {
+		case c.InBlock && hasWays(c.From):
+			b.WriteString(" — called by the block")
 		case c.InBlock:
 			b.WriteString(" — in the block")
 		case c.Exited && c.Goroutine != 0:
@@ -171,15 +173,24 @@ func writeOrigin(b *strings.Builder, origin []Creation) {
 	}
 }
 
+// ways returns the ways that go through more than the block's own
+// function: a go statement in that function needs no way to be shown.
+func ways(from [][]Frame) [][]Frame {
+	var out [][]Frame
+	for _, p := range from {
+		if len(p) > 1 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func hasWays(from [][]Frame) bool { return len(ways(from)) > 0 }
+
 // writeFrom shows the ways from the block's own lines to a go statement
 // (each innermost first, from the go statement's function out to the block).
 func writeFrom(b *strings.Builder, from [][]Frame) {
-	var ways [][]Frame
-	for _, p := range from {
-		if len(p) > 1 { // a go statement in the block's own function needs no way
-			ways = append(ways, p)
-		}
-	}
+	ways := ways(from)
 	if len(ways) == 0 {
 		return
 	}
