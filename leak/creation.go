@@ -1,6 +1,7 @@
 package leak
 
 import (
+	"cmp"
 	"slices"
 
 	"github.com/residue-go/residue/internal/memprof"
@@ -74,7 +75,16 @@ func (t *tracer) fromBlock(f Frame) [][]Frame {
 			out = append(out, p)
 		}
 	}
+	sortWays(out)
 	return out
+}
+
+// sortWays orders ways by the block's line they start from.
+func sortWays(ways [][]Frame) {
+	slices.SortFunc(ways, func(a, b []Frame) int {
+		return cmp.Or(cmp.Compare(a[len(a)-1].File, b[len(b)-1].File), cmp.Compare(a[len(a)-1].Line, b[len(b)-1].Line),
+			cmp.Compare(len(a), len(b)))
+	})
 }
 
 // toMarker cuts a stack to the frames from its allocation site out to the
@@ -144,6 +154,7 @@ func (t *tracer) step(f Frame, hops int) []Creation {
 	}
 	switch {
 	case len(fromRun) > 0 && !fromElse:
+		sortWays(fromRun)
 		return []Creation{{Frame: site, InBlock: true, From: fromRun}}
 	case len(fromRun) == 0 && fromElse:
 		return append([]Creation{{Frame: site, Exited: true}}, t.through(site, hops+1)...)

@@ -19,6 +19,7 @@ const (
 	maxRawLines = 40 // lines of the runtime's own text, for stacks the parser cannot read
 	maxCreation = 8  // creations shown per goroutine
 	maxFrom     = 4  // ways from the block shown per creation
+	maxWayCalls = 3  // calls shown per way, from the block's line on
 )
 
 // group is the goroutines a report shows as one: same state, stack and
@@ -209,6 +210,10 @@ func writeFrom(b *strings.Builder, from [][]Frame) {
 		}
 		fmt.Fprintf(b, "        %s\n", p[len(p)-1].Location())
 		for j := len(p) - 2; j >= 1; j-- {
+			if shown := len(p) - 2 - j; shown == maxWayCalls {
+				fmt.Fprintf(b, "        … and %s to the go statement\n", text.Plural(j, "more call"))
+				break
+			}
 			fmt.Fprintf(b, "        through %s\n            %s\n", p[j].Func, p[j].Location())
 		}
 	}
