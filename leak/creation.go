@@ -37,7 +37,7 @@ func (s *snapshot) traceCreations(left []Goroutine, r *probes.Run) {
 	if !r.Exclusive() {
 		return
 	}
-	t := tracer{marker: r.Marker(), memo: map[Frame][]Creation{}}
+	t := tracer{marker: r.Marker(), memo: map[Frame][]Creation{}, ways: map[Frame][][]Frame{}}
 	for i := range left {
 		o := left[i].Origin
 		if len(o) == 0 {
@@ -46,7 +46,12 @@ func (s *snapshot) traceCreations(left []Goroutine, r *probes.Run) {
 		last := &o[len(o)-1]
 		switch {
 		case last.InBlock:
-			last.From = t.fromBlock(last.Frame)
+			ways, ok := t.ways[last.Frame]
+			if !ok {
+				ways = t.fromBlock(last.Frame)
+				t.ways[last.Frame] = ways
+			}
+			last.From = ways
 		case last.Exited:
 			left[i].Origin = append(o, t.through(last.Frame, 0)...)
 		}
@@ -56,7 +61,8 @@ func (s *snapshot) traceCreations(left []Goroutine, r *probes.Run) {
 type tracer struct {
 	marker string
 	sites  *memprof.Sites
-	memo   map[Frame][]Creation
+	memo   map[Frame][]Creation // through, per go statement
+	ways   map[Frame][][]Frame  // fromBlock, per go statement
 }
 
 func (t *tracer) at(fn, file string, line int) []memprof.Stack {

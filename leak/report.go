@@ -39,8 +39,15 @@ func (r *Report) groups() []*group {
 		}
 		index[k].gs = append(index[k].gs, g)
 	}
-	// The largest groups first, then in the order of their first goroutine.
-	slices.SortStableFunc(order, func(a, b *group) int { return cmp.Compare(len(b.gs), len(a.gs)) })
+	// The largest groups first; groups of one size by stack, so that the
+	// order does not hang on how the runtime handed out IDs.
+	keys := make(map[*group]string, len(order))
+	for _, g := range order {
+		keys[g] = fmt.Sprint(g.gs[0].Stack, originKey(g.gs[0].Origin))
+	}
+	slices.SortStableFunc(order, func(a, b *group) int {
+		return cmp.Or(cmp.Compare(len(b.gs), len(a.gs)), cmp.Compare(keys[a], keys[b]))
+	})
 	return order
 }
 
@@ -71,8 +78,8 @@ func (r *Report) String() string {
 			for _, g := range groups[i:] {
 				rest += len(g.gs)
 			}
-			fmt.Fprintf(&b, "\n… and %s more (%s) with other stacks, not shown\n",
-				text.Plural(len(groups)-i, "group"), text.Plural(rest, "goroutine"))
+			fmt.Fprintf(&b, "\n… and %d more %s (%s with other stacks), not shown\n", len(groups)-i, plural(len(groups)-i, "group"),
+				text.Plural(rest, "goroutine"))
 			break
 		}
 		b.WriteString("\n")
@@ -246,4 +253,12 @@ func originKey(cs []Creation) string {
 		fmt.Fprintf(&b, "%s %s %v %v|", c.Func, c.Location(), c.InBlock, c.From)
 	}
 	return b.String()
+}
+
+// plural returns word, or its plural form when n is not 1.
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
 }
