@@ -65,9 +65,14 @@ func (r *Report) String() string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "The block left %s running after it returned", text.Plural(len(r.Goroutines), "goroutine"))
-	if stuck > 0 {
+	switch {
+	case stuck > 0 && r.Within > 0:
 		fmt.Fprintf(&b, " (%d stuck forever, so reported without waiting out the %v settle window)", stuck, r.Within)
-	} else {
+	case stuck > 0:
+		fmt.Fprintf(&b, " (%d stuck forever)", stuck)
+	case r.Within == 0:
+		b.WriteString(" (checked once, with no settle window)")
+	default:
 		fmt.Fprintf(&b, " (still there after the %v settle window)", r.Within)
 	}
 	b.WriteString(":\n")
@@ -205,7 +210,7 @@ func writeFrom(b *strings.Builder, from [][]Frame) {
 	if len(ways) == 1 {
 		b.WriteString("    reached from the block at\n")
 	} else {
-		fmt.Fprintf(b, "    reached from the block in one of %d ways, each goroutine by one of them:\n", len(ways))
+		fmt.Fprintf(b, "    reached from the block in %d ways (each goroutine by one of them):\n", len(ways))
 	}
 	for i, p := range ways {
 		if i == maxFrom {
