@@ -33,11 +33,11 @@ const maxHops = 8
 //
 // With another run sharing the marker, no stack can be told to be this
 // run's, and nothing is added.
-func (s *snapshot) traceCreations(left []Goroutine, r *probes.Run) {
+func (p *Probe) traceCreations(left []Goroutine, r *probes.Run) {
 	if !r.Exclusive() {
 		return
 	}
-	t := tracer{marker: r.Marker(), memo: map[Frame][]Creation{}, ways: map[Frame][][]Frame{}}
+	t := tracer{marker: r.Marker(), memo: map[Frame][]Creation{}, ways: map[Frame][][]Frame{}, cycles: p.cycles}
 	for i := range left {
 		o := left[i].Origin
 		if len(o) == 0 {
@@ -63,13 +63,25 @@ type tracer struct {
 	sites  *memprof.Sites
 	memo   map[Frame][]Creation // through, per go statement
 	ways   map[Frame][][]Frame  // fromBlock, per go statement
+	cycles uint64               // GC cycles ended before the block started
+	// recentOnly keeps the stacks that allocated since the profile was last
+	// published. Fewer than two GC cycles ended since the block started, so
+	// all the run's allocations are among them; earlier runs that shared the
+	// marker and went through the same go statement from other lines, long
+	// published, are left out.
+	recentOnly bool
 }
 
 func (t *tracer) at(fn, file string, line int) []memprof.Stack {
 	if t.sites == nil {
+		t.recentOnly = memprof.GCCycles()-t.cycles < 2
 		t.sites = memprof.FlushSites()
 	}
-	return t.sites.At(fn, file, line)
+	all := t.sites.At(fn, file, line)
+	if !t.recentOnly {
+		return all
+	}
+	return slices.DeleteFunc(all, func(st memprof.Stack) bool { return !st.Recent })
 }
 
 // fromBlock returns the ways from the block's code to the go statement at

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/residue-go/residue/internal/memprof"
 	"github.com/residue-go/residue/internal/stack"
 	"github.com/residue-go/residue/probes"
 )
@@ -65,6 +66,7 @@ type Probe struct {
 	cfg     config
 	before  map[uint64]bool // goroutines alive before the block
 	release func()          // ends the recording of allocations
+	cycles  uint64          // GC cycles ended before the block started
 	report  *Report
 }
 
@@ -93,6 +95,7 @@ func (p *Probe) Before(*probes.Run) error {
 	defer putBuffer(buf)
 	fullDump(buf)
 	p.before = stack.IDs(buf.Bytes())
+	p.cycles = memprof.GCCycles()
 	p.release = recordCreations()
 	return nil
 }
@@ -131,11 +134,10 @@ func (p *Probe) settle(r *probes.Run) *Report {
 	var (
 		left []Goroutine
 		seen = map[uint64]sighting{}
-		s    *snapshot
 	)
 	probes.Settle(p.cfg.within, func(attempt int, last bool) bool {
 		prove := leakProfile != nil && attempt > 0 && attempt&(attempt-1) == 0
-		left, s = p.find(r, prove, seen)
+		left = p.find(r, prove, seen)
 		if len(left) == 0 {
 			return true
 		}
@@ -147,7 +149,7 @@ func (p *Probe) settle(r *probes.Run) *Report {
 		return false
 	})
 	if len(left) > 0 {
-		s.traceCreations(left, r)
+		p.traceCreations(left, r)
 	}
 	return &Report{Goroutines: left, Within: p.cfg.within, Waited: time.Since(r.Returned())}
 }
@@ -156,20 +158,21 @@ func (p *Probe) settle(r *probes.Run) *Report {
 // in phases: a snapshot of every goroutine, the ownership of each by its
 // creators, the claims the run's label counts settle, and the
 // classification of what is claimed.
-func (p *Probe) find(r *probes.Run, prove bool, seen map[uint64]sighting) ([]Goroutine, *snapshot) {
+func (p *Probe) find(r *probes.Run, prove bool, seen map[uint64]sighting) []Goroutine {
 	s := look(r, p.before, prove)
 	if s == nil {
-		return nil, nil
+		return nil
 	}
 	claims := s.claims(s.ownership(r, p.before))
 	if len(claims) == 0 {
-		return nil, s
+		return nil
 	}
 	conns := s.httpConns()
 	now := time.Now()
 	var out []Goroutine
 	for _, c := range claims {
 		g := c.g
+		g.ParseFrames()
 		conn := conns.of(g)
 		if p.cfg.ignored(g) || (conn == IdleHTTPConn && p.cfg.idleHTTP) {
 			continue
@@ -194,7 +197,7 @@ func (p *Probe) find(r *probes.Run, prove bool, seen map[uint64]sighting) ([]Gor
 		}
 		out = append(out, lg)
 	}
-	return out, s
+	return out
 }
 
 // neverWakes reports wait states that no other goroutine can end.

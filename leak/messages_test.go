@@ -3,8 +3,10 @@ package leak_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/residue-go/residue/leak"
+	"github.com/residue-go/residue/probes"
 )
 
 // A worker started by newPool, called from two handlers the block calls on
@@ -58,4 +60,36 @@ func TestChainThroughAnExitedCreatorReachesTheBlock(t *testing.T) {
 		}
 	}
 	golden(t, "exited_creator", msg)
+}
+
+// Runs reuse marker frames: a run that leaks through handleInvoices with the
+// marker an earlier run used to leak through handleOrders shows only its own
+// way, not the earlier run's, whose records are still in the profile.
+func TestWaysOfAnEarlierRunWithTheSameMarkerAreNotShown(t *testing.T) {
+	stop := make(chan struct{})
+	defer close(stop)
+	run := func(block func()) (*probes.Run, *leak.Report) {
+		p, err := leak.NewProbe(leak.Within(10 * time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := probes.Exec(block, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r, p.Report().(*leak.Report)
+	}
+	first, _ := run(func() { handleOrders(stop) })
+	for range probes.MaxExclusiveRuns * 2 {
+		r, rep := run(func() { handleInvoices(stop) })
+		if r.Marker() != first.Marker() {
+			continue
+		}
+		o := rep.Goroutines[0].Origin
+		if len(o) != 1 || len(o[0].From) != 1 || !strings.HasSuffix(o[0].From[0][1].Func, "handleInvoices") {
+			t.Fatalf("want only this run's way, through handleInvoices:\n%s", rep)
+		}
+		return
+	}
+	t.Skip("no run got the first run's marker again")
 }

@@ -2,6 +2,7 @@ package memprof
 
 import (
 	"runtime"
+	"runtime/metrics"
 	"slices"
 
 	"github.com/residue-go/residue/internal/stack"
@@ -13,16 +14,46 @@ import (
 // that runs it, so these stacks tell how a goroutine's creation was reached.
 // Records are symbolized only as far as a search needs.
 type Sites struct {
-	recs  []runtime.MemProfileRecord
-	pcs   map[uintptr][]stack.Frame // one return address, inlined calls expanded
-	full  []StackRecord             // read when a matching record is cut at 32 frames
-	fullT bool
+	recs   []runtime.MemProfileRecord
+	recent map[[32]uintptr]bool      // stacks that allocated since the last published profile
+	pcs    map[uintptr][]stack.Frame // one return address, inlined calls expanded
+	full   []StackRecord             // read when a matching record is cut at 32 frames
+	fullT  bool
 }
 
 // FlushSites runs the two GC cycles that publish every allocation made so
-// far and returns the profile to search.
+// far and returns the profile to search. It notes which stacks allocated
+// since the profile was last published: the runtime publishes an
+// allocation only once two GC cycles have ended after it, so when fewer than
+// two ended since some moment, every allocation made after that moment is
+// recent (see Stack.Recent).
 func FlushSites() *Sites {
-	return &Sites{recs: MemProfile(), pcs: map[uintptr][]stack.Frame{}}
+	published := map[[32]uintptr]int64{}
+	for _, r := range PublishedMemProfile() {
+		published[r.Stack0] += r.AllocObjects
+	}
+	s := &Sites{recs: MemProfile(), recent: map[[32]uintptr]bool{}, pcs: map[uintptr][]stack.Frame{}}
+	now := map[[32]uintptr]int64{}
+	for _, r := range s.recs {
+		now[r.Stack0] += r.AllocObjects
+	}
+	for k, n := range now {
+		if n > published[k] {
+			s.recent[k] = true
+		}
+	}
+	return s
+}
+
+// GCCycles returns how many GC cycles have ended since the process started,
+// cheaply: no GC, no stop of the world.
+func GCCycles() uint64 {
+	sample := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(sample)
+	if sample[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return sample[0].Value.Uint64()
 }
 
 // frames symbolizes one return address.
@@ -59,6 +90,9 @@ type Stack struct {
 	// wrapper, the line of the go statement that started it, when the go
 	// statement and its func literal start on one line.
 	Entry stack.Frame
+	// Recent is set when the stack allocated since the profile was last
+	// published, before FlushSites ran its GC cycles.
+	Recent bool
 }
 
 // At returns the whole stacks of the allocations made in function fn (at
@@ -77,7 +111,7 @@ func (s *Sites) At(fn, file string, line int) []Stack {
 			stacks = s.whole(r.Stack0[:])
 		}
 		for _, pcs := range stacks {
-			st := Stack{Frames: Symbolize(pcs), Entry: entry(pcs)}
+			st := Stack{Frames: Symbolize(pcs), Entry: entry(pcs), Recent: s.recent[r.Stack0]}
 			if !slices.ContainsFunc(out, func(o Stack) bool { return slices.Equal(o.Frames, st.Frames) }) {
 				out = append(out, st)
 			}
