@@ -65,16 +65,16 @@ type tracer struct {
 	ways   map[Frame][][]Frame  // fromBlock, per go statement
 	cycles uint64               // GC cycles ended before the block started
 	// recentOnly keeps the stacks that allocated since the profile was last
-	// published. Fewer than two GC cycles ended since the block started, so
-	// all the run's allocations are among them; earlier runs that shared the
-	// marker and went through the same go statement from other lines, long
-	// published, are left out.
+	// published. The runtime publishes allocations when a GC cycle ends; if
+	// none ended since the block started, all the run's allocations are
+	// among them, and earlier runs that shared the marker and went through
+	// the same go statement from other lines, published, are left out.
 	recentOnly bool
 }
 
 func (t *tracer) at(fn, file string, line int) []memprof.Stack {
 	if t.sites == nil {
-		t.recentOnly = memprof.GCCycles()-t.cycles < 2
+		t.recentOnly = memprof.GCCycles() == t.cycles
 		t.sites = memprof.FlushSites()
 	}
 	all := t.sites.At(fn, file, line)

@@ -1,6 +1,9 @@
 package leak_test
 
 import (
+	"fmt"
+	"os"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -16,8 +19,8 @@ func TestPoolWorkerLeadsToTheBlocksLines(t *testing.T) {
 	stop := make(chan struct{})
 	defer close(stop)
 	r := find(t, func() {
-		handleOrders(stop)
-		handleInvoices(stop)
+		handleOrders(stop)   // way 1
+		handleInvoices(stop) // way 2
 	}, leak.Within(quick))
 	if len(r.Goroutines) != 2 {
 		t.Fatalf("want both workers:\n%s", r)
@@ -27,7 +30,8 @@ func TestPoolWorkerLeadsToTheBlocksLines(t *testing.T) {
 		t.Fatalf("the origin should be newPool's go statement, reached from the block in two ways: %+v", c)
 	}
 	msg := r.String()
-	for _, want := range []string{"pool_test.go:14", "handleOrders", "handleInvoices", "messages_test.go:17", "messages_test.go:18"} {
+	for _, want := range []string{at(t, "pool_test.go", "go p.work(stop)"), "handleOrders", "handleInvoices",
+		at(t, "messages_test.go", "// way 1"), at(t, "messages_test.go", "// way 2")} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message lacks %q:\n%s", want, msg)
 		}
@@ -43,7 +47,7 @@ func TestChainThroughAnExitedCreatorReachesTheBlock(t *testing.T) {
 	defer close(stop)
 	r := find(t, func() {
 		done := make(chan struct{})
-		startVia(stop, done)
+		startVia(stop, done) // via an exited creator
 		<-done
 	}, leak.Within(quick))
 	if len(r.Goroutines) != 1 {
@@ -54,7 +58,8 @@ func TestChainThroughAnExitedCreatorReachesTheBlock(t *testing.T) {
 		t.Fatalf("origin should go through the exited creator to the block: %+v", o)
 	}
 	msg := r.String()
-	for _, want := range []string{"pool_test.go:14", "(exited; it was the block's)", "pool_test.go:38", "messages_test.go:44"} {
+	for _, want := range []string{at(t, "pool_test.go", "go p.work(stop)"), "(exited; it was the block's)",
+		at(t, "pool_test.go", "go func() {"), at(t, "messages_test.go", "// via an exited creator")} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message lacks %q:\n%s", want, msg)
 		}
@@ -80,6 +85,10 @@ func TestWaysOfAnEarlierRunWithTheSameMarkerAreNotShown(t *testing.T) {
 		return r, p.Report().(*leak.Report)
 	}
 	first, _ := run(func() { handleOrders(stop) })
+	// With no GC cycle ending during a run, the profile tells the run's
+	// allocations from earlier ones (the first run's tracing published
+	// those).
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	for range probes.MaxExclusiveRuns * 2 {
 		r, rep := run(func() { handleInvoices(stop) })
 		if r.Marker() != first.Marker() {
@@ -92,4 +101,27 @@ func TestWaysOfAnEarlierRunWithTheSameMarkerAreNotShown(t *testing.T) {
 		return
 	}
 	t.Skip("no run got the first run's marker again")
+}
+
+// at returns "file:line" for the one line of file, in this directory, that
+// contains text.
+func at(t *testing.T, file, text string) string {
+	t.Helper()
+	src, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := ""
+	for i, l := range strings.Split(string(src), "\n") {
+		if strings.Contains(l, text) && !strings.Contains(l, "at(t, ") {
+			if found != "" {
+				t.Fatalf("%q is on more than one line of %s", text, file)
+			}
+			found = fmt.Sprintf("%s:%d", file, i+1)
+		}
+	}
+	if found == "" {
+		t.Fatalf("%q is not in %s", text, file)
+	}
+	return found
 }

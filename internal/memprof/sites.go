@@ -23,10 +23,10 @@ type Sites struct {
 
 // FlushSites runs the two GC cycles that publish every allocation made so
 // far and returns the profile to search. It notes which stacks allocated
-// since the profile was last published: the runtime publishes an
-// allocation only once two GC cycles have ended after it, so when fewer than
-// two ended since some moment, every allocation made after that moment is
-// recent (see Stack.Recent).
+// since the profile was last published: the runtime publishes allocations
+// when a GC cycle ends (its sweep done), so when no cycle ended since some
+// moment (see GCCycles), every allocation made after it is recent (see
+// Stack.Recent).
 func FlushSites() *Sites {
 	published := map[[32]uintptr]int64{}
 	for _, r := range PublishedMemProfile() {
@@ -41,6 +41,11 @@ func FlushSites() *Sites {
 		if n > published[k] {
 			s.recent[k] = true
 		}
+	}
+	if len(s.recent) == 0 {
+		// Until a GC cycle has published something, runtime.MemProfile
+		// shows every allocation: nothing tells recent ones apart.
+		s.recent = nil
 	}
 	return s
 }
@@ -91,7 +96,8 @@ type Stack struct {
 	// statement and its func literal start on one line.
 	Entry stack.Frame
 	// Recent is set when the stack allocated since the profile was last
-	// published, before FlushSites ran its GC cycles.
+	// published, before FlushSites ran its GC cycles; on every stack when the
+	// profile cannot tell.
 	Recent bool
 }
 
@@ -111,7 +117,7 @@ func (s *Sites) At(fn, file string, line int) []Stack {
 			stacks = s.whole(r.Stack0[:])
 		}
 		for _, pcs := range stacks {
-			st := Stack{Frames: Symbolize(pcs), Entry: entry(pcs), Recent: s.recent[r.Stack0]}
+			st := Stack{Frames: Symbolize(pcs), Entry: entry(pcs), Recent: s.recent == nil || s.recent[r.Stack0]}
 			if !slices.ContainsFunc(out, func(o Stack) bool { return slices.Equal(o.Frames, st.Frames) }) {
 				out = append(out, st)
 			}
