@@ -125,3 +125,22 @@ func at(t *testing.T, file, text string) string {
 	}
 	return found
 }
+
+// A finding's key names the functions of the runtime's own creation chain,
+// not what the memory profile adds, which depends on the run.
+func TestFindingKeyLeavesOutWhatTheProfileAdds(t *testing.T) {
+	stop := make(chan struct{})
+	defer close(stop)
+	r := find(t, func() {
+		done := make(chan struct{})
+		startVia(stop, done)
+		<-done
+	}, leak.Within(quick))
+	f := r.Findings()
+	if len(f) != 1 || len(r.Goroutines[0].Origin) < 2 {
+		t.Fatalf("want one finding with an origin the profile completed:\n%s", r)
+	}
+	if want := "github.com/residue-go/residue/leak_test.(*pool).work created by github.com/residue-go/residue/leak_test.newPool"; f[0].Key != want {
+		t.Errorf("key = %q, want %q", f[0].Key, want)
+	}
+}
