@@ -24,10 +24,12 @@ import (
 
 	"github.com/residue-go/residue/alloc"
 	"github.com/residue-go/residue/fds"
+	"github.com/residue-go/residue/files"
 	"github.com/residue-go/residue/globals"
 	"github.com/residue-go/residue/internal/text"
 	"github.com/residue-go/residue/leak"
 	"github.com/residue-go/residue/probes"
+	"github.com/residue-go/residue/procs"
 )
 
 // kinds are the probes a combined check runs, in the order their reports
@@ -38,6 +40,8 @@ import (
 var kinds = []probes.Kind{
 	leak.Kind,
 	fds.Kind,
+	procs.Kind,
+	files.Kind,
 	globals.Kind,
 	alloc.Kind,
 }
@@ -113,6 +117,9 @@ func newProbes(opts []Option) (shown, run []probes.Probe, err error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		if k.Name == globals.Name {
+			p = &optionalGlobals{Probe: p}
+		}
 		shown = append(shown, p)
 		if k.Brackets {
 			brackets = append(brackets, p)
@@ -176,16 +183,25 @@ func (r *Report) String() string { return r.Describe("The block") }
 // "The spec".
 func (r *Report) Describe(subject string) string {
 	var names, secs []string
+	note := ""
 	for _, p := range r.Probes {
+		if _, ok := p.(unchecked); ok {
+			note = "\n\n(" + uncheckedText + ")"
+		}
 		if probes.Found(p) {
 			names = append(names, strings.ToLower(p.Title()))
-			secs = append(secs, p.Title()+"\n"+text.Indent(p.String(), "  "))
+			// A probe's text starts with a headline about "The block".
+			body := p.String()
+			if rest, ok := strings.CutPrefix(body, "The block "); ok {
+				body = subject + " " + rest
+			}
+			secs = append(secs, p.Title()+"\n"+text.Indent(body, "  "))
 		}
 	}
 	if len(secs) == 0 {
-		return subject + " left nothing behind."
+		return subject + " left nothing behind." + note
 	}
-	return fmt.Sprintf("%s left side effects (%s):\n\n%s", subject, strings.Join(names, ", "), strings.Join(secs, "\n\n"))
+	return fmt.Sprintf("%s left side effects (%s):\n\n%s%s", subject, strings.Join(names, ", "), strings.Join(secs, "\n\n"), note)
 }
 
 // Session is a run of every probe around a block that may be entered more

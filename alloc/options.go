@@ -72,10 +72,14 @@ func BytesAtMost(bytes int64) Option {
 	})
 }
 
-// WarmUp runs the block n times, unmeasured, before the measured runs, so
+// WarmUp runs the block n times, unmeasured, before each measured run, so
 // that one-time work (a sync.Once, a lazily built table, a first map growth)
-// is not counted. The default is no warm-up: the block runs exactly once.
-// A negative n is an error.
+// is not counted and the sync.Pools the block draws from are warm: with a
+// warm-up the figures are the steady state that testing.AllocsPerRun and go
+// test -benchmem report. The warm-up runs on the measured run's goroutine,
+// after the garbage collections that start each measurement (and empty every
+// pool). The default is no warm-up: the block runs exactly once, with its
+// pools empty. A negative n is an error.
 func WarmUp(n int) Option {
 	return option("WarmUp("+strconv.Itoa(n)+")", func(c *config) error {
 		if n < 0 {

@@ -9,9 +9,9 @@ import (
 	"github.com/residue-go/residue/internal/text"
 )
 
-// MaxSitesShown bounds how many sites String and FormatSites list; the rest
+// maxSitesShown bounds how many sites String and FormatSites list; the rest
 // are summed on one line.
-const MaxSitesShown = 20
+const maxSitesShown = 20
 
 // String describes the figures, the runs and the sites, one line per site:
 //
@@ -53,6 +53,24 @@ func (m *Measurement) String() string {
 	return b.String()
 }
 
+// String describes what the block allocated in the limit's function, and
+// where:
+//
+//	2 objects, 32 B in strings.Join, over the limit of 1 object
+//	    2 objects, 32 B  strings.(*Builder).grow  strings/builder.go:67
+//	                     from parse.Header  parse/parse.go:41
+func (l Limit) String() string {
+	verdict := "within"
+	if l.Exceeded() {
+		verdict = "over"
+	}
+	s := fmt.Sprintf("%s in %s, %s the limit of %s", l.Figures, l.Function, verdict, text.Plural(l.AtMost, "object", "objects"))
+	if sites := FormatSites(l.Sites); sites != "" {
+		s += "\n" + sites
+	}
+	return s
+}
+
 // String returns "3 objects, 192 B".
 func (f Figures) String() string {
 	return text.Plural(f.Objects, "object", "objects") + ", " + FormatBytes(f.Bytes)
@@ -63,7 +81,7 @@ func (f Figures) String() string {
 func FormatSites(sites []Site) string {
 	var b strings.Builder
 	width := 0
-	shown := sites[:min(len(sites), MaxSitesShown)]
+	shown := sites[:min(len(sites), maxSitesShown)]
 	for _, s := range shown {
 		width = max(width, len(s.Figures.String()))
 	}

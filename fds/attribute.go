@@ -69,6 +69,13 @@ func (p *Probe) sites(r *probes.Run) []*site {
 				s.entry = f.Func
 			}
 		}
+		if n := len(s.frames); s.owner == ownerNone && n >= 2 && r.AdoptedBy(s.frames[n-2].Func, s.frames[n-1].Func) {
+			// Opened by a goroutine that adopted the run, under the
+			// function that adopted it: the block's own goroutine, whose
+			// frame is the block's (as the marker's caller is).
+			s.owner = ownerMine
+			s.frames = s.frames[:n-1]
+		}
 		s.role, s.proto = siteRole(s.frames), siteProto(s.frames)
 		var k strings.Builder
 		fmt.Fprintf(&k, "%d|", s.owner)

@@ -38,7 +38,9 @@ func (r *Report) Counts() []probes.Count {
 func (fd *FD) key() string {
 	what := fd.Kind
 	if s := fd.Socket; s != nil {
-		what = s.Name
+		// "tcp4 (MPTCP)" is "tcp4": whether a socket is multipath depends
+		// on the kernel, not on the code.
+		what, _, _ = strings.Cut(s.Name, " (")
 		if s.Listening {
 			what += " listener"
 		}

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"runtime"
 	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/residue-go/residue/internal/stack"
 	"github.com/residue-go/residue/probes"
 )
 
@@ -188,7 +191,7 @@ func TestStartEnterFinish(t *testing.T) {
 		r.Enter(func() { panic("node 2 failed") })
 	}()
 	<-done
-	if len(r.Runners()) != 2 || !r.IsRunner(r.Runners()[0]) || r.IsRunner(1<<40) {
+	if len(r.Runners()) != 2 || r.Runners()[0] == r.Runners()[1] {
 		t.Errorf("runners %v", r.Runners())
 	}
 	if err := r.Finish(); err != nil {
@@ -245,4 +248,45 @@ func TestAdoptRestoresTheGoroutinesOwnLabels(t *testing.T) {
 			t.Fatalf("the user's label was lost after Adopt's restore; profile:\n%s", b.String())
 		}
 	})
+}
+
+// Under GODEBUG=panicnil=1, panic(nil) is recovered as nil, as a Goexit
+// is; it must still be reported as a panic. The check runs in a child
+// process, where the setting can be made.
+func TestPanicNilUnderPanicnilIsAPanic(t *testing.T) {
+	if os.Getenv("RESIDUE_PANICNIL_CHILD") == "1" {
+		_, err := probes.Exec(func() { panic(nil) })
+		var pe *probes.PanicError
+		if !errors.As(err, &pe) {
+			t.Fatalf("err = %v, want a PanicError", err)
+		}
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestPanicNilUnderPanicnilIsAPanic$", "-test.v")
+	cmd.Env = append(os.Environ(), "RESIDUE_PANICNIL_CHILD=1", "GODEBUG=panicnil=1")
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "--- PASS") {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+}
+
+// After a nested run on the same goroutine finishes, that goroutine is
+// again known as the outer run's runner.
+func TestNestedRunGivesTheRunnerBack(t *testing.T) {
+	var inner, during, after uint64
+	outer, err := probes.Exec(func() {
+		id := stack.CurrentID()
+		in, _ := probes.Start()
+		restore := in.Adopt()
+		during = probes.RunnerOf(id)
+		inner = in.ID()
+		restore()
+		_ = in.Finish()
+		after = probes.RunnerOf(id)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if during != inner || after != outer.ID() {
+		t.Fatalf("runner of the goroutine: %d during the inner run (want %d), %d after it (want the outer %d)", during, inner, after, outer.ID())
+	}
 }

@@ -19,7 +19,9 @@ type Report interface {
 	// not: {"goroutines", 0}.
 	Counts() []Count
 	// String is the full text of the findings, as a failure message shows
-	// them: what was left and where it came from.
+	// them: what was left and where it came from. It starts with a one-line
+	// headline whose subject is "The block" ("The block left 2 goroutines
+	// running…"), which combined checks replace ("The test left…").
 	String() string
 }
 
@@ -72,9 +74,9 @@ type Kind struct {
 	New func(opts []Option) (Probe, error)
 }
 
-// Select returns the options of type O among opts, in order, and an error
-// naming any other option: one meant for another probe. Kind.New uses it.
-func Select[O Option](probe string, opts []Option) ([]O, error) {
+// selectOptions returns the options of type O among opts, in order, and an
+// error naming any other option: one meant for another probe.
+func selectOptions[O Option](probe string, opts []Option) ([]O, error) {
 	var out []O
 	var wrong []string
 	for _, o := range opts {
@@ -136,7 +138,7 @@ func Configure[C any](c *C, opts []Setting[C]) error {
 // The Kind's other fields can be set on the result.
 func NewKind[O Option, P Probe](name string, newProbe func(...O) (P, error)) Kind {
 	return Kind{Name: name, New: func(opts []Option) (Probe, error) {
-		own, err := Select[O](name, opts)
+		own, err := selectOptions[O](name, opts)
 		if err != nil {
 			return nil, err
 		}

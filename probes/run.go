@@ -38,9 +38,12 @@ type Run struct {
 	slot      int // index of the exclusive marker, -1 when shared or freed
 	exclusive bool
 
-	mu                sync.Mutex
-	runners           []uint64
-	started, returned time.Time
+	mu       sync.Mutex
+	runners  []uint64
+	outer    map[uint64]*Run // the runs these runners were running before
+	adopters [][2]string     // see AdoptedBy
+	started  time.Time
+	returned time.Time
 
 	probes []Probe         // those whose Before succeeded
 	parent context.Context // the labels the run started under
@@ -50,7 +53,7 @@ type Run struct {
 // ID is unique within the process.
 func (r *Run) ID() uint64 { return r.id }
 
-// Label is the pprof label key set, with the value LabelValue, on the
+// Label is the pprof label key set, with the value "block", on the
 // goroutines that run the block. Go copies labels to every goroutine started
 // from a labelled one, so the label marks the block's goroutines and their
 // descendants.
@@ -67,7 +70,7 @@ func (r *Run) Marker() string { return r.markerFn }
 // Exclusive reports whether no other run under way shares the run's marker.
 func (r *Run) Exclusive() bool { return r.exclusive }
 
-// Started is when the block started running (first entered).
+// Started is when the block first started running.
 func (r *Run) Started() time.Time {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -81,8 +84,8 @@ func (r *Run) Returned() time.Time {
 	return r.returned
 }
 
-// LabelValue is the value of Run.Label on the block's goroutines.
-const LabelValue = "block"
+// labelValue is the value of Run.Label on the block's goroutines.
+const labelValue = "block"
 
 var nextID atomic.Uint64
 
@@ -97,13 +100,6 @@ func RunnerOf(id uint64) uint64 {
 		return r.(*Run).id
 	}
 	return 0
-}
-
-// IsRunner reports whether goroutine id ran (part of) the block.
-func (r *Run) IsRunner(id uint64) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Contains(r.runners, id)
 }
 
 // Runners returns the IDs of the goroutines that ran the block, the first
@@ -160,7 +156,7 @@ func Exec(block func(), probes ...Probe) (*Run, error) {
 func Start(probes ...Probe) (*Run, error) {
 	r := &Run{id: nextID.Add(1), parent: inheritedLabels()}
 	r.label = "residue-" + strconv.FormatUint(r.id, 10)
-	r.ctx = pprof.WithLabels(r.parent, pprof.Labels(r.label, LabelValue))
+	r.ctx = pprof.WithLabels(r.parent, pprof.Labels(r.label, labelValue))
 	r.reserveMarker()
 	for _, p := range probes {
 		if err := p.Before(r); err != nil {
@@ -175,7 +171,7 @@ func Start(probes ...Probe) (*Run, error) {
 // Enter runs f on the calling goroutine as part of the run's block: under the
 // run's label and marker frame. A panic or Goexit in f passes through.
 func (r *Run) Enter(f func()) {
-	defer r.Adopt()()
+	defer r.adopt([2]string{})()
 	r.marker(f)
 }
 
@@ -185,15 +181,27 @@ func (r *Run) Enter(f func()) {
 // (attributing allocations) sees nothing of it. restore puts back the labels
 // the goroutine had before, as far as the run knows them (those of an
 // enclosing run, or none), and must be called on the same goroutine.
-func (r *Run) Adopt() (restore func()) {
+func (r *Run) Adopt() (restore func()) { return r.adopt(outermost()) }
+
+func (r *Run) adopt(adopter [2]string) (restore func()) {
 	id := stack.CurrentID()
 	r.mu.Lock()
 	if len(r.runners) == 0 {
 		r.started = time.Now()
 	}
 	r.runners = append(r.runners, id)
+	if adopter != ([2]string{}) {
+		r.adopters = append(r.adopters, adopter)
+	}
 	r.mu.Unlock()
-	active.Store(id, r)
+	if prev, loaded := active.Swap(id, r); loaded && prev != r {
+		r.mu.Lock()
+		if r.outer == nil {
+			r.outer = map[uint64]*Run{}
+		}
+		r.outer[id] = prev.(*Run)
+		r.mu.Unlock()
+	}
 	pprof.SetGoroutineLabels(r.ctx)
 	return func() {
 		pprof.SetGoroutineLabels(r.parent)
@@ -201,6 +209,46 @@ func (r *Run) Adopt() (restore func()) {
 		r.returned = time.Now()
 		r.mu.Unlock()
 	}
+}
+
+// AdoptedBy reports whether a stack recorded during the run whose two
+// outermost functions are fn and entry (the goroutine's entry) ran on a
+// goroutine that adopted the run: one whose two outermost functions were
+// the same when it called Adopt. For a test that adopts a run, those are
+// the test function and testing.tRunner, so what the test does itself is
+// told apart from what other tests do at the same time, as a marker frame
+// tells the stacks of a block run by Enter.
+func (r *Run) AdoptedBy(fn, entry string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, a := range r.adopters {
+		if a == [2]string{fn, entry} {
+			return true
+		}
+	}
+	return false
+}
+
+// outermost returns the two outermost functions of the calling goroutine's
+// stack, goexit aside.
+func outermost() [2]string {
+	pcs := make([]uintptr, 256)
+	pcs = pcs[:runtime.Callers(2, pcs)]
+	var funcs []string
+	frames := runtime.CallersFrames(pcs)
+	for {
+		f, more := frames.Next()
+		if f.Function != "runtime.goexit" {
+			funcs = append(funcs, f.Function)
+		}
+		if !more {
+			break
+		}
+	}
+	if len(funcs) < 2 || len(pcs) == cap(pcs) {
+		return [2]string{}
+	}
+	return [2]string{funcs[len(funcs)-2], funcs[len(funcs)-1]}
 }
 
 // Finish ends the run: it calls After on every started probe, in reverse
@@ -214,7 +262,12 @@ func (r *Run) Finish() error {
 	}
 	r.probes = nil
 	for _, id := range r.Runners() {
-		active.CompareAndDelete(id, r)
+		r.mu.Lock()
+		prev := r.outer[id]
+		r.mu.Unlock()
+		if active.CompareAndDelete(id, r) && prev != nil {
+			active.Store(id, prev) // an enclosing run still under way
+		}
 	}
 	r.releaseMarker()
 	return err
@@ -236,11 +289,13 @@ func (r *Run) execute(block func()) error {
 			if finished {
 				return
 			}
-			if v := recover(); v != nil {
-				panicked, value = true, v
-			}
+			value = recover()
 			stack = make([]byte, 64<<10)
-			stack = blockFrames(stack[:runtime.Stack(stack, false)])
+			stack = stack[:runtime.Stack(stack, false)]
+			// recover returns nil for runtime.Goexit, and also for panic(nil)
+			// under GODEBUG=panicnil=1: the unwinding stack tells them apart.
+			panicked = value != nil || bytes.Contains(stack, []byte("\npanic("))
+			stack = blockFrames(stack)
 		}()
 		r.Enter(block)
 		finished = true
