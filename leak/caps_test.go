@@ -1,11 +1,14 @@
 package leak_test
 
 import (
+	"flag"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/residue-go/residue/internal/golden"
 
 	"github.com/residue-go/residue/leak"
 )
@@ -35,7 +38,7 @@ func TestHugeLeaksGiveABoundedMessage(t *testing.T) {
 	}
 	if os.Getenv("LEAK_TEST_HUGE") == "" {
 		args := []string{"-test.run=^TestHugeLeaksGiveABoundedMessage$", "-test.count=1"}
-		if *update {
+		if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
 			args = append(args, "-update")
 		}
 		cmd := exec.Command(os.Args[0], args...)
@@ -80,5 +83,5 @@ func TestHugeLeaksGiveABoundedMessage(t *testing.T) {
 		t.Errorf("the verdict took %v", took)
 	}
 	t.Logf("verdict in %v, message %d bytes", took, len(msg))
-	golden(t, "huge", msg)
+	golden.Check(t, "huge", msg)
 }

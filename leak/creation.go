@@ -69,12 +69,14 @@ type tracer struct {
 	// none ended since the block started, all the run's allocations are
 	// among them, and earlier runs that shared the marker and went through
 	// the same go statement from other lines, published, are left out.
+	// Before the first cycle has ended, the runtime shows every allocation
+	// as published: nothing is left out then.
 	recentOnly bool
 }
 
 func (t *tracer) at(fn, file string, line int) []memprof.Stack {
 	if t.sites == nil {
-		t.recentOnly = memprof.GCCycles() == t.cycles
+		t.recentOnly = t.cycles > 0 && memprof.GCCycles() == t.cycles
 		t.sites = memprof.FlushSites()
 	}
 	all := t.sites.At(fn, file, line)
@@ -94,7 +96,22 @@ func (t *tracer) fromBlock(f Frame) [][]Frame {
 		}
 	}
 	sortWays(out)
-	return out
+	return t.certain(out)
+}
+
+// certain returns ways, or nil when they may not all be the run's: when
+// earlier runs' allocations could not be left out and the ways start in
+// different functions, whereas a run's block is one function.
+func (t *tracer) certain(ways [][]Frame) [][]Frame {
+	if t.recentOnly {
+		return ways
+	}
+	for _, w := range ways {
+		if w[len(w)-1].Func != ways[0][len(ways[0])-1].Func {
+			return nil
+		}
+	}
+	return ways
 }
 
 // sortWays orders ways by the block's line they start from.
@@ -173,6 +190,9 @@ func (t *tracer) step(f Frame, hops int) []Creation {
 	switch {
 	case len(fromRun) > 0 && !fromElse:
 		sortWays(fromRun)
+		if fromRun = t.certain(fromRun); fromRun == nil {
+			return nil
+		}
 		return []Creation{{Frame: site, InBlock: true, From: fromRun}}
 	case len(fromRun) == 0 && fromElse:
 		return append([]Creation{{Frame: site, Exited: true}}, t.through(site, hops+1)...)

@@ -2,6 +2,7 @@ package leak
 
 import (
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 
@@ -168,6 +169,7 @@ func (p *Probe) find(r *probes.Run, prove bool, seen map[uint64]sighting) []Goro
 		return nil
 	}
 	conns := s.httpConns()
+	runners := r.Runners()
 	now := time.Now()
 	var out []Goroutine
 	for _, c := range claims {
@@ -184,7 +186,7 @@ func (p *Probe) find(r *probes.Run, prove bool, seen map[uint64]sighting) []Goro
 			Ambiguous:    c.twin,
 			HTTP:         conn,
 			Stack:        g.Frames,
-			Origin:       s.origin(g, r),
+			Origin:       s.origin(g, runners),
 			Raw:          g.Raw,
 		}
 		if g.ID != 0 {
@@ -207,10 +209,10 @@ func neverWakes(state string) bool {
 
 // origin follows "created by" back to the block's own goroutine, or to the
 // first creator that has exited.
-func (s *snapshot) origin(g *stack.Goroutine, r *probes.Run) []Creation {
+func (s *snapshot) origin(g *stack.Goroutine, runners []uint64) []Creation {
 	var chain []Creation
 	for cur := g; cur != nil && cur.CreatedBy.Func != "" && len(chain) < maxOrigin; {
-		c := Creation{Frame: cur.CreatedBy, Goroutine: cur.CreatorID, InBlock: r.IsRunner(cur.CreatorID)}
+		c := Creation{Frame: cur.CreatedBy, Goroutine: cur.CreatorID, InBlock: slices.Contains(runners, cur.CreatorID)}
 		next := s.byID[cur.CreatorID]
 		c.Exited = !c.InBlock && next == nil
 		chain = append(chain, c)

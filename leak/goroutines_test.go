@@ -72,6 +72,7 @@ func TestLeakIsReportedWithOriginInTheBlock(t *testing.T) {
 }
 
 func TestGrandchildOfExitedChildCounts(t *testing.T) {
+	withoutGC(t)
 	stop := make(chan struct{})
 	defer close(stop)
 	r := find(t, func() {

@@ -1,8 +1,6 @@
 package leak
 
 import (
-	"slices"
-
 	"github.com/residue-go/residue/internal/stack"
 )
 
@@ -50,7 +48,7 @@ func (s *snapshot) httpConns() httpConns {
 		if out == nil {
 			out = httpConns{}
 		}
-		if hasFunc(g.Frames, connIdleRead) && out[g.CreatorID] != BusyHTTPConn {
+		if stack.HasFunc(g.Frames, connIdleRead) && out[g.CreatorID] != BusyHTTPConn {
 			out[g.CreatorID] = IdleHTTPConn
 		} else {
 			out[g.CreatorID] = BusyHTTPConn
@@ -75,9 +73,5 @@ func (c httpConns) of(g *stack.Goroutine) HTTPConn {
 }
 
 func connRole(g *stack.Goroutine) (reader, writer bool) {
-	return hasFunc(g.Frames, connReader), hasFunc(g.Frames, connWriter)
-}
-
-func hasFunc(frames []Frame, fn string) bool {
-	return slices.ContainsFunc(frames, func(f Frame) bool { return f.Func == fn })
+	return stack.HasFunc(g.Frames, connReader), stack.HasFunc(g.Frames, connWriter)
 }

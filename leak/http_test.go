@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/residue-go/residue/internal/golden"
+
 	"github.com/residue-go/residue/leak"
 )
 
@@ -36,6 +38,7 @@ func get(t *testing.T, client *http.Client, url string, closeBody bool) func() {
 }
 
 func TestIdleHTTPConnsAreNamedAndCanBeAllowed(t *testing.T) {
+	withoutGC(t)
 	srv := httpServer(t)
 
 	t.Run("idle connection reported with its fix", func(t *testing.T) {
@@ -56,7 +59,7 @@ func TestIdleHTTPConnsAreNamedAndCanBeAllowed(t *testing.T) {
 				t.Errorf("message lacks %q:\n%s", want, msg)
 			}
 		}
-		golden(t, "idle_http", msg)
+		golden.Check(t, "idle_http", msg)
 	})
 
 	t.Run("idle connection allowed without waiting", func(t *testing.T) {
@@ -90,6 +93,6 @@ func TestIdleHTTPConnsAreNamedAndCanBeAllowed(t *testing.T) {
 		if !strings.Contains(msg, "resp.Body.Close()") {
 			t.Errorf("message does not name the fix:\n%s", msg)
 		}
-		golden(t, "unclosed_body", msg)
+		golden.Check(t, "unclosed_body", msg)
 	})
 }

@@ -66,7 +66,7 @@ func IgnoringTopFunction(name string) Option {
 	if i := strings.Index(name, " ["); i >= 0 && strings.HasSuffix(name, "]") {
 		fn, state = name[:i], name[i+2:len(name)-1]
 	}
-	match := stack.FuncMatcher(fn)
+	match := stack.MatchFunc(fn)
 	return addIgnore("IgnoringTopFunction("+strconv.Quote(name)+")", func(g *stack.Goroutine) bool {
 		return match(g.TopFunction()) && strings.HasPrefix(g.State, state)
 	})
@@ -75,7 +75,7 @@ func IgnoringTopFunction(name string) Option {
 // IgnoringCreator ignores goroutines started by a go statement in function
 // name ("pkg.fn..." matches a prefix).
 func IgnoringCreator(name string) Option {
-	match := stack.FuncMatcher(name)
+	match := stack.MatchFunc(name)
 	return addIgnore("IgnoringCreator("+strconv.Quote(name)+")", func(g *stack.Goroutine) bool {
 		return match(g.CreatedBy.Func)
 	})
@@ -84,7 +84,7 @@ func IgnoringCreator(name string) Option {
 // IgnoringAnyFunction ignores goroutines with name anywhere in their stack
 // ("pkg.fn..." matches a prefix).
 func IgnoringAnyFunction(name string) Option {
-	match := stack.FuncMatcher(name)
+	match := stack.MatchFunc(name)
 	return addIgnore("IgnoringAnyFunction("+strconv.Quote(name)+")", func(g *stack.Goroutine) bool {
 		for _, f := range g.Frames {
 			if match(f.Func) {

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/residue-go/residue/internal/golden"
+
 	"github.com/residue-go/residue/internal/stack"
 	"github.com/residue-go/residue/leak"
 )
@@ -46,7 +48,7 @@ func TestSequentialTwinsAreNeitherSwappedNorCalledConcurrent(t *testing.T) {
 			t.Fatalf("run %d: the message claims concurrency that did not happen:\n%s", i, s)
 		}
 		if i == 19 {
-			golden(t, "exited_child", r.String())
+			golden.Check(t, "exited_child", r.String())
 		}
 	}
 }

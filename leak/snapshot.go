@@ -34,8 +34,9 @@ func look(r *probes.Run, before map[uint64]bool, prove bool) *snapshot {
 		fullDump(buf)
 	}
 	fresh := false
+	runners := r.Runners()
 	for id := range stack.IDs(buf.Bytes()) {
-		if !before[id] && !r.IsRunner(id) {
+		if !before[id] && !slices.Contains(runners, id) {
 			fresh = true
 			break
 		}
