@@ -2,6 +2,7 @@ package leak_test
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -101,5 +102,45 @@ func BenchmarkVerdict(b *testing.B) {
 				})
 			}
 		}
+	}
+}
+
+// node is one object of a live heap full of pointers, which a GC must mark.
+type node struct {
+	next *node
+	pad  [112]byte
+}
+
+var liveHeap []*node
+
+// BenchmarkCleanVerdictHeap times the verdict on a clean block with an empty
+// heap and with 1 GB of live objects: a clean verdict runs no GC and reads
+// no memory profile, so the two figures should match.
+//
+//	go test ./leak -run '^$' -bench CleanVerdictHeap -benchtime 200x
+func BenchmarkCleanVerdictHeap(b *testing.B) {
+	for _, size := range []int{0, 1 << 30} {
+		b.Run(fmt.Sprintf("heap=%dMB", size>>20), func(b *testing.B) {
+			liveHeap = make([]*node, size/128)
+			var prev *node
+			for i := range liveHeap {
+				liveHeap[i] = &node{next: prev}
+				prev = liveHeap[i]
+			}
+			defer func() { liveHeap = nil }()
+			runtime.GC() // no cycle of the heap's making still under way
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			b.ResetTimer()
+			for b.Loop() {
+				r, err := leak.Find(func() { scenarios[0].block(nil) })
+				if err != nil || r.Leaked() {
+					b.Fatalf("clean block: %v\n%s", err, r)
+				}
+			}
+			b.StopTimer()
+			runtime.ReadMemStats(&after)
+			b.ReportMetric(float64(after.NumGC-before.NumGC)/float64(b.N), "GCs/op")
+		})
 	}
 }

@@ -1,8 +1,9 @@
-// Package leak finds what a block of code left running or open: goroutines
-// it started that are still alive (Find), and file descriptors and
-// sockets it opened that are still open (FindFDs, FindSockets). Each comes
-// back as a report whose String method is the failure message: one entry per
-// leftover, with the line of the block it came from.
+// Package leak finds the goroutines a block of code left running: ones it
+// started, directly or through other goroutines, that are still alive after
+// it returned (Find). The report's String method is the failure message:
+// one entry per group of identical goroutines, with the chain of go
+// statements that started them, back to the line of the block that led
+// there.
 //
 //	report, err := leak.Find(func() { startWorkers(3) })
 //	if err == nil && report.Leaked() {
@@ -10,12 +11,12 @@
 //	}
 //
 // Only what the block itself started counts: goroutines carry the block's
-// pprof label and creation chain, descriptors the stack that created them.
-// What tests running in parallel start is never reported. Leftovers get a
-// settle window to go away (Within, default one second); a goroutine the
-// runtime proves stuck forever is reported at once.
+// pprof label and creation chain. What tests running in parallel start is
+// never reported. Leftovers get a settle window to go away (Within, default
+// one second); a goroutine the runtime proves stuck forever is reported at
+// once.
 //
-// The probes (NewProbe, NewFDProbe, NewSocketProbe) run under
-// package probes, alone or together with other probes in one run of a
-// block; package matchers wraps them as Gomega matchers.
+// The probe (NewProbe) runs under package probes, alone or together with
+// other probes in one run of a block; package matchers wraps it as the
+// LeakGoroutines Gomega matcher. Descriptors and sockets are package fds's.
 package leak

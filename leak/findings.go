@@ -29,7 +29,7 @@ func (r *Report) Findings() []probes.Finding {
 	return out
 }
 
-// Figures implements probes.Report.
+// Counts implements probes.Report.
 func (r *Report) Counts() []probes.Count {
 	return []probes.Count{{Name: "goroutines", Value: int64(len(r.Goroutines))}}
 }
@@ -45,7 +45,10 @@ func (g *Goroutine) key() string {
 		}
 	}
 	k := top
-	for _, c := range g.Origin {
+	for i, c := range g.Origin {
+		if i > 0 && c.Goroutine == 0 {
+			break // known from the memory profile, which may not always tell
+		}
 		k += " created by " + c.Func
 	}
 	return k

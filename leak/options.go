@@ -22,8 +22,9 @@ type Option = probes.Setting[config]
 const Name = "goroutines"
 
 type config struct {
-	within  time.Duration
-	ignores []ignore
+	within   time.Duration
+	ignores  []ignore
+	idleHTTP bool // allow idle keep-alive connections' goroutines
 }
 
 type ignore struct {
@@ -65,7 +66,7 @@ func IgnoringTopFunction(name string) Option {
 	if i := strings.Index(name, " ["); i >= 0 && strings.HasSuffix(name, "]") {
 		fn, state = name[:i], name[i+2:len(name)-1]
 	}
-	match := funcMatcher(fn)
+	match := stack.MatchFunc(fn)
 	return addIgnore("IgnoringTopFunction("+strconv.Quote(name)+")", func(g *stack.Goroutine) bool {
 		return match(g.TopFunction()) && strings.HasPrefix(g.State, state)
 	})
@@ -74,7 +75,7 @@ func IgnoringTopFunction(name string) Option {
 // IgnoringCreator ignores goroutines started by a go statement in function
 // name ("pkg.fn..." matches a prefix).
 func IgnoringCreator(name string) Option {
-	match := funcMatcher(name)
+	match := stack.MatchFunc(name)
 	return addIgnore("IgnoringCreator("+strconv.Quote(name)+")", func(g *stack.Goroutine) bool {
 		return match(g.CreatedBy.Func)
 	})
@@ -83,7 +84,7 @@ func IgnoringCreator(name string) Option {
 // IgnoringAnyFunction ignores goroutines with name anywhere in their stack
 // ("pkg.fn..." matches a prefix).
 func IgnoringAnyFunction(name string) Option {
-	match := funcMatcher(name)
+	match := stack.MatchFunc(name)
 	return addIgnore("IgnoringAnyFunction("+strconv.Quote(name)+")", func(g *stack.Goroutine) bool {
 		for _, f := range g.Frames {
 			if match(f.Func) {
@@ -99,15 +100,6 @@ func addIgnore(desc string, match func(*stack.Goroutine) bool) Option {
 		c.ignores = append(c.ignores, ignore{desc, match})
 		return nil
 	})
-}
-
-// funcMatcher matches a function name exactly, or by prefix when name ends
-// with "...".
-func funcMatcher(name string) func(string) bool {
-	if prefix, ok := strings.CutSuffix(name, "..."); ok {
-		return func(fn string) bool { return strings.HasPrefix(fn, prefix) }
-	}
-	return func(fn string) bool { return fn == name }
 }
 
 // processGoroutines are started lazily by the standard library on first use
@@ -127,4 +119,17 @@ func (c *config) ignored(g *stack.Goroutine) bool {
 		}
 	}
 	return false
+}
+
+// IgnoringIdleHTTPConns allows the reader and writer goroutines of the
+// keep-alive connections an http.Transport keeps idle in its pool: the block
+// read and closed every response on them, and the transport keeps them for
+// reuse. A connection whose response body was never closed is not idle and
+// is still reported. Without this option, the report names such goroutines
+// and the ways to end them.
+func IgnoringIdleHTTPConns() Option {
+	return option("IgnoringIdleHTTPConns()", func(c *config) error {
+		c.idleHTTP = true
+		return nil
+	})
 }

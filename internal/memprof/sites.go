@@ -1,0 +1,160 @@
+package memprof
+
+import (
+	"runtime"
+	"runtime/metrics"
+	"slices"
+
+	"github.com/residue-go/residue/internal/stack"
+)
+
+// Sites is the memory profile flushed once, to be searched for the stacks
+// that allocated at a given place: a go statement allocates the closure it
+// starts (or the wrapper holding its arguments) on the stack of the goroutine
+// that runs it, so these stacks tell how a goroutine's creation was reached.
+// Records are symbolized only as far as a search needs.
+type Sites struct {
+	recs   []runtime.MemProfileRecord
+	recent map[[32]uintptr]bool      // stacks that allocated since the last published profile
+	pcs    map[uintptr][]stack.Frame // one return address, inlined calls expanded
+	full   []StackRecord             // read when a matching record is cut at 32 frames
+	fullT  bool
+}
+
+// FlushSites runs the two GC cycles that publish every allocation made so
+// far and returns the profile to search. It notes which stacks allocated
+// since the profile was last published: the runtime publishes allocations
+// when a GC cycle ends (its sweep done), so when no cycle ended since some
+// moment (see GCCycles), every allocation made after it is recent (see
+// Stack.Recent).
+func FlushSites() *Sites {
+	published := map[[32]uintptr]int64{}
+	for _, r := range PublishedMemProfile() {
+		published[r.Stack0] += r.AllocObjects
+	}
+	s := &Sites{recs: MemProfile(), recent: map[[32]uintptr]bool{}, pcs: map[uintptr][]stack.Frame{}}
+	now := map[[32]uintptr]int64{}
+	for _, r := range s.recs {
+		now[r.Stack0] += r.AllocObjects
+	}
+	for k, n := range now {
+		if n > published[k] {
+			s.recent[k] = true
+		}
+	}
+	if len(s.recent) == 0 {
+		// Until a GC cycle has published something, runtime.MemProfile
+		// shows every allocation: nothing tells recent ones apart.
+		s.recent = nil
+	}
+	return s
+}
+
+// GCCycles returns how many GC cycles have ended since the process started,
+// cheaply: no GC, no stop of the world.
+func GCCycles() uint64 {
+	sample := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(sample)
+	if sample[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return sample[0].Value.Uint64()
+}
+
+// frames symbolizes one return address.
+func (s *Sites) frames(pc uintptr) []stack.Frame {
+	if f, ok := s.pcs[pc]; ok {
+		return f
+	}
+	f := Symbolize([]uintptr{pc})
+	s.pcs[pc] = f
+	return f
+}
+
+// site returns the innermost frame of pcs outside the runtime: the code
+// that allocated.
+func (s *Sites) site(pcs []uintptr) (stack.Frame, bool) {
+	for _, pc := range pcs {
+		if pc == 0 {
+			break
+		}
+		for _, f := range s.frames(pc) {
+			if !stack.IsRuntime(f.Func) {
+				return f, true
+			}
+		}
+	}
+	return stack.Frame{}, false
+}
+
+// Stack is the whole stack of an allocation, innermost first.
+type Stack struct {
+	Frames []stack.Frame
+	// Entry is where the outermost function outside the runtime (the
+	// goroutine's entry) is declared: for a closure or a go statement's
+	// wrapper, the line of the go statement that started it, when the go
+	// statement and its func literal start on one line.
+	Entry stack.Frame
+	// Recent is set when the stack allocated since the profile was last
+	// published, before FlushSites ran its GC cycles; on every stack when the
+	// profile cannot tell.
+	Recent bool
+}
+
+// At returns the whole stacks of the allocations made in function fn (at
+// line of file, when line is not 0), each stack once. Objects freed since
+// count: what matters is where they were allocated.
+func (s *Sites) At(fn, file string, line int) []Stack {
+	var out []Stack
+	for i := range s.recs {
+		r := &s.recs[i]
+		f, ok := s.site(r.Stack0[:])
+		if !ok || f.Func != fn || (line != 0 && (f.Line != line || f.File != file)) {
+			continue
+		}
+		stacks := [][]uintptr{r.Stack()}
+		if r.Stack0[len(r.Stack0)-1] != 0 {
+			stacks = s.whole(r.Stack0[:])
+		}
+		for _, pcs := range stacks {
+			st := Stack{Frames: Symbolize(pcs), Entry: entry(pcs), Recent: s.recent == nil || s.recent[r.Stack0]}
+			if !slices.ContainsFunc(out, func(o Stack) bool { return slices.Equal(o.Frames, st.Frames) }) {
+				out = append(out, st)
+			}
+		}
+	}
+	return out
+}
+
+// whole returns the full stacks of the records that runtime.MemProfile cut
+// at 32 frames into cut, from the heap profile's text form; cut itself when
+// no record there starts with it.
+func (s *Sites) whole(cut []uintptr) [][]uintptr {
+	if !s.fullT {
+		s.full, s.fullT = FullStackProfile(), true
+	}
+	var out [][]uintptr
+	for _, r := range s.full {
+		if len(r.Stack) > len(cut) && slices.Equal(r.Stack[:len(cut)], cut) {
+			out = append(out, r.Stack)
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, cut)
+	}
+	return out
+}
+
+// entry returns where the outermost function of pcs outside the runtime is
+// declared.
+func entry(pcs []uintptr) stack.Frame {
+	for i := len(pcs) - 1; i >= 0; i-- {
+		f := runtime.FuncForPC(pcs[i] - 1)
+		if pcs[i] == 0 || f == nil || stack.IsRuntime(f.Name()) {
+			continue
+		}
+		file, line := f.FileLine(f.Entry())
+		return stack.Frame{Func: f.Name(), File: file, Line: line}
+	}
+	return stack.Frame{}
+}

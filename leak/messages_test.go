@@ -1,0 +1,159 @@
+package leak_test
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/residue-go/residue/internal/golden"
+
+	"github.com/residue-go/residue/leak"
+	"github.com/residue-go/residue/probes"
+)
+
+// A worker started by newPool, called from two handlers the block calls on
+// two lines: the report leads from pool.go's go statement back through the
+// handlers to both of the block's lines.
+func TestPoolWorkerLeadsToTheBlocksLines(t *testing.T) {
+	withoutGC(t)
+	stop := make(chan struct{})
+	defer close(stop)
+	r := find(t, func() {
+		handleOrders(stop)   // way 1
+		handleInvoices(stop) // way 2
+	}, leak.Within(quick))
+	if len(r.Goroutines) != 2 {
+		t.Fatalf("want both workers:\n%s", r)
+	}
+	c := r.Goroutines[0].Origin
+	if len(c) != 1 || !c[0].InBlock || len(c[0].From) != 2 {
+		t.Fatalf("the origin should be newPool's go statement, reached from the block in two ways: %+v", c)
+	}
+	msg := r.String()
+	for _, want := range []string{at(t, "pool_test.go", "go p.work(stop)"), "handleOrders", "handleInvoices",
+		at(t, "messages_test.go", "// way 1"), at(t, "messages_test.go", "// way 2")} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q:\n%s", want, msg)
+		}
+	}
+	golden.Check(t, "pool_two_lines", msg)
+}
+
+// The worker's creator has exited before the block returns: the chain goes
+// on from the exited goroutine's go statement to the block's line that
+// started it.
+func TestChainThroughAnExitedCreatorReachesTheBlock(t *testing.T) {
+	withoutGC(t)
+	stop := make(chan struct{})
+	defer close(stop)
+	r := find(t, func() {
+		done := make(chan struct{})
+		startVia(stop, done) // via an exited creator
+		<-done
+	}, leak.Within(quick))
+	if len(r.Goroutines) != 1 {
+		t.Fatalf("want the worker:\n%s", r)
+	}
+	o := r.Goroutines[0].Origin
+	if len(o) != 2 || !o[0].Exited || !o[1].InBlock || len(o[1].From) != 1 {
+		t.Fatalf("origin should go through the exited creator to the block: %+v", o)
+	}
+	msg := r.String()
+	for _, want := range []string{at(t, "pool_test.go", "go p.work(stop)"), "(exited; it was the block's)",
+		at(t, "pool_test.go", "go func() {"), at(t, "messages_test.go", "// via an exited creator")} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q:\n%s", want, msg)
+		}
+	}
+	golden.Check(t, "exited_creator", msg)
+}
+
+// Runs reuse marker frames: a run that leaks through handleInvoices with the
+// marker an earlier run used to leak through handleOrders shows only its own
+// way, not the earlier run's, whose records are still in the profile.
+func TestWaysOfAnEarlierRunWithTheSameMarkerAreNotShown(t *testing.T) {
+	stop := make(chan struct{})
+	defer close(stop)
+	run := func(block func()) (*probes.Run, *leak.Report) {
+		p, err := leak.NewProbe(leak.Within(10 * time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := probes.Exec(block, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r, p.Report().(*leak.Report)
+	}
+	withoutGC(t)
+	first, _ := run(func() { handleOrders(stop) })
+	for range probes.MaxExclusiveRuns * 2 {
+		r, rep := run(func() { handleInvoices(stop) })
+		if r.Marker() != first.Marker() {
+			continue
+		}
+		o := rep.Goroutines[0].Origin
+		if len(o) != 1 || len(o[0].From) != 1 || !strings.HasSuffix(o[0].From[0][1].Func, "handleInvoices") {
+			t.Fatalf("want only this run's way, through handleInvoices:\n%s", rep)
+		}
+		return
+	}
+	t.Skip("no run got the first run's marker again")
+}
+
+// at returns "file:line" for the one line of file, in this directory, that
+// contains text.
+func at(t *testing.T, file, text string) string {
+	t.Helper()
+	src, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := ""
+	for i, l := range strings.Split(string(src), "\n") {
+		if strings.Contains(l, text) && !strings.Contains(l, "at(t, ") {
+			if found != "" {
+				t.Fatalf("%q is on more than one line of %s", text, file)
+			}
+			found = fmt.Sprintf("%s:%d", file, i+1)
+		}
+	}
+	if found == "" {
+		t.Fatalf("%q is not in %s", text, file)
+	}
+	return found
+}
+
+// A finding's key names the functions of the runtime's own creation chain,
+// not what the memory profile adds, which depends on the run.
+func TestFindingKeyLeavesOutWhatTheProfileAdds(t *testing.T) {
+	withoutGC(t)
+	stop := make(chan struct{})
+	defer close(stop)
+	r := find(t, func() {
+		done := make(chan struct{})
+		startVia(stop, done)
+		<-done
+	}, leak.Within(quick))
+	f := r.Findings()
+	if len(f) != 1 || len(r.Goroutines[0].Origin) < 2 {
+		t.Fatalf("want one finding with an origin the profile completed:\n%s", r)
+	}
+	if want := "github.com/residue-go/residue/leak_test.(*pool).work created by github.com/residue-go/residue/leak_test.newPool"; f[0].Key != want {
+		t.Errorf("key = %q, want %q", f[0].Key, want)
+	}
+}
+
+// withoutGC keeps GC cycles from ending while a test's runs are under way,
+// after one has: the memory profile then tells each run's allocations from
+// earlier runs' (see the limitations in docs/goroutines.md), so the ways a
+// test expects are exactly its own.
+func withoutGC(t *testing.T) {
+	runtime.GC()
+	old := debug.SetGCPercent(-1)
+	t.Cleanup(func() { debug.SetGCPercent(old) })
+}

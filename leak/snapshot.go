@@ -1,0 +1,231 @@
+package leak
+
+import (
+	"bytes"
+	"cmp"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"sync"
+
+	"github.com/residue-go/residue/internal/stack"
+	"github.com/residue-go/residue/probes"
+)
+
+// snapshot is one look at every goroutine of the process: the full dump,
+// which has IDs and creators, and the goroutine profile's groups that carry
+// the run's label, which have no IDs.
+type snapshot struct {
+	all      []stack.Goroutine // by ID
+	byID     map[uint64]*stack.Goroutine
+	labelled []stack.Group
+}
+
+// look takes a snapshot for run r; proved asks the runtime's goroutineleak
+// profile (which runs a GC) to mark the goroutines it proves stuck. It
+// returns nil when every goroutine alive existed before the block or runs
+// it, which is the common clean case and costs one dump.
+func look(r *probes.Run, before map[uint64]bool, prove bool) *snapshot {
+	buf := getBuffer()
+	defer putBuffer(buf)
+	if prove {
+		_ = leakProfile.WriteTo(buf, 2)
+	} else {
+		fullDump(buf)
+	}
+	fresh := false
+	runners := r.Runners()
+	for id := range stack.IDs(buf.Bytes()) {
+		if !before[id] && !slices.Contains(runners, id) {
+			fresh = true
+			break
+		}
+	}
+	if !fresh {
+		return nil
+	}
+	s := &snapshot{all: stack.ParseDump(buf.String())}
+	slices.SortFunc(s.all, func(a, b stack.Goroutine) int { return cmp.Compare(a.ID, b.ID) })
+	s.byID = make(map[uint64]*stack.Goroutine, len(s.all))
+	for i := range s.all {
+		s.byID[s.all[i].ID] = &s.all[i]
+	}
+	buf.Reset()
+	_ = pprof.Lookup("goroutine").WriteTo(buf, 1)
+	for _, gr := range stack.ParseProfile(buf.Bytes()) {
+		if gr.HasLabel(r.Label()) {
+			s.labelled = append(s.labelled, gr)
+		}
+	}
+	return s
+}
+
+// role is what a goroutine of a snapshot is to the run, by its creators.
+type role uint8
+
+const (
+	// roleOld existed before the block started: never the block's.
+	roleOld role = iota
+	// roleRunner runs, or ran, the block itself.
+	roleRunner
+	// roleOwned was started by the run's runner, directly or through
+	// creators that are all still alive.
+	roleOwned
+	// roleOtherRun leads, through living creators, to the runner of another
+	// run under way: the block's only when that run is nested in it (its
+	// goroutines carry both labels).
+	roleOtherRun
+	// roleUnowned is new, and its chain of creators breaks at one that has
+	// exited: only the labels can tell whose it is.
+	roleUnowned
+)
+
+// ownership gives each goroutine of s its role, following "created by … in
+// goroutine N" through living creators to the runner of r or of another run.
+func (s *snapshot) ownership(r *probes.Run, before map[uint64]bool) []role {
+	runners := r.Runners()
+	// owner per ID: the run a walk ended at (0: none), once resolved.
+	type resolved struct{ run uint64 }
+	done := make(map[uint64]resolved, len(s.all))
+	runOf := func(id uint64) (uint64, bool) {
+		if slices.Contains(runners, id) {
+			return r.ID(), true
+		}
+		run := probes.RunnerOf(id)
+		return run, run != 0
+	}
+	var walk []uint64
+	for i := range s.all {
+		walk = walk[:0]
+		var run uint64
+		for id := s.all[i].ID; ; {
+			if d, ok := done[id]; ok {
+				run = d.run
+				break
+			}
+			g := s.byID[id]
+			if g == nil || len(walk) > len(s.all) {
+				break
+			}
+			walk = append(walk, id)
+			if rr, ok := runOf(g.CreatorID); ok {
+				run = rr
+				break
+			}
+			id = g.CreatorID
+		}
+		for _, id := range walk {
+			done[id] = resolved{run}
+		}
+	}
+	roles := make([]role, len(s.all))
+	for i := range s.all {
+		g := &s.all[i]
+		switch run := done[g.ID].run; {
+		case slices.Contains(runners, g.ID):
+			roles[i] = roleRunner
+		case before[g.ID]:
+			roles[i] = roleOld
+		case run == r.ID():
+			roles[i] = roleOwned
+		case run != 0:
+			roles[i] = roleOtherRun
+		default:
+			roles[i] = roleUnowned
+		}
+	}
+	return roles
+}
+
+// claim is a goroutine the run counts as its own.
+type claim struct {
+	g *stack.Goroutine
+	// twin is set when the label counts say the run left one goroutine with
+	// this stack, but another new goroutine with the same stack, whose
+	// creator has also exited, could be the one: which of them is the run's
+	// is unknown.
+	twin bool
+}
+
+// claims picks the run's goroutines. Ancestry names those whose creators are
+// alive. The run's label, which every goroutine started from a labelled one
+// inherits, is counted per stack by the goroutine profile: those counts are
+// exact, and the goroutines ancestry cannot place — new ones whose creator
+// exited, then those of runs nested in the block, which carry both labels —
+// make them up, stack by stack.
+func (s *snapshot) claims(roles []role) []claim {
+	left := map[string]int{} // labelled goroutines per stack not yet claimed
+	for _, gr := range s.labelled {
+		left[gr.Key()] += gr.Count
+	}
+	var out []claim
+	unowned := map[string]int{} // candidates per stack
+	for i := range s.all {
+		switch roles[i] {
+		case roleOwned:
+			out = append(out, claim{g: &s.all[i]})
+			if len(s.labelled) > 0 {
+				left[s.all[i].Key()]--
+			}
+		case roleUnowned:
+			if len(s.labelled) > 0 {
+				unowned[s.all[i].Key()]++
+			}
+		}
+	}
+	for _, nested := range []role{roleUnowned, roleOtherRun} {
+		for i := len(s.all) - 1; i >= 0 && len(left) > 0; i-- {
+			if roles[i] != nested {
+				continue
+			}
+			g := &s.all[i]
+			if k := g.Key(); left[k] > 0 {
+				out = append(out, claim{g: g, twin: nested == roleUnowned && unowned[k] > left[k]})
+				left[k]--
+				unowned[k]--
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b claim) int { return cmp.Compare(a.g.ID, b.g.ID) })
+	// Labelled goroutines no dump entry matched (they started between the
+	// two looks, or their stack text differs): still the block's, known by
+	// stack only.
+	for _, gr := range s.labelled {
+		if n := left[gr.Key()]; n > 0 {
+			left[gr.Key()] = 0
+			for range n {
+				out = append(out, claim{g: &stack.Goroutine{State: "unknown", Frames: gr.Frames}})
+			}
+		}
+	}
+	return out
+}
+
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func getBuffer() *bytes.Buffer { return buffers.Get().(*bytes.Buffer) }
+
+func putBuffer(b *bytes.Buffer) {
+	if b.Cap() <= 16<<20 {
+		b.Reset()
+		buffers.Put(b)
+	}
+}
+
+// fullDump writes runtime.Stack(all) into buf, growing it until it fits.
+func fullDump(buf *bytes.Buffer) {
+	buf.Reset()
+	b := buf.AvailableBuffer()
+	if cap(b) < 64<<10 {
+		b = make([]byte, 64<<10)
+	}
+	b = b[:cap(b)]
+	for {
+		n := runtime.Stack(b, true)
+		if n < len(b) {
+			buf.Write(b[:n])
+			return
+		}
+		b = make([]byte, 2*len(b))
+	}
+}
