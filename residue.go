@@ -63,6 +63,17 @@ func Within(d time.Duration) Option {
 		defaults: []Option{leak.Within(d), fds.Within(d), procs.Within(d), files.Within(d)}}
 }
 
+// AllowingIdleHTTPConns allows the connections an http.Transport keeps in
+// its pool of idle keep-alive connections, both their descriptors and their
+// reader and writer goroutines (fds.IgnoringIdleHTTPConns and
+// leak.IgnoringIdleHTTPConns). A connection whose response body was not
+// closed is not idle and is still reported; an allowed one never makes the
+// verdict wait.
+func AllowingIdleHTTPConns() Option {
+	return ownOption{desc: "residue.AllowingIdleHTTPConns()",
+		defaults: []Option{leak.IgnoringIdleHTTPConns(), fds.IgnoringIdleHTTPConns()}}
+}
+
 // ownOption is an option of the combined check itself: it sets the
 // check's configuration, or gives defaults to several probes.
 type ownOption struct {

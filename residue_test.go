@@ -2,7 +2,10 @@ package residue_test
 
 import (
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -289,5 +292,37 @@ func TestWithinReachesEverySettlingProbe(t *testing.T) {
 	}
 	if f := residue.Of[*files.Report](report); f != nil {
 		t.Errorf("residue.Within turned the on-demand files probe on")
+	}
+}
+
+// One option allows an idle keep-alive connection in a combined check: its
+// descriptor and its reader and writer goroutines.
+func TestAllowingIdleHTTPConns(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }))
+	defer srv.Close()
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	get := func() {
+		resp, err := client.Get(srv.URL)
+		if err != nil {
+			panic(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+	}
+	report, err := residue.Find(get, residue.Within(50*time.Millisecond), only)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !probes.Found(residue.Of[*leak.Report](report)) || !probes.Found(residue.Of[*fds.Report](report)) {
+		t.Fatalf("without the option, want the idle connection's goroutines and socket:\n%s", report)
+	}
+	client.CloseIdleConnections()
+	report, err = residue.Find(get, residue.Within(5*time.Second), residue.AllowingIdleHTTPConns(), only)
+	if err != nil || report.Found() {
+		t.Fatalf("with the option: %v\n%s", err, report)
+	}
+	if w := residue.Of[*leak.Report](report).Waited + residue.Of[*fds.Report](report).Waited; w > 2*time.Second {
+		t.Errorf("the allowed connection held the verdict back %v", w)
 	}
 }
