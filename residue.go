@@ -10,7 +10,8 @@
 // The same checks run over a whole test: Check(t) in a plain test,
 // VerifyTestMain(m) around a test binary, and matchers.HaveSideEffects and
 // matchers.CheckEverySpec with Gomega and Ginkgo. Each probe also has a
-// package of its own (leak, fds, globals, alloc) for one concern at a time,
+// package of its own (leak, fds, procs, files, globals, alloc) for one
+// concern at a time,
 // and its options configure it here too:
 //
 //	residue.Find(block, leak.Within(2*time.Second), fds.IgnoringIdleHTTPConns(), alloc.AtMost(10))
