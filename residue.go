@@ -1,18 +1,18 @@
 // Package residue runs a block of code under every residue probe at once and
 // reports everything it left behind: goroutines still running, file
-// descriptors and sockets still open, package-level variables and process
-// state changed, and, when a budget is given, allocations past it.
+// descriptors and sockets still open, child processes not waited for,
+// package-level variables and process state changed, and, when asked, files
+// left behind and allocations past a budget.
 //
 //	report, err := residue.Find(func() { client.Fetch(url) })
 //	if err != nil { … }           // a panic in the block, no debug info, …
 //	if report.Found() { t.Error(report) }
 //
 // The same checks run over a whole test: Check(t) in a plain test,
-// VerifyTestMain(m) around a test binary, and matchers.HaveSideEffects and
-// matchers.CheckEverySpec with Gomega and Ginkgo. Each probe also has a
-// package of its own (leak, fds, procs, files, globals, alloc) for one
-// concern at a time,
-// and its options configure it here too:
+// VerifyTestMain(m) around a test binary, matchers.HaveSideEffects with
+// Gomega and suite.CheckEverySpec with Ginkgo. Each probe also has a package
+// of its own (leak, fds, procs, files, globals, alloc) for one concern at a
+// time, and its options configure it here too:
 //
 //	residue.Find(block, leak.Within(2*time.Second), fds.IgnoringIdleHTTPConns(), alloc.AtMost(10))
 package residue
