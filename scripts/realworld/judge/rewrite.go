@@ -85,7 +85,7 @@ func rewriteSource(path string, src []byte) ([]byte, error) {
 	testing := importName(f, "testing")
 	var edits []edit
 	needOS := false
-	goleakLeft := 0 // uses of goleak that stay
+	var replaced []edit // statements replaced or removed
 
 	ast.Inspect(f, func(n ast.Node) bool {
 		var body *ast.BlockStmt
@@ -102,10 +102,6 @@ func rewriteSource(path string, src []byte) ([]byte, error) {
 			}
 		case *ast.FuncLit:
 			body = fn.Body
-		case *ast.SelectorExpr:
-			if id, ok := fn.X.(*ast.Ident); ok && goleak != "" && id.Name == goleak {
-				goleakLeft++
-			}
 		}
 		if body == nil || goleak == "" {
 			return true
@@ -115,15 +111,15 @@ func rewriteSource(path string, src []byte) ([]byte, error) {
 			switch {
 			case call == nil:
 			case isSel(call.Fun, goleak, "VerifyTestMain"):
-				edits = append(edits, edit{off(st.Pos()), off(st.End()), "os.Exit(residue.VerifyTestMain(" + text(call.Args[0]) + "))"})
+				e := edit{off(st.Pos()), off(st.End()), "os.Exit(residue.VerifyTestMain(" + text(call.Args[0]) + "))"}
+				edits, replaced = append(edits, e), append(replaced, e)
 				needOS = true
-				goleakLeft--
 			case isSel(call.Fun, goleak, "VerifyNone"):
-				edits = append(edits, edit{off(st.Pos()), off(st.End()), ""})
+				e := edit{off(st.Pos()), off(st.End()), ""}
+				edits, replaced = append(edits, e), append(replaced, e)
 				if !topTest {
 					edits = append(edits, edit{off(body.Lbrace) + 1, off(body.Lbrace) + 1, " residue.Check(" + text(call.Args[0]) + ");"})
 				}
-				goleakLeft--
 			}
 		}
 		return true
@@ -131,7 +127,7 @@ func rewriteSource(path string, src []byte) ([]byte, error) {
 	if len(edits) == 0 {
 		return nil, nil
 	}
-	if goleak != "" && goleakLeft == 0 {
+	if goleak != "" && !usedOutside(f, goleak, replaced, off) {
 		edits = append(edits, removeImport(f, "go.uber.org/goleak", off))
 	}
 	imports := "; import " + strconv.Quote(residuePath)
@@ -148,6 +144,27 @@ func rewriteSource(path string, src []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%s: the rewrite moved lines", path)
 	}
 	return out, nil
+}
+
+// usedOutside reports whether f refers to pkg outside the replaced ranges.
+func usedOutside(f *ast.File, pkg string, replaced []edit, off func(token.Pos) int) bool {
+	used := false
+	ast.Inspect(f, func(n ast.Node) bool {
+		s, ok := n.(*ast.SelectorExpr)
+		if !ok {
+			return !used
+		}
+		if id, ok := s.X.(*ast.Ident); ok && id.Name == pkg {
+			at := off(s.Pos())
+			inside := false
+			for _, r := range replaced {
+				inside = inside || (at >= r.start && at < r.end)
+			}
+			used = used || !inside
+		}
+		return !used
+	})
+	return used
 }
 
 // apply makes the edits, which may share a start offset but never overlap.
