@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -242,8 +243,13 @@ func collect(base, res *suiteRun) []*finding {
 		b := base.find(t.pkg, t.test)
 		switch {
 		case t.test != "" && t.failed && !t.subFailed && (b == nil || !b.failed):
-			out = append(out, &finding{pkg: t.pkg, test: t.test, kind: "failure", key: "fails only with residue",
-				text: strings.Join(t.lines, "\n")})
+			key := "fails only with residue"
+			if slices.ContainsFunc(t.lines, func(l string) bool { return strings.Contains(l, "race detected during execution of test") }) {
+				// The race is printed in the test that ran into it; the
+				// testing package fails every test running at that time.
+				key = "race detected during execution of test"
+			}
+			out = append(out, &finding{pkg: t.pkg, test: t.test, kind: "failure", key: key, text: strings.Join(t.lines, "\n")})
 		case t.test == "" && res.pkgFail[t.pkg] && !base.pkgFail[t.pkg] && !failedTests[t.pkg]:
 			out = append(out, &finding{pkg: t.pkg, kind: "failure", key: "package fails only with residue",
 				text: strings.Join(t.lines, "\n")})
