@@ -163,11 +163,11 @@ Read at 0x00c000012345 by goroutine 8:
       /src/p/p.go:12 +0x3a
 
 Previous write at 0x00c000012345 by goroutine 7:
-  example.com/p.writer()
+  example.com/p.(*T).writer()
       /src/p/p.go:20 +0x44
 ==================`, "\n")
 	rs := races(lines)
-	if len(rs) != 1 || rs[0].key != "example.com/p.reader vs example.com/p.writer" {
+	if len(rs) != 1 || rs[0].key != "example.com/p.reader vs example.com/p.(*T).writer" {
 		t.Errorf("races: %+v", rs)
 	}
 }

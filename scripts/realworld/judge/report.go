@@ -377,7 +377,10 @@ func races(lines []string) []*finding {
 		var funcs []string
 		for i++; i < len(lines) && lines[i] != "=================="; i++ {
 			if raceAccessRE.MatchString(lines[i]) && i+1 < len(lines) {
-				fn, _, _ := strings.Cut(strings.TrimSpace(lines[i+1]), "(")
+				fn := strings.TrimSpace(lines[i+1])
+				if j := strings.LastIndex(fn, "("); j > 0 && strings.HasSuffix(fn, ")") {
+					fn = fn[:j] // the argument list
+				}
 				funcs = append(funcs, fn)
 			}
 		}
