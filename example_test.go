@@ -14,7 +14,7 @@ var Flags = map[string]bool{}
 func ExampleFind() {
 	report, err := residue.Find(func() {
 		Flags["verbose"] = true // a global the block forgets to put back
-	}, residue.WithGlobalsOptions(globals.InPackages("github.com/residue-go/residue_test")))
+	}, globals.InPackages("github.com/residue-go/residue_test"))
 	if err != nil {
 		fmt.Println(err)
 		os.Exit(1)

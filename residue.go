@@ -10,134 +10,172 @@
 // The same checks run over a whole test: Check(t) in a plain test,
 // VerifyTestMain(m) around a test binary, and matchers.HaveSideEffects and
 // matchers.CheckEverySpec with Gomega and Ginkgo. Each probe also has a
-// package of its own (leak, globals, alloc) for one concern at a time.
+// package of its own (leak, fds, globals, alloc) for one concern at a time,
+// and its options configure it here too:
+//
+//	residue.Find(block, leak.Within(2*time.Second), fds.IgnoringIdleHTTPConns(), alloc.AtMost(10))
 package residue
 
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/residue-go/residue/alloc"
+	"github.com/residue-go/residue/fds"
+	"github.com/residue-go/residue/files"
 	"github.com/residue-go/residue/globals"
+	"github.com/residue-go/residue/internal/text"
 	"github.com/residue-go/residue/leak"
 	"github.com/residue-go/residue/probes"
+	"github.com/residue-go/residue/procs"
 )
 
-// Option configures which probes run and how.
-type Option func(*config)
-
-type config struct {
-	leak      []leak.Option
-	globals   []globals.Option
-	noGlobals bool
-	objects   int64 // -1: no limit
-	bytes     int64 // -1: no limit
-	alloc     []alloc.Option
+// kinds are the probes a combined check runs, in the order their reports
+// are shown. Their Before runs in this order (After in reverse), but for
+// the probes whose looks bracket the others' (the globals snapshot), which
+// come first. The allocation probe, last, records only while the block
+// itself runs. A new probe is one package and one line here.
+var kinds = []probes.Kind{
+	leak.Kind,
+	fds.Kind,
+	procs.Kind,
+	files.Kind,
+	globals.Kind,
+	alloc.Kind,
 }
 
-func newConfig(opts []Option) *config {
-	c := &config{objects: -1, bytes: -1}
-	for _, o := range opts {
-		if o != nil {
-			o(c)
-		}
-	}
-	return c
-}
-
-// WithLeakOptions configures the goroutine and file descriptor probes, e.g.
-// WithLeakOptions(leak.Within(2*time.Second), leak.IgnoringIdleHTTPConns()).
-func WithLeakOptions(opts ...leak.Option) Option {
-	return func(c *config) { c.leak = append(c.leak, opts...) }
-}
-
-// WithGlobalsOptions configures the globals probe, e.g.
-// WithGlobalsOptions(globals.InPackages("example.com/app/...")).
-func WithGlobalsOptions(opts ...globals.Option) Option {
-	return func(c *config) { c.globals = append(c.globals, opts...) }
-}
+// Option configures a combined check: an option of any probe package
+// (leak.Within, fds.IgnoringIdleHTTPConns, globals.InPackages, alloc.AtMost…),
+// handed to the probe it names, or one of this package's.
+type Option = probes.Option
 
 // WithoutGlobals leaves package-level variables and process state unchecked:
 // for binaries built without debug info, or blocks that change globals on
 // purpose.
-func WithoutGlobals() Option {
-	return func(c *config) { c.noGlobals = true }
+func WithoutGlobals() Option { return without(globals.Name) }
+
+// Within sets the settle window of every probe that waits for leftovers to
+// go away; a probe's own Within option (leak.Within, fds.Within…)
+// overrides it. It turns no on-demand probe on.
+func Within(d time.Duration) Option {
+	return ownOption{desc: fmt.Sprintf("residue.Within(%v)", d),
+		defaults: []Option{leak.Within(d), fds.Within(d), procs.Within(d), files.Within(d)}}
 }
 
-// AllocatingAtMost adds the allocation probe with a budget of objects heap
-// allocations on the block's own goroutine. Without a budget, allocations
-// are not measured.
-func AllocatingAtMost(objects int) Option {
-	return func(c *config) { c.objects = int64(objects) }
+// ownOption is an option of the combined check itself: it sets the
+// check's configuration, or gives defaults to several probes.
+type ownOption struct {
+	desc     string
+	apply    func(*config)
+	defaults []Option // applied before each probe's own options
 }
 
-// AllocatingBytesAtMost adds the allocation probe with a budget of bytes.
-func AllocatingBytesAtMost(bytes int64) Option {
-	return func(c *config) { c.bytes = bytes }
+func (o ownOption) Probe() string  { return "residue" }
+func (o ownOption) String() string { return o.desc }
+
+func without(probe string) Option {
+	return ownOption{desc: "residue.Without" + strings.ToUpper(probe[:1]) + probe[1:] + "()", apply: func(c *config) { c.off[probe] = true }}
 }
 
-// WithAllocOptions configures the allocation probe, e.g. with alloc.AtMostIn
-// limits; it adds the probe even without a total budget.
-func WithAllocOptions(opts ...alloc.Option) Option {
-	return func(c *config) { c.alloc = append(c.alloc, opts...) }
+type config struct {
+	off map[string]bool // probes left out
 }
 
-func (c *config) measuresAllocations() bool {
-	return c.objects >= 0 || c.bytes >= 0 || len(c.alloc) > 0
+// newProbes makes the probes opts ask for, handing each probe the options
+// that name it, and returns them in the order of kinds and in run order. An
+// option for a probe that does not run, or an invalid one, is an error
+// naming it.
+func newProbes(opts []Option) (shown, run []probes.Probe, err error) {
+	c := config{off: map[string]bool{}}
+	byProbe, defaults := map[string][]probes.Option{}, map[string][]probes.Option{}
+	for _, o := range opts {
+		switch o := o.(type) {
+		case nil:
+		case ownOption:
+			if o.apply != nil {
+				o.apply(&c)
+			}
+			for _, d := range o.defaults {
+				defaults[d.Probe()] = append(defaults[d.Probe()], d)
+			}
+		default:
+			byProbe[o.Probe()] = append(byProbe[o.Probe()], o)
+		}
+	}
+	var brackets []probes.Probe
+	for _, k := range kinds {
+		own := byProbe[k.Name]
+		delete(byProbe, k.Name)
+		if c.off[k.Name] {
+			if len(own) > 0 {
+				return nil, nil, fmt.Errorf("%s configures the %s probe, which WithoutGlobals leaves out", own[0], k.Name)
+			}
+			continue
+		}
+		if k.OnDemand && len(own) == 0 {
+			continue
+		}
+		p, err := k.New(append(defaults[k.Name], own...))
+		if err != nil {
+			return nil, nil, err
+		}
+		if k.Name == globals.Name {
+			p = &optionalGlobals{Probe: p}
+		}
+		shown = append(shown, p)
+		if k.Brackets {
+			brackets = append(brackets, p)
+		} else {
+			run = append(run, p)
+		}
+	}
+	for name, own := range byProbe {
+		return nil, nil, fmt.Errorf("%s configures the %s probe, which a combined check does not run", own[0], name)
+	}
+	return shown, append(brackets, run...), nil
 }
 
-// Report is what a block left behind, one field per probe that ran.
+// Report is what a block left behind: the report of every probe that ran.
 type Report struct {
-	Goroutines  *leak.GoroutineReport
-	FDs         *leak.FDReport
-	Globals     *globals.Report    // nil with WithoutGlobals
-	Allocations *alloc.Measurement // nil without an allocation budget
-	Budget      alloc.Figures      // the budget; -1 where none was set
-	OverBudget  bool               // Allocations exceed Budget or an alloc.AtMostIn limit
+	// Probes holds one report per probe that ran, in run order; a probe
+	// that could not finish its look has none.
+	Probes []probes.Report
+}
+
+// Of returns the report of type T in r (*leak.Report, *fds.Report,
+// *globals.Report, *alloc.Measurement), or the zero T when that probe did
+// not run.
+func Of[T probes.Report](r *Report) T {
+	var zero T
+	if r == nil {
+		return zero
+	}
+	for _, p := range r.Probes {
+		if t, ok := p.(T); ok {
+			return t
+		}
+	}
+	return zero
 }
 
 // Found reports whether the block left anything behind.
 func (r *Report) Found() bool {
-	return r.Goroutines.Leaked() || r.FDs.Leaked() || r.Globals.Changed() || r.OverBudget
-}
-
-// Sections returns one headed section per probe that found something.
-func (r *Report) Sections() []string {
-	var out []string
-	if r.Goroutines.Leaked() {
-		out = append(out, "Goroutines\n"+indent(r.Goroutines.String()))
-	}
-	if r.FDs.Leaked() {
-		out = append(out, "File descriptors\n"+indent(r.FDs.String()))
-	}
-	if r.Globals.Changed() {
-		out = append(out, "Global state\n"+indent(r.Globals.String()))
-	}
-	if r.OverBudget {
-		out = append(out, "Allocations\n"+indent(r.allocationText()))
-	}
-	return out
-}
-
-func (r *Report) allocationText() string {
-	var limits []string
-	if r.Budget.Objects >= 0 {
-		limits = append(limits, fmt.Sprintf("at most %d objects", r.Budget.Objects))
-	}
-	if r.Budget.Bytes >= 0 {
-		limits = append(limits, fmt.Sprintf("at most %s", alloc.FormatBytes(r.Budget.Bytes)))
-	}
-	head := "The block allocated " + r.Allocations.String()
-	if len(limits) > 0 {
-		head = fmt.Sprintf("The block allocated %s; the budget is %s.\n%s",
-			r.Allocations.Figures, strings.Join(limits, " and "), r.Allocations)
-	}
-	for _, l := range r.Allocations.Limits {
-		if l.Exceeded() {
-			head += "\n" + l.String()
+	for _, p := range r.Probes {
+		if probes.Found(p) {
+			return true
 		}
 	}
-	return head
+	return false
+}
+
+// Counts returns the figures of every probe that ran, in run order.
+func (r *Report) Counts() []probes.Count {
+	var out []probes.Count
+	for _, p := range r.Probes {
+		out = append(out, p.Counts()...)
+	}
+	return out
 }
 
 // String formats the report as a failure message: a headline naming what
@@ -147,67 +185,44 @@ func (r *Report) String() string { return r.Describe("The block") }
 // Describe is String with another subject in the headline, such as
 // "The spec".
 func (r *Report) Describe(subject string) string {
-	secs := r.Sections()
-	if len(secs) == 0 {
-		return subject + " left nothing behind."
-	}
-	var names []string
-	for _, s := range secs {
-		name, _, _ := strings.Cut(s, "\n")
-		names = append(names, strings.ToLower(name))
-	}
-	return fmt.Sprintf("%s left side effects (%s):\n\n%s", subject, strings.Join(names, ", "), strings.Join(secs, "\n\n"))
-}
-
-func indent(s string) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	for i, l := range lines {
-		if l != "" {
-			lines[i] = "  " + l
+	var names, secs []string
+	note := ""
+	for _, p := range r.Probes {
+		if _, ok := p.(unchecked); ok {
+			note = "\n\n(" + uncheckedText + ")"
+		}
+		if probes.Found(p) {
+			names = append(names, strings.ToLower(p.Title()))
+			// A probe's text starts with a headline about "The block".
+			body := p.String()
+			if rest, ok := strings.CutPrefix(body, "The block "); ok {
+				body = subject + " " + rest
+			}
+			secs = append(secs, p.Title()+"\n"+text.Indent(body, "  "))
 		}
 	}
-	return strings.Join(lines, "\n")
+	if len(secs) == 0 {
+		return subject + " left nothing behind." + note
+	}
+	return fmt.Sprintf("%s left side effects (%s):\n\n%s%s", subject, strings.Join(names, ", "), strings.Join(secs, "\n\n"), note)
 }
 
 // Session is a run of every probe around a block that may be entered more
 // than once, from several goroutines: the nodes of one Ginkgo spec, or a
 // test body and its subtests.
 type Session struct {
-	cfg        *config
-	run        *probes.Run
-	goroutines *leak.GoroutineProbe
-	fds        *leak.FDProbe
-	globals    *globals.Probe
-	alloc      *alloc.Probe
+	run    *probes.Run
+	probes []probes.Probe // in the order of kinds
 }
 
 // Start begins a session: every probe takes its "before" look now.
 func Start(opts ...Option) (*Session, error) {
-	s, ps := newSession(opts)
-	run, err := probes.Start(ps...)
-	s.run = run
-	return s, err
-}
-
-// newSession creates the probes the options ask for, in the order they must
-// run: Before runs in this order and After in reverse, so the globals
-// snapshot brackets everything, and the allocation probe records only while
-// the block itself runs, never the other probes' work.
-func newSession(opts []Option) (*Session, []probes.Probe) {
-	s := &Session{cfg: newConfig(opts)}
-	s.goroutines = leak.NewGoroutineProbe(s.cfg.leak...)
-	s.fds = leak.NewFDProbe(s.cfg.leak...)
-	var ps []probes.Probe
-	if !s.cfg.noGlobals {
-		s.globals = globals.NewProbe(s.cfg.globals...)
-		ps = append(ps, s.globals)
+	shown, order, err := newProbes(opts)
+	if err != nil {
+		return nil, err
 	}
-	ps = append(ps, s.fds, s.goroutines)
-	if s.cfg.measuresAllocations() {
-		s.alloc = alloc.NewProbe(s.cfg.alloc...)
-		ps = append(ps, s.alloc)
-	}
-	return s, ps
+	run, err := probes.Start(order...)
+	return &Session{run: run, probes: shown}, err
 }
 
 // Enter runs f on the calling goroutine as part of the session's block. A
@@ -221,26 +236,27 @@ func (s *Session) Finish() (*Report, error) {
 }
 
 func (s *Session) report() *Report {
-	r := &Report{Goroutines: s.goroutines.Report(), FDs: s.fds.Report(), Budget: alloc.Figures{Objects: s.cfg.objects, Bytes: s.cfg.bytes}}
-	if s.globals != nil {
-		r.Globals = s.globals.Report()
-	}
-	if s.alloc != nil && s.alloc.Result() != nil {
-		m := s.alloc.Result()
-		r.Allocations = m
-		r.OverBudget = (s.cfg.objects >= 0 && m.Objects > s.cfg.objects) ||
-			(s.cfg.bytes >= 0 && m.Bytes > s.cfg.bytes) || len(m.Exceeded()) > 0
+	r := &Report{}
+	for _, p := range s.probes {
+		if pr := p.Report(); pr != nil {
+			r.Probes = append(r.Probes, pr)
+		}
 	}
 	return r
 }
 
 // Find runs block once, on a new goroutine, under every probe. The error is
-// set when the block panicked or called runtime.Goexit, or a probe could not
-// run (no debug info for the globals probe, a race-detector build for the
-// allocation probe).
+// set when an option is invalid or meant for a probe that does not run,
+// when the block panicked or called runtime.Goexit, or when a probe could
+// not run (no debug info for the globals probe, a race-detector build for
+// the allocation probe); the report then holds what the probes that ran
+// found.
 func Find(block func(), opts ...Option) (*Report, error) {
-	s, ps := newSession(opts)
-	run, err := probes.Exec(block, ps...)
-	s.run = run
+	shown, order, err := newProbes(opts)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{probes: shown}
+	s.run, err = probes.Exec(block, order...)
 	return s.report(), err
 }

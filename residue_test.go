@@ -5,24 +5,30 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/residue-go/residue"
 	"github.com/residue-go/residue/alloc"
+	"github.com/residue-go/residue/fds"
+	"github.com/residue-go/residue/files"
 	"github.com/residue-go/residue/globals"
+	"github.com/residue-go/residue/internal/golden"
 	"github.com/residue-go/residue/leak"
+	"github.com/residue-go/residue/probes"
+	"github.com/residue-go/residue/procs"
 )
 
 // Registry is a package-level variable the tests change.
 var Registry = map[string]int{"a": 1}
 
-var quick = residue.WithLeakOptions(leak.Within(50 * time.Millisecond))
+var quick = residue.Within(50 * time.Millisecond)
 
 // only keeps the globals probe to this package, so that the tests do not
 // depend on what the rest of the process does meanwhile.
-var only = residue.WithGlobalsOptions(globals.InPackages("github.com/residue-go/residue_test"))
+var only = globals.InPackages("github.com/residue-go/residue_test")
 
 func TestFindReportsEveryKindOfResidue(t *testing.T) {
 	stop := make(chan struct{})
@@ -42,10 +48,12 @@ func TestFindReportsEveryKindOfResidue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !report.Found() || !report.Goroutines.Leaked() || !report.FDs.Leaked() || !report.Globals.Changed() || report.OverBudget {
+	if !report.Found() || !residue.Of[*leak.Report](report).Leaked() || !residue.Of[*fds.Report](report).Leaked() ||
+		!residue.Of[*globals.Report](report).Changed() || residue.Of[*alloc.Measurement](report) != nil {
 		t.Fatalf("report:\n%s", report)
 	}
 	msg := report.String()
+	golden.Check(t, "find-every-kind", msg)
 	for _, want := range []string{
 		"The block left side effects (goroutines, file descriptors, global state):",
 		"Goroutines\n  The block left 1 goroutine running",
@@ -80,22 +88,20 @@ func TestFindCleanBlock(t *testing.T) {
 }
 
 func TestAllocationBudget(t *testing.T) {
-	if alloc.RaceEnabled {
-		t.Skip("allocation counts differ under the race detector")
-	}
+	alloc.SkipUnderRace(t)
 	var sink []byte
-	report, err := residue.Find(func() { sink = make([]byte, 1<<10) }, residue.AllocatingAtMost(0), only)
+	report, err := residue.Find(func() { sink = make([]byte, 1<<10) }, alloc.AtMost(0), only)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !report.OverBudget || report.Allocations.Objects != 1 {
+	if m := residue.Of[*alloc.Measurement](report); !report.Found() || m.Objects != 1 {
 		t.Fatalf("report:\n%s", report)
 	}
 	if msg := report.String(); !strings.Contains(msg, "Allocations\n  The block allocated 1 object, 1 KiB; the budget is at most 0 objects.") {
 		t.Errorf("message:\n%s", msg)
 	}
 	_ = sink
-	report, err = residue.Find(func() { sink = make([]byte, 1<<10) }, residue.AllocatingAtMost(1), only)
+	report, err = residue.Find(func() { sink = make([]byte, 1<<10) }, alloc.AtMost(1), only)
 	if err != nil || report.Found() {
 		t.Fatalf("within budget: %v\n%s", err, report)
 	}
@@ -136,9 +142,10 @@ func TestCheckFailsATestThatLeaves(t *testing.T) {
 		go func() { <-stop }() // started by the test body itself
 	}()
 	ft.end()
-	if len(ft.errors) != 1 || !strings.Contains(ft.errors[0], "residue.Check: The block left side effects (goroutines)") {
+	if len(ft.errors) != 1 || !strings.Contains(ft.errors[0], "residue.Check: The test left side effects (goroutines)") {
 		t.Fatalf("errors: %q", ft.errors)
 	}
+	golden.Check(t, "check-goroutine", ft.errors[0])
 
 	ft = &fakeT{}
 	func() {
@@ -165,7 +172,7 @@ func TestVerifyTestMain(t *testing.T) {
 		code int
 		want string
 	}{
-		{"TestLeakyForVerifyTestMain", 1, "residue.VerifyTestMain: the tests The block left side effects (goroutines)"},
+		{"TestLeakyForVerifyTestMain", 1, "residue.VerifyTestMain: The tests left side effects (goroutines)"},
 		{"TestCleanForVerifyTestMain", 0, "PASS"},
 	} {
 		cmd := exec.Command(exe, "-test.run=^"+c.test+"$")
@@ -195,4 +202,92 @@ func TestMain(m *testing.M) {
 		os.Exit(residue.VerifyTestMain(m, quick, only))
 	}
 	os.Exit(m.Run())
+}
+
+// A combined check in a binary without debug info runs every other probe
+// and says, once per binary and in each report, that globals were not
+// checked; RESIDUE_REQUIRE_GLOBALS=1 makes that an error.
+func TestCombinedCheckWithoutDebugInfo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a program")
+	}
+	exe := filepath.Join(t.TempDir(), "nodebug")
+	build := exec.Command("go", "build", "-ldflags=-w", "-o", exe, "./testdata/nodebug")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	var stdout, stderr strings.Builder
+	run := exec.Command(exe)
+	run.Env = append(os.Environ(), residue.RequireGlobalsEnv+"=")
+	run.Stdout, run.Stderr = &stdout, &stderr
+	if err := run.Run(); err != nil {
+		t.Fatalf("run: %v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	if n := strings.Count(out, "The block left side effects (goroutines)"); n != 2 {
+		t.Errorf("want the goroutine reported twice, got %d:\n%s", n, out)
+	}
+	if n := strings.Count(out, "(global state was not checked: this test binary has no debug info"); n != 2 {
+		t.Errorf("want the note in both reports, got %d:\n%s", n, out)
+	}
+	if n := strings.Count(stderr.String(), "residue: global state was not checked"); n != 1 {
+		t.Errorf("want the note once on stderr, got %d:\n%s", n, stderr.String())
+	}
+
+	strict := exec.Command(exe)
+	strict.Env = append(os.Environ(), residue.RequireGlobalsEnv+"=1")
+	out2, err := strict.CombinedOutput()
+	if err == nil || !strings.Contains(string(out2), "error: cannot list package-level variables") || !strings.Contains(string(out2), "-ldflags=-w=0") {
+		t.Errorf("with %s=1: err %v, output:\n%s", residue.RequireGlobalsEnv, err, out2)
+	}
+}
+
+// A parallel test's change to a global cannot be told from another
+// parallel test's: Check logs it and does not fail the test.
+func TestCheckLogsGlobalChangesOfParallelTests(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^TestParallelChangeForCheck$", "-test.v")
+	cmd.Env = append(os.Environ(), "RESIDUE_PARALLEL_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "not judged, as the test ran in parallel") ||
+		!strings.Contains(string(out), `residue_test.Registry: added "parallel"`) {
+		t.Fatalf("err %v, output:\n%s", err, out)
+	}
+}
+
+func TestParallelChangeForCheck(t *testing.T) {
+	if os.Getenv("RESIDUE_PARALLEL_CHILD") == "" {
+		t.Skip("run by TestCheckLogsGlobalChangesOfParallelTests")
+	}
+	t.Parallel()
+	residue.Check(t, quick, only)
+	Registry["parallel"] = 1
+}
+
+// residue.Within reaches every probe that settles, without turning on
+// the on-demand ones.
+func TestWithinReachesEverySettlingProbe(t *testing.T) {
+	report, err := residue.Find(func() {
+		cmd := exec.Command("sleep", "5")
+		if err := cmd.Start(); err != nil {
+			panic(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	}, residue.Within(10*time.Millisecond), only)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := residue.Of[*procs.Report](report)
+	if !probes.Found(p) || p.Within != 10*time.Millisecond {
+		t.Errorf("the process probe missed the child or kept its own window:\n%s", report)
+	}
+	if g, f := residue.Of[*leak.Report](report), residue.Of[*fds.Report](report); g.Within != 10*time.Millisecond || f.Within != 10*time.Millisecond {
+		t.Errorf("settle windows: goroutines %v, descriptors %v", g.Within, f.Within)
+	}
+	if f := residue.Of[*files.Report](report); f != nil {
+		t.Errorf("residue.Within turned the on-demand files probe on")
+	}
 }

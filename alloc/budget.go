@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/residue-go/residue/internal/text"
 )
 
 // UpdateEnv names the environment variable that switches budget checks to
@@ -28,31 +30,32 @@ const StrictEnv = "RESIDUE_STRICT_BUDGETS"
 type Outcome int
 
 const (
-	// Within: no figure is over its budget, and none well below it.
-	Within Outcome = iota
-	// Over: the objects or the bytes are over the budget.
-	Over
-	// Slack: within the budget, but objects or bytes are below TightenBelow
-	// of it, so the budget could be tightened.
-	Slack
-	// Missing: the file has no budget of that name.
-	Missing
-	// Recorded: the check ran with UpdateEnv set and wrote the figures.
-	Recorded
+	// BudgetHolds: no figure is over its budget, and none well below it.
+	BudgetHolds Outcome = iota
+	// BudgetExceeded: the objects or the bytes are over the budget.
+	BudgetExceeded
+	// BudgetLoose: within the budget, but objects or bytes are below
+	// TightenBelow of it, so the budget could be tightened.
+	BudgetLoose
+	// BudgetMissing: the file has no budget of that name.
+	BudgetMissing
+	// BudgetRecorded: the check ran with UpdateEnv set and wrote the
+	// figures.
+	BudgetRecorded
 )
 
 // Verdict is the outcome of one budget check.
 type Verdict struct {
 	Name string
 	File string // the budget file, as given
-	// Old is the budget, valid unless Outcome is Missing (or Recorded with
-	// HadBudget false).
+	// Old is the budget, valid unless Outcome is BudgetMissing (or
+	// BudgetRecorded with HadBudget false).
 	Old       Figures
 	HadBudget bool
 	New       Figures // the measured figures: the most of the measured runs
 	Outcome   Outcome
 	Sites     []Site // where New was allocated
-	// TightenBelow is the fraction under which New is Slack.
+	// TightenBelow is the fraction under which New is BudgetLoose.
 	TightenBelow float64
 }
 
@@ -60,9 +63,9 @@ type Verdict struct {
 // budget at all, or, when strict, room to tighten it.
 func (v *Verdict) Failed(strict bool) bool {
 	switch v.Outcome {
-	case Over, Missing:
+	case BudgetExceeded, BudgetMissing:
 		return true
-	case Slack:
+	case BudgetLoose:
 		return strict
 	}
 	return false
@@ -74,24 +77,24 @@ func (v *Verdict) String() string {
 	var b strings.Builder
 	q := fmt.Sprintf("%q", v.Name)
 	switch v.Outcome {
-	case Within:
+	case BudgetHolds:
 		fmt.Fprintf(&b, "allocation budget %s holds: %s within %s (%s)", q, v.New, v.Old, v.File)
-	case Over:
+	case BudgetExceeded:
 		fmt.Fprintf(&b, "allocation budget %s exceeded (%s)\n", q, v.File)
 		b.WriteString(v.changes())
 		if len(v.Sites) > 0 {
-			fmt.Fprintf(&b, "\n  where the %s were allocated:\n%s", plural(v.New.Objects, "object", "objects"), FormatSites(v.Sites))
+			fmt.Fprintf(&b, "\n  where the %s were allocated:\n%s", text.Plural(v.New.Objects, "object", "objects"), FormatSites(v.Sites))
 		}
 		fmt.Fprintf(&b, "\n  If the new figures are intended, record them: %s=1 go test", UpdateEnv)
-	case Slack:
+	case BudgetLoose:
 		fmt.Fprintf(&b, "allocation budget %s can be tightened: the block now allocates less than %.0f%% of it (%s)\n",
 			q, v.TightenBelow*100, v.File)
 		b.WriteString(v.changes())
 		fmt.Fprintf(&b, "\n  Record the new figures: %s=1 go test", UpdateEnv)
-	case Missing:
+	case BudgetMissing:
 		fmt.Fprintf(&b, "no allocation budget %s in %s; the block allocated %s\n  Record it: %s=1 go test",
 			q, v.File, v.New, UpdateEnv)
-	case Recorded:
+	case BudgetRecorded:
 		if v.HadBudget {
 			fmt.Fprintf(&b, "allocation budget %s recorded (%s)\n%s", q, v.File, v.changes())
 		} else {
@@ -123,7 +126,7 @@ func signed(n int64, format func(int64) string) string {
 // CheckBudget compares m with the budget called name in the budget file
 // (DefaultBudgetFile unless BudgetFile is given). With UpdateEnv set to 1 it
 // records m's figures as the budget instead, creating the file and its
-// directory when needed, and returns a Recorded verdict.
+// directory when needed, and returns a BudgetRecorded verdict.
 //
 // The file is JSON, one budget per line, names sorted, so that a change
 // reads well in a diff:
@@ -135,14 +138,23 @@ func signed(n int64, format func(int64) string) string {
 //
 // The error is set only when the file cannot be read or written.
 func CheckBudget(name string, m *Measurement, opts ...Option) (*Verdict, error) {
-	c := newConfig(opts)
+	c, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	if name == "" {
+		return nil, fmt.Errorf("CheckBudget(\"\"): a budget needs a name")
+	}
+	if m == nil {
+		return nil, fmt.Errorf("CheckBudget(%q): no measurement to check", name)
+	}
 	v := &Verdict{Name: name, File: c.budgetFile, New: m.Figures, Sites: m.Sites, TightenBelow: c.tightenBelow}
 	if os.Getenv(UpdateEnv) == "1" {
 		err := updateBudgets(c.budgetFile, func(b map[string]Figures) {
 			v.Old, v.HadBudget = b[name]
 			b[name] = m.Figures
 		})
-		v.Outcome = Recorded
+		v.Outcome = BudgetRecorded
 		return v, err
 	}
 	budgets, err := ReadBudgets(c.budgetFile)
@@ -152,13 +164,13 @@ func CheckBudget(name string, m *Measurement, opts ...Option) (*Verdict, error) 
 	v.Old, v.HadBudget = budgets[name]
 	switch {
 	case !v.HadBudget:
-		v.Outcome = Missing
+		v.Outcome = BudgetMissing
 	case v.New.Objects > v.Old.Objects || v.New.Bytes > v.Old.Bytes:
-		v.Outcome = Over
+		v.Outcome = BudgetExceeded
 	case below(v.New.Objects, v.Old.Objects, c.tightenBelow) || below(v.New.Bytes, v.Old.Bytes, c.tightenBelow):
-		v.Outcome = Slack
+		v.Outcome = BudgetLoose
 	default:
-		v.Outcome = Within
+		v.Outcome = BudgetHolds
 	}
 	return v, nil
 }
@@ -186,17 +198,20 @@ func ReadBudgets(path string) (map[string]Figures, error) {
 	}
 	out := make(map[string]Figures, len(raw))
 	for name, b := range raw {
-		if b.Objects == nil || b.Bytes == nil {
+		switch {
+		case b.Objects == nil || b.Bytes == nil:
 			return nil, fmt.Errorf("reading allocation budgets from %s: budget %q needs both \"objects\" and \"bytes\"", path, name)
+		case *b.Objects < 0 || *b.Bytes < 0:
+			return nil, fmt.Errorf("reading allocation budgets from %s: budget %q has a negative figure", path, name)
 		}
 		out[name] = Figures{Objects: *b.Objects, Bytes: *b.Bytes}
 	}
 	return out, nil
 }
 
-// WriteBudgets writes budgets to path in the budget file format (see
+// writeBudgets writes budgets to path in the budget file format (see
 // CheckBudget), creating its directory when needed.
-func WriteBudgets(path string, budgets map[string]Figures) error {
+func writeBudgets(path string, budgets map[string]Figures) error {
 	names := make([]string, 0, len(budgets))
 	for n := range budgets {
 		names = append(names, n)
@@ -257,5 +272,5 @@ func updateBudgets(path string, change func(map[string]Figures)) error {
 		return err
 	}
 	change(budgets)
-	return WriteBudgets(path, budgets)
+	return writeBudgets(path, budgets)
 }

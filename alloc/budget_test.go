@@ -32,7 +32,7 @@ func check(t *testing.T, path, name string, m *alloc.Measurement) *alloc.Verdict
 // One budget through its life: recorded, held, exceeded, well under (room to
 // tighten), tightened.
 func TestBudgetRoundTrip(t *testing.T) {
-	exact(t)
+	alloc.SkipUnderRace(t)
 	path := filepath.Join(t.TempDir(), "testdata", "residue-budgets.json")
 	one := func() { sinkBytes = make([]byte, 64) }
 	three := func() {
@@ -43,7 +43,7 @@ func TestBudgetRoundTrip(t *testing.T) {
 
 	// Record.
 	t.Setenv(alloc.UpdateEnv, "1")
-	if v := check(t, path, "parse-header", measure(t, three)); v.Outcome != alloc.Recorded || v.HadBudget {
+	if v := check(t, path, "parse-header", measure(t, three)); v.Outcome != alloc.BudgetRecorded || v.HadBudget {
 		t.Fatalf("record: %v", v)
 	}
 	check(t, path, "render page", measure(t, one))
@@ -62,11 +62,11 @@ func TestBudgetRoundTrip(t *testing.T) {
 
 	// Hold, then regress.
 	t.Setenv(alloc.UpdateEnv, "")
-	if v := check(t, path, "render page", measure(t, one)); v.Outcome != alloc.Within || v.Failed(true) {
+	if v := check(t, path, "render page", measure(t, one)); v.Outcome != alloc.BudgetHolds || v.Failed(true) {
 		t.Fatalf("within: %v", v)
 	}
 	v := check(t, path, "render page", measure(t, three))
-	if v.Outcome != alloc.Over || !v.Failed(false) {
+	if v.Outcome != alloc.BudgetExceeded || !v.Failed(false) {
 		t.Fatalf("over: %v", v)
 	}
 	msg := v.String()
@@ -87,7 +87,7 @@ func TestBudgetRoundTrip(t *testing.T) {
 
 	// Well under: passes, unless strict.
 	v = check(t, path, "parse-header", measure(t, one))
-	if v.Outcome != alloc.Slack || v.Failed(false) || !v.Failed(true) {
+	if v.Outcome != alloc.BudgetLoose || v.Failed(false) || !v.Failed(true) {
 		t.Fatalf("slack: %v", v)
 	}
 	if msg := v.String(); !strings.Contains(msg, `allocation budget "parse-header" can be tightened`) || !strings.Contains(msg, "objects: 3 → 1 (-2)") {
@@ -97,11 +97,11 @@ func TestBudgetRoundTrip(t *testing.T) {
 
 	// Tighten.
 	t.Setenv(alloc.UpdateEnv, "1")
-	if v := check(t, path, "parse-header", measure(t, one)); v.Outcome != alloc.Recorded || v.Old.Objects != 3 {
+	if v := check(t, path, "parse-header", measure(t, one)); v.Outcome != alloc.BudgetRecorded || v.Old.Objects != 3 {
 		t.Fatalf("tighten: %v", v)
 	}
 	t.Setenv(alloc.UpdateEnv, "")
-	if v := check(t, path, "parse-header", measure(t, one)); v.Outcome != alloc.Within {
+	if v := check(t, path, "parse-header", measure(t, one)); v.Outcome != alloc.BudgetHolds {
 		t.Fatalf("after tightening: %v", v)
 	}
 	if data, _ := os.ReadFile(path); !strings.Contains(string(data), `"parse-header": {"objects": 1, "bytes": 64}`) {
@@ -110,11 +110,11 @@ func TestBudgetRoundTrip(t *testing.T) {
 }
 
 func TestBudgetMissingFails(t *testing.T) {
-	exact(t)
+	alloc.SkipUnderRace(t)
 	t.Setenv(alloc.UpdateEnv, "")
 	path := filepath.Join(t.TempDir(), "residue-budgets.json")
 	v := check(t, path, "nowhere", measure(t, func() {}))
-	if v.Outcome != alloc.Missing || !v.Failed(false) {
+	if v.Outcome != alloc.BudgetMissing || !v.Failed(false) {
 		t.Fatalf("%v", v)
 	}
 	if !strings.Contains(v.String(), `no allocation budget "nowhere" in `+path) {
@@ -150,5 +150,26 @@ func TestBudgetUpdatesFromParallelTestsAllLand(t *testing.T) {
 	b, err := alloc.ReadBudgets(path)
 	if err != nil || len(b) != 16 || b["b15"] != (alloc.Figures{Objects: 15, Bytes: 240}) {
 		t.Fatalf("%v %v", b, err)
+	}
+}
+
+func TestInvalidArgumentsAreErrorsNamingThem(t *testing.T) {
+	if _, err := alloc.Measure(nil); err == nil || !strings.Contains(err.Error(), "alloc.Measure: the block is a nil func") {
+		t.Errorf("Measure(nil): %v", err)
+	}
+	m := &alloc.Measurement{Runs: []alloc.Figures{{}}}
+	if _, err := alloc.CheckBudget("", m); err == nil || !strings.Contains(err.Error(), `CheckBudget(""): a budget needs a name`) {
+		t.Errorf(`CheckBudget(""): %v`, err)
+	}
+	if _, err := alloc.CheckBudget("b", nil); err == nil || !strings.Contains(err.Error(), `CheckBudget("b"): no measurement`) {
+		t.Errorf(`CheckBudget("b", nil): %v`, err)
+	}
+	path := filepath.Join(t.TempDir(), "budgets.json")
+	if err := os.WriteFile(path, []byte(`{"parse": {"objects": -1, "bytes": 16}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alloc.CheckBudget("parse", m, alloc.BudgetFile(path)); err == nil ||
+		!strings.Contains(err.Error(), `budget "parse" has a negative figure`) {
+		t.Errorf("a negative budget: %v", err)
 	}
 }

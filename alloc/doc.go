@@ -16,9 +16,10 @@
 // pointer-free objects under 16 bytes into shared 16-byte blocks and records
 // each block once, so two small strings can count as one object of 16 B;
 // Measure starts every block with a full tiny block so that this is the same
-// from run to run. Code that draws from a sync.Pool allocates whenever the
-// pool is empty, and each measurement runs the garbage collector, which
-// empties pools: such code is measured as if the pool were cold.
+// from run to run. Each measurement runs the garbage collector, which empties
+// sync.Pools: without a warm-up, code that draws from a pool (fmt, for one)
+// is measured with the pool empty; with WarmUp(1) the figures are those of
+// testing.AllocsPerRun, the steady state.
 //
 // Options: WarmUp runs the block unmeasured first, Runs measures it several
 // times and keeps every run, AtMostIn limits what one function (and what it

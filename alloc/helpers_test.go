@@ -4,9 +4,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"testing"
-
-	"github.com/residue-go/residue/alloc"
 )
 
 // Sinks keep the tests' allocations on the heap.
@@ -16,15 +13,6 @@ var (
 	sinkInts  []int
 	sinkStr   string
 )
-
-// exact skips tests of exact figures in a -race build, where Measure fails
-// by design (see TestMeasureFailsUnderRace).
-func exact(t *testing.T) {
-	t.Helper()
-	if alloc.RaceEnabled {
-		t.Skip("allocation figures are not exact under -race; Measure returns ErrRace there (tested by TestMeasureFailsUnderRace)")
-	}
-}
 
 // thisLine returns the line of its caller.
 func thisLine() int {

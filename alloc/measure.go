@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unsafe"
 
+	"github.com/residue-go/residue/internal/memprof"
 	"github.com/residue-go/residue/internal/stack"
 	"github.com/residue-go/residue/probes"
 )
@@ -37,11 +38,12 @@ type Site struct {
 
 // Measurement is what a block allocated on its own goroutine.
 type Measurement struct {
-	// Objects and Bytes are the largest figures of the measured runs.
+	// Objects and Bytes are the largest figures of the measured runs (see
+	// Min for the smallest).
 	Figures
 	// Runs holds the figures of each measured run, in order.
 	Runs []Figures
-	// WarmUps is how many unmeasured runs came first.
+	// WarmUps is how many unmeasured runs came before each measured run.
 	WarmUps int
 	// Sites are the allocation sites of the run that allocated the most
 	// objects, most objects first.
@@ -60,6 +62,8 @@ type Measurement struct {
 	RuntimeCached Figures
 	// Limits holds the outcome of each AtMostIn option, in order.
 	Limits []Limit
+	// Budget is the budget set by AtMost and BytesAtMost, -1 where none was.
+	Budget Figures
 }
 
 // Limit is the outcome of an AtMostIn option: what the block allocated in
@@ -95,10 +99,6 @@ func (m *Measurement) Min() Figures {
 	return f
 }
 
-// Max returns the largest objects and bytes over the measured runs (the
-// measurement's own Figures).
-func (m *Measurement) Max() Figures { return m.Figures }
-
 // ErrRace is returned by every measurement in a binary built with -race.
 var ErrRace = errors.New("allocation figures are not exact under the race detector: " +
 	"this test binary was built with -race, where sync.Pool drops items at random and " +
@@ -108,8 +108,8 @@ var ErrRace = errors.New("allocation figures are not exact under the race detect
 // allocations were made at stacks deeper than the runtime records.
 var ErrDeepStacks = errors.New("allocation stacks deeper than the runtime's profiling depth")
 
-// Measure runs block on a goroutine of its own — WarmUp times unmeasured,
-// then Runs times measured (once by default) — and returns the heap
+// Measure runs block on a goroutine of its own — Runs times measured (once
+// by default), each after WarmUp unmeasured runs — and returns the heap
 // allocations each measured run made on that goroutine: every object, with
 // its size and the site that allocated it, exact whatever other goroutines
 // allocate at the same time.
@@ -124,27 +124,40 @@ var ErrDeepStacks = errors.New("allocation stacks deeper than the runtime's prof
 // the binary is built with -race (ErrRace), and when the figures cannot be
 // exact (ErrDeepStacks).
 func Measure(block func(), opts ...Option) (*Measurement, error) {
-	c := newConfig(opts)
+	if block == nil {
+		return nil, errors.New("alloc.Measure: the block is a nil func")
+	}
+	c, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
 	if RaceEnabled {
 		return nil, ErrRace
 	}
-	for i := range c.warmUps {
-		if _, err := probes.Exec(block); err != nil {
-			return nil, fmt.Errorf("warm-up run %d of %d: %w", i+1, c.warmUps, err)
-		}
+	m := &Measurement{WarmUps: c.warmUps, Budget: c.budget}
+	// The warm-up runs come after the probe's Before, whose garbage
+	// collections empty every sync.Pool: the measured run then finds the
+	// pools as the warm-up left them, as in a program's steady state.
+	var warmedUp int
+	primed := func() {
+		warmedUp = 0
+		warmUp(block, c.warmUps, &warmedUp)
+		primeTiny()
+		block()
 	}
-	m := &Measurement{WarmUps: c.warmUps}
-	primed := func() { primeTiny(); block() }
 	for i := range c.runs {
-		p := NewProbe(opts...)
+		p := &Probe{cfg: c}
 		_, err := probes.Exec(primed, p)
 		if err != nil {
+			if warmedUp < c.warmUps {
+				err = fmt.Errorf("warm-up run %d of %d: %w", warmedUp+1, c.warmUps, err)
+			}
 			if c.runs > 1 {
 				err = fmt.Errorf("measured run %d of %d: %w", i+1, c.runs, err)
 			}
 			return nil, err
 		}
-		r := p.Result()
+		r := p.result
 		m.Runs = append(m.Runs, r.Figures)
 		if i == 0 || r.Objects > m.Objects || (r.Objects == m.Objects && r.Bytes > m.Bytes) {
 			m.Sites = r.Sites
@@ -168,15 +181,6 @@ func Measure(block func(), opts ...Option) (*Measurement, error) {
 	return m, nil
 }
 
-// funcMatcher matches a function name exactly, or by prefix when name ends
-// with "...".
-func funcMatcher(name string) func(string) bool {
-	if prefix, ok := strings.CutSuffix(name, "..."); ok {
-		return func(fn string) bool { return strings.HasPrefix(fn, prefix) }
-	}
-	return func(fn string) bool { return fn == name }
-}
-
 // Probe measures the allocations of one run of a block, as a probes.Probe:
 //
 //	p := alloc.NewProbe()
@@ -189,18 +193,36 @@ func funcMatcher(name string) func(string) bool {
 // the block panicked. The run keeps its marker frame until every After has
 // run, so measurements under way at once do not count each other.
 type Probe struct {
-	limits  []functionLimit
+	cfg     config
 	release func()
-	before  map[[32]uintptr]Figures
+	before  memprof.ByStack
 	result  *Measurement
 }
 
-// NewProbe returns a probe ready for one run. Of the options, only AtMostIn
-// applies to a single run.
-func NewProbe(opts ...Option) *Probe { return &Probe{limits: newConfig(opts).limits} }
+// Kind registers the probe with the combined checks, where it runs only
+// when one of its options (a budget) is given.
+var Kind = func() probes.Kind {
+	k := probes.NewKind(Name, NewProbe)
+	k.OnDemand = true
+	return k
+}()
 
-// Result returns the figures of the last run, nil before one.
-func (p *Probe) Result() *Measurement { return p.result }
+// NewProbe returns a probe ready for one run. Of the options, AtMost,
+// BytesAtMost and AtMostIn apply to a single run; an invalid option is an
+// error naming it.
+func NewProbe(opts ...Option) (*Probe, error) {
+	c, err := newConfig(opts)
+	return &Probe{cfg: c}, err
+}
+
+// Report returns the figures of the last run (a *Measurement), nil before
+// one.
+func (p *Probe) Report() probes.Report {
+	if p.result == nil {
+		return nil
+	}
+	return p.result
+}
 
 // Before implements probes.Probe.
 func (p *Probe) Before(r *probes.Run) error {
@@ -208,53 +230,26 @@ func (p *Probe) Before(r *probes.Run) error {
 	if RaceEnabled {
 		return ErrRace
 	}
-	p.release = probes.RecordAllocations()
-	p.before = sumByStack(probes.MemProfile(), nil)
+	p.release = memprof.RecordAllocations()
+	p.before = memprof.SumByStack(memprof.MemProfile())
 	return nil
-}
-
-// sumByStack sums records by their recorded stack (the runtime keeps one
-// record per stack and object size). With before set, it returns what was
-// allocated since before, only for stacks that allocated.
-func sumByStack(recs []runtime.MemProfileRecord, before map[[32]uintptr]Figures) map[[32]uintptr]Figures {
-	out := make(map[[32]uintptr]Figures, len(recs)/4)
-	for i := range recs {
-		r := &recs[i]
-		f := out[r.Stack0]
-		f.Objects += r.AllocObjects
-		f.Bytes += r.AllocBytes
-		out[r.Stack0] = f
-	}
-	if before != nil {
-		for k, f := range out {
-			b := before[k]
-			f.Objects -= b.Objects
-			f.Bytes -= b.Bytes
-			if f.Objects <= 0 {
-				delete(out, k)
-				continue
-			}
-			out[k] = f
-		}
-	}
-	return out
 }
 
 // After implements probes.Probe.
 func (p *Probe) After(r *probes.Run) error {
 	defer p.release()
-	deltas := sumByStack(probes.MemProfile(), p.before)
+	deltas := memprof.SumByStack(memprof.MemProfile()).Since(p.before)
 	p.before = nil
 
 	m := &Measurement{}
 	sites := map[[2]Frame]*Site{}
-	limitSites := make([]map[[2]Frame]*Site, len(p.limits))
-	for i, l := range p.limits {
+	limitSites := make([]map[[2]Frame]*Site, len(p.cfg.limits))
+	for i, l := range p.cfg.limits {
 		m.Limits = append(m.Limits, Limit{Function: l.function, AtMost: l.objects})
 		limitSites[i] = map[[2]Frame]*Site{}
 	}
 	count := func(frames []Frame, f Figures) {
-		site, from, whose := attribute(frames, r.Marker)
+		site, from, whose := attribute(frames, r.Marker())
 		switch whose {
 		case notBlocks:
 			return
@@ -266,8 +261,8 @@ func (p *Probe) After(r *probes.Run) error {
 		m.Objects += f.Objects
 		m.Bytes += f.Bytes
 		addSite(sites, site, from, f)
-		for i, l := range p.limits {
-			if under(frames, r.Marker, funcMatcher(l.function)) {
+		for i, l := range p.cfg.limits {
+			if under(frames, r.Marker(), stack.MatchFunc(l.function)) {
 				m.Limits[i].Objects += f.Objects
 				m.Limits[i].Bytes += f.Bytes
 				addSite(limitSites[i], site, from, f)
@@ -275,18 +270,18 @@ func (p *Probe) After(r *probes.Run) error {
 		}
 	}
 	var deep [][32]uintptr // stacks cut at 32 frames without the marker in them
-	if r.Marker != "" {
+	if r.Marker() != "" {
 		for stk, f := range deltas {
 			switch {
-			case hasFunc(stk[:], r.Marker):
-				count(probes.Symbolize(stk[:]), f)
+			case hasFunc(stk[:], r.Marker()):
+				count(memprof.Symbolize(stk[:]), Figures(f))
 			case stk[len(stk)-1] != 0:
 				deep = append(deep, stk)
 			}
 		}
 	}
 	if len(deep) > 0 {
-		if err := p.attributeDeep(r.Marker, deep, deltas, count, m); err != nil {
+		if err := p.attributeDeep(r.Marker(), deep, deltas, count, m); err != nil {
 			return err
 		}
 	}
@@ -295,8 +290,9 @@ func (p *Probe) After(r *probes.Run) error {
 		m.Limits[i].Sites = sortedSites(limitSites[i])
 	}
 	m.Runs = []Figures{m.Figures}
+	m.Budget = p.cfg.budget
 	p.result = m
-	if r.Marker != "" && !r.Exclusive {
+	if r.Marker() != "" && !r.Exclusive() {
 		return fmt.Errorf("more than %d blocks were run at once, so this run shared its marker frame "+
 			"with another and its allocation figures may include the other's; run fewer blocks in parallel",
 			probes.MaxExclusiveRuns)
@@ -314,26 +310,26 @@ func (p *Probe) After(r *probes.Run) error {
 // runtime's profiling depth). A cut stack all of whose full forms run under
 // marker is the block's; one none of whose full forms do is not; otherwise
 // its figures are Unattributed.
-func (p *Probe) attributeDeep(marker string, deep [][32]uintptr, deltas map[[32]uintptr]Figures,
+func (p *Probe) attributeDeep(marker string, deep [][32]uintptr, deltas memprof.ByStack,
 	count func([]Frame, Figures), m *Measurement) error {
-	// After has just flushed the profile (probes.MemProfile), so the full
+	// After has just flushed the profile (memprof.MemProfile), so the full
 	// stacks are those of the same records.
-	prof := probes.FullStackProfile()
+	prof := memprof.FullStackProfile()
 	fulls := make([][]Frame, len(prof))
 	for _, stk := range deep {
-		prefix := withoutRuntime(probes.Symbolize(stk[:]))
+		prefix := withoutRuntime(memprof.Symbolize(stk[:]))
 		var mine, other, unknown int
 		var frames []Frame
 		for i := range prof {
 			if fulls[i] == nil {
-				fulls[i] = withoutRuntime(probes.Symbolize(prof[i].Stack))
+				fulls[i] = withoutRuntime(memprof.Symbolize(prof[i].Stack))
 			}
 			full := fulls[i]
 			if !hasPrefix(full, prefix) {
 				continue
 			}
 			switch {
-			case hasFrame(full, marker):
+			case stack.HasFunc(full, marker):
 				mine++
 				if frames == nil {
 					frames = full
@@ -347,7 +343,7 @@ func (p *Probe) attributeDeep(marker string, deep [][32]uintptr, deltas map[[32]
 		f := deltas[stk]
 		switch {
 		case mine > 0 && other == 0 && unknown == 0:
-			count(frames, f)
+			count(frames, Figures(f))
 		case mine > 0 || unknown > 0:
 			m.Unattributed.Objects += f.Objects
 			m.Unattributed.Bytes += f.Bytes
@@ -382,15 +378,6 @@ func hasPrefix(frames, prefix []Frame) bool {
 	return true
 }
 
-func hasFrame(frames []Frame, fn string) bool {
-	for _, f := range frames {
-		if f.Func == fn {
-			return true
-		}
-	}
-	return false
-}
-
 // hasFunc reports whether one of the return addresses in stk is in fn. The
 // marker functions are never inlined, so the outermost function at each
 // address is enough.
@@ -405,6 +392,24 @@ func hasFunc(stk []uintptr, fn string) bool {
 	}
 	return false
 }
+
+// warmUp runs block n times, counting the runs that returned in done. What
+// it allocates is not counted: its frame is between the block and the
+// marker.
+//
+//go:noinline
+func warmUp(block func(), n int, done *int) {
+	for range n {
+		block()
+		*done++
+	}
+}
+
+var warmUpName = runtime.FuncForPC(reflect.ValueOf(warmUp).Pointer()).Name()
+
+// ownPrefix starts the names of this package's functions, such as the
+// closure through which Measure calls the block: never a site.
+const ownPrefix = "github.com/residue-go/residue/alloc."
 
 // tinySink keeps primeTiny's allocations on the heap.
 var tinySink []byte
@@ -451,14 +456,16 @@ func attribute(frames []Frame, marker string) (site, from Frame, whose attributi
 				return site, from, cached
 			}
 			return site, from, blocks
-		case f.Func == primeTinyName:
+		case f.Func == primeTinyName || f.Func == warmUpName:
 			return Frame{}, Frame{}, notBlocks
-		case stack.IsRuntime(f.Func) || inRuntimeSource(f):
+		case strings.HasPrefix(f.Func, ownPrefix):
+			continue
+		case stack.IsRuntime(f.Func) || stack.InRuntimeSource(f):
 			fromCache = fromCache || !haveSite && runtimeCached(f)
 		case !haveSite:
 			site, haveSite = f, true
-			haveFrom = !isStandard(f)
-		case !haveFrom && !isStandard(f):
+			haveFrom = !stack.IsStandard(f)
+		case !haveFrom && !stack.IsStandard(f):
 			from, haveFrom = f, true
 		}
 	}
@@ -475,7 +482,7 @@ func runtimeCached(f Frame) bool {
 	case "runtime.acquireSudog", "runtime.malg", "runtime.newdefer":
 		return true
 	case "time.Sleep":
-		return inRuntimeSource(f)
+		return stack.InRuntimeSource(f)
 	}
 	return false
 }
@@ -512,30 +519,6 @@ func under(frames []Frame, marker string, match func(string) bool) bool {
 		}
 	}
 	return false
-}
-
-var goroot = runtime.GOROOT()
-
-// inRuntimeSource reports whether f's code is in the runtime's own source,
-// as internal/bytealg.MakeNoZero is, which the runtime provides under
-// another package's name.
-func inRuntimeSource(f Frame) bool {
-	return goroot != "" && strings.HasPrefix(f.File, goroot+"/src/runtime/")
-}
-
-// isStandard reports whether f is in the standard library: its package path
-// has no dot in its first element, and its file is under GOROOT.
-func isStandard(f Frame) bool {
-	first := f.Func
-	if i := strings.IndexByte(first, '/'); i >= 0 {
-		first = first[:i]
-	} else if i := strings.IndexByte(first, '.'); i >= 0 {
-		first = first[:i]
-	}
-	if strings.Contains(first, ".") || first == "main" || first == "command-line-arguments" {
-		return false
-	}
-	return goroot == "" || strings.HasPrefix(f.File, goroot)
 }
 
 func sortSites(s []Site) {

@@ -1,7 +1,19 @@
 package alloc
 
-// Option configures a measurement or a budget check.
-type Option func(*config)
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/residue-go/residue/probes"
+)
+
+// Option configures a measurement, a budget check, or the allocation probe
+// of a combined check. Make one with the functions of this package.
+type Option = probes.Setting[config]
+
+// Name is the probe's name in options and messages.
+const Name = "allocations"
 
 type config struct {
 	warmUps      int
@@ -9,7 +21,14 @@ type config struct {
 	budgetFile   string
 	tightenBelow float64
 	limits       []functionLimit
+	budget       Figures // -1 where none is set
 }
+
+func option(desc string, apply func(*config) error) Option {
+	return probes.NewSetting(Name, "alloc."+desc, apply)
+}
+
+var errNegative = errors.New("must not be negative")
 
 type functionLimit struct {
 	function string
@@ -24,41 +43,89 @@ const DefaultBudgetFile = "testdata/residue-budgets.json"
 // reported as room to tighten it.
 const DefaultTightenBelow = 0.8
 
-func newConfig(opts []Option) config {
-	c := config{runs: 1, budgetFile: DefaultBudgetFile, tightenBelow: DefaultTightenBelow}
-	for _, o := range opts {
-		if o != nil {
-			o(&c)
-		}
-	}
-	return c
+func newConfig(opts []Option) (config, error) {
+	c := config{runs: 1, budgetFile: DefaultBudgetFile, tightenBelow: DefaultTightenBelow, budget: Figures{-1, -1}}
+	return c, probes.Configure(&c, opts)
 }
 
-// WarmUp runs the block n times, unmeasured, before the measured runs, so
+// AtMost sets a budget of objects for the block's heap allocations: in a
+// combined check (residue.Find, HaveSideEffects, CheckEverySpec), a block
+// that allocates more is reported. A negative count is an error.
+func AtMost(objects int) Option {
+	return option("AtMost("+strconv.Itoa(objects)+")", func(c *config) error {
+		if objects < 0 {
+			return errNegative
+		}
+		c.budget.Objects = int64(objects)
+		return nil
+	})
+}
+
+// BytesAtMost sets a budget of bytes, as AtMost does for objects.
+func BytesAtMost(bytes int64) Option {
+	return option("BytesAtMost("+strconv.FormatInt(bytes, 10)+")", func(c *config) error {
+		if bytes < 0 {
+			return errNegative
+		}
+		c.budget.Bytes = bytes
+		return nil
+	})
+}
+
+// WarmUp runs the block n times, unmeasured, before each measured run, so
 // that one-time work (a sync.Once, a lazily built table, a first map growth)
-// is not counted. The default is no warm-up: the block runs exactly once.
+// is not counted and the sync.Pools the block draws from are warm: with a
+// warm-up the figures are the steady state that testing.AllocsPerRun and go
+// test -benchmem report. The warm-up runs on the measured run's goroutine,
+// after the garbage collections that start each measurement (and empty every
+// pool). The default is no warm-up: the block runs exactly once, with its
+// pools empty. A negative n is an error.
 func WarmUp(n int) Option {
-	return func(c *config) { c.warmUps = max(n, 0) }
+	return option("WarmUp("+strconv.Itoa(n)+")", func(c *config) error {
+		if n < 0 {
+			return errNegative
+		}
+		c.warmUps = n
+		return nil
+	})
 }
 
 // Runs measures the block n times (at least once, the default). The
 // measurement keeps the figures of every run; its Objects and Bytes are the
-// largest seen, so a limit holds for every run.
+// largest seen, so a limit holds for every run. n below 1 is an error.
 func Runs(n int) Option {
-	return func(c *config) { c.runs = max(n, 1) }
+	return option("Runs("+strconv.Itoa(n)+")", func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("the block must be measured at least once")
+		}
+		c.runs = n
+		return nil
+	})
 }
 
 // BudgetFile sets the file budgets are read from and recorded to, instead of
-// DefaultBudgetFile.
+// DefaultBudgetFile. An empty path is an error.
 func BudgetFile(path string) Option {
-	return func(c *config) { c.budgetFile = path }
+	return option("BudgetFile("+strconv.Quote(path)+")", func(c *config) error {
+		if path == "" {
+			return fmt.Errorf("the budget file needs a path")
+		}
+		c.budgetFile = path
+		return nil
+	})
 }
 
 // TightenBelow sets the fraction of a budget under which a figure is
 // reported as room to tighten the budget (DefaultTightenBelow). 0 turns the
-// report off.
+// report off. A fraction outside [0, 1] is an error.
 func TightenBelow(fraction float64) Option {
-	return func(c *config) { c.tightenBelow = fraction }
+	return option(fmt.Sprintf("TightenBelow(%v)", fraction), func(c *config) error {
+		if !(fraction >= 0 && fraction <= 1) {
+			return fmt.Errorf("the fraction must be between 0 and 1")
+		}
+		c.tightenBelow = fraction
+		return nil
+	})
 }
 
 // AtMostIn limits the objects the block allocates in function or in what it
@@ -66,7 +133,17 @@ func TightenBelow(fraction float64) Option {
 // "example.com/parse.(*Decoder).Next"), or a prefix when it ends with "..."
 // ("encoding/json..."). The runtime records allocations with their stacks,
 // not their types, so this is residue's finer limit: per function rather
-// than per type. The outcome is in Measurement.Limits.
+// than per type. The outcome is in Measurement.Limits. An empty function or
+// a negative count is an error.
 func AtMostIn(function string, objects int) Option {
-	return func(c *config) { c.limits = append(c.limits, functionLimit{function, int64(objects)}) }
+	return option(fmt.Sprintf("AtMostIn(%q, %d)", function, objects), func(c *config) error {
+		switch {
+		case function == "" || function == "...":
+			return fmt.Errorf("the function needs a name")
+		case objects < 0:
+			return errNegative
+		}
+		c.limits = append(c.limits, functionLimit{function, int64(objects)})
+		return nil
+	})
 }

@@ -5,11 +5,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/residue-go/residue/internal/text"
 )
 
-// MaxSitesShown bounds how many sites String and FormatSites list; the rest
+// maxSitesShown bounds how many sites String and FormatSites list; the rest
 // are summed on one line.
-const MaxSitesShown = 20
+const maxSitesShown = 20
 
 // String describes the figures, the runs and the sites, one line per site:
 //
@@ -17,18 +19,24 @@ const MaxSitesShown = 20
 //	    3 objects, 192 B  strings.(*Builder).grow  strings/builder.go:68
 //	                      from parse.Header  parse/parse.go:41
 //	    2 objects, 128 B  parse.Header  parse/parse.go:44
+//
+// When a budget was set (AtMost, BytesAtMost), a line naming it comes
+// first, and each AtMostIn limit the block went past follows the sites.
 func (m *Measurement) String() string {
 	var b strings.Builder
+	if line := m.budgetLine(); line != "" {
+		b.WriteString(line + "\n")
+	}
 	b.WriteString(m.Figures.String())
 	if len(m.Sites) > 0 {
-		fmt.Fprintf(&b, " in %s", plural(int64(len(m.Sites)), "site", "sites"))
+		fmt.Fprintf(&b, " in %s", text.Plural(int64(len(m.Sites)), "site", "sites"))
 	}
 	if len(m.Runs) > 1 {
 		lo := m.Min()
 		fmt.Fprintf(&b, " (the most of %d measured runs; the least was %s)", len(m.Runs), lo)
 	}
 	if m.WarmUps > 0 {
-		fmt.Fprintf(&b, " after %s", plural(int64(m.WarmUps), "warm-up run", "warm-up runs"))
+		fmt.Fprintf(&b, " after %s", text.Plural(int64(m.WarmUps), "warm-up run", "warm-up runs"))
 	}
 	if m.RuntimeCached.Objects > 0 {
 		fmt.Fprintf(&b, " (not counted: %s of runtime bookkeeping from its caches)", m.RuntimeCached)
@@ -37,12 +45,35 @@ func (m *Measurement) String() string {
 		b.WriteString("\n")
 		b.WriteString(s)
 	}
+	if m.Budget.Objects >= 0 || m.Budget.Bytes >= 0 {
+		for _, l := range m.Exceeded() {
+			b.WriteString("\n" + l.String())
+		}
+	}
 	return b.String()
+}
+
+// String describes what the block allocated in the limit's function, and
+// where:
+//
+//	2 objects, 32 B in strings.Join, over the limit of 1 object
+//	    2 objects, 32 B  strings.(*Builder).grow  strings/builder.go:67
+//	                     from parse.Header  parse/parse.go:41
+func (l Limit) String() string {
+	verdict := "within"
+	if l.Exceeded() {
+		verdict = "over"
+	}
+	s := fmt.Sprintf("%s in %s, %s the limit of %s", l.Figures, l.Function, verdict, text.Plural(l.AtMost, "object", "objects"))
+	if sites := FormatSites(l.Sites); sites != "" {
+		s += "\n" + sites
+	}
+	return s
 }
 
 // String returns "3 objects, 192 B".
 func (f Figures) String() string {
-	return plural(f.Objects, "object", "objects") + ", " + FormatBytes(f.Bytes)
+	return text.Plural(f.Objects, "object", "objects") + ", " + FormatBytes(f.Bytes)
 }
 
 // FormatSites lists sites one per line, indented by four spaces, with the
@@ -50,7 +81,7 @@ func (f Figures) String() string {
 func FormatSites(sites []Site) string {
 	var b strings.Builder
 	width := 0
-	shown := sites[:min(len(sites), MaxSitesShown)]
+	shown := sites[:min(len(sites), maxSitesShown)]
 	for _, s := range shown {
 		width = max(width, len(s.Figures.String()))
 	}
@@ -70,7 +101,7 @@ func FormatSites(sites []Site) string {
 			f.Objects += s.Objects
 			f.Bytes += s.Bytes
 		}
-		fmt.Fprintf(&b, "\n    … and %s more: %s", plural(int64(len(rest)), "site", "sites"), f)
+		fmt.Fprintf(&b, "\n    … and %s more: %s", text.Plural(int64(len(rest)), "site", "sites"), f)
 	}
 	return b.String()
 }
@@ -95,13 +126,6 @@ func FormatBytes(n int64) string {
 	default:
 		return oneDecimal(float64(n)/(1<<20)) + " MiB"
 	}
-}
-
-func plural(n int64, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return strconv.FormatInt(n, 10) + " " + many
 }
 
 func oneDecimal(x float64) string {

@@ -2,6 +2,7 @@ package globals_test
 
 import (
 	"os"
+	"runtime"
 	"strconv"
 	"testing"
 
@@ -87,6 +88,52 @@ func BenchmarkUserMap(b *testing.B) {
 			for b.Loop() {
 				before, _ := globals.Take(globals.Watching(&bigMap))
 				after, _ := globals.Take(globals.Watching(&bigMap))
+				if globals.Compare(before, after).Changed() {
+					b.Fatal("changed")
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/entry")
+		})
+	}
+}
+
+// BenchmarkSnapshotDiffProfiled is BenchmarkSnapshotDiffDefaultScope with
+// every allocation recorded by the memory profiler, as when a check of
+// global state is nested in an allocation check (HaveSideEffects): its
+// cost follows the number of allocations a snapshot makes.
+func BenchmarkSnapshotDiffProfiled(b *testing.B) {
+	if _, err := globals.Take(); err != nil {
+		b.Fatal(err)
+	}
+	defer func(old int) { runtime.MemProfileRate = old }(runtime.MemProfileRate)
+	runtime.MemProfileRate = 1
+	for b.Loop() {
+		before, err := globals.Take()
+		if err != nil {
+			b.Fatal(err)
+		}
+		after, _ := globals.Take()
+		if r := globals.Compare(before, after); r.Changed() {
+			b.Fatalf("changes in an idle process:\n%s", r)
+		}
+	}
+}
+
+var bigPointerMap map[int]*int
+
+// BenchmarkUserPointerMap is BenchmarkUserMap for a map of pointers, whose
+// entries are captured in key order.
+func BenchmarkUserPointerMap(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			bigPointerMap = make(map[int]*int, n)
+			for i := 0; i < n; i++ {
+				bigPointerMap[i] = &i
+			}
+			defer func() { bigPointerMap = nil }()
+			for b.Loop() {
+				before, _ := globals.Take(globals.Watching(&bigPointerMap))
+				after, _ := globals.Take(globals.Watching(&bigPointerMap))
 				if globals.Compare(before, after).Changed() {
 					b.Fatal("changed")
 				}

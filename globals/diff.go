@@ -55,116 +55,177 @@ func sep(key string) string {
 	return ": "
 }
 
-// differ compares two captured graphs.
+// maxChangesPerVariable caps the changes a report lists for one variable;
+// the rest are counted (Report.Omitted), so that a variable rebuilt in full
+// (a long linked list reordered) costs time and memory in proportion to
+// its size, not to its size squared.
+const maxChangesPerVariable = 100
+
+// differ compares two captured graphs of one variable.
 type differ struct {
-	variable string
-	out      []Change
+	variable  string
+	ignores   []string // exact paths under the variable that Ignoring names
+	out       []Change
+	omitted   int
+	notJudged []string
 }
 
-func (d *differ) add(c Change) {
-	c.Variable = d.variable
+// add records a change at p; what changed (before, after: nil for an
+// entry added or removed) is rendered only for the changes listed.
+func (d *differ) add(p *path, kind ChangeKind, key string, before, after *node) {
+	if len(d.out) >= maxChangesPerVariable {
+		d.omitted++
+		return
+	}
+	c := Change{Variable: d.variable, Path: p.String(), Kind: kind, Key: key}
+	if before != nil {
+		c.Before = render(before)
+	}
+	if after != nil {
+		c.After = render(after)
+	}
 	d.out = append(d.out, c)
 }
 
-func same(a, b *node) bool {
-	return a.kind == b.kind && a.hash == b.hash && a.text == b.text && len(a.kids) == len(b.kids)
+// ignored reports whether Ignoring names path p exactly: paths are
+// compared step by step, so a key holding "." or "]" is no ambiguity.
+func (d *differ) ignored(p *path) bool {
+	for _, ig := range d.ignores {
+		if p.exactLen == len(ig) && p.exactString() == ig {
+			return true
+		}
+	}
+	return false
 }
 
-func (d *differ) diff(path string, a, b *node) {
-	if same(a, b) {
+// same reports whether two nodes hold the same state; what could not be
+// judged is never the same.
+func same(a, b *node) bool {
+	return a.kind != unjudgedNode && a.kind == b.kind && a.hash == b.hash && a.text == b.text && len(a.kids) == len(b.kids)
+}
+
+func (d *differ) diff(p *path, a, b *node) {
+	if same(a, b) || d.ignored(p) {
 		return
 	}
+	if a.kind == unjudgedNode || b.kind == unjudgedNode {
+		why := a.text
+		if b.kind == unjudgedNode {
+			why = b.text
+		}
+		if len(d.notJudged) < maxChangesPerVariable {
+			d.notJudged = append(d.notJudged, p.String()+" ("+why+")")
+		}
+		return
+	}
+	if a.lazy && a.zero {
+		return // set on first use: a variable rule says so
+	}
 	if a.kind != b.kind {
-		d.add(Change{Path: path, Before: render(a), After: render(b)})
+		d.add(p, Modified, "", a, b)
 		return
 	}
 	switch a.kind {
 	case onceNode:
 		// A sync.Once firing is lazy initialisation by definition.
 	case structNode:
-		fired := false
-		for i, k := range a.kids {
-			if k.kind == onceNode && k.zero && !b.kids[i].zero {
-				fired = true
+		for i := range a.kids {
+			if onceFired(a.kids[i], b.kids[i]) {
+				return // the other fields' changes are the work of the Once beside them
 			}
 		}
 		for i, name := range a.names {
-			if fired {
-				continue // the work of the sync.Once beside it
+			if !same(a.kids[i], b.kids[i]) {
+				d.diff(p.field(name), a.kids[i], b.kids[i])
 			}
-			d.diff(path+"."+name, a.kids[i], b.kids[i])
 		}
 	case ptrNode:
 		if a.ref || b.ref {
 			// Met first elsewhere on the graph, where any change to what it
 			// points to is reported.
 			if a.addr != b.addr {
-				d.add(Change{Path: path, Before: render(a), After: render(b)})
+				d.add(p, Modified, "", a, b)
 			}
 			return
 		}
 		if len(a.kids) == 0 || len(b.kids) == 0 {
-			d.add(Change{Path: path, Before: render(a), After: render(b)})
+			d.add(p, Modified, "", a, b)
 			return
 		}
-		d.diff(path, a.kids[0], b.kids[0])
+		d.diff(p, a.kids[0], b.kids[0])
 	case ifaceNode:
 		if a.text != b.text || len(a.kids) == 0 || len(b.kids) == 0 {
-			d.add(Change{Path: path, Before: render(a), After: render(b)})
+			d.add(p, Modified, "", a, b)
 			return
 		}
-		d.diff(path, a.kids[0], b.kids[0])
+		d.diff(p, a.kids[0], b.kids[0])
 	case seqNode:
 		n := min(len(a.kids), len(b.kids))
 		for i := 0; i < n; i++ {
-			d.diff(path+"["+strconv.Itoa(i)+"]", a.kids[i], b.kids[i])
-		}
-		for i := n; i < len(b.kids); i++ {
-			d.add(Change{Path: path, Kind: Added, Key: "[" + strconv.Itoa(i) + "]", After: render(b.kids[i])})
-		}
-		for i := n; i < len(a.kids); i++ {
-			d.add(Change{Path: path, Kind: Removed, Key: "[" + strconv.Itoa(i) + "]", Before: render(a.kids[i])})
-		}
-		if len(a.kids) == 0 && len(b.kids) == 0 {
-			d.add(Change{Path: path, Before: render(a), After: render(b)})
-		}
-	case mapNode:
-		at := make(map[string]int, len(a.names))
-		for i, k := range a.names {
-			at[k] = i
-		}
-		var added, removed []int
-		var changed [][2]int // indexes in a and b
-		for j, k := range b.names {
-			if i, ok := at[k]; ok {
-				if !same(a.kids[i], b.kids[j]) {
-					changed = append(changed, [2]int{i, j})
-				}
-				delete(at, k)
-			} else {
-				added = append(added, j)
+			if !same(a.kids[i], b.kids[i]) {
+				d.diff(p.index(i), a.kids[i], b.kids[i])
 			}
 		}
-		for _, i := range at {
-			removed = append(removed, i)
+		for i := n; i < len(b.kids); i++ {
+			if !d.ignored(p.index(i)) {
+				d.add(p, Added, "["+strconv.Itoa(i)+"]", nil, b.kids[i])
+			}
 		}
-		byKey := func(n *node) func(x, y int) int {
-			return func(x, y int) int { return strings.Compare(n.names[x], n.names[y]) }
+		for i := n; i < len(a.kids); i++ {
+			if !d.ignored(p.index(i)) {
+				d.add(p, Removed, "["+strconv.Itoa(i)+"]", a.kids[i], nil)
+			}
 		}
-		slices.SortFunc(added, byKey(b))
-		slices.SortFunc(removed, byKey(a))
-		slices.SortFunc(changed, func(x, y [2]int) int { return strings.Compare(b.names[x[1]], b.names[y[1]]) })
-		for _, j := range added {
-			d.add(Change{Path: path, Kind: Added, Key: b.keyText(j), After: render(b.kids[j])})
+		if len(a.kids) == 0 && len(b.kids) == 0 {
+			d.add(p, Modified, "", a, b)
 		}
-		for _, i := range removed {
-			d.add(Change{Path: path, Kind: Removed, Key: a.keyText(i), Before: render(a.kids[i])})
-		}
-		for _, ij := range changed {
-			d.diff(path+"["+b.keyText(ij[1])+"]", a.kids[ij[0]], b.kids[ij[1]])
-		}
+	case mapNode:
+		d.diffMap(p, a, b)
 	default:
-		d.add(Change{Path: path, Before: render(a), After: render(b)})
+		d.add(p, Modified, "", a, b)
+	}
+}
+
+// diffMap compares two maps by their exact keys.
+func (d *differ) diffMap(p *path, a, b *node) {
+	at := make(map[string]int, len(a.names))
+	for i, k := range a.names {
+		at[k] = i
+	}
+	var added, removed []int
+	var changed [][2]int // indexes in a and b
+	for j, k := range b.names {
+		if i, ok := at[k]; ok {
+			if !same(a.kids[i], b.kids[j]) {
+				changed = append(changed, [2]int{i, j})
+			}
+			delete(at, k)
+		} else {
+			added = append(added, j)
+		}
+	}
+	for _, i := range at {
+		removed = append(removed, i)
+	}
+	byKey := func(n *node) func(x, y int) int {
+		return func(x, y int) int { return strings.Compare(n.names[x], n.names[y]) }
+	}
+	slices.SortFunc(added, byKey(b))
+	slices.SortFunc(removed, byKey(a))
+	slices.SortFunc(changed, func(x, y [2]int) int { return strings.Compare(b.names[x[1]], b.names[y[1]]) })
+	key := func(n *node, i int) *path { return p.key(n.keyText(i), n.exactKeyText(i)) }
+	for _, j := range added {
+		if !d.ignored(key(b, j)) {
+			d.add(p, Added, b.keyText(j), nil, b.kids[j])
+		}
+	}
+	for _, i := range removed {
+		if !d.ignored(key(a, i)) {
+			d.add(p, Removed, a.keyText(i), a.kids[i], nil)
+		}
+	}
+	for _, ij := range changed {
+		d.diff(key(b, ij[1]), a.kids[ij[0]], b.kids[ij[1]])
 	}
 }
 
@@ -172,15 +233,7 @@ func (d *differ) diff(path string, a, b *node) {
 func render(n *node) string {
 	var b strings.Builder
 	renderTo(&b, n, 80)
-	if b.Len() > 80 {
-		s := b.String()
-		cut := 77
-		for cut > 0 && s[cut]&0xC0 == 0x80 {
-			cut--
-		}
-		return s[:cut] + "…"
-	}
-	return b.String()
+	return shorten(b.String())
 }
 
 func renderTo(b *strings.Builder, n *node, budget int) {
@@ -188,14 +241,18 @@ func renderTo(b *strings.Builder, n *node, budget int) {
 		return
 	}
 	switch n.kind {
-	case leafNode, onceNode:
-		if n.text == "" {
+	case leafNode, onceNode, unjudgedNode:
+		switch {
+		case n.str:
+			b.WriteString(quote(n.text))
+		case n.text == "":
 			b.WriteString("(not read)")
+		default:
+			b.WriteString(n.text)
 		}
-		b.WriteString(n.text)
 	case ptrNode:
 		if n.ref {
-			b.WriteString("(" + n.text + " 0x" + strconv.FormatUint(uint64(n.addr), 16) + ", shown elsewhere)")
+			b.WriteString("(" + n.text + " 0x" + hex(uint64(n.addr)) + ", shown elsewhere)")
 			return
 		}
 		if len(n.kids) == 0 {
@@ -215,6 +272,10 @@ func renderTo(b *strings.Builder, n *node, budget int) {
 			return
 		}
 		if k.kind == ptrNode && len(k.kids) > 0 {
+			if k.kids[0].kind == leafNode { // a value that names its type
+				renderTo(b, k, budget)
+				return
+			}
 			b.WriteString("&" + strings.TrimPrefix(n.text, "*"))
 			renderTo(b, k.kids[0], budget)
 			return

@@ -19,13 +19,16 @@
 //	if err != nil { ... }
 //	if report.Changed() { fmt.Println(report) }
 //
-// Lazy caches and connection pools are not reported. Values behind
-// sync.Pool, sync.Mutex and the other sync primitives are not read; entries
-// of maps keyed by reflect.Type (memo tables such as encoding/json's) are
-// not read; the changes to a struct whose sync.Once fires during the block
-// are that Once's work, and so are the package-level variables that go from
-// zero to set while a package-level sync.Once fires; of net/http.Transport,
-// net/http.Server and database/sql.DB only the exported configuration is
-// compared; and mime's built-in table is loaded before the first snapshot.
-// See DefaultScope for which packages are read.
+// Lazy caches, connection pools, synchronisation and what the garbage
+// collector changes are not reported; every such rule is one entry of the
+// tables in rules.go, with its reason. See DefaultScope for which packages
+// are read.
+//
+// Snapshots never take the process down and never trip the race detector:
+// memory other goroutines may be writing is read without instrumentation,
+// and maps through their layout rather than the runtime's iterator; a map
+// that keeps changing while it is read is listed as not judged. A report
+// also says when other checks or tests running in parallel were under way
+// during the block, since their changes cannot be told apart from the
+// block's.
 package globals

@@ -8,16 +8,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"go/token"
 	"os"
-	"reflect"
 	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"unsafe"
 )
 
 // Go's DWARF extension attribute holding a type's offset in the module's
@@ -116,6 +112,10 @@ func OpenIndex(path string) (*Index, error) {
 	if f, e := elf.Open(path); e == nil {
 		data, order, offsets, err = readELF(path, f)
 		f.Close()
+	} else if pe := new(os.PathError); errors.As(e, &pe) {
+		// The file could not be opened (too many open files, for one):
+		// say so, rather than that it is no executable.
+		return nil, fmt.Errorf("reading the debug info of %s: %w", path, e)
 	} else {
 		data, order, err = readDWARF(path)
 		if err == nil {
@@ -421,255 +421,4 @@ func (ix *Index) typeInfo(off dwarf.Offset) typeInfo {
 	}
 	ix.types[off] = ti
 	return ti
-}
-
-// typeAnchor is a variable whose address and type this package knows at run
-// time: it ties DWARF addresses and type offsets to the running process.
-var typeAnchor = 1
-
-// self is the index of the running executable with what it takes to turn a
-// Variable into a live reflect.Value.
-type self struct {
-	*Index
-	rtypes     map[dwarf.Offset]reflect.Type
-	anchorAddr uint64 // typeAnchor's address in DWARF
-	intOffset  int64  // int's offset in the type section
-}
-
-var (
-	selfMu  sync.Mutex
-	selfIx  *self
-	selfErr error
-)
-
-// selfIndex returns the index of the running executable, built once per
-// process. An executable without debug info gives a *NoDebugInfoError.
-func selfIndex() (*self, error) {
-	selfMu.Lock()
-	defer selfMu.Unlock()
-	if selfIx != nil || selfErr != nil {
-		return selfIx, selfErr
-	}
-	selfIx, selfErr = openSelf()
-	return selfIx, selfErr
-}
-
-func openSelf() (*self, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("finding the running executable: %w", err)
-	}
-	ix, err := OpenIndex(exe)
-	if err != nil {
-		return nil, err
-	}
-	pkg := reflect.TypeOf(Change{}).PkgPath()
-	anchor, ok := ix.Lookup(pkg + ".typeAnchor")
-	if !ok || anchor.RuntimeType < 0 {
-		return nil, &NoDebugInfoError{Path: exe, Err: fmt.Errorf("DWARF lists no %s.typeAnchor with its runtime type", pkg)}
-	}
-	s := &self{Index: ix, rtypes: map[dwarf.Offset]reflect.Type{}}
-	s.anchorAddr, s.intOffset = anchor.Addr, anchor.RuntimeType
-	if t := s.typeAt(anchor.RuntimeType); t != reflect.TypeOf(0) {
-		return nil, fmt.Errorf("the runtime type offsets in %s's DWARF do not match the running process", exe)
-	}
-	return s, nil
-}
-
-// typePointer returns the runtime type descriptor behind t.
-func typePointer(t reflect.Type) unsafe.Pointer {
-	e := any(t)
-	// t is a *reflect.rtype: the data word of the interface is the descriptor.
-	return (*[2]unsafe.Pointer)(unsafe.Pointer(&e))[1]
-}
-
-// typeAt turns a type-section offset into a reflect.Type.
-//
-//go:nocheckptr
-func (s *self) typeAt(off int64) reflect.Type {
-	var e any
-	(*[2]unsafe.Pointer)(unsafe.Pointer(&e))[0] = unsafe.Add(typePointer(reflect.TypeOf(0)), off-s.intOffset)
-	return reflect.TypeOf(e)
-}
-
-// value returns the live variable v, or false when its type cannot be
-// resolved or does not match what DWARF records.
-func (s *self) value(v Variable) (reflect.Value, bool) {
-	s.mu.Lock()
-	t := s.reflectType(v.typ, 0)
-	s.mu.Unlock()
-	if t == nil || v.Size < 0 || int64(t.Size()) != v.Size {
-		return reflect.Value{}, false
-	}
-	return reflect.NewAt(t, s.addr(v)).Elem(), true
-}
-
-// part is one field of a struct whose type has no run-time descriptor,
-// read on its own.
-type part struct {
-	name  string
-	value reflect.Value
-	parts []part // when value is not valid: the field's own fields
-}
-
-// parts splits a variable whose struct type cannot be resolved into its
-// fields, as DWARF lays them out, down to fields whose types can be.
-func (s *self) parts(v Variable) ([]part, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.structParts(s.addr(v), v.typ, 0)
-}
-
-//go:nocheckptr
-func (s *self) structParts(base unsafe.Pointer, off dwarf.Offset, depth int) ([]part, bool) {
-	ti := s.typeInfo(off)
-	for ti.tag == dwarf.TagTypedef && ti.under != 0 && depth < 8 {
-		ti = s.typeInfo(ti.under)
-		depth++
-	}
-	if ti.tag != dwarf.TagStructType || depth > 8 {
-		return nil, false
-	}
-	var out []part
-	for _, m := range ti.members {
-		name := m.name
-		if i := strings.LastIndexByte(name, '.'); i >= 0 {
-			name = name[i+1:]
-		}
-		p := unsafe.Add(base, m.offset)
-		if t := s.reflectType(m.typ, 0); t != nil {
-			out = append(out, part{name: name, value: reflect.NewAt(t, p).Elem()})
-			continue
-		}
-		if sub, ok := s.structParts(p, m.typ, depth+1); ok {
-			out = append(out, part{name: name, parts: sub})
-		}
-	}
-	return out, true
-}
-
-// reflectType turns a DWARF type entry into a reflect.Type: through its
-// runtime type when DWARF records one, else (unnamed slices, arrays,
-// pointers, maps and channels the program never converts to an interface)
-// by building it from its parts. It returns nil when neither works. s.mu is
-// held.
-func (s *self) reflectType(off dwarf.Offset, depth int) reflect.Type {
-	if t, ok := s.rtypes[off]; ok {
-		return t
-	}
-	if depth > 64 {
-		return nil
-	}
-	ti := s.typeInfo(off)
-	var t reflect.Type
-	part := func(o dwarf.Offset) reflect.Type {
-		if o == 0 {
-			return nil
-		}
-		return s.reflectType(o, depth+1)
-	}
-	switch {
-	case ti.runtime > 0:
-		t = s.typeAt(ti.runtime)
-	case ti.tag == dwarf.TagTypedef:
-		t = part(ti.under)
-	case ti.tag == dwarf.TagStructType:
-		s.rtypes[off] = nil // a pointer back to this struct reads as unsafe.Pointer
-		if ti.name != "" {
-			t = namedByPointer(ti.name, ti.size)
-		}
-		if t == nil {
-			t = s.structOf(ti, depth)
-		}
-	case ti.tag == dwarf.TagPointerType:
-		if e := part(ti.under); e != nil {
-			t = reflect.PointerTo(e)
-		} else {
-			t = reflect.TypeOf(unsafe.Pointer(nil)) // read by identity only
-		}
-	case ti.kind == int64(reflect.Slice):
-		if e := part(ti.elem); e != nil {
-			t = reflect.SliceOf(e)
-		}
-	case ti.tag == dwarf.TagArrayType && ti.count >= 0:
-		if e := part(ti.under); e != nil {
-			t = reflect.ArrayOf(int(ti.count), e)
-		}
-	case ti.kind == int64(reflect.Map):
-		k, e := part(ti.key), part(ti.elem)
-		if k != nil && e != nil && k.Comparable() {
-			t = reflect.MapOf(k, e)
-		}
-	case ti.kind == int64(reflect.Chan):
-		if e := part(ti.elem); e != nil {
-			t = reflect.ChanOf(reflect.BothDir, e)
-		}
-	case ti.kind == int64(reflect.Func):
-		t = reflect.TypeOf(func() {}) // read by identity only
-	}
-	if t != nil && ti.size >= 0 && int64(t.Size()) != ti.size {
-		t = nil
-	}
-	s.rtypes[off] = t
-	return t
-}
-
-// structOf builds an unnamed struct type with the layout DWARF records,
-// for struct types the linker kept no run-time descriptor of.
-func (s *self) structOf(ti typeInfo, depth int) (t reflect.Type) {
-	fields := make([]reflect.StructField, 0, len(ti.members))
-	for i, m := range ti.members {
-		ft := s.reflectType(m.typ, depth+1)
-		if ft == nil {
-			return nil
-		}
-		f := reflect.StructField{Name: m.name, Type: ft}
-		if dot := strings.LastIndexByte(m.name, '.'); dot >= 0 {
-			f.PkgPath, f.Name = m.name[:dot], m.name[dot+1:]
-		}
-		if f.Name == "" || f.Name == "_" {
-			f.Name = "_" + strconv.Itoa(i)
-		}
-		if !token.IsExported(f.Name) && f.PkgPath == "" {
-			f.PkgPath = "main"
-		}
-		fields = append(fields, f)
-	}
-	defer func() {
-		if recover() != nil {
-			t = nil
-		}
-	}()
-	t = reflect.StructOf(fields)
-	for i, m := range ti.members {
-		if int64(t.Field(i).Offset) != m.offset {
-			return nil
-		}
-	}
-	return t
-}
-
-// addr is where v lives in this process: DWARF addresses are shifted by the
-// load slide of position-independent executables, measured on typeAnchor.
-// The arithmetic crosses from one variable to another, which the race
-// detector's pointer checks would reject.
-//
-//go:nocheckptr
-func (s *self) addr(v Variable) unsafe.Pointer {
-	return unsafe.Add(unsafe.Pointer(&typeAnchor), int64(v.Addr-s.anchorAddr))
-}
-
-// nameOf returns the name of the package-level variable at p, if the
-// packages already read hold one there.
-func (s *self) nameOf(p uintptr) (string, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, vs := range s.vars {
-		for _, v := range vs {
-			if uintptr(s.addr(v)) == p {
-				return v.Name, true
-			}
-		}
-	}
-	return "", false
 }

@@ -4,17 +4,29 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
+
+	"github.com/residue-go/residue/probes"
 )
 
-// Option configures what a snapshot reads.
-type Option func(*config)
+// Option configures what a snapshot reads. Make one with the functions of
+// this package.
+type Option = probes.Setting[config]
+
+// Name is the probe's name in options and messages.
+const Name = "globals"
 
 type config struct {
 	watching []watched
 	packages []string // InPackages patterns; nil means DefaultScope
 	ignoring []string
-	errs     []error
+}
+
+func option(desc string, apply func(*config) error) Option {
+	return probes.NewSetting(Name, "globals."+desc, apply)
 }
 
 type watched struct {
@@ -22,14 +34,18 @@ type watched struct {
 	ptr  reflect.Value // a non-nil pointer
 }
 
-func newConfig(opts []Option) *config {
+func newConfig(opts []Option) (*config, error) {
 	c := &config{}
-	for _, o := range opts {
-		if o != nil {
-			o(c)
-		}
+	return c, probes.Configure(c, opts)
+}
+
+// quoted shows arguments as the call that made an option: "a", "b".
+func quoted(xs []string) string {
+	q := make([]string, len(xs))
+	for i, x := range xs {
+		q[i] = strconv.Quote(x)
 	}
-	return c
+	return strings.Join(q, ", ")
 }
 
 // usesDebugInfo reports whether the configuration needs DWARF: every
@@ -43,16 +59,19 @@ func (c *config) usesDebugInfo() bool {
 // variables (and the process state: environment, working directory,
 // os.Args) are read; together with InPackages, both are.
 func Watching(ptrs ...any) Option {
-	return func(c *config) {
+	return option(fmt.Sprintf("Watching(%d variables)", len(ptrs)), func(c *config) error {
+		if len(ptrs) == 0 {
+			return fmt.Errorf("no variable given")
+		}
 		for i, p := range ptrs {
 			v := reflect.ValueOf(p)
 			if v.Kind() != reflect.Pointer || v.IsNil() {
-				c.errs = append(c.errs, fmt.Errorf("globals.Watching expects non-nil pointers to variables, got %T as argument %d", p, i+1))
-				continue
+				return fmt.Errorf("expects non-nil pointers to variables, got %T as argument %d", p, i+1)
 			}
 			c.watching = append(c.watching, watched{ptr: v})
 		}
-	}
+		return nil
+	})
 }
 
 // InPackages replaces the default scope with the packages matching the
@@ -60,12 +79,21 @@ func Watching(ptrs ...any) Option {
 // "example.com/app/..." is example.com/app and every package below it. It
 // needs debug info.
 func InPackages(patterns ...string) Option {
-	return func(c *config) {
+	return option("InPackages("+quoted(patterns)+")", func(c *config) error {
+		if len(patterns) == 0 {
+			return fmt.Errorf("no package pattern given")
+		}
+		for _, p := range patterns {
+			if p == "" || strings.ContainsAny(p, " \t\n") {
+				return fmt.Errorf("%q is not a package pattern", p)
+			}
+		}
 		if c.packages == nil {
 			c.packages = []string{}
 		}
 		c.packages = append(c.packages, patterns...)
-	}
+		return nil
+	})
 }
 
 // Ignoring leaves out changes under the given names: a variable
@@ -74,24 +102,43 @@ func InPackages(patterns ...string) Option {
 // ("example.com/app/..."), an environment variable ("$HOME"), or
 // "environment", "working directory" and "os.Args".
 func Ignoring(names ...string) Option {
-	return func(c *config) { c.ignoring = append(c.ignoring, names...) }
+	return option("Ignoring("+quoted(names)+")", func(c *config) error {
+		if len(names) == 0 || slices.Contains(names, "") {
+			return fmt.Errorf("an empty name ignores nothing")
+		}
+		c.ignoring = append(c.ignoring, names...)
+		return nil
+	})
 }
 
-// ignored reports whether a change at path of variable is ignored.
-func (c *config) ignored(variable, pkg, path string) bool {
+// ignoredVariable reports whether Ignoring leaves out the whole variable:
+// by its name or by a package pattern.
+func (c *config) ignoredVariable(variable, pkg string) bool {
 	for _, n := range c.ignoring {
-		switch {
-		case strings.Contains(n, "..."):
-			if pkg != "" && matchPattern(n)(pkg) {
-				return true
-			}
-		case n == variable:
-			return true
-		case strings.HasPrefix(path, n) && len(path) > len(n) && strings.ContainsRune(".[:", rune(path[len(n)])):
+		if n == variable || (strings.Contains(n, "...") && pkg != "" && matchPattern(n)(pkg)) {
 			return true
 		}
 	}
 	return false
+}
+
+// ignoredPaths returns the paths below variable that Ignoring names, in
+// full, to be compared with changes step by step.
+func (c *config) ignoredPaths(variable string) []string {
+	var out []string
+	for _, n := range c.ignoring {
+		if len(n) > len(variable) && strings.HasPrefix(n, variable) && (n[len(variable)] == '.' || n[len(variable)] == '[') {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// ignored reports whether Ignoring names one of the process's states
+// ("environment", "working directory") or an environment variable
+// ("$HOME").
+func (c *config) ignored(name string) bool {
+	return slices.Contains(c.ignoring, name)
 }
 
 // matchPattern returns a matcher for one go-list style package pattern.
@@ -136,26 +183,31 @@ var residueModule = strings.TrimSuffix(reflect.TypeOf(config{}).PkgPath(), "/glo
 // packages, Ginkgo, Gomega, goleak and residue itself (its test packages and
 // examples excepted). The unicode package's tables are left out too: they
 // are constant data that Go cannot declare const, and reading them is half
-// the cost of a default-scope snapshot.
+// the cost of a default-scope snapshot. The list, with the reason for each
+// entry, is outOfScope in rules.go.
 func DefaultScope(pkg string) bool {
-	if pkg == "unicode" {
+	if pkg == "" || strings.Contains(pkg, "..") {
 		return false
 	}
-	first, _, _ := strings.Cut(pkg, "/")
-	switch first {
-	case "runtime", "reflect", "sync", "unsafe", "syscall", "internal", "vendor", "testing", "weak", "unique", "iter", "go.shape", "":
-		return false
-	}
-	if strings.Contains(pkg, "/internal/") || strings.HasSuffix(pkg, "/internal") || strings.HasPrefix(pkg, "internal/") {
-		return false
-	}
-	for _, p := range []string{"github.com/onsi/ginkgo", "github.com/onsi/gomega", "go.uber.org/goleak", "golang.org/x/sys"} {
-		if pkg == p || strings.HasPrefix(pkg, p+"/") {
-			return false
+	scopeOnce.Do(func() {
+		patterns := make([]string, len(outOfScope))
+		for i, o := range outOfScope {
+			patterns[i] = o.pattern
 		}
+		excluded = inPatterns(patterns)
+	})
+	if excluded(pkg) {
+		return false
 	}
 	if pkg == residueModule || strings.HasPrefix(pkg, residueModule+"/") {
+		// Bookkeeping that changes during every run; its tests and
+		// examples are user code.
 		return strings.HasSuffix(pkg, "_test") || strings.HasPrefix(pkg, residueModule+"/examples/")
 	}
-	return !strings.Contains(pkg, "..")
+	return true
 }
+
+var (
+	scopeOnce sync.Once
+	excluded  func(string) bool
+)

@@ -86,7 +86,13 @@ type scenarioResult struct {
 
 func runFresh(t *testing.T, ldflags, scenario string) scenarioResult {
 	t.Helper()
-	cmd := exec.Command(scenarioBinary(t, ldflags), scenario)
+	return runProgram(t, scenarioBinary(t, ldflags), scenario)
+}
+
+// runProgram runs a program that prints CHANGE lines and a REPORT.
+func runProgram(t *testing.T, exe, scenario string) scenarioResult {
+	t.Helper()
+	cmd := exec.Command(exe, scenario)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -203,5 +209,28 @@ func TestPositionIndependentExecutable(t *testing.T) {
 	out, err = exec.Command(exe, "user package struct field").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "main.userSettings.Timeout: 5s → 10s") {
 		t.Errorf("a position-independent executable was not read right (%v):\n%s", err, out)
+	}
+}
+
+// A TestMain that checks m.Run: the testing package parsing the command
+// line into flag.CommandLine (its test.* flags, and a flag of the package
+// under test) is not reported.
+func TestTestingSetUpIsNotReported(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs another test binary")
+	}
+	out := filepath.Join(t.TempDir(), "report")
+	cmd := exec.Command("go", "test", "-count=1", "-ldflags=-w=0", "./testdata/testmain", "-args", "-test.v", "-testmain.verbose")
+	cmd.Env = append(os.Environ(), "RESIDUE_TESTMAIN_OUT="+out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go test ./testdata/testmain: %v\n%s", err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := string(b)
+	if !strings.HasPrefix(report, "The block changed no package-level variable") {
+		t.Errorf("the set-up of testing was reported:\n%s", report)
 	}
 }

@@ -2,10 +2,9 @@ package globals
 
 import (
 	"debug/elf"
-	"errors"
-	"mime"
 	"os"
 	"reflect"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/residue-go/residue/internal/text"
 	"github.com/residue-go/residue/probes"
 )
 
@@ -38,15 +38,19 @@ type captured struct {
 // working directory and os.Args. It fails with a *NoDebugInfoError when
 // that needs debug info the binary lacks.
 func Take(opts ...Option) (*Snapshot, error) {
-	return take(newConfig(opts))
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	return take(cfg)
 }
 
 func take(cfg *config) (*Snapshot, error) {
-	if len(cfg.errs) > 0 {
-		return nil, errors.Join(cfg.errs...)
-	}
 	start := time.Now()
 	primeOnce.Do(prime)
+	// A value torn by a concurrent write may point nowhere: reading it
+	// panics instead of aborting, and the map reader recovers.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	s := &Snapshot{cfg: cfg}
 	var vars []Variable
 	var ix *self
@@ -74,18 +78,19 @@ func take(cfg *config) (*Snapshot, error) {
 		}
 	}
 	pkgs := map[string]bool{}
+	c := newCapturer()
 	for _, v := range vars {
 		if pointedTo[uintptr(ix.addr(v))] {
 			continue
 		}
-		if v.Name == "os.Args" || cfg.ignored(v.Name, v.Package, v.Name) {
+		if v.Name == "os.Args" || cfg.ignoredVariable(v.Name, v.Package) {
 			continue
 		}
 		var state *node
 		if val, ok := ix.value(v); ok {
-			state = capture(val)
+			state = c.capture(v.Name, val)
 		} else if parts, ok := ix.parts(v); ok {
-			state = captureParts(parts)
+			state = c.captureParts(parts)
 		} else {
 			continue
 		}
@@ -94,9 +99,9 @@ func take(cfg *config) (*Snapshot, error) {
 	}
 	for i, w := range cfg.watching {
 		name := "Watching argument " + strconv.Itoa(i+1) + " (" + w.ptr.Type().Elem().String() + ")"
-		s.vars = append(s.vars, captured{name: name, state: capture(w.ptr.Elem()), watched: w.ptr.Pointer()})
+		s.vars = append(s.vars, captured{name: name, state: c.capture(name, w.ptr.Elem()), watched: w.ptr.Pointer()})
 	}
-	s.vars = append(s.vars, captured{name: "os.Args", pkg: "os", state: capture(reflect.ValueOf(&os.Args).Elem())})
+	s.vars = append(s.vars, captured{name: "os.Args", pkg: "os", state: c.capture("os.Args", reflect.ValueOf(&os.Args).Elem())})
 	s.packages = len(pkgs)
 	s.env = map[string]string{}
 	for _, kv := range os.Environ() {
@@ -110,17 +115,6 @@ func take(cfg *config) (*Snapshot, error) {
 	}
 	s.took = time.Since(start)
 	return s, nil
-}
-
-var primeOnce sync.Once
-
-// prime completes the lazy initialisation of standard-library registries
-// that load a built-in table on first use, so that a block that happens to
-// be their first user is reported for what it added, not for the whole
-// table: mime loads its types (and the system's mime.types files) under a
-// sync.Once.
-func prime() {
-	_ = mime.TypeByExtension(".txt")
 }
 
 // Variables is the number of variables the snapshot holds.
@@ -180,6 +174,12 @@ func symbolAt(p uintptr) (string, bool) {
 	return name, ok
 }
 
+// unset reports whether a variable holds its zero value, or points to one
+// (time.Local points to time.localLoc, which a Once fills on first use).
+func unset(n *node) bool {
+	return n.zero || (n.kind == ptrNode && len(n.kids) == 1 && n.kids[0].zero)
+}
+
 // Report is what changed between two snapshots.
 type Report struct {
 	// Changes lists every change, grouped by variable in name order, with
@@ -189,6 +189,17 @@ type Report struct {
 	Variables, Packages int
 	// Took is the time spent taking both snapshots and comparing them.
 	Took time.Duration
+	// Omitted counts, per variable, the changes beyond the
+	// maxChangesPerVariable listed in Changes.
+	Omitted map[string]int
+	// NotJudged lists the values that could not be read consistently (a
+	// map another goroutine kept writing while it was read), by path with
+	// the reason. They are neither reported as changed nor as unchanged.
+	NotJudged []string
+	// Concurrent says what else ran while the block did (other checks,
+	// tests running in parallel), whose changes cannot be told apart from
+	// the block's. See the package documentation.
+	Concurrent []string
 }
 
 // Changed reports whether anything changed.
@@ -208,7 +219,7 @@ func Compare(before, after *Snapshot) *Report {
 	// went from zero to set were initialised lazily under it.
 	fired := map[string]bool{}
 	for _, v := range after.vars {
-		if a := old[v.name]; a != nil && a.kind == onceNode && a.zero && !v.state.zero {
+		if a := old[v.name]; a != nil && onceFired(a, v.state) {
 			fired[v.pkg] = true
 		}
 	}
@@ -216,26 +227,26 @@ func Compare(before, after *Snapshot) *Report {
 	sort.SliceStable(vars, func(i, j int) bool { return vars[i].name < vars[j].name })
 	for _, v := range vars {
 		a := old[v.name]
-		if a == nil || (fired[v.pkg] && a.zero) {
+		if a == nil || (fired[v.pkg] && unset(a)) || same(a, v.state) || cfg.ignoredVariable(v.name, v.pkg) {
 			continue
 		}
-		d := differ{variable: v.name}
-		d.diff(v.name, a, v.state)
-		if v.watched != 0 && len(d.out) > 0 {
-			name := watchedName(v.watched, v.name)
-			for i := range d.out {
-				d.out[i].Variable = name
-				d.out[i].Path = name + strings.TrimPrefix(d.out[i].Path, v.name)
-			}
+		name := v.name
+		if v.watched != 0 {
+			name = watchedName(v.watched, v.name)
 		}
-		for _, c := range d.out {
-			if !cfg.ignored(c.Variable, v.pkg, c.Path) && !cfg.ignored(c.Variable, v.pkg, c.Path+"["+c.Key+"]") {
-				r.Changes = append(r.Changes, c)
+		d := differ{variable: name, ignores: cfg.ignoredPaths(name)}
+		d.diff(rootPath(name), a, v.state)
+		r.Changes = append(r.Changes, d.out...)
+		if d.omitted > 0 {
+			if r.Omitted == nil {
+				r.Omitted = map[string]int{}
 			}
+			r.Omitted[name] += d.omitted
 		}
+		r.NotJudged = append(r.NotJudged, d.notJudged...)
 	}
 	r.Changes = append(r.Changes, envChanges(cfg, before.env, after.env)...)
-	if before.cwd != after.cwd && !cfg.ignored("working directory", "", "working directory") {
+	if before.cwd != after.cwd && !cfg.ignored("working directory") {
 		r.Changes = append(r.Changes, Change{Variable: "working directory", Path: "working directory", Before: strconv.Quote(before.cwd), After: strconv.Quote(after.cwd)})
 	}
 	r.Took = before.took + after.took + time.Since(start)
@@ -243,7 +254,7 @@ func Compare(before, after *Snapshot) *Report {
 }
 
 func envChanges(cfg *config, before, after map[string]string) []Change {
-	if cfg.ignored("environment", "", "environment") {
+	if cfg.ignored("environment") {
 		return nil
 	}
 	var keys []string
@@ -261,7 +272,7 @@ func envChanges(cfg *config, before, after map[string]string) []Change {
 		b, hadB := before[k]
 		a, hasA := after[k]
 		key := "$" + k
-		if cfg.ignored("environment", "", key) {
+		if cfg.ignored(key) {
 			continue
 		}
 		c := Change{Variable: "environment", Path: "environment", Key: key, Before: strconv.Quote(b), After: strconv.Quote(a)}
@@ -289,7 +300,7 @@ const MaxLinesPerVariable = 10
 // lines.
 func (r *Report) String() string {
 	if !r.Changed() {
-		return "The block changed no package-level variable (" + strconv.Itoa(r.Variables) + " read), environment variable, working directory or os.Args."
+		return "The block changed no package-level variable (" + strconv.Itoa(r.Variables) + " read), environment variable, working directory or os.Args." + r.notes()
 	}
 	var groups []string
 	lines := map[string][]Change{}
@@ -312,30 +323,50 @@ func (r *Report) String() string {
 	b.WriteString("The block changed ")
 	var what []string
 	if vars > 0 {
-		what = append(what, plural(vars, "package-level variable"))
+		what = append(what, text.Plural(vars, "package-level variable"))
 	}
 	what = append(what, process...)
 	b.WriteString(joinAnd(what))
-	b.WriteString(" (" + plural(len(r.Changes), "change") + "):\n")
+	total := len(r.Changes)
+	for _, n := range r.Omitted {
+		total += n
+	}
+	b.WriteString(" (" + text.Plural(total, "change") + "):\n")
 	for _, g := range groups {
 		b.WriteString("\n")
 		cs := lines[g]
+		more := r.Omitted[g]
 		for i, c := range cs {
-			if i == MaxLinesPerVariable && len(cs) > MaxLinesPerVariable+1 {
-				b.WriteString("    … and " + strconv.Itoa(len(cs)-i) + " more changes to " + g + "\n")
+			if i == MaxLinesPerVariable && len(cs)+more > MaxLinesPerVariable+1 {
+				more += len(cs) - i
 				break
 			}
 			b.WriteString("    " + c.String() + "\n")
 		}
+		if more > 0 {
+			b.WriteString("    … and " + strconv.Itoa(more) + " more changes to " + g + "\n")
+		}
 	}
-	return strings.TrimRight(b.String(), "\n")
+	return strings.TrimRight(b.String(), "\n") + r.notes()
 }
 
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
+// notes are the lines below a report's changes: what else ran, and what
+// was not judged.
+func (r *Report) notes() string {
+	var b strings.Builder
+	if r.Changed() && len(r.Concurrent) > 0 {
+		b.WriteString("\n\nOther checks ran at the same time: a change may be theirs.\n")
+		for _, c := range r.Concurrent {
+			b.WriteString("    " + c + "\n")
+		}
 	}
-	return strconv.Itoa(n) + " " + word + "s"
+	if len(r.NotJudged) > 0 {
+		b.WriteString("\n\nNot judged (read while another goroutine wrote it):\n")
+		for _, n := range r.NotJudged {
+			b.WriteString("    " + n + "\n")
+		}
+	}
+	return strings.TrimRight(b.String(), "\n")
 }
 
 func joinAnd(xs []string) string {
@@ -351,46 +382,69 @@ func joinAnd(xs []string) string {
 // Probe is a probes.Probe that snapshots the state in scope before the block
 // and compares it after.
 type Probe struct {
-	cfg    *config
-	before *Snapshot
-	report *Report
+	cfg     *config
+	before  *Snapshot
+	report  *Report
+	company company
 }
 
-// NewProbe returns a Probe reading what opts select.
-func NewProbe(opts ...Option) *Probe {
-	return &Probe{cfg: newConfig(opts)}
+// Kind registers the probe with the combined checks, where its two
+// snapshots bracket every other probe's work.
+var Kind = func() probes.Kind {
+	k := probes.NewKind(Name, NewProbe)
+	k.Brackets = true
+	return k
+}()
+
+// NewProbe returns a Probe reading what opts select. An invalid option is
+// an error naming it.
+func NewProbe(opts ...Option) (*Probe, error) {
+	cfg, err := newConfig(opts)
+	return &Probe{cfg: cfg}, err
 }
 
 // Before takes the first snapshot.
-func (p *Probe) Before(*probes.Run) error {
+func (p *Probe) Before(r *probes.Run) error {
 	p.report = nil
+	p.company = companyOf(r)
 	s, err := take(p.cfg)
 	p.before = s
 	return err
 }
 
 // After takes the second snapshot and compares.
-func (p *Probe) After(*probes.Run) error {
+func (p *Probe) After(r *probes.Run) error {
 	if p.before == nil {
 		return nil
 	}
+	p.company.add(companyOf(r))
 	s, err := take(p.cfg)
 	if err != nil {
 		return err
 	}
 	p.report = Compare(p.before, s)
+	p.report.Concurrent = p.company.describe()
 	p.before = nil
 	return nil
 }
 
-// Report is the result of the last run, nil before one completed.
-func (p *Probe) Report() *Report { return p.report }
+// Report is the result of the last run (a *Report), nil before one
+// completed.
+func (p *Probe) Report() probes.Report {
+	if p.report == nil {
+		return nil
+	}
+	return p.report
+}
 
 // Find runs block once and reports the state it changed.
 func Find(block func(), opts ...Option) (*Report, error) {
-	p := NewProbe(opts...)
-	if _, err := probes.Exec(block, p); err != nil {
+	p, err := NewProbe(opts...)
+	if err != nil {
 		return nil, err
 	}
-	return p.Report(), nil
+	if _, err := probes.Exec(block, p); err != nil {
+		return p.report, err
+	}
+	return p.report, nil
 }

@@ -20,12 +20,14 @@ import (
 type node struct {
 	kind  nodeKind
 	zero  bool   // the value is its type's zero value
+	lazy  bool   // set from zero is lazy initialisation (a variable rule)
+	str   bool   // leaf: text is a string value, quoted when shown
 	hash  uint64 // of everything below
-	text  string // leaf: the value; iface: the dynamic type; ptr: the pointer's type
+	text  string // leaf: the value; iface: the dynamic type; ptr: the pointer's type; unjudged: why
 	names []string
 	kids  []*node
 	addr  uintptr // ptr: the address pointed to
-	// map: names are unquoted string keys
+	// map: names are the keys, exact (unquoted strings when rawKeys)
 	rawKeys bool
 	ref     bool // ptr: met before on this graph; its state is captured there
 }
@@ -33,13 +35,14 @@ type node struct {
 type nodeKind uint8
 
 const (
-	leafNode   nodeKind = iota
-	structNode          // names are field names
-	seqNode             // slices and arrays; kids by index
-	mapNode             // names are sorted keys
-	ifaceNode           // text is the dynamic type, one kid
-	ptrNode             // zero or one kid
-	onceNode            // a sync.Once: zero means not done
+	leafNode     nodeKind = iota
+	structNode            // names are field names
+	seqNode               // slices and arrays; kids by index
+	mapNode               // names are sorted keys
+	ifaceNode             // text is the dynamic type, one kid
+	ptrNode               // zero or one kid
+	onceNode              // a sync.Once: zero means not done
+	unjudgedNode          // could not be read consistently; text says why
 )
 
 var seed = maphash.MakeSeed()
@@ -51,10 +54,21 @@ func mix(h, x uint64) uint64 {
 	return h
 }
 
+func hex(x uint64) string { return strconv.FormatUint(x, 16) }
+
 // capturer walks the state reachable from one variable.
 type capturer struct {
 	seen  map[visit]bool // pointers and maps on the current variable's graph
 	nodes int
+	slab  []node
+	kids  []*node // slab for one-element kid lists
+	marks []visit // what seen holds, in the order it was met
+}
+
+// mark remembers that the pointer or map key was met on this graph.
+func (c *capturer) mark(key visit) {
+	c.seen[key] = true
+	c.marks = append(c.marks, key)
 }
 
 type visit struct {
@@ -71,25 +85,49 @@ const bigScalars = 64
 
 var (
 	typeOfType     = reflect.TypeOf(reflect.TypeOf(0))
-	typeOfTime     = reflect.TypeOf(time.Time{})
-	typeOfSyncMap  = reflect.TypeOf(sync.Map{})
-	typeOfOnce     = reflect.TypeOf(sync.Once{})
 	typeOfReflectT = reflect.TypeOf((*reflect.Type)(nil)).Elem()
 )
 
-func capture(v reflect.Value) *node {
-	c := &capturer{seen: map[visit]bool{}}
+func newCapturer() *capturer { return &capturer{seen: map[visit]bool{}} }
+
+// capture reads variable v, named name. Each variable's graph is its own:
+// a pointer met in another variable is read again.
+func (c *capturer) capture(name string, v reflect.Value) *node {
+	clear(c.seen)
+	c.marks = c.marks[:0]
+	c.nodes = 0
+	if r := variableRuleFor(name); r != nil {
+		return r.read(c, v)
+	}
 	return c.value(v)
 }
 
 // captureParts captures a struct read field by field.
-func captureParts(parts []part) *node {
-	c := &capturer{seen: map[visit]bool{}}
+func (c *capturer) captureParts(parts []part) *node {
+	clear(c.seen)
+	c.marks = c.marks[:0]
+	c.nodes = 0
 	return c.parts(parts)
 }
 
+// nodeSlab is how many nodes are allocated at once: a snapshot makes tens
+// of thousands, and one allocation each would dominate its cost when the
+// memory profiler records every allocation (a check nested in an
+// allocation check).
+const nodeSlab = 256
+
+// node returns a new node from the current slab.
+func (c *capturer) node() *node {
+	if len(c.slab) == 0 {
+		c.slab = make([]node, nodeSlab)
+	}
+	n := &c.slab[0]
+	c.slab = c.slab[1:]
+	return n
+}
+
 func (c *capturer) parts(parts []part) *node {
-	n := &node{kind: structNode, zero: true, hash: hashString("struct")}
+	n := c.make(node{kind: structNode, zero: true, hash: hashString("struct")})
 	for _, p := range parts {
 		var kid *node
 		if p.value.IsValid() {
@@ -109,114 +147,155 @@ func leaf(text string) *node {
 	return &node{kind: leafNode, text: text, hash: hashString(text)}
 }
 
+// leaf and make are leaf and a node literal, from the capturer's slab.
+func (c *capturer) leaf(text string) *node {
+	return c.make(node{kind: leafNode, text: text, hash: hashString(text)})
+}
+
+func (c *capturer) make(n node) *node {
+	p := c.node()
+	*p = n
+	return p
+}
+
 func (c *capturer) value(v reflect.Value) *node {
 	c.nodes++
 	if c.nodes > maxNodes {
-		return leaf("(not read: more than " + strconv.Itoa(maxNodes) + " values)")
+		return c.leaf("(not read: more than " + strconv.Itoa(maxNodes) + " values)")
 	}
 	t := v.Type()
-	switch t.PkgPath() {
-	case "sync":
-		switch t {
-		case typeOfSyncMap:
-			return c.syncMap(v)
-		case typeOfOnce:
-			return onceState(v)
-		}
-		// Mutexes, pools, wait groups, conditions: machinery, not state.
-		return &node{kind: leafNode, zero: true}
-	case "sync/atomic":
-		if n, ok := c.atomic(v); ok {
-			return n
-		}
-	case "internal/abi", "runtime", "internal/sync":
-		return identity(v)
-	}
-	if t.PkgPath() == "net/http" && t.Name() == "ServeMux" {
-		return serveMux(v)
-	}
-	if t == typeOfTime && v.CanAddr() {
-		tm := *(*time.Time)(unsafe.Pointer(v.UnsafeAddr()))
-		n := leaf(tm.Format(time.RFC3339Nano))
-		n.zero = tm.IsZero()
-		return n
+	if r := typeRuleFor(t); r != nil {
+		return r.read(c, v)
 	}
 	switch v.Kind() {
 	case reflect.Bool:
-		n := leaf(strconv.FormatBool(v.Bool()))
-		n.zero = !v.Bool()
+		b := readBool(v)
+		n := c.leaf(strconv.FormatBool(b))
+		n.zero = !b
 		return n
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		n := leaf(formatNamed(v, strconv.FormatInt(v.Int(), 10)))
-		n.zero = v.Int() == 0
+		i := readInt(v)
+		n := c.leaf(formatNamed(t, i, strconv.FormatInt(i, 10)))
+		n.zero = i == 0
 		return n
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		n := leaf(formatNamed(v, strconv.FormatUint(v.Uint(), 10)))
-		n.zero = v.Uint() == 0
+		u := readUint(v)
+		n := c.leaf(formatNamed(t, int64(u), strconv.FormatUint(u, 10)))
+		n.zero = u == 0
 		return n
 	case reflect.Float32, reflect.Float64:
-		n := leaf(formatNamed(v, strconv.FormatFloat(v.Float(), 'g', -1, 64)))
-		n.zero = math.Float64bits(v.Float()) == 0
+		f := readFloat(v)
+		n := c.leaf(strconv.FormatFloat(f, 'g', -1, 64))
+		n.zero = math.Float64bits(f) == 0
 		return n
 	case reflect.Complex64, reflect.Complex128:
-		n := leaf(strconv.FormatComplex(v.Complex(), 'g', -1, 128))
-		n.zero = v.Complex() == 0
+		x := readComplex(v)
+		n := c.leaf(strconv.FormatComplex(x, 'g', -1, 128))
+		n.zero = x == 0
 		return n
 	case reflect.String:
-		s := v.String()
-		n := leaf(formatNamed(v, quote(s)))
-		n.hash = hashString(s)
-		n.zero = s == ""
-		return n
+		s := readString(v)
+		// Kept unquoted until shown.
+		return c.make(node{kind: leafNode, str: true, text: s, hash: hashString(s), zero: s == ""})
 	case reflect.Chan, reflect.UnsafePointer:
 		return identity(v)
 	case reflect.Func:
-		if v.IsNil() {
-			return &node{kind: leafNode, zero: true, text: "nil", hash: hashString("nil")}
+		pc := funcPC(v)
+		if pc == 0 {
+			return c.make(node{kind: leafNode, zero: true, text: "nil", hash: hashString("nil")})
 		}
 		name := "func"
-		if f := runtime.FuncForPC(v.Pointer()); f != nil {
+		if f := runtime.FuncForPC(pc); f != nil {
 			name = f.Name()
 		}
-		return leaf(name)
+		if n, ok := onceClosure(v, name); ok {
+			return n
+		}
+		return c.leaf(name)
 	case reflect.Pointer:
 		return c.pointer(v)
 	case reflect.Interface:
-		if v.IsNil() {
-			return &node{kind: ifaceNode, zero: true, text: "nil", hash: hashString("nil")}
+		e, ok := readInterface(v)
+		if !ok {
+			return c.make(node{kind: ifaceNode, zero: true, text: "nil", hash: hashString("nil")})
 		}
-		e := v.Elem()
 		if e.Type() == typeOfType {
-			return leaf(typeString(e))
+			return c.leaf(typeString(e))
 		}
 		kid := c.value(e)
 		dyn := e.Type().String()
-		return &node{kind: ifaceNode, text: dyn, kids: []*node{kid}, hash: mix(hashString(dyn), kid.hash)}
+		return c.make(node{kind: ifaceNode, text: dyn, kids: c.one(kid), hash: mix(hashString(dyn), kid.hash)})
 	case reflect.Struct:
-		n := &node{kind: structNode, zero: true, hash: hashString(t.String())}
-		pool := isPool(t)
-		for i := 0; i < t.NumField(); i++ {
-			if pool && !t.Field(i).IsExported() && t.Field(i).Type != typeOfOnce {
-				continue // kept: a Once, whose firing explains its siblings' changes
-			}
-			kid := c.value(v.Field(i))
-			n.names = append(n.names, t.Field(i).Name)
-			n.kids = append(n.kids, kid)
-			n.zero = n.zero && kid.zero
-			n.hash = mix(n.hash, kid.hash)
-		}
-		return n
+		return c.structValue(v, nil)
 	case reflect.Array:
-		return c.sequence(v)
-	case reflect.Slice:
-		if v.IsNil() {
-			return &node{kind: seqNode, zero: true, hash: hashString("nil slice")}
+		if !v.CanAddr() {
+			return identity(v)
 		}
-		return c.sequence(v)
+		return c.sequence(t, unsafe.Pointer(v.UnsafeAddr()), v.Len(), true)
+	case reflect.Slice:
+		p, l := readSlice(v)
+		if p == nil && l == 0 {
+			return c.make(node{kind: seqNode, zero: true, hash: hashString("nil slice")})
+		}
+		return c.sequence(t, p, l, false)
 	case reflect.Map:
 		return c.mapValue(v)
 	}
-	return leaf("(" + v.Kind().String() + ")")
+	return c.leaf("(" + v.Kind().String() + ")")
+}
+
+// structValue reads the fields of a struct that keep returns true for
+// (every field when keep is nil).
+func (c *capturer) structValue(v reflect.Value, keep func(reflect.StructField) bool) *node {
+	t := v.Type()
+	f := factsOf(t)
+	n := c.make(node{kind: structNode, zero: true, hash: f.hash})
+	if keep == nil {
+		n.names = f.fields
+	}
+	n.kids = make([]*node, 0, len(f.fields))
+	for i := range f.fields {
+		if keep != nil {
+			if !keep(t.Field(i)) {
+				continue
+			}
+			n.names = append(n.names, f.fields[i])
+		}
+		kid := c.value(v.Field(i))
+		n.kids = append(n.kids, kid)
+		n.zero = n.zero && kid.zero
+		n.hash = mix(n.hash, kid.hash)
+	}
+	return n
+}
+
+// facts are what a capture needs of a struct type, worked out once.
+type facts struct {
+	fields []string
+	hash   uint64 // of the type's name
+}
+
+var (
+	factsMu sync.RWMutex
+	factsBy = map[unsafe.Pointer]*facts{}
+)
+
+func factsOf(t reflect.Type) *facts {
+	key := typePointer(t)
+	factsMu.RLock()
+	f := factsBy[key]
+	factsMu.RUnlock()
+	if f != nil {
+		return f
+	}
+	f = &facts{hash: hashString(t.String()), fields: make([]string, t.NumField())}
+	for i := range f.fields {
+		f.fields[i] = t.Field(i).Name
+	}
+	factsMu.Lock()
+	factsBy[key] = f
+	factsMu.Unlock()
+	return f
 }
 
 // serveMux captures an http.ServeMux as what it routes: its patterns, each
@@ -224,6 +303,21 @@ func (c *capturer) value(v reflect.Value) *node {
 // says nothing to a reader. A registration is then reported as
 // `net/http.DefaultServeMux.patterns: added "/hello": main.hello`.
 func serveMux(v reflect.Value) *node {
+	// Its routing tree is read the way the mux reads it: under its read
+	// lock, which registrations take for writing.
+	if mu := v.FieldByName("mu"); v.CanAddr() && mu.IsValid() && mu.Type() == reflect.TypeOf(sync.RWMutex{}) {
+		l := (*sync.RWMutex)(unsafe.Pointer(mu.UnsafeAddr()))
+		locked := false
+		for i := 0; i < 100 && !locked; i++ {
+			if locked = l.TryRLock(); !locked {
+				runtime.Gosched()
+			}
+		}
+		if !locked {
+			return &node{kind: unjudgedNode, text: "registrations under way while being read", hash: hashString("unjudged")}
+		}
+		defer l.RUnlock()
+	}
 	routes := map[string]string{}
 	seen := map[uintptr]bool{}
 	var walk func(v reflect.Value)
@@ -286,33 +380,20 @@ func handlerName(h reflect.Value) string {
 	return e.Type().String()
 }
 
-// pools are types that hold live connections in unexported fields, which
-// their own goroutines update at any time (idle connections, dials in
-// progress, active connections): of these only the exported fields, their
-// configuration, are compared, and their sync.Once fields, so that what a
-// Once sets up (http.Transport's HTTP/2 defaults) remains its work.
-var pools = map[string]bool{
-	"net/http.Transport": true,
-	"net/http.Server":    true,
-	"database/sql.DB":    true,
-}
-
-func isPool(t reflect.Type) bool {
-	return t.PkgPath() != "" && pools[t.PkgPath()+"."+t.Name()]
-}
-
 // identity captures a value by its address only.
 func identity(v reflect.Value) *node {
 	var p uintptr
 	switch v.Kind() {
-	case reflect.Chan, reflect.UnsafePointer, reflect.Pointer, reflect.Map, reflect.Func:
-		p = v.Pointer()
+	case reflect.Chan, reflect.UnsafePointer, reflect.Pointer, reflect.Map:
+		p = uintptr(readPointer(v))
+	case reflect.Func:
+		p = funcPC(v)
 	default:
 		if v.CanAddr() {
 			p = v.UnsafeAddr()
 		}
 	}
-	n := leaf(v.Type().String() + "(0x" + strconv.FormatUint(uint64(p), 16) + ")")
+	n := leaf(v.Type().String() + "(0x" + hex(uint64(p)) + ")")
 	n.zero = p == 0
 	if p == 0 {
 		n.text = "nil"
@@ -321,67 +402,76 @@ func identity(v reflect.Value) *node {
 }
 
 func typeString(v reflect.Value) string {
-	if t, ok := readable(v).(reflect.Type); ok && t != nil {
+	if !v.CanInterface() {
+		return "type"
+	}
+	if t, ok := v.Interface().(reflect.Type); ok && t != nil {
 		return "type " + t.String()
 	}
 	return "type"
 }
 
 func (c *capturer) pointer(v reflect.Value) *node {
-	if v.IsNil() {
-		return &node{kind: ptrNode, zero: true, text: "nil", hash: hashString("nil")}
+	p := readPointer(v)
+	if p == nil {
+		return c.make(node{kind: ptrNode, zero: true, text: "nil", hash: hashString("nil")})
 	}
-	key := visit{v.Pointer(), v.Type()}
-	if c.seen[key] {
-		// A cycle or a pointer met before on this variable's graph: its
-		// state is captured where it was first met.
-		return &node{kind: ptrNode, ref: true, addr: key.addr, text: v.Type().String(), hash: mix(hashString("ref"), uint64(key.addr))}
+	key := visit{uintptr(p), v.Type()}
+	// What a pointer to pointer-free data points to is cheap to read twice
+	// and cannot lead back: only other pointers are remembered.
+	track := !pointerFree(v.Type().Elem())
+	if track {
+		if c.seen[key] {
+			// A cycle or a pointer met before on this variable's graph: its
+			// state is captured where it was first met.
+			return c.make(node{kind: ptrNode, ref: true, addr: key.addr, text: v.Type().String(), hash: mix(hashString("ref"), uint64(key.addr))})
+		}
+		c.mark(key)
 	}
-	c.seen[key] = true
-	kid := c.value(v.Elem())
-	return &node{kind: ptrNode, addr: key.addr, text: v.Type().String(), kids: []*node{kid}, hash: mix(hashString("&"), kid.hash)}
+	kid := c.value(elemAt(v.Type().Elem(), p))
+	return c.make(node{kind: ptrNode, addr: key.addr, text: v.Type().String(), kids: c.one(kid), hash: mix(hashString("&"), kid.hash)})
 }
 
-func (c *capturer) sequence(v reflect.Value) *node {
-	n := &node{kind: seqNode, hash: hashString(v.Type().String()), zero: true}
-	l := v.Len()
-	et := v.Type().Elem()
+// one returns a one-element slice holding kid, from a slab.
+func (c *capturer) one(kid *node) []*node {
+	if len(c.kids) == 0 {
+		c.kids = make([]*node, nodeSlab)
+	}
+	s := c.kids[:1:1]
+	s[0] = kid
+	c.kids = c.kids[1:]
+	return s
+}
+
+// sequence reads l elements of an array or slice of type t stored at p.
+func (c *capturer) sequence(t reflect.Type, p unsafe.Pointer, l int, array bool) *node {
+	n := c.make(node{kind: seqNode, hash: hashString(t.String()), zero: true})
+	et := t.Elem()
 	if l >= bigScalars && pointerFree(et) {
-		if p, ok := contiguous(v); ok {
-			b := unsafe.Slice((*byte)(p), uintptr(l)*et.Size())
-			h := maphash.Bytes(seed, b)
-			zero := true
-			for _, x := range b {
-				if x != 0 {
-					zero = false
-					break
-				}
+		b := make([]byte, uintptr(l)*et.Size())
+		copyNoRace(b, p)
+		h := maphash.Bytes(seed, b)
+		zero := true
+		for _, x := range b {
+			if x != 0 {
+				zero = false
+				break
 			}
-			return &node{kind: leafNode, zero: zero && v.Kind() == reflect.Array, hash: h,
-				text: "[" + strconv.Itoa(l) + "]" + et.String() + " (content hash " + strconv.FormatUint(h>>40, 16) + ")"}
 		}
+		return c.make(node{kind: leafNode, zero: zero && array, hash: h,
+			text: "[" + strconv.Itoa(l) + "]" + et.String() + " (content hash " + hex(h>>40) + ")"})
 	}
 	n.kids = make([]*node, l)
 	for i := 0; i < l; i++ {
-		kid := c.value(v.Index(i))
+		kid := c.value(elemAt(et, unsafe.Add(p, uintptr(i)*et.Size())))
 		n.kids[i] = kid
 		n.zero = n.zero && kid.zero
 		n.hash = mix(n.hash, kid.hash)
 	}
-	if v.Kind() == reflect.Slice {
+	if !array {
 		n.zero = false // an empty non-nil slice is not nil
 	}
 	return n
-}
-
-func contiguous(v reflect.Value) (unsafe.Pointer, bool) {
-	if v.Kind() == reflect.Slice {
-		return v.UnsafePointer(), true
-	}
-	if v.CanAddr() {
-		return unsafe.Pointer(v.UnsafeAddr()), true
-	}
-	return nil, false
 }
 
 func pointerFree(t reflect.Type) bool {
@@ -404,42 +494,64 @@ func pointerFree(t reflect.Type) bool {
 }
 
 func (c *capturer) mapValue(v reflect.Value) *node {
-	if v.IsNil() {
+	t := v.Type()
+	m := readPointer(v)
+	if m == nil {
 		return &node{kind: mapNode, zero: true, hash: hashString("nil map")}
 	}
-	t := v.Type()
-	key := visit{v.Pointer(), t}
+	key := visit{uintptr(m), t}
 	if c.seen[key] {
 		return leaf("(" + t.String() + " seen above)")
 	}
-	c.seen[key] = true
-	if isTypeKey(t.Key()) {
-		// A memo table keyed by type: lazily filled, never program state.
-		return &node{kind: leafNode, zero: true, text: "(cache keyed by type)"}
+	c.mark(key)
+	if isCacheMap(t) {
+		return &node{kind: leafNode, zero: true, text: "(cache)"}
 	}
-	// A copy of the map reference without the read-only mark of unexported
-	// fields, so that keys and values can be copied into reused holders
-	// instead of allocated one by one.
-	p := v.UnsafePointer()
-	m := reflect.NewAt(t, unsafe.Pointer(&p)).Elem()
-	k, val := reflect.New(t.Key()).Elem(), reflect.New(t.Elem()).Elem()
 	rawKeys := t.Key().Kind() == reflect.String && t.Key().PkgPath() == ""
-	entries := make([]entry, 0, m.Len())
-	for it := m.MapRange(); it.Next(); {
-		k.SetIterKey(it)
-		if k.Kind() == reflect.Interface && !k.IsNil() && k.Elem().Type() == typeOfType {
-			continue
+	var entries []entry
+	start := len(c.marks)
+	visitEntries := func(refs []slotRef) {
+		// Again after a read the map's writer spoiled: forget what that
+		// read met, or it would show as met elsewhere.
+		for _, k := range c.marks[start:] {
+			delete(c.seen, k)
 		}
-		val.SetIterValue(it)
-		var ks string
-		if rawKeys {
-			ks = k.String()
-		} else {
-			ks = formatKey(k)
+		c.marks = c.marks[:start]
+		entries = make([]entry, 0, len(refs))
+		for _, r := range refs {
+			c.addEntry(&entries, r.key, r.elem, rawKeys)
 		}
-		entries = append(entries, entry{key: ks, state: c.value(val)})
+	}
+	known, err := readMap(v, visitEntries)
+	if err != nil {
+		return &node{kind: unjudgedNode, text: err.Error(), hash: hashString("unjudged")}
+	}
+	if !known {
+		// A Go release whose map layout is not known: the runtime's
+		// iterator, on a reference without the read-only mark of
+		// unexported fields.
+		mv := reflect.NewAt(t, unsafe.Pointer(&m)).Elem()
+		k, val := reflect.New(t.Key()).Elem(), reflect.New(t.Elem()).Elem()
+		for it := mv.MapRange(); it.Next(); {
+			k.SetIterKey(it)
+			val.SetIterValue(it)
+			c.addEntry(&entries, k, val, rawKeys)
+		}
 	}
 	return c.mapNode(t.String(), entries, rawKeys, !plainValues(t.Elem()))
+}
+
+func (c *capturer) addEntry(entries *[]entry, k, val reflect.Value, rawKeys bool) {
+	if cachedEntry(k) {
+		return
+	}
+	var ks string
+	if rawKeys {
+		ks = readString(k)
+	} else {
+		ks = exactKey(k)
+	}
+	*entries = append(*entries, entry{key: ks, state: c.value(val)})
 }
 
 // plainValues reports whether values of t hold no pointers other than
@@ -449,6 +561,8 @@ func plainValues(t reflect.Type) bool {
 	switch t.Kind() {
 	case reflect.String:
 		return true
+	case reflect.Pointer:
+		return pointerFree(t.Elem()) // not remembered by the capturer
 	case reflect.Array:
 		return plainValues(t.Elem())
 	case reflect.Struct:
@@ -470,18 +584,15 @@ type entry struct {
 // mapNode builds a map's node, its hash independent of the entries' order.
 // The entries are captured in key order when sorted is set (values with
 // pointers, so that a pointer met twice is captured in full at the same
-// place each time). With rawKeys, keys are strings kept unquoted until they
-// are shown.
+// place each time). Keys are exact: with rawKeys, strings kept unquoted
+// until they are shown; otherwise exactKey's text.
 func (c *capturer) mapNode(typ string, entries []entry, rawKeys, sorted bool) *node {
 	if sorted {
 		slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.key, b.key) })
 	}
-	n := &node{kind: mapNode, hash: hashString(typ), names: make([]string, len(entries)), kids: make([]*node, len(entries)), rawKeys: rawKeys}
+	n := c.make(node{kind: mapNode, hash: hashString(typ), names: make([]string, len(entries)), kids: make([]*node, len(entries)), rawKeys: rawKeys})
 	var sum uint64
 	for i, e := range entries {
-		if sorted && i > 0 && e.key == entries[i-1].key {
-			e.key += "#" + strconv.Itoa(i)
-		}
 		n.names[i], n.kids[i] = e.key, e.state
 		sum += mix(hashString(e.key), e.state.hash)
 	}
@@ -490,16 +601,29 @@ func (c *capturer) mapNode(typ string, entries []entry, rawKeys, sorted bool) *n
 	return n
 }
 
-// keyText is how the i-th key of a map node is shown.
+// keyText is how the i-th key of a map node is shown: a long key loses
+// its middle, so that keys that differ at either end still look different.
 func (n *node) keyText(i int) string {
+	k := n.names[i]
 	if n.rawKeys {
-		return quote(n.names[i])
+		k = strconv.Quote(k)
 	}
-	return n.names[i]
+	if len(k) <= 80 {
+		return k
+	}
+	tail := k[len(k)-24:]
+	for len(tail) > 0 && tail[0]&0xC0 == 0x80 {
+		tail = tail[1:]
+	}
+	return cutUTF8(k, 52) + "…" + tail
 }
 
-func isTypeKey(t reflect.Type) bool {
-	return t == typeOfType || t == typeOfReflectT
+// exactKeyText is the i-th key in full, as Ignoring names it.
+func (n *node) exactKeyText(i int) string {
+	if n.rawKeys {
+		return strconv.Quote(n.names[i])
+	}
+	return n.names[i]
 }
 
 func (c *capturer) syncMap(v reflect.Value) *node {
@@ -510,29 +634,50 @@ func (c *capturer) syncMap(v reflect.Value) *node {
 	var entries []entry
 	strKeys, plain := true, true
 	m.Range(func(k, val any) bool {
-		if _, ok := k.(reflect.Type); ok {
-			return true // a memo table keyed by type
+		if cachedEntry(reflect.ValueOf(&k).Elem()) {
+			return true
 		}
 		key, isString := k.(string)
 		if !isString {
-			key = formatKey(reflect.ValueOf(k))
+			key = exactKey(reflect.ValueOf(k))
 			if strKeys {
 				// Quote the raw string keys kept so far.
 				for i := range entries {
-					entries[i].key = quote(entries[i].key)
+					entries[i].key = strconv.Quote(entries[i].key)
 				}
 				strKeys = false
 			}
 		} else if !strKeys {
-			key = quote(key)
+			key = strconv.Quote(key)
 		}
 		if plain && val != nil && !plainValues(reflect.TypeOf(val)) {
 			plain = false
 		}
-		entries = append(entries, entry{key: key, state: c.value(reflect.ValueOf(&val).Elem())})
+		entries = append(entries, entry{key: key, state: c.anyValue(val)})
 		return true
 	})
 	return c.mapNode("sync.Map", entries, strKeys, !plain)
+}
+
+// anyValue captures x as a value of type any, reading a boxed value in
+// place.
+func (c *capturer) anyValue(x any) *node {
+	if x == nil {
+		return c.make(node{kind: ifaceNode, zero: true, text: "nil", hash: hashString("nil")})
+	}
+	t := reflect.TypeOf(x)
+	var e reflect.Value
+	if directIface(t) {
+		e = reflect.ValueOf(x)
+	} else {
+		e = reflect.NewAt(t, (*[2]unsafe.Pointer)(unsafe.Pointer(&x))[1]).Elem()
+	}
+	if t == typeOfType {
+		return leaf(typeString(e))
+	}
+	kid := c.value(e)
+	dyn := t.String()
+	return c.make(node{kind: ifaceNode, text: dyn, kids: c.one(kid), hash: mix(hashString(dyn), kid.hash)})
 }
 
 func onceState(v reflect.Value) *node {
@@ -550,20 +695,20 @@ func onceState(v reflect.Value) *node {
 
 // atomic reads the sync/atomic types with atomic loads, and follows the
 // value of atomic.Pointer and atomic.Value.
-func (c *capturer) atomic(v reflect.Value) (*node, bool) {
+func (c *capturer) atomic(v reflect.Value) *node {
 	if !v.CanAddr() {
-		return nil, false
+		return c.structValue(v, nil)
 	}
 	t := v.Type()
 	p := unsafe.Pointer(v.UnsafeAddr())
 	switch name := t.Name(); {
 	case name == "Value":
 		x := (*atomic.Value)(p).Load()
-		return c.value(reflect.ValueOf(&x).Elem()), true
-	case len(name) > 8 && name[:8] == "Pointer[" && t.NumField() > 0:
+		return c.value(reflect.ValueOf(&x).Elem())
+	case strings.HasPrefix(name, "Pointer[") && t.NumField() > 0:
 		elem := t.Field(0).Type.Elem() // the [0]*T field
 		ptr := atomic.LoadPointer((*unsafe.Pointer)(unsafe.Pointer(v.Field(t.NumField() - 1).UnsafeAddr())))
-		return c.value(reflect.NewAt(elem.Elem(), ptr)), true
+		return c.value(reflect.NewAt(elem.Elem(), ptr))
 	case name == "Int32" || name == "Uint32" || name == "Bool":
 		x := atomic.LoadUint32((*uint32)(unsafe.Pointer(v.Field(t.NumField() - 1).UnsafeAddr())))
 		n := leaf(strconv.FormatUint(uint64(x), 10))
@@ -573,7 +718,7 @@ func (c *capturer) atomic(v reflect.Value) (*node, bool) {
 			n = leaf(strconv.FormatInt(int64(int32(x)), 10))
 		}
 		n.zero = x == 0
-		return n, true
+		return n
 	case name == "Int64" || name == "Uint64" || name == "Uintptr":
 		x := atomic.LoadUint64((*uint64)(unsafe.Pointer(v.Field(t.NumField() - 1).UnsafeAddr())))
 		n := leaf(strconv.FormatUint(x, 10))
@@ -581,9 +726,9 @@ func (c *capturer) atomic(v reflect.Value) (*node, bool) {
 			n = leaf(strconv.FormatInt(int64(x), 10))
 		}
 		n.zero = x == 0
-		return n, true
+		return n
 	}
-	return nil, false
+	return c.structValue(v, nil)
 }
 
 // formatNamed formats the scalars of a few well-known named types the way
@@ -591,106 +736,87 @@ func (c *capturer) atomic(v reflect.Value) (*node, bool) {
 // Other String methods are not called: the linker removes the methods of
 // types the program never converts to an interface, and calling one of
 // those aborts the process.
-func formatNamed(v reflect.Value, plain string) string {
-	if v.Type().PkgPath() == "" {
-		return plain
-	}
-	switch x := readable(v).(type) {
-	case time.Duration:
-		return x.String()
-	case time.Month:
-		return x.String()
-	case time.Weekday:
-		return x.String()
-	case fs.FileMode:
-		return x.String()
+func formatNamed(t reflect.Type, x int64, plain string) string {
+	switch t {
+	case reflect.TypeOf(time.Duration(0)):
+		return time.Duration(x).String()
+	case reflect.TypeOf(time.Month(0)):
+		return time.Month(x).String()
+	case reflect.TypeOf(time.Weekday(0)):
+		return time.Weekday(x).String()
+	case reflect.TypeOf(fs.FileMode(0)):
+		return fs.FileMode(x).String()
 	}
 	return plain
 }
 
-// readable returns a copy of a scalar or interface value as an any, even
-// when it was reached through unexported fields.
-func readable(v reflect.Value) any {
-	if v.CanInterface() {
-		return v.Interface()
-	}
-	c := reflect.New(v.Type()).Elem()
-	switch v.Kind() {
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		c.SetInt(v.Int())
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		c.SetUint(v.Uint())
-	case reflect.Float32, reflect.Float64:
-		c.SetFloat(v.Float())
-	case reflect.String:
-		c.SetString(v.String())
-	case reflect.Bool:
-		c.SetBool(v.Bool())
-	case reflect.Interface:
-		if v.CanAddr() {
-			return reflect.NewAt(v.Type(), unsafe.Pointer(v.UnsafeAddr())).Elem().Interface()
-		}
-		return nil
-	default:
-		return nil
-	}
-	return c.Interface()
-}
-
-// formatKey renders a map key so that equal keys render equally.
-func formatKey(k reflect.Value) string {
+// exactKey renders a map key in full, so that two keys render equally
+// exactly when they are equal (NaN aside).
+func exactKey(k reflect.Value) string {
 	switch k.Kind() {
 	case reflect.String:
-		return quote(k.String())
+		return strconv.Quote(readString(k))
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return formatNamed(k, strconv.FormatInt(k.Int(), 10))
+		i := readInt(k)
+		return formatNamed(k.Type(), i, strconv.FormatInt(i, 10))
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return formatNamed(k, strconv.FormatUint(k.Uint(), 10))
+		u := readUint(k)
+		return formatNamed(k.Type(), int64(u), strconv.FormatUint(u, 10))
 	case reflect.Float32, reflect.Float64:
-		return strconv.FormatFloat(k.Float(), 'g', -1, 64)
+		f := readFloat(k)
+		if f == 0 {
+			f = 0 // -0 and +0 are one key
+		}
+		return strconv.FormatFloat(f, 'g', -1, 64)
+	case reflect.Complex64, reflect.Complex128:
+		return strconv.FormatComplex(readComplex(k), 'g', -1, 128)
 	case reflect.Bool:
-		return strconv.FormatBool(k.Bool())
+		return strconv.FormatBool(readBool(k))
 	case reflect.Interface:
-		if k.IsNil() {
+		e, ok := readInterface(k)
+		if !ok {
 			return "nil"
 		}
-		e := k.Elem()
 		if e.Type() == typeOfType {
 			return typeString(e)
 		}
 		if e.Kind() == reflect.String && e.Type().PkgPath() == "" {
-			return formatKey(e)
+			return exactKey(e)
 		}
-		return e.Type().String() + "(" + formatKey(e) + ")"
+		return e.Type().String() + "(" + exactKey(e) + ")"
 	case reflect.Pointer, reflect.Chan, reflect.UnsafePointer:
-		return "0x" + strconv.FormatUint(uint64(k.Pointer()), 16)
+		return "0x" + hex(uint64(uintptr(readPointer(k))))
 	case reflect.Struct:
-		s := "{"
+		var b strings.Builder
+		b.WriteString("{")
 		for i := 0; i < k.NumField(); i++ {
 			if i > 0 {
-				s += ", "
+				b.WriteString(", ")
 			}
-			s += formatKey(k.Field(i))
+			b.WriteString(exactKey(k.Field(i)))
 		}
-		return s + "}"
+		b.WriteString("}")
+		return b.String()
 	case reflect.Array:
-		s := "["
+		var b strings.Builder
+		b.WriteString("[")
 		for i := 0; i < k.Len(); i++ {
 			if i > 0 {
-				s += " "
+				b.WriteString(" ")
 			}
-			s += formatKey(k.Index(i))
+			b.WriteString(exactKey(k.Index(i)))
 		}
-		return s + "]"
+		b.WriteString("]")
+		return b.String()
 	}
 	return k.Type().String()
 }
 
-// quote quotes s, shortening it when long.
+// quote quotes s for a report, shortening it when long.
 func quote(s string) string {
 	const max = 80
 	if len(s) > max {
-		return strconv.Quote(s[:max]) + "…(" + strconv.Itoa(len(s)) + " bytes)"
+		return strconv.Quote(cutUTF8(s, max)) + "…(" + strconv.Itoa(len(s)) + " bytes)"
 	}
 	return strconv.Quote(s)
 }

@@ -59,7 +59,7 @@ var tools = []struct {
 	run  verdict
 }{
 	{"residue", func(block func()) bool {
-		r, err := leak.FindGoroutines(block)
+		r, err := leak.Find(block)
 		if err != nil {
 			panic(err)
 		}

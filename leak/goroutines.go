@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/residue-go/residue/internal/stack"
+	"github.com/residue-go/residue/internal/text"
 	"github.com/residue-go/residue/probes"
 )
 
@@ -46,35 +47,45 @@ type Creation struct {
 	Exited    bool   // that goroutine has exited, so the chain stops here
 }
 
-// GoroutineReport lists what a block left running.
-type GoroutineReport struct {
+// Report lists what a block left running.
+type Report struct {
 	Goroutines []Goroutine
 	Within     time.Duration // the settle window
 	Waited     time.Duration // how long the probe waited after the block returned
 }
 
 // Leaked reports whether any goroutine was left.
-func (r *GoroutineReport) Leaked() bool { return r != nil && len(r.Goroutines) > 0 }
+func (r *Report) Leaked() bool { return r != nil && len(r.Goroutines) > 0 }
 
-// GoroutineProbe finds the goroutines a block started, directly or through
+// Probe finds the goroutines a block started, directly or through
 // other goroutines, that are still alive once the block has returned and the
 // settle window has passed. It is a probes.Probe.
-type GoroutineProbe struct {
+type Probe struct {
 	cfg    config
 	before map[uint64]bool // goroutines alive before the block
-	report *GoroutineReport
+	report *Report
 }
 
-// NewGoroutineProbe returns a probe configured by opts.
-func NewGoroutineProbe(opts ...Option) *GoroutineProbe {
-	return &GoroutineProbe{cfg: newConfig(opts)}
+// Kind registers the probe with the combined checks.
+var Kind = probes.NewKind(Name, NewProbe)
+
+// NewProbe returns a probe configured by opts. An invalid option is an
+// error naming it.
+func NewProbe(opts ...Option) (*Probe, error) {
+	cfg, err := newConfig(opts)
+	return &Probe{cfg: cfg}, err
 }
 
-// Report returns what the last run left, or nil before a run.
-func (p *GoroutineProbe) Report() *GoroutineReport { return p.report }
+// Report returns what the last run left (a *Report), or nil before a run.
+func (p *Probe) Report() probes.Report {
+	if p.report == nil {
+		return nil
+	}
+	return p.report
+}
 
 // Before implements probes.Probe.
-func (p *GoroutineProbe) Before(*probes.Run) error {
+func (p *Probe) Before(*probes.Run) error {
 	p.report = nil
 	buf := getBuffer()
 	defer putBuffer(buf)
@@ -84,16 +95,19 @@ func (p *GoroutineProbe) Before(*probes.Run) error {
 }
 
 // After implements probes.Probe: it settles and records the report.
-func (p *GoroutineProbe) After(r *probes.Run) error {
+func (p *Probe) After(r *probes.Run) error {
 	p.report = p.settle(r)
 	return nil
 }
 
-// FindGoroutines runs block once and reports the goroutines it left running.
+// Find runs block once and reports the goroutines it left running.
 // The error is set when the block panicked or called runtime.Goexit.
-func FindGoroutines(block func(), opts ...Option) (*GoroutineReport, error) {
-	p := NewGoroutineProbe(opts...)
-	_, err := probes.Exec(block, p)
+func Find(block func(), opts ...Option) (*Report, error) {
+	p, err := NewProbe(opts...)
+	if err != nil {
+		return nil, err
+	}
+	_, err = probes.Exec(block, p)
 	return p.report, err
 }
 
@@ -106,7 +120,7 @@ type sighting struct {
 	state string
 }
 
-func (p *GoroutineProbe) settle(r *probes.Run) *GoroutineReport {
+func (p *Probe) settle(r *probes.Run) *Report {
 	var (
 		left []Goroutine
 		seen = map[uint64]sighting{}
@@ -124,7 +138,7 @@ func (p *GoroutineProbe) settle(r *probes.Run) *GoroutineReport {
 		}
 		return false
 	})
-	return &GoroutineReport{Goroutines: left, Within: p.cfg.within, Waited: time.Since(r.Returned)}
+	return &Report{Goroutines: left, Within: p.cfg.within, Waited: time.Since(r.Returned())}
 }
 
 // find looks once for the run's goroutines that are alive and not ignored.
@@ -136,7 +150,7 @@ func (p *GoroutineProbe) settle(r *probes.Run) *GoroutineReport {
 // a goroutine to the run whose block started it while the creators are alive
 // (and also finds goroutines started under labels the user replaced). The
 // label counts are exact; ancestry picks the IDs.
-func (p *GoroutineProbe) find(r *probes.Run, prove bool, seen map[uint64]sighting) []Goroutine {
+func (p *Probe) find(r *probes.Run, prove bool, seen map[uint64]sighting) []Goroutine {
 	buf := getBuffer()
 	defer putBuffer(buf)
 	if prove {
@@ -167,7 +181,7 @@ func (p *GoroutineProbe) find(r *probes.Run, prove bool, seen map[uint64]sightin
 	labelled := map[string]int{}
 	var groups []stack.Group
 	for _, gr := range stack.ParseProfile(buf.Bytes()) {
-		if gr.HasLabel(r.Label) {
+		if gr.HasLabel(r.Label()) {
 			labelled[gr.Key()] += gr.Count
 			groups = append(groups, gr)
 		}
@@ -186,7 +200,7 @@ func (p *GoroutineProbe) find(r *probes.Run, prove bool, seen map[uint64]sightin
 			continue
 		}
 		switch o := owner[g.ID]; {
-		case o == r.ID:
+		case o == r.ID():
 			mine[g.ID] = true
 			if len(labelled) > 0 {
 				labelled[g.Key()]--
@@ -261,9 +275,12 @@ func (p *GoroutineProbe) find(r *probes.Run, prove bool, seen map[uint64]sightin
 // following "created by … in goroutine N" through living creators to the
 // runner goroutine of r or of any other run under way.
 func ancestry(all []stack.Goroutine, byID map[uint64]*stack.Goroutine, r *probes.Run, own map[uint64]bool) map[uint64]uint64 {
-	runners := probes.ActiveRunners()
-	for id := range own {
-		runners[id] = r
+	runOf := func(id uint64) (uint64, bool) {
+		if own[id] {
+			return r.ID(), true
+		}
+		run := probes.RunnerOf(id)
+		return run, run != 0
 	}
 	owner := make(map[uint64]uint64, 16)
 	known := make(map[uint64]bool, len(all))
@@ -279,8 +296,8 @@ func ancestry(all []stack.Goroutine, byID map[uint64]*stack.Goroutine, r *probes
 				break
 			}
 			chain = append(chain, id)
-			if rr, ok := runners[g.CreatorID]; ok {
-				run = rr.ID
+			if rr, ok := runOf(g.CreatorID); ok {
+				run = rr
 				break
 			}
 			if known[g.CreatorID] {
@@ -352,7 +369,7 @@ func fullDump(buf *bytes.Buffer) {
 
 // String formats the report as a failure message: a headline, then one block
 // per distinct stack, identical goroutines grouped.
-func (r *GoroutineReport) String() string {
+func (r *Report) String() string {
 	if !r.Leaked() {
 		return "The block left no goroutines running."
 	}
@@ -374,7 +391,7 @@ func (r *GoroutineReport) String() string {
 		groups[k].gs = append(groups[k].gs, g)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "The block left %s running after it returned", plural(len(r.Goroutines), "goroutine"))
+	fmt.Fprintf(&b, "The block left %s running after it returned", text.Plural(len(r.Goroutines), "goroutine"))
 	if stuck > 0 {
 		fmt.Fprintf(&b, " (%d stuck forever, so reported without waiting out the %v settle window)", stuck, r.Within)
 	} else {
@@ -468,11 +485,4 @@ func originKey(cs []Creation) string {
 		fmt.Fprintf(&b, "%s %s %v|", c.Func, c.Location(), c.InBlock)
 	}
 	return b.String()
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }

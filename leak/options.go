@@ -1,26 +1,29 @@
 package leak
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/residue-go/residue/internal/stack"
+	"github.com/residue-go/residue/probes"
 )
 
 // DefaultWithin is the default settle window: how long a probe waits for
 // the block's goroutines or file descriptors to go away before it reports them.
 const DefaultWithin = time.Second
 
-// Option configures a leak probe.
-type Option func(*config)
+// Option configures the goroutine probe (LeakGoroutines, Find). Make one
+// with the functions of this package.
+type Option = probes.Setting[config]
+
+// Name is the probe's name in options and messages.
+const Name = "goroutines"
 
 type config struct {
 	within  time.Duration
 	ignores []ignore
-
-	// File descriptor probes (fd_options.go).
-	fdIgnores     []fdIgnore
-	allowIdleHTTP bool
 }
 
 type ignore struct {
@@ -28,27 +31,29 @@ type ignore struct {
 	match func(*stack.Goroutine) bool
 }
 
-func newConfig(opts []Option) config {
+func newConfig(opts []Option) (config, error) {
 	c := config{within: DefaultWithin}
-	for _, o := range append(processGoroutines[:len(processGoroutines):len(processGoroutines)], opts...) {
-		if o != nil {
-			o(&c)
-		}
-	}
-	return c
+	err := probes.Configure(&c, append(processGoroutines[:len(processGoroutines):len(processGoroutines)], opts...))
+	return c, err
+}
+
+func option(desc string, apply func(*config) error) Option {
+	return probes.NewSetting(Name, "leak."+desc, apply)
 }
 
 // Within sets the settle window: how long to wait, polling with backoff, for
 // leftovers to go away before they are reported. A leftover the runtime
 // proves stuck forever is reported without waiting. The default is
-// DefaultWithin; 0 checks once, right after the block returns.
+// DefaultWithin; 0 checks once, right after the block returns. A negative
+// window is an error.
 func Within(d time.Duration) Option {
-	return func(c *config) {
+	return option(fmt.Sprintf("Within(%v)", d), func(c *config) error {
 		if d < 0 {
-			d = 0
+			return fmt.Errorf("the settle window must not be negative")
 		}
 		c.within = d
-	}
+		return nil
+	})
 }
 
 // IgnoringTopFunction ignores goroutines whose innermost function is name.
@@ -61,7 +66,7 @@ func IgnoringTopFunction(name string) Option {
 		fn, state = name[:i], name[i+2:len(name)-1]
 	}
 	match := funcMatcher(fn)
-	return addIgnore("top function "+name, func(g *stack.Goroutine) bool {
+	return addIgnore("IgnoringTopFunction("+strconv.Quote(name)+")", func(g *stack.Goroutine) bool {
 		return match(g.TopFunction()) && strings.HasPrefix(g.State, state)
 	})
 }
@@ -70,7 +75,7 @@ func IgnoringTopFunction(name string) Option {
 // name ("pkg.fn..." matches a prefix).
 func IgnoringCreator(name string) Option {
 	match := funcMatcher(name)
-	return addIgnore("creator "+name, func(g *stack.Goroutine) bool {
+	return addIgnore("IgnoringCreator("+strconv.Quote(name)+")", func(g *stack.Goroutine) bool {
 		return match(g.CreatedBy.Func)
 	})
 }
@@ -79,7 +84,7 @@ func IgnoringCreator(name string) Option {
 // ("pkg.fn..." matches a prefix).
 func IgnoringAnyFunction(name string) Option {
 	match := funcMatcher(name)
-	return addIgnore("function "+name, func(g *stack.Goroutine) bool {
+	return addIgnore("IgnoringAnyFunction("+strconv.Quote(name)+")", func(g *stack.Goroutine) bool {
 		for _, f := range g.Frames {
 			if match(f.Func) {
 				return true
@@ -90,7 +95,10 @@ func IgnoringAnyFunction(name string) Option {
 }
 
 func addIgnore(desc string, match func(*stack.Goroutine) bool) Option {
-	return func(c *config) { c.ignores = append(c.ignores, ignore{desc, match}) }
+	return option(desc, func(c *config) error {
+		c.ignores = append(c.ignores, ignore{desc, match})
+		return nil
+	})
 }
 
 // funcMatcher matches a function name exactly, or by prefix when name ends

@@ -1,9 +1,13 @@
 package matchers
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"runtime"
 	"strings"
 
+	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/gomega/types"
 
 	"github.com/residue-go/residue/alloc"
@@ -19,7 +23,7 @@ import (
 // options are those of alloc.Measure (alloc.WarmUp, alloc.Runs); see
 // AllocateAtMost for what is counted.
 func Allocate(opts ...alloc.Option) types.GomegaMatcher {
-	return &allocateMatcher{name: "Allocate", opts: opts, limit: -1}
+	return &allocateMatcher{name: "Allocate", opts: opts, limit: -1, call: "Allocate"}
 }
 
 // AllocateAtMost succeeds when the block allocates at most objects heap
@@ -27,19 +31,25 @@ func Allocate(opts ...alloc.Option) types.GomegaMatcher {
 // among opts. The count is exact whatever other goroutines allocate at the
 // same time; allocations made by goroutines the block starts are not counted.
 // With alloc.Runs, every measured run must stay within the limit.
+//
+// A negative count is an error (the block is not run).
 func AllocateAtMost(objects int, opts ...alloc.Option) types.GomegaMatcher {
-	return &allocateMatcher{name: "AllocateAtMost", opts: opts, limit: int64(objects), unit: "objects"}
+	return &allocateMatcher{name: "AllocateAtMost", opts: opts, limit: int64(objects), unit: "objects",
+		call: fmt.Sprintf("AllocateAtMost(%d)", objects)}
 }
 
 // AllocateBytesAtMost succeeds when the block allocates at most bytes bytes
 // on its own goroutine (each object counted at its size class, as the runtime
 // allocates it), and stays within every alloc.AtMostIn limit among opts.
+// A negative count is an error (the block is not run).
 func AllocateBytesAtMost(bytes int64, opts ...alloc.Option) types.GomegaMatcher {
-	return &allocateMatcher{name: "AllocateBytesAtMost", opts: opts, limit: bytes, unit: "bytes"}
+	return &allocateMatcher{name: "AllocateBytesAtMost", opts: opts, limit: bytes, unit: "bytes",
+		call: fmt.Sprintf("AllocateBytesAtMost(%d)", bytes)}
 }
 
 type allocateMatcher struct {
 	name  string
+	call  string // the call that made the matcher, for errors: "AllocateAtMost(3)"
 	opts  []alloc.Option
 	limit int64  // -1 for Allocate
 	unit  string // "objects" or "bytes"
@@ -47,12 +57,15 @@ type allocateMatcher struct {
 }
 
 func (a *allocateMatcher) Match(actual any) (bool, error) {
+	if a.unit != "" && a.limit < 0 {
+		return false, fmt.Errorf("%s: a count of %s is never negative", a.call, a.unit)
+	}
 	block, err := probes.Block(a.name, actual)
 	if err != nil {
 		return false, err
 	}
-	if a.m, err = alloc.Measure(block, a.opts...); err != nil {
-		return false, fmt.Errorf("%s: %w", a.name, err)
+	if a.m, err = measure(a.call, block, a.opts); err != nil {
+		return false, err
 	}
 	switch {
 	case a.limit < 0:
@@ -102,6 +115,43 @@ func (a *allocateMatcher) runs() string {
 		return fmt.Sprintf(" in any of %d measured runs", len(a.m.Runs))
 	}
 	return ""
+}
+
+// measure runs alloc.Measure for the matcher made by call, naming the call
+// in an error. Under -race, with alloc.SkipUnderRaceEnv set to 1, it skips
+// the running Ginkgo spec instead, with the reason, at the assertion's line.
+func measure(call string, block func(), opts []alloc.Option) (*alloc.Measurement, error) {
+	m, err := alloc.Measure(block, opts...)
+	if !errors.Is(err, alloc.ErrRace) {
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", call, err)
+		}
+		return m, nil
+	}
+	if os.Getenv(alloc.SkipUnderRaceEnv) != "1" {
+		return nil, fmt.Errorf("%s: %w\n(to skip allocation checks under -race: %s=1 for Ginkgo specs, "+
+			"alloc.SkipUnderRace(t) in a plain test)", call, err, alloc.SkipUnderRaceEnv)
+	}
+	if !inGinkgoSpec() {
+		return nil, fmt.Errorf("%s: %w\n(%s=1 skips Ginkgo specs only; in a plain test call alloc.SkipUnderRace(t))",
+			call, err, alloc.SkipUnderRaceEnv)
+	}
+	ginkgo.Skip(fmt.Sprintf("%s: %v (skipped: %s=1)", call, err, alloc.SkipUnderRaceEnv), assertionSkip())
+	return nil, err // not reached: Skip ends the spec
+}
+
+// assertionSkip returns how many frames lie between its caller and the
+// innermost caller outside residue, Gomega and Ginkgo (the Expect), for
+// ginkgo.Skip's callerSkip.
+func assertionSkip() int {
+	pcs := make([]uintptr, 32)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	for i := 0; ; i++ {
+		f, more := frames.Next()
+		if !isLibrary(f.Function) || !more {
+			return i
+		}
+	}
 }
 
 func countOf(n int64, one, many string) string {

@@ -16,13 +16,6 @@ var (
 	allocSinkStr string
 )
 
-func skipUnderRace(t *testing.T) {
-	t.Helper()
-	if alloc.RaceEnabled {
-		t.Skip("allocation figures are not exact under -race; the matchers fail there with alloc.ErrRace (TestAllocateFailsUnderRace)")
-	}
-}
-
 //go:noinline
 func sumInts(xs []int) (s int) {
 	for _, x := range xs {
@@ -37,14 +30,14 @@ func joinWords(words []string) string {
 }
 
 func TestNotToAllocatePassesOnAZeroAllocationFunction(t *testing.T) {
-	skipUnderRace(t)
+	alloc.SkipUnderRace(t)
 	g := NewWithT(t)
 	xs := []int{1, 2, 3}
 	g.Expect(func() { sumInts(xs) }).NotTo(Allocate())
 }
 
 func TestNotToAllocateNamesEverySite(t *testing.T) {
-	skipUnderRace(t)
+	alloc.SkipUnderRace(t)
 	m := Allocate()
 	ok, err := m.Match(func() { allocSinkStr = joinWords([]string{"a", "b", "c"}) })
 	if err != nil || !ok {
@@ -56,7 +49,7 @@ func TestNotToAllocateNamesEverySite(t *testing.T) {
 		// them into one 16-byte block and records that block.
 		"Expected the block not to allocate, but it allocated 1 object, 16 B in 1 site",
 		"1 object, 16 B  strings.(*Builder).grow  strings/builder.go:",
-		"from github.com/residue-go/residue/matchers_test.joinWords  matchers/allocate_test.go:36",
+		"from github.com/residue-go/residue/matchers_test.joinWords  matchers/allocate_test.go:29",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message lacks %q:\n%s", want, msg)
@@ -66,7 +59,7 @@ func TestNotToAllocateNamesEverySite(t *testing.T) {
 }
 
 func TestToAllocateFailsOnAZeroAllocationFunction(t *testing.T) {
-	skipUnderRace(t)
+	alloc.SkipUnderRace(t)
 	m := Allocate()
 	xs := []int{1}
 	ok, err := m.Match(func() { sumInts(xs) })
@@ -79,7 +72,7 @@ func TestToAllocateFailsOnAZeroAllocationFunction(t *testing.T) {
 }
 
 func TestAllocateAtMostFailsOverTheLimitWithTheSites(t *testing.T) {
-	skipUnderRace(t)
+	alloc.SkipUnderRace(t)
 	g := NewWithT(t)
 	g.Expect(func() { allocSink = make([]byte, 64) }).To(AllocateAtMost(1))
 
@@ -94,9 +87,9 @@ func TestAllocateAtMostFailsOverTheLimitWithTheSites(t *testing.T) {
 	msg := m.FailureMessage(nil)
 	for _, want := range []string{
 		"Expected the block to allocate at most 1 object, but it allocated 3 objects, 96 B in 3 sites",
-		"1 object, 64 B  github.com/residue-go/residue/matchers_test.TestAllocateAtMostFailsOverTheLimitWithTheSites.func2  matchers/allocate_test.go:88",
+		"1 object, 64 B  github.com/residue-go/residue/matchers_test.TestAllocateAtMostFailsOverTheLimitWithTheSites.func2  matchers/allocate_test.go:81",
 		"1 object, 16 B  strings.(*Builder).grow  strings/builder.go:",
-		"1 object, 16 B  github.com/residue-go/residue/matchers_test.joinWords  matchers/allocate_test.go:36",
+		"1 object, 16 B  github.com/residue-go/residue/matchers_test.joinWords  matchers/allocate_test.go:29",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message lacks %q:\n%s", want, msg)
@@ -106,7 +99,7 @@ func TestAllocateAtMostFailsOverTheLimitWithTheSites(t *testing.T) {
 }
 
 func TestAllocateAtMostWithAFunctionLimit(t *testing.T) {
-	skipUnderRace(t)
+	alloc.SkipUnderRace(t)
 	m := AllocateAtMost(10, alloc.AtMostIn("strings.Join", 0))
 	ok, err := m.Match(func() { allocSinkStr = joinWords([]string{"x", "y"}) })
 	if err != nil || ok {
@@ -120,7 +113,7 @@ func TestAllocateAtMostWithAFunctionLimit(t *testing.T) {
 }
 
 func TestAllocateBytesAtMost(t *testing.T) {
-	skipUnderRace(t)
+	alloc.SkipUnderRace(t)
 	g := NewWithT(t)
 	g.Expect(func() { allocSink = make([]byte, 100) }).To(AllocateBytesAtMost(112))
 	m := AllocateBytesAtMost(100)
@@ -134,7 +127,7 @@ func TestAllocateBytesAtMost(t *testing.T) {
 }
 
 func TestAllocateWarmUpAndRuns(t *testing.T) {
-	skipUnderRace(t)
+	alloc.SkipUnderRace(t)
 	g := NewWithT(t)
 	first := true
 	block := func() {
@@ -154,7 +147,7 @@ func TestAllocateRejectsWhatIsNotABlock(t *testing.T) {
 }
 
 func TestAllocateReportsAPanicAsAnError(t *testing.T) {
-	skipUnderRace(t)
+	alloc.SkipUnderRace(t)
 	_, err := Allocate().Match(func() { panic("kaboom") })
 	if err == nil || !strings.Contains(err.Error(), "the block panicked: kaboom") {
 		t.Fatalf("err = %v", err)

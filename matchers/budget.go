@@ -28,7 +28,8 @@ import (
 // A figure below alloc.DefaultTightenBelow (80%) of its budget passes and is
 // reported, so the budget can be tightened: as a Ginkgo report entry shown
 // with the spec, or through GinkgoWriter outside a Ginkgo suite. With
-// RESIDUE_STRICT_BUDGETS=1 it fails instead.
+// RESIDUE_STRICT_BUDGETS=1 it fails instead. An empty name is an error (the
+// block is not run).
 func StayWithinBudget(name string, opts ...alloc.Option) types.GomegaMatcher {
 	return &budgetMatcher{name: name, opts: opts}
 }
@@ -40,19 +41,22 @@ type budgetMatcher struct {
 }
 
 func (b *budgetMatcher) Match(actual any) (bool, error) {
+	if b.name == "" {
+		return false, fmt.Errorf("StayWithinBudget(\"\"): a budget needs a name")
+	}
 	block, err := probes.Block("StayWithinBudget", actual)
 	if err != nil {
 		return false, err
 	}
-	m, err := alloc.Measure(block, b.opts...)
+	m, err := measure(fmt.Sprintf("StayWithinBudget(%q)", b.name), block, b.opts)
 	if err != nil {
-		return false, fmt.Errorf("StayWithinBudget(%q): %w", b.name, err)
+		return false, err
 	}
 	if b.verdict, err = alloc.CheckBudget(b.name, m, b.opts...); err != nil {
 		return false, fmt.Errorf("StayWithinBudget(%q): %w", b.name, err)
 	}
 	failed := b.verdict.Failed(os.Getenv(alloc.StrictEnv) == "1")
-	if !failed && (b.verdict.Outcome == alloc.Slack || b.verdict.Outcome == alloc.Recorded) {
+	if !failed && (b.verdict.Outcome == alloc.BudgetLoose || b.verdict.Outcome == alloc.BudgetRecorded) {
 		note(b.verdict.String())
 	}
 	return !failed, nil
@@ -60,7 +64,7 @@ func (b *budgetMatcher) Match(actual any) (bool, error) {
 
 func (b *budgetMatcher) FailureMessage(any) string {
 	msg := b.verdict.String()
-	if b.verdict.Outcome == alloc.Slack {
+	if b.verdict.Outcome == alloc.BudgetLoose {
 		msg += fmt.Sprintf("\n  (a failure because %s=1)", alloc.StrictEnv)
 	}
 	return msg
@@ -74,12 +78,15 @@ func (b *budgetMatcher) NegatedFailureMessage(any) string {
 // the running Ginkgo spec, always shown and placed at the assertion's line, or
 // through GinkgoWriter elsewhere.
 func note(text string) {
-	if ginkgo.CurrentSpecReport().LeafNodeLocation.FileName != "" {
+	if inGinkgoSpec() {
 		ginkgo.AddReportEntry("residue", text, ginkgo.ReportEntryVisibilityAlways, assertionLocation())
 		return
 	}
 	fmt.Fprintln(ginkgo.GinkgoWriter, text)
 }
+
+// inGinkgoSpec reports whether a Ginkgo spec is running.
+func inGinkgoSpec() bool { return ginkgo.CurrentSpecReport().LeafNodeLocation.FileName != "" }
 
 // isLibrary reports whether fn belongs to residue, Gomega or Ginkgo, not to
 // the tests that use them.

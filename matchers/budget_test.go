@@ -26,7 +26,7 @@ func matchBudget(t *testing.T, name string, block func(), opts ...alloc.Option) 
 // Record, regress, tighten, through the matcher and the default budget file
 // in the package's directory.
 func TestStayWithinBudgetRoundTrip(t *testing.T) {
-	skipUnderRace(t)
+	alloc.SkipUnderRace(t)
 	t.Chdir(t.TempDir())
 	small := func() { allocSink = make([]byte, 32) }
 	big := func() {
@@ -68,7 +68,7 @@ func TestStayWithinBudgetRoundTrip(t *testing.T) {
 		"objects: 1 → 3 (+2)",
 		"bytes:   32 B → 80 B (+48 B)",
 		"strings.(*Builder).grow  strings/builder.go:",
-		"from github.com/residue-go/residue/matchers_test.joinWords  matchers/allocate_test.go:36",
+		"from github.com/residue-go/residue/matchers_test.joinWords  matchers/allocate_test.go:29",
 	} {
 		if ok || !strings.Contains(msg, want) {
 			t.Errorf("regression message lacks %q:\n%s", want, msg)
@@ -78,7 +78,7 @@ func TestStayWithinBudgetRoundTrip(t *testing.T) {
 }
 
 func TestStayWithinBudgetFailsWithoutABudget(t *testing.T) {
-	skipUnderRace(t)
+	alloc.SkipUnderRace(t)
 	t.Setenv(alloc.UpdateEnv, "")
 	path := filepath.Join(t.TempDir(), "budgets.json")
 	ok, msg := matchBudget(t, "unknown", func() {}, alloc.BudgetFile(path))

@@ -10,9 +10,9 @@ import (
 
 	. "github.com/onsi/gomega"
 
+	"github.com/residue-go/residue/internal/stack"
 	"github.com/residue-go/residue/leak"
 	. "github.com/residue-go/residue/matchers"
-	"github.com/residue-go/residue/probes"
 )
 
 // Eight parallel tests, half leaking through identical code, half clean,
@@ -34,7 +34,7 @@ func TestParallelTestsAreJudgedApart(t *testing.T) {
 						}
 						started := make(chan struct{})
 						go func() {
-							leaked[i] = probes.CurrentGoroutineID()
+							leaked[i] = stack.CurrentID()
 							close(started)
 							parked(stop)
 						}()

@@ -14,7 +14,7 @@ import (
 
 	. "github.com/onsi/gomega"
 
-	"github.com/residue-go/residue/leak"
+	"github.com/residue-go/residue/fds"
 	. "github.com/residue-go/residue/matchers"
 )
 
@@ -44,7 +44,7 @@ func TestNotToLeakSocketsPassesWhenEverythingIsClosed(t *testing.T) {
 func TestLeakSocketsNamesTheListenerAndTheLineThatOpenedIt(t *testing.T) {
 	var ln net.Listener
 	var line int
-	m := LeakSockets(leak.Within(0))
+	m := LeakSockets(fds.Within(0))
 	ok, err := m.Match(func() {
 		line = lineAfter()
 		ln, _ = net.Listen("tcp", "127.0.0.1:0")
@@ -85,10 +85,10 @@ func TestLeakSocketsLooksAtSocketsAndLeakFileDescriptorsAtEverything(t *testing.
 		f, _ := os.Open(os.DevNull)
 		files = append(files, f)
 	}
-	g.Expect(openFile).NotTo(LeakSockets(leak.Within(0)))
-	g.Expect(openFile).To(LeakFileDescriptors(leak.Within(0)))
+	g.Expect(openFile).NotTo(LeakSockets(fds.Within(0)))
+	g.Expect(openFile).To(LeakFileDescriptors(fds.Within(0)))
 
-	m := LeakFileDescriptors(leak.Within(0))
+	m := LeakFileDescriptors(fds.Within(0))
 	ok, err := m.Match(openFile)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(ok).To(BeTrue())
@@ -116,7 +116,7 @@ func TestLeakSocketsInParallelTestsJudgesEachApart(t *testing.T) {
 			t.Run(fmt.Sprint("spec", i), func(t *testing.T) {
 				t.Parallel()
 				var ln net.Listener
-				m := LeakSockets(leak.Within(50 * time.Millisecond))
+				m := LeakSockets(fds.Within(50 * time.Millisecond))
 				ok, err := m.Match(func() {
 					l, _ := net.Listen("tcp", "127.0.0.1:0")
 					time.Sleep(20 * time.Millisecond) // overlap with the others

@@ -21,28 +21,12 @@ import (
 // globals.Watching variables are asked for. Lazy caches filling up are not
 // changes; see the globals package.
 func MutateGlobals(opts ...globals.Option) types.GomegaMatcher {
-	return &mutateGlobalsMatcher{opts: opts}
-}
-
-type mutateGlobalsMatcher struct {
-	opts   []globals.Option
-	report *globals.Report
-}
-
-func (m *mutateGlobalsMatcher) Match(actual any) (bool, error) {
-	p := globals.NewProbe(m.opts...)
-	if err := runBlock("MutateGlobals", actual, p); err != nil {
-		return false, err
+	return &probeMatcher[*globals.Report]{
+		name: "MutateGlobals", verb: "change global state",
+		newProbe: probe(func() (*globals.Probe, error) { return globals.NewProbe(opts...) }),
+		none: func(r *globals.Report) string {
+			return "it changed none of the " + strconv.Itoa(r.Variables) +
+				" package-level variables read, nor the environment, working directory or os.Args"
+		},
 	}
-	m.report = p.Report()
-	return m.report.Changed(), nil
-}
-
-func (m *mutateGlobalsMatcher) FailureMessage(any) string {
-	return "Expected the block to change global state, but it changed none of the " +
-		strconv.Itoa(m.report.Variables) + " package-level variables read, nor the environment, working directory or os.Args"
-}
-
-func (m *mutateGlobalsMatcher) NegatedFailureMessage(any) string {
-	return "Expected the block not to change global state.\n" + m.report.String()
 }

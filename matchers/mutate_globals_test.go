@@ -103,3 +103,32 @@ func TestMutateGlobalsRejectsWhatIsNotABlock(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// When another check runs while the block does, the failure message says
+// that a change may be the other check's.
+func TestMutateGlobalsSaysWhenOtherChecksRanMeanwhile(t *testing.T) {
+	defer delete(appRegistry, "c")
+	started, release, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = globals.Find(func() {
+			close(started)
+			<-release
+		}, globals.InPackages(matchersTest))
+	}()
+	<-started
+	msg := expectFailure(func(g gomega.Gomega) {
+		g.Expect(func() { appRegistry["c"] = 3 }).NotTo(MutateGlobals(globals.InPackages(matchersTest)))
+	})
+	close(release)
+	<-done
+	for _, want := range []string{
+		matchersTest + `.appRegistry: added "c": 3`,
+		"Other checks ran at the same time: a change may be theirs.",
+		"1 other check (runs ",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("missing %q in\n%s", want, msg)
+		}
+	}
+}

@@ -12,14 +12,13 @@ import (
 	"github.com/residue-go/residue"
 	"github.com/residue-go/residue/alloc"
 	"github.com/residue-go/residue/globals"
-	"github.com/residue-go/residue/leak"
 	. "github.com/residue-go/residue/matchers"
 )
 
 // Mode is a package-level variable the tests change.
 var Mode = "fast"
 
-var ownGlobals = residue.WithGlobalsOptions(globals.InPackages("github.com/residue-go/residue/matchers_test"))
+var ownGlobals = globals.InPackages("github.com/residue-go/residue/matchers_test")
 
 func TestHaveSideEffects(t *testing.T) {
 	g := NewWithT(t)
@@ -31,7 +30,7 @@ func TestHaveSideEffects(t *testing.T) {
 
 	stop := make(chan struct{})
 	defer close(stop)
-	m := HaveSideEffects(ownGlobals, residue.WithLeakOptions(leak.Within(20*time.Millisecond)))
+	m := HaveSideEffects(ownGlobals, residue.Within(20*time.Millisecond))
 	f, err := os.CreateTemp(t.TempDir(), "left-open")
 	g.Expect(err).NotTo(HaveOccurred())
 	f.Close()

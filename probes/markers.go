@@ -3,6 +3,7 @@ package probes
 import (
 	"reflect"
 	"runtime"
+	"strings"
 )
 
 // MaxExclusiveRuns is how many runs can be under way at once, each with a
@@ -34,11 +35,11 @@ func keepFrame() {}
 func (r *Run) reserveMarker() {
 	select {
 	case i := <-freeMarkers:
-		r.slot, r.marker, r.Exclusive = i, exclusiveMarkers[i], true
+		r.slot, r.marker = i, exclusiveMarkers[i]
 	default:
-		r.slot, r.marker, r.Exclusive = -1, callBlockShared, false
+		r.slot, r.marker = -1, callBlockShared
 	}
-	r.Marker = funcName(r.marker)
+	r.markerFn, r.exclusive = funcName(r.marker), r.slot >= 0
 }
 
 // releaseMarker returns an exclusive marker to the pool, once.
@@ -48,6 +49,13 @@ func (r *Run) releaseMarker() {
 		r.slot = -1
 	}
 }
+
+// markerPrefix starts the name of every marker frame, exclusive or shared.
+const markerPrefix = "github.com/residue-go/residue/probes.callBlock"
+
+// IsMarker reports whether fn, a fully qualified function name, is the
+// marker frame of some run (see Run.Marker).
+func IsMarker(fn string) bool { return strings.HasPrefix(fn, markerPrefix) }
 
 func funcName(f func(func())) string {
 	return runtime.FuncForPC(reflect.ValueOf(f).Pointer()).Name()

@@ -1,14 +1,18 @@
 package probes_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"runtime"
 	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/residue-go/residue/internal/stack"
 	"github.com/residue-go/residue/probes"
 )
 
@@ -54,6 +58,8 @@ func (p recorder) After(*probes.Run) error {
 	*p.log = append(*p.log, "after "+p.name)
 	return nil
 }
+
+func (p recorder) Report() probes.Report { return nil }
 
 func TestExecOrderAndPanic(t *testing.T) {
 	var log []string
@@ -104,12 +110,12 @@ func TestExecLabelsTheBlockAndNestedRunsKeepOuterLabels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if outer.Label == inner.Label || outer.Runner == inner.Runner {
+	if outer.Label() == inner.Label() || outer.Runners()[0] == inner.Runners()[0] {
 		t.Fatalf("runs not distinct: %+v %+v", outer, inner)
 	}
 	var b strings.Builder
 	_ = pprof.Lookup("goroutine").WriteTo(&b, 1)
-	want := `"` + outer.Label + `":"block", "` + inner.Label + `":"block"`
+	want := `"` + outer.Label() + `":"block", "` + inner.Label() + `":"block"`
 	if !strings.Contains(b.String(), want) {
 		t.Fatalf("the inner block's goroutine should carry both labels %s; profile:\n%s", want, b.String())
 	}
@@ -137,39 +143,20 @@ func TestConcurrentRunsHaveDistinctMarkers(t *testing.T) {
 	seen := map[string]bool{}
 	shared := 0
 	for _, r := range runs {
-		if !r.Exclusive {
+		if !r.Exclusive() {
 			shared++
 			continue
 		}
-		if seen[r.Marker] {
-			t.Errorf("marker %s used by two concurrent runs", r.Marker)
+		if seen[r.Marker()] {
+			t.Errorf("marker %s used by two concurrent runs", r.Marker())
 		}
-		seen[r.Marker] = true
+		seen[r.Marker()] = true
 	}
 	if shared != 1 || len(seen) != n {
 		t.Errorf("%d exclusive markers and %d shared, want %d and 1", len(seen), shared, n)
 	}
-	if r, _ := probes.Exec(func() {}); !r.Exclusive || !strings.HasPrefix(r.Marker, "github.com/residue-go/residue/probes.callBlock") {
+	if r, _ := probes.Exec(func() {}); !r.Exclusive() || !strings.HasPrefix(r.Marker(), "github.com/residue-go/residue/probes.callBlock") {
 		t.Errorf("markers not returned to the pool: %+v", r)
-	}
-}
-
-func TestRecordAllocationsNestsAndRestores(t *testing.T) {
-	defer func(old int) { runtime.MemProfileRate = old }(runtime.MemProfileRate)
-	runtime.MemProfileRate = 4096
-	r1 := probes.RecordAllocations()
-	r2 := probes.RecordAllocations()
-	if runtime.MemProfileRate != 1 {
-		t.Fatalf("rate = %d while recording", runtime.MemProfileRate)
-	}
-	r1()
-	r1() // idempotent
-	if runtime.MemProfileRate != 1 {
-		t.Fatalf("rate restored while another caller still records")
-	}
-	r2()
-	if runtime.MemProfileRate != 4096 {
-		t.Fatalf("rate = %d after the last release, want 4096", runtime.MemProfileRate)
 	}
 }
 
@@ -183,7 +170,7 @@ func TestLabelIsInheritedByGrandchildrenAfterParentExits(t *testing.T) {
 	})
 	var b strings.Builder
 	_ = pprof.Lookup("goroutine").WriteTo(&b, 1)
-	if !strings.Contains(b.String(), `"`+r.Label+`":"block"`) {
+	if !strings.Contains(b.String(), `"`+r.Label()+`":"block"`) {
 		t.Fatal("grandchild lost the run's label")
 	}
 }
@@ -204,7 +191,7 @@ func TestStartEnterFinish(t *testing.T) {
 		r.Enter(func() { panic("node 2 failed") })
 	}()
 	<-done
-	if len(r.Runners()) != 2 || !r.IsRunner(r.Runner) || r.IsRunner(probes.CurrentGoroutineID()+1<<40) {
+	if len(r.Runners()) != 2 || r.Runners()[0] == r.Runners()[1] {
 		t.Errorf("runners %v", r.Runners())
 	}
 	if err := r.Finish(); err != nil {
@@ -213,7 +200,93 @@ func TestStartEnterFinish(t *testing.T) {
 	if got := strings.Join(log, ", "); got != "before a, node 1, recovered node 2 failed, after a" {
 		t.Errorf("order = %s", got)
 	}
-	if probes.ActiveRunners()[r.Runner] != nil {
+	if probes.RunnerOf(r.Runners()[0]) != 0 {
 		t.Error("finished run still registered")
+	}
+}
+
+// A run started on a goroutine that another run's block started (not on
+// that run's runner) still carries the outer label, so the outer run sees
+// what the inner block leaves behind.
+func TestNestedRunOnAGoroutineOfTheOuterBlockKeepsOuterLabel(t *testing.T) {
+	stop := make(chan struct{})
+	defer close(stop)
+	var inner *probes.Run
+	outer, err := probes.Exec(func() {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			inner, _ = probes.Exec(func() { go func() { <-stop }() })
+		}()
+		<-done
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	_ = pprof.Lookup("goroutine").WriteTo(&b, 1)
+	want := `"` + outer.Label() + `":"block", "` + inner.Label() + `":"block"`
+	if !strings.Contains(b.String(), want) {
+		t.Fatalf("the inner block's goroutine should carry both labels %s; profile:\n%s", want, b.String())
+	}
+}
+
+// Adopt gives the goroutine back exactly the labels it had, the user's own
+// included.
+func TestAdoptRestoresTheGoroutinesOwnLabels(t *testing.T) {
+	pprof.Do(context.Background(), pprof.Labels("user", "mine"), func(ctx context.Context) {
+		r, err := probes.Start()
+		if err != nil {
+			t.Fatal(err)
+		}
+		restore := r.Adopt()
+		restore()
+		_ = r.Finish()
+		var b strings.Builder
+		_ = pprof.Lookup("goroutine").WriteTo(&b, 1)
+		if !strings.Contains(b.String(), `{"user":"mine"}`) {
+			t.Fatalf("the user's label was lost after Adopt's restore; profile:\n%s", b.String())
+		}
+	})
+}
+
+// Under GODEBUG=panicnil=1, panic(nil) is recovered as nil, as a Goexit
+// is; it must still be reported as a panic. The check runs in a child
+// process, where the setting can be made.
+func TestPanicNilUnderPanicnilIsAPanic(t *testing.T) {
+	if os.Getenv("RESIDUE_PANICNIL_CHILD") == "1" {
+		_, err := probes.Exec(func() { panic(nil) })
+		var pe *probes.PanicError
+		if !errors.As(err, &pe) {
+			t.Fatalf("err = %v, want a PanicError", err)
+		}
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestPanicNilUnderPanicnilIsAPanic$", "-test.v")
+	cmd.Env = append(os.Environ(), "RESIDUE_PANICNIL_CHILD=1", "GODEBUG=panicnil=1")
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "--- PASS") {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+}
+
+// After a nested run on the same goroutine finishes, that goroutine is
+// again known as the outer run's runner.
+func TestNestedRunGivesTheRunnerBack(t *testing.T) {
+	var inner, during, after uint64
+	outer, err := probes.Exec(func() {
+		id := stack.CurrentID()
+		in, _ := probes.Start()
+		restore := in.Adopt()
+		during = probes.RunnerOf(id)
+		inner = in.ID()
+		restore()
+		_ = in.Finish()
+		after = probes.RunnerOf(id)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if during != inner || after != outer.ID() {
+		t.Fatalf("runner of the goroutine: %d during the inner run (want %d), %d after it (want the outer %d)", during, inner, after, outer.ID())
 	}
 }

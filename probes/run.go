@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/residue-go/residue/internal/stack"
 )
 
 // Probe observes one aspect of the process around one run of a block.
@@ -20,45 +23,69 @@ type Probe interface {
 	// After is called once the block has returned (or panicked). It may wait
 	// for the block's leftovers to settle.
 	After(r *Run) error
+	// Report is what the probe found in its last run; nil before one.
+	Report() Report
 }
 
 // Run describes one execution of a block. A block is usually one func run by
 // Exec; a run started with Start may also span several calls of Enter, such
-// as the nodes of one Ginkgo spec.
+// as the nodes of one Ginkgo spec, or goroutines that Adopt it.
 type Run struct {
-	// ID is unique within the process.
-	ID uint64
-	// Label is the pprof label key set, with the value LabelValue, on the
-	// goroutines that run the block. Go copies labels to every goroutine
-	// started from a labelled one, so the label marks the block's goroutines
-	// and their descendants.
-	Label string
-	// Runner is the ID of the goroutine that ran the block (the first one, for
-	// a run entered from several goroutines; see IsRunner).
-	Runner uint64
-	// Marker is the fully qualified name of the function that called the
-	// block: a frame on the stack of everything the block does on its own
-	// goroutine, so that stacks recorded during the run (memory profile
-	// records, for one) can be told apart from those of other goroutines and
-	// of other runs going on at the same time. Two runs under way at once have
-	// different markers unless more than MaxExclusiveRuns are under way, in
-	// which case Exclusive is false.
-	Marker    string
-	Exclusive bool
-	// Started and Returned bracket the block's execution.
-	Started, Returned time.Time
+	id        uint64
+	label     string
+	marker    func(func())
+	markerFn  string
+	slot      int // index of the exclusive marker, -1 when shared or freed
+	exclusive bool
 
-	mu      sync.Mutex
-	runners []uint64
-	probes  []Probe // those whose Before succeeded
-	parent  context.Context
-	ctx     context.Context // parent with the run's label: what nested runs inherit
-	marker  func(func())
-	slot    int // index of the exclusive marker, -1 when shared
+	mu       sync.Mutex
+	runners  []uint64
+	outer    map[uint64]*Run // the runs these runners were running before
+	adopters [][2]string     // see AdoptedBy
+	started  time.Time
+	returned time.Time
+
+	probes []Probe         // those whose Before succeeded
+	parent context.Context // the labels the run started under
+	ctx    context.Context // parent with the run's label: what nested runs inherit
 }
 
-// LabelValue is the value of Run.Label on the block's goroutines.
-const LabelValue = "block"
+// ID is unique within the process.
+func (r *Run) ID() uint64 { return r.id }
+
+// Label is the pprof label key set, with the value "block", on the
+// goroutines that run the block. Go copies labels to every goroutine started
+// from a labelled one, so the label marks the block's goroutines and their
+// descendants.
+func (r *Run) Label() string { return r.label }
+
+// Marker is the fully qualified name of the function that calls the block:
+// a frame on the stack of everything the block does on its own goroutine,
+// so that stacks recorded during the run (memory profile records, for one)
+// can be told apart from those of other goroutines and other runs. Two runs
+// under way at once have different markers unless more than
+// MaxExclusiveRuns are, in which case Exclusive is false.
+func (r *Run) Marker() string { return r.markerFn }
+
+// Exclusive reports whether no other run under way shares the run's marker.
+func (r *Run) Exclusive() bool { return r.exclusive }
+
+// Started is when the block first started running.
+func (r *Run) Started() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.started
+}
+
+// Returned is when the block last returned.
+func (r *Run) Returned() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.returned
+}
+
+// labelValue is the value of Run.Label on the block's goroutines.
+const labelValue = "block"
 
 var nextID atomic.Uint64
 
@@ -66,33 +93,21 @@ var nextID atomic.Uint64
 // tell the goroutines of two concurrent runs apart.
 var active sync.Map // uint64 -> *Run
 
-// ActiveRunners returns the runner goroutine IDs of every run under way.
-func ActiveRunners() map[uint64]*Run {
-	out := map[uint64]*Run{}
-	active.Range(func(k, v any) bool {
-		out[k.(uint64)] = v.(*Run)
-		return true
-	})
-	return out
-}
-
-// IsRunner reports whether goroutine id ran (part of) the block.
-func (r *Run) IsRunner(id uint64) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, x := range r.runners {
-		if x == id {
-			return true
-		}
+// RunnerOf returns the ID of the run whose block goroutine id is running, or
+// 0 when it runs none.
+func RunnerOf(id uint64) uint64 {
+	if r, ok := active.Load(id); ok {
+		return r.(*Run).id
 	}
-	return false
+	return 0
 }
 
-// Runners returns the IDs of the goroutines that ran the block.
+// Runners returns the IDs of the goroutines that ran the block, the first
+// one first.
 func (r *Run) Runners() []uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]uint64(nil), r.runners...)
+	return slices.Clone(r.runners)
 }
 
 // PanicError is returned by Exec when the block panicked.
@@ -135,15 +150,13 @@ func Exec(block func(), probes ...Probe) (*Run, error) {
 // Start begins a run: it reserves the run's marker frame and calls every
 // probe's Before, in order. If one fails, the probes already started are
 // finished and its error is returned. A run started inside another run's
-// block keeps the outer run's label, so that the outer run still sees what
-// the inner block leaves behind.
+// block — on its runner or on any goroutine the outer block started — keeps
+// the outer run's labels, so that the outer run still sees what the inner
+// block leaves behind.
 func Start(probes ...Probe) (*Run, error) {
-	r := &Run{ID: nextID.Add(1), parent: context.Background()}
-	r.Label = "residue-" + strconv.FormatUint(r.ID, 10)
-	if outer, ok := active.Load(CurrentGoroutineID()); ok {
-		r.parent = outer.(*Run).ctx
-	}
-	r.ctx = pprof.WithLabels(r.parent, pprof.Labels(r.Label, LabelValue))
+	r := &Run{id: nextID.Add(1), parent: inheritedLabels()}
+	r.label = "residue-" + strconv.FormatUint(r.id, 10)
+	r.ctx = pprof.WithLabels(r.parent, pprof.Labels(r.label, labelValue))
 	r.reserveMarker()
 	for _, p := range probes {
 		if err := p.Before(r); err != nil {
@@ -158,7 +171,7 @@ func Start(probes ...Probe) (*Run, error) {
 // Enter runs f on the calling goroutine as part of the run's block: under the
 // run's label and marker frame. A panic or Goexit in f passes through.
 func (r *Run) Enter(f func()) {
-	defer r.Adopt()()
+	defer r.adopt([2]string{})()
 	r.marker(f)
 }
 
@@ -168,22 +181,74 @@ func (r *Run) Enter(f func()) {
 // (attributing allocations) sees nothing of it. restore puts back the labels
 // the goroutine had before, as far as the run knows them (those of an
 // enclosing run, or none), and must be called on the same goroutine.
-func (r *Run) Adopt() (restore func()) {
-	id := CurrentGoroutineID()
+func (r *Run) Adopt() (restore func()) { return r.adopt(outermost()) }
+
+func (r *Run) adopt(adopter [2]string) (restore func()) {
+	id := stack.CurrentID()
 	r.mu.Lock()
 	if len(r.runners) == 0 {
-		r.Runner, r.Started = id, time.Now()
+		r.started = time.Now()
 	}
 	r.runners = append(r.runners, id)
+	if adopter != ([2]string{}) {
+		r.adopters = append(r.adopters, adopter)
+	}
 	r.mu.Unlock()
-	active.Store(id, r)
+	if prev, loaded := active.Swap(id, r); loaded && prev != r {
+		r.mu.Lock()
+		if r.outer == nil {
+			r.outer = map[uint64]*Run{}
+		}
+		r.outer[id] = prev.(*Run)
+		r.mu.Unlock()
+	}
 	pprof.SetGoroutineLabels(r.ctx)
 	return func() {
 		pprof.SetGoroutineLabels(r.parent)
 		r.mu.Lock()
-		r.Returned = time.Now()
+		r.returned = time.Now()
 		r.mu.Unlock()
 	}
+}
+
+// AdoptedBy reports whether a stack recorded during the run whose two
+// outermost functions are fn and entry (the goroutine's entry) ran on a
+// goroutine that adopted the run: one whose two outermost functions were
+// the same when it called Adopt. For a test that adopts a run, those are
+// the test function and testing.tRunner, so what the test does itself is
+// told apart from what other tests do at the same time, as a marker frame
+// tells the stacks of a block run by Enter.
+func (r *Run) AdoptedBy(fn, entry string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, a := range r.adopters {
+		if a == [2]string{fn, entry} {
+			return true
+		}
+	}
+	return false
+}
+
+// outermost returns the two outermost functions of the calling goroutine's
+// stack, goexit aside.
+func outermost() [2]string {
+	pcs := make([]uintptr, 256)
+	pcs = pcs[:runtime.Callers(2, pcs)]
+	var funcs []string
+	frames := runtime.CallersFrames(pcs)
+	for {
+		f, more := frames.Next()
+		if f.Function != "runtime.goexit" {
+			funcs = append(funcs, f.Function)
+		}
+		if !more {
+			break
+		}
+	}
+	if len(funcs) < 2 || len(pcs) == cap(pcs) {
+		return [2]string{}
+	}
+	return [2]string{funcs[len(funcs)-2], funcs[len(funcs)-1]}
 }
 
 // Finish ends the run: it calls After on every started probe, in reverse
@@ -197,7 +262,12 @@ func (r *Run) Finish() error {
 	}
 	r.probes = nil
 	for _, id := range r.Runners() {
-		active.CompareAndDelete(id, r)
+		r.mu.Lock()
+		prev := r.outer[id]
+		r.mu.Unlock()
+		if active.CompareAndDelete(id, r) && prev != nil {
+			active.Store(id, prev) // an enclosing run still under way
+		}
 	}
 	r.releaseMarker()
 	return err
@@ -219,11 +289,13 @@ func (r *Run) execute(block func()) error {
 			if finished {
 				return
 			}
-			if v := recover(); v != nil {
-				panicked, value = true, v
-			}
+			value = recover()
 			stack = make([]byte, 64<<10)
-			stack = blockFrames(stack[:runtime.Stack(stack, false)])
+			stack = stack[:runtime.Stack(stack, false)]
+			// recover returns nil for runtime.Goexit, and also for panic(nil)
+			// under GODEBUG=panicnil=1: the unwinding stack tells them apart.
+			panicked = value != nil || bytes.Contains(stack, []byte("\npanic("))
+			stack = blockFrames(stack)
 		}()
 		r.Enter(block)
 		finished = true
@@ -257,16 +329,4 @@ func blockFrames(stack []byte) []byte {
 		return stack
 	}
 	return bytes.Join(lines[from:to], []byte("\n"))
-}
-
-// CurrentGoroutineID returns the ID of the calling goroutine.
-func CurrentGoroutineID() uint64 {
-	var buf [64]byte
-	b := buf[:runtime.Stack(buf[:], false)]
-	b = bytes.TrimPrefix(b, []byte("goroutine "))
-	if i := bytes.IndexByte(b, ' '); i > 0 {
-		b = b[:i]
-	}
-	id, _ := strconv.ParseUint(string(b), 10, 64)
-	return id
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/residue-go/residue/examples/internal/show"
-	"github.com/residue-go/residue/leak"
+	"github.com/residue-go/residue/fds"
 	. "github.com/residue-go/residue/matchers"
 )
 
@@ -87,7 +87,7 @@ var _ = Describe("LeakSockets", func() {
 				Expect(func() {
 					at = here()
 					Status(client, srv.URL, false)
-				}).NotTo(LeakSockets(leak.Within(200 * time.Millisecond)))
+				}).NotTo(LeakSockets(fds.Within(200 * time.Millisecond)))
 			})
 			Expect(msg).To(ContainSubstring("whose body was not closed"))
 			Expect(msg).To(ContainSubstring("reached from the block at " + at))
@@ -97,13 +97,13 @@ var _ = Describe("LeakSockets", func() {
 			client := &http.Client{Transport: &http.Transport{}}
 			DeferCleanup(client.CloseIdleConnections)
 			msg := show.FailureOf(func() {
-				Expect(func() { Status(client, srv.URL, true) }).NotTo(LeakSockets(leak.Within(100 * time.Millisecond)))
+				Expect(func() { Status(client, srv.URL, true) }).NotTo(LeakSockets(fds.Within(100 * time.Millisecond)))
 			})
 			Expect(msg).To(ContainSubstring("idle keep-alive connection"))
 			Expect(msg).To(ContainSubstring("CloseIdleConnections"))
 
 			Expect(func() { Status(client, srv.URL, true) }).
-				NotTo(LeakSockets(leak.IgnoringIdleHTTPConns(), leak.Within(100*time.Millisecond)))
+				NotTo(LeakSockets(fds.IgnoringIdleHTTPConns(), fds.Within(100*time.Millisecond)))
 		})
 
 		It("passes when the body is closed and idle connections are closed", func() {
@@ -124,7 +124,7 @@ var _ = Describe("LeakSockets", func() {
 				Expect(func() {
 					at = here()
 					srv = httptest.NewServer(http.NotFoundHandler())
-				}).NotTo(LeakSockets(leak.Within(100 * time.Millisecond)))
+				}).NotTo(LeakSockets(fds.Within(100 * time.Millisecond)))
 			})
 			Expect(msg).To(ContainSubstring("listener on " + srv.Listener.Addr().String()))
 			Expect(msg).To(ContainSubstring("the listener of an httptest.Server that was not closed"))
@@ -152,7 +152,7 @@ var _ = Describe("LeakSockets", func() {
 				Expect(func() {
 					at = here()
 					ln, _ = net.Listen("tcp", "127.0.0.1:0")
-				}).NotTo(LeakSockets(leak.Within(50 * time.Millisecond)))
+				}).NotTo(LeakSockets(fds.Within(50 * time.Millisecond)))
 			})
 			Expect(msg).To(ContainSubstring("listener on " + ln.Addr().String()))
 			Expect(msg).To(ContainSubstring("opened by the block at " + at))

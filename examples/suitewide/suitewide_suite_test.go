@@ -9,15 +9,14 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/residue-go/residue"
-	"github.com/residue-go/residue/leak"
-	. "github.com/residue-go/residue/matchers"
+	"github.com/residue-go/residue/suite"
 )
 
 // TestSuiteWide checks every spec of the suite for side effects with one
 // decorator on RunSpecs.
 func TestSuiteWide(t *testing.T) {
 	RegisterFailHandler(Fail)
-	RunSpecs(t, "Suite-wide checks", CheckEverySpec(residue.WithLeakOptions(leak.Within(300*time.Millisecond))))
+	RunSpecs(t, "Suite-wide checks", suite.CheckEverySpec(residue.Within(300*time.Millisecond)))
 }
 
 // showLeaks is set in the child process of TestLeakySpecsAreFailedByName,

@@ -62,6 +62,44 @@ var _ = Describe("a suite checked spec by spec", func() {
 	}
 })
 
+// An Ordered container's BeforeAll and AfterAll are judged as the
+// container's own unit: a server started in BeforeAll and closed in
+// AfterAll is no leak; a worker started in BeforeAll and never stopped is.
+var _ = Describe("an ordered container", Ordered, func() {
+	var server *httptest.Server
+
+	BeforeAll(func() {
+		server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	})
+
+	AfterAll(func() {
+		server.Close()
+	})
+
+	It("uses the server", func() {
+		Expect(server.URL).NotTo(BeEmpty())
+	})
+
+	It("uses it again", func() {
+		Expect(server.URL).NotTo(BeEmpty())
+	})
+})
+
+var _ = Describe("a leaky ordered container", Ordered, Label("leaky"), func() {
+	if !showLeaks {
+		return
+	}
+	BeforeAll(func() {
+		jobs := make(chan int)
+		go func() {
+			for range jobs {
+			}
+		}()
+	})
+
+	It("runs after the leaky BeforeAll", func() {})
+})
+
 // TestLeakySpecsAreFailedByName runs this suite again with the leaking specs
 // added, and checks that each is failed by name, with what it left, and
 // that every spec's figures are in the JSON report.
@@ -79,12 +117,14 @@ func TestLeakySpecsAreFailedByName(t *testing.T) {
 		t.Fatalf("suite with leaking specs exited %d:\n%s", code, out)
 	}
 	for _, want := range []string{
-		`CheckEverySpec: the spec "a suite checked spec by spec fails a spec that leaves a worker blocked" left side effects.`,
-		"It left side effects (goroutines):",
+		`CheckEverySpec: the spec "a suite checked spec by spec fails a spec that leaves a worker blocked" (`,
+		"The spec left side effects (goroutines):",
 		"suitewide_test.go:54",
-		`CheckEverySpec: the spec "a suite checked spec by spec fails a spec that leaves a global changed" left side effects.`,
+		`CheckEverySpec: the spec "a suite checked spec by spec fails a spec that leaves a global changed" (`,
 		"suitewide_test.Settings.Verbose: false → true",
-		"2 Passed | 2 Failed",
+		"the BeforeAll and AfterAll nodes of the Ordered container at",
+		"They left 1 goroutine running",
+		"4 Passed | 3 Failed",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -107,13 +147,13 @@ func TestLeakySpecsAreFailedByName(t *testing.T) {
 			}
 		}
 	}
-	if len(figures) != 4 {
-		t.Fatalf("want the residue entry on all 4 specs, got %v", figures)
+	if len(figures) != 7 {
+		t.Fatalf("want the residue entry on all 7 specs, got %v", figures)
 	}
-	if f := figures["fails a spec that leaves a worker blocked"]; !strings.Contains(f, `"Goroutines":1`) || !strings.Contains(f, `"SideEffectsFound":true`) {
+	if f := figures["fails a spec that leaves a worker blocked"]; !strings.Contains(f, `{"Name":"goroutines","Value":1}`) || !strings.Contains(f, `"SideEffectsFound":true`) {
 		t.Errorf("figures of the leaking spec: %s", f)
 	}
-	if f := figures["passes a spec whose server is closed in AfterEach"]; !strings.Contains(f, `"Goroutines":0`) || !strings.Contains(f, `"SideEffectsFound":false`) {
+	if f := figures["passes a spec whose server is closed in AfterEach"]; !strings.Contains(f, `{"Name":"goroutines","Value":0}`) || !strings.Contains(f, `"SideEffectsFound":false`) {
 		t.Errorf("figures of the clean spec: %s", f)
 	}
 
@@ -121,7 +161,7 @@ func TestLeakySpecsAreFailedByName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `<property name="residue" value="{&#34;Goroutines&#34;:1,`; !strings.Contains(string(xml), want) {
+	if want := `{&#34;Name&#34;:&#34;goroutines&#34;,&#34;Value&#34;:1}`; !strings.Contains(string(xml), want) {
 		t.Errorf("junit report lacks %s", want)
 	}
 }

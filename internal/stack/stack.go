@@ -9,6 +9,7 @@ package stack
 
 import (
 	"bytes"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -319,4 +320,49 @@ func key(frames []Frame) string {
 		n++
 	}
 	return b.String()
+}
+
+// CurrentID returns the ID of the calling goroutine.
+func CurrentID() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b = bytes.TrimPrefix(b, []byte("goroutine "))
+	if i := bytes.IndexByte(b, ' '); i > 0 {
+		b = b[:i]
+	}
+	id, _ := strconv.ParseUint(string(b), 10, 64)
+	return id
+}
+
+// ParseLabels returns the label pairs of a profile's "{"k":"v", …}" text as
+// alternating keys and values, ready for pprof.Labels; nil when the text is
+// not in that form.
+func ParseLabels(s string) []string {
+	s, ok := strings.CutPrefix(strings.TrimSpace(s), "{")
+	if s, ok = strings.CutSuffix(s, "}"); !ok {
+		return nil
+	}
+	var out []string
+	for i := 0; s != ""; i++ {
+		q, err := strconv.QuotedPrefix(s)
+		if err != nil {
+			return nil
+		}
+		v, _ := strconv.Unquote(q)
+		out = append(out, v)
+		s = s[len(q):]
+		sep := ":"
+		if i%2 == 1 {
+			sep = ", "
+		}
+		if s != "" {
+			if s, ok = strings.CutPrefix(s, sep); !ok {
+				return nil
+			}
+		}
+	}
+	if len(out)%2 != 0 {
+		return nil
+	}
+	return out
 }

@@ -23,6 +23,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"text/template"
 	"time"
 
@@ -144,9 +146,40 @@ var recall = []struct {
 	{"user package pointer", "main.userPointer", func() { userPointer.retries++ }},
 }
 
+// guarded is a map its owner writes under guardedMu from a goroutine that
+// runs before, during and after the blocks that are checked.
+var (
+	guardedMu sync.Mutex
+	guarded   = map[int]string{}
+	writes    atomic.Int64
+)
+
+func writeGuarded() {
+	for i := 0; ; i++ {
+		guardedMu.Lock()
+		guarded[i%5000] = strconv.Itoa(i)
+		if i%3 == 0 {
+			delete(guarded, (i+2500)%5000)
+		}
+		guardedMu.Unlock()
+		writes.Add(1)
+	}
+}
+
 func scenario(name string) func() {
 	if name == "watching without debug info" {
 		return func() { userMap["b"] = 2 }
+	}
+	if name == "map written by another goroutine" {
+		go writeGuarded()
+		return func() {
+			start := writes.Load()
+			for i := 0; i < 20 || writes.Load() < start+10000; i++ {
+				if _, err := globals.Find(func() {}, globals.InPackages("main")); err != nil {
+					panic(err)
+				}
+			}
+		}
 	}
 	if b, ok := clean[name]; ok {
 		return b

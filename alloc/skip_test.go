@@ -1,0 +1,18 @@
+package alloc_test
+
+import (
+	"testing"
+
+	"github.com/residue-go/residue/alloc"
+)
+
+func TestSkipUnderRaceSkipsOnlyUnderRace(t *testing.T) {
+	var skipped bool
+	t.Run("allocation check", func(t *testing.T) {
+		defer func() { skipped = t.Skipped() }()
+		alloc.SkipUnderRace(t)
+	})
+	if skipped != alloc.RaceEnabled {
+		t.Fatalf("skipped = %v in a build with RaceEnabled = %v", skipped, alloc.RaceEnabled)
+	}
+}

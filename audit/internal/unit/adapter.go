@@ -1,0 +1,84 @@
+package unit
+
+import (
+	"strings"
+
+	"github.com/residue-go/residue"
+	"github.com/residue-go/residue/audit/record"
+	"github.com/residue-go/residue/fds"
+	"github.com/residue-go/residue/globals"
+	"github.com/residue-go/residue/leak"
+	"github.com/residue-go/residue/probes"
+)
+
+// session is what a unit needs of a residue session.
+type session interface {
+	Adopt() (restore func())
+	Enter(f func())
+	// Finish ends the session; report is the full text of what was found.
+	Finish() (c record.Counts, fs []record.Finding, report string, err error)
+}
+
+// start is the one place that knows residue's session and report API: it
+// starts a session with every default probe, the globals probe as scope
+// says (see record.EnvGlobals), and turns its report into counts and
+// findings.
+func start(scope string) (session, error) {
+	var opts []residue.Option
+	switch scope {
+	case "":
+	case "off":
+		opts = append(opts, residue.WithoutGlobals())
+	default:
+		opts = append(opts, globals.InPackages(strings.Split(scope, ",")...))
+	}
+	s, err := residue.Start(opts...)
+	if s == nil {
+		return nil, err
+	}
+	return adapted{s}, err
+}
+
+type adapted struct{ s *residue.Session }
+
+func (a adapted) Adopt() func()  { return a.s.Adopt() }
+func (a adapted) Enter(f func()) { a.s.Enter(f) }
+
+func (a adapted) Finish() (c record.Counts, fs []record.Finding, report string, err error) {
+	r, err := a.s.Finish()
+	if r == nil {
+		return c, nil, "", err
+	}
+	for _, p := range r.Probes {
+		name, n := probeName(p), 0
+		for _, f := range p.Findings() {
+			fs = append(fs, record.Finding{Probe: name, Key: f.Key, Count: f.Count, Text: f.Summary})
+			n += f.Count
+		}
+		switch name {
+		case record.Goroutines:
+			c.Goroutines = n
+		case record.Descriptors:
+			c.Descriptors = n
+		case record.Globals:
+			c.Globals = n
+		}
+	}
+	if r.Found() {
+		report = r.Describe("The test")
+	}
+	return c, fs, report, err
+}
+
+// probeName names a probe's report in records.
+func probeName(p probes.Report) string {
+	switch p.(type) {
+	case *leak.Report:
+		return record.Goroutines
+	case *fds.Report:
+		return record.Descriptors
+	case *globals.Report:
+		return record.Globals
+	}
+	return strings.ToLower(p.Title())
+}

@@ -1,0 +1,145 @@
+// Package unit runs one test or spec under residue's probes and appends
+// what it left behind to the audit file, as a record.Record.
+package unit
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/residue-go/residue/audit/record"
+)
+
+// Unit is a test or spec being audited.
+type Unit struct {
+	rec     record.Record
+	file    string
+	start   time.Time
+	session session
+	err     error
+}
+
+// Begin starts auditing a test or spec: every probe takes its "before" look
+// now. fn is the function that declares it, as runtime.FuncForPC names it
+// ("example.com/m/pkg.TestX"). Begin returns nil, and nothing is audited,
+// when the process was not started by `residue test` (the audit file is
+// not set).
+func Begin(fn, name string, spec bool) *Unit {
+	file := os.Getenv(record.EnvFile)
+	if file == "" {
+		return nil
+	}
+	u := &Unit{rec: record.Record{Package: PackageOf(fn), Test: name, Spec: spec}, file: file, start: time.Now()}
+	u.session, u.err = start(os.Getenv(record.EnvGlobals))
+	return u
+}
+
+// Adopt makes the calling goroutine part of the unit until restore is
+// called on it.
+func (u *Unit) Adopt() (restore func()) {
+	if u.session == nil {
+		return func() {}
+	}
+	return u.session.Adopt()
+}
+
+// Enter runs f on the calling goroutine as part of the unit.
+func (u *Unit) Enter(f func()) {
+	if u.session == nil {
+		f()
+		return
+	}
+	u.session.Enter(f)
+}
+
+// End ends the unit, with the test's own outcome, and appends its record.
+func (u *Unit) End(failed, skipped bool) {
+	rec := &u.rec
+	rec.Failed, rec.Skipped = failed, skipped
+	if u.session != nil {
+		var err error
+		rec.Counts, rec.Findings, rec.Report, err = u.session.Finish()
+		if u.err == nil {
+			u.err = err
+		}
+	}
+	end := time.Now()
+	rec.Elapsed = end.Sub(u.start).Seconds()
+	rec.Findings = attribute(u.start, end, rec)
+	switch {
+	case u.err != nil:
+		rec.Verdict, rec.Error = record.Error, u.err.Error()
+	case len(rec.Findings) > 0:
+		rec.Verdict = record.Found
+	default:
+		rec.Verdict = record.Clean
+	}
+	if err := record.Append(u.file, *rec); err != nil {
+		fmt.Fprintf(os.Stderr, "residue audit: %s %s: %v\n", rec.Package, rec.Test, err)
+	}
+}
+
+// ended is a unit that has ended in this process, kept to attribute global
+// changes.
+type ended struct {
+	start, end time.Time
+	globals    []string // keys of its global findings
+}
+
+var (
+	endedMu  sync.Mutex
+	endedAll []ended
+)
+
+// attribute returns rec's findings without the global changes that a unit
+// which ran entirely within this one's time also saw: those are that
+// unit's. Changes to globals are seen process-wide, so a test that waited
+// in t.Parallel while others ran sees theirs too; goroutines and
+// descriptors are told apart per test and need no such step.
+func attribute(start, end time.Time, rec *record.Record) []record.Finding {
+	endedMu.Lock()
+	defer endedMu.Unlock()
+	var own []string
+	out := rec.Findings[:0:0]
+	for _, f := range rec.Findings {
+		if f.Probe == record.Globals {
+			if slices.ContainsFunc(endedAll, func(e ended) bool {
+				return !e.start.Before(start) && !e.end.After(end) && slices.Contains(e.globals, f.Key)
+			}) {
+				rec.Counts.Globals -= f.Count
+				continue
+			}
+			own = append(own, f.Key)
+		}
+		out = append(out, f)
+	}
+	endedAll = append(endedAll, ended{start: start, end: end, globals: own})
+	return out
+}
+
+// PackageOf returns the import path of the package of the function fn
+// names, as runtime.FuncForPC spells it ("example.com/m/pkg_test.TestX"):
+// an external test package counts as the package it tests.
+func PackageOf(fn string) string {
+	dir, last := "", fn
+	if i := strings.LastIndex(fn, "/"); i >= 0 {
+		dir, last = fn[:i+1], fn[i+1:]
+	}
+	last, _, _ = strings.Cut(last, ".")
+	last = strings.ReplaceAll(last, "%2e", ".")
+	return strings.TrimSuffix(dir+last, "_test")
+}
+
+// CallerFunc returns the name of the function skip frames above the caller
+// of CallerFunc.
+func CallerFunc(skip int) string {
+	pc, _, _, ok := runtime.Caller(skip + 1)
+	if !ok {
+		return ""
+	}
+	return runtime.FuncForPC(pc).Name()
+}

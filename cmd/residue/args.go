@@ -1,0 +1,184 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// options are the command's own flags and what goes through to go test.
+type options struct {
+	json           bool
+	baseline       string
+	updateBaseline bool
+	residueDir     string
+	keep           bool
+	globals        string // all, module or off
+	verbose        bool
+	dir            string // -C
+
+	goFlags  []string // go test flags, as given, but -ldflags, -json and -v
+	ldflags  string   // the user's -ldflags, merged with -w=0
+	count    bool     // the user gave -count
+	patterns []string
+	testArgs []string // after -args
+}
+
+// valueFlags are the go test and build flags that take a value in the next
+// argument when not written as -flag=value.
+var valueFlags = map[string]bool{
+	"asmflags": true, "bench": true, "benchtime": true, "blockprofile": true, "blockprofilerate": true,
+	"C": true, "compiler": true, "count": true, "covermode": true, "coverpkg": true, "coverprofile": true,
+	"cpu": true, "cpuprofile": true, "exec": true, "fuzz": true, "fuzzminimizetime": true, "fuzztime": true,
+	"gccgoflags": true, "gcflags": true, "installsuffix": true, "ldflags": true, "list": true,
+	"memprofile": true, "memprofilerate": true, "mod": true, "modfile": true, "mutexprofile": true,
+	"mutexprofilefraction": true, "o": true, "outputdir": true, "overlay": true, "p": true, "parallel": true,
+	"pgo": true, "pkgdir": true, "run": true, "shuffle": true, "skip": true, "tags": true, "timeout": true,
+	"toolexec": true, "trace": true, "vet": true, "reuse": true, "artifacts": true,
+}
+
+// refused are go test flags the command sets itself.
+var refused = map[string]string{
+	"overlay": "residue test builds with an overlay of its own",
+	"modfile": "residue test builds with a go.mod of its own (a copy of the module's, with residue added)",
+	"mod":     "residue test builds with -mod=mod on a copy of go.mod",
+	"c":       "residue test runs the tests",
+	"o":       "residue test runs the tests",
+}
+
+const usage = `usage: residue test [-json] [-baseline file [-update-baseline]] [-globals all|module|off] [-residue-dir dir] [go test flags] [packages] [-args ...]
+
+Runs go test on the packages and audits every top-level test and every
+Ginkgo spec on its own: goroutines left running, file descriptors and
+sockets left open, globals changed. The module's files are not changed: the
+hook goes in through a build overlay and a copy of go.mod.
+
+  -json             write one JSON object per test to standard output (docs/audit.md)
+  -baseline file    findings accepted: fail only on findings not in it
+  -update-baseline  write every finding of this run to the baseline file
+  -globals scope    which globals to compare around each test: all (every
+                    package in the test binary, the default), module (the
+                    module's own packages and the process state), or off
+  -residue-dir dir  the residue module to build the hook from (default: the
+                    command's own source, else its version from the module proxy)
+  -keep-overlay     keep the overlay and go.mod copy, and print where
+
+Every other flag goes to go test (-run, -race, -count, -tags, -timeout, -p, -v…).
+`
+
+// parseArgs reads the arguments after "test".
+func parseArgs(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("residue test", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	fs.BoolVar(&o.json, "json", false, "")
+	fs.StringVar(&o.baseline, "baseline", "", "")
+	fs.BoolVar(&o.updateBaseline, "update-baseline", false, "")
+	fs.StringVar(&o.residueDir, "residue-dir", "", "")
+	fs.BoolVar(&o.keep, "keep-overlay", false, "")
+	fs.StringVar(&o.globals, "globals", "all", "")
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "-args" || a == "--args" {
+			o.testArgs = args[i+1:]
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			o.patterns = append(o.patterns, a)
+			continue
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if fs.Lookup(name) != nil {
+			// One of ours: let the flag package read it and its value.
+			n := 1
+			if !hasValue && (name == "baseline" || name == "residue-dir" || name == "globals") {
+				n = 2
+			}
+			if i+n > len(args) {
+				return nil, fmt.Errorf("flag %s needs a value", a)
+			}
+			if err := fs.Parse(args[i : i+n]); err != nil {
+				return nil, err
+			}
+			i += n - 1
+			continue
+		}
+		if name == "h" || name == "help" {
+			fs.Usage()
+			return nil, flag.ErrHelp
+		}
+		if why, ok := refused[name]; ok {
+			return nil, fmt.Errorf("flag -%s: %s", name, why)
+		}
+		if valueFlags[name] && !hasValue {
+			if i+1 >= len(args) {
+				return nil, fmt.Errorf("flag %s needs a value", a)
+			}
+			i++
+			value, hasValue = args[i], true
+		}
+		switch name {
+		case "C":
+			o.dir = value
+			continue
+		case "ldflags":
+			o.ldflags = value
+			continue
+		case "v":
+			o.verbose = !hasValue || value == "true"
+			continue
+		case "count":
+			o.count = true
+		}
+		if hasValue {
+			o.goFlags = append(o.goFlags, "-"+name+"="+value)
+		} else {
+			o.goFlags = append(o.goFlags, "-"+name)
+		}
+	}
+	switch o.globals {
+	case "all", "module", "off":
+	default:
+		return nil, fmt.Errorf("-globals %s: want all, module or off", o.globals)
+	}
+	if o.updateBaseline && o.baseline == "" {
+		o.baseline = "residue-baseline.json"
+	}
+	if len(o.patterns) == 0 {
+		o.patterns = []string{"."}
+	}
+	return o, nil
+}
+
+// buildFlags are the flags of goFlags that go list must see too, so that it
+// lists the files go test builds.
+func (o *options) buildFlags() []string {
+	var out []string
+	for _, f := range o.goFlags {
+		name, _, _ := strings.Cut(strings.TrimLeft(f, "-"), "=")
+		switch name {
+		case "tags", "race", "msan", "asan", "compiler", "gcflags", "pgo", "buildvcs", "trimpath", "installsuffix", "pkgdir", "toolexec":
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// mergedLdflags returns the user's -ldflags (from the command line, else
+// from GOFLAGS) with -w=0 last, so that DWARF is kept whatever came before.
+func (o *options) mergedLdflags(goflags string) string {
+	user := o.ldflags
+	if user == "" {
+		for _, f := range strings.Fields(goflags) {
+			if v, ok := strings.CutPrefix(strings.TrimLeft(f, "-"), "ldflags="); ok {
+				user = v
+			}
+		}
+	}
+	if user == "" {
+		return "-w=0"
+	}
+	return user + " -w=0"
+}

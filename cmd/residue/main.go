@@ -1,0 +1,233 @@
+// Command residue audits the tests of a Go module for what they leave
+// behind: goroutines still running, file descriptors and sockets still
+// open, globals changed. It runs go test on the packages given and checks
+// every top-level test and every Ginkgo spec on its own, without changing
+// the module's files:
+//
+//	residue test ./...
+//	residue test -baseline residue-baseline.json ./...
+//
+// See docs/audit.md for the output, the JSON records and the baseline.
+package main
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/residue-go/residue/audit/record"
+)
+
+// Exit codes.
+const (
+	exitClean    = 0 // no finding outside the baseline, every test passed
+	exitFindings = 1 // tests left side effects not in the baseline, or could not be audited
+	exitFailed   = 2 // tests failed or packages did not build
+	exitCommand  = 3 // the command could not run
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "test" {
+		fmt.Fprint(stderr, usage)
+		return exitCommand
+	}
+	o, err := parseArgs(args[1:], stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitClean
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "residue: %v\n", err)
+		return exitCommand
+	}
+	if o.baseline != "" && o.dir != "" && !filepath.IsAbs(o.baseline) {
+		// Like every path under go's -C, relative to that directory.
+		o.baseline = filepath.Join(o.dir, o.baseline)
+	}
+	base := newBaseline(nil)
+	if o.baseline != "" && !o.updateBaseline {
+		if base, err = readBaseline(o.baseline); err != nil {
+			fmt.Fprintf(stderr, "residue: %v\n", err)
+			return exitCommand
+		}
+	}
+	a, err := prepare(o)
+	if a != nil && !o.keep {
+		defer os.RemoveAll(a.tmp)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "residue: %v\n", err)
+		return exitCommand
+	}
+	if o.keep {
+		fmt.Fprintf(stderr, "residue: overlay and go.mod copy in %s\n", a.tmp)
+	}
+	f, _ := stderr.(*os.File)
+	prog := &progress{w: stderr, terminal: f != nil && isTerminal(f), total: len(a.pkgs), start: time.Now()}
+	res := runTests(a.dir, a.env, a.testArgs(o), prog, a.unmap)
+	prog.clear()
+	if res.err != nil {
+		fmt.Fprintf(stderr, "residue: %v\n", res.err)
+		return exitCommand
+	}
+	recs, err := readRecords(a.records)
+	if err != nil {
+		fmt.Fprintf(stderr, "residue: %v\n", err)
+		return exitCommand
+	}
+	for i := range recs {
+		for j := range recs[i].Findings {
+			recs[i].Findings[j].Accepted = base.accepts(&recs[i], &recs[i].Findings[j])
+		}
+	}
+	out := stdout
+	if o.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetEscapeHTML(false)
+		for _, r := range recs {
+			if err := enc.Encode(r); err != nil {
+				fmt.Fprintf(stderr, "residue: %v\n", err)
+				return exitCommand
+			}
+		}
+		out = stderr
+	}
+	s := summarize(recs, res)
+	writeReport(out, o, recs, res)
+	if o.updateBaseline {
+		n, err := writeBaseline(o.baseline, recs)
+		if err != nil {
+			fmt.Fprintf(stderr, "residue: %v\n", err)
+			return exitCommand
+		}
+		fmt.Fprintf(out, "residue: wrote %d findings to %s\n", n, o.baseline)
+		s.newFindings = 0
+	} else if stale := base.stale(recs); len(stale) > 0 {
+		fmt.Fprintf(out, "\nBaseline entries that no longer occur (remove them with -update-baseline):\n")
+		for _, e := range stale {
+			fmt.Fprintf(out, "  %s %s: %s %s\n", e.Package, e.Test, e.Probe, e.Key)
+		}
+	}
+	fmt.Fprintln(stderr, s.line(o.baseline != "" && !o.updateBaseline))
+	return s.code()
+}
+
+// audit is a prepared run: the overlay, the go.mod copy and where records
+// go.
+type audit struct {
+	dir     string // where go runs
+	tmp     string
+	pkgs    []pkg
+	records string
+	overlay string
+	modFile string // "" when the module is residue itself
+	env     []string
+	unmap   *strings.Replacer // from rewritten test files' paths to the originals
+}
+
+func prepare(o *options) (*audit, error) {
+	dir, err := filepath.Abs(cmp.Or(o.dir, "."))
+	if err != nil {
+		return nil, err
+	}
+	m, err := mainModule(dir)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "residue-audit-")
+	if err != nil {
+		return nil, err
+	}
+	a := &audit{dir: dir, tmp: tmp, records: filepath.Join(tmp, "records.jsonl")}
+	listArgs := append([]string{"list", "-e", "-json=ImportPath,Dir,TestGoFiles,XTestGoFiles,Error"}, o.buildFlags()...)
+	out, err := goCmd(dir, nil, append(listArgs, o.patterns...)...)
+	if err != nil {
+		return a, err
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for dec.More() {
+		var p pkg
+		if err := dec.Decode(&p); err != nil {
+			return a, err
+		}
+		a.pkgs = append(a.pkgs, p)
+	}
+	overlayDir := filepath.Join(tmp, "overlay")
+	if err := os.Mkdir(overlayDir, 0o755); err != nil {
+		return a, err
+	}
+	replaced := map[string]string{}
+	if a.overlay, replaced, err = writeOverlay(overlayDir, a.pkgs); err != nil {
+		return a, err
+	}
+	var pairs []string
+	for orig, rewritten := range replaced {
+		pairs = append(pairs, rewritten, orig)
+	}
+	a.unmap = strings.NewReplacer(pairs...)
+	a.env = []string{record.EnvFile + "=" + a.records}
+	switch o.globals {
+	case "off":
+		a.env = append(a.env, record.EnvGlobals+"=off")
+	case "module":
+		a.env = append(a.env, record.EnvGlobals+"="+m.Path+"/...")
+	}
+	if m.Path != residueModule {
+		src, err := findResidue(o.residueDir)
+		if err != nil {
+			return a, err
+		}
+		if a.modFile, err = writeModFile(tmp, m, src); err != nil {
+			return a, err
+		}
+		// A go.work would take the place of the go.mod copy.
+		a.env = append(a.env, "GOWORK=off")
+	}
+	return a, nil
+}
+
+// testArgs are go test's arguments, -json aside.
+func (a *audit) testArgs(o *options) []string {
+	args := []string{"-overlay=" + a.overlay, "-ldflags=" + o.mergedLdflags(os.Getenv("GOFLAGS"))}
+	if a.modFile != "" {
+		args = append(args, "-modfile="+a.modFile, "-mod=mod")
+	}
+	if !o.count {
+		// Every test must run for its record to be written.
+		args = append(args, "-count=1")
+	}
+	args = append(args, o.goFlags...)
+	args = append(args, o.patterns...)
+	// go test -json runs the tests with -test.v=test2json, under which the
+	// testing package sets os.Stderr = os.Stdout, so that a test restoring
+	// a writer to os.Stderr would seem to change it. Plain -test.v output,
+	// which go test's converter reads as well, leaves os.Stderr alone.
+	return append(append(args, "-args", "-test.v=true"), o.testArgs...)
+}
+
+// readRecords reads the records the tests wrote, sorted by package and
+// test; none when no test ran.
+func readRecords(path string) ([]record.Record, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	recs, err := record.Read(f)
+	slices.SortStableFunc(recs, func(a, b record.Record) int {
+		return strings.Compare(a.Package+"\x00"+a.Test, b.Package+"\x00"+b.Test)
+	})
+	return recs, err
+}

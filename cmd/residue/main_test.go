@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/residue-go/residue/audit/record"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/fixture.golden")
+
+// auditFixture runs the command on the fixture module, in this process.
+func auditFixture(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(append([]string{"test", "-C", filepath.Join("testdata", "fixture")}, args...), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// normalize keeps what must not change from run to run: no times, no
+// texts (they hold goroutine IDs, ports and paths).
+func normalize(t *testing.T, out string) string {
+	t.Helper()
+	recs, err := record.Read(strings.NewReader(out))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	for _, r := range recs {
+		r.Elapsed, r.Report = 0, ""
+		for i := range r.Findings {
+			r.Findings[i].Text = ""
+		}
+		if err := enc.Encode(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.String()
+}
+
+// TestFixture audits a module with plain, parallel and sub- tests, a
+// TestMain, an external test package, a Ginkgo suite, a test that fails
+// and a package that does not build, with a leak for every probe, and
+// compares the records with testdata/fixture.golden.
+func TestFixture(t *testing.T) {
+	code, out, stderr := auditFixture(t, "-json", "./...")
+	if code != exitFailed {
+		t.Errorf("exit code %d, want %d (a test fails and a package does not build)", code, exitFailed)
+	}
+	got := normalize(t, out)
+	golden := filepath.Join("testdata", "fixture.golden")
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("records differ from %s (go test -run TestFixture -update rewrites it):\n%s\nstderr:\n%s", golden, got, stderr)
+	}
+
+	// Each test's report names the line of the fixture that left it.
+	lines := map[string]string{
+		"TestGoroutine":            `plain/plain\.go:17\b`,
+		"TestParallelLeak":         `plain/plain\.go:17\b`,
+		"TestSubtests":             `plain/plain\.go:17\b`,
+		"TestFile":                 `plain/plain_test\.go:22\b`,
+		"TestSocket":               `plain/plain_test\.go:28\b`,
+		"TestGlobal":               `plain\.Registry: added "a": 1`,
+		"TestSetMode":              `external\.Mode: "prod" → "test"`,
+		"TestLeak":                 `testmain/testmain_test\.go:23\b`,
+		"a worker is left running": `suite/suite_test\.go:19\b`,
+	}
+	recs, _ := record.Read(strings.NewReader(out))
+	for _, r := range recs {
+		if r.Verdict != record.Found {
+			continue
+		}
+		re, ok := lines[r.Test]
+		if !ok {
+			t.Errorf("unexpected finding in %s", r.Test)
+			continue
+		}
+		if !regexp.MustCompile(re).MatchString(r.Report) {
+			t.Errorf("%s: report does not match %s:\n%s", r.Test, re, r.Report)
+		}
+	}
+
+	for _, want := range []string{
+		"residue: [5/5] ",
+		"example.com/fixture/broken did not build:",
+		"broken/broken_test.go:6:2: undefined: undefined", // the file's own path, not the overlay's
+		"example.com/fixture/plain TestFails failed:",
+		"residue: FAIL: 9 tests left side effects; 1 test failed (the tests' own failures); 1 package did not build",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("standard error lacks %q:\n%s", want, stderr)
+		}
+	}
+	if strings.Contains(stderr, "residue-audit-") {
+		t.Errorf("standard error names the overlay's files:\n%s", stderr)
+	}
+}
+
+// TestBaseline accepts the findings of a package, passes with them, lists
+// an entry that no longer occurs, and fails again once an entry is gone.
+func TestBaseline(t *testing.T) {
+	base := filepath.Join(t.TempDir(), "baseline.json")
+	code, out, stderr := auditFixture(t, "-baseline", base, "-update-baseline", "./external")
+	if code != exitClean {
+		t.Fatalf("-update-baseline: exit code %d\n%s%s", code, out, stderr)
+	}
+	data, err := os.ReadFile(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{
+  "schema": 1,
+  "accepted": [
+    {"package":"example.com/fixture/external","test":"TestSetMode","probe":"globals","key":"example.com/fixture/external.Mode","count":1}
+  ]
+}
+`
+	if string(data) != want {
+		t.Fatalf("baseline:\n%s\nwant:\n%s", data, want)
+	}
+
+	code, out, stderr = auditFixture(t, "-baseline", base, "./external")
+	if code != exitClean || !strings.Contains(stderr, "residue: ok: 2 tests in 1 package left nothing behind (1 finding accepted by the baseline)") {
+		t.Fatalf("with the baseline: exit code %d\n%s%s", code, out, stderr)
+	}
+
+	stale := strings.Replace(want, "\n  ]", `,
+    {"package":"example.com/fixture/external","test":"TestReadMode","probe":"goroutines","key":"gone ← away","count":1}
+  ]`, 1)
+	if err := os.WriteFile(base, []byte(stale), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr = auditFixture(t, "-baseline", base, "./external")
+	if code != exitClean || !strings.Contains(out, "Baseline entries that no longer occur") ||
+		!strings.Contains(out, "example.com/fixture/external TestReadMode: goroutines gone ← away") {
+		t.Fatalf("stale entry: exit code %d\n%s%s", code, out, stderr)
+	}
+
+	empty := "{\"schema\": 1, \"accepted\": []}\n"
+	if err := os.WriteFile(base, []byte(empty), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr = auditFixture(t, "-baseline", base, "./external")
+	if code != exitFindings || !strings.Contains(stderr, "residue: FAIL: 1 test left side effects not in the baseline") ||
+		!strings.Contains(out, `external.Mode: "prod" → "test"`) {
+		t.Fatalf("without the entry: exit code %d\n%s%s", code, out, stderr)
+	}
+}
+
+// TestGinkgoParallel runs the fixture's audited suite under ginkgo -p: each
+// process records the specs it runs, into the one file.
+func TestGinkgoParallel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the ginkgo command")
+	}
+	o, err := parseArgs([]string{"-C", filepath.Join("testdata", "fixture"), "./suite"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := prepare(o)
+	if a != nil {
+		defer os.RemoveAll(a.tmp)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	if out, err := goCmd(".", nil, "build", "-o", filepath.Join(bin, "ginkgo"), "github.com/onsi/ginkgo/v2/ginkgo"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	build := append([]string{"test", "-c", "-o", filepath.Join(bin, "suite.test")}, a.testArgs(o)...)
+	build = build[:slices.Index(build, "-args")]
+	if out, err := goCmd(a.dir, a.env, build...); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	cmd := exec.Command(filepath.Join(bin, "ginkgo"), "-p", "--procs=2", "--no-color", filepath.Join(bin, "suite.test"))
+	cmd.Dir, cmd.Env = filepath.Join(a.dir, "suite"), append(os.Environ(), a.env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ginkgo -p: %v\n%s", err, out)
+	}
+	recs, err := readRecords(a.records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		got = append(got, r.Test+": "+r.Verdict)
+	}
+	want := []string{"a worker is left running: found", "a worker is stopped by the AfterEach: clean"}
+	if !slices.Equal(got, want) {
+		t.Errorf("records %q, want %q", got, want)
+	}
+}
+
+// TestGlobalsScope: -globals=module still sees the module's own variables;
+// -globals=off sees none.
+func TestGlobalsScope(t *testing.T) {
+	code, out, stderr := auditFixture(t, "-globals=module", "./external")
+	if code != exitFindings || !strings.Contains(out, `external.Mode: "prod" → "test"`) {
+		t.Errorf("-globals=module: exit code %d\n%s%s", code, out, stderr)
+	}
+	code, out, stderr = auditFixture(t, "-globals", "off", "./external")
+	if code != exitClean || !strings.Contains(stderr, "residue: ok: 2 tests in 1 package left nothing behind") {
+		t.Errorf("-globals=off: exit code %d\n%s%s", code, out, stderr)
+	}
+	if _, err := parseArgs([]string{"-globals=some"}, nil); err == nil {
+		t.Error("-globals=some accepted")
+	}
+}

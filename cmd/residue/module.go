@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strings"
+)
+
+const residueModule = "github.com/residue-go/residue"
+
+// goCommand is the go command with args, run in dir with env added to the
+// environment; its standard error goes to stderr.
+func goCommand(dir string, env []string, stderr io.Writer, args ...string) *exec.Cmd {
+	cmd := exec.Command("go", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = stderr
+	return cmd
+}
+
+// goCmd runs the go command in dir and returns its standard output; its
+// standard error is in the error.
+func goCmd(dir string, env []string, args ...string) ([]byte, error) {
+	var stderr bytes.Buffer
+	out, err := goCommand(dir, env, &stderr, args...).Output()
+	if err != nil {
+		return out, fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return out, nil
+}
+
+// residueSource says where the hook's module comes from: a directory to
+// replace the module with, or a version to require from the module proxy.
+type residueSource struct {
+	dir     string
+	version string
+}
+
+// findResidue finds the residue module the hook is built from: the
+// directory given, else the source directory this command was built from
+// (a checkout under go run or go install ./cmd/residue, or the module
+// cache after go install …@version), else the version of the module this
+// binary was built from.
+func findResidue(given string) (residueSource, error) {
+	if given != "" {
+		dir, err := filepath.Abs(given)
+		if err == nil && !isResidueDir(dir) {
+			err = fmt.Errorf("%s holds no %s module", dir, residueModule)
+		}
+		return residueSource{dir: dir}, err
+	}
+	_, file, _, ok := runtime.Caller(0)
+	if dir := filepath.Dir(filepath.Dir(filepath.Dir(file))); ok && filepath.IsAbs(file) && isResidueDir(dir) {
+		return residueSource{dir: dir}, nil
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Path == residueModule &&
+		strings.HasPrefix(bi.Main.Version, "v") && !strings.HasSuffix(bi.Main.Version, "+dirty") {
+		return residueSource{version: bi.Main.Version}, nil
+	}
+	return residueSource{}, errors.New("cannot tell which residue module to build the hook from (the command was built with -trimpath or from a modified checkout): give -residue-dir")
+}
+
+// isResidueDir reports whether dir holds the residue module with the hook.
+func isResidueDir(dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		return false
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	if strings.TrimSpace(first) != "module "+residueModule {
+		return false
+	}
+	_, err = os.Stat(filepath.Join(dir, "audit", "audit.go"))
+	return err == nil
+}
+
+// modInfo is what go env and go mod edit say of the main module.
+type modInfo struct {
+	GoMod string // the go.mod file
+	Path  string // the module path
+}
+
+func mainModule(dir string) (modInfo, error) {
+	out, err := goCmd(dir, nil, "env", "GOMOD")
+	if err != nil {
+		return modInfo{}, err
+	}
+	m := modInfo{GoMod: strings.TrimSpace(string(out))}
+	if m.GoMod == "" || m.GoMod == os.DevNull {
+		return m, errors.New("residue test runs inside a module: no go.mod found")
+	}
+	out, err = goCmd(dir, nil, "mod", "edit", "-json", m.GoMod)
+	if err != nil {
+		return m, err
+	}
+	var j struct{ Module struct{ Path string } }
+	if err := json.Unmarshal(out, &j); err != nil {
+		return m, err
+	}
+	m.Path = j.Module.Path
+	return m, nil
+}
+
+// writeModFile writes into dir a copy of the module's go.mod and go.sum
+// with residue required (and replaced by src.dir when set), and returns the
+// copy's path for go test -modfile. go test -mod=mod completes it (go.sum
+// lines, the go line when residue needs a newer one); the module's own
+// files are never written.
+func writeModFile(dir string, m modInfo, src residueSource) (string, error) {
+	modFile := filepath.Join(dir, "go.mod")
+	b, err := os.ReadFile(m.GoMod)
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(modFile, b, 0o644); err != nil {
+		return "", err
+	}
+	sum, err := os.ReadFile(strings.TrimSuffix(m.GoMod, ".mod") + ".sum")
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.sum"), sum, 0o644); err != nil {
+		return "", err
+	}
+	args := []string{"mod", "edit"}
+	if src.dir != "" {
+		args = append(args, "-require="+residueModule+"@v0.0.0-00010101000000-000000000000", "-replace="+residueModule+"="+src.dir)
+	} else {
+		args = append(args, "-require="+residueModule+"@"+src.version, "-dropreplace="+residueModule)
+	}
+	_, err = goCmd(dir, nil, append(args, modFile)...)
+	return modFile, err
+}

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+const (
+	auditPath  = "github.com/residue-go/residue/audit"
+	ginkgoPath = "github.com/residue-go/residue/audit/ginkgoaudit"
+	ginkgoV2   = "github.com/onsi/ginkgo/v2"
+	auditName  = "residueaudit"
+	ginkgoName = "residueginkgoaudit"
+)
+
+// edit replaces the bytes [at, at+del) of a file with text.
+type edit struct {
+	at, del int
+	text    string
+}
+
+// rewrite returns the test file src with the audit hook added: a call to
+// audit.Test first in every top-level test (but those that run a Ginkgo
+// suite), and ginkgoaudit.EverySpec() added to every RunSpecs call:
+//
+//	func TestX(t *testing.T) { residueaudit.Test(t);
+//		…
+//	}
+//
+// The test's own stack is unchanged: a test that looks at its callers sees
+// what it sees without the hook.
+// Every line keeps its number, so positions in reports are the file's own.
+// It returns nil when the file has nothing to hook.
+func rewrite(name string, src []byte) ([]byte, error) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, name, src, parser.SkipObjectResolution)
+	if err != nil {
+		return nil, err
+	}
+	testing, ginkgo := importName(f, "testing"), importName(f, ginkgoV2)
+	off := func(p token.Pos) int { return fset.Position(p).Offset }
+	var edits []edit
+	var usesAudit, usesGinkgo bool
+	for _, d := range f.Decls {
+		fn, ok := d.(*ast.FuncDecl)
+		if !ok || fn.Body == nil {
+			continue
+		}
+		suite := false
+		ast.Inspect(fn.Body, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok || ginkgo == "" || !isRunSpecs(call.Fun, ginkgo) || len(call.Args) < 2 {
+				return true
+			}
+			suite, usesGinkgo = true, true
+			hook := ginkgoName + ".EverySpec()"
+			if call.Ellipsis.IsValid() {
+				last := call.Args[len(call.Args)-1]
+				edits = append(edits,
+					edit{at: off(last.Pos()), text: "append(append([]any(nil), "},
+					edit{at: off(last.End()), text: "...), " + hook + ")"})
+			} else {
+				edits = append(edits, edit{at: off(call.Rparen), text: ", " + hook})
+			}
+			return true
+		})
+		t, ok := testParam(fn, testing)
+		if !ok || suite {
+			continue
+		}
+		usesAudit = true
+		param := "t"
+		switch {
+		case len(t.Names) == 0:
+			param = "residueT"
+			edits = append(edits, edit{at: off(t.Type.Pos()), text: param + " "})
+		case t.Names[0].Name == "_":
+			param = "residueT"
+			edits = append(edits, edit{at: off(t.Names[0].Pos()), del: 1, text: param})
+		default:
+			param = t.Names[0].Name
+		}
+		edits = append(edits, edit{at: off(fn.Body.Lbrace) + 1, text: " " + auditName + ".Test(" + param + ");"})
+	}
+	if !usesAudit && !usesGinkgo {
+		return nil, nil
+	}
+	imports := ""
+	if usesAudit {
+		imports += "; import " + auditName + " " + strconv.Quote(auditPath)
+	}
+	if usesGinkgo {
+		imports += "; import " + ginkgoName + " " + strconv.Quote(ginkgoPath)
+	}
+	edits = append(edits, edit{at: off(f.Name.End()), text: imports})
+	// From the end of the file back, so that offsets stay valid; of two
+	// insertions at one offset, the one added first ends up first.
+	out := bytes.Clone(src)
+	order := make([]int, len(edits))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Or(edits[b].at-edits[a].at, b-a) })
+	for _, i := range order {
+		e := edits[i]
+		out = slices.Concat(out[:e.at:e.at], []byte(e.text), out[e.at+e.del:])
+	}
+	return out, nil
+}
+
+// importName returns the name the file uses for the package at path: "."
+// for a dot import, "" when the file does not import it.
+func importName(f *ast.File, path string) string {
+	for _, im := range f.Imports {
+		p, _ := strconv.Unquote(im.Path.Value)
+		if p != path {
+			continue
+		}
+		if im.Name != nil {
+			return im.Name.Name
+		}
+		// The package's own name: the last element of its path, before a
+		// major version suffix.
+		elems := strings.Split(path, "/")
+		name := elems[len(elems)-1]
+		if len(elems) > 1 && len(name) > 1 && name[0] == 'v' && strings.Trim(name[1:], "0123456789") == "" {
+			name = elems[len(elems)-2]
+		}
+		return name
+	}
+	return ""
+}
+
+// isRunSpecs reports whether fun is Ginkgo's RunSpecs, under the name the
+// file imports Ginkgo as.
+func isRunSpecs(fun ast.Expr, ginkgo string) bool {
+	switch x := fun.(type) {
+	case *ast.Ident:
+		return ginkgo == "." && x.Name == "RunSpecs"
+	case *ast.SelectorExpr:
+		id, ok := x.X.(*ast.Ident)
+		return ok && id.Name == ginkgo && x.Sel.Name == "RunSpecs"
+	}
+	return false
+}
+
+// testParam returns the *testing.T parameter of fn when fn is a top-level
+// test: func TestXxx(t *testing.T).
+func testParam(fn *ast.FuncDecl, testing string) (*ast.Field, bool) {
+	if fn.Recv != nil || fn.Type.TypeParams != nil || !isTestName(fn.Name.Name) || testing == "" ||
+		fn.Type.Results != nil || len(fn.Type.Params.List) != 1 || len(fn.Type.Params.List[0].Names) > 1 {
+		return nil, false
+	}
+	p := fn.Type.Params.List[0]
+	star, ok := p.Type.(*ast.StarExpr)
+	if !ok {
+		return nil, false
+	}
+	switch x := star.X.(type) {
+	case *ast.Ident:
+		return p, testing == "." && x.Name == "T"
+	case *ast.SelectorExpr:
+		id, ok := x.X.(*ast.Ident)
+		return p, ok && id.Name == testing && x.Sel.Name == "T"
+	}
+	return nil, false
+}
+
+// isTestName reports whether go test runs a function of this name as a
+// test: "Test" followed by nothing or by a rune that is not lower case.
+func isTestName(name string) bool {
+	rest, ok := strings.CutPrefix(name, "Test")
+	if !ok {
+		return false
+	}
+	if rest == "" {
+		return true
+	}
+	r, _ := utf8.DecodeRuneInString(rest)
+	return !unicode.IsLower(r)
+}
+
+// pkg is what go list says of a package.
+type pkg struct {
+	ImportPath   string
+	Dir          string
+	TestGoFiles  []string
+	XTestGoFiles []string
+	Error        *struct{ Err string }
+}
+
+// writeOverlay rewrites the test files of pkgs into dir and writes the
+// overlay file that maps each original to its rewrite. It returns the
+// overlay file's path and the map.
+func writeOverlay(dir string, pkgs []pkg) (string, map[string]string, error) {
+	replace := map[string]string{}
+	for _, p := range pkgs {
+		for _, name := range slices.Concat(p.TestGoFiles, p.XTestGoFiles) {
+			path := filepath.Join(p.Dir, name)
+			src, err := os.ReadFile(path)
+			if err != nil {
+				return "", nil, err
+			}
+			out, err := rewrite(path, src)
+			if err != nil || out == nil {
+				// A file that does not parse is left to the compiler to
+				// report.
+				continue
+			}
+			dst := filepath.Join(dir, fmt.Sprintf("%d_%s", len(replace), name))
+			if err := os.WriteFile(dst, out, 0o644); err != nil {
+				return "", nil, err
+			}
+			replace[path] = dst
+		}
+	}
+	b, err := json.Marshal(map[string]any{"Replace": replace})
+	if err != nil {
+		return "", nil, err
+	}
+	file := filepath.Join(dir, "overlay.json")
+	return file, replace, os.WriteFile(file, b, 0o644)
+}

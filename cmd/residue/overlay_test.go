@@ -1,0 +1,186 @@
+package main
+
+import (
+	"go/parser"
+	"go/token"
+	"strings"
+	"testing"
+)
+
+func TestRewrite(t *testing.T) {
+	for _, c := range []struct {
+		name, src, want string
+	}{{
+		name: "test",
+		src: `package p
+
+import "testing"
+
+func TestA(t *testing.T) {
+	t.Log("a")
+}
+`,
+		want: `package p; import residueaudit "github.com/residue-go/residue/audit"
+
+import "testing"
+
+func TestA(t *testing.T) { residueaudit.Test(t);
+	t.Log("a")
+}
+`,
+	}, {
+		name: "parameter unnamed, blank, or the test named Test",
+		src: `package p_test
+
+import tt "testing"
+
+func TestA(*tt.T) {}
+func TestB(_ *tt.T) {}
+func Test(t *tt.T) { t.Log() }
+`,
+		want: `package p_test; import residueaudit "github.com/residue-go/residue/audit"
+
+import tt "testing"
+
+func TestA(residueT *tt.T) { residueaudit.Test(residueT);}
+func TestB(residueT *tt.T) { residueaudit.Test(residueT);}
+func Test(t *tt.T) { residueaudit.Test(t); t.Log() }
+`,
+	}, {
+		name: "dot import",
+		src: `package p
+
+import . "testing"
+
+func TestÄ(t *T) {}
+`,
+		want: `package p; import residueaudit "github.com/residue-go/residue/audit"
+
+import . "testing"
+
+func TestÄ(t *T) { residueaudit.Test(t);}
+`,
+	}, {
+		name: "not tests",
+		src: `package p
+
+import "testing"
+
+func TestMain(m *testing.M) {}
+func Testify(t *testing.T) {}
+func TestTwo(t *testing.T, n int) {}
+func TestBench(b *testing.B) {}
+func (s) TestMethod(t *testing.T) {}
+func helper(t *testing.T) {}
+`,
+	}, {
+		name: "Ginkgo suite",
+		src: `package p // the suite
+
+import (
+	"testing"
+
+	. "github.com/onsi/ginkgo/v2"
+)
+
+func TestSuite(t *testing.T) {
+	RunSpecs(t, "Suite")
+}
+
+func TestOther(t *testing.T) {}
+`,
+		want: `package p; import residueaudit "github.com/residue-go/residue/audit"; import residueginkgoaudit "github.com/residue-go/residue/audit/ginkgoaudit" // the suite
+
+import (
+	"testing"
+
+	. "github.com/onsi/ginkgo/v2"
+)
+
+func TestSuite(t *testing.T) {
+	RunSpecs(t, "Suite", residueginkgoaudit.EverySpec())
+}
+
+func TestOther(t *testing.T) { residueaudit.Test(t);}
+`,
+	}, {
+		name: "Ginkgo suite with decorators spread and a named import",
+		src: `package p
+
+import (
+	"testing"
+
+	g "github.com/onsi/ginkgo/v2"
+)
+
+func TestSuite(t *testing.T) {
+	args := []any{g.Label("x")}
+	g.RunSpecs(t, "Suite", args...)
+}
+`,
+		want: `package p; import residueginkgoaudit "github.com/residue-go/residue/audit/ginkgoaudit"
+
+import (
+	"testing"
+
+	g "github.com/onsi/ginkgo/v2"
+)
+
+func TestSuite(t *testing.T) {
+	args := []any{g.Label("x")}
+	g.RunSpecs(t, "Suite", append(append([]any(nil), args...), residueginkgoaudit.EverySpec())...)
+}
+`,
+	}} {
+		t.Run(c.name, func(t *testing.T) {
+			out, err := rewrite("x_test.go", []byte(c.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(out) != c.want {
+				t.Fatalf("got:\n%s\nwant:\n%s", out, c.want)
+			}
+			if out == nil {
+				return
+			}
+			if strings.Count(string(out), "\n") != strings.Count(c.src, "\n") {
+				t.Errorf("the rewrite moved lines")
+			}
+			if _, err := parser.ParseFile(token.NewFileSet(), "x_test.go", out, 0); err != nil {
+				t.Errorf("the rewrite does not parse: %v", err)
+			}
+		})
+	}
+}
+
+func TestParseArgs(t *testing.T) {
+	o, err := parseArgs(strings.Fields("-run TestX -race -json -baseline b.json -count=3 -ldflags -X=main.v=1 -v -tags integration ./a ./b/... -args -flag"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(o.goFlags, " ")
+	if want := "-run=TestX -race -count=3 -tags=integration"; got != want {
+		t.Errorf("go test flags %q, want %q", got, want)
+	}
+	if !o.json || o.baseline != "b.json" || !o.verbose || !o.count ||
+		strings.Join(o.patterns, " ") != "./a ./b/..." || strings.Join(o.testArgs, " ") != "-flag" {
+		t.Errorf("parsed %+v", o)
+	}
+	if got := o.mergedLdflags(""); got != "-X=main.v=1 -w=0" {
+		t.Errorf("ldflags %q", got)
+	}
+	if got := strings.Join(o.buildFlags(), " "); got != "-race -tags=integration" {
+		t.Errorf("build flags %q", got)
+	}
+
+	o, err = parseArgs([]string{"-update-baseline"}, nil)
+	if err != nil || o.baseline != "residue-baseline.json" || len(o.patterns) != 1 || o.patterns[0] != "." {
+		t.Errorf("defaults: %+v, %v", o, err)
+	}
+	if got := o.mergedLdflags("-mod=mod -ldflags=-s"); got != "-s -w=0" {
+		t.Errorf("ldflags from GOFLAGS %q", got)
+	}
+	if _, err := parseArgs([]string{"-overlay", "x.json"}, nil); err == nil {
+		t.Error("-overlay accepted")
+	}
+}

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/residue-go/residue/audit/record"
+)
+
+// summary counts what the run found.
+type summary struct {
+	tests       int // tests and specs audited
+	pkgs        int // packages with audited tests
+	newFindings int // tests with findings not in the baseline
+	accepted    int // findings the baseline accepts
+	errors      int // tests the probes could not judge
+	failed      int // tests that failed (the tests' own verdict)
+	pkgFailed   int // packages that failed outside any test (TestMain, a crash, a timeout)
+	notBuilt    int // packages that did not build
+}
+
+func summarize(recs []record.Record, res *runResult) *summary {
+	s := &summary{tests: len(recs)}
+	seen := map[string]bool{}
+	for i := range recs {
+		r := &recs[i]
+		if !seen[r.Package] {
+			seen[r.Package] = true
+			s.pkgs++
+		}
+		if r.Verdict == record.Error {
+			s.errors++
+		}
+		if n := unaccepted(r); n > 0 {
+			s.newFindings++
+		}
+		s.accepted += len(r.Findings) - unaccepted(r)
+	}
+	for _, p := range res.pkgs {
+		switch {
+		case p.buildErr:
+			s.notBuilt++
+		case p.action == "fail" && len(p.failed) == 0:
+			s.pkgFailed++
+		}
+		s.failed += len(p.failed)
+	}
+	return s
+}
+
+func unaccepted(r *record.Record) int {
+	n := 0
+	for _, f := range r.Findings {
+		if !f.Accepted {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *summary) code() int {
+	switch {
+	case s.failed > 0 || s.pkgFailed > 0 || s.notBuilt > 0:
+		return exitFailed
+	case s.newFindings > 0 || s.errors > 0:
+		return exitFindings
+	}
+	return exitClean
+}
+
+// line is the run's last line: why it failed, or that it did not.
+func (s *summary) line(withBaseline bool) string {
+	var why []string
+	if s.newFindings > 0 {
+		what := "left side effects"
+		if withBaseline {
+			what += " not in the baseline"
+		}
+		why = append(why, plural(s.newFindings, "test")+" "+what)
+	}
+	if s.errors > 0 {
+		why = append(why, plural(s.errors, "test")+" could not be audited")
+	}
+	if s.failed > 0 {
+		why = append(why, plural(s.failed, "test")+" failed (the tests' own failures)")
+	}
+	if s.pkgFailed > 0 {
+		why = append(why, plural(s.pkgFailed, "package")+" failed outside its tests")
+	}
+	if s.notBuilt > 0 {
+		why = append(why, plural(s.notBuilt, "package")+" did not build")
+	}
+	accepted := ""
+	if s.accepted > 0 {
+		accepted = fmt.Sprintf(" (%s accepted by the baseline)", plural(s.accepted, "finding"))
+	}
+	if len(why) == 0 {
+		return fmt.Sprintf("residue: ok: %s in %s left nothing behind%s", plural(s.tests, "test"), plural(s.pkgs, "package"), accepted)
+	}
+	return "residue: FAIL: " + strings.Join(why, "; ") + accepted
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// verdict is a test's word in the table.
+func verdict(r *record.Record) string {
+	v := r.Verdict
+	if v == record.Found && unaccepted(r) == 0 {
+		v = "accepted"
+	}
+	switch {
+	case r.Failed:
+		v += ", test failed"
+	case r.Skipped:
+		v += ", skipped"
+	}
+	return v
+}
+
+// writeReport writes a table per package, then every finding not in the
+// baseline (every one with -v), then the tests' own failures and build
+// errors.
+func writeReport(w io.Writer, o *options, recs []record.Record, res *runResult) {
+	byPkg := map[string][]*record.Record{}
+	for i := range recs {
+		byPkg[recs[i].Package] = append(byPkg[recs[i].Package], &recs[i])
+	}
+	if !o.json {
+		for _, path := range res.sortedPaths() {
+			writeTable(w, path, byPkg[path], o.verbose)
+		}
+		for i := range recs {
+			writeFindings(w, &recs[i], o.verbose)
+		}
+	}
+	for _, path := range res.sortedPaths() {
+		p := res.pkgs[path]
+		switch {
+		case p.buildErr:
+			fmt.Fprintf(w, "\n%s did not build:\n%s", path, indent(p.build))
+		case p.action == "fail" && len(p.failed) == 0:
+			fmt.Fprintf(w, "\n%s failed outside its tests:\n%s", path, indent(p.out("").String()))
+		}
+		for _, t := range p.failed {
+			fmt.Fprintf(w, "\n%s %s failed:\n%s", path, t, indent(p.out(t).String()))
+		}
+	}
+	if out := res.pkg("").out("").String(); out != "" {
+		fmt.Fprintf(w, "\ngo test:\n%s", indent(out))
+	}
+}
+
+func writeTable(w io.Writer, path string, recs []*record.Record, verbose bool) {
+	if len(recs) == 0 {
+		return
+	}
+	var rows []*record.Record
+	for _, r := range recs {
+		if verbose || r.Verdict != record.Clean || r.Failed {
+			rows = append(rows, r)
+		}
+	}
+	if len(rows) == 0 {
+		fmt.Fprintf(w, "%s: %s, all clean\n", path, plural(len(recs), "test"))
+		return
+	}
+	fmt.Fprintf(w, "\n%s\n", path)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "  TEST\tGOROUTINES\tDESCRIPTORS\tGLOBALS\tVERDICT\n")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%s\n", r.Test, r.Counts.Goroutines, r.Counts.Descriptors, r.Counts.Globals, verdict(r))
+	}
+	if n := len(recs) - len(rows); n > 0 {
+		fmt.Fprintf(tw, "  (and %s, clean)\n", plural(n, "more test"))
+	}
+	tw.Flush()
+}
+
+// writeFindings writes a test's findings, one line each, then its full
+// report; with every finding in the baseline, nothing unless verbose.
+func writeFindings(w io.Writer, r *record.Record, verbose bool) {
+	if r.Verdict == record.Error {
+		fmt.Fprintf(w, "\n--- %s %s could not be audited:\n%s", r.Package, r.Test, indent(r.Error))
+	}
+	if len(r.Findings) == 0 || unaccepted(r) == 0 && !verbose {
+		return
+	}
+	fmt.Fprintf(w, "\n--- %s %s left side effects:\n", r.Package, r.Test)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, f := range r.Findings {
+		note := ""
+		if f.Accepted {
+			note = "\t(in the baseline)"
+		}
+		fmt.Fprintf(tw, "  %s\t%d × %s%s\n", f.Probe, f.Count, f.Key, note)
+	}
+	tw.Flush()
+	if r.Report != "" {
+		fmt.Fprintf(w, "\n%s", indent(indent(r.Report)))
+	}
+}
+
+func indent(s string) string {
+	s = strings.TrimRight(s, "\n")
+	if s == "" {
+		return ""
+	}
+	return "  " + strings.ReplaceAll(s, "\n", "\n  ") + "\n"
+}

@@ -1,0 +1,60 @@
+package fds
+
+import (
+	"strings"
+
+	"github.com/residue-go/residue/probes"
+)
+
+// Title implements probes.Report.
+func (r *Report) Title() string {
+	if r.SocketsOnly {
+		return "Sockets"
+	}
+	return "File descriptors"
+}
+
+// Findings implements probes.Report: one finding per descriptor left open.
+func (r *Report) Findings() []probes.Finding {
+	if r == nil {
+		return nil
+	}
+	out := make([]probes.Finding, 0, len(r.FDs))
+	for i := range r.FDs {
+		fd := &r.FDs[i]
+		out = append(out, probes.Finding{Key: fd.key(), Count: 1, Summary: fd.Summary()})
+	}
+	return out
+}
+
+// Figures implements probes.Report.
+func (r *Report) Counts() []probes.Count {
+	return []probes.Count{{Name: "descriptors", Value: int64(len(r.FDs))}}
+}
+
+// key names the descriptor by what it is and the function that opened it,
+// nothing that changes from run to run (numbers, ports, temporary paths) or
+// with edits elsewhere in a file (lines).
+func (fd *FD) key() string {
+	what := fd.Kind
+	if s := fd.Socket; s != nil {
+		// "tcp4 (MPTCP)" is "tcp4": whether a socket is multipath depends
+		// on the kernel, not on the code.
+		what, _, _ = strings.Cut(s.Name, " (")
+		if s.Listening {
+			what += " listener"
+		}
+	}
+	opener := "unknown"
+	frames := fd.Opened
+	if frames == nil && len(fd.OpenedAt) > 0 {
+		frames = fd.OpenedAt[0]
+	}
+	for i := len(frames) - 1; i > 0; i-- {
+		if !strings.HasPrefix(frames[i].Func, "runtime.") {
+			opener = frames[i].Func
+			break
+		}
+	}
+	return what + " opened by " + opener
+}

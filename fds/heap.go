@@ -1,0 +1,169 @@
+package fds
+
+import (
+	"runtime"
+	"sync"
+
+	"github.com/residue-go/residue/internal/memprof"
+)
+
+// The constructors whose allocations mark the creation of a descriptor's Go
+// object: every net.Conn and net.Listener holds a *net.netFD made by
+// net.newFD, every *os.File a *os.file made by os.newFile.
+const (
+	netConstructor = "net.newFD"
+	osConstructor  = "os.newFile"
+)
+
+var constructorPCs sync.Map // uintptr -> bool
+
+func isConstructorPC(pc uintptr) bool {
+	if v, ok := constructorPCs.Load(pc); ok {
+		return v.(bool)
+	}
+	name := ""
+	if f := runtime.FuncForPC(pc - 1); f != nil {
+		name = f.Name()
+	}
+	ok := name == netConstructor || name == osConstructor
+	constructorPCs.Store(pc, ok)
+	return ok
+}
+
+// stackKey identifies a recorded stack by its first 32 program counters.
+type stackKey uint64
+
+func keyOf(pcs *[32]uintptr) stackKey {
+	h := uint64(14695981039346656037)
+	for _, pc := range pcs {
+		h ^= uint64(pc)
+		h *= 1099511628211
+	}
+	return stackKey(h)
+}
+
+// allocBaseline returns, per allocation stack, how many objects it has
+// allocated so far. The difference after the block counts what the run
+// allocated.
+//
+// It runs no GC, so allocations made since the last GC are not in it yet;
+// those that matter, still in use under the run's own marker, can only come
+// from an earlier run with the same marker, and every run that reports
+// descriptors flushes the profile (runHeapRecords) before it ends.
+func allocBaseline() map[stackKey]int64 {
+	recs := memprof.PublishedMemProfile()
+	out := make(map[stackKey]int64, len(recs))
+	for i := range recs {
+		// Stacks deeper than 32 frames that differ only below the cut (two
+		// runs' marker frames, say) share a key: their counts add up.
+		out[keyOf(&recs[i].Stack0)] += recs[i].AllocObjects
+	}
+	return out
+}
+
+// heapRecord is one record of the memory profile, with its full stack (the
+// records runtime.MemProfile returns stop at 32 frames, which a deep test
+// stack exceeds before it reaches the block).
+type heapRecord struct {
+	key           stackKey
+	inUse, allocs int64
+	frames        []Frame
+}
+
+// runAllocations is what the memory profile says the run allocated.
+type runAllocations struct {
+	// fds are the records through a descriptor constructor with objects
+	// still in use, allocs counting only the run's.
+	fds []heapRecord
+	// others are the run's other allocation records, unsymbolized; see
+	// startedFrom.
+	others []runtime.MemProfileRecord
+}
+
+// runHeapRecords flushes the memory profile and returns what was allocated
+// since the baseline. Stacks that fit runtime.MemProfile's 32 frames are
+// symbolized directly; when a descriptor's is cut there, the heap profile's
+// text form, which has every frame, is read instead.
+func runHeapRecords(baseline map[stackKey]int64) runAllocations {
+	var out runAllocations
+	cut := false
+	recs := memprof.MemProfile()
+	// What each key gained since the baseline (keys are shared by stacks
+	// deeper than 32 frames that differ only below the cut).
+	gained := make(map[stackKey]int64, len(recs))
+	for i := range recs {
+		gained[keyOf(&recs[i].Stack0)] += recs[i].AllocObjects
+	}
+	for _, r := range recs {
+		k := keyOf(&r.Stack0)
+		delta := min(r.AllocObjects, gained[k]-baseline[k])
+		if delta <= 0 {
+			continue
+		}
+		if !hasConstructorPC(r.Stack0[:4]) {
+			out.others = append(out.others, r)
+			continue
+		}
+		if r.InUseObjects() == 0 {
+			continue
+		}
+		if r.Stack0[len(r.Stack0)-1] != 0 {
+			cut = true
+			continue
+		}
+		out.fds = append(out.fds, heapRecord{key: k, inUse: r.InUseObjects(), allocs: delta, frames: memprof.Symbolize(r.Stack())})
+	}
+	if cut {
+		// What a key gained is known from the records above; the full
+		// stacks sharing it are kept while still in use (attribution then
+		// keeps those whose full stack holds the run's marker).
+		out.fds = out.fds[:0]
+		for _, r := range memprof.FullStackProfile() {
+			if !hasConstructorPC(r.Stack[:min(4, len(r.Stack))]) {
+				continue
+			}
+			var key [32]uintptr
+			copy(key[:], r.Stack)
+			k := keyOf(&key)
+			if g := gained[k] - baseline[k]; g > 0 && r.InUseObjects > 0 {
+				out.fds = append(out.fds, heapRecord{key: k, inUse: r.InUseObjects, allocs: min(r.AllocObjects, g), frames: memprof.Symbolize(r.Stack)})
+			}
+		}
+	}
+	return out
+}
+
+// startedFrom looks, among the run's allocations, for one made in function
+// fn on the stack of the block's own goroutine (through marker), and returns
+// that stack from fn out to the block. A go statement allocates the closure
+// it starts, so for a goroutine whose entry is a closure of fn this is the
+// path from the block to the go statement.
+func (a *runAllocations) startedFrom(fn, marker string) []Frame {
+	for i := range a.others {
+		r := &a.others[i]
+		frames := memprof.Symbolize(r.Stack())
+		at, end := -1, -1
+		for j, f := range frames {
+			if at < 0 && f.Func == fn {
+				at = j
+			}
+			if f.Func == marker {
+				end = j
+				break
+			}
+		}
+		if at >= 0 && end > at {
+			return frames[at:end]
+		}
+	}
+	return nil
+}
+
+func hasConstructorPC(pcs []uintptr) bool {
+	for _, pc := range pcs {
+		if pc != 0 && isConstructorPC(pc) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,123 @@
+package fds
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/residue-go/residue/internal/stack"
+	"github.com/residue-go/residue/probes"
+)
+
+// Frame is one call in a creation stack.
+type Frame = stack.Frame
+
+// DefaultWithin is the default settle window: how long the probe waits for
+// the block's descriptors to be closed before it reports them.
+const DefaultWithin = time.Second
+
+// Option configures the descriptor probe (LeakSockets, LeakFileDescriptors,
+// Find, FindSockets). Make one with the functions of this package.
+type Option = probes.Setting[config]
+
+// Name is the probe's name in options and messages.
+const Name = "descriptors"
+
+type config struct {
+	within        time.Duration
+	ignores       []fdIgnore
+	allowIdleHTTP bool
+}
+
+func newConfig(opts []Option) (config, error) {
+	c := config{within: DefaultWithin}
+	return c, probes.Configure(&c, opts)
+}
+
+func option(desc string, apply func(*config) error) Option {
+	return probes.NewSetting(Name, "fds."+desc, apply)
+}
+
+// Within sets the settle window: how long to wait, polling with backoff, for
+// the block's descriptors to be closed before they are reported. The
+// default is DefaultWithin; 0 checks once, right after the block returns.
+// A negative window is an error.
+func Within(d time.Duration) Option {
+	return option(fmt.Sprintf("Within(%v)", d), func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("the settle window must not be negative")
+		}
+		c.within = d
+		return nil
+	})
+}
+
+type fdIgnore struct {
+	desc  string
+	match func(*FD) bool
+}
+
+func addIgnore(desc string, match func(*FD) bool) Option {
+	return option(desc, func(c *config) error {
+		c.ignores = append(c.ignores, fdIgnore{desc, match})
+		return nil
+	})
+}
+
+// IgnoringFD ignores file descriptor n: one the block may leave open on
+// purpose, such as a descriptor it is handed and expected to keep. A
+// negative n is an error.
+func IgnoringFD(n int) Option {
+	if n < 0 {
+		return option("IgnoringFD("+strconv.Itoa(n)+")", func(*config) error {
+			return fmt.Errorf("a file descriptor is never negative")
+		})
+	}
+	return addIgnore("IgnoringFD("+strconv.Itoa(n)+")", func(fd *FD) bool { return fd.Num == n })
+}
+
+// IgnoringPath ignores files, and unix sockets bound or connected to a path,
+// whose path matches glob in the syntax of path/filepath.Match, as in
+// IgnoringPath("/tmp/cache-*.db"). Abstract unix socket names start with "@".
+// A malformed glob is an error.
+func IgnoringPath(glob string) Option {
+	desc := "IgnoringPath(" + strconv.Quote(glob) + ")"
+	if _, err := filepath.Match(glob, ""); err != nil || glob == "" {
+		return option(desc, func(*config) error {
+			return fmt.Errorf("not a path pattern of path/filepath.Match")
+		})
+	}
+	return addIgnore(desc, func(fd *FD) bool {
+		for _, p := range fd.paths() {
+			if ok, _ := filepath.Match(glob, p); ok {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// IgnoringIdleHTTPConns allows connections that an http.Transport keeps in
+// its pool of idle keep-alive connections: the block read and closed every
+// response body, and the transport kept the connection for the next request.
+// Without it such connections are reported, with the fix named. A connection
+// whose response body was never closed is not idle and is still reported.
+func IgnoringIdleHTTPConns() Option {
+	return option("IgnoringIdleHTTPConns()", func(c *config) error {
+		c.allowIdleHTTP = true
+		return nil
+	})
+}
+
+func (c *config) ignored(fd *FD) bool {
+	if c.allowIdleHTTP && fd.IdleHTTP {
+		return true
+	}
+	for _, ig := range c.ignores {
+		if ig.match(fd) {
+			return true
+		}
+	}
+	return false
+}

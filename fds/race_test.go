@@ -1,0 +1,5 @@
+//go:build race
+
+package fds_test
+
+const raceEnabled = true

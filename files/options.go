@@ -1,0 +1,81 @@
+package files
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/residue-go/residue/internal/stack"
+	"github.com/residue-go/residue/probes"
+)
+
+// Frame is one call in the stack that created a file.
+type Frame = stack.Frame
+
+// DefaultWithin is the default settle window: how long the probe waits for
+// the block's files to be removed before it reports them.
+const DefaultWithin = time.Second
+
+// Option configures the file probe (LeaveFiles, Find). Make one with the
+// functions of this package.
+type Option = probes.Setting[config]
+
+// Name is the probe's name in options and messages.
+const Name = "files"
+
+type config struct {
+	within  time.Duration
+	ignores []string // globs on absolute paths
+}
+
+func newConfig(opts []Option) (config, error) {
+	c := config{within: DefaultWithin}
+	return c, probes.Configure(&c, opts)
+}
+
+func option(desc string, apply func(*config) error) Option {
+	return probes.NewSetting(Name, "files."+desc, apply)
+}
+
+// Within sets the settle window: how long to wait, polling with backoff, for
+// the block's files to be removed before they are reported. The default is
+// DefaultWithin; 0 checks once, right after the block returns. A negative
+// window is an error.
+func Within(d time.Duration) Option {
+	return option(fmt.Sprintf("Within(%v)", d), func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("the settle window must not be negative")
+		}
+		c.within = d
+		return nil
+	})
+}
+
+// IgnoringPath ignores created files and directories whose absolute path
+// matches glob in the syntax of path/filepath.Match, as in
+// IgnoringPath(filepath.Join(os.TempDir(), "cache-*")), and everything
+// inside such directories. A malformed glob is an error.
+func IgnoringPath(glob string) Option {
+	return option("IgnoringPath("+strconv.Quote(glob)+")", func(c *config) error {
+		if _, err := filepath.Match(glob, ""); err != nil || glob == "" {
+			return fmt.Errorf("not a path pattern of path/filepath.Match")
+		}
+		c.ignores = append(c.ignores, glob)
+		return nil
+	})
+}
+
+func (c *config) ignored(path string) bool {
+	for _, g := range c.ignores {
+		for p := path; ; p = filepath.Dir(p) {
+			if ok, _ := filepath.Match(g, p); ok {
+				return true
+			}
+			if p == filepath.Dir(p) {
+				break
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,130 @@
+package files
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/residue-go/residue/internal/origin"
+	"github.com/residue-go/residue/internal/text"
+	"github.com/residue-go/residue/probes"
+)
+
+// Title implements probes.Report.
+func (r *Report) Title() string { return "Files" }
+
+// Findings implements probes.Report: one finding per path left.
+func (r *Report) Findings() []probes.Finding {
+	if r == nil {
+		return nil
+	}
+	out := make([]probes.Finding, 0, len(r.Paths))
+	for i := range r.Paths {
+		p := &r.Paths[i]
+		out = append(out, probes.Finding{Key: p.key(), Count: 1, Summary: p.Summary()})
+	}
+	return out
+}
+
+// Counts implements probes.Report.
+func (r *Report) Counts() []probes.Count {
+	return []probes.Count{{Name: "files", Value: int64(len(r.Paths))}}
+}
+
+// key names the path by its kind, where it is, its name with random digits
+// made a "*" (as os.CreateTemp and os.MkdirTemp add them), and the function
+// that created it: nothing that changes from run to run.
+func (p *Path) key() string {
+	return p.kind() + " in the " + p.In + ": " + randomDigits(filepath.Base(p.Path)) + " created by " + origin.Maker(p.Created, p.CreatedAt)
+}
+
+func (p *Path) kind() string {
+	if p.Dir {
+		return "directory"
+	}
+	return "file"
+}
+
+// randomDigits replaces each run of four or more digits in name by "*".
+func randomDigits(name string) string {
+	var b strings.Builder
+	for i := 0; i < len(name); {
+		j := i
+		for j < len(name) && isDigit(name[j]) {
+			j++
+		}
+		switch {
+		case j-i >= 4:
+			b.WriteByte('*')
+			i = j
+		case j > i:
+			b.WriteString(name[i:j])
+			i = j
+		default:
+			b.WriteByte(name[i])
+			i++
+		}
+	}
+	return b.String()
+}
+
+// Summary describes the path in one line: "file /tmp/out-123.json" or
+// "directory /tmp/work-456 (3 entries)".
+func (p *Path) Summary() string {
+	s := p.kind() + " " + p.Path
+	if p.Dir {
+		s += " (" + text.Plural(p.Entries, "entry", "entries") + ")"
+	}
+	return s
+}
+
+// String formats the report as a failure message: a headline, then one
+// block per path with the stack that created it.
+func (r *Report) String() string {
+	if !r.Leaked() {
+		return "The block left no files behind."
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "The block left %s behind", text.Plural(len(r.Paths), "file or directory", "files and directories"))
+	if r.Within > 0 {
+		fmt.Fprintf(&b, " (still there after the %v settle window)", r.Within)
+	}
+	b.WriteString(":\n")
+	for i := range r.Paths {
+		b.WriteString("\n")
+		writePath(&b, &r.Paths[i])
+	}
+	if len(r.Others) > 0 {
+		b.WriteString("\nAlso created while the block ran, and not counted as the block's (nothing ties them to it: another process, another probed block, a child process or a raw system call made them):\n")
+		for i := range min(len(r.Others), maxOthers) {
+			fmt.Fprintf(&b, "    %s\n", r.Others[i].Summary())
+		}
+		if n := len(r.Others) - maxOthers; n > 0 {
+			fmt.Fprintf(&b, "    … and %d more\n", n)
+		}
+	}
+	return b.String()
+}
+
+func writePath(b *strings.Builder, p *Path) {
+	b.WriteString(p.Summary())
+	b.WriteString("\n")
+	fmt.Fprintf(b, "    not removed: remove it when done (defer os.Remove%s), or create it under t.TempDir(), which testing removes\n", map[bool]string{false: "", true: "All"}[p.Dir])
+	if len(p.OneOf) > 1 {
+		fmt.Fprintf(b, "    one of %s: more such paths appeared than the block created, so which are the block's cannot be told\n", strings.Join(p.OneOf, ", "))
+	}
+	switch {
+	case p.Created != nil:
+		origin.WriteSite(b, "created", p.By == "block", p.Created)
+	case len(p.CreatedAt) > 0:
+		fmt.Fprintf(b, "    created at one of %d places (the block created %s at each):\n", len(p.CreatedAt), map[bool]string{false: "files", true: "directories"}[p.Dir])
+		for _, f := range p.CreatedAt {
+			origin.WriteSite(b, "created", p.By == "block", f)
+		}
+	default:
+		b.WriteString("    created by the block\n")
+	}
+}
+
+// maxOthers bounds the paths listed that are not the block's.
+const maxOthers = 10

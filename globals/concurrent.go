@@ -1,0 +1,127 @@
+package globals
+
+import (
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/residue-go/residue/internal/stack"
+	"github.com/residue-go/residue/internal/text"
+	"github.com/residue-go/residue/probes"
+)
+
+// What a check can attribute. Global state belongs to the whole process: a
+// snapshot cannot tell who changed a variable, only that it changed
+// between the snapshot before the block and the one after. A change is the
+// block's when nothing else ran meanwhile that could make it: the block's
+// own goroutines are the block's (whatever they change before the second
+// snapshot counts), and so are nested checks inside the block. Two things
+// are not the block's and cannot be told apart from it: other checks
+// (probed runs) under way at the same time, and tests running in parallel
+// (t.Parallel, ginkgo -p runs specs in separate processes and is safe).
+// Their changes are reported like the block's, and the report says they
+// ran (Report.Concurrent), naming them: the change may be theirs.
+//
+// They are seen in the goroutines alive when each snapshot is taken: the
+// runners of other checks' blocks (probes.RunnerOf), and goroutines running
+// a test function (under testing.tRunner) other than the caller, that are
+// not waiting for their subtests or for their turn to run in parallel. A
+// check or a test that started and ended entirely inside the block is not
+// seen.
+
+// company is what ran beside a check when a snapshot was taken.
+type company struct {
+	runs  map[uint64]bool // other runs' IDs
+	tests map[string]bool // test functions
+}
+
+// companyOf lists the other runs and the running tests of the process,
+// leaving out run and its caller's own (the goroutine calling, and the
+// runs it is part of).
+func companyOf(run *probes.Run) company {
+	c := company{runs: map[uint64]bool{}, tests: map[string]bool{}}
+	self := stack.CurrentID()
+	mine := map[uint64]bool{probes.RunnerOf(self): true}
+	if run != nil {
+		mine[run.ID()] = true
+	}
+	buf := make([]byte, 1<<16)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	for _, g := range stack.ParseDump(string(buf)) {
+		if g.ID == self {
+			continue
+		}
+		if id := probes.RunnerOf(g.ID); id != 0 && !mine[id] {
+			c.runs[id] = true
+		}
+		if t := runningTest(&g); t != "" {
+			c.tests[t] = true
+		}
+	}
+	return c
+}
+
+// runningTest returns the test function a goroutine runs, or "" when it
+// runs none or waits: for its subtests (in T.Run or at the end of
+// tRunner), or for its parent before running in parallel.
+func runningTest(g *stack.Goroutine) string {
+	if !strings.Contains(g.Raw, "testing.tRunner") {
+		return ""
+	}
+	g.ParseFrames()
+	for i, f := range g.Frames {
+		switch {
+		case f.Func == "testing.(*T).Run", f.Func == "testing.(*T).Parallel", strings.HasPrefix(f.Func, "testing.tRunner.func"):
+			return ""
+		case f.Func == "testing.tRunner":
+			if i > 0 {
+				return g.Frames[i-1].Func
+			}
+			return ""
+		}
+	}
+	return ""
+}
+
+func (c *company) add(o company) {
+	for id := range o.runs {
+		c.runs[id] = true
+	}
+	for t := range o.tests {
+		c.tests[t] = true
+	}
+}
+
+// describe says what else ran, for Report.Concurrent.
+func (c company) describe() []string {
+	var out []string
+	if len(c.runs) > 0 {
+		ids := make([]uint64, 0, len(c.runs))
+		for id := range c.runs {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		s := make([]string, len(ids))
+		for i, id := range ids {
+			s[i] = strconv.FormatUint(id, 10)
+		}
+		out = append(out, text.Plural(len(ids), "other check")+" (runs "+strings.Join(s, ", ")+")")
+	}
+	if len(c.tests) > 0 {
+		ts := make([]string, 0, len(c.tests))
+		for t := range c.tests {
+			ts = append(ts, t)
+		}
+		slices.Sort(ts)
+		out = append(out, text.Plural(len(ts), "test")+" running in parallel: "+strings.Join(ts, ", "))
+	}
+	return out
+}

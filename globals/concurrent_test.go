@@ -1,0 +1,72 @@
+package globals_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/residue-go/residue/globals"
+)
+
+var sharedCounter int
+
+// A test running in parallel while the block runs may be the one that
+// changed what is reported: the report names it.
+func TestParallelTestsAreNamedInTheReport(t *testing.T) {
+	defer func() { sharedCounter = 0 }()
+	blockRunning, written, checked := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	var report *globals.Report
+	t.Run("group", func(t *testing.T) {
+		t.Run("checked", func(t *testing.T) {
+			t.Parallel()
+			report = find(t, func() {
+				close(blockRunning)
+				<-written
+			})
+			close(checked)
+		})
+		t.Run("writer", func(t *testing.T) {
+			t.Parallel()
+			<-blockRunning
+			sharedCounter++
+			close(written)
+			<-checked // still running when the block ends
+		})
+	})
+	s := report.String()
+	if !strings.Contains(s, thisPackage+".sharedCounter: 0 → 1") ||
+		!strings.Contains(s, "Other checks ran at the same time: a change may be theirs.") ||
+		!strings.Contains(s, "1 test running in parallel: "+thisPackage+".TestParallelTestsAreNamedInTheReport.func") {
+		t.Errorf("the report does not say a parallel test ran:\n%s", s)
+	}
+	if strings.Contains(s, "other check") {
+		t.Errorf("the test's own check or its parent tests were counted:\n%s", s)
+	}
+}
+
+// Another check under way while the block runs is named too; a check
+// alone, or one nested in the block, is not.
+func TestOtherChecksAreNamedInTheReport(t *testing.T) {
+	defer func() { sharedCounter = 0 }()
+	started, release, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = globals.Find(func() {
+			close(started)
+			<-release
+		}, globals.InPackages(thisPackage))
+	}()
+	<-started
+	r := find(t, func() { sharedCounter++ })
+	close(release)
+	<-done
+	if len(r.Concurrent) != 1 || !strings.HasPrefix(r.Concurrent[0], "1 other check (runs ") {
+		t.Errorf("the other check is not named: %q\n%s", r.Concurrent, r)
+	}
+	r = find(t, func() {
+		sharedCounter++
+		_, _ = globals.Find(func() {}, globals.InPackages(thisPackage))
+	})
+	if len(r.Concurrent) != 0 || strings.Contains(r.String(), "at the same time") {
+		t.Errorf("a check alone or nested was said to have company: %q", r.Concurrent)
+	}
+}

@@ -1,0 +1,116 @@
+//go:build unix
+
+package globals
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// settingsNote says which process settings are compared, for the docs and
+// the clean-verdict message.
+const settingsNote = "GOMAXPROCS, GC percent, memory limit, umask, resource limits, " +
+	"ignored signals, memory and mutex profiling rates, and the standard streams"
+
+// processSettings reads the process settings a block can change, each
+// without changing it and without reading memory another goroutine may be
+// writing: the runtime's own getters and metrics, /proc, the signal
+// package's locked query.
+func processSettings() []setting {
+	var out []setting
+	add := func(name, value string) { out = append(out, setting{name, value}) }
+
+	add("GOMAXPROCS", strconv.Itoa(runtime.GOMAXPROCS(0)))
+	samples := []metrics.Sample{{Name: "/gc/gogc:percent"}, {Name: "/gc/gomemlimit:bytes"}}
+	metrics.Read(samples)
+	for _, s := range samples {
+		if s.Value.Kind() != metrics.KindUint64 {
+			continue
+		}
+		v := s.Value.Uint64()
+		switch s.Name {
+		case "/gc/gogc:percent":
+			add("GC percent", strconv.FormatUint(v, 10))
+		case "/gc/gomemlimit:bytes":
+			add("memory limit", strconv.FormatUint(v, 10))
+		}
+	}
+	if u, ok := umask(); ok {
+		add("umask", u)
+	}
+	for _, r := range rlimits {
+		var l syscall.Rlimit
+		if err := syscall.Getrlimit(r.resource, &l); err == nil {
+			add("resource limit "+r.name, limitText(l.Cur)+" (max "+limitText(l.Max)+")")
+		}
+	}
+	var ignored []string
+	for sig := syscall.Signal(1); sig < 32; sig++ {
+		if signal.Ignored(sig) {
+			ignored = append(ignored, sig.String())
+		}
+	}
+	add("ignored signals", strings.Join(ignored, ", "))
+	add("runtime.MemProfileRate", strconv.Itoa(runtime.MemProfileRate))
+	add("mutex profile fraction", strconv.Itoa(runtime.SetMutexProfileFraction(-1)))
+	for i, name := range []string{"standard input", "standard output", "standard error"} {
+		add(name, streamTarget(i))
+	}
+	return out
+}
+
+// rlimits are the resource limits compared.
+var rlimits = []struct {
+	name     string
+	resource int
+}{
+	{"RLIMIT_NOFILE", syscall.RLIMIT_NOFILE},
+	{"RLIMIT_CORE", syscall.RLIMIT_CORE},
+	{"RLIMIT_STACK", syscall.RLIMIT_STACK},
+	{"RLIMIT_AS", syscall.RLIMIT_AS},
+	{"RLIMIT_CPU", syscall.RLIMIT_CPU},
+	{"RLIMIT_FSIZE", syscall.RLIMIT_FSIZE},
+	{"RLIMIT_DATA", syscall.RLIMIT_DATA},
+}
+
+// umask reads the process's file mode creation mask from /proc: setting it
+// to read it, as syscall.Umask does, would change it for a moment under
+// every other goroutine.
+func umask() (string, bool) {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "", false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "Umask:"); ok {
+			return strings.TrimSpace(v), true
+		}
+	}
+	return "", false
+}
+
+func limitText(v uint64) string {
+	if v == ^uint64(0) {
+		return "unlimited"
+	}
+	return strconv.FormatUint(v, 10)
+}
+
+// streamTarget says what descriptor fd (0, 1 or 2) refers to, so that a
+// block that redirects a standard stream (dup2) is seen.
+func streamTarget(fd int) string {
+	if target, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd)); err == nil {
+		return target
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return "closed"
+	}
+	return fmt.Sprintf("device %d inode %d", st.Dev, st.Ino)
+}

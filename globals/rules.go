@@ -1,0 +1,425 @@
+package globals
+
+import (
+	"flag"
+	"mime"
+	"reflect"
+	"strings"
+	"sync"
+	"time"
+	"unsafe"
+)
+
+// This file is the one place that says which state is not program state
+// (lazy caches, synchronisation, pools, what the runtime or the garbage
+// collector changes on its own) and how special values are read. Every
+// special case is one entry of one of the tables below: what it matches,
+// what it does, and why.
+//
+// To add a rule, add one entry to the table it belongs to and one test that
+// fails without it (globals_test.go for a type or variable, a block of
+// testdata/scenarios for behaviour in a fresh process). Nothing else in the
+// package knows about particular types or variables.
+//
+//   - outOfScope: packages DefaultScope does not read.
+//   - typeRules: how values of a type are read (or that they are not).
+//   - mapRules: maps whose entries are a cache, not state (and
+//     cachedEntry, the same for single entries of maps keyed by any).
+//   - variableRules: how one named variable is read.
+//   - primers: lazy registries completed before the first snapshot.
+//
+// Two more rules are about change rather than about a type, and are applied
+// where two snapshots are compared: the work of a sync.Once (onceFired, and
+// onceClosure for the funcs of sync.OnceFunc and OnceValue), and a
+// variable marked lazy by a variable rule going from zero to set.
+
+// typeRule says how the values of the types it matches are read.
+type typeRule struct {
+	what  string // the types matched, for people
+	match func(t reflect.Type) bool
+	read  func(c *capturer, v reflect.Value) *node
+	why   string
+}
+
+// typeRules is filled by init: its entries refer to the capturer, which
+// refers back to the table.
+var typeRules []typeRule
+
+func init() {
+	typeRules = []typeRule{
+		{
+			what:  "sync.Map",
+			match: is(reflect.TypeOf(sync.Map{})),
+			read:  (*capturer).syncMap,
+			why:   "read through Range, which takes the map's own lock",
+		},
+		{
+			what:  "sync.Once",
+			match: is(reflect.TypeOf(sync.Once{})),
+			read:  func(_ *capturer, v reflect.Value) *node { return onceState(v) },
+			why:   "only whether it fired: what it sets up is lazy initialisation (onceFired)",
+		},
+		{
+			what:  "the other types of package sync: Mutex, RWMutex, WaitGroup, Cond, Pool",
+			match: inPackage("sync"),
+			read:  notRead,
+			why:   "machinery, not state; a Pool's contents the garbage collector empties at will",
+		},
+		{
+			what:  "sync/atomic types",
+			match: inPackage("sync/atomic"),
+			read:  (*capturer).atomic,
+			why:   "read with atomic loads, as their writers write them; Pointer and Value are followed",
+		},
+		{
+			what:  "types of the runtime, internal/abi and internal/sync",
+			match: inPackage("runtime", "internal/abi", "internal/sync"),
+			read:  func(_ *capturer, v reflect.Value) *node { return identity(v) },
+			why:   "the runtime changes them on its own, under its own locks",
+		},
+		{
+			what:  "internal/poll.FD, fdMutex, pollDesc",
+			match: inPackage("internal/poll"),
+			read:  func(_ *capturer, v reflect.Value) *node { return identity(v) },
+			why:   "an open file's lock and poller state, which every read and write changes under the file's own lock",
+		},
+		{
+			what:  "os.File",
+			match: named("os", "File"),
+			read:  osFile,
+			why:   "a file is its name and identity; its descriptor's state belongs to its own lock (os.Stdout is written by every test that prints)",
+		},
+		{
+			what:  "weak.Pointer and unique.Handle",
+			match: inPackage("weak", "unique"),
+			read:  notRead,
+			why:   "what they point to lives as long as the garbage collector decides",
+		},
+		{
+			what:  "time.Time",
+			match: is(reflect.TypeOf(time.Time{})),
+			read:  timeValue,
+			why:   "compared by instant and location, not by its monotonic reading's encoding",
+		},
+		{
+			what:  "net/http.ServeMux",
+			match: named("net/http", "ServeMux"),
+			read:  func(_ *capturer, v reflect.Value) *node { return serveMux(v) },
+			why:   "reported by its patterns and handlers, not by its routing tree",
+		},
+		{
+			what:  "net/http.Transport, net/http.Server, database/sql.DB",
+			match: anyOf(named("net/http", "Transport"), named("net/http", "Server"), named("database/sql", "DB")),
+			read:  configOnly,
+			why: "connection pools: their unexported fields hold idle and active connections, which their own " +
+				"goroutines change at any time; only the configuration (exported fields) and their sync.Once " +
+				"fields (so that what a Once sets up stays its work) are compared",
+		},
+	}
+}
+
+// mapRule marks maps whose entries are a cache.
+type mapRule struct {
+	what  string
+	match func(t reflect.Type) bool // the map's type
+	why   string
+}
+
+var mapRules = []mapRule{
+	{
+		what:  "maps keyed by reflect.Type",
+		match: func(t reflect.Type) bool { return t.Key() == typeOfType || t.Key() == typeOfReflectT },
+		why:   "memo tables of a pure function of the type (encoding/json's encoders, encoding/gob's type info)",
+	},
+	{
+		what: "maps whose values or keys are weak.Pointer or unique.Handle",
+		match: func(t reflect.Type) bool {
+			return inPackage("weak", "unique")(t.Elem()) || inPackage("weak", "unique")(t.Key())
+		},
+		why: "canonicalisation caches: their entries vanish when the garbage collector frees what they point to",
+	},
+}
+
+// cachedEntry reports whether a map entry, in a map or sync.Map keyed by
+// interfaces, is a cache entry by its key: a reflect.Type, for the reason
+// of the first map rule.
+func cachedEntry(key reflect.Value) bool {
+	if key.Kind() != reflect.Interface {
+		return false
+	}
+	e, ok := readInterface(key)
+	return ok && e.Type() == typeOfType
+}
+
+// outOfScope lists the packages DefaultScope leaves out: their variables
+// are the machinery of the runtime and of tests rather than program state.
+// Patterns use the go command's syntax.
+var outOfScope = []struct{ pattern, why string }{
+	{"runtime/...", "the runtime's own bookkeeping"},
+	{"reflect", "type caches"},
+	{"sync/...", "synchronisation machinery"},
+	{"unsafe", "no variables"},
+	{"syscall/...", "the environment is reported on its own, by name"},
+	{"weak", "what the garbage collector decides"},
+	{"unique", "what the garbage collector decides"},
+	{"iter", "coroutine machinery"},
+	{"go.shape", "generic dictionaries the compiler makes"},
+	{"internal/...", "the standard library's internals"},
+	{".../internal", "internals of other modules"},
+	{".../internal/...", "internals of other modules"},
+	{"vendor/...", "the standard library's vendored code"},
+	{"testing/...", "the test framework"},
+	{"github.com/onsi/ginkgo/...", "the test framework"},
+	{"github.com/onsi/gomega/...", "the test framework"},
+	{"go.uber.org/goleak/...", "the test framework"},
+	{"golang.org/x/sys/...", "system call tables"},
+	{"unicode", "constant tables Go cannot declare const: reading them was half the cost of a default-scope snapshot"},
+}
+
+// variableRule says how one variable is read.
+type variableRule struct {
+	variable string
+	read     func(c *capturer, v reflect.Value) *node
+	why      string
+}
+
+var variableRules = []variableRule{
+	{
+		variable: "math/rand.globalRandGenerator",
+		read:     lazyIdentity,
+		why: "math/rand seeds its global generator on first use through an atomic.Pointer: nil to set " +
+			"is that first use; the generator's state advancing is not program state; rand.Seed " +
+			"replacing the generator is reported",
+	},
+}
+
+// primers complete lazy registries before the first snapshot, so that a
+// block that happens to be their first user is reported for what it added,
+// not for the whole built-in table.
+var primers = []struct {
+	what, why string
+	prime     func()
+}{
+	{
+		what:  "mime's type table",
+		prime: func() { _ = mime.TypeByExtension(".txt") },
+		why:   "mime loads its built-in types and the system's mime.types files under a sync.Once on first use",
+	},
+	{
+		what: "flag.CommandLine in a test binary",
+		prime: func() {
+			if flag.Lookup("test.v") != nil && !flag.Parsed() {
+				flag.Parse()
+			}
+		},
+		why: "testing's M.Run parses the command line into flag.CommandLine (its test.* flags and the " +
+			"package's own) unless it was parsed already; that is not the tests' doing, so a check of " +
+			"M.Run (residue.VerifyTestMain) parses it first, as M.Run would",
+	},
+}
+
+var primeOnce sync.Once
+
+func prime() {
+	for _, p := range primers {
+		p.prime()
+	}
+}
+
+var (
+	ruleCacheMu sync.RWMutex
+	ruleCache   = map[unsafe.Pointer]*typeRule{} // type descriptor -> rule, nil when none
+)
+
+// typeRuleFor returns the rule for values of t, or nil. Every rule is about
+// named types, and the answer is kept per type.
+func typeRuleFor(t reflect.Type) *typeRule {
+	if t.PkgPath() == "" {
+		return nil
+	}
+	key := typePointer(t)
+	ruleCacheMu.RLock()
+	r, ok := ruleCache[key]
+	ruleCacheMu.RUnlock()
+	if ok {
+		return r
+	}
+	for i := range typeRules {
+		if typeRules[i].match(t) {
+			r = &typeRules[i]
+			break
+		}
+	}
+	ruleCacheMu.Lock()
+	ruleCache[key] = r
+	ruleCacheMu.Unlock()
+	return r
+}
+
+func isCacheMap(t reflect.Type) bool {
+	for _, r := range mapRules {
+		if r.match(t) {
+			return true
+		}
+	}
+	return false
+}
+
+func variableRuleFor(name string) *variableRule {
+	for i := range variableRules {
+		if variableRules[i].variable == name {
+			return &variableRules[i]
+		}
+	}
+	return nil
+}
+
+func is(t reflect.Type) func(reflect.Type) bool {
+	return func(u reflect.Type) bool { return u == t }
+}
+
+func named(pkg, name string) func(reflect.Type) bool {
+	return func(t reflect.Type) bool { return t.PkgPath() == pkg && t.Name() == name }
+}
+
+func inPackage(pkgs ...string) func(reflect.Type) bool {
+	return func(t reflect.Type) bool {
+		p := t.PkgPath()
+		for _, q := range pkgs {
+			if p == q {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func anyOf(ms ...func(reflect.Type) bool) func(reflect.Type) bool {
+	return func(t reflect.Type) bool {
+		for _, m := range ms {
+			if m(t) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func notRead(*capturer, reflect.Value) *node { return &node{kind: leafNode, zero: true} }
+
+// configOnly reads the exported fields of a struct and its sync.Once
+// fields.
+func configOnly(c *capturer, v reflect.Value) *node {
+	return c.structValue(v, func(f reflect.StructField) bool {
+		return f.IsExported() || f.Type == reflect.TypeOf(sync.Once{})
+	})
+}
+
+func osFile(_ *capturer, v reflect.Value) *node {
+	name := "?"
+	if f := v.FieldByName("file"); f.IsValid() && f.Kind() == reflect.Pointer {
+		if p := readPointer(f); p != nil {
+			if n := elemAt(f.Type().Elem(), p).FieldByName("name"); n.IsValid() && n.Kind() == reflect.String {
+				name = readString(n) // set when the file is opened, never after
+			}
+		}
+	}
+	var addr uintptr
+	if v.CanAddr() {
+		addr = v.UnsafeAddr()
+	}
+	return leaf("os.File(" + quote(name) + " 0x" + hex(uint64(addr)) + ")")
+}
+
+func timeValue(_ *capturer, v reflect.Value) *node {
+	var tm time.Time
+	if v.CanAddr() {
+		tm = loadTime(unsafe.Pointer(v.UnsafeAddr()))
+	} else {
+		tm = v.Interface().(time.Time)
+	}
+	n := leaf(tm.Format(time.RFC3339Nano))
+	n.zero = tm.IsZero()
+	return n
+}
+
+// lazyIdentity reads a pointer (or atomic.Pointer) by identity, and marks
+// the node so that nil to set is not reported.
+func lazyIdentity(c *capturer, v reflect.Value) *node {
+	var p unsafe.Pointer
+	if v.Kind() == reflect.Pointer {
+		p = readPointer(v)
+	} else if v.Kind() == reflect.Struct && v.NumField() > 0 {
+		last := v.Field(v.NumField() - 1) // atomic.Pointer's v unsafe.Pointer
+		if last.CanAddr() {
+			p = loadPtr(unsafe.Pointer(last.UnsafeAddr()))
+		}
+	}
+	n := leaf(v.Type().String() + "(0x" + hex(uint64(uintptr(p))) + ")")
+	if p == nil {
+		n = leaf("nil")
+		n.zero = true
+	}
+	n.lazy = true
+	return n
+}
+
+// onceFired reports whether a sync.Once went from not done (a) to done
+// (b): the changes it explains are lazy initialisation, for the fields of
+// the struct it belongs to and for the package-level variables that went
+// from zero to set beside a package-level Once.
+func onceFired(a, b *node) bool {
+	return a.kind == onceNode && a.zero && b.kind == onceNode && !b.zero
+}
+
+// A func made by sync.OnceFunc, OnceValue or OnceValues is a sync.Once in
+// disguise (hash/crc32's tables, for one, are built behind one): it is read
+// as a Once, so that the package-level variables it sets from zero are its
+// work. Its closure holds a pointer to a struct whose Once follows a func
+// field; where, is checked once against a func made here.
+var (
+	onceClosureCheck sync.Once
+	onceClosureOK    bool
+)
+
+const onceClosureDone = unsafe.Sizeof(uintptr(0)) // offset of Once.done in the closure's struct
+
+// onceClosureData is the struct a OnceFunc closure points to.
+//
+//go:nocheckptr
+func onceClosureData(f unsafe.Pointer) unsafe.Pointer {
+	return loadPtr(unsafe.Add(f, unsafe.Sizeof(uintptr(0))))
+}
+
+func checkOnceClosure() {
+	f := sync.OnceFunc(func() {})
+	g := sync.OnceValue(func() int { return 1 })
+	fp, gp := *(*unsafe.Pointer)(unsafe.Pointer(&f)), *(*unsafe.Pointer)(unsafe.Pointer(&g))
+	before := load32(unsafe.Add(onceClosureData(fp), onceClosureDone)) == 0 && load32(unsafe.Add(onceClosureData(gp), onceClosureDone)) == 0
+	f()
+	_ = g()
+	after := load32(unsafe.Add(onceClosureData(fp), onceClosureDone)) == 1 && load32(unsafe.Add(onceClosureData(gp), onceClosureDone)) == 1
+	onceClosureOK = before && after
+}
+
+// onceClosure reads a func value made by sync.OnceFunc, OnceValue or
+// OnceValues as a Once.
+func onceClosure(v reflect.Value, name string) (*node, bool) {
+	// The closure is named sync.OnceFunc.funcN, or pkg.caller.OnceFunc.funcN
+	// where OnceFunc was inlined; likewise OnceValue[...] and OnceValues[...].
+	if !strings.Contains(name, "OnceFunc.func") && !strings.Contains(name, "OnceValue[") && !strings.Contains(name, "OnceValues[") {
+		return nil, false
+	}
+	onceClosureCheck.Do(checkOnceClosure)
+	closure := readPointer(v)
+	if !onceClosureOK || closure == nil || !v.CanAddr() {
+		return nil, false
+	}
+	done := load32(unsafe.Add(onceClosureData(closure), onceClosureDone)) != 0
+	n := &node{kind: onceNode, zero: !done, text: "not done"}
+	if done {
+		n.text = "done"
+	}
+	n.hash = hashString(name + n.text)
+	return n, true
+}

@@ -1,0 +1,64 @@
+package memprof_test
+
+import (
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/residue-go/residue/internal/memprof"
+)
+
+func TestRecordAllocationsNestsAndRestores(t *testing.T) {
+	defer func(old int) { runtime.MemProfileRate = old }(runtime.MemProfileRate)
+	runtime.MemProfileRate = 4096
+	r1 := memprof.RecordAllocations()
+	r2 := memprof.RecordAllocations()
+	if runtime.MemProfileRate != 1 {
+		t.Fatalf("rate = %d while recording", runtime.MemProfileRate)
+	}
+	r1()
+	r1() // idempotent
+	if runtime.MemProfileRate != 1 {
+		t.Fatalf("rate restored while another caller still records")
+	}
+	r2()
+	if runtime.MemProfileRate != 4096 {
+		t.Fatalf("rate = %d after the last release, want 4096", runtime.MemProfileRate)
+	}
+}
+
+var sink [][]byte
+
+//go:noinline
+func allocate(n int) {
+	for range n {
+		sink = append(sink, make([]byte, 48))
+	}
+}
+
+func TestSumByStackSinceCountsWhatAStackAllocatedInBetween(t *testing.T) {
+	release := memprof.RecordAllocations()
+	defer release()
+	before := memprof.SumByStack(memprof.MemProfile())
+	sink = make([][]byte, 0, 100)
+	allocate(7)
+	after := memprof.SumByStack(memprof.MemProfile())
+	var found memprof.Allocated
+	for k, a := range after.Since(before) {
+		if a.Objects <= 0 {
+			t.Errorf("a stack that allocated nothing is kept: %v", a)
+		}
+		for _, f := range memprof.Symbolize(k[:]) {
+			if strings.HasSuffix(f.Func, "memprof_test.allocate") {
+				found.Objects += a.Objects
+				found.Bytes += a.Bytes
+			}
+		}
+	}
+	if found != (memprof.Allocated{Objects: 7, Bytes: 7 * 48}) {
+		t.Fatalf("allocate(7) allocated %+v, want 7 objects of 48 B", found)
+	}
+	if n := len(after.Since(after)); n != 0 {
+		t.Fatalf("%d stacks allocated since themselves", n)
+	}
+}

@@ -1,0 +1,81 @@
+package memprof
+
+import (
+	"bytes"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+
+	"github.com/residue-go/residue/internal/stack"
+)
+
+// StackRecord is one record of the memory profile with its whole stack.
+type StackRecord struct {
+	InUseObjects int64
+	AllocObjects int64     // since the process started
+	Stack        []uintptr // return addresses, innermost first
+}
+
+// FullStackProfile returns every record of the memory profile with its stack
+// up to the runtime's profiling depth (GODEBUG=profstackdepth, 128 frames by
+// default), where runtime.MemProfile keeps only the innermost 32: a block
+// that allocates deep in its call tree has its marker frame below the cut.
+// It reads the heap profile's text form, whose counts are the runtime's own,
+// unscaled. It runs no GC: call MemProfile first for current figures.
+func FullStackProfile() []StackRecord {
+	var buf bytes.Buffer
+	_ = pprof.Lookup("heap").WriteTo(&buf, 1)
+	var out []StackRecord
+	for _, line := range strings.Split(buf.String(), "\n") {
+		// "1: 112 [3: 336] @ 0x4f3a1 0x4f2b0 …"; the "#\t" lines that follow
+		// symbolize the same addresses, which Symbolize does exactly.
+		counts, pcs, ok := strings.Cut(line, " @ ")
+		if !ok {
+			continue
+		}
+		f := strings.FieldsFunc(counts, func(c rune) bool { return c == ':' || c == ' ' || c == '[' || c == ']' })
+		if len(f) != 4 {
+			continue
+		}
+		inUse, err1 := strconv.ParseInt(f[0], 10, 64)
+		allocs, err2 := strconv.ParseInt(f[2], 10, 64)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		r := StackRecord{InUseObjects: inUse, AllocObjects: allocs}
+		for _, s := range strings.Fields(pcs) {
+			pc, err := strconv.ParseUint(strings.TrimPrefix(s, "0x"), 16, 64)
+			if err != nil {
+				r.Stack = nil
+				break
+			}
+			r.Stack = append(r.Stack, uintptr(pc))
+		}
+		if r.Stack != nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Symbolize returns the frames of a recorded stack (return addresses, up to
+// the first zero), inlined calls included, innermost first.
+func Symbolize(pcs []uintptr) []stack.Frame {
+	n := 0
+	for n < len(pcs) && pcs[n] != 0 {
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	var out []stack.Frame
+	frames := runtime.CallersFrames(pcs[:n])
+	for {
+		f, more := frames.Next()
+		out = append(out, stack.Frame{Func: f.Function, File: f.File, Line: f.Line})
+		if !more {
+			return out
+		}
+	}
+}

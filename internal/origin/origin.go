@@ -1,0 +1,331 @@
+// Package origin tells where the things a run of a block created were
+// created, from the memory profile: the records of allocations made since a
+// baseline whose stacks pass through given functions (os.StartProcess,
+// os.Mkdir…), each with its stack from that function out to the block, and
+// the run it belongs to by its marker frame. It also tells whether a run of
+// one probe overlapped another run of the same probe.
+package origin
+
+import (
+	"bytes"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/residue-go/residue/internal/memprof"
+	"github.com/residue-go/residue/internal/stack"
+	"github.com/residue-go/residue/probes"
+)
+
+// Baseline is how many objects each allocation stack had allocated at one
+// moment, so that what a run allocated is the difference. It runs no GC:
+// allocations since the last cycle are not in it yet.
+type Baseline map[key]int64
+
+// key identifies a recorded stack by its first 32 program counters.
+type key [32]uintptr
+
+// Take returns the memory profile's counts as last published: allocations
+// made since the last GC cycles are missing, and will look made after the
+// baseline. Cheap; for a probe that only reads stacks, where a few extra
+// sites do no harm.
+func Take() Baseline { return baseline(memprof.PublishedMemProfile()) }
+
+// TakeCurrent is Take after flushing the profile (two GCs): exact, for a
+// probe that counts what the run allocated.
+func TakeCurrent() Baseline { return baseline(memprof.MemProfile()) }
+
+func baseline(recs []runtime.MemProfileRecord) Baseline {
+	b := make(Baseline, len(recs))
+	for i := range recs {
+		b[recs[i].Stack0] += recs[i].AllocObjects
+	}
+	return b
+}
+
+// Owner says whose a site is.
+type Owner int
+
+const (
+	Mine  Owner = iota // the stack runs through the run's marker frame
+	Other              // through another run's marker frame
+	None               // through no marker: some goroutine's
+)
+
+// Site is one place that allocated through a watched function since the
+// baseline.
+type Site struct {
+	// Via is the watched function, the outermost of those on the stack.
+	Via string
+	// Frames run from Via out to the frame that called the marker (or to
+	// the goroutine's entry function when Owner is None), innermost first.
+	Frames []stack.Frame
+	// Count is the number of objects the stack allocated since the baseline
+	// (the largest among the records of one site).
+	Count int64
+	Owner Owner
+}
+
+// Block returns the frame of the block itself (the outermost of Frames), or
+// a zero frame when there are none.
+func (s *Site) Block() stack.Frame {
+	if len(s.Frames) == 0 {
+		return stack.Frame{}
+	}
+	return s.Frames[len(s.Frames)-1]
+}
+
+// Sites flushes the memory profile (two GCs) and returns the sites of the
+// allocations made since b through a function watched(fn) reports, grouped
+// by the stack from that function out, in the order first seen. Stacks cut
+// at runtime.MemProfile's 32 frames are read in full from the heap profile.
+func Sites(b Baseline, marker string, watched func(fn string) bool) []Site {
+	recs := memprof.MemProfile()
+	gained := make(map[key]int64, len(recs))
+	for i := range recs {
+		gained[recs[i].Stack0] += recs[i].AllocObjects
+	}
+	type rec struct {
+		pcs   []uintptr
+		count int64
+	}
+	var hits []rec
+	cut := map[key]int64{}
+	for i := range recs {
+		r := &recs[i]
+		g := min(r.AllocObjects, gained[r.Stack0]-b[r.Stack0])
+		if g <= 0 || !slices.ContainsFunc(r.Stack(), func(pc uintptr) bool { return watchedPC(pc, watched) }) {
+			continue
+		}
+		if r.Stack0[len(r.Stack0)-1] != 0 {
+			cut[r.Stack0] = gained[r.Stack0] - b[r.Stack0]
+			continue
+		}
+		hits = append(hits, rec{r.Stack(), g})
+	}
+	if len(cut) > 0 {
+		for _, r := range memprof.FullStackProfile() {
+			var k key
+			copy(k[:], r.Stack)
+			if g, ok := cut[k]; ok && len(r.Stack) > len(k) {
+				hits = append(hits, rec{r.Stack, min(r.AllocObjects, g)})
+			}
+		}
+	}
+	var out []Site
+	index := map[string]int{}
+	for _, h := range hits {
+		s, ok := site(memprof.Symbolize(h.pcs), marker, watched)
+		if !ok {
+			continue
+		}
+		s.Count = h.count
+		k := s.key()
+		if i, ok := index[k]; ok {
+			out[i].Count = max(out[i].Count, s.Count)
+			continue
+		}
+		index[k] = len(out)
+		out = append(out, s)
+	}
+	return out
+}
+
+func site(frames []stack.Frame, marker string, watched func(string) bool) (Site, bool) {
+	via := -1
+	s := Site{Owner: None}
+	for i, f := range frames {
+		if probes.IsMarker(f.Func) {
+			s.Owner = Other
+			if f.Func == marker {
+				s.Owner = Mine
+			}
+			frames = frames[:i]
+			break
+		}
+		if f.Func == "runtime.goexit" {
+			frames = frames[:i]
+			break
+		}
+		if watched(f.Func) {
+			via = i
+		}
+	}
+	if via < 0 {
+		return s, false
+	}
+	s.Via = frames[via].Func
+	for _, f := range frames[via:] {
+		if !stack.IsRuntime(f.Func) || f.Func == s.Via {
+			s.Frames = append(s.Frames, f)
+		}
+	}
+	return s, true
+}
+
+// Entry returns the outermost function of Frames: for a site with no
+// marker, the entry function of the goroutine that allocated.
+func (s *Site) Entry() string { return s.Block().Func }
+
+// Labelled reports whether a goroutine carrying the run's label runs fn: a
+// goroutine the block started, still running, allocated at a site with no
+// marker.
+func Labelled(r *probes.Run, fn string) bool {
+	if fn == "" {
+		return false
+	}
+	var buf bytes.Buffer
+	_ = pprof.Lookup("goroutine").WriteTo(&buf, 1)
+	for _, g := range stack.ParseProfile(buf.Bytes()) {
+		if g.HasLabel(r.Label()) && slices.ContainsFunc(g.Frames, func(f stack.Frame) bool { return f.Func == fn }) {
+			return true
+		}
+	}
+	return false
+}
+
+// key identifies the site by its owner, the watched function (not its
+// line: one call may allocate at several lines of it) and the calls out to
+// the block.
+// Claim reports whether site s is run r's: its stack runs through r's
+// marker; or, with no marker, it was allocated by a goroutine of the block:
+// one that carries r's label and still runs that function, one whose entry
+// is a closure (or go statement wrapper) of a function that allocated on
+// the block's own stack since b — the go statement that started it — or,
+// when that cannot be seen, any goroutine while alone says no other run of
+// the probe was under way.
+func Claim(s *Site, r *probes.Run, b Baseline, alone bool) bool {
+	switch s.Owner {
+	case Mine:
+		return true
+	case Other:
+		return false
+	}
+	entry := s.Entry()
+	if Labelled(r, entry) {
+		return true
+	}
+	if parents := closureParents(entry); len(parents) > 0 && r.Exclusive() {
+		return ranOnBlock(b, r.Marker(), parents)
+	}
+	return alone
+}
+
+// ranOnBlock reports whether a record allocated since b has one of fns on
+// its stack between the allocation and marker (a profile Sites has
+// flushed).
+func ranOnBlock(b Baseline, marker string, fns []string) bool {
+	recs := memprof.PublishedMemProfile()
+	is := func(f string) bool { return slices.Contains(fns, f) }
+	for i := range recs {
+		r := &recs[i]
+		if r.AllocObjects <= b[r.Stack0] || !slices.ContainsFunc(r.Stack(), func(pc uintptr) bool { return watchedPC(pc, is) }) {
+			continue
+		}
+		seen := false
+		for _, f := range memprof.Symbolize(r.Stack()) {
+			if probes.IsMarker(f.Func) {
+				if seen && f.Func == marker {
+					return true
+				}
+				break
+			}
+			seen = seen || is(f.Func)
+		}
+	}
+	return false
+}
+
+// closureParents returns the functions in which a closure or go statement
+// wrapper is defined, innermost first: "pkg.f.func1" and "pkg.f" for
+// "pkg.f.func1.2", "pkg.(*T).m" for "pkg.(*T).m.gowrap1"; none when fn is
+// not one.
+func closureParents(fn string) []string {
+	var out []string
+	for {
+		i := strings.LastIndexByte(fn, '.')
+		if i < 0 {
+			return out
+		}
+		last := fn[i+1:]
+		rest := strings.TrimLeft(strings.TrimPrefix(strings.TrimPrefix(last, "func"), "gowrap"), "0123456789")
+		if rest != "" || last == "func" || last == "gowrap" || strings.ContainsAny(last, "()*") {
+			return out
+		}
+		fn = fn[:i]
+		out = append(out, fn)
+	}
+}
+
+func (s *Site) key() string {
+	k := string(rune('0'+s.Owner)) + "|" + s.Via
+	for _, f := range s.Frames[1:] {
+		k += "|" + f.Location() + " " + f.Func
+	}
+	return k
+}
+
+var pcFuncs sync.Map // uintptr -> []string: the functions at pc, inlined ones included
+
+func watchedPC(pc uintptr, watched func(string) bool) bool {
+	v, ok := pcFuncs.Load(pc)
+	if !ok {
+		var fns []string
+		frames := runtime.CallersFrames([]uintptr{pc})
+		for {
+			f, more := frames.Next()
+			fns = append(fns, f.Function)
+			if !more {
+				break
+			}
+		}
+		v, _ = pcFuncs.LoadOrStore(pc, fns)
+	}
+	return slices.ContainsFunc(v.([]string), watched)
+}
+
+// Runs tracks the runs of one probe under way, so that a run can tell
+// whether another ran at the same time: while a run is alone, a leftover
+// no stack ties to anyone can only be its block's (or an unprobed
+// concurrent test's).
+type Runs struct {
+	mu     sync.Mutex
+	active map[*Span]bool
+}
+
+// Span is one run in Runs.
+type Span struct {
+	runs       *Runs
+	overlapped bool
+}
+
+// Begin registers a run.
+func (rs *Runs) Begin() *Span {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.active == nil {
+		rs.active = map[*Span]bool{}
+	}
+	s := &Span{runs: rs}
+	for o := range rs.active {
+		o.overlapped, s.overlapped = true, true
+	}
+	rs.active[s] = true
+	return s
+}
+
+// End removes the run.
+func (s *Span) End() {
+	s.runs.mu.Lock()
+	defer s.runs.mu.Unlock()
+	delete(s.runs.active, s)
+}
+
+// Alone reports whether no other run was under way at any time since Begin.
+func (s *Span) Alone() bool {
+	s.runs.mu.Lock()
+	defer s.runs.mu.Unlock()
+	return !s.overlapped
+}

@@ -1,0 +1,32 @@
+// Package text holds the few wording helpers every report shares, so that
+// counts and indentation read the same in every message.
+package text
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Plural returns "1 goroutine" or "3 goroutines": the count and the word,
+// with "s" added, or the given plural form, when n is not 1.
+func Plural[N int | int64](n N, one string, many ...string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	word := one + "s"
+	if len(many) > 0 {
+		word = many[0]
+	}
+	return strconv.FormatInt(int64(n), 10) + " " + word
+}
+
+// Indent prefixes every non-empty line of s with prefix.
+func Indent(s, prefix string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = prefix + l
+		}
+	}
+	return strings.Join(lines, "\n")
+}

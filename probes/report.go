@@ -1,0 +1,147 @@
+package probes
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Report is what one probe found in one run. The combined checks
+// (residue.Find, HaveSideEffects, CheckEverySpec, the audit command) build
+// their messages, figures and baselines from it, whatever the probe.
+type Report interface {
+	// Title names what the probe watches, as a section heading:
+	// "Goroutines", "File descriptors".
+	Title() string
+	// Findings lists what the run left behind, one entry per group of
+	// identical leftovers; empty when the run left nothing.
+	Findings() []Finding
+	// Counts are the run's figures, for reports and dashboards, found or
+	// not: {"goroutines", 0}.
+	Counts() []Count
+	// String is the full text of the findings, as a failure message shows
+	// them: what was left and where it came from. It starts with a one-line
+	// headline whose subject is "The block" ("The block left 2 goroutines
+	// running…"), which combined checks replace ("The test left…").
+	String() string
+}
+
+// Finding is one leftover, or one group of identical leftovers.
+type Finding struct {
+	// Key identifies the finding across runs and edits that move lines: it
+	// names functions, kinds and paths, never line numbers or IDs.
+	Key string
+	// Count is how many leftovers the finding stands for.
+	Count int
+	// Summary is the finding in one line.
+	Summary string
+}
+
+// Count is one figure of a run, such as {"goroutines", 2}.
+type Count struct {
+	Name  string
+	Value int64
+}
+
+// Found reports whether r found anything; a nil report found nothing.
+func Found(r Report) bool { return r != nil && len(r.Findings()) > 0 }
+
+// Option configures one probe. Each probe package has an option type of its
+// own, so a matcher for one probe accepts only that probe's options; the
+// combined checks take options of every probe and hand each to the probe it
+// names, failing when that probe does not run.
+type Option interface {
+	// Probe is the name of the probe the option configures, as in Kind.Name.
+	Probe() string
+	// String shows the option as it was written, for error messages:
+	// `leak.Within(-1s)`.
+	String() string
+}
+
+// Kind describes a probe to the combined checks: its name, whether it runs
+// by default, and how to make one from options.
+type Kind struct {
+	// Name is how options and messages refer to the probe: "goroutines".
+	Name string
+	// OnDemand probes run only when one of their options is given (the
+	// allocation probe needs a budget to judge).
+	OnDemand bool
+	// Brackets probes look first and last, around every other probe's
+	// looks and waits: the globals probe, whose second snapshot must come
+	// after the goroutines the block left have settled.
+	Brackets bool
+	// New makes a probe from the options addressed to it. Invalid options
+	// are an error naming the option.
+	New func(opts []Option) (Probe, error)
+}
+
+// selectOptions returns the options of type O among opts, in order, and an
+// error naming any other option: one meant for another probe.
+func selectOptions[O Option](probe string, opts []Option) ([]O, error) {
+	var out []O
+	var wrong []string
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if x, ok := o.(O); ok {
+			out = append(out, x)
+			continue
+		}
+		wrong = append(wrong, fmt.Sprintf("%s (an option of the %s probe)", o, o.Probe()))
+	}
+	if len(wrong) > 0 {
+		return out, fmt.Errorf("%s does not apply to the %s probe", strings.Join(wrong, ", "), probe)
+	}
+	return out, nil
+}
+
+// Setting is an option of a probe whose configuration is C: each probe
+// package declares `type Option = probes.Setting[config]`, so options of two
+// probes are different types, and only the probe's package can make them.
+type Setting[C any] struct {
+	probe, desc string
+	apply       func(*C) error
+}
+
+// NewSetting returns an option of the named probe, shown as desc (the call
+// that made it, e.g. `leak.Within(2s)`), that applies itself to the probe's
+// configuration; apply returns an error for an invalid argument.
+func NewSetting[C any](probe, desc string, apply func(*C) error) Setting[C] {
+	return Setting[C]{probe: probe, desc: desc, apply: apply}
+}
+
+// Probe implements Option.
+func (s Setting[C]) Probe() string { return s.probe }
+
+// String implements Option.
+func (s Setting[C]) String() string { return s.desc }
+
+// Configure applies opts to c in order and returns the first error, naming
+// the option; a zero Setting (never made by NewSetting) is an error too.
+func Configure[C any](c *C, opts []Setting[C]) error {
+	for _, o := range opts {
+		if o.apply == nil {
+			return fmt.Errorf("an option of the zero value was given; make options with the probe package's functions")
+		}
+		if err := o.apply(c); err != nil {
+			return fmt.Errorf("%s: %w", o.desc, err)
+		}
+	}
+	return nil
+}
+
+// NewKind describes a probe made by newProbe from its own options, so that
+// a probe package registers itself with one line:
+//
+//	var Kind = probes.NewKind(Name, NewProbe)
+//
+// The Kind's other fields can be set on the result.
+func NewKind[O Option, P Probe](name string, newProbe func(...O) (P, error)) Kind {
+	return Kind{Name: name, New: func(opts []Option) (Probe, error) {
+		own, err := selectOptions[O](name, opts)
+		if err != nil {
+			return nil, err
+		}
+		return newProbe(own...)
+	}}
+}

@@ -1,0 +1,77 @@
+package procs
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/residue-go/residue/internal/stack"
+	"github.com/residue-go/residue/probes"
+)
+
+// Frame is one call in the stack that started a process.
+type Frame = stack.Frame
+
+// DefaultWithin is the default settle window: how long the probe waits for
+// the block's child processes to exit and be waited for before it reports
+// them.
+const DefaultWithin = time.Second
+
+// Option configures the process probe (LeakProcesses, Find). Make one with
+// the functions of this package.
+type Option = probes.Setting[config]
+
+// Name is the probe's name in options and messages.
+const Name = "processes"
+
+type config struct {
+	within  time.Duration
+	ignores []string // globs on the command's base name
+}
+
+func newConfig(opts []Option) (config, error) {
+	c := config{within: DefaultWithin}
+	return c, probes.Configure(&c, opts)
+}
+
+func option(desc string, apply func(*config) error) Option {
+	return probes.NewSetting(Name, "procs."+desc, apply)
+}
+
+// Within sets the settle window: how long to wait, polling with backoff, for
+// the block's child processes to exit and be waited for before they are
+// reported. The default is DefaultWithin; 0 checks once, right after the
+// block returns. A negative window is an error.
+func Within(d time.Duration) Option {
+	return option(fmt.Sprintf("Within(%v)", d), func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("the settle window must not be negative")
+		}
+		c.within = d
+		return nil
+	})
+}
+
+// IgnoringCommand ignores child processes whose program's base name matches
+// glob in the syntax of path/filepath.Match, as in IgnoringCommand("redis-*"):
+// a server the block starts on purpose and that the test stops later. A
+// malformed glob is an error.
+func IgnoringCommand(glob string) Option {
+	return option("IgnoringCommand("+strconv.Quote(glob)+")", func(c *config) error {
+		if _, err := filepath.Match(glob, ""); err != nil || glob == "" {
+			return fmt.Errorf("not a name pattern of path/filepath.Match")
+		}
+		c.ignores = append(c.ignores, glob)
+		return nil
+	})
+}
+
+func (c *config) ignored(p *Process) bool {
+	for _, g := range c.ignores {
+		if ok, _ := filepath.Match(g, p.Program()); ok {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,109 @@
+package procs
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/residue-go/residue/internal/origin"
+	"github.com/residue-go/residue/internal/text"
+	"github.com/residue-go/residue/probes"
+)
+
+// Title implements probes.Report.
+func (r *Report) Title() string { return "Child processes" }
+
+// Findings implements probes.Report: one finding per group of processes of
+// the same program started at the same place.
+func (r *Report) Findings() []probes.Finding {
+	if r == nil {
+		return nil
+	}
+	var out []probes.Finding
+	index := map[string]int{}
+	for i := range r.Processes {
+		p := &r.Processes[i]
+		k := p.key()
+		if j, ok := index[k]; ok {
+			out[j].Count++
+			continue
+		}
+		index[k] = len(out)
+		out = append(out, probes.Finding{Key: k, Count: 1, Summary: p.Summary()})
+	}
+	return out
+}
+
+// Counts implements probes.Report.
+func (r *Report) Counts() []probes.Count {
+	return []probes.Count{{Name: "processes", Value: int64(len(r.Processes))}}
+}
+
+// key names the process by its program and the function that started it:
+// no PIDs, arguments, states or lines.
+func (p *Process) key() string {
+	return "process " + p.Program() + " started by " + origin.Maker(p.Started, p.StartedAt)
+}
+
+// Summary describes the process in one line: "pid 4242: sleep 30
+// (sleeping)".
+func (p *Process) Summary() string {
+	return fmt.Sprintf("pid %d: %s (%s)", p.PID, p.Command(), p.State)
+}
+
+// String formats the report as a failure message: a headline, then one
+// block per process with what it is, what to do about it, and the stack
+// that started it.
+func (r *Report) String() string {
+	if !r.Leaked() {
+		return "The block left no child processes behind."
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "The block left %s behind", text.Plural(len(r.Processes), "child process", "child processes"))
+	if r.Within > 0 {
+		fmt.Fprintf(&b, " (still there after the %v settle window)", r.Within)
+	}
+	b.WriteString(":\n")
+	for i := range r.Processes {
+		b.WriteString("\n")
+		writeProcess(&b, &r.Processes[i])
+	}
+	if len(r.Others) > 0 {
+		b.WriteString("\nAlso started while the block ran, and not counted as the block's (their stacks tie them to another probed block running at the same time, or nothing ties them to this one):\n")
+		for i := range r.Others {
+			fmt.Fprintf(&b, "    %s\n", r.Others[i].Summary())
+		}
+	}
+	return b.String()
+}
+
+func writeProcess(b *strings.Builder, p *Process) {
+	b.WriteString(p.Summary())
+	b.WriteString("\n")
+	if p.Zombie {
+		b.WriteString("    exited, but never waited for: call cmd.Wait (or use cmd.Run, cmd.Output) so the kernel can let it go\n")
+	} else {
+		b.WriteString("    still running: stop it (cmd.Process.Kill, or a context given to exec.CommandContext) and wait for it (cmd.Wait)\n")
+	}
+	if len(p.OneOf) > 1 {
+		fmt.Fprintf(b, "    one of pids %s: another probed block running at the same time started processes too, so which of them is this block's cannot be told\n", joinInts(p.OneOf))
+	}
+	switch {
+	case p.Started != nil:
+		origin.WriteSite(b, "started", p.By == "block", p.Started)
+	case len(p.StartedAt) > 0:
+		fmt.Fprintf(b, "    started at one of %d places (the block started processes at each):\n", len(p.StartedAt))
+		for _, f := range p.StartedAt {
+			origin.WriteSite(b, "started", p.By == "block", f)
+		}
+	case p.By == "alone":
+		b.WriteString("    started while the block ran, by a call that left no stack (a raw fork, C code); no other probed block was running\n")
+	}
+}
+
+func joinInts(ns []int) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = fmt.Sprint(n)
+	}
+	return strings.Join(s, ", ")
+}

@@ -1,0 +1,65 @@
+package residue
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/residue-go/residue/globals"
+	"github.com/residue-go/residue/probes"
+)
+
+// RequireGlobalsEnv names the environment variable that, set to 1, makes a
+// combined check fail when the test binary has no debug info for the
+// globals probe. Without it, the check runs every other probe and says,
+// once per test binary and in each report, that global state was not
+// checked. Set it in CI, where the tests run with -ldflags=-w=0.
+const RequireGlobalsEnv = "RESIDUE_REQUIRE_GLOBALS"
+
+// optionalGlobals runs the globals probe of a combined check, or, when the
+// binary has no debug info and RequireGlobalsEnv is not set, stands aside.
+type optionalGlobals struct {
+	probes.Probe
+	missing *globals.NoDebugInfoError
+}
+
+func (g *optionalGlobals) Before(r *probes.Run) error {
+	g.missing = nil
+	err := g.Probe.Before(r)
+	var nd *globals.NoDebugInfoError
+	if errors.As(err, &nd) && os.Getenv(RequireGlobalsEnv) != "1" {
+		g.missing = nd
+		warnOnce.Do(func() { fmt.Fprintf(os.Stderr, "residue: %s\n", uncheckedText) })
+		return nil
+	}
+	return err
+}
+
+func (g *optionalGlobals) After(r *probes.Run) error {
+	if g.missing != nil {
+		return nil
+	}
+	return g.Probe.After(r)
+}
+
+func (g *optionalGlobals) Report() probes.Report {
+	if g.missing != nil {
+		return unchecked{}
+	}
+	return g.Probe.Report()
+}
+
+var warnOnce sync.Once
+
+const uncheckedText = "global state was not checked: this test binary has no debug info, " +
+	"which go test strips unless run with -ldflags=-w=0 (ginkgo --ldflags=-w=0); " +
+	"set " + RequireGlobalsEnv + "=1 to make this an error"
+
+// unchecked is the report of a globals probe that stood aside.
+type unchecked struct{}
+
+func (unchecked) Title() string              { return "Global state" }
+func (unchecked) Findings() []probes.Finding { return nil }
+func (unchecked) Counts() []probes.Count     { return nil }
+func (unchecked) String() string             { return uncheckedText }
