@@ -1,0 +1,173 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRewriteSource(t *testing.T) {
+	src := `package p
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreCurrent())
+}
+
+func TestA(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	t.Log("a")
+}
+
+func TestB(_ *testing.T) {}
+
+func TestC(*testing.T) {}
+
+func Testlower(t *testing.T) {}
+
+func helper(t *testing.T) {
+	t.Run("x", func(t *testing.T) {
+		defer goleak.VerifyNone(t)
+	})
+}
+`
+	out, err := rewriteSource("p_test.go", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(out)
+	for _, want := range []string{
+		`package p; import "github.com/residue-go/residue"; import "os"` + "\n",
+		"\tos.Exit(residue.VerifyTestMain(m))\n",
+		"func TestA(t *testing.T) { residue.Check(t);\n\t\n\tt.Log(\"a\")",
+		"func TestB(residueT *testing.T) { residue.Check(residueT);}",
+		"func TestC(residueT *testing.T) { residue.Check(residueT);}",
+		"func Testlower(t *testing.T) {}",
+		"func(t *testing.T) { residue.Check(t);\n\t\t\n\t})",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("rewritten file lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "goleak") {
+		t.Errorf("goleak is still there:\n%s", got)
+	}
+	if strings.Count(got, "\n") != strings.Count(src, "\n") {
+		t.Errorf("lines moved:\n%s", got)
+	}
+}
+
+func TestRewriteKeepsGoleakWhenStillUsed(t *testing.T) {
+	src := "package p\n\nimport (\n\t\"testing\"\n\n\t\"go.uber.org/goleak\"\n)\n\nvar opt = goleak.IgnoreCurrent()\n\nfunc TestA(t *testing.T) { goleak.VerifyNone(t, opt) }\n"
+	out, err := rewriteSource("p_test.go", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(out); !strings.Contains(got, `"go.uber.org/goleak"`) || strings.Contains(got, "VerifyNone") {
+		t.Errorf("got:\n%s", got)
+	}
+}
+
+func TestParseRunAndCollect(t *testing.T) {
+	dir := t.TempDir()
+	base := "=== RUN   TestA\n--- PASS: TestA (0.00s)\n=== RUN   TestB\n--- PASS: TestB (0.00s)\nPASS\nok  \texample.com/p\t0.01s\n"
+	res := `=== RUN   TestA
+    testing.go:36: residue.Check: The block left side effects (goroutines, global state):
+        
+        Goroutines
+          The block left 1 goroutine running after it returned (still there after the 200ms settle window):
+        
+          goroutine 7 [chan receive, waiting ≥ 1s]
+              example.com/p.worker
+                  /src/p/p.go:12
+              created by example.com/p.Start — in the block
+                  /src/p/p.go:9
+        
+        Global state
+          The block changed 1 package-level variable (2 changes):
+        
+              example.com/p.cache: added "k12": 1
+              example.com/p.cache: added "k13": 2
+--- FAIL: TestA (1.00s)
+=== RUN   TestB
+    p_test.go:20: boom
+--- FAIL: TestB (0.00s)
+FAIL
+residue.VerifyTestMain: the tests The block left side effects (file descriptors):
+
+File descriptors
+  The block left 1 file descriptor open (still open after the 1s settle window):
+
+  fd 7: file /tmp/x123/log
+      opened by the block at /src/p/p.go:30
+
+  Also opened while the block ran, and not counted as the block's (their creation stacks tie them to other goroutines or to another probed block running at the same time):
+      fd 9: file /tmp/other
+FAIL	example.com/p	1.20s
+`
+	bp, rp := filepath.Join(dir, "base"), filepath.Join(dir, "res")
+	os.WriteFile(bp, []byte(base), 0o644)
+	os.WriteFile(rp, []byte(res), 0o644)
+	b, err := parseRun(bp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := parseRun(rp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range collect(b, r) {
+		got = append(got, f.pkg+" "+orMain(f.test)+" "+f.kind+" "+f.key)
+	}
+	want := []string{
+		"example.com/p TestMain fd file /tmp/x#/log",
+		"example.com/p TestA goroutine example.com/p.worker ← example.com/p.Start",
+		"example.com/p TestA global example.com/p.cache",
+		"example.com/p TestB failure fails only with residue",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if r.pkgSecs["example.com/p"] != 1.2 {
+		t.Errorf("package time %v, want 1.2", r.pkgSecs["example.com/p"])
+	}
+}
+
+func TestTriageMatching(t *testing.T) {
+	e := &triageEntry{module: "*", mode: "*", pkg: "*", test: "TestMain", kind: "global", key: "flag.CommandLine.*"}
+	f := &finding{module: "zap", mode: "race", pkg: "go.uber.org/zap", kind: "global", key: "flag.CommandLine.parsed"}
+	if !e.matches(f) {
+		t.Error("the TestMain line does not match a TestMain finding")
+	}
+	f.test = "TestA"
+	if e.matches(f) {
+		t.Error("the TestMain line matches a finding of TestA")
+	}
+	if !matchGlob("a*c*e", "abcde") || matchGlob("a*c*e", "abcdef") || matchGlob("x", "xy") {
+		t.Error("matchGlob")
+	}
+}
+
+func TestRaces(t *testing.T) {
+	lines := strings.Split(`==================
+WARNING: DATA RACE
+Read at 0x00c000012345 by goroutine 8:
+  example.com/p.reader()
+      /src/p/p.go:12 +0x3a
+
+Previous write at 0x00c000012345 by goroutine 7:
+  example.com/p.(*T).writer()
+      /src/p/p.go:20 +0x44
+==================`, "\n")
+	rs := races(lines)
+	if len(rs) != 1 || rs[0].key != "example.com/p.reader vs example.com/p.(*T).writer" {
+		t.Errorf("races: %+v", rs)
+	}
+}
