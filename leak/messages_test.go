@@ -96,9 +96,14 @@ func TestWaysOfAnEarlierRunWithTheSameMarkerAreNotShown(t *testing.T) {
 		if r.Marker() != first.Marker() {
 			continue
 		}
+		// A GC cycle that ends during the run leaves the ways unknown, and
+		// none is shown; but the earlier run's way never is.
+		if msg := rep.String(); strings.Contains(msg, "handleOrders") {
+			t.Fatalf("the earlier run's way, through handleOrders, is shown:\n%s", msg)
+		}
 		o := rep.Goroutines[0].Origin
-		if len(o) != 1 || len(o[0].From) != 1 || !strings.HasSuffix(o[0].From[0][1].Func, "handleInvoices") {
-			t.Fatalf("want only this run's way, through handleInvoices:\n%s", rep)
+		if len(o) != 1 || len(o[0].From) > 1 || (len(o[0].From) == 1 && !strings.HasSuffix(o[0].From[0][1].Func, "handleInvoices")) {
+			t.Fatalf("want at most this run's way, through handleInvoices:\n%s", rep)
 		}
 		return
 	}

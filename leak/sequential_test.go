@@ -12,7 +12,10 @@ import (
 
 // leakThroughExitedChild leaves one goroutine whose creator has exited, so
 // that only the run's label ties it to the block; it records the leaked
-// goroutine's ID in id.
+// goroutine's ID in id. It is never inlined, so that its closures have the
+// same names with and without -race.
+//
+//go:noinline
 func leakThroughExitedChild(stop chan struct{}, id *uint64) func() {
 	return func() {
 		started := make(chan struct{})
