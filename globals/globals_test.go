@@ -323,3 +323,12 @@ func TestProcessSettingsAreReported(t *testing.T) {
 		t.Fatalf("Ignoring(\"process settings\"): %v\n%s", err, report)
 	}
 }
+
+// A pattern that matches no package of the binary is an error, not a
+// check of nothing.
+func TestInPackagesMatchingNothingIsAnError(t *testing.T) {
+	_, err := globals.Find(func() {}, globals.InPackages("github.com/residue-go/residue/globals_test", "example.com/no-such-package/..."))
+	if err == nil || !strings.Contains(err.Error(), `no package of this binary matches "example.com/no-such-package/..."`) {
+		t.Fatalf("err = %v", err)
+	}
+}

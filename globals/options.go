@@ -157,6 +157,21 @@ func matchPattern(pattern string) func(string) bool {
 }
 
 // inPatterns returns a matcher for any of the patterns.
+// matchAll returns an error naming each pattern that matches none of
+// pkgs: a misspelt package would otherwise check nothing, and pass.
+func matchAll(patterns, pkgs []string) error {
+	var none []string
+	for _, p := range patterns {
+		if !slices.ContainsFunc(pkgs, matchPattern(p)) {
+			none = append(none, strconv.Quote(p))
+		}
+	}
+	if len(none) > 0 {
+		return fmt.Errorf("globals.InPackages: no package of this binary matches %s (its package-level variables would go unchecked)", strings.Join(none, ", "))
+	}
+	return nil
+}
+
 func inPatterns(patterns []string) func(string) bool {
 	ms := make([]func(string) bool, len(patterns))
 	for i, p := range patterns {

@@ -62,6 +62,9 @@ func take(cfg *config) (*Snapshot, error) {
 		}
 		scope := DefaultScope
 		if cfg.packages != nil {
+			if err := matchAll(cfg.packages, ix.Packages()); err != nil {
+				return nil, err
+			}
 			scope = inPatterns(cfg.packages)
 		}
 		if vars, err = ix.Variables(scope); err != nil {
