@@ -44,13 +44,7 @@ func option(desc string, apply func(*config) error) Option {
 // default is DefaultWithin; 0 checks once, right after the block returns.
 // A negative window is an error.
 func Within(d time.Duration) Option {
-	return option(fmt.Sprintf("Within(%v)", d), func(c *config) error {
-		if d < 0 {
-			return fmt.Errorf("the settle window must not be negative")
-		}
-		c.within = d
-		return nil
-	})
+	return probes.WithinSetting(Name, "fds", d, func(c *config, d time.Duration) { c.within = d })
 }
 
 type fdIgnore struct {

@@ -1,7 +1,6 @@
 package leak
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -48,13 +47,7 @@ func option(desc string, apply func(*config) error) Option {
 // DefaultWithin; 0 checks once, right after the block returns. A negative
 // window is an error.
 func Within(d time.Duration) Option {
-	return option(fmt.Sprintf("Within(%v)", d), func(c *config) error {
-		if d < 0 {
-			return fmt.Errorf("the settle window must not be negative")
-		}
-		c.within = d
-		return nil
-	})
+	return probes.WithinSetting(Name, "leak", d, func(c *config, d time.Duration) { c.within = d })
 }
 
 // IgnoringTopFunction ignores goroutines whose innermost function is name.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/residue-go/residue/internal/stack"
 	"github.com/residue-go/residue/probes"
@@ -288,5 +289,20 @@ func TestNestedRunGivesTheRunnerBack(t *testing.T) {
 	}
 	if during != inner || after != outer.ID() {
 		t.Fatalf("runner of the goroutine: %d during the inner run (want %d), %d after it (want the outer %d)", during, inner, after, outer.ID())
+	}
+}
+
+// The settle-window option every waiting probe offers sets the window, and
+// names itself in the error for a negative one.
+func TestWithinSetting(t *testing.T) {
+	type config struct{ within time.Duration }
+	set := func(c *config, d time.Duration) { c.within = d }
+	var c config
+	if err := probes.Configure(&c, []probes.Setting[config]{probes.WithinSetting("p", "pkg", 2*time.Second, set)}); err != nil || c.within != 2*time.Second {
+		t.Fatalf("window %v, err %v", c.within, err)
+	}
+	err := probes.Configure(&c, []probes.Setting[config]{probes.WithinSetting("p", "pkg", -time.Second, set)})
+	if err == nil || err.Error() != "pkg.Within(-1s): the settle window must not be negative" || c.within != 2*time.Second {
+		t.Fatalf("err %v, window %v", err, c.within)
 	}
 }

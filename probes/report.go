@@ -3,6 +3,7 @@ package probes
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Report is what one probe found in one run. The combined checks
@@ -144,4 +145,18 @@ func NewKind[O Option, P Probe](name string, newProbe func(...O) (P, error)) Kin
 		}
 		return newProbe(own...)
 	}}
+}
+
+// WithinSetting is the settle-window option of a probe that waits for
+// leftovers to go away: it hands d to set, and a negative d is an error.
+// pkg is the probe package's name, for the option's description
+// ("fds.Within(2s)").
+func WithinSetting[C any](probe, pkg string, d time.Duration, set func(*C, time.Duration)) Setting[C] {
+	return NewSetting(probe, fmt.Sprintf("%s.Within(%v)", pkg, d), func(c *C) error {
+		if d < 0 {
+			return fmt.Errorf("the settle window must not be negative")
+		}
+		set(c, d)
+		return nil
+	})
 }
