@@ -217,12 +217,7 @@ func NewProbe(opts ...Option) (*Probe, error) {
 
 // Report returns the figures of the last run (a *Measurement), nil before
 // one.
-func (p *Probe) Report() probes.Report {
-	if p.result == nil {
-		return nil
-	}
-	return p.result
-}
+func (p *Probe) Report() probes.Report { return probes.ReportOf(p.result) }
 
 // Before implements probes.Probe.
 func (p *Probe) Before(r *probes.Run) error {

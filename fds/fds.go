@@ -140,12 +140,7 @@ func NewSocketProbe(opts ...Option) (*Probe, error) {
 }
 
 // Report returns what the last run left (a *Report), or nil before a run.
-func (p *Probe) Report() probes.Report {
-	if p.report == nil {
-		return nil
-	}
-	return p.report
-}
+func (p *Probe) Report() probes.Report { return probes.ReportOf(p.report) }
 
 // Find runs block once and reports the file descriptors of every kind it
 // left open. The error is set when the block panicked or called

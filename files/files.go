@@ -120,12 +120,7 @@ func NewProbe(opts ...Option) (*Probe, error) {
 }
 
 // Report returns what the last run left (a *Report), or nil before a run.
-func (p *Probe) Report() probes.Report {
-	if p.report == nil {
-		return nil
-	}
-	return p.report
-}
+func (p *Probe) Report() probes.Report { return probes.ReportOf(p.report) }
 
 // Find runs block once and reports the files and directories it left in
 // the temp directory and the working directory. The error is set when an

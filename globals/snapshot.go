@@ -442,12 +442,7 @@ func (p *Probe) After(r *probes.Run) error {
 
 // Report is the result of the last run (a *Report), nil before one
 // completed.
-func (p *Probe) Report() probes.Report {
-	if p.report == nil {
-		return nil
-	}
-	return p.report
-}
+func (p *Probe) Report() probes.Report { return probes.ReportOf(p.report) }
 
 // Find runs block once and reports the state it changed.
 func Find(block func(), opts ...Option) (*Report, error) {

@@ -82,12 +82,7 @@ func NewProbe(opts ...Option) (*Probe, error) {
 }
 
 // Report returns what the last run left (a *Report), or nil before a run.
-func (p *Probe) Report() probes.Report {
-	if p.report == nil {
-		return nil
-	}
-	return p.report
-}
+func (p *Probe) Report() probes.Report { return probes.ReportOf(p.report) }
 
 // Before implements probes.Probe.
 func (p *Probe) Before(*probes.Run) error {

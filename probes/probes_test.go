@@ -306,3 +306,21 @@ func TestWithinSetting(t *testing.T) {
 		t.Fatalf("err %v, window %v", err, c.within)
 	}
 }
+
+type countReport struct{ n int }
+
+func (*countReport) Title() string              { return "Counts" }
+func (*countReport) Findings() []probes.Finding { return nil }
+func (*countReport) Counts() []probes.Count     { return nil }
+func (*countReport) String() string             { return "" }
+
+// A probe's nil report becomes a nil Report, not an interface holding nil.
+func TestReportOf(t *testing.T) {
+	var none *countReport
+	if r := probes.ReportOf(none); r != nil {
+		t.Fatalf("ReportOf(nil) = %#v, want nil", r)
+	}
+	if r := probes.ReportOf(&countReport{1}); r == nil || r.(*countReport).n != 1 {
+		t.Fatalf("ReportOf lost the report: %#v", r)
+	}
+}

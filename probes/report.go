@@ -160,3 +160,16 @@ func WithinSetting[C any](probe, pkg string, d time.Duration, set func(*C, time.
 		return nil
 	})
 }
+
+// ReportOf returns r as a Report, or nil when r is a nil pointer: a
+// probe's Report method returns it, so that "no run yet" is a nil Report,
+// never an interface holding a nil pointer.
+func ReportOf[R any, P interface {
+	*R
+	Report
+}](r P) Report {
+	if r == nil {
+		return nil
+	}
+	return r
+}

@@ -124,12 +124,7 @@ func NewProbe(opts ...Option) (*Probe, error) {
 }
 
 // Report returns what the last run left (a *Report), or nil before a run.
-func (p *Probe) Report() probes.Report {
-	if p.report == nil {
-		return nil
-	}
-	return p.report
-}
+func (p *Probe) Report() probes.Report { return probes.ReportOf(p.report) }
 
 // Find runs block once and reports the child processes it left behind. The
 // error is set when an option is invalid, when the block panicked or called
