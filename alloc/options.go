@@ -12,8 +12,8 @@ import (
 // of a combined check. Make one with the functions of this package.
 type Option = probes.Setting[config]
 
-// Name is the probe's name in options and messages.
-const Name = "allocations"
+// name is the probe's name in options and messages.
+const name = "allocations"
 
 type config struct {
 	warmUps      int
@@ -25,7 +25,7 @@ type config struct {
 }
 
 func option(desc string, apply func(*config) error) Option {
-	return probes.NewSetting(Name, "alloc."+desc, apply)
+	return probes.NewSetting(name, "alloc."+desc, apply)
 }
 
 var errNegative = errors.New("must not be negative")
@@ -35,16 +35,16 @@ type functionLimit struct {
 	objects  int64
 }
 
-// DefaultBudgetFile is where budgets are kept, relative to the directory the
+// defaultBudgetFile is where budgets are kept, relative to the directory the
 // test runs in (the package's directory under go test and ginkgo).
-const DefaultBudgetFile = "testdata/residue-budgets.json"
+const defaultBudgetFile = "testdata/residue-budgets.json"
 
-// DefaultTightenBelow is the fraction of a budget under which a figure is
+// defaultTightenBelow is the fraction of a budget under which a figure is
 // reported as room to tighten it.
-const DefaultTightenBelow = 0.8
+const defaultTightenBelow = 0.8
 
 func newConfig(opts []Option) (config, error) {
-	c := config{runs: 1, budgetFile: DefaultBudgetFile, tightenBelow: DefaultTightenBelow, budget: Figures{-1, -1}}
+	c := config{runs: 1, budgetFile: defaultBudgetFile, tightenBelow: defaultTightenBelow, budget: Figures{-1, -1}}
 	return c, probes.Configure(&c, opts)
 }
 

@@ -2,7 +2,6 @@ package matchers
 
 import (
 	"fmt"
-	"os"
 	"runtime"
 	"strings"
 
@@ -55,19 +54,14 @@ func (b *budgetMatcher) Match(actual any) (bool, error) {
 	if b.verdict, err = alloc.CheckBudget(b.name, m, b.opts...); err != nil {
 		return false, fmt.Errorf("StayWithinBudget(%q): %w", b.name, err)
 	}
-	failed := b.verdict.Failed(os.Getenv(alloc.StrictEnv) == "1")
-	if !failed && (b.verdict.Outcome == alloc.BudgetLoose || b.verdict.Outcome == alloc.BudgetRecorded) {
-		note(b.verdict.String())
+	if n := b.verdict.Note(); n != "" {
+		note(n)
 	}
-	return !failed, nil
+	return !b.verdict.Failed(), nil
 }
 
 func (b *budgetMatcher) FailureMessage(any) string {
-	msg := b.verdict.String()
-	if b.verdict.Outcome == alloc.BudgetLoose {
-		msg += fmt.Sprintf("\n  (a failure because %s=1)", alloc.StrictEnv)
-	}
-	return msg
+	return b.verdict.String()
 }
 
 func (b *budgetMatcher) NegatedFailureMessage(any) string {

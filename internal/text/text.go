@@ -30,3 +30,19 @@ func Indent(s, prefix string) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// Bytes returns n in B, KiB or MiB: "96 B", "1.5 KiB".
+func Bytes(n int64) string {
+	switch {
+	case n < 1024 && n > -1024:
+		return strconv.FormatInt(n, 10) + " B"
+	case n < 1<<20 && n > -(1<<20):
+		return oneDecimal(float64(n)/1024) + " KiB"
+	default:
+		return oneDecimal(float64(n)/(1<<20)) + " MiB"
+	}
+}
+
+func oneDecimal(x float64) string {
+	return strings.TrimSuffix(strconv.FormatFloat(x, 'f', 1, 64), ".0")
+}

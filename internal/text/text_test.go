@@ -18,3 +18,11 @@ func TestPlural(t *testing.T) {
 		t.Errorf("Indent = %q", got)
 	}
 }
+
+func TestBytes(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 96: "96 B", -96: "-96 B", 1536: "1.5 KiB", 2048: "2 KiB", 3 << 20: "3 MiB"} {
+		if got := Bytes(n); got != want {
+			t.Errorf("Bytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
