@@ -129,7 +129,7 @@ func signed(n int64, format func(int64) string) string {
 }
 
 // CheckBudget compares m with the budget called name in the budget file
-// (DefaultBudgetFile unless BudgetFile is given). With RESIDUE_UPDATE_BUDGETS=1 it
+// (testdata/residue-budgets.json unless BudgetFile is given). With RESIDUE_UPDATE_BUDGETS=1 it
 // records m's figures as the budget instead, creating the file and its
 // directory when needed, and returns a budgetRecorded verdict.
 //

@@ -179,11 +179,9 @@ func Measure(block func(), opts ...Option) (*Measurement, error) {
 	return m, nil
 }
 
-// probe measures the allocations of one run of a block, as a probes.probe:
-//
-//	p := alloc.NewProbe()
-//	_, err := probes.Exec(block, p, otherProbes...)
-//	m := p.Result()
+// probe measures the allocations of one run of a block, as a probes.Probe
+// (made through Kind, so that it runs beside the other probes of a combined
+// check).
 //
 // Before makes the runtime record every allocation (runtime.MemProfileRate
 // = 1) and reads the memory profile; After reads it again, counts what was

@@ -104,7 +104,7 @@ func Runs(n int) Option {
 }
 
 // BudgetFile sets the file budgets are read from and recorded to, instead of
-// DefaultBudgetFile. An empty path is an error.
+// testdata/residue-budgets.json. An empty path is an error.
 func BudgetFile(path string) Option {
 	return option("BudgetFile("+strconv.Quote(path)+")", func(c *config) error {
 		if path == "" {
@@ -116,7 +116,7 @@ func BudgetFile(path string) Option {
 }
 
 // TightenBelow sets the fraction of a budget under which a figure is
-// reported as room to tighten the budget (DefaultTightenBelow). 0 turns the
+// reported as room to tighten the budget (default 0.8). 0 turns the
 // report off. A fraction outside [0, 1] is an error.
 func TightenBelow(fraction float64) Option {
 	return option(fmt.Sprintf("TightenBelow(%v)", fraction), func(c *config) error {

@@ -14,6 +14,6 @@ func TestSkipUnderRaceSkipsOnlyUnderRace(t *testing.T) {
 		alloc.SkipUnderRace(t)
 	})
 	if skipped != env.Race {
-		t.Fatalf("skipped = %v in a build with RaceEnabled = %v", skipped, env.Race)
+		t.Fatalf("skipped = %v in a build with -race = %v", skipped, env.Race)
 	}
 }

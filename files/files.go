@@ -82,7 +82,7 @@ func (r *Report) Leaked() bool { return r != nil && len(r.Paths) > 0 }
 
 // probe finds the files and directories a block created in the temp
 // directory and the working directory that are still there once it has
-// returned and the settle window has passed. It is a probes.probe.
+// returned and the settle window has passed. It implements probes.Probe.
 //
 // Before the block it lists the top level of the temp directory and the
 // working directory's tree (up to 5000 entries); after it, it looks again,
@@ -126,12 +126,7 @@ func (p *probe) Report() probes.Report { return probes.ReportOf(p.report) }
 // the temp directory and the working directory. The error is set when an
 // option is invalid, or when the block panicked or called runtime.Goexit.
 func Find(block func(), opts ...Option) (*Report, error) {
-	p, err := newProbe(opts...)
-	if err != nil {
-		return nil, err
-	}
-	_, err = probes.Exec(block, p)
-	return p.report, err
+	return probes.Find[*Report](Kind, block, opts)
 }
 
 var runs origin.Runs

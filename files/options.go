@@ -36,7 +36,7 @@ func option(desc string, apply func(*config) error) Option {
 
 // Within sets the settle window: how long to wait, polling with backoff, for
 // the block's files to be removed before they are reported. The default is
-// DefaultWithin; 0 checks once, right after the block returns. A negative
+// 1s; 0 checks once, right after the block returns. A negative
 // window is an error.
 func Within(d time.Duration) Option {
 	return probes.WithinSetting(name, "files", d, func(c *config, d time.Duration) { c.within = d })

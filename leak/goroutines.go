@@ -59,7 +59,7 @@ func (r *Report) Leaked() bool { return r != nil && len(r.Goroutines) > 0 }
 
 // probe finds the goroutines a block started, directly or through
 // other goroutines, that are still alive once the block has returned and the
-// settle window has passed. It is a probes.probe.
+// settle window has passed. It implements probes.Probe.
 type probe struct {
 	cfg     config
 	before  map[uint64]bool // goroutines alive before the block
@@ -103,12 +103,7 @@ func (p *probe) After(r *probes.Run) error {
 // Find runs block once and reports the goroutines it left running.
 // The error is set when the block panicked or called runtime.Goexit.
 func Find(block func(), opts ...Option) (*Report, error) {
-	p, err := newProbe(opts...)
-	if err != nil {
-		return nil, err
-	}
-	_, err = probes.Exec(block, p)
-	return p.report, err
+	return probes.Find[*Report](Kind, block, opts)
 }
 
 // leakProfile is the runtime's goroutineleak profile (Go 1.27 by default),

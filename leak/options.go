@@ -44,7 +44,7 @@ func option(desc string, apply func(*config) error) Option {
 // Within sets the settle window: how long to wait, polling with backoff, for
 // leftovers to go away before they are reported. A leftover the runtime
 // proves stuck forever is reported without waiting. The default is
-// DefaultWithin; 0 checks once, right after the block returns. A negative
+// 1s; 0 checks once, right after the block returns. A negative
 // window is an error.
 func Within(d time.Duration) Option {
 	return probes.WithinSetting(name, "leak", d, func(c *config, d time.Duration) { c.within = d })

@@ -15,7 +15,7 @@ import (
 
 // StayWithinBudget succeeds when the block allocates no more objects and no
 // more bytes than the budget called name records in the budget file
-// (alloc.DefaultBudgetFile, testdata/residue-budgets.json in the package's
+// (testdata/residue-budgets.json in the package's
 // directory, unless alloc.BudgetFile is among opts):
 //
 //	Expect(func() { parseHeader(raw) }).To(StayWithinBudget("parse-header"))
@@ -24,7 +24,7 @@ import (
 // and when the file has no such budget. Run the tests with
 // RESIDUE_UPDATE_BUDGETS=1 to record the current figures instead.
 //
-// A figure below alloc.DefaultTightenBelow (80%) of its budget passes and is
+// A figure below 80% (alloc.TightenBelow) of its budget passes and is
 // reported, so the budget can be tightened: as a Ginkgo report entry shown
 // with the spec, or through GinkgoWriter outside a Ginkgo suite. With
 // RESIDUE_STRICT_BUDGETS=1 it fails instead. An empty name is an error (the

@@ -136,7 +136,7 @@ func Configure[C any](c *C, opts []Setting[C]) error {
 // NewKind describes a probe made by newProbe from its own options, so that
 // a probe package registers itself with one line:
 //
-//	var Kind = probes.NewKind(Name, NewProbe)
+//	var Kind = probes.NewKind("processes", newProbe)
 //
 // The Kind's other fields can be set on the result.
 func NewKind[O Option, P Probe](name string, newProbe func(...O) (P, error)) Kind {

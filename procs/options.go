@@ -37,7 +37,7 @@ func option(desc string, apply func(*config) error) Option {
 
 // Within sets the settle window: how long to wait, polling with backoff, for
 // the block's child processes to exit and be waited for before they are
-// reported. The default is DefaultWithin; 0 checks once, right after the
+// reported. The default is 1s; 0 checks once, right after the
 // block returns. A negative window is an error.
 func Within(d time.Duration) Option {
 	return probes.WithinSetting(name, "procs", d, func(c *config, d time.Duration) { c.within = d })

@@ -88,7 +88,7 @@ func (r *Report) Leaked() bool { return r != nil && len(r.Processes) > 0 }
 
 // probe finds the child processes a block started that are still there
 // (running, or exited and not waited for) once it has returned and the
-// settle window has passed. It is a probes.probe. During the run it
+// settle window has passed. It implements probes.Probe. During the run it
 // records every allocation (runtime.MemProfileRate = 1), which gives the
 // stack that started each process.
 type probe struct {
@@ -130,12 +130,7 @@ func (p *probe) Report() probes.Report { return probes.ReportOf(p.report) }
 // error is set when an option is invalid, when the block panicked or called
 // runtime.Goexit, or when the process table could not be read.
 func Find(block func(), opts ...Option) (*Report, error) {
-	p, err := newProbe(opts...)
-	if err != nil {
-		return nil, err
-	}
-	_, err = probes.Exec(block, p)
-	return p.report, err
+	return probes.Find[*Report](Kind, block, opts)
 }
 
 var runs origin.Runs
