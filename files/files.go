@@ -28,6 +28,7 @@ import (
 
 	"github.com/residue-go/residue/internal/memprof"
 	"github.com/residue-go/residue/internal/origin"
+	"github.com/residue-go/residue/internal/stack"
 	"github.com/residue-go/residue/probes"
 )
 
@@ -286,7 +287,7 @@ func (p *probe) creators(r *probes.Run, start time.Time) *creators {
 	c := &creators{start: start, returned: r.Returned().Add(clockSlack)}
 	alone := p.span.Alone()
 	for _, s := range origin.Sites(p.baseline, r.Marker(), watched) {
-		if slices.Contains(readers, s.Via) || hasFunc(s.Frames, "testing.(*common).TempDir") || opensExisting(&s) {
+		if slices.Contains(readers, s.Via) || stack.HasFunc(s.Frames, "testing.(*common).TempDir") || opensExisting(&s) {
 			continue
 		}
 		if !origin.Claim(&s, r, p.baseline, alone) {
@@ -439,8 +440,4 @@ func btoi(b bool) int {
 // for a command's missing standard streams).
 func opensExisting(s *origin.Site) bool {
 	return s.Via == "os.OpenFile" && len(s.Frames) > 1 && strings.HasPrefix(s.Frames[1].Func, "os/exec.")
-}
-
-func hasFunc(frames []probes.Frame, fn string) bool {
-	return slices.ContainsFunc(frames, func(f probes.Frame) bool { return f.Func == fn })
 }

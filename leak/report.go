@@ -84,7 +84,7 @@ func (r *Report) String() string {
 			for _, g := range groups[i:] {
 				rest += len(g.gs)
 			}
-			fmt.Fprintf(&b, "\n… and %d more %s (%s with other stacks), not shown\n", len(groups)-i, plural(len(groups)-i, "group"),
+			fmt.Fprintf(&b, "\n… and %s (%s with other stacks), not shown\n", text.Plural(len(groups)-i, "more group"),
 				text.Plural(rest, "goroutine"))
 			break
 		}
@@ -259,12 +259,4 @@ func originKey(cs []Creation) string {
 		fmt.Fprintf(&b, "%s %s %v %v|", c.Func, c.Location(), c.InBlock, c.From)
 	}
 	return b.String()
-}
-
-// plural returns word, or its plural form when n is not 1.
-func plural(n int, word string) string {
-	if n == 1 {
-		return word
-	}
-	return word + "s"
 }
