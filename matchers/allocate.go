@@ -13,7 +13,6 @@ import (
 	"github.com/residue-go/residue/alloc"
 	"github.com/residue-go/residue/internal/env"
 	"github.com/residue-go/residue/internal/text"
-	"github.com/residue-go/residue/probes"
 )
 
 // Allocate succeeds when the block makes any heap allocation on its own
@@ -62,7 +61,7 @@ func (a *allocateMatcher) Match(actual any) (bool, error) {
 	if a.unit != "" && a.limit < 0 {
 		return false, fmt.Errorf("%s: a count of %s is never negative", a.call, a.unit)
 	}
-	block, err := probes.Block(a.name, actual)
+	block, err := asBlock(a.name, actual)
 	if err != nil {
 		return false, err
 	}

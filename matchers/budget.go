@@ -10,7 +10,6 @@ import (
 	"github.com/onsi/gomega/types"
 
 	"github.com/residue-go/residue/alloc"
-	"github.com/residue-go/residue/probes"
 )
 
 // StayWithinBudget succeeds when the block allocates no more objects and no
@@ -43,7 +42,7 @@ func (b *budgetMatcher) Match(actual any) (bool, error) {
 	if b.name == "" {
 		return false, fmt.Errorf("StayWithinBudget(\"\"): a budget needs a name")
 	}
-	block, err := probes.Block("StayWithinBudget", actual)
+	block, err := asBlock("StayWithinBudget", actual)
 	if err != nil {
 		return false, err
 	}

@@ -17,7 +17,7 @@ type probeMatcher[R probes.Report] struct {
 }
 
 func (m *probeMatcher[R]) Match(actual any) (bool, error) {
-	block, err := probes.Block(m.name, actual)
+	block, err := asBlock(m.name, actual)
 	if err != nil {
 		return false, err
 	}
