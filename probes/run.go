@@ -96,6 +96,17 @@ func (r *Run) Owns(fn string) bool {
 	return rest == "" || strings.HasPrefix(rest, ".func") || strings.HasPrefix(rest, ".gowrap")
 }
 
+// Encloses reports whether inner was started inside r's block: on a
+// goroutine that carried r's label, so that what inner's block does is also
+// r's block's doing.
+func (r *Run) Encloses(inner *Run) bool {
+	if r == nil || inner == nil || r == inner || inner.parent == nil {
+		return false
+	}
+	v, ok := pprof.Label(inner.parent, r.label)
+	return ok && v == labelValue
+}
+
 // Started is when the block first started running.
 func (r *Run) Started() time.Time {
 	r.mu.Lock()
