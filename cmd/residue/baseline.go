@@ -9,7 +9,7 @@ import (
 	"os"
 	"slices"
 
-	"github.com/residue-go/residue/audit/record"
+	"github.com/residue-go/residue/internal/record"
 )
 
 // entry is one accepted finding of a baseline file.

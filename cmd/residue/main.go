@@ -23,7 +23,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/residue-go/residue/audit/record"
+	"github.com/residue-go/residue/internal/record"
 )
 
 // Exit codes.

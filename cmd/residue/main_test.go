@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/residue-go/residue/audit/record"
+	"github.com/residue-go/residue/internal/record"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/fixture.golden")

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/residue-go/residue/audit/record"
+	"github.com/residue-go/residue/internal/record"
 )
 
 // summary counts what the run found.

@@ -4,9 +4,9 @@ import (
 	"strings"
 
 	"github.com/residue-go/residue"
-	"github.com/residue-go/residue/audit/record"
 	"github.com/residue-go/residue/fds"
 	"github.com/residue-go/residue/globals"
+	"github.com/residue-go/residue/internal/record"
 	"github.com/residue-go/residue/leak"
 	"github.com/residue-go/residue/probes"
 )

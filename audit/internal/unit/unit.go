@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/residue-go/residue/audit/record"
+	"github.com/residue-go/residue/internal/record"
 )
 
 // Unit is a test or spec being audited.

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/residue-go/residue/audit/record"
+	"github.com/residue-go/residue/internal/record"
 )
 
 func TestPackageOf(t *testing.T) {
