@@ -43,13 +43,21 @@ func TestCheckNestedInVerifyTestMain(t *testing.T) {
 	}
 	for _, c := range []struct {
 		test, kind, check, main string
+		with                    string // another test run with it
 	}{
-		{"TestFileLeftForNestedCheck", "file descriptors", "opened by the test at *" + lineOf("file opened"), "fd "},
-		{"TestSocketDroppedForNestedCheck", "file descriptors", "opened by the test at *" + lineOf("socket dialed"), "tcp4 127.0.0.1:"},
-		{"TestGoroutineLeftForNestedCheck", "goroutines", lineOf("goroutine started"), lineOf("goroutine started")},
+		{"TestFileLeftForNestedCheck", "file descriptors", "opened by the test at *" + lineOf("file opened"), "fd ", ""},
+		{"TestSocketDroppedForNestedCheck", "file descriptors", "opened by the test at *" + lineOf("socket dialed"), "tcp4 127.0.0.1:", ""},
+		{"TestGoroutineLeftForNestedCheck", "goroutines", lineOf("goroutine started"), lineOf("goroutine started"), ""},
+		// A test paused by t.Parallel, its Check under way, waits for its
+		// turn and not for a finalizer: it does not make the hold let go.
+		{"TestFileLeftForNestedCheck", "file descriptors", "opened by the test at *" + lineOf("file opened"), "fd ", "TestPausedBesideNestedCheck"},
 	} {
-		t.Run(c.test, func(t *testing.T) {
-			cmd := exec.Command(exe, "-test.run=^"+c.test+"$", "-test.v")
+		run := "^" + c.test + "$"
+		if c.with != "" {
+			run = "^(" + c.test + "|" + c.with + ")$"
+		}
+		t.Run(run, func(t *testing.T) {
+			cmd := exec.Command(exe, "-test.run="+run, "-test.v")
 			cmd.Env = append(os.Environ(), "RESIDUE_VERIFY_TEST_MAIN=1")
 			out, _ := cmd.CombinedOutput()
 			check, main, _ := strings.Cut(string(out), "residue.VerifyTestMain:")
@@ -69,6 +77,14 @@ func TestCheckNestedInVerifyTestMain(t *testing.T) {
 // The tests below run only under TestCheckNestedInVerifyTestMain. Each
 // drops what it leaves: only the finalizer queue, held while runs are under
 // way, keeps it open until it is judged.
+
+func TestPausedBesideNestedCheck(t *testing.T) {
+	if os.Getenv("RESIDUE_VERIFY_TEST_MAIN") == "" {
+		t.Skip("run by TestCheckNestedInVerifyTestMain")
+	}
+	residue.Check(t, quick, only)
+	t.Parallel()
+}
 
 func TestFileLeftForNestedCheck(t *testing.T) {
 	if os.Getenv("RESIDUE_VERIFY_TEST_MAIN") == "" {

@@ -172,7 +172,11 @@ const maxLookEvery = 100 * time.Millisecond
 // running. A block's goroutines are those that run it (its runners) and
 // those they started, through creators still alive: the tests of a
 // VerifyTestMain run, started by its runner's m.Run, and a test's subtests.
-// A goroutine that is finishing a run of residue's own (a Check nested in
+// A goroutine the testing package holds (a test paused by t.Parallel until
+// its turn, a test waiting for its subtests, m.Run waiting for the tests)
+// waits for other tests, not for a finalizer: it is left out, and the tests
+// it waits for, when they are the block's, decide. A goroutine that is
+// finishing a run of residue's own (a Check nested in
 // the block, settling) counts as running: it waits for no finalizer, and it
 // ends by itself. Called with finalizers locked.
 func blockBlocked(runs []*holdTicket) bool {
@@ -210,7 +214,7 @@ func blockBlocked(runs []*holdTicket) bool {
 		}
 		idle, seen := true, false
 		for i := range all {
-			if inBlock(all[i].ID, 0) {
+			if inBlock(all[i].ID, 0) && !waitsForTests(&all[i]) {
 				seen = true
 				if busy(&all[i]) {
 					idle = false
@@ -221,6 +225,22 @@ func blockBlocked(runs []*holdTicket) bool {
 		if seen && idle {
 			return true
 		}
+	}
+	return false
+}
+
+// waitsForTests reports whether a blocked goroutine waits in the testing
+// package: its innermost frame outside the runtime and sync is testing's.
+func waitsForTests(g *stack.Goroutine) bool {
+	if busy(g) || !strings.Contains(g.Raw, "testing.") {
+		return false
+	}
+	g.ParseFrames()
+	for _, f := range g.Frames {
+		if stack.IsRuntime(f.Func) || strings.HasPrefix(f.Func, "sync.") || strings.HasPrefix(f.Func, "internal/sync.") {
+			continue
+		}
+		return strings.HasPrefix(f.Func, "testing.")
 	}
 	return false
 }

@@ -107,6 +107,17 @@ func (r *Run) Encloses(inner *Run) bool {
 	return ok && v == labelValue
 }
 
+// EnclosedBy reports whether r was started inside the block of the run
+// whose ID is id (see Encloses): for a run that knows only another's ID, as
+// RunnerOf gives it.
+func (r *Run) EnclosedBy(id uint64) bool {
+	if r == nil || r.parent == nil || id == 0 || id == r.id {
+		return false
+	}
+	v, ok := pprof.Label(r.parent, "residue-"+strconv.FormatUint(id, 10))
+	return ok && v == labelValue
+}
+
 // Started is when the block first started running.
 func (r *Run) Started() time.Time {
 	r.mu.Lock()
