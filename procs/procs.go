@@ -141,9 +141,9 @@ func Find(block func(), opts ...Option) (*Report, error) {
 var runs origin.Runs
 
 // Before implements probes.Probe.
-func (p *Probe) Before(*probes.Run) error {
+func (p *Probe) Before(r *probes.Run) error {
 	p.report = nil
-	p.span = runs.Begin()
+	p.span = runs.Begin(r)
 	// Published counts, without a GC: a process start of an earlier run not
 	// yet published can only add a candidate place to a message.
 	p.baseline = origin.Take()
