@@ -48,6 +48,7 @@ func TestCheckNestedInVerifyTestMain(t *testing.T) {
 		{"TestFileLeftForNestedCheck", "file descriptors", "opened by the test at *" + lineOf("file opened"), "fd ", ""},
 		{"TestSocketDroppedForNestedCheck", "file descriptors", "opened by the test at *" + lineOf("socket dialed"), "tcp4 127.0.0.1:", ""},
 		{"TestGoroutineLeftForNestedCheck", "goroutines", lineOf("goroutine started"), lineOf("goroutine started"), ""},
+		{"TestProcessLeftForNestedCheck", "child processes", "sleep 3", "sleep 3", ""},
 		// A test paused by t.Parallel, its Check under way, waits for its
 		// turn and not for a finalizer: it does not make the hold let go.
 		{"TestFileLeftForNestedCheck", "file descriptors", "opened by the test at *" + lineOf("file opened"), "fd ", "TestPausedBesideNestedCheck"},
@@ -124,6 +125,16 @@ func TestGoroutineLeftForNestedCheck(t *testing.T) {
 	residue.Check(t, quick, only)
 	never := make(chan struct{})
 	go func() { <-never }() // goroutine started
+}
+
+func TestProcessLeftForNestedCheck(t *testing.T) {
+	if os.Getenv("RESIDUE_VERIFY_TEST_MAIN") == "" {
+		t.Skip("run by TestCheckNestedInVerifyTestMain")
+	}
+	residue.Check(t, quick, only)
+	if err := exec.Command("sleep", "3").Start(); err != nil { // process started
+		t.Fatal(err)
+	}
 }
 
 // A test that waits for a finalizer of its own is not held up by the

@@ -133,7 +133,7 @@ func Find(block func(), opts ...Option) (*Report, error) {
 var runs origin.Runs
 
 // Before implements probes.Probe.
-func (p *probe) Before(*probes.Run) error {
+func (p *probe) Before(r *probes.Run) error {
 	p.report = nil
 	p.roots = p.roots[:0]
 	if tmp, err := filepath.Abs(os.TempDir()); err == nil {
@@ -142,7 +142,7 @@ func (p *probe) Before(*probes.Run) error {
 	if wd, err := os.Getwd(); err == nil {
 		p.roots = append(p.roots, root{dir: wd, name: "working dir", depth: -1})
 	}
-	p.span = runs.Begin()
+	p.span = runs.Begin(r)
 	p.before = take(p.roots)
 	// The claim counts calls: what earlier runs did must not look done now.
 	p.baseline = origin.TakeCurrent()

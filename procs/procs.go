@@ -136,9 +136,9 @@ func Find(block func(), opts ...Option) (*Report, error) {
 var runs origin.Runs
 
 // Before implements probes.Probe.
-func (p *probe) Before(*probes.Run) error {
+func (p *probe) Before(r *probes.Run) error {
 	p.report = nil
-	p.span = runs.Begin()
+	p.span = runs.Begin(r)
 	// Published counts, without a GC: a process start of an earlier run not
 	// yet published can only add a candidate place to a message.
 	p.baseline = origin.Take()

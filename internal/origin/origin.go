@@ -298,19 +298,23 @@ type Runs struct {
 // Span is one run in Runs.
 type Span struct {
 	runs       *Runs
+	run        *probes.Run
 	overlapped bool
 }
 
-// Begin registers a run.
-func (rs *Runs) Begin() *Span {
+// Begin registers run. A run nested in another (see probes.Run.Encloses)
+// does not make either overlapped: the inner block is part of the outer.
+func (rs *Runs) Begin(run *probes.Run) *Span {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	if rs.active == nil {
 		rs.active = map[*Span]bool{}
 	}
-	s := &Span{runs: rs}
+	s := &Span{runs: rs, run: run}
 	for o := range rs.active {
-		o.overlapped, s.overlapped = true, true
+		if !o.run.Encloses(run) && !run.Encloses(o.run) {
+			o.overlapped, s.overlapped = true, true
+		}
 	}
 	rs.active[s] = true
 	return s

@@ -3,6 +3,8 @@ package origin
 import (
 	"slices"
 	"testing"
+
+	"github.com/residue-go/residue/probes"
 )
 
 func TestClosureParents(t *testing.T) {
@@ -23,18 +25,46 @@ func TestClosureParents(t *testing.T) {
 }
 
 func TestRunsTellOverlap(t *testing.T) {
+	run := func() *probes.Run {
+		r, err := probes.Start()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Finish() })
+		return r
+	}
 	var rs Runs
-	a := rs.Begin()
+	a := rs.Begin(run())
 	if !a.Alone() {
 		t.Fatal("a single run is not alone")
 	}
-	b := rs.Begin()
+	b := rs.Begin(run())
 	b.End()
 	if a.Alone() || b.Alone() {
 		t.Error("overlapping runs say they are alone")
 	}
 	a.End()
-	if c := rs.Begin(); !c.Alone() {
+	if c := rs.Begin(run()); !c.Alone() {
 		t.Error("a run after the others ended is not alone")
+	} else {
+		c.End()
 	}
+
+	// A run started inside another's block is part of it: neither is
+	// overlapped by the other, and both are by a third.
+	outer := run()
+	o := rs.Begin(outer)
+	var inner *probes.Run
+	outer.Enter(func() { inner = run() })
+	i := rs.Begin(inner)
+	if !o.Alone() || !i.Alone() {
+		t.Errorf("nested runs say they overlap: outer alone %v, inner alone %v", o.Alone(), i.Alone())
+	}
+	x := rs.Begin(run())
+	if o.Alone() || i.Alone() || x.Alone() {
+		t.Error("a third run beside nested ones is not seen")
+	}
+	x.End()
+	i.End()
+	o.End()
 }
