@@ -179,7 +179,7 @@ func (p *Probe) Before(r *probes.Run) error {
 	p.report = nil
 	primeNetpoller()
 	p.hold = joinHold(r)
-	p.run = startFDRun()
+	p.run = startFDRun(r)
 	p.baseline = allocBaseline()
 	p.before, p.beforeErr = snapshot()
 	p.release = memprof.RecordAllocations()
@@ -352,8 +352,12 @@ func (p *Probe) newEntries(after []fdEntry) []fdEntry {
 
 // fdRun tracks which probed runs are under way at the same time: while a run
 // is alone, a new descriptor that no creation stack ties to anyone can only
-// be its block's (or an unprobed concurrent test's).
+// be its block's (or an unprobed concurrent test's). A run nested in
+// another (a check inside a checked test) does not make either less alone:
+// what the inner block opens is the outer block's too, and the inner check
+// sees what it would see without the outer one.
 type fdRun struct {
+	run        *probes.Run
 	overlapped bool
 }
 
@@ -362,15 +366,17 @@ var fdRuns struct {
 	active map[*fdRun]bool
 }
 
-func startFDRun() *fdRun {
+func startFDRun(run *probes.Run) *fdRun {
 	fdRuns.Lock()
 	defer fdRuns.Unlock()
 	if fdRuns.active == nil {
 		fdRuns.active = map[*fdRun]bool{}
 	}
-	r := &fdRun{}
+	r := &fdRun{run: run}
 	for o := range fdRuns.active {
-		o.overlapped, r.overlapped = true, true
+		if !run.Within(o.run) {
+			o.overlapped, r.overlapped = true, true
+		}
 	}
 	fdRuns.active[r] = true
 	return r

@@ -96,6 +96,13 @@ func (r *Run) Owns(fn string) bool {
 	return rest == "" || strings.HasPrefix(rest, ".func") || strings.HasPrefix(rest, ".gowrap")
 }
 
+// Within reports whether r was started inside o's block (on a goroutine
+// carrying o's label), so that o sees what r's block leaves behind.
+func (r *Run) Within(o *Run) bool {
+	v, _ := pprof.Label(r.parent, o.label)
+	return v == labelValue
+}
+
 // Started is when the block first started running.
 func (r *Run) Started() time.Time {
 	r.mu.Lock()
