@@ -240,8 +240,8 @@ func TestGoTestFails(t *testing.T) {
 }
 
 // TestNestedChecks audits a module whose tests use residue themselves (a
-// matcher inside a test, a suite with suite.CheckEverySpec) and a test that
-// runs its own binary again: every test passes audited as it does under
+// matcher inside a test, a suite with suite.CheckEverySpec), goleak in a
+// TestMain, and a test that runs its own binary again: every test passes audited as it does under
 // plain go test, and the child process writes no records.
 func TestNestedChecks(t *testing.T) {
 	var out, errb bytes.Buffer
@@ -277,6 +277,9 @@ func TestNestedChecks(t *testing.T) {
 		// block: the audit's check, which encloses it, is not another
 		// block running at the same time.
 		"TestFileOpenedElsewhereIsSeen: found; file opened by example.com/nested/drop.openKept",
+		// goleak.VerifyTestMain, after the tests, finds no goroutine of
+		// residue's (the package would fail outside its tests).
+		"TestOpensAndCloses: clean",
 		// Once, skipped: the child process that runs it is not audited.
 		"TestChild: clean, skipped",
 		"TestRunsItself: clean",
