@@ -18,6 +18,7 @@ import (
 	"github.com/residue-go/residue/fds"
 	"github.com/residue-go/residue/files"
 	"github.com/residue-go/residue/globals"
+	"github.com/residue-go/residue/internal/env"
 	"github.com/residue-go/residue/internal/golden"
 	"github.com/residue-go/residue/leak"
 	"github.com/residue-go/residue/probes"
@@ -221,7 +222,7 @@ func TestCombinedCheckWithoutDebugInfo(t *testing.T) {
 	}
 	var stdout, stderr strings.Builder
 	run := exec.Command(exe)
-	run.Env = append(os.Environ(), residue.RequireGlobalsEnv+"=")
+	run.Env = append(os.Environ(), env.RequireGlobals+"=")
 	run.Stdout, run.Stderr = &stdout, &stderr
 	if err := run.Run(); err != nil {
 		t.Fatalf("run: %v\n%s%s", err, stdout.String(), stderr.String())
@@ -238,10 +239,10 @@ func TestCombinedCheckWithoutDebugInfo(t *testing.T) {
 	}
 
 	strict := exec.Command(exe)
-	strict.Env = append(os.Environ(), residue.RequireGlobalsEnv+"=1")
+	strict.Env = append(os.Environ(), env.RequireGlobals+"=1")
 	out2, err := strict.CombinedOutput()
 	if err == nil || !strings.Contains(string(out2), "error: cannot list package-level variables") || !strings.Contains(string(out2), "-ldflags=-w=0") {
-		t.Errorf("with %s=1: err %v, output:\n%s", residue.RequireGlobalsEnv, err, out2)
+		t.Errorf("with %s=1: err %v, output:\n%s", env.RequireGlobals, err, out2)
 	}
 }
 

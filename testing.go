@@ -28,9 +28,10 @@ import (
 // later; a failure is reported at the line that called Check.
 //
 // Global state is process-wide: in a test that runs in parallel with others
-// (t.Parallel), a changed variable cannot be told apart from another
-// test's change, so Check logs such changes (see go test -v) instead of
-// failing; VerifyTestMain still judges them for the whole binary.
+// (it, or a test it is a subtest of, called t.Parallel), a changed variable
+// cannot be told apart from another test's change, so Check logs such
+// changes (see go test -v) instead of failing; VerifyTestMain still judges
+// them for the whole binary.
 func Check(t testing.TB, opts ...Option) {
 	t.Helper()
 	s, err := Start(opts...)
@@ -46,9 +47,9 @@ func Check(t testing.TB, opts ...Option) {
 			t.Errorf("residue.Check: %v", err)
 			return
 		}
-		if isParallel(t) {
+		if who := parallelTest(t); who != "" {
 			if g := Of[*globals.Report](report); probes.Found(g) {
-				t.Logf("residue.Check: not judged, as the test ran in parallel with others and global state is shared by all:\n%s", g)
+				t.Logf("residue.Check: not judged, as %s in parallel with other tests and global state is shared by all:\n%s", who, g)
 			}
 			report.Probes = slices.DeleteFunc(report.Probes, func(p probes.Report) bool {
 				_, ok := p.(*globals.Report)
@@ -61,16 +62,36 @@ func Check(t testing.TB, opts ...Option) {
 	})
 }
 
-// isParallel reports whether t has called t.Parallel. The testing package
-// has no method for it; its field is read with reflection, on the test's
-// own goroutine, and a testing package without it counts as not parallel.
-func isParallel(t testing.TB) bool {
+// parallelTest says which test runs in parallel with others, making t's
+// global changes impossible to tell from theirs: "the test ran" when t
+// called t.Parallel, "its parent test TestX runs" when an ancestor did (its
+// subtests run beside the other parallel tests too), "" when none did. A
+// parent that only waits for its subtests is not parallel. The testing
+// package has no method for it; its fields (isParallel, parent, name) are
+// read with reflection, on the test's own goroutine, and a testing package
+// without them counts as not parallel.
+func parallelTest(t testing.TB) string {
 	v := reflect.ValueOf(t)
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
-		return false
+		return ""
 	}
-	f := v.Elem().FieldByName("isParallel")
-	return f.IsValid() && f.Kind() == reflect.Bool && f.Bool()
+	for c, self := v.Elem(), true; ; self = false {
+		if f := c.FieldByName("isParallel"); f.IsValid() && f.Kind() == reflect.Bool && f.Bool() {
+			if self {
+				return "the test ran"
+			}
+			name := c.FieldByName("name")
+			if !name.IsValid() || name.Kind() != reflect.String {
+				return "a parent test runs"
+			}
+			return "its parent test " + name.String() + " runs"
+		}
+		p := c.FieldByName("parent")
+		if !p.IsValid() || p.Kind() != reflect.Pointer || p.IsNil() || p.Elem().Kind() != reflect.Struct {
+			return ""
+		}
+		c = p.Elem()
+	}
 }
 
 // Adopt makes the calling goroutine part of the session's block from now

@@ -7,18 +7,12 @@ import (
 	"sync"
 
 	"github.com/residue-go/residue/globals"
+	"github.com/residue-go/residue/internal/env"
 	"github.com/residue-go/residue/probes"
 )
 
-// RequireGlobalsEnv names the environment variable that, set to 1, makes a
-// combined check fail when the test binary has no debug info for the
-// globals probe. Without it, the check runs every other probe and says,
-// once per test binary and in each report, that global state was not
-// checked. Set it in CI, where the tests run with -ldflags=-w=0.
-const RequireGlobalsEnv = "RESIDUE_REQUIRE_GLOBALS"
-
 // optionalGlobals runs the globals probe of a combined check, or, when the
-// binary has no debug info and RequireGlobalsEnv is not set, stands aside.
+// binary has no debug info and RESIDUE_REQUIRE_GLOBALS is not 1, stands aside.
 type optionalGlobals struct {
 	probes.Probe
 	missing *globals.NoDebugInfoError
@@ -28,7 +22,7 @@ func (g *optionalGlobals) Before(r *probes.Run) error {
 	g.missing = nil
 	err := g.Probe.Before(r)
 	var nd *globals.NoDebugInfoError
-	if errors.As(err, &nd) && os.Getenv(RequireGlobalsEnv) != "1" {
+	if errors.As(err, &nd) && os.Getenv(env.RequireGlobals) != "1" {
 		g.missing = nd
 		warnOnce.Do(func() { fmt.Fprintf(os.Stderr, "residue: %s\n", uncheckedText) })
 		return nil
@@ -54,7 +48,7 @@ var warnOnce sync.Once
 
 const uncheckedText = "global state was not checked: this test binary has no debug info, " +
 	"which go test strips unless run with -ldflags=-w=0 (ginkgo --ldflags=-w=0); " +
-	"set " + RequireGlobalsEnv + "=1 to make this an error"
+	"set " + env.RequireGlobals + "=1 to make this an error"
 
 // unchecked is the report of a globals probe that stood aside.
 type unchecked struct{}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/residue-go/residue/alloc"
+	"github.com/residue-go/residue/internal/env"
 )
 
 // plainBlock allocates five objects, one of them tiny.
@@ -63,7 +64,7 @@ func BenchmarkMeasure(b *testing.B) {
 	for _, bl := range benchBlocks {
 		for _, c := range conditions {
 			b.Run(bl.name+"/"+c.name, func(b *testing.B) {
-				if alloc.RaceEnabled {
+				if env.Race {
 					b.Skip("allocation figures are not exact under -race")
 				}
 				want, err := alloc.Measure(bl.block)

@@ -12,93 +12,98 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/residue-go/residue/internal/env"
 	"github.com/residue-go/residue/internal/text"
 )
 
-// UpdateEnv names the environment variable that switches budget checks to
-// recording: with RESIDUE_UPDATE_BUDGETS=1, CheckBudget writes each block's
-// current figures to the budget file and passes.
-const UpdateEnv = "RESIDUE_UPDATE_BUDGETS"
-
-// StrictEnv names the environment variable that turns room to tighten a
-// budget into a failure: with RESIDUE_STRICT_BUDGETS=1, a figure below
-// TightenBelow of its budget fails the check, so budgets follow
-// improvements down.
-const StrictEnv = "RESIDUE_STRICT_BUDGETS"
-
-// Outcome is how a measurement compares with its budget.
-type Outcome int
+// outcome is how a measurement compares with its budget.
+type outcome int
 
 const (
-	// BudgetHolds: no figure is over its budget, and none well below it.
-	BudgetHolds Outcome = iota
-	// BudgetExceeded: the objects or the bytes are over the budget.
-	BudgetExceeded
-	// BudgetLoose: within the budget, but objects or bytes are below
+	// budgetHolds: no figure is over its budget, and none well below it.
+	budgetHolds outcome = iota
+	// budgetExceeded: the objects or the bytes are over the budget.
+	budgetExceeded
+	// budgetLoose: within the budget, but objects or bytes are below
 	// TightenBelow of it, so the budget could be tightened.
-	BudgetLoose
-	// BudgetMissing: the file has no budget of that name.
-	BudgetMissing
-	// BudgetRecorded: the check ran with UpdateEnv set and wrote the
+	budgetLoose
+	// budgetMissing: the file has no budget of that name.
+	budgetMissing
+	// budgetRecorded: the check ran with RESIDUE_UPDATE_BUDGETS=1 and wrote the
 	// figures.
-	BudgetRecorded
+	budgetRecorded
 )
 
 // Verdict is the outcome of one budget check.
 type Verdict struct {
-	Name string
-	File string // the budget file, as given
-	// Old is the budget, valid unless Outcome is BudgetMissing (or
-	// BudgetRecorded with HadBudget false).
-	Old       Figures
-	HadBudget bool
-	New       Figures // the measured figures: the most of the measured runs
-	Outcome   Outcome
-	Sites     []Site // where New was allocated
-	// TightenBelow is the fraction under which New is BudgetLoose.
-	TightenBelow float64
+	name string
+	file string // the budget file, as given
+	// old is the budget, valid unless outcome is BudgetMissing (or
+	// budgetRecorded with HadBudget false).
+	old       Figures
+	hadBudget bool
+	new       Figures // the measured figures: the most of the measured runs
+	outcome   outcome
+	sites     []Site // where New was allocated
+	// tightenBelow is the fraction under which New is budgetLoose.
+	tightenBelow float64
 }
 
 // Failed reports whether the verdict fails the check: over the budget, no
-// budget at all, or, when strict, room to tighten it.
-func (v *Verdict) Failed(strict bool) bool {
-	switch v.Outcome {
-	case BudgetExceeded, BudgetMissing:
+// budget at all, or room to tighten it with RESIDUE_STRICT_BUDGETS=1.
+func (v *Verdict) Failed() bool { return v.failed(os.Getenv(env.StrictBudgets) == "1") }
+
+func (v *Verdict) failed(strict bool) bool {
+	switch v.outcome {
+	case budgetExceeded, budgetMissing:
 		return true
-	case BudgetLoose:
+	case budgetLoose:
 		return strict
 	}
 	return false
+}
+
+// Note is what a passing check should still tell: that the budget can be
+// tightened, or that it was recorded; "" when there is nothing to tell or
+// the check fails.
+func (v *Verdict) Note() string {
+	if v.Failed() || (v.outcome != budgetLoose && v.outcome != budgetRecorded) {
+		return ""
+	}
+	return v.String()
 }
 
 // String describes the verdict: a headline, the old and new figures, and
 // for a figure over its budget the sites of the new one.
 func (v *Verdict) String() string {
 	var b strings.Builder
-	q := fmt.Sprintf("%q", v.Name)
-	switch v.Outcome {
-	case BudgetHolds:
-		fmt.Fprintf(&b, "allocation budget %s holds: %s within %s (%s)", q, v.New, v.Old, v.File)
-	case BudgetExceeded:
-		fmt.Fprintf(&b, "allocation budget %s exceeded (%s)\n", q, v.File)
+	q := fmt.Sprintf("%q", v.name)
+	switch v.outcome {
+	case budgetHolds:
+		fmt.Fprintf(&b, "allocation budget %s holds: %s within %s (%s)", q, v.new, v.old, v.file)
+	case budgetExceeded:
+		fmt.Fprintf(&b, "allocation budget %s exceeded (%s)\n", q, v.file)
 		b.WriteString(v.changes())
-		if len(v.Sites) > 0 {
-			fmt.Fprintf(&b, "\n  where the %s were allocated:\n%s", text.Plural(v.New.Objects, "object", "objects"), FormatSites(v.Sites))
+		if len(v.sites) > 0 {
+			fmt.Fprintf(&b, "\n  where the %s were allocated:\n%s", text.Plural(v.new.Objects, "object", "objects"), formatSites(v.sites))
 		}
-		fmt.Fprintf(&b, "\n  If the new figures are intended, record them: %s=1 go test", UpdateEnv)
-	case BudgetLoose:
+		fmt.Fprintf(&b, "\n  If the new figures are intended, record them: %s=1 go test", env.UpdateBudgets)
+	case budgetLoose:
 		fmt.Fprintf(&b, "allocation budget %s can be tightened: the block now allocates less than %.0f%% of it (%s)\n",
-			q, v.TightenBelow*100, v.File)
+			q, v.tightenBelow*100, v.file)
 		b.WriteString(v.changes())
-		fmt.Fprintf(&b, "\n  Record the new figures: %s=1 go test", UpdateEnv)
-	case BudgetMissing:
+		fmt.Fprintf(&b, "\n  Record the new figures: %s=1 go test", env.UpdateBudgets)
+		if v.Failed() {
+			fmt.Fprintf(&b, "\n  (a failure because %s=1)", env.StrictBudgets)
+		}
+	case budgetMissing:
 		fmt.Fprintf(&b, "no allocation budget %s in %s; the block allocated %s\n  Record it: %s=1 go test",
-			q, v.File, v.New, UpdateEnv)
-	case BudgetRecorded:
-		if v.HadBudget {
-			fmt.Fprintf(&b, "allocation budget %s recorded (%s)\n%s", q, v.File, v.changes())
+			q, v.file, v.new, env.UpdateBudgets)
+	case budgetRecorded:
+		if v.hadBudget {
+			fmt.Fprintf(&b, "allocation budget %s recorded (%s)\n%s", q, v.file, v.changes())
 		} else {
-			fmt.Fprintf(&b, "allocation budget %s recorded (%s): %s", q, v.File, v.New)
+			fmt.Fprintf(&b, "allocation budget %s recorded (%s): %s", q, v.file, v.new)
 		}
 	}
 	return b.String()
@@ -106,9 +111,9 @@ func (v *Verdict) String() string {
 
 // changes returns the two lines "objects: old → new (±d)" and "bytes: ...".
 func (v *Verdict) changes() string {
-	do, db := v.New.Objects-v.Old.Objects, v.New.Bytes-v.Old.Bytes
+	do, db := v.new.Objects-v.old.Objects, v.new.Bytes-v.old.Bytes
 	return fmt.Sprintf("    objects: %d → %d (%s)\n    bytes:   %s → %s (%s)",
-		v.Old.Objects, v.New.Objects, signed(do, strconvInt), FormatBytes(v.Old.Bytes), FormatBytes(v.New.Bytes), signed(db, FormatBytes))
+		v.old.Objects, v.new.Objects, signed(do, strconvInt), text.Bytes(v.old.Bytes), text.Bytes(v.new.Bytes), signed(db, text.Bytes))
 }
 
 func strconvInt(n int64) string { return fmt.Sprint(n) }
@@ -124,9 +129,9 @@ func signed(n int64, format func(int64) string) string {
 }
 
 // CheckBudget compares m with the budget called name in the budget file
-// (DefaultBudgetFile unless BudgetFile is given). With UpdateEnv set to 1 it
+// (testdata/residue-budgets.json unless BudgetFile is given). With RESIDUE_UPDATE_BUDGETS=1 it
 // records m's figures as the budget instead, creating the file and its
-// directory when needed, and returns a BudgetRecorded verdict.
+// directory when needed, and returns a budgetRecorded verdict.
 //
 // The file is JSON, one budget per line, names sorted, so that a change
 // reads well in a diff:
@@ -148,29 +153,29 @@ func CheckBudget(name string, m *Measurement, opts ...Option) (*Verdict, error) 
 	if m == nil {
 		return nil, fmt.Errorf("CheckBudget(%q): no measurement to check", name)
 	}
-	v := &Verdict{Name: name, File: c.budgetFile, New: m.Figures, Sites: m.Sites, TightenBelow: c.tightenBelow}
-	if os.Getenv(UpdateEnv) == "1" {
+	v := &Verdict{name: name, file: c.budgetFile, new: m.Figures, sites: m.Sites, tightenBelow: c.tightenBelow}
+	if os.Getenv(env.UpdateBudgets) == "1" {
 		err := updateBudgets(c.budgetFile, func(b map[string]Figures) {
-			v.Old, v.HadBudget = b[name]
+			v.old, v.hadBudget = b[name]
 			b[name] = m.Figures
 		})
-		v.Outcome = BudgetRecorded
+		v.outcome = budgetRecorded
 		return v, err
 	}
-	budgets, err := ReadBudgets(c.budgetFile)
+	budgets, err := readBudgets(c.budgetFile)
 	if err != nil {
 		return nil, err
 	}
-	v.Old, v.HadBudget = budgets[name]
+	v.old, v.hadBudget = budgets[name]
 	switch {
-	case !v.HadBudget:
-		v.Outcome = BudgetMissing
-	case v.New.Objects > v.Old.Objects || v.New.Bytes > v.Old.Bytes:
-		v.Outcome = BudgetExceeded
-	case below(v.New.Objects, v.Old.Objects, c.tightenBelow) || below(v.New.Bytes, v.Old.Bytes, c.tightenBelow):
-		v.Outcome = BudgetLoose
+	case !v.hadBudget:
+		v.outcome = budgetMissing
+	case v.new.Objects > v.old.Objects || v.new.Bytes > v.old.Bytes:
+		v.outcome = budgetExceeded
+	case below(v.new.Objects, v.old.Objects, c.tightenBelow) || below(v.new.Bytes, v.old.Bytes, c.tightenBelow):
+		v.outcome = budgetLoose
 	default:
-		v.Outcome = BudgetHolds
+		v.outcome = budgetHolds
 	}
 	return v, nil
 }
@@ -179,9 +184,9 @@ func below(n, budget int64, fraction float64) bool {
 	return float64(n) < fraction*float64(budget)
 }
 
-// ReadBudgets returns the budgets of a budget file by name; none when the
+// readBudgets returns the budgets of a budget file by name; none when the
 // file does not exist.
-func ReadBudgets(path string) (map[string]Figures, error) {
+func readBudgets(path string) (map[string]Figures, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return map[string]Figures{}, nil
@@ -267,7 +272,7 @@ func updateBudgets(path string, change func(map[string]Figures)) error {
 		return fmt.Errorf("writing allocation budgets: %w", err)
 	}
 	defer unlock()
-	budgets, err := ReadBudgets(path)
+	budgets, err := readBudgets(path)
 	if err != nil {
 		return err
 	}

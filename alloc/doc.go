@@ -25,7 +25,7 @@
 // times and keeps every run, AtMostIn limits what one function (and what it
 // calls) may allocate. CheckBudget compares a measurement with a named budget
 // kept in a file in the repository, the basis of a CI gate; see
-// DefaultBudgetFile, UpdateEnv and StrictEnv.
+// RESIDUE_UPDATE_BUDGETS and RESIDUE_STRICT_BUDGETS.
 //
 // A test binary built with -race allocates differently (sync.Pool drops
 // items at random there): every measurement then fails with ErrRace rather

@@ -4,12 +4,13 @@ import (
 	"fmt"
 
 	"github.com/residue-go/residue/alloc"
+	"github.com/residue-go/residue/internal/env"
 )
 
 var exampleSink []int
 
 func ExampleMeasure() {
-	if alloc.RaceEnabled {
+	if env.Race {
 		fmt.Println("1 object, 80 B")
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/residue-go/residue/internal/text"
 	"github.com/residue-go/residue/probes"
 )
 
@@ -23,7 +24,7 @@ func (m *Measurement) Findings() []probes.Finding {
 	}
 	if b := m.Budget.Bytes; b >= 0 && m.Bytes > b {
 		out = append(out, probes.Finding{Key: "bytes over budget", Count: 1,
-			Summary: fmt.Sprintf("%s, over the budget of %s", FormatBytes(m.Bytes), FormatBytes(b))})
+			Summary: fmt.Sprintf("%s, over the budget of %s", text.Bytes(m.Bytes), text.Bytes(b))})
 	}
 	for _, l := range m.Exceeded() {
 		out = append(out, probes.Finding{Key: "objects in " + l.Function + " over budget", Count: 1,
@@ -44,7 +45,7 @@ func (m *Measurement) budgetLine() string {
 		limits = append(limits, fmt.Sprintf("at most %d objects", m.Budget.Objects))
 	}
 	if m.Budget.Bytes >= 0 {
-		limits = append(limits, "at most "+FormatBytes(m.Budget.Bytes))
+		limits = append(limits, "at most "+text.Bytes(m.Budget.Bytes))
 	}
 	if len(limits) == 0 {
 		return ""

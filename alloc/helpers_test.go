@@ -4,6 +4,9 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"testing"
+
+	"github.com/residue-go/residue/alloc"
 )
 
 // Sinks keep the tests' allocations on the heap.
@@ -40,4 +43,13 @@ func noise(n int) (stop func()) {
 		}()
 	}
 	return func() { close(done); wg.Wait() }
+}
+
+func measure(t *testing.T, block func()) *alloc.Measurement {
+	t.Helper()
+	m, err := alloc.Measure(block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

@@ -10,13 +10,11 @@ import (
 	"strings"
 	"unsafe"
 
+	"github.com/residue-go/residue/internal/env"
 	"github.com/residue-go/residue/internal/memprof"
 	"github.com/residue-go/residue/internal/stack"
 	"github.com/residue-go/residue/probes"
 )
-
-// Frame is one call in an allocating stack.
-type Frame = stack.Frame
 
 // Figures are the heap allocations of one run: objects and bytes.
 type Figures struct {
@@ -28,11 +26,11 @@ type Figures struct {
 type Site struct {
 	// Frame is the innermost frame outside the runtime: the function that
 	// asked for memory, such as strings.(*Builder).grow.
-	Frame
+	probes.Frame
 	// From is the innermost frame outside the standard library on the way
 	// from the block to Frame, when Frame itself is in the standard library:
 	// the line of the block's own code that led to the allocation.
-	From Frame
+	From probes.Frame
 	Figures
 }
 
@@ -131,7 +129,7 @@ func Measure(block func(), opts ...Option) (*Measurement, error) {
 	if err != nil {
 		return nil, err
 	}
-	if RaceEnabled {
+	if env.Race {
 		return nil, ErrRace
 	}
 	m := &Measurement{WarmUps: c.warmUps, Budget: c.budget}
@@ -146,7 +144,7 @@ func Measure(block func(), opts ...Option) (*Measurement, error) {
 		block()
 	}
 	for i := range c.runs {
-		p := &Probe{cfg: c}
+		p := &probe{cfg: c}
 		_, err := probes.Exec(primed, p)
 		if err != nil {
 			if warmedUp < c.warmUps {
@@ -181,18 +179,16 @@ func Measure(block func(), opts ...Option) (*Measurement, error) {
 	return m, nil
 }
 
-// Probe measures the allocations of one run of a block, as a probes.Probe:
-//
-//	p := alloc.NewProbe()
-//	_, err := probes.Exec(block, p, otherProbes...)
-//	m := p.Result()
+// probe measures the allocations of one run of a block, as a probes.Probe
+// (made through Kind, so that it runs beside the other probes of a combined
+// check).
 //
 // Before makes the runtime record every allocation (runtime.MemProfileRate
 // = 1) and reads the memory profile; After reads it again, counts what was
 // allocated under the run's marker frame, and restores the rate, also when
 // the block panicked. The run keeps its marker frame until every After has
 // run, so measurements under way at once do not count each other.
-type Probe struct {
+type probe struct {
 	cfg     config
 	release func()
 	before  memprof.ByStack
@@ -202,27 +198,27 @@ type Probe struct {
 // Kind registers the probe with the combined checks, where it runs only
 // when one of its options (a budget) is given.
 var Kind = func() probes.Kind {
-	k := probes.NewKind(Name, NewProbe)
+	k := probes.NewKind(name, newProbe)
 	k.OnDemand = true
 	return k
 }()
 
-// NewProbe returns a probe ready for one run. Of the options, AtMost,
+// newProbe returns a probe ready for one run. Of the options, AtMost,
 // BytesAtMost and AtMostIn apply to a single run; an invalid option is an
 // error naming it.
-func NewProbe(opts ...Option) (*Probe, error) {
+func newProbe(opts ...Option) (*probe, error) {
 	c, err := newConfig(opts)
-	return &Probe{cfg: c}, err
+	return &probe{cfg: c}, err
 }
 
 // Report returns the figures of the last run (a *Measurement), nil before
 // one.
-func (p *Probe) Report() probes.Report { return probes.ReportOf(p.result) }
+func (p *probe) Report() probes.Report { return probes.ReportOf(p.result) }
 
 // Before implements probes.Probe.
-func (p *Probe) Before(r *probes.Run) error {
+func (p *probe) Before(r *probes.Run) error {
 	p.result = nil
-	if RaceEnabled {
+	if env.Race {
 		return ErrRace
 	}
 	p.release = memprof.RecordAllocations()
@@ -231,19 +227,19 @@ func (p *Probe) Before(r *probes.Run) error {
 }
 
 // After implements probes.Probe.
-func (p *Probe) After(r *probes.Run) error {
+func (p *probe) After(r *probes.Run) error {
 	defer p.release()
 	deltas := memprof.SumByStack(memprof.MemProfile()).Since(p.before)
 	p.before = nil
 
 	m := &Measurement{}
-	sites := map[[2]Frame]*Site{}
-	limitSites := make([]map[[2]Frame]*Site, len(p.cfg.limits))
+	sites := map[[2]probes.Frame]*Site{}
+	limitSites := make([]map[[2]probes.Frame]*Site, len(p.cfg.limits))
 	for i, l := range p.cfg.limits {
 		m.Limits = append(m.Limits, Limit{Function: l.function, AtMost: l.objects})
-		limitSites[i] = map[[2]Frame]*Site{}
+		limitSites[i] = map[[2]probes.Frame]*Site{}
 	}
-	count := func(frames []Frame, f Figures) {
+	count := func(frames []probes.Frame, f Figures) {
 		site, from, whose := attribute(frames, r.Marker())
 		switch whose {
 		case notBlocks:
@@ -305,16 +301,16 @@ func (p *Probe) After(r *probes.Run) error {
 // runtime's profiling depth). A cut stack all of whose full forms run under
 // marker is the block's; one none of whose full forms do is not; otherwise
 // its figures are Unattributed.
-func (p *Probe) attributeDeep(marker string, deep [][32]uintptr, deltas memprof.ByStack,
-	count func([]Frame, Figures), m *Measurement) error {
+func (p *probe) attributeDeep(marker string, deep [][32]uintptr, deltas memprof.ByStack,
+	count func([]probes.Frame, Figures), m *Measurement) error {
 	// After has just flushed the profile (memprof.MemProfile), so the full
 	// stacks are those of the same records.
 	prof := memprof.FullStackProfile()
-	fulls := make([][]Frame, len(prof))
+	fulls := make([][]probes.Frame, len(prof))
 	for _, stk := range deep {
 		prefix := withoutRuntime(memprof.Symbolize(stk[:]))
 		var mine, other, unknown int
-		var frames []Frame
+		var frames []probes.Frame
 		for i := range prof {
 			if fulls[i] == nil {
 				fulls[i] = withoutRuntime(memprof.Symbolize(prof[i].Stack))
@@ -351,7 +347,7 @@ func (p *Probe) attributeDeep(marker string, deep [][32]uintptr, deltas memprof.
 // this long may have been cut before reaching the marker.
 const maxProfileDepth = 128
 
-func withoutRuntime(frames []Frame) []Frame {
+func withoutRuntime(frames []probes.Frame) []probes.Frame {
 	out := frames[:0:0]
 	for _, f := range frames {
 		if !stack.IsRuntime(f.Func) {
@@ -361,7 +357,7 @@ func withoutRuntime(frames []Frame) []Frame {
 	return out
 }
 
-func hasPrefix(frames, prefix []Frame) bool {
+func hasPrefix(frames, prefix []probes.Frame) bool {
 	if len(frames) < len(prefix) {
 		return false
 	}
@@ -442,7 +438,7 @@ const (
 // attribute says whether frames run under marker and, if so, the site: the
 // innermost frame outside the runtime, and the innermost frame outside the
 // standard library when that is another one.
-func attribute(frames []Frame, marker string) (site, from Frame, whose attribution) {
+func attribute(frames []probes.Frame, marker string) (site, from probes.Frame, whose attribution) {
 	var haveSite, haveFrom, fromCache bool
 	for _, f := range frames {
 		switch {
@@ -452,7 +448,7 @@ func attribute(frames []Frame, marker string) (site, from Frame, whose attributi
 			}
 			return site, from, blocks
 		case f.Func == primeTinyName || f.Func == warmUpName:
-			return Frame{}, Frame{}, notBlocks
+			return probes.Frame{}, probes.Frame{}, notBlocks
 		case strings.HasPrefix(f.Func, ownPrefix):
 			continue
 		case stack.IsRuntime(f.Func) || stack.InRuntimeSource(f):
@@ -464,7 +460,7 @@ func attribute(frames []Frame, marker string) (site, from Frame, whose attributi
 			from, haveFrom = f, true
 		}
 	}
-	return Frame{}, Frame{}, notBlocks
+	return probes.Frame{}, probes.Frame{}, notBlocks
 }
 
 // runtimeCached reports whether f is a runtime function that allocates its
@@ -472,7 +468,7 @@ func attribute(frames []Frame, marker string) (site, from Frame, whose attributi
 // channel or lock wait record, a goroutine descriptor, a heap-allocated defer
 // record, a goroutine's sleep timer. Whether such an allocation happens
 // depends on what ran on the processor before, not on the block.
-func runtimeCached(f Frame) bool {
+func runtimeCached(f probes.Frame) bool {
 	switch f.Func {
 	case "runtime.acquireSudog", "runtime.malg", "runtime.newdefer":
 		return true
@@ -482,8 +478,8 @@ func runtimeCached(f Frame) bool {
 	return false
 }
 
-func addSite(sites map[[2]Frame]*Site, site, from Frame, f Figures) {
-	k := [2]Frame{site, from}
+func addSite(sites map[[2]probes.Frame]*Site, site, from probes.Frame, f Figures) {
+	k := [2]probes.Frame{site, from}
 	st := sites[k]
 	if st == nil {
 		st = &Site{Frame: site, From: from}
@@ -493,7 +489,7 @@ func addSite(sites map[[2]Frame]*Site, site, from Frame, f Figures) {
 	st.Bytes += f.Bytes
 }
 
-func sortedSites(sites map[[2]Frame]*Site) []Site {
+func sortedSites(sites map[[2]probes.Frame]*Site) []Site {
 	out := make([]Site, 0, len(sites))
 	for _, s := range sites {
 		out = append(out, *s)
@@ -504,7 +500,7 @@ func sortedSites(sites map[[2]Frame]*Site) []Site {
 
 // under reports whether a function that match accepts is on the stack
 // between the allocation and marker.
-func under(frames []Frame, marker string, match func(string) bool) bool {
+func under(frames []probes.Frame, marker string, match func(string) bool) bool {
 	for _, f := range frames {
 		if f.Func == marker {
 			return false

@@ -345,11 +345,11 @@ func TestMeasureRestoresTheProfileRateWhenTheBlockPanics(t *testing.T) {
 
 func TestProbeRunsBesideTheGoroutineProbe(t *testing.T) {
 	alloc.SkipUnderRace(t)
-	ap, err := alloc.NewProbe()
+	ap, err := alloc.Kind.New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gp, err := leak.NewProbe(leak.Within(0))
+	gp, err := leak.Kind.New([]probes.Option{leak.Within(0)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,8 @@ import (
 // of a combined check. Make one with the functions of this package.
 type Option = probes.Setting[config]
 
-// Name is the probe's name in options and messages.
-const Name = "allocations"
+// name is the probe's name in options and messages.
+const name = "allocations"
 
 type config struct {
 	warmUps      int
@@ -25,7 +25,7 @@ type config struct {
 }
 
 func option(desc string, apply func(*config) error) Option {
-	return probes.NewSetting(Name, "alloc."+desc, apply)
+	return probes.NewSetting(name, "alloc."+desc, apply)
 }
 
 var errNegative = errors.New("must not be negative")
@@ -35,16 +35,16 @@ type functionLimit struct {
 	objects  int64
 }
 
-// DefaultBudgetFile is where budgets are kept, relative to the directory the
+// defaultBudgetFile is where budgets are kept, relative to the directory the
 // test runs in (the package's directory under go test and ginkgo).
-const DefaultBudgetFile = "testdata/residue-budgets.json"
+const defaultBudgetFile = "testdata/residue-budgets.json"
 
-// DefaultTightenBelow is the fraction of a budget under which a figure is
+// defaultTightenBelow is the fraction of a budget under which a figure is
 // reported as room to tighten it.
-const DefaultTightenBelow = 0.8
+const defaultTightenBelow = 0.8
 
 func newConfig(opts []Option) (config, error) {
-	c := config{runs: 1, budgetFile: DefaultBudgetFile, tightenBelow: DefaultTightenBelow, budget: Figures{-1, -1}}
+	c := config{runs: 1, budgetFile: defaultBudgetFile, tightenBelow: defaultTightenBelow, budget: Figures{-1, -1}}
 	return c, probes.Configure(&c, opts)
 }
 
@@ -104,7 +104,7 @@ func Runs(n int) Option {
 }
 
 // BudgetFile sets the file budgets are read from and recorded to, instead of
-// DefaultBudgetFile. An empty path is an error.
+// testdata/residue-budgets.json. An empty path is an error.
 func BudgetFile(path string) Option {
 	return option("BudgetFile("+strconv.Quote(path)+")", func(c *config) error {
 		if path == "" {
@@ -116,7 +116,7 @@ func BudgetFile(path string) Option {
 }
 
 // TightenBelow sets the fraction of a budget under which a figure is
-// reported as room to tighten the budget (DefaultTightenBelow). 0 turns the
+// reported as room to tighten the budget (default 0.8). 0 turns the
 // report off. A fraction outside [0, 1] is an error.
 func TightenBelow(fraction float64) Option {
 	return option(fmt.Sprintf("TightenBelow(%v)", fraction), func(c *config) error {

@@ -1,14 +1,10 @@
 package alloc
 
-import "testing"
+import (
+	"testing"
 
-// SkipUnderRaceEnv names the environment variable that turns the failure of
-// an allocation matcher under -race into a skip of the running Ginkgo spec:
-// with RESIDUE_SKIP_ALLOC_UNDER_RACE=1, Allocate, AllocateAtMost,
-// AllocateBytesAtMost and StayWithinBudget skip the spec, saying why,
-// instead of failing with ErrRace. Outside a Ginkgo spec they still fail:
-// call SkipUnderRace there.
-const SkipUnderRaceEnv = "RESIDUE_SKIP_ALLOC_UNDER_RACE"
+	"github.com/residue-go/residue/internal/env"
+)
 
 // SkipUnderRace skips t, saying why, when the test binary is built with
 // -race, where every measurement fails with ErrRace; it does nothing
@@ -19,7 +15,7 @@ const SkipUnderRaceEnv = "RESIDUE_SKIP_ALLOC_UNDER_RACE"
 //		...
 //	}
 func SkipUnderRace(t testing.TB) {
-	if RaceEnabled {
+	if env.Race {
 		t.Helper()
 		t.Skip(ErrRace.Error())
 	}

@@ -7,9 +7,10 @@ import (
 	"strings"
 
 	"github.com/residue-go/residue/internal/text"
+	"github.com/residue-go/residue/probes"
 )
 
-// maxSitesShown bounds how many sites String and FormatSites list; the rest
+// maxSitesShown bounds how many sites String and formatSites list; the rest
 // are summed on one line.
 const maxSitesShown = 20
 
@@ -41,7 +42,7 @@ func (m *Measurement) String() string {
 	if m.RuntimeCached.Objects > 0 {
 		fmt.Fprintf(&b, " (not counted: %s of runtime bookkeeping from its caches)", m.RuntimeCached)
 	}
-	if s := FormatSites(m.Sites); s != "" {
+	if s := formatSites(m.Sites); s != "" {
 		b.WriteString("\n")
 		b.WriteString(s)
 	}
@@ -65,7 +66,7 @@ func (l Limit) String() string {
 		verdict = "over"
 	}
 	s := fmt.Sprintf("%s in %s, %s the limit of %s", l.Figures, l.Function, verdict, text.Plural(l.AtMost, "object", "objects"))
-	if sites := FormatSites(l.Sites); sites != "" {
+	if sites := formatSites(l.Sites); sites != "" {
 		s += "\n" + sites
 	}
 	return s
@@ -73,12 +74,12 @@ func (l Limit) String() string {
 
 // String returns "3 objects, 192 B".
 func (f Figures) String() string {
-	return text.Plural(f.Objects, "object", "objects") + ", " + FormatBytes(f.Bytes)
+	return text.Plural(f.Objects, "object", "objects") + ", " + text.Bytes(f.Bytes)
 }
 
-// FormatSites lists sites one per line, indented by four spaces, with the
+// formatSites lists sites one per line, indented by four spaces, with the
 // frame outside the standard library that led to each on the next line.
-func FormatSites(sites []Site) string {
+func formatSites(sites []Site) string {
 	var b strings.Builder
 	width := 0
 	shown := sites[:min(len(sites), maxSitesShown)]
@@ -108,26 +109,10 @@ func FormatSites(sites []Site) string {
 
 // shortLocation returns "dir/file.go:line": the file's last two path
 // elements, enough to find it and short enough to read.
-func shortLocation(f Frame) string {
+func shortLocation(f probes.Frame) string {
 	if f.File == "" {
 		return "?"
 	}
 	dir, file := filepath.Split(f.File)
 	return filepath.Join(filepath.Base(dir), file) + ":" + strconv.Itoa(f.Line)
-}
-
-// FormatBytes returns n in B, KiB or MiB: "96 B", "1.5 KiB".
-func FormatBytes(n int64) string {
-	switch {
-	case n < 1024 && n > -1024:
-		return strconv.FormatInt(n, 10) + " B"
-	case n < 1<<20 && n > -(1<<20):
-		return oneDecimal(float64(n)/1024) + " KiB"
-	default:
-		return oneDecimal(float64(n)/(1<<20)) + " MiB"
-	}
-}
-
-func oneDecimal(x float64) string {
-	return strings.TrimSuffix(strconv.FormatFloat(x, 'f', 1, 64), ".0")
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/residue-go/residue/alloc"
+	"github.com/residue-go/residue/internal/env"
 )
 
 func TestSkipUnderRaceSkipsOnlyUnderRace(t *testing.T) {
@@ -12,7 +13,7 @@ func TestSkipUnderRaceSkipsOnlyUnderRace(t *testing.T) {
 		defer func() { skipped = t.Skipped() }()
 		alloc.SkipUnderRace(t)
 	})
-	if skipped != alloc.RaceEnabled {
-		t.Fatalf("skipped = %v in a build with RaceEnabled = %v", skipped, alloc.RaceEnabled)
+	if skipped != env.Race {
+		t.Fatalf("skipped = %v in a build with -race = %v", skipped, env.Race)
 	}
 }

@@ -352,10 +352,9 @@ func (p *Probe) newEntries(after []fdEntry) []fdEntry {
 
 // fdRun tracks which probed runs are under way at the same time: while a run
 // is alone, a new descriptor that no creation stack ties to anyone can only
-// be its block's (or an unprobed concurrent test's). A run nested in
-// another (a check inside a checked test) does not make either less alone:
-// what the inner block opens is the outer block's too, and the inner check
-// sees what it would see without the outer one.
+// be its block's (or an unprobed concurrent test's). A run nested in another
+// (a Check'ed test under VerifyTestMain) does not make either less alone:
+// the inner block is part of the outer one.
 type fdRun struct {
 	run        *probes.Run
 	overlapped bool
@@ -374,7 +373,7 @@ func startFDRun(run *probes.Run) *fdRun {
 	}
 	r := &fdRun{run: run}
 	for o := range fdRuns.active {
-		if !run.Within(o.run) {
+		if !o.run.Encloses(run) && !run.Encloses(o.run) {
 			o.overlapped, r.overlapped = true, true
 		}
 	}

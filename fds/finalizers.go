@@ -129,11 +129,12 @@ func hold() {
 
 // holdQueue runs on the finalizer goroutine and blocks it until rel is
 // closed, or until finalizers queued since a block started have waited
-// heldPatience and the block is blocked (not running, and not in a GC).
+// heldPatience and the block is blocked (see blockBlocked).
 func holdQueue(rel chan struct{}) {
 	tick := time.NewTicker(sentinelTick)
 	defer tick.Stop()
 	var blocked time.Duration
+	next := heldPatience
 	for {
 		select {
 		case <-rel:
@@ -147,34 +148,47 @@ func holdQueue(rel chan struct{}) {
 			finalizers.Unlock()
 			return
 		}
-		waiting := false
+		var waiting []*holdTicket
 		for t := range finalizers.runs {
-			waiting = waiting || (t.running && q > t.queued)
-		}
-		if !waiting {
-			blocked = 0
-		} else if blocked += sentinelTick; blocked >= heldPatience && runnerBlocked() {
-			for t := range finalizers.runs {
-				t.broken = true
+			if t.running && q > t.queued {
+				waiting = append(waiting, t)
 			}
-			letGo()
+		}
+		if len(waiting) == 0 {
+			blocked, next = 0, heldPatience
+		} else if blocked += sentinelTick; blocked >= next {
+			if blockBlocked(waiting) {
+				for t := range finalizers.runs {
+					t.broken = true
+				}
+				letGo()
+			} else {
+				// A block that keeps running is looked at less and less
+				// often: each look stops the world to dump every stack.
+				next = min(2*next, blocked+maxLookEvery)
+			}
 		}
 		finalizers.Unlock()
 	}
 }
 
-// runnerBlocked reports whether a goroutine running a block that has not
-// returned waits for something other than a GC. Called with finalizers
-// locked.
-func runnerBlocked() bool {
-	ids := map[uint64]bool{}
-	for t := range finalizers.runs {
-		if t.running {
-			for _, id := range t.run.Runners() {
-				ids[id] = true
-			}
-		}
-	}
+// maxLookEvery is the longest time between two looks at whether a block that
+// has finalizers waiting behind the hold is blocked.
+const maxLookEvery = 100 * time.Millisecond
+
+// blockBlocked reports whether the block of one of the runs given, all under
+// way, waits for something other than a GC: none of its goroutines is
+// running. A block's goroutines are those that run it (its runners) and
+// those they started, through creators still alive: the tests of a
+// VerifyTestMain run, started by its runner's m.Run, and a test's subtests.
+// A goroutine the testing package holds (a test paused by t.Parallel until
+// its turn, a test waiting for its subtests, m.Run waiting for the tests)
+// waits for other tests, not for a finalizer: it is left out, and the tests
+// it waits for, when they are the block's, decide. A goroutine that is
+// finishing a run of residue's own (a Check nested in
+// the block, settling) counts as running: it waits for no finalizer, and it
+// ends by itself. Called with finalizers locked.
+func blockBlocked(runs []*holdTicket) bool {
 	buf := make([]byte, 1<<20)
 	for {
 		n := runtime.Stack(buf, true)
@@ -184,35 +198,74 @@ func runnerBlocked() bool {
 		}
 		buf = make([]byte, 2*len(buf))
 	}
-	for _, g := range stack.ParseDump(string(buf)) {
-		if !ids[g.ID] || inNestedRun(&g) {
-			continue
+	all := stack.ParseDump(string(buf))
+	byID := make(map[uint64]*stack.Goroutine, len(all))
+	for i := range all {
+		byID[all[i].ID] = &all[i]
+	}
+	for _, t := range runs {
+		runners := map[uint64]bool{}
+		for _, id := range t.run.Runners() {
+			runners[id] = true
 		}
-		switch {
-		case g.State == "running", g.State == "runnable", g.State == "syscall", strings.Contains(g.State, "GC"):
-		default:
+		// The block's goroutines: a runner, or one whose chain of living
+		// creators leads to one.
+		of := map[uint64]bool{}
+		var inBlock func(id uint64, depth int) bool
+		inBlock = func(id uint64, depth int) bool {
+			if v, ok := of[id]; ok {
+				return v
+			}
+			g := byID[id]
+			v := g != nil && (runners[id] || (depth < len(all) && g.CreatorID != 0 && inBlock(g.CreatorID, depth+1)))
+			of[id] = v
+			return v
+		}
+		idle, seen := true, false
+		for i := range all {
+			if inBlock(all[i].ID, 0) && !waitsForTests(&all[i]) {
+				seen = true
+				if busy(&all[i]) {
+					idle = false
+					break
+				}
+			}
+		}
+		if seen && idle {
 			return true
 		}
 	}
 	return false
 }
 
-// inNestedRun reports whether a runner is starting, running or finishing a
-// run nested in its block (a check inside a checked test): it waits for
-// residue's probes or for the nested block, which has its own part in the
-// hold, not for a finalizer.
-func inNestedRun(g *stack.Goroutine) bool {
+// waitsForTests reports whether a blocked goroutine waits in the testing
+// package: its innermost frame outside the runtime and sync is testing's.
+func waitsForTests(g *stack.Goroutine) bool {
+	if busy(g) || !strings.Contains(g.Raw, "testing.") {
+		return false
+	}
 	g.ParseFrames()
 	for _, f := range g.Frames {
-		switch f.Func {
-		case "github.com/residue-go/residue/probes.Start",
-			"github.com/residue-go/residue/probes.(*Run).execute",
-			"github.com/residue-go/residue/probes.(*Run).Finish":
-			return true
+		if stack.IsRuntime(f.Func) || strings.HasPrefix(f.Func, "sync.") || strings.HasPrefix(f.Func, "internal/sync.") {
+			continue
 		}
+		return strings.HasPrefix(f.Func, "testing.")
 	}
 	return false
 }
+
+// busy reports whether a goroutine is running, or finishing a run of
+// residue's own.
+func busy(g *stack.Goroutine) bool {
+	switch {
+	case g.State == "running", g.State == "runnable", g.State == "syscall", strings.Contains(g.State, "GC"):
+		return true
+	}
+	return strings.Contains(g.Raw, finishFrame)
+}
+
+// finishFrame is on the stack of a goroutine that is finishing a run.
+const finishFrame = "github.com/residue-go/residue/probes.(*Run).Finish("
 
 // letGo releases the sentinel. Called with finalizers locked.
 func letGo() {

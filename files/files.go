@@ -28,6 +28,7 @@ import (
 
 	"github.com/residue-go/residue/internal/memprof"
 	"github.com/residue-go/residue/internal/origin"
+	"github.com/residue-go/residue/internal/stack"
 	"github.com/residue-go/residue/probes"
 )
 
@@ -44,11 +45,11 @@ type Path struct {
 	// from the os function (os.Create, os.WriteFile, os.MkdirTemp…) out to
 	// the block's own line. Nil when the block created such paths at
 	// several places (see CreatedAt).
-	Created []Frame
+	Created []probes.Frame
 	// CreatedAt lists the possible stacks when the block created paths of
 	// this kind at several places and it cannot be told which one made
 	// this one.
-	CreatedAt [][]Frame
+	CreatedAt [][]probes.Frame
 	// By says how it is known to be the block's: "block" (a call on the
 	// block's goroutine), "goroutine" (a goroutine the block started).
 	By string
@@ -80,16 +81,16 @@ type Report struct {
 // Leaked reports whether any path was left.
 func (r *Report) Leaked() bool { return r != nil && len(r.Paths) > 0 }
 
-// Probe finds the files and directories a block created in the temp
+// probe finds the files and directories a block created in the temp
 // directory and the working directory that are still there once it has
-// returned and the settle window has passed. It is a probes.Probe.
+// returned and the settle window has passed. It implements probes.Probe.
 //
 // Before the block it lists the top level of the temp directory and the
 // working directory's tree (up to 5000 entries); after it, it looks again,
 // and into the directories whose modification time changed. During the run
 // it records every allocation (runtime.MemProfileRate = 1), which gives the
 // stacks of the calls that created files.
-type Probe struct {
+type probe struct {
 	cfg    config
 	report *Report
 
@@ -108,36 +109,31 @@ type Probe struct {
 // kind, which other processes writing the same directories at the same
 // time can confuse.
 var Kind = func() probes.Kind {
-	k := probes.NewKind(Name, NewProbe)
+	k := probes.NewKind(name, newProbe)
 	k.OnDemand = true
 	return k
 }()
 
-// NewProbe returns a file probe. An invalid option is an error naming it.
-func NewProbe(opts ...Option) (*Probe, error) {
+// newProbe returns a file probe. An invalid option is an error naming it.
+func newProbe(opts ...Option) (*probe, error) {
 	cfg, err := newConfig(opts)
-	return &Probe{cfg: cfg}, err
+	return &probe{cfg: cfg}, err
 }
 
 // Report returns what the last run left (a *Report), or nil before a run.
-func (p *Probe) Report() probes.Report { return probes.ReportOf(p.report) }
+func (p *probe) Report() probes.Report { return probes.ReportOf(p.report) }
 
 // Find runs block once and reports the files and directories it left in
 // the temp directory and the working directory. The error is set when an
 // option is invalid, or when the block panicked or called runtime.Goexit.
 func Find(block func(), opts ...Option) (*Report, error) {
-	p, err := NewProbe(opts...)
-	if err != nil {
-		return nil, err
-	}
-	_, err = probes.Exec(block, p)
-	return p.report, err
+	return probes.Find[*Report](Kind, block, opts)
 }
 
 var runs origin.Runs
 
 // Before implements probes.Probe.
-func (p *Probe) Before(*probes.Run) error {
+func (p *probe) Before(*probes.Run) error {
 	p.report = nil
 	p.roots = p.roots[:0]
 	if tmp, err := filepath.Abs(os.TempDir()); err == nil {
@@ -156,7 +152,7 @@ func (p *Probe) Before(*probes.Run) error {
 
 // After implements probes.Probe: it settles, attributes and describes the
 // new paths, and records the report.
-func (p *Probe) After(r *probes.Run) error {
+func (p *probe) After(r *probes.Run) error {
 	p.release()
 	defer p.span.End()
 	// File times come from the kernel's coarse clock, which may lag.
@@ -193,7 +189,7 @@ func (p *Probe) After(r *probes.Run) error {
 }
 
 // fresh returns the new paths that are not the Go tools' own.
-func (p *Probe) fresh(start time.Time) []found {
+func (p *probe) fresh(start time.Time) []found {
 	var out []found
 	for _, f := range p.before.diff(p.roots, start) {
 		if !p.inToolDir(f.path) {
@@ -207,7 +203,7 @@ func (p *Probe) fresh(start time.Time) []found {
 // of the temp directory that the Go tools make and remove themselves: one
 // testing's T.TempDir made, or a work directory of the go command
 // ("go-build…"), which builds while tests run.
-func (p *Probe) inToolDir(path string) bool {
+func (p *probe) inToolDir(path string) bool {
 	tmp := p.roots[0]
 	if tmp.name != "temp dir" {
 		return false
@@ -220,7 +216,7 @@ func (p *Probe) inToolDir(path string) bool {
 	return strings.HasPrefix(top, "go-build") || testingTempDir(filepath.Join(tmp.dir, top))
 }
 
-func (p *Probe) describe(paths []found) []Path {
+func (p *probe) describe(paths []found) []Path {
 	out := make([]Path, 0, len(paths))
 	for _, f := range paths {
 		path := f.path
@@ -287,11 +283,11 @@ func kindOf(dir bool) int {
 // creators reads the block's calls that create and remove paths: on its
 // goroutine, on a goroutine it started, or on any goroutine when no other
 // probed block ran meanwhile (see origin.Claim).
-func (p *Probe) creators(r *probes.Run, start time.Time) *creators {
+func (p *probe) creators(r *probes.Run, start time.Time) *creators {
 	c := &creators{start: start, returned: r.Returned().Add(clockSlack)}
 	alone := p.span.Alone()
 	for _, s := range origin.Sites(p.baseline, r.Marker(), watched) {
-		if slices.Contains(readers, s.Via) || hasFunc(s.Frames, "testing.(*common).TempDir") || opensExisting(&s) {
+		if slices.Contains(readers, s.Via) || stack.HasFunc(s.Frames, "testing.(*common).TempDir") || opensExisting(&s) {
 			continue
 		}
 		if !origin.Claim(&s, r, p.baseline, alone) {
@@ -444,8 +440,4 @@ func btoi(b bool) int {
 // for a command's missing standard streams).
 func opensExisting(s *origin.Site) bool {
 	return s.Via == "os.OpenFile" && len(s.Frames) > 1 && strings.HasPrefix(s.Frames[1].Func, "os/exec.")
-}
-
-func hasFunc(frames []Frame, fn string) bool {
-	return slices.ContainsFunc(frames, func(f Frame) bool { return f.Func == fn })
 }

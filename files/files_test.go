@@ -236,10 +236,10 @@ func TestPathsTheBlockDidNotCreateAreNotBlamed(t *testing.T) {
 
 func TestOptions(t *testing.T) {
 	privateTemp(t)
-	if _, err := files.NewProbe(files.Within(-time.Second)); err == nil || !strings.Contains(err.Error(), "files.Within(-1s): the settle window must not be negative") {
+	if _, err := files.Find(func() {}, files.Within(-time.Second)); err == nil || !strings.Contains(err.Error(), "files.Within(-1s): the settle window must not be negative") {
 		t.Errorf("err = %v", err)
 	}
-	if _, err := files.NewProbe(files.IgnoringPath("[")); err == nil || !strings.HasPrefix(err.Error(), `files.IgnoringPath("["):`) {
+	if _, err := files.Find(func() {}, files.IgnoringPath("[")); err == nil || !strings.HasPrefix(err.Error(), `files.IgnoringPath("["):`) {
 		t.Errorf("err = %v", err)
 	}
 	var dir string

@@ -6,23 +6,19 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/residue-go/residue/internal/stack"
 	"github.com/residue-go/residue/probes"
 )
 
-// Frame is one call in the stack that created a file.
-type Frame = stack.Frame
-
-// DefaultWithin is the default settle window: how long the probe waits for
+// defaultWithin is the default settle window: how long the probe waits for
 // the block's files to be removed before it reports them.
-const DefaultWithin = time.Second
+const defaultWithin = time.Second
 
 // Option configures the file probe (LeaveFiles, Find). Make one with the
 // functions of this package.
 type Option = probes.Setting[config]
 
-// Name is the probe's name in options and messages.
-const Name = "files"
+// name is the probe's name in options and messages.
+const name = "files"
 
 type config struct {
 	within  time.Duration
@@ -30,20 +26,20 @@ type config struct {
 }
 
 func newConfig(opts []Option) (config, error) {
-	c := config{within: DefaultWithin}
+	c := config{within: defaultWithin}
 	return c, probes.Configure(&c, opts)
 }
 
 func option(desc string, apply func(*config) error) Option {
-	return probes.NewSetting(Name, "files."+desc, apply)
+	return probes.NewSetting(name, "files."+desc, apply)
 }
 
 // Within sets the settle window: how long to wait, polling with backoff, for
 // the block's files to be removed before they are reported. The default is
-// DefaultWithin; 0 checks once, right after the block returns. A negative
+// 1s; 0 checks once, right after the block returns. A negative
 // window is an error.
 func Within(d time.Duration) Option {
-	return probes.WithinSetting(Name, "files", d, func(c *config, d time.Duration) { c.within = d })
+	return probes.WithinSetting(name, "files", d, func(c *config, d time.Duration) { c.within = d })
 }
 
 // IgnoringPath ignores created files and directories whose absolute path

@@ -84,26 +84,14 @@ func (r *Report) String() string {
 	if !r.Leaked() {
 		return "The block left no files behind."
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "The block left %s behind", text.Plural(len(r.Paths), "file or directory", "files and directories"))
-	if r.Within > 0 {
-		fmt.Fprintf(&b, " (still there after the %v settle window)", r.Within)
+	others := make([]string, len(r.Others))
+	for i := range r.Others {
+		others[i] = r.Others[i].Summary()
 	}
-	b.WriteString(":\n")
-	for i := range r.Paths {
-		b.WriteString("\n")
-		writePath(&b, &r.Paths[i])
-	}
-	if len(r.Others) > 0 {
-		b.WriteString("\nAlso created while the block ran, and not counted as the block's (nothing ties them to it: another process, another probed block, a child process or a raw system call made them):\n")
-		for i := range min(len(r.Others), maxOthers) {
-			fmt.Fprintf(&b, "    %s\n", r.Others[i].Summary())
-		}
-		if n := len(r.Others) - maxOthers; n > 0 {
-			fmt.Fprintf(&b, "    … and %d more\n", n)
-		}
-	}
-	return b.String()
+	return text.Leftovers("The block left "+text.Plural(len(r.Paths), "file or directory", "files and directories")+" behind",
+		r.Within, len(r.Paths), func(b *strings.Builder, i int) { writePath(b, &r.Paths[i]) },
+		"Also created while the block ran, and not counted as the block's (nothing ties them to it: another process, another probed block, a child process or a raw system call made them)",
+		others)
 }
 
 func writePath(b *strings.Builder, p *Path) {
@@ -125,6 +113,3 @@ func writePath(b *strings.Builder, p *Path) {
 		b.WriteString("    created by the block\n")
 	}
 }
-
-// maxOthers bounds the paths listed that are not the block's.
-const maxOthers = 10

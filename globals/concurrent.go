@@ -59,7 +59,7 @@ func companyOf(run *probes.Run) company {
 		if g.ID == self {
 			continue
 		}
-		if id := probes.RunnerOf(g.ID); id != 0 && !mine[id] {
+		if id := probes.RunnerOf(g.ID); id != 0 && !mine[id] && !run.EnclosedBy(id) {
 			c.runs[id] = true
 		}
 		if t := runningTest(&g); t != "" {

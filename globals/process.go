@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"reflect"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/residue-go/residue/internal/memprof"
@@ -18,7 +20,7 @@ import (
 // settingsNote says which process settings are compared, for the docs and
 // the clean-verdict message.
 const settingsNote = "GOMAXPROCS, GC percent, memory limit, umask, resource limits, " +
-	"ignored signals, memory and mutex profiling rates, and the standard streams"
+	"ignored signals, signals delivered to channels, memory and mutex profiling rates, and the standard streams"
 
 // processSettings reads the process settings a block can change, each
 // without changing it and without reading memory another goroutine may be
@@ -59,6 +61,9 @@ func processSettings() []setting {
 		}
 	}
 	add("ignored signals", strings.Join(ignored, ", "))
+	if notified, ok := notifiedSignals(); ok {
+		add("signals delivered to channels (signal.Notify)", notified)
+	}
 	add("runtime.MemProfileRate", strconv.Itoa(memprof.UserRate()))
 	add("mutex profile fraction", strconv.Itoa(runtime.SetMutexProfileFraction(-1)))
 	for i, name := range []string{"standard input", "standard output", "standard error"} {
@@ -115,4 +120,39 @@ func streamTarget(fd int) string {
 		return "closed"
 	}
 	return fmt.Sprintf("device %d inode %d", st.Dev, st.Ino)
+}
+
+// notifiedSignals lists the signals that signal.Notify delivers to a
+// channel, read from os/signal's handler table under the table's own lock.
+// ok is false when the binary has no such table (os/signal is not linked
+// in, so nothing can call Notify), has no debug info, or the table is not
+// laid out as expected.
+func notifiedSignals() (string, bool) {
+	ix, err := selfIndex()
+	if err != nil {
+		return "", false
+	}
+	v, ok := ix.Lookup("os/signal.handlers")
+	if !ok {
+		return "", false
+	}
+	table, ok := ix.value(v)
+	if !ok || table.Kind() != reflect.Struct {
+		return "", false
+	}
+	mu, ref := table.FieldByName("Mutex"), table.FieldByName("ref")
+	if !mu.IsValid() || mu.Type().String() != "sync.Mutex" || mu.Type().Size() != reflect.TypeFor[sync.Mutex]().Size() ||
+		!ref.IsValid() || ref.Kind() != reflect.Array || ref.Type().Elem().Kind() != reflect.Int64 {
+		return "", false
+	}
+	lock := (*sync.Mutex)(mu.Addr().UnsafePointer())
+	var names []string
+	lock.Lock()
+	for sig := 1; sig < ref.Len(); sig++ {
+		if ref.Index(sig).Int() > 0 {
+			names = append(names, syscall.Signal(sig).String())
+		}
+	}
+	lock.Unlock()
+	return strings.Join(names, ", "), true
 }

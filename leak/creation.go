@@ -33,11 +33,11 @@ const maxHops = 8
 //
 // With another run sharing the marker, no stack can be told to be this
 // run's, and nothing is added.
-func (p *Probe) traceCreations(left []Goroutine, r *probes.Run) {
+func (p *probe) traceCreations(left []Goroutine, r *probes.Run) {
 	if !r.Exclusive() {
 		return
 	}
-	t := tracer{marker: r.Marker(), memo: map[Frame][]Creation{}, ways: map[Frame][][]Frame{}, cycles: p.cycles}
+	t := tracer{marker: r.Marker(), memo: map[probes.Frame][]Creation{}, ways: map[probes.Frame][][]probes.Frame{}, cycles: p.cycles}
 	for i := range left {
 		o := left[i].Origin
 		if len(o) == 0 {
@@ -61,9 +61,9 @@ func (p *Probe) traceCreations(left []Goroutine, r *probes.Run) {
 type tracer struct {
 	marker string
 	sites  *memprof.Sites
-	memo   map[Frame][]Creation // through, per go statement
-	ways   map[Frame][][]Frame  // fromBlock, per go statement
-	cycles uint64               // GC cycles ended before the block started
+	memo   map[probes.Frame][]Creation       // through, per go statement
+	ways   map[probes.Frame][][]probes.Frame // fromBlock, per go statement
+	cycles uint64                            // GC cycles ended before the block started
 	// recentOnly keeps the stacks that allocated since the profile was last
 	// published. The runtime publishes allocations when a GC cycle ends; if
 	// none ended since the block started, all the run's allocations are
@@ -88,8 +88,8 @@ func (t *tracer) at(fn, file string, line int) []memprof.Stack {
 
 // fromBlock returns the ways from the block's code to the go statement at
 // f, which ran on the block's goroutine.
-func (t *tracer) fromBlock(f Frame) [][]Frame {
-	var out [][]Frame
+func (t *tracer) fromBlock(f probes.Frame) [][]probes.Frame {
+	var out [][]probes.Frame
 	for _, st := range t.at(f.Func, f.File, f.Line) {
 		if p := t.toMarker(st.Frames); p != nil {
 			out = append(out, p)
@@ -102,7 +102,7 @@ func (t *tracer) fromBlock(f Frame) [][]Frame {
 // certain returns ways, or nil when they may not all be the run's: when
 // earlier runs' allocations could not be left out and the ways start in
 // different functions, whereas a run's block is one function.
-func (t *tracer) certain(ways [][]Frame) [][]Frame {
+func (t *tracer) certain(ways [][]probes.Frame) [][]probes.Frame {
 	if t.recentOnly {
 		return ways
 	}
@@ -115,8 +115,8 @@ func (t *tracer) certain(ways [][]Frame) [][]Frame {
 }
 
 // sortWays orders ways by the block's line they start from.
-func sortWays(ways [][]Frame) {
-	slices.SortFunc(ways, func(a, b []Frame) int {
+func sortWays(ways [][]probes.Frame) {
+	slices.SortFunc(ways, func(a, b []probes.Frame) int {
 		return cmp.Or(cmp.Compare(a[len(a)-1].File, b[len(b)-1].File), cmp.Compare(a[len(a)-1].Line, b[len(b)-1].Line),
 			cmp.Compare(len(a), len(b)))
 	})
@@ -124,9 +124,9 @@ func sortWays(ways [][]Frame) {
 
 // toMarker cuts a stack to the frames from its allocation site out to the
 // block's own frame, or returns nil when the run's marker is not in it.
-func (t *tracer) toMarker(st []Frame) []Frame {
-	from := slices.IndexFunc(st, func(f Frame) bool { return !stack.IsRuntime(f.Func) })
-	end := slices.IndexFunc(st, func(f Frame) bool { return f.Func == t.marker })
+func (t *tracer) toMarker(st []probes.Frame) []probes.Frame {
+	from := slices.IndexFunc(st, func(f probes.Frame) bool { return !stack.IsRuntime(f.Func) })
+	end := slices.IndexFunc(st, func(f probes.Frame) bool { return f.Func == t.marker })
 	if from < 0 || end <= from {
 		return nil
 	}
@@ -135,13 +135,13 @@ func (t *tracer) toMarker(st []Frame) []Frame {
 
 // onAnyBlock reports whether a stack ran some run's block, this one's or
 // another's.
-func onAnyBlock(st []Frame) bool {
-	return slices.ContainsFunc(st, func(f Frame) bool { return probes.IsMarker(f.Func) })
+func onAnyBlock(st []probes.Frame) bool {
+	return slices.ContainsFunc(st, func(f probes.Frame) bool { return probes.IsMarker(f.Func) })
 }
 
 // through returns the creations that led to the exited goroutine that ran
 // the go statement at f, as far as the profile tells them for certain.
-func (t *tracer) through(f Frame, hops int) []Creation {
+func (t *tracer) through(f probes.Frame, hops int) []Creation {
 	if c, ok := t.memo[f]; ok {
 		return c
 	}
@@ -154,10 +154,10 @@ func (t *tracer) through(f Frame, hops int) []Creation {
 	return out
 }
 
-func (t *tracer) step(f Frame, hops int) []Creation {
+func (t *tracer) step(f probes.Frame, hops int) []Creation {
 	// The exited goroutine's entry, from the stacks that allocated at f on
 	// a goroutine other than the block's.
-	var entry Frame
+	var entry probes.Frame
 	for _, st := range t.at(f.Func, f.File, f.Line) {
 		if onAnyBlock(st.Frames) {
 			continue
@@ -175,9 +175,9 @@ func (t *tracer) step(f Frame, hops int) []Creation {
 	// (or the go statement's wrapper) is declared, in parent; it allocated
 	// there, reached from the block or from one other exited goroutine.
 	// Stacks through other runs' blocks are theirs.
-	site := Frame{Func: parent, File: entry.File, Line: entry.Line}
+	site := probes.Frame{Func: parent, File: entry.File, Line: entry.Line}
 	var (
-		fromRun  [][]Frame
+		fromRun  [][]probes.Frame
 		fromElse bool
 	)
 	for _, st := range t.at(site.Func, site.File, site.Line) {

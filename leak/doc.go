@@ -16,7 +16,7 @@
 // one second); a goroutine the runtime proves stuck forever is reported at
 // once.
 //
-// The probe (NewProbe) runs under package probes, alone or together with
+// The probe (made through Kind) runs under package probes, alone or together with
 // other probes in one run of a block; package matchers wraps it as the
 // LeakGoroutines Gomega matcher. Descriptors and sockets are package fds's.
 package leak

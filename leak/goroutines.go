@@ -11,9 +11,6 @@ import (
 	"github.com/residue-go/residue/probes"
 )
 
-// Frame is one call in a goroutine's stack.
-type Frame = stack.Frame
-
 // Goroutine is a goroutine the block started that was still alive after it.
 type Goroutine struct {
 	ID    uint64 // 0 when only the goroutine profile saw it
@@ -32,22 +29,22 @@ type Goroutine struct {
 	// HTTP says what the goroutine is to an http.Transport connection, if
 	// anything.
 	HTTP   HTTPConn
-	Stack  []Frame    // innermost first
-	Origin []Creation // the go statements that led to it, its own first
-	Raw    string     // the runtime's text for it
+	Stack  []probes.Frame // innermost first
+	Origin []Creation     // the go statements that led to it, its own first
+	Raw    string         // the runtime's text for it
 }
 
 // Creation is one go statement in a goroutine's origin.
 type Creation struct {
-	Frame            // the function and line of the go statement
-	Goroutine uint64 // the goroutine that executed it; 0 when only the memory profile knows it
-	InBlock   bool   // that goroutine was the one running the block itself
-	Exited    bool   // that goroutine has exited
+	probes.Frame        // the function and line of the go statement
+	Goroutine    uint64 // the goroutine that executed it; 0 when only the memory profile knows it
+	InBlock      bool   // that goroutine was the one running the block itself
+	Exited       bool   // that goroutine has exited
 	// From are the ways, known from the memory profile, from the block's own
 	// code to this go statement: each the calls from the go statement's
 	// function out to the line in the block, innermost first. A goroutine
 	// may have been started through any one of them; set only when certain.
-	From [][]Frame
+	From [][]probes.Frame
 }
 
 // Report lists what a block left running.
@@ -60,10 +57,10 @@ type Report struct {
 // Leaked reports whether any goroutine was left.
 func (r *Report) Leaked() bool { return r != nil && len(r.Goroutines) > 0 }
 
-// Probe finds the goroutines a block started, directly or through
+// probe finds the goroutines a block started, directly or through
 // other goroutines, that are still alive once the block has returned and the
-// settle window has passed. It is a probes.Probe.
-type Probe struct {
+// settle window has passed. It implements probes.Probe.
+type probe struct {
 	cfg     config
 	before  map[uint64]bool // goroutines alive before the block
 	release func()          // ends the recording of allocations
@@ -72,20 +69,20 @@ type Probe struct {
 }
 
 // Kind registers the probe with the combined checks.
-var Kind = probes.NewKind(Name, NewProbe)
+var Kind = probes.NewKind(name, newProbe)
 
-// NewProbe returns a probe configured by opts. An invalid option is an
+// newProbe returns a probe configured by opts. An invalid option is an
 // error naming it.
-func NewProbe(opts ...Option) (*Probe, error) {
+func newProbe(opts ...Option) (*probe, error) {
 	cfg, err := newConfig(opts)
-	return &Probe{cfg: cfg}, err
+	return &probe{cfg: cfg}, err
 }
 
 // Report returns what the last run left (a *Report), or nil before a run.
-func (p *Probe) Report() probes.Report { return probes.ReportOf(p.report) }
+func (p *probe) Report() probes.Report { return probes.ReportOf(p.report) }
 
 // Before implements probes.Probe.
-func (p *Probe) Before(*probes.Run) error {
+func (p *probe) Before(*probes.Run) error {
 	p.report = nil
 	buf := getBuffer()
 	defer putBuffer(buf)
@@ -97,7 +94,7 @@ func (p *Probe) Before(*probes.Run) error {
 }
 
 // After implements probes.Probe: it settles and records the report.
-func (p *Probe) After(r *probes.Run) error {
+func (p *probe) After(r *probes.Run) error {
 	p.release()
 	p.report = p.settle(r)
 	return nil
@@ -106,12 +103,7 @@ func (p *Probe) After(r *probes.Run) error {
 // Find runs block once and reports the goroutines it left running.
 // The error is set when the block panicked or called runtime.Goexit.
 func Find(block func(), opts ...Option) (*Report, error) {
-	p, err := NewProbe(opts...)
-	if err != nil {
-		return nil, err
-	}
-	_, err = probes.Exec(block, p)
-	return p.report, err
+	return probes.Find[*Report](Kind, block, opts)
 }
 
 // leakProfile is the runtime's goroutineleak profile (Go 1.27 by default),
@@ -126,7 +118,7 @@ type sighting struct {
 // settle looks until nothing the report would show is left, something is
 // proven stuck forever, or the window ends. Ignored and allowed goroutines
 // are never looked at again: they cannot hold the verdict back.
-func (p *Probe) settle(r *probes.Run) *Report {
+func (p *probe) settle(r *probes.Run) *Report {
 	var (
 		left []Goroutine
 		seen = map[uint64]sighting{}
@@ -154,7 +146,7 @@ func (p *Probe) settle(r *probes.Run) *Report {
 // in phases: a snapshot of every goroutine, the ownership of each by its
 // creators, the claims the run's label counts settle, and the
 // classification of what is claimed.
-func (p *Probe) find(r *probes.Run, prove bool, seen map[uint64]sighting) []Goroutine {
+func (p *probe) find(r *probes.Run, prove bool, seen map[uint64]sighting) []Goroutine {
 	s := look(r, p.before, prove)
 	if s == nil {
 		return nil

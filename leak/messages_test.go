@@ -79,7 +79,7 @@ func TestWaysOfAnEarlierRunWithTheSameMarkerAreNotShown(t *testing.T) {
 	stop := make(chan struct{})
 	defer close(stop)
 	run := func(block func()) (*probes.Run, *leak.Report) {
-		p, err := leak.NewProbe(leak.Within(10 * time.Millisecond))
+		p, err := leak.Kind.New([]probes.Option{leak.Within(10 * time.Millisecond)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,16 +9,16 @@ import (
 	"github.com/residue-go/residue/probes"
 )
 
-// DefaultWithin is the default settle window: how long a probe waits for
+// defaultWithin is the default settle window: how long a probe waits for
 // the block's goroutines or file descriptors to go away before it reports them.
-const DefaultWithin = time.Second
+const defaultWithin = time.Second
 
 // Option configures the goroutine probe (LeakGoroutines, Find). Make one
 // with the functions of this package.
 type Option = probes.Setting[config]
 
-// Name is the probe's name in options and messages.
-const Name = "goroutines"
+// name is the probe's name in options and messages.
+const name = "goroutines"
 
 type config struct {
 	within   time.Duration
@@ -32,22 +32,22 @@ type ignore struct {
 }
 
 func newConfig(opts []Option) (config, error) {
-	c := config{within: DefaultWithin}
+	c := config{within: defaultWithin}
 	err := probes.Configure(&c, append(processGoroutines[:len(processGoroutines):len(processGoroutines)], opts...))
 	return c, err
 }
 
 func option(desc string, apply func(*config) error) Option {
-	return probes.NewSetting(Name, "leak."+desc, apply)
+	return probes.NewSetting(name, "leak."+desc, apply)
 }
 
 // Within sets the settle window: how long to wait, polling with backoff, for
 // leftovers to go away before they are reported. A leftover the runtime
 // proves stuck forever is reported without waiting. The default is
-// DefaultWithin; 0 checks once, right after the block returns. A negative
+// 1s; 0 checks once, right after the block returns. A negative
 // window is an error.
 func Within(d time.Duration) Option {
-	return probes.WithinSetting(Name, "leak", d, func(c *config, d time.Duration) { c.within = d })
+	return probes.WithinSetting(name, "leak", d, func(c *config, d time.Duration) { c.within = d })
 }
 
 // IgnoringTopFunction ignores goroutines whose innermost function is name.

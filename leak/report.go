@@ -9,6 +9,7 @@ import (
 
 	"github.com/residue-go/residue/internal/stack"
 	"github.com/residue-go/residue/internal/text"
+	"github.com/residue-go/residue/probes"
 )
 
 // Caps on what a report shows; the counts it gives are always exact.
@@ -83,7 +84,7 @@ func (r *Report) String() string {
 			for _, g := range groups[i:] {
 				rest += len(g.gs)
 			}
-			fmt.Fprintf(&b, "\n… and %d more %s (%s with other stacks), not shown\n", len(groups)-i, plural(len(groups)-i, "group"),
+			fmt.Fprintf(&b, "\n… and %s (%s with other stacks), not shown\n", text.Plural(len(groups)-i, "more group"),
 				text.Plural(rest, "goroutine"))
 			break
 		}
@@ -188,8 +189,8 @@ func writeOrigin(b *strings.Builder, origin []Creation) {
 
 // ways returns the ways that go through more than the block's own
 // function: a go statement in that function needs no way to be shown.
-func ways(from [][]Frame) [][]Frame {
-	var out [][]Frame
+func ways(from [][]probes.Frame) [][]probes.Frame {
+	var out [][]probes.Frame
 	for _, p := range from {
 		if len(p) > 1 {
 			out = append(out, p)
@@ -198,11 +199,11 @@ func ways(from [][]Frame) [][]Frame {
 	return out
 }
 
-func hasWays(from [][]Frame) bool { return len(ways(from)) > 0 }
+func hasWays(from [][]probes.Frame) bool { return len(ways(from)) > 0 }
 
 // writeFrom shows the ways from the block's own lines to a go statement
 // (each innermost first, from the go statement's function out to the block).
-func writeFrom(b *strings.Builder, from [][]Frame) {
+func writeFrom(b *strings.Builder, from [][]probes.Frame) {
 	ways := ways(from)
 	if len(ways) == 0 {
 		return
@@ -231,7 +232,7 @@ func writeFrom(b *strings.Builder, from [][]Frame) {
 	}
 }
 
-func writeFrames(b *strings.Builder, frames []Frame) {
+func writeFrames(b *strings.Builder, frames []probes.Frame) {
 	shown := 0
 	for _, f := range frames {
 		if stack.IsRuntime(f.Func) && len(frames) > 1 {
@@ -258,12 +259,4 @@ func originKey(cs []Creation) string {
 		fmt.Fprintf(&b, "%s %s %v %v|", c.Func, c.Location(), c.InBlock, c.From)
 	}
 	return b.String()
-}
-
-// plural returns word, or its plural form when n is not 1.
-func plural(n int, word string) string {
-	if n == 1 {
-		return word
-	}
-	return word + "s"
 }

@@ -11,7 +11,8 @@ import (
 	"github.com/onsi/gomega/types"
 
 	"github.com/residue-go/residue/alloc"
-	"github.com/residue-go/residue/probes"
+	"github.com/residue-go/residue/internal/env"
+	"github.com/residue-go/residue/internal/text"
 )
 
 // Allocate succeeds when the block makes any heap allocation on its own
@@ -60,7 +61,7 @@ func (a *allocateMatcher) Match(actual any) (bool, error) {
 	if a.unit != "" && a.limit < 0 {
 		return false, fmt.Errorf("%s: a count of %s is never negative", a.call, a.unit)
 	}
-	block, err := probes.Block(a.name, actual)
+	block, err := asBlock(a.name, actual)
 	if err != nil {
 		return false, err
 	}
@@ -90,8 +91,7 @@ func (a *allocateMatcher) FailureMessage(any) string {
 		if b.Len() > 0 {
 			b.WriteString("\n\n")
 		}
-		fmt.Fprintf(&b, "Expected the block to allocate at most %s in %s, but it allocated %s there\n%s",
-			countOf(l.AtMost, "object", "objects"), l.Function, l.Figures, alloc.FormatSites(l.Sites))
+		fmt.Fprintf(&b, "Expected the block to stay within alloc.AtMostIn(%q, %d), but it allocated %s", l.Function, l.AtMost, l)
 	}
 	return b.String()
 }
@@ -105,9 +105,9 @@ func (a *allocateMatcher) NegatedFailureMessage(any) string {
 
 func (a *allocateMatcher) limitText() string {
 	if a.unit == "bytes" {
-		return alloc.FormatBytes(a.limit)
+		return text.Bytes(a.limit)
 	}
-	return countOf(a.limit, "object", "objects")
+	return text.Plural(a.limit, "object")
 }
 
 func (a *allocateMatcher) runs() string {
@@ -118,7 +118,7 @@ func (a *allocateMatcher) runs() string {
 }
 
 // measure runs alloc.Measure for the matcher made by call, naming the call
-// in an error. Under -race, with alloc.SkipUnderRaceEnv set to 1, it skips
+// in an error. Under -race, with env.SkipAllocUnderRace set to 1, it skips
 // the running Ginkgo spec instead, with the reason, at the assertion's line.
 func measure(call string, block func(), opts []alloc.Option) (*alloc.Measurement, error) {
 	m, err := alloc.Measure(block, opts...)
@@ -128,15 +128,15 @@ func measure(call string, block func(), opts []alloc.Option) (*alloc.Measurement
 		}
 		return m, nil
 	}
-	if os.Getenv(alloc.SkipUnderRaceEnv) != "1" {
+	if os.Getenv(env.SkipAllocUnderRace) != "1" {
 		return nil, fmt.Errorf("%s: %w\n(to skip allocation checks under -race: %s=1 for Ginkgo specs, "+
-			"alloc.SkipUnderRace(t) in a plain test)", call, err, alloc.SkipUnderRaceEnv)
+			"alloc.SkipUnderRace(t) in a plain test)", call, err, env.SkipAllocUnderRace)
 	}
 	if !inGinkgoSpec() {
 		return nil, fmt.Errorf("%s: %w\n(%s=1 skips Ginkgo specs only; in a plain test call alloc.SkipUnderRace(t))",
-			call, err, alloc.SkipUnderRaceEnv)
+			call, err, env.SkipAllocUnderRace)
 	}
-	ginkgo.Skip(fmt.Sprintf("%s: %v (skipped: %s=1)", call, err, alloc.SkipUnderRaceEnv), assertionSkip())
+	ginkgo.Skip(fmt.Sprintf("%s: %v (skipped: %s=1)", call, err, env.SkipAllocUnderRace), assertionSkip())
 	return nil, err // not reached: Skip ends the spec
 }
 
@@ -152,11 +152,4 @@ func assertionSkip() int {
 			return i
 		}
 	}
-}
-
-func countOf(n int64, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
 }

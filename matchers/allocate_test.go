@@ -106,7 +106,7 @@ func TestAllocateAtMostWithAFunctionLimit(t *testing.T) {
 		t.Fatalf("Match = %v, %v", ok, err)
 	}
 	msg := m.FailureMessage(nil)
-	if !strings.HasPrefix(msg, "Expected the block to allocate at most 0 objects in strings.Join, but it allocated 1 object, 16 B there") {
+	if !strings.HasPrefix(msg, "Expected the block to stay within alloc.AtMostIn(\"strings.Join\", 0), but it allocated 1 object, 16 B in strings.Join, over the limit of 0 objects\n") {
 		t.Fatal(msg)
 	}
 	t.Log("\n" + msg)
@@ -155,7 +155,7 @@ func TestAllocateReportsAPanicAsAnError(t *testing.T) {
 }
 
 func TestAllocateFailsUnderRace(t *testing.T) {
-	if !alloc.RaceEnabled {
+	if !raceEnabled {
 		t.Skip("only a -race build refuses to measure")
 	}
 	_, err := AllocateAtMost(100).Match(func() {})

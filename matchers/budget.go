@@ -2,7 +2,6 @@ package matchers
 
 import (
 	"fmt"
-	"os"
 	"runtime"
 	"strings"
 
@@ -11,12 +10,11 @@ import (
 	"github.com/onsi/gomega/types"
 
 	"github.com/residue-go/residue/alloc"
-	"github.com/residue-go/residue/probes"
 )
 
 // StayWithinBudget succeeds when the block allocates no more objects and no
 // more bytes than the budget called name records in the budget file
-// (alloc.DefaultBudgetFile, testdata/residue-budgets.json in the package's
+// (testdata/residue-budgets.json in the package's
 // directory, unless alloc.BudgetFile is among opts):
 //
 //	Expect(func() { parseHeader(raw) }).To(StayWithinBudget("parse-header"))
@@ -25,7 +23,7 @@ import (
 // and when the file has no such budget. Run the tests with
 // RESIDUE_UPDATE_BUDGETS=1 to record the current figures instead.
 //
-// A figure below alloc.DefaultTightenBelow (80%) of its budget passes and is
+// A figure below 80% (alloc.TightenBelow) of its budget passes and is
 // reported, so the budget can be tightened: as a Ginkgo report entry shown
 // with the spec, or through GinkgoWriter outside a Ginkgo suite. With
 // RESIDUE_STRICT_BUDGETS=1 it fails instead. An empty name is an error (the
@@ -44,7 +42,7 @@ func (b *budgetMatcher) Match(actual any) (bool, error) {
 	if b.name == "" {
 		return false, fmt.Errorf("StayWithinBudget(\"\"): a budget needs a name")
 	}
-	block, err := probes.Block("StayWithinBudget", actual)
+	block, err := asBlock("StayWithinBudget", actual)
 	if err != nil {
 		return false, err
 	}
@@ -55,19 +53,14 @@ func (b *budgetMatcher) Match(actual any) (bool, error) {
 	if b.verdict, err = alloc.CheckBudget(b.name, m, b.opts...); err != nil {
 		return false, fmt.Errorf("StayWithinBudget(%q): %w", b.name, err)
 	}
-	failed := b.verdict.Failed(os.Getenv(alloc.StrictEnv) == "1")
-	if !failed && (b.verdict.Outcome == alloc.BudgetLoose || b.verdict.Outcome == alloc.BudgetRecorded) {
-		note(b.verdict.String())
+	if n := b.verdict.Note(); n != "" {
+		note(n)
 	}
-	return !failed, nil
+	return !b.verdict.Failed(), nil
 }
 
 func (b *budgetMatcher) FailureMessage(any) string {
-	msg := b.verdict.String()
-	if b.verdict.Outcome == alloc.BudgetLoose {
-		msg += fmt.Sprintf("\n  (a failure because %s=1)", alloc.StrictEnv)
-	}
-	return msg
+	return b.verdict.String()
 }
 
 func (b *budgetMatcher) NegatedFailureMessage(any) string {

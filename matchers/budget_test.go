@@ -34,7 +34,7 @@ func TestStayWithinBudgetRoundTrip(t *testing.T) {
 		allocSinkStr = joinWords([]string{"grown", "since", "the", "budget"})
 	}
 
-	t.Setenv(alloc.UpdateEnv, "1")
+	t.Setenv("RESIDUE_UPDATE_BUDGETS", "1")
 	if ok, msg := matchBudget(t, "decode", big); !ok {
 		t.Fatalf("recording failed: %s", msg)
 	}
@@ -43,7 +43,7 @@ func TestStayWithinBudgetRoundTrip(t *testing.T) {
 		t.Fatalf("budget file %q, %v", data, err)
 	}
 
-	t.Setenv(alloc.UpdateEnv, "")
+	t.Setenv("RESIDUE_UPDATE_BUDGETS", "")
 	if ok, msg := matchBudget(t, "decode", big); !ok {
 		t.Fatalf("same figures failed: %s", msg)
 	}
@@ -51,17 +51,17 @@ func TestStayWithinBudgetRoundTrip(t *testing.T) {
 	if ok, msg := matchBudget(t, "decode", small); !ok {
 		t.Fatalf("slack failed without strict: %s", msg)
 	}
-	t.Setenv(alloc.StrictEnv, "1")
+	t.Setenv("RESIDUE_STRICT_BUDGETS", "1")
 	ok, msg := matchBudget(t, "decode", small)
 	if ok || !strings.Contains(msg, `allocation budget "decode" can be tightened`) || !strings.Contains(msg, "(a failure because RESIDUE_STRICT_BUDGETS=1)") {
 		t.Fatalf("strict slack: %v %s", ok, msg)
 	}
-	t.Setenv(alloc.StrictEnv, "")
+	t.Setenv("RESIDUE_STRICT_BUDGETS", "")
 
 	// Tighten, then regress.
-	t.Setenv(alloc.UpdateEnv, "1")
+	t.Setenv("RESIDUE_UPDATE_BUDGETS", "1")
 	matchBudget(t, "decode", small)
-	t.Setenv(alloc.UpdateEnv, "")
+	t.Setenv("RESIDUE_UPDATE_BUDGETS", "")
 	ok, msg = matchBudget(t, "decode", big)
 	for _, want := range []string{
 		`allocation budget "decode" exceeded (testdata/residue-budgets.json)`,
@@ -79,7 +79,7 @@ func TestStayWithinBudgetRoundTrip(t *testing.T) {
 
 func TestStayWithinBudgetFailsWithoutABudget(t *testing.T) {
 	alloc.SkipUnderRace(t)
-	t.Setenv(alloc.UpdateEnv, "")
+	t.Setenv("RESIDUE_UPDATE_BUDGETS", "")
 	path := filepath.Join(t.TempDir(), "budgets.json")
 	ok, msg := matchBudget(t, "unknown", func() {}, alloc.BudgetFile(path))
 	if ok || !strings.Contains(msg, `no allocation budget "unknown" in `+path) || !strings.Contains(msg, "RESIDUE_UPDATE_BUDGETS=1") {

@@ -14,19 +14,19 @@ import (
 // stack that opened it, down to the block's own line. Sockets open before
 // the block ran are never counted.
 func LeakSockets(opts ...fds.Option) types.GomegaMatcher {
-	return leakFDs("LeakSockets", "sockets", func() (*fds.Probe, error) { return fds.NewSocketProbe(opts...) })
+	return leakFDs("LeakSockets", "sockets", func(block func()) (*fds.Report, error) { return fds.FindSockets(block, opts...) })
 }
 
 // LeakFileDescriptors is LeakSockets for every kind of file descriptor:
 // sockets, files, directories, pipes, eventfds, epoll instances and other
 // anonymous inodes.
 func LeakFileDescriptors(opts ...fds.Option) types.GomegaMatcher {
-	return leakFDs("LeakFileDescriptors", "file descriptors", func() (*fds.Probe, error) { return fds.NewProbe(opts...) })
+	return leakFDs("LeakFileDescriptors", "file descriptors", func(block func()) (*fds.Report, error) { return fds.Find(block, opts...) })
 }
 
-func leakFDs(name, what string, newProbe func() (*fds.Probe, error)) types.GomegaMatcher {
+func leakFDs(name, what string, find func(func()) (*fds.Report, error)) types.GomegaMatcher {
 	return &probeMatcher[*fds.Report]{
-		name: name, verb: "leak " + what, newProbe: probe(newProbe),
+		name: name, verb: "leak " + what, find: find,
 		none: func(r *fds.Report) string {
 			return "it left none open (settle window " + r.Within.String() + ")"
 		},

@@ -13,7 +13,7 @@ import (
 	gtypes "github.com/onsi/ginkgo/v2/types"
 	"github.com/onsi/gomega"
 
-	"github.com/residue-go/residue/alloc"
+	"github.com/residue-go/residue/internal/env"
 	. "github.com/residue-go/residue/matchers"
 )
 
@@ -31,7 +31,7 @@ func TestAllocationSpecsUnderRaceAreSkippedWhenAskedTo(t *testing.T) {
 	}
 	run := func(skip string) string {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestAllocationSpecsUnderRaceAreSkippedWhenAskedTo$", "-test.v")
-		cmd.Env = append(os.Environ(), childEnv+"=1", alloc.SkipUnderRaceEnv+"="+skip)
+		cmd.Env = append(os.Environ(), childEnv+"=1", env.SkipAllocUnderRace+"="+skip)
 		out, _ := cmd.CombinedOutput()
 		return string(out)
 	}
@@ -39,13 +39,13 @@ func TestAllocationSpecsUnderRaceAreSkippedWhenAskedTo(t *testing.T) {
 	for _, spec := range []string{"Allocate", "StayWithinBudget"} {
 		want := fmt.Sprintf("SPEC %s skipped at race_skip_test.go:", spec)
 		if !strings.Contains(skipped, want) {
-			t.Errorf("with %s=1, want %q in:\n%s", alloc.SkipUnderRaceEnv, want, skipped)
+			t.Errorf("with %s=1, want %q in:\n%s", env.SkipAllocUnderRace, want, skipped)
 		}
 	}
 	for _, want := range []string{
 		"AllocateAtMost(3): allocation figures are not exact under the race detector",
 		`StayWithinBudget("parse"): allocation figures are not exact under the race detector`,
-		"(skipped: " + alloc.SkipUnderRaceEnv + "=1)",
+		"(skipped: " + env.SkipAllocUnderRace + "=1)",
 	} {
 		if !strings.Contains(skipped, want) {
 			t.Errorf("the skip lacks %q:\n%s", want, skipped)
@@ -55,7 +55,7 @@ func TestAllocationSpecsUnderRaceAreSkippedWhenAskedTo(t *testing.T) {
 	for _, spec := range []string{"Allocate", "StayWithinBudget"} {
 		want := fmt.Sprintf("SPEC %s failed at race_skip_test.go:", spec)
 		if !strings.Contains(failed, want) || !strings.Contains(failed, "alloc.SkipUnderRace(t) in a plain test") {
-			t.Errorf("without %s, want %q and the hint in:\n%s", alloc.SkipUnderRaceEnv, want, failed)
+			t.Errorf("without %s, want %q and the hint in:\n%s", env.SkipAllocUnderRace, want, failed)
 		}
 	}
 }

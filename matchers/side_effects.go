@@ -6,7 +6,6 @@ import (
 	"github.com/onsi/gomega/types"
 
 	"github.com/residue-go/residue"
-	"github.com/residue-go/residue/probes"
 )
 
 // HaveSideEffects succeeds when the block leaves anything behind: goroutines
@@ -25,7 +24,7 @@ type sideEffectsMatcher struct {
 }
 
 func (m *sideEffectsMatcher) Match(actual any) (bool, error) {
-	block, err := probes.Block("HaveSideEffects", actual)
+	block, err := asBlock("HaveSideEffects", actual)
 	if err != nil {
 		return false, err
 	}

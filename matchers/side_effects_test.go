@@ -10,7 +10,6 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/residue-go/residue"
-	"github.com/residue-go/residue/alloc"
 	"github.com/residue-go/residue/globals"
 	. "github.com/residue-go/residue/matchers"
 )
@@ -69,7 +68,7 @@ func TestHaveSideEffectsErrors(t *testing.T) {
 // 10,000 calls of HaveSideEffects leave goroutines, descriptors and the heap
 // where they were.
 func TestHaveSideEffectsSoak(t *testing.T) {
-	if testing.Short() || alloc.RaceEnabled {
+	if testing.Short() || raceEnabled {
 		t.Skip("soak: too slow under -race or -short; scripts/test runs it without them")
 	}
 	fds := func() int {

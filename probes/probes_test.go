@@ -17,30 +17,6 @@ import (
 	"github.com/residue-go/residue/probes"
 )
 
-func TestBlockRejectsWhatIsNotAFunc(t *testing.T) {
-	var nilFunc func()
-	cases := []struct {
-		actual any
-		want   string
-	}{
-		{nil, "expects a block of type func(), got nil"},
-		{nilFunc, "got a nil func()"},
-		{42, "got int 42"},
-		{"text", `got string "text"`},
-		{func(int) {}, "got a func(int): wrap it"},
-		{func() error { return nil }, "got a func() error"},
-	}
-	for _, c := range cases {
-		_, err := probes.Block("LeakGoroutines", c.actual)
-		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "LeakGoroutines ") {
-			t.Errorf("Block(%#v) = %v, want an error containing %q", c.actual, err, c.want)
-		}
-	}
-	if f, err := probes.Block("X", func() {}); err != nil || f == nil {
-		t.Errorf("Block(func()) = %v, %v", f != nil, err)
-	}
-}
-
 type recorder struct {
 	name   string
 	log    *[]string

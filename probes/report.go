@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/residue-go/residue/internal/stack"
 )
 
 // Report is what one probe found in one run. The combined checks
@@ -134,7 +136,7 @@ func Configure[C any](c *C, opts []Setting[C]) error {
 // NewKind describes a probe made by newProbe from its own options, so that
 // a probe package registers itself with one line:
 //
-//	var Kind = probes.NewKind(Name, NewProbe)
+//	var Kind = probes.NewKind("processes", newProbe)
 //
 // The Kind's other fields can be set on the result.
 func NewKind[O Option, P Probe](name string, newProbe func(...O) (P, error)) Kind {
@@ -173,3 +175,27 @@ func ReportOf[R any, P interface {
 	}
 	return r
 }
+
+// Find runs block once under the probe that k makes from opts and returns
+// the probe's report as R: the body of each probe package's Find, and of
+// the single-probe matchers. The report is nil when an option is invalid or
+// the run could not start; it is set, with the error, when the block
+// panicked or a probe failed after the block ran.
+func Find[R Report, O Option](k Kind, block func(), opts []O) (R, error) {
+	var zero R
+	all := make([]Option, len(opts))
+	for i, o := range opts {
+		all[i] = o
+	}
+	p, err := k.New(all)
+	if err != nil {
+		return zero, err
+	}
+	_, err = Exec(block, p)
+	r, _ := p.Report().(R)
+	return r, err
+}
+
+// Frame is one call of a stack in a report: the function, its file and
+// line.
+type Frame = stack.Frame

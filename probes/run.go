@@ -96,11 +96,26 @@ func (r *Run) Owns(fn string) bool {
 	return rest == "" || strings.HasPrefix(rest, ".func") || strings.HasPrefix(rest, ".gowrap")
 }
 
-// Within reports whether r was started inside o's block (on a goroutine
-// carrying o's label), so that o sees what r's block leaves behind.
-func (r *Run) Within(o *Run) bool {
-	v, _ := pprof.Label(r.parent, o.label)
-	return v == labelValue
+// Encloses reports whether inner was started inside r's block: on a
+// goroutine that carried r's label, so that what inner's block does is also
+// r's block's doing.
+func (r *Run) Encloses(inner *Run) bool {
+	if r == nil || inner == nil || r == inner || inner.parent == nil {
+		return false
+	}
+	v, ok := pprof.Label(inner.parent, r.label)
+	return ok && v == labelValue
+}
+
+// EnclosedBy reports whether r was started inside the block of the run
+// whose ID is id (see Encloses): for a run that knows only another's ID, as
+// RunnerOf gives it.
+func (r *Run) EnclosedBy(id uint64) bool {
+	if r == nil || r.parent == nil || id == 0 || id == r.id {
+		return false
+	}
+	v, ok := pprof.Label(r.parent, "residue-"+strconv.FormatUint(id, 10))
+	return ok && v == labelValue
 }
 
 // Started is when the block first started running.

@@ -42,11 +42,11 @@ type Process struct {
 	// Started is the stack that started the process, innermost first, from
 	// os.StartProcess out to the block's own line; nil when no stack was
 	// recorded (a raw fork, C code).
-	Started []Frame
+	Started []probes.Frame
 	// StartedAt lists the possible stacks when the block started processes
 	// at several places and it cannot be told which one this is; Started is
 	// then nil.
-	StartedAt [][]Frame
+	StartedAt [][]probes.Frame
 	// By says how the process is known to be the block's: "block" (started
 	// on the block's goroutine), "goroutine" (by a goroutine the block
 	// started), or "alone" (new while the block ran, no stack recorded, and
@@ -86,12 +86,12 @@ type Report struct {
 // Leaked reports whether any process was left.
 func (r *Report) Leaked() bool { return r != nil && len(r.Processes) > 0 }
 
-// Probe finds the child processes a block started that are still there
+// probe finds the child processes a block started that are still there
 // (running, or exited and not waited for) once it has returned and the
-// settle window has passed. It is a probes.Probe. During the run it
+// settle window has passed. It implements probes.Probe. During the run it
 // records every allocation (runtime.MemProfileRate = 1), which gives the
 // stack that started each process.
-type Probe struct {
+type probe struct {
 	cfg    config
 	report *Report
 
@@ -114,34 +114,29 @@ type child struct {
 func (c child) id() child { return child{pid: c.pid, start: c.start} }
 
 // Kind registers the probe with the combined checks.
-var Kind = probes.NewKind(Name, NewProbe)
+var Kind = probes.NewKind(name, newProbe)
 
-// NewProbe returns a process probe. An invalid option is an error naming
+// newProbe returns a process probe. An invalid option is an error naming
 // it.
-func NewProbe(opts ...Option) (*Probe, error) {
+func newProbe(opts ...Option) (*probe, error) {
 	cfg, err := newConfig(opts)
-	return &Probe{cfg: cfg}, err
+	return &probe{cfg: cfg}, err
 }
 
 // Report returns what the last run left (a *Report), or nil before a run.
-func (p *Probe) Report() probes.Report { return probes.ReportOf(p.report) }
+func (p *probe) Report() probes.Report { return probes.ReportOf(p.report) }
 
 // Find runs block once and reports the child processes it left behind. The
 // error is set when an option is invalid, when the block panicked or called
 // runtime.Goexit, or when the process table could not be read.
 func Find(block func(), opts ...Option) (*Report, error) {
-	p, err := NewProbe(opts...)
-	if err != nil {
-		return nil, err
-	}
-	_, err = probes.Exec(block, p)
-	return p.report, err
+	return probes.Find[*Report](Kind, block, opts)
 }
 
 var runs origin.Runs
 
 // Before implements probes.Probe.
-func (p *Probe) Before(*probes.Run) error {
+func (p *probe) Before(*probes.Run) error {
 	p.report = nil
 	p.span = runs.Begin()
 	// Published counts, without a GC: a process start of an earlier run not
@@ -159,7 +154,7 @@ func (p *Probe) Before(*probes.Run) error {
 
 // After implements probes.Probe: it settles, attributes and describes the
 // new children, and records the report.
-func (p *Probe) After(r *probes.Run) error {
+func (p *probe) After(r *probes.Run) error {
 	p.release()
 	defer p.span.End()
 	if p.beforeErr != nil {
@@ -203,7 +198,7 @@ func constructor(fn string) bool {
 // when other probed blocks did too (each then one of the candidates), and,
 // when no stack was recorded at all, all of them if no other probed block
 // ran meanwhile.
-func (p *Probe) attribute(r *probes.Run, fresh []child, rep *Report) {
+func (p *probe) attribute(r *probes.Run, fresh []child, rep *Report) {
 	sites := origin.Sites(p.baseline, r.Marker(), constructor)
 	alone := p.span.Alone()
 	var mine []origin.Site
@@ -259,7 +254,7 @@ func setStarted(pr *Process, sites []origin.Site) {
 }
 
 // startFrames drops the frames inside os.StartProcess.
-func startFrames(frames []Frame) []Frame {
+func startFrames(frames []probes.Frame) []probes.Frame {
 	for i, f := range frames {
 		if f.Func == "os.StartProcess" {
 			return frames[i:]

@@ -234,10 +234,10 @@ func TestConcurrentBlocksAreNotBlamedForEachOther(t *testing.T) {
 }
 
 func TestOptions(t *testing.T) {
-	if _, err := procs.NewProbe(procs.Within(-time.Second)); err == nil || !strings.Contains(err.Error(), "procs.Within(-1s): the settle window must not be negative") {
+	if _, err := procs.Find(func() {}, procs.Within(-time.Second)); err == nil || !strings.Contains(err.Error(), "procs.Within(-1s): the settle window must not be negative") {
 		t.Errorf("err = %v", err)
 	}
-	if _, err := procs.NewProbe(procs.IgnoringCommand("[")); err == nil || !strings.HasPrefix(err.Error(), `procs.IgnoringCommand("["):`) {
+	if _, err := procs.Find(func() {}, procs.IgnoringCommand("[")); err == nil || !strings.HasPrefix(err.Error(), `procs.IgnoringCommand("["):`) {
 		t.Errorf("err = %v", err)
 	}
 	var cmd *exec.Cmd

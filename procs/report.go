@@ -45,23 +45,14 @@ func (r *Report) String() string {
 	if !r.Leaked() {
 		return "The block left no child processes behind."
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "The block left %s behind", text.Plural(len(r.Processes), "child process", "child processes"))
-	if r.Within > 0 {
-		fmt.Fprintf(&b, " (still there after the %v settle window)", r.Within)
+	others := make([]string, len(r.Others))
+	for i := range r.Others {
+		others[i] = r.Others[i].Summary()
 	}
-	b.WriteString(":\n")
-	for i := range r.Processes {
-		b.WriteString("\n")
-		writeProcess(&b, &r.Processes[i])
-	}
-	if len(r.Others) > 0 {
-		b.WriteString("\nAlso started while the block ran, and not counted as the block's (their stacks tie them to another probed block running at the same time, or nothing ties them to this one):\n")
-		for i := range r.Others {
-			fmt.Fprintf(&b, "    %s\n", r.Others[i].Summary())
-		}
-	}
-	return b.String()
+	return text.Leftovers("The block left "+text.Plural(len(r.Processes), "child process", "child processes")+" behind",
+		r.Within, len(r.Processes), func(b *strings.Builder, i int) { writeProcess(b, &r.Processes[i]) },
+		"Also started while the block ran, and not counted as the block's (their stacks tie them to another probed block running at the same time, or nothing ties them to this one)",
+		others)
 }
 
 func writeProcess(b *strings.Builder, p *Process) {

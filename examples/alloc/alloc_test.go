@@ -100,9 +100,9 @@ var _ = Describe("a budget file round trip", func() {
 				}
 			})
 		}
-		setenv(alloc.UpdateEnv, "1")
+		setenv("RESIDUE_UPDATE_BUDGETS", "1")
 		Expect(func() { header, _ = parseHeader("Content-Type: text/plain") }).To(StayWithinBudget("parse-header", alloc.BudgetFile(path)))
-		setenv(alloc.UpdateEnv, "")
+		setenv("RESIDUE_UPDATE_BUDGETS", "")
 	})
 
 	It("records the figures", func() {
@@ -122,9 +122,9 @@ var _ = Describe("a budget file round trip", func() {
 		// A well-under figure passes, with a report entry saying so.
 		Expect(func() { header, _ = parseHeader("content-type: text/plain") }).To(StayWithinBudget("parse-header", alloc.BudgetFile(path)))
 
-		os.Setenv(alloc.UpdateEnv, "1")
+		os.Setenv("RESIDUE_UPDATE_BUDGETS", "1")
 		Expect(func() { header, _ = parseHeader("content-type: text/plain") }).To(StayWithinBudget("parse-header", alloc.BudgetFile(path)))
-		os.Setenv(alloc.UpdateEnv, "")
+		os.Setenv("RESIDUE_UPDATE_BUDGETS", "")
 		Expect(os.ReadFile(path)).To(BeEquivalentTo("{\n  \"parse-header\": {\"objects\": 0, \"bytes\": 0}\n}\n"))
 	})
 })

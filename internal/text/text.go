@@ -3,8 +3,10 @@
 package text
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Plural returns "1 goroutine" or "3 goroutines": the count and the word,
@@ -29,4 +31,52 @@ func Indent(s, prefix string) string {
 		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// Bytes returns n in B, KiB or MiB: "96 B", "1.5 KiB".
+func Bytes(n int64) string {
+	switch {
+	case n < 1024 && n > -1024:
+		return strconv.FormatInt(n, 10) + " B"
+	case n < 1<<20 && n > -(1<<20):
+		return oneDecimal(float64(n)/1024) + " KiB"
+	default:
+		return oneDecimal(float64(n)/(1<<20)) + " MiB"
+	}
+}
+
+func oneDecimal(x float64) string {
+	return strings.TrimSuffix(strconv.FormatFloat(x, 'f', 1, 64), ".0")
+}
+
+// maxOthers bounds how many leftovers not counted as the block's a
+// message lists.
+const maxOthers = 10
+
+// Leftovers is the failure message of a probe that lists what a block left:
+// the headline ("The block left 2 child processes behind"), the settle
+// window it outlasted, one entry per leftover written by entry, then the
+// leftovers seen but not counted as the block's, under a line saying why
+// (at most ten of them, and how many more).
+func Leftovers(headline string, within time.Duration, n int, entry func(b *strings.Builder, i int), othersWhy string, others []string) string {
+	var b strings.Builder
+	b.WriteString(headline)
+	if within > 0 {
+		fmt.Fprintf(&b, " (still there after the %v settle window)", within)
+	}
+	b.WriteString(":\n")
+	for i := range n {
+		b.WriteString("\n")
+		entry(&b, i)
+	}
+	if len(others) > 0 {
+		b.WriteString("\n" + othersWhy + ":\n")
+		for _, o := range others[:min(len(others), maxOthers)] {
+			fmt.Fprintf(&b, "    %s\n", o)
+		}
+		if n := len(others) - maxOthers; n > 0 {
+			fmt.Fprintf(&b, "    … and %d more\n", n)
+		}
+	}
+	return b.String()
 }

@@ -1,6 +1,11 @@
 package text
 
-import "testing"
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
 
 func TestPlural(t *testing.T) {
 	for _, c := range []struct {
@@ -16,5 +21,30 @@ func TestPlural(t *testing.T) {
 	}
 	if got := Indent("a\n\nb\n", "  "); got != "  a\n\n  b" {
 		t.Errorf("Indent = %q", got)
+	}
+}
+
+func TestBytes(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 96: "96 B", -96: "-96 B", 1536: "1.5 KiB", 2048: "2 KiB", 3 << 20: "3 MiB"} {
+		if got := Bytes(n); got != want {
+			t.Errorf("Bytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestLeftovers(t *testing.T) {
+	others := make([]string, 12)
+	for i := range others {
+		others[i] = "other"
+	}
+	got := Leftovers("The block left 2 things behind", time.Second, 2,
+		func(b *strings.Builder, i int) { fmt.Fprintf(b, "thing %d\n", i) }, "Not the block's", others)
+	want := "The block left 2 things behind (still there after the 1s settle window):\n\nthing 0\n\nthing 1\n\nNot the block's:\n" +
+		strings.Repeat("    other\n", 10) + "    … and 2 more\n"
+	if got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+	if got := Leftovers("The block left 1 thing behind", 0, 1, func(b *strings.Builder, i int) { b.WriteString("thing\n") }, "", nil); got != "The block left 1 thing behind:\n\nthing\n" {
+		t.Errorf("without a window or others: %q", got)
 	}
 }

@@ -171,3 +171,47 @@ Previous write at 0x00c000012345 by goroutine 7:
 		t.Errorf("races: %+v", rs)
 	}
 }
+
+// A line marked expected is a true leak that the run must report: it fails
+// the run once no finding matches it, even when a wider line earlier in the
+// file gave the finding its verdict; lines of other modules or modes are
+// not expected.
+func TestExpectedLeaksMustBeReported(t *testing.T) {
+	triage := []*triageEntry{
+		{module: "zap", mode: "*", pkg: "*", test: "*", kind: "fd", key: "file /tmp/*", verdict: "true", line: 1},
+		{module: "zap", mode: "*", pkg: "go.uber.org/zap/zapcore", test: "TestIOCore", kind: "fd", key: "file /tmp/TestIOCore#/*", verdict: "expected", line: 2},
+		{module: "zap", mode: "*", pkg: "go.uber.org/zap", test: "TestConfig", kind: "fd", key: "file /tmp/TestConfig*", verdict: "expected", line: 3},
+		{module: "zap", mode: "race", pkg: "*", test: "TestRaceOnly", kind: "*", key: "*", verdict: "expected", line: 4},
+		{module: "tally", mode: "*", pkg: "*", test: "*", kind: "*", key: "*", verdict: "expected", line: 5},
+	}
+	findings := []*finding{
+		{pkg: "go.uber.org/zap/zapcore", test: "TestIOCore", kind: "fd", key: "file /tmp/TestIOCore#/#/test.log# (deleted)"},
+	}
+	missing := triageFindings("zap", "plain", findings, triage)
+	if len(missing) != 1 || missing[0].line != 3 {
+		t.Errorf("missing lines: %+v, want line 3 only", missing)
+	}
+	if findings[0].verdict != "true" || !isTrue(findings[0].verdict) {
+		t.Errorf("verdict %q, want the first matching line's", findings[0].verdict)
+	}
+	findings = append(findings, &finding{pkg: "go.uber.org/zap", test: "TestConfig", kind: "fd", key: "file /tmp/TestConfigproduction#/#/test.log (deleted)"})
+	if missing := triageFindings("zap", "plain", findings, triage); len(missing) != 0 {
+		t.Errorf("missing lines: %+v, want none", missing)
+	}
+	if missing := triageFindings("zap", "race", findings, triage); len(missing) != 1 || missing[0].line != 4 {
+		t.Errorf("with -race, missing lines: %+v, want line 4", missing)
+	}
+}
+
+func TestReadTriageVerdicts(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "triage.tsv")
+	os.WriteFile(p, []byte("# c\nzap\t*\tp\tT\tfd\tk\texpected\twhy\n"), 0o644)
+	es, err := readTriage(p)
+	if err != nil || len(es) != 1 || es[0].verdict != "expected" {
+		t.Fatalf("%v %+v", err, es)
+	}
+	os.WriteFile(p, []byte("zap\t*\tp\tT\tfd\tk\tmaybe\twhy\n"), 0o644)
+	if _, err := readTriage(p); err == nil {
+		t.Error("verdict maybe accepted")
+	}
+}

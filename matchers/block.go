@@ -1,13 +1,13 @@
-package probes
+package matchers
 
 import (
 	"fmt"
 	"reflect"
 )
 
-// Block returns actual as a func(), or an error that names what actual is.
+// asBlock returns actual as a func(), or an error that names what actual is.
 // matcher is the name used in the error, such as "LeakGoroutines".
-func Block(matcher string, actual any) (func(), error) {
+func asBlock(matcher string, actual any) (func(), error) {
 	switch f := actual.(type) {
 	case func():
 		if f == nil {
