@@ -24,6 +24,8 @@ import (
 //     code outside the runs sees its finalizers run as usual (within a few
 //     milliseconds). A run that found leftovers puts a sentinel back once
 //     they have run (rehold); otherwise the next run does, which takes a GC;
+//   - when no run has been under way for idlePatience, so that a process
+//     whose checks are over has no goroutine of residue's left;
 //   - when finalizers queued since a block started have waited heldPatience
 //     and the block is blocked: it may be waiting for one of its own. The
 //     runs then under way are told (Report.Held false), since a descriptor
@@ -44,6 +46,11 @@ const (
 	holdFor = 2 * time.Second
 	// sentinelTick is how often a holding sentinel looks at the queue.
 	sentinelTick = 2 * time.Millisecond
+	// idlePatience is how long the sentinel holds the queue with no run
+	// under way: checks that follow one another keep it, and a process
+	// whose checks are over (a TestMain that then looks for goroutines
+	// left, as goleak.VerifyTestMain does) does not see it.
+	idlePatience = 100 * time.Millisecond
 )
 
 var finalizers struct {
@@ -51,6 +58,7 @@ var finalizers struct {
 	release chan struct{} // closed to let go; nil when no sentinel holds
 	queued  bool          // a sentinel is queued behind another finalizer
 	runs    map[*holdTicket]bool
+	idle    time.Time // when the last run left; zero while runs are under way
 }
 
 // holdTicket is one run's part in the hold.
@@ -84,6 +92,7 @@ func joinHold(r *probes.Run) *holdTicket {
 	}
 	t := &holdTicket{run: r, running: true, queued: queuedFinalizers()}
 	finalizers.runs[t] = true
+	finalizers.idle = time.Time{}
 	return t
 }
 
@@ -134,7 +143,7 @@ func holdQueue(rel chan struct{}) {
 		}
 		finalizers.Lock()
 		q, e := readFinalizers()
-		if len(finalizers.runs) == 0 && q > e+1 {
+		if len(finalizers.runs) == 0 && (q > e+1 || !finalizers.idle.IsZero() && time.Since(finalizers.idle) >= idlePatience) {
 			letGo()
 			finalizers.Unlock()
 			return
@@ -281,8 +290,11 @@ func (t *holdTicket) leave() (held bool) {
 	finalizers.Lock()
 	defer finalizers.Unlock()
 	delete(finalizers.runs, t)
-	if len(finalizers.runs) == 0 && queuedFinalizers() > executedFinalizers()+1 {
-		letGo()
+	if len(finalizers.runs) == 0 {
+		finalizers.idle = time.Now()
+		if queuedFinalizers() > executedFinalizers()+1 {
+			letGo()
+		}
 	}
 	return !t.broken
 }

@@ -45,6 +45,14 @@ func EverySpec() types.AroundNodeDecorator {
 				// Registered by the spec's first node, this cleanup runs
 				// after every other one: the end of the spec.
 				ginkgo.DeferCleanup(func(u *unit.Unit) {
+					// The spec's nodes after this one (the cleanup with
+					// which suite.CheckEverySpec ends its own check, when
+					// the suite has it too) run outside the ended unit.
+					mu.Lock()
+					if cur == u {
+						cur = nil
+					}
+					mu.Unlock()
 					r := ginkgo.CurrentSpecReport()
 					u.End(r.Failed(), r.State.Is(types.SpecStateSkipped))
 				}, cur)

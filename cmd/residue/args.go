@@ -21,6 +21,7 @@ type options struct {
 	goFlags  []string // go test flags, as given, but -ldflags, -json and -v
 	ldflags  string   // the user's -ldflags, merged with -w=0
 	count    bool     // the user gave -count
+	vet      bool     // the user gave -vet
 	patterns []string
 	testArgs []string // after -args
 }
@@ -131,6 +132,8 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 			continue
 		case "count":
 			o.count = true
+		case "vet":
+			o.vet = true
 		}
 		if hasValue {
 			o.goFlags = append(o.goFlags, "-"+name+"="+value)

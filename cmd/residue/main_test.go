@@ -238,3 +238,56 @@ func TestGoTestFails(t *testing.T) {
 		t.Errorf("exit code %d\n%s%s", code, out, stderr)
 	}
 }
+
+// TestNestedChecks audits a module whose tests use residue themselves (a
+// matcher inside a test, a suite with suite.CheckEverySpec), goleak in a
+// TestMain, and a test that runs its own binary again: every test passes audited as it does under
+// plain go test, and the child process writes no records.
+func TestNestedChecks(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"test", "-C", filepath.Join("testdata", "nested"), "-json", "./..."}, &out, &errb)
+	if code != exitFindings {
+		t.Errorf("exit code %d, want %d (the drop tests leave their files):\n%s", code, exitFindings, errb.String())
+	}
+	recs, err := record.Read(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		line := r.Test + ": " + r.Verdict
+		if r.Failed {
+			line += ", failed"
+		}
+		if r.Skipped {
+			line += ", skipped"
+		}
+		for _, f := range r.Findings {
+			if f.Probe == record.Descriptors {
+				line += "; " + f.Key
+			}
+		}
+		got = append(got, line)
+	}
+	want := []string{
+		// The matcher inside the test sees the dropped file: the audit's
+		// own check holds the finalizers back for it too.
+		"TestDroppedFileIsSeen: found; file opened by example.com/nested/drop.TestDroppedFileIsSeen.func1",
+		// The matcher sees the file that no creation stack ties to the
+		// block: the audit's check, which encloses it, is not another
+		// block running at the same time.
+		"TestFileOpenedElsewhereIsSeen: found; file opened by example.com/nested/drop.openKept",
+		// goleak.VerifyTestMain, after the tests, finds no goroutine of
+		// residue's (the package would fail outside its tests).
+		"TestOpensAndCloses: clean",
+		// Once, skipped: the child process that runs it is not audited.
+		"TestChild: clean, skipped",
+		"TestRunsItself: clean",
+		// suite.CheckEverySpec does not see the audit's check of the spec.
+		"a server is closed by the AfterEach: clean",
+		"a worker is stopped by a DeferCleanup: clean",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("records:\n  %s\nwant:\n  %s\nstderr:\n%s", strings.Join(got, "\n  "), strings.Join(want, "\n  "), errb.String())
+	}
+}

@@ -184,3 +184,28 @@ func TestParseArgs(t *testing.T) {
 		t.Error("-overlay accepted")
 	}
 }
+
+// TestVetOff: go test's vet is off unless -vet is given, as given.
+func TestVetOff(t *testing.T) {
+	a := &audit{overlay: "o.json"}
+	for flags, want := range map[string]string{
+		"./...":          "-vet=off",
+		"-vet=all ./...": "-vet=all",
+		"-vet off ./...": "-vet=off",
+	} {
+		o, err := parseArgs(strings.Fields(flags), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		args := a.testArgs(o)
+		var vet []string
+		for _, arg := range args {
+			if strings.HasPrefix(arg, "-vet") {
+				vet = append(vet, arg)
+			}
+		}
+		if strings.Join(vet, " ") != want {
+			t.Errorf("%s: vet flags %q, want %q", flags, vet, want)
+		}
+	}
+}

@@ -29,13 +29,26 @@ type Unit struct {
 // when the process was not started by `residue test` (the audit file is
 // not set).
 func Begin(fn, name string, spec bool) *Unit {
-	file := os.Getenv(record.EnvFile)
-	if file == "" {
+	if env.file == "" {
 		return nil
 	}
-	u := &Unit{rec: record.Record{Package: PackageOf(fn), Test: name, Spec: spec}, file: file, start: time.Now()}
-	u.session, u.err = start(os.Getenv(record.EnvGlobals))
+	u := &Unit{rec: record.Record{Package: PackageOf(fn), Test: name, Spec: spec}, file: env.file, start: time.Now()}
+	u.session, u.err = start(env.globals)
 	return u
+}
+
+// env is what the command put in the environment of the test binary, taken
+// out of it when the binary starts: the tests see the environment they see
+// under plain go test, and a test binary or program they start again (a
+// test that runs its own binary with other flags) is not audited and
+// writes no records under the names of this one's tests.
+var env = takeEnv()
+
+func takeEnv() (e struct{ file, globals string }) {
+	e.file, e.globals = os.Getenv(record.EnvFile), os.Getenv(record.EnvGlobals)
+	os.Unsetenv(record.EnvFile)
+	os.Unsetenv(record.EnvGlobals)
+	return e
 }
 
 // Adopt makes the calling goroutine part of the unit until restore is
