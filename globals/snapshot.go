@@ -92,7 +92,7 @@ func take(cfg *config) (*Snapshot, error) {
 		}
 		var state *node
 		if val, ok := ix.value(v); ok {
-			state = c.capture(v.Name, val)
+			state = c.captureReusing(v.Name, val)
 		} else if parts, ok := ix.parts(v); ok {
 			state = c.captureParts(parts)
 		} else {
@@ -103,9 +103,9 @@ func take(cfg *config) (*Snapshot, error) {
 	}
 	for i, w := range cfg.watching {
 		name := "Watching argument " + strconv.Itoa(i+1) + " (" + w.ptr.Type().Elem().String() + ")"
-		s.vars = append(s.vars, captured{name: name, state: c.capture(name, w.ptr.Elem()), watched: w.ptr.Pointer()})
+		s.vars = append(s.vars, captured{name: name, state: c.captureReusing(name, w.ptr.Elem()), watched: w.ptr.Pointer()})
 	}
-	s.vars = append(s.vars, captured{name: "os.Args", pkg: "os", state: c.capture("os.Args", reflect.ValueOf(&os.Args).Elem())})
+	s.vars = append(s.vars, captured{name: "os.Args", pkg: "os", state: c.captureReusing("os.Args", reflect.ValueOf(&os.Args).Elem())})
 	s.packages = len(pkgs)
 	s.env = map[string]string{}
 	for _, kv := range os.Environ() {
