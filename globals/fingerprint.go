@@ -78,6 +78,7 @@ type fpPlan struct {
 	ifaceKey bool      // map: keys are interfaces (cachedEntry)
 	layout   *groupLayout
 	inner    *fpPlan // ServeMux: its fields, as a plain struct
+	direct   bool    // an interface holds the value in its data word
 }
 
 type fpField struct {
@@ -112,7 +113,7 @@ func buildPlan(t reflect.Type) *fpPlan {
 	if p := plans[key]; p != nil {
 		return p
 	}
-	p := &fpPlan{typ: t, size: t.Size()}
+	p := &fpPlan{typ: t, size: t.Size(), direct: directIface(t)}
 	plans[key] = p
 	if r := typeRuleFor(t); r != nil {
 		planRule(p, t, r)
@@ -303,14 +304,14 @@ func planAtomic(p *fpPlan, t reflect.Type) {
 
 // fingerprinter walks variables by their plans.
 type fingerprinter struct {
-	h       uint64
-	seen    map[fpVisit]struct{}
-	visits  int
-	bad     bool                // met something it cannot vouch for
-	words   []unsafe.Pointer    // the data words of interfaces holding pointer-shaped values, by depth
-	ifaces  [][2]unsafe.Pointer // interfaces loaded from a sync.Map or atomic.Value, by depth
-	depth   int                 // of interfaces held in words and ifaces
-	onceFns map[uintptr]bool    // code address -> a sync.OnceFunc closure
+	h      uint64
+	seen   map[fpVisit]struct{}
+	visits int
+	bad    bool                       // met something it cannot vouch for
+	words  []unsafe.Pointer           // the data words of interfaces holding pointer-shaped values, by depth
+	ifaces [][2]unsafe.Pointer        // interfaces loaded from a sync.Map or atomic.Value, by depth
+	depth  int                        // of interfaces held in words and ifaces
+	plans  map[unsafe.Pointer]*fpPlan // dynamic types met, without plansMu
 }
 
 type fpVisit struct {
@@ -323,12 +324,28 @@ const maxVisits = maxNodes
 
 func newFingerprinter() *fingerprinter {
 	return &fingerprinter{
-		seen:    map[fpVisit]struct{}{},
-		words:   make([]unsafe.Pointer, 64),
-		ifaces:  make([][2]unsafe.Pointer, 64),
-		onceFns: map[uintptr]bool{},
+		seen:   map[fpVisit]struct{}{},
+		words:  make([]unsafe.Pointer, 64),
+		ifaces: make([][2]unsafe.Pointer, 64),
+		plans:  map[unsafe.Pointer]*fpPlan{},
 	}
 }
+
+// fingerprinters are reused from snapshot to snapshot, with what they
+// learnt of dynamic types.
+var fingerprinters = sync.Pool{New: func() any { return newFingerprinter() }}
+
+// release hands the capturer's fingerprinter back.
+func (c *capturer) release() {
+	if c.fp != nil {
+		fingerprinters.Put(c.fp)
+		c.fp = nil
+	}
+}
+
+// onceFns records, by code address, whether a func is a closure of
+// sync.OnceFunc, OnceValue or OnceValues.
+var onceFns sync.Map
 
 const (
 	fpK1 = 0x9e3779b97f4a7c15
@@ -527,11 +544,14 @@ func (f *fingerprinter) iface(w [2]unsafe.Pointer, methods bool) {
 	if typ == typeWordOfType {
 		return // a reflect.Type: read by name
 	}
-	var x any
-	(*[2]unsafe.Pointer)(unsafe.Pointer(&x))[0] = typ
-	t := reflect.TypeOf(x)
-	plan := planFor(t)
-	if !directIface(t) {
+	plan := f.plans[typ]
+	if plan == nil {
+		var x any
+		(*[2]unsafe.Pointer)(unsafe.Pointer(&x))[0] = typ
+		plan = planFor(reflect.TypeOf(x))
+		f.plans[typ] = plan
+	}
+	if !plan.direct {
 		f.walk(plan, w[1]) // the boxed value, in place
 		return
 	}
@@ -571,15 +591,17 @@ func (f *fingerprinter) fn(closure unsafe.Pointer) {
 	}
 	code := uintptr(loadPtr(closure))
 	f.word(uint64(code))
-	once, known := f.onceFns[code]
+	once, known := onceFns.Load(code)
 	if !known {
+		is := false
 		if fn := runtime.FuncForPC(code); fn != nil {
 			name := fn.Name()
-			once = strings.Contains(name, "OnceFunc.func") || strings.Contains(name, "OnceValue[") || strings.Contains(name, "OnceValues[")
+			is = strings.Contains(name, "OnceFunc.func") || strings.Contains(name, "OnceValue[") || strings.Contains(name, "OnceValues[")
 		}
-		f.onceFns[code] = once
+		onceFns.Store(code, is)
+		once = is
 	}
-	if once {
+	if once.(bool) {
 		onceClosureCheck.Do(checkOnceClosure)
 		if onceClosureOK {
 			f.word(uint64(load32(unsafe.Add(onceClosureData(closure), onceClosureDone))))
@@ -738,7 +760,7 @@ func (c *capturer) captureReusing(name string, v reflect.Value) *node {
 		return c.capture(name, v)
 	}
 	if c.fp == nil {
-		c.fp = newFingerprinter()
+		c.fp = fingerprinters.Get().(*fingerprinter)
 	}
 	p := unsafe.Pointer(v.UnsafeAddr())
 	key := reuseKey{uintptr(p), typePointer(v.Type())}
