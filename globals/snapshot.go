@@ -287,23 +287,43 @@ func Compare(before, after *Snapshot) *Report {
 	start := time.Now()
 	cfg := after.cfg
 	r := &Report{Variables: len(after.vars), Packages: after.packages}
-	old := make(map[string]*node, len(before.vars))
-	for _, v := range before.vars {
-		old[v.name] = v.state
+	// The two snapshots list the same variables in the same order unless
+	// the scope's variables changed in between: look by position first.
+	var old map[string]*node
+	prior := func(i int, name string) *node {
+		if i < len(before.vars) && before.vars[i].name == name {
+			return before.vars[i].state
+		}
+		if old == nil {
+			old = make(map[string]*node, len(before.vars))
+			for _, v := range before.vars {
+				old[v.name] = v.state
+			}
+		}
+		return old[name]
 	}
 	// A package-level sync.Once that fired: the package's variables that
 	// went from zero to set were initialised lazily under it.
 	fired := map[string]bool{}
-	for _, v := range after.vars {
-		if a := old[v.name]; a != nil && onceFired(a, v.state) {
+	type pair struct {
+		v captured
+		a *node
+	}
+	var changed []pair
+	for i, v := range after.vars {
+		a := prior(i, v.name)
+		if a == nil || same(a, v.state) {
+			continue
+		}
+		if onceFired(a, v.state) {
 			fired[v.pkg] = true
 		}
+		changed = append(changed, pair{v, a})
 	}
-	vars := append([]captured(nil), after.vars...)
-	sort.SliceStable(vars, func(i, j int) bool { return vars[i].name < vars[j].name })
-	for _, v := range vars {
-		a := old[v.name]
-		if a == nil || (fired[v.pkg] && unset(a)) || same(a, v.state) || cfg.ignoredVariable(v.name, v.pkg) {
+	sort.SliceStable(changed, func(i, j int) bool { return changed[i].v.name < changed[j].v.name })
+	for _, c := range changed {
+		v, a := c.v, c.a
+		if (fired[v.pkg] && unset(a)) || cfg.ignoredVariable(v.name, v.pkg) {
 			continue
 		}
 		name := v.name
