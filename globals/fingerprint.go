@@ -743,6 +743,9 @@ var reuse = struct {
 	last map[reuseKey]reused
 }{last: map[reuseKey]reused{}}
 
+// maxReused bounds the captures kept for reuse.
+var maxReused = 1 << 16
+
 type reuseKey struct {
 	addr uintptr
 	typ  unsafe.Pointer
@@ -781,6 +784,11 @@ func (c *capturer) captureReusing(name string, v reflect.Value) *node {
 	// Kept only when nothing changed the variable while it was captured.
 	if again, ok := c.fp.variable(v.Type(), p); ok && again == h {
 		reuse.Lock()
+		if len(reuse.last) >= maxReused {
+			// Watching(&x) of short-lived variables adds an entry each:
+			// start over rather than keep them all.
+			clear(reuse.last)
+		}
 		reuse.last[key] = reused{fp: h, state: n}
 		reuse.Unlock()
 	}

@@ -177,3 +177,22 @@ func TestUnchangedVariableCostsNoAllocationPerValue(t *testing.T) {
 		t.Fatalf("%.0f allocations for a snapshot of an unchanged 2,000-entry map", allocs)
 	}
 }
+
+// The captures kept for reuse are bounded: watching ever new variables
+// (a test's locals, each check) does not keep every capture forever.
+func TestReusedCapturesAreBounded(t *testing.T) {
+	defer func(n int) { maxReused = n }(maxReused)
+	maxReused = 100
+	for range maxReused + 10 {
+		x := new(int)
+		if _, err := Take(Watching(x)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reuse.Lock()
+	n := len(reuse.last)
+	reuse.Unlock()
+	if n > maxReused {
+		t.Fatalf("%d captures kept, more than %d", n, maxReused)
+	}
+}
