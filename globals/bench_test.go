@@ -73,6 +73,16 @@ func BenchmarkSnapshotDiffDefaultScope(b *testing.B) {
 	b.ReportMetric(float64(vars), "vars")
 }
 
+// BenchmarkSnapshotDiffDefaultScopeProfiled is the same with every
+// allocation recorded by the memory profiler (runtime.MemProfileRate = 1),
+// as inside a check of allocations or of a whole TestMain
+// (residue.VerifyTestMain), where each allocation costs a stack walk.
+func BenchmarkSnapshotDiffDefaultScopeProfiled(b *testing.B) {
+	defer func(rate int) { runtime.MemProfileRate = rate }(runtime.MemProfileRate)
+	runtime.MemProfileRate = 1
+	BenchmarkSnapshotDiffDefaultScope(b)
+}
+
 var bigMap map[string]int
 
 // BenchmarkUserMap takes two snapshots of a package-level map of n entries

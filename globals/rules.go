@@ -104,7 +104,7 @@ func init() {
 		{
 			what:  "net/http.ServeMux",
 			match: named("net/http", "ServeMux"),
-			read:  func(_ *capturer, v reflect.Value) *node { return serveMux(v) },
+			read:  (*capturer).serveMux,
 			why:   "reported by its patterns and handlers, not by its routing tree",
 		},
 		{

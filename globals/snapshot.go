@@ -53,60 +53,54 @@ func take(cfg *config) (*Snapshot, error) {
 	// panics instead of aborting, and the map reader recovers.
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	s := &Snapshot{cfg: cfg}
-	var vars []Variable
-	var ix *self
+	var vars []scoped
+	npkgs := 0
 	if cfg.usesDebugInfo() {
 		var err error
-		if ix, err = selfIndex(); err != nil {
-			return nil, err
-		}
-		scope := DefaultScope
-		if cfg.packages != nil {
-			if err := matchAll(cfg.packages, ix.Packages()); err != nil {
-				return nil, err
-			}
-			scope = inPatterns(cfg.packages)
-		}
-		if vars, err = ix.Variables(scope); err != nil {
+		if vars, npkgs, err = variablesInScope(cfg); err != nil {
 			return nil, err
 		}
 	}
 	// A variable that another one in scope points to is reported under the
 	// pointer's name (net/http.DefaultServeMux, not defaultServeMux).
-	pointedTo := map[uintptr]bool{}
-	if ix != nil {
-		for _, v := range vars {
-			if val, ok := ix.value(v); ok && val.Kind() == reflect.Pointer && !val.IsNil() {
-				pointedTo[val.Pointer()] = true
+	var pointedTo map[uintptr]bool
+	for i := range vars {
+		if v := &vars[i]; v.pointer && !v.val.IsNil() {
+			if pointedTo == nil {
+				pointedTo = map[uintptr]bool{}
 			}
+			pointedTo[v.val.Pointer()] = true
 		}
 	}
-	pkgs := map[string]bool{}
+	pkgs := make([]bool, npkgs)
 	c := newCapturer()
-	for _, v := range vars {
-		if pointedTo[uintptr(ix.addr(v))] {
+	defer c.release()
+	s.vars = make([]captured, 0, len(vars)+len(cfg.watching)+1)
+	for i := range vars {
+		v := &vars[i]
+		if pointedTo[v.addr] {
 			continue
 		}
 		if v.Name == "os.Args" || cfg.ignoredVariable(v.Name, v.Package) {
 			continue
 		}
 		var state *node
-		if val, ok := ix.value(v); ok {
-			state = c.capture(v.Name, val)
-		} else if parts, ok := ix.parts(v); ok {
-			state = c.captureParts(parts)
+		if v.val.IsValid() {
+			state = c.captureReusing(v.Name, v.val)
 		} else {
-			continue
+			state = c.captureParts(v.parts)
 		}
-		pkgs[v.Package] = true
+		if !pkgs[v.pkg] {
+			pkgs[v.pkg] = true
+			s.packages++
+		}
 		s.vars = append(s.vars, captured{name: v.Name, pkg: v.Package, state: state})
 	}
 	for i, w := range cfg.watching {
 		name := "Watching argument " + strconv.Itoa(i+1) + " (" + w.ptr.Type().Elem().String() + ")"
-		s.vars = append(s.vars, captured{name: name, state: c.capture(name, w.ptr.Elem()), watched: w.ptr.Pointer()})
+		s.vars = append(s.vars, captured{name: name, state: c.captureReusing(name, w.ptr.Elem()), watched: w.ptr.Pointer()})
 	}
-	s.vars = append(s.vars, captured{name: "os.Args", pkg: "os", state: c.capture("os.Args", reflect.ValueOf(&os.Args).Elem())})
-	s.packages = len(pkgs)
+	s.vars = append(s.vars, captured{name: "os.Args", pkg: "os", state: c.captureReusing("os.Args", reflect.ValueOf(&os.Args).Elem())})
 	s.env = map[string]string{}
 	for _, kv := range os.Environ() {
 		k, v, _ := strings.Cut(kv, "=")
@@ -120,6 +114,83 @@ func take(cfg *config) (*Snapshot, error) {
 	s.settings = processSettings()
 	s.took = time.Since(start)
 	return s, nil
+}
+
+// scoped is a variable in scope, resolved to a live value once per
+// process.
+type scoped struct {
+	Variable
+	val     reflect.Value // the variable, when its type resolved
+	parts   []part        // else its fields, when it is a struct that splits
+	pointer bool          // val is a pointer, which may name another variable
+	addr    uintptr
+	pkg     int // index of its package among the scope's
+}
+
+// scopes holds the variables of each scope taken so far, by InPackages
+// patterns: the index and the variables' types do not change, and
+// resolving them was a good part of a snapshot's cost.
+var scopes = struct {
+	sync.Mutex
+	m map[string]scopedVars
+}{m: map[string]scopedVars{}}
+
+type scopedVars struct {
+	vars     []scoped
+	packages int
+}
+
+// variablesInScope returns the variables cfg's scope selects, resolved, and
+// the number of packages they belong to.
+func variablesInScope(cfg *config) ([]scoped, int, error) {
+	key := ""
+	if cfg.packages != nil {
+		key = "\x00" + strings.Join(cfg.packages, "\x00")
+	}
+	scopes.Lock()
+	sv, ok := scopes.m[key]
+	scopes.Unlock()
+	if ok {
+		return sv.vars, sv.packages, nil
+	}
+	ix, err := selfIndex()
+	if err != nil {
+		return nil, 0, err
+	}
+	scope := DefaultScope
+	if cfg.packages != nil {
+		if err := matchAll(cfg.packages, ix.Packages()); err != nil {
+			return nil, 0, err
+		}
+		scope = inPatterns(cfg.packages)
+	}
+	vs, err := ix.Variables(scope)
+	if err != nil {
+		return nil, 0, err
+	}
+	pkgIndex := map[string]int{}
+	for _, v := range vs {
+		sc := scoped{Variable: v, addr: uintptr(ix.addr(v))}
+		if val, ok := ix.value(v); ok {
+			sc.val, sc.pointer = val, val.Kind() == reflect.Pointer
+		} else if parts, ok := ix.parts(v); ok {
+			sc.parts = parts
+		} else {
+			continue
+		}
+		i, ok := pkgIndex[v.Package]
+		if !ok {
+			i = len(pkgIndex)
+			pkgIndex[v.Package] = i
+		}
+		sc.pkg = i
+		sv.vars = append(sv.vars, sc)
+	}
+	sv.packages = len(pkgIndex)
+	scopes.Lock()
+	scopes.m[key] = sv
+	scopes.Unlock()
+	return sv.vars, sv.packages, nil
 }
 
 // Variables is the number of variables the snapshot holds.
@@ -216,23 +287,43 @@ func Compare(before, after *Snapshot) *Report {
 	start := time.Now()
 	cfg := after.cfg
 	r := &Report{Variables: len(after.vars), Packages: after.packages}
-	old := make(map[string]*node, len(before.vars))
-	for _, v := range before.vars {
-		old[v.name] = v.state
+	// The two snapshots list the same variables in the same order unless
+	// the scope's variables changed in between: look by position first.
+	var old map[string]*node
+	prior := func(i int, name string) *node {
+		if i < len(before.vars) && before.vars[i].name == name {
+			return before.vars[i].state
+		}
+		if old == nil {
+			old = make(map[string]*node, len(before.vars))
+			for _, v := range before.vars {
+				old[v.name] = v.state
+			}
+		}
+		return old[name]
 	}
 	// A package-level sync.Once that fired: the package's variables that
 	// went from zero to set were initialised lazily under it.
 	fired := map[string]bool{}
-	for _, v := range after.vars {
-		if a := old[v.name]; a != nil && onceFired(a, v.state) {
+	type pair struct {
+		v captured
+		a *node
+	}
+	var changed []pair
+	for i, v := range after.vars {
+		a := prior(i, v.name)
+		if a == nil || same(a, v.state) {
+			continue
+		}
+		if onceFired(a, v.state) {
 			fired[v.pkg] = true
 		}
+		changed = append(changed, pair{v, a})
 	}
-	vars := append([]captured(nil), after.vars...)
-	sort.SliceStable(vars, func(i, j int) bool { return vars[i].name < vars[j].name })
-	for _, v := range vars {
-		a := old[v.name]
-		if a == nil || (fired[v.pkg] && unset(a)) || same(a, v.state) || cfg.ignoredVariable(v.name, v.pkg) {
+	sort.SliceStable(changed, func(i, j int) bool { return changed[i].v.name < changed[j].v.name })
+	for _, c := range changed {
+		v, a := c.v, c.a
+		if (fired[v.pkg] && unset(a)) || cfg.ignoredVariable(v.name, v.pkg) {
 			continue
 		}
 		name := v.name

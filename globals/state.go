@@ -63,6 +63,10 @@ type capturer struct {
 	slab  []node
 	kids  []*node // slab for one-element kid lists
 	marks []visit // what seen holds, in the order it was met
+	// spoiled is set when the capture read something inconsistently (a
+	// map written under it) or not in full (maxNodes): not to be reused.
+	spoiled bool
+	fp      *fingerprinter
 }
 
 // mark remembers that the pointer or map key was met on this graph.
@@ -161,6 +165,7 @@ func (c *capturer) make(n node) *node {
 func (c *capturer) value(v reflect.Value) *node {
 	c.nodes++
 	if c.nodes > maxNodes {
+		c.spoiled = true
 		return c.leaf("(not read: more than " + strconv.Itoa(maxNodes) + " values)")
 	}
 	t := v.Type()
@@ -365,6 +370,16 @@ func serveMux(v reflect.Value) *node {
 	return n
 }
 
+// serveMux is serveMux for the capturer, which must not reuse a read the
+// mux's registrations spoiled.
+func (c *capturer) serveMux(v reflect.Value) *node {
+	n := serveMux(v)
+	if n.kind == unjudgedNode {
+		c.spoiled = true
+	}
+	return n
+}
+
 // handlerName says what an http.Handler interface value is: the function
 // of a HandlerFunc, the type of anything else.
 func handlerName(h reflect.Value) string {
@@ -524,6 +539,7 @@ func (c *capturer) mapValue(v reflect.Value) *node {
 	}
 	known, err := readMap(v, visitEntries)
 	if err != nil {
+		c.spoiled = true
 		return &node{kind: unjudgedNode, text: err.Error(), hash: hashString("unjudged")}
 	}
 	if !known {

@@ -1,0 +1,796 @@
+package globals
+
+// Fingerprints: what keeps a snapshot's cost in proportion to what changed.
+//
+// Capturing a variable (state.go) builds a tree of nodes with the text of
+// every value, which is what a report needs but costs allocations and
+// formatting for every value of every variable in scope, twice per block.
+// Most variables do not change between two snapshots. A fingerprint is a
+// 64-bit hash of everything a capture of the variable reads: the raw bits
+// of its scalars, the bytes of its strings, the words of its pointers,
+// interfaces, funcs and channels, and, following them, everything they
+// lead to, through the same rules as the capture (a sync.Mutex is not read,
+// a sync.Map is read through Range, a map through its layout, ...). It is
+// computed from a walk plan worked out once per type, allocates nothing,
+// formats nothing, and hashes runs of pointer-free memory a word at a time.
+//
+// Each variable's last capture is kept with the fingerprint of the memory
+// it was taken from. A later snapshot computes the fingerprint again and,
+// when it is the same, reuses the captured tree (trees are never changed
+// once built); otherwise it captures the variable again. The fingerprint
+// reads at least everything the capture reads (it may read more: a
+// time.Location's cache, a map's iteration order; then an unchanged value
+// is merely captured again), so the same fingerprint means the same
+// capture, up to a 64-bit hash collision. A capture is kept only when the
+// fingerprint taken right after it equals the one taken before it (no
+// other goroutine changed the variable meanwhile) and it read everything
+// consistently (no map written under it, no value cap reached).
+
+import (
+	"math/bits"
+	"reflect"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+type fpKind uint8
+
+const (
+	fpFlat         fpKind = iota // size bytes of pointer-free memory
+	fpString                     // length and bytes
+	fpSlice                      // length, then elements (raw when capture hashes them raw)
+	fpArray                      // elements, each by elem
+	fpStruct                     // fields
+	fpPointer                    // the word, then what it points to
+	fpIface                      // the two words, then the dynamic value
+	fpMap                        // the word, then the entries by the map's layout
+	fpFunc                       // the closure and code words (and a OnceFunc's done flag)
+	fpWord                       // one pointer-sized word read by identity (chan, unsafe.Pointer)
+	fpAddr                       // the value's address only (the identity rule)
+	fpSkip                       // not read (the notRead rule)
+	fpOnce                       // a sync.Once: its done flag
+	fpSyncMap                    // a sync.Map, through Range
+	fpAtomicValue                // atomic.Value: its interface, loaded atomically
+	fpAtomicPtr                  // atomic.Pointer[T]: the word at off, then *T
+	fpAtomic32                   // atomic 32-bit types: the word at off
+	fpAtomic64                   // atomic 64-bit types: the word at off
+	fpOSFile                     // os.File: the *file word and its name
+	fpServeMux                   // http.ServeMux: every field, under its read lock
+	fpNotSupported               // a value the fingerprint cannot follow: never reuse
+)
+
+// fpPlan is how to fingerprint the values of one type.
+type fpPlan struct {
+	kind     fpKind
+	typ      reflect.Type
+	size     uintptr
+	elem     *fpPlan   // pointer, slice, array, map value, atomic.Pointer target
+	key      *fpPlan   // map key
+	fields   []fpField // struct
+	n        int       // array length
+	off      uintptr   // once: done; atomics: the loaded field; os.File: file.name; ServeMux: mu
+	rawElems bool      // slice or array: capture hashes long runs of elements raw
+	elemFree bool      // pointer: the target is pointer-free (capture does not remember it)
+	cacheMap bool      // map: a cache (mapRules), its entries not read
+	ifaceKey bool      // map: keys are interfaces (cachedEntry)
+	layout   *groupLayout
+	inner    *fpPlan // ServeMux: its fields, as a plain struct
+	direct   bool    // an interface holds the value in its data word
+}
+
+type fpField struct {
+	off  uintptr
+	plan *fpPlan
+}
+
+var (
+	plansMu sync.RWMutex
+	plans   = map[unsafe.Pointer]*fpPlan{}
+)
+
+// planFor returns the walk plan of t, working it out on first use.
+func planFor(t reflect.Type) *fpPlan {
+	key := typePointer(t)
+	plansMu.RLock()
+	p := plans[key]
+	plansMu.RUnlock()
+	if p != nil {
+		return p
+	}
+	plansMu.Lock()
+	defer plansMu.Unlock()
+	return buildPlan(t)
+}
+
+// buildPlan works out the plan of t and of the types it leads to. plansMu
+// is held; a plan is registered before its parts are built, so that a
+// recursive type refers to itself.
+func buildPlan(t reflect.Type) *fpPlan {
+	key := typePointer(t)
+	if p := plans[key]; p != nil {
+		return p
+	}
+	p := &fpPlan{typ: t, size: t.Size(), direct: directIface(t)}
+	plans[key] = p
+	if r := typeRuleFor(t); r != nil {
+		planRule(p, t, r)
+		return p
+	}
+	planKind(p, t, nil)
+	return p
+}
+
+// flat reports whether the values of t are pointer-free and read by no
+// rule: their bits are all a capture reads of them.
+func flat(t reflect.Type) bool {
+	if typeRuleFor(t) != nil {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
+		return true
+	case reflect.Array:
+		// A long array of pointer-free elements is hashed raw by the
+		// capture too; a short one element by element, through rules.
+		return flat(t.Elem())
+	case reflect.Struct:
+		for i := 0; i < t.NumField(); i++ {
+			if !flat(t.Field(i).Type) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// planKind fills p by t's kind. keep, for a struct, selects the fields
+// read (all when nil).
+func planKind(p *fpPlan, t reflect.Type, keep func(reflect.StructField) bool) {
+	if keep == nil && flat(t) {
+		p.kind = fpFlat
+		return
+	}
+	switch t.Kind() {
+	case reflect.String:
+		p.kind = fpString
+	case reflect.Chan, reflect.UnsafePointer:
+		p.kind = fpWord
+	case reflect.Func:
+		p.kind = fpFunc
+	case reflect.Pointer:
+		p.kind = fpPointer
+		p.elemFree = pointerFree(t.Elem())
+		p.elem = buildPlan(t.Elem())
+	case reflect.Interface:
+		p.kind = fpIface
+	case reflect.Slice:
+		p.kind = fpSlice
+		p.rawElems = pointerFree(t.Elem())
+		p.elem = buildPlan(t.Elem())
+	case reflect.Array:
+		p.kind = fpArray
+		p.n = t.Len()
+		p.rawElems = p.n >= bigScalars && pointerFree(t.Elem())
+		p.elem = buildPlan(t.Elem())
+	case reflect.Map:
+		p.kind = fpMap
+		p.cacheMap = isCacheMap(t)
+		p.ifaceKey = t.Key().Kind() == reflect.Interface
+		layoutOnce.Do(calibrate)
+		if !layoutKnown {
+			p.kind = fpNotSupported
+			return
+		}
+		l := layoutOf(t, layoutSplit)
+		p.layout = &l
+		p.key = buildPlan(t.Key())
+		p.elem = buildPlan(t.Elem())
+	case reflect.Struct:
+		p.kind = fpStruct
+		var run *fpField // the pointer-free run being extended
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if keep != nil && !keep(f) {
+				run = nil
+				continue
+			}
+			if flat(f.Type) {
+				if f.Type.Size() == 0 {
+					continue
+				}
+				if run != nil && run.off+run.plan.size == f.Offset {
+					run.plan.size += f.Type.Size()
+					continue
+				}
+				p.fields = append(p.fields, fpField{off: f.Offset, plan: &fpPlan{kind: fpFlat, size: f.Type.Size()}})
+				run = &p.fields[len(p.fields)-1]
+				continue
+			}
+			run = nil
+			p.fields = append(p.fields, fpField{off: f.Offset, plan: buildPlan(f.Type)})
+		}
+	default:
+		p.kind = fpNotSupported
+	}
+}
+
+// planRule fills p for a type a rule of rules.go reads: the fingerprint
+// reads what the rule's reader reads.
+func planRule(p *fpPlan, t reflect.Type, r *typeRule) {
+	switch r.what {
+	case "sync.Map":
+		p.kind = fpSyncMap
+	case "sync.Once":
+		p.kind = fpOnce
+		p.off = ^uintptr(0)
+		if f, ok := t.FieldByName("done"); ok && f.Type.Size() == 4 {
+			p.off = f.Offset
+		}
+	case "the other types of package sync: Mutex, RWMutex, WaitGroup, Cond, Pool",
+		"weak.Pointer and unique.Handle":
+		p.kind = fpSkip
+	case "sync/atomic types":
+		planAtomic(p, t)
+	case "types of the runtime, internal/abi and internal/sync",
+		"internal/poll.FD, fdMutex, pollDesc":
+		switch t.Kind() {
+		case reflect.Chan, reflect.UnsafePointer, reflect.Pointer, reflect.Map:
+			p.kind = fpWord
+		case reflect.Func:
+			p.kind = fpFunc
+		default:
+			p.kind = fpAddr
+		}
+	case "os.File":
+		p.kind = fpNotSupported
+		if f, ok := t.FieldByName("file"); ok && f.Offset == 0 && f.Type.Kind() == reflect.Pointer {
+			if n, ok := f.Type.Elem().FieldByName("name"); ok && n.Type.Kind() == reflect.String {
+				p.kind, p.off = fpOSFile, n.Offset
+			}
+		}
+	case "time.Time":
+		// Read by instant and location: its words and its Location.
+		planKind(p, t, func(reflect.StructField) bool { return true })
+	case "net/http.ServeMux":
+		p.kind = fpNotSupported
+		if f, ok := t.FieldByName("mu"); ok && f.Type == reflect.TypeOf(sync.RWMutex{}) {
+			p.kind, p.off = fpServeMux, f.Offset
+			inner := &fpPlan{typ: t, size: t.Size()}
+			planKind(inner, t, func(reflect.StructField) bool { return true })
+			p.inner = inner
+		}
+	case "net/http.Transport, net/http.Server, database/sql.DB":
+		planKind(p, t, func(f reflect.StructField) bool {
+			return f.IsExported() || f.Type == reflect.TypeOf(sync.Once{})
+		})
+	default:
+		// A rule this file does not know: such variables are captured
+		// every time.
+		p.kind = fpNotSupported
+	}
+}
+
+// planAtomic mirrors (*capturer).atomic.
+func planAtomic(p *fpPlan, t reflect.Type) {
+	name := t.Name()
+	last := uintptr(0)
+	if t.Kind() == reflect.Struct && t.NumField() > 0 {
+		last = t.Field(t.NumField() - 1).Offset
+	}
+	switch {
+	case t.Kind() != reflect.Struct:
+		planKind(p, t, func(reflect.StructField) bool { return true })
+	case name == "Value":
+		p.kind = fpAtomicValue
+	case strings.HasPrefix(name, "Pointer[") && t.NumField() > 0:
+		p.kind, p.off = fpAtomicPtr, last
+		elem := t.Field(0).Type.Elem() // the [0]*T field
+		p.elemFree = pointerFree(elem.Elem())
+		p.elem = buildPlan(elem.Elem())
+	case name == "Int32" || name == "Uint32" || name == "Bool":
+		p.kind, p.off = fpAtomic32, last
+	case name == "Int64" || name == "Uint64" || name == "Uintptr":
+		p.kind, p.off = fpAtomic64, last
+	default:
+		planKind(p, t, func(reflect.StructField) bool { return true })
+	}
+}
+
+// fingerprinter walks variables by their plans.
+type fingerprinter struct {
+	h      uint64
+	seen   map[fpVisit]struct{}
+	visits int
+	bad    bool                       // met something it cannot vouch for
+	words  []unsafe.Pointer           // the data words of interfaces holding pointer-shaped values, by depth
+	ifaces [][2]unsafe.Pointer        // interfaces loaded from a sync.Map or atomic.Value, by depth
+	depth  int                        // of interfaces held in words and ifaces
+	plans  map[unsafe.Pointer]*fpPlan // dynamic types met, without plansMu
+}
+
+type fpVisit struct {
+	addr unsafe.Pointer
+	plan *fpPlan
+}
+
+// maxVisits bounds a fingerprint's walk, like maxNodes a capture's.
+const maxVisits = maxNodes
+
+func newFingerprinter() *fingerprinter {
+	return &fingerprinter{
+		seen:   map[fpVisit]struct{}{},
+		words:  make([]unsafe.Pointer, 64),
+		ifaces: make([][2]unsafe.Pointer, 64),
+		plans:  map[unsafe.Pointer]*fpPlan{},
+	}
+}
+
+// fingerprinters are reused from snapshot to snapshot, with what they
+// learnt of dynamic types.
+var fingerprinters = sync.Pool{New: func() any { return newFingerprinter() }}
+
+// release hands the capturer's fingerprinter back.
+func (c *capturer) release() {
+	if c.fp != nil {
+		fingerprinters.Put(c.fp)
+		c.fp = nil
+	}
+}
+
+// onceFns records, by code address, whether a func is a closure of
+// sync.OnceFunc, OnceValue or OnceValues.
+var onceFns sync.Map
+
+const (
+	fpK1 = 0x9e3779b97f4a7c15
+	fpK2 = 0xc2b2ae3d27d4eb4f
+)
+
+func fpMix(h, x uint64) uint64 {
+	return bits.RotateLeft64(h^(x*fpK1), 31) * fpK2
+}
+
+func (f *fingerprinter) word(x uint64) { f.h = fpMix(f.h, x) }
+
+// memHash mixes n bytes at p into h, a word at a time, without the race
+// detector's instrumentation (see load.go).
+//
+//go:norace
+//go:nocheckptr
+func memHash(h uint64, p unsafe.Pointer, n uintptr) uint64 {
+	i := uintptr(0)
+	for ; i+8 <= n; i += 8 {
+		h = fpMix(h, *(*uint64)(unsafe.Add(p, i)))
+	}
+	if i < n {
+		var x uint64
+		for j := uintptr(0); i+j < n; j++ {
+			x |= uint64(*(*byte)(unsafe.Add(p, i+j))) << (8 * j)
+		}
+		h = fpMix(h, x)
+	}
+	return fpMix(h, uint64(n))
+}
+
+// variable fingerprints the value of type t at p. ok is false when the
+// walk met something it cannot vouch for: the caller then captures the
+// variable without reusing anything.
+func (f *fingerprinter) variable(t reflect.Type, p unsafe.Pointer) (h uint64, ok bool) {
+	f.h, f.visits, f.bad, f.depth = fpK2, 0, false, 0
+	clear(f.seen)
+	defer func() {
+		clear(f.words)
+		clear(f.ifaces)
+		if e := recover(); e != nil {
+			if _, fault := e.(runtime.Error); !fault {
+				panic(e)
+			}
+			ok = false // a value torn by a concurrent write
+		}
+	}()
+	f.walk(planFor(t), p)
+	return f.h, !f.bad
+}
+
+// walk mixes the value of plan at p into f.h.
+//
+//go:nocheckptr
+func (f *fingerprinter) walk(plan *fpPlan, p unsafe.Pointer) {
+	if f.bad {
+		return
+	}
+	f.visits++
+	if f.visits > maxVisits {
+		f.bad = true
+		return
+	}
+	switch plan.kind {
+	case fpFlat:
+		f.h = memHash(f.h, p, plan.size)
+	case fpString:
+		data, n := loadPtr(p), uintptr(load64(unsafe.Add(p, 8)))
+		if data == nil || int(n) <= 0 {
+			f.word(0)
+			return
+		}
+		f.h = memHash(f.h, data, n)
+	case fpSlice:
+		data, n := loadPtr(p), int(load64(unsafe.Add(p, 8)))
+		if data == nil {
+			f.word(uint64(n) ^ 1<<63)
+			return
+		}
+		f.word(uint64(n))
+		f.elems(plan, data, n, plan.rawElems && n >= bigScalars)
+	case fpArray:
+		f.elems(plan, p, plan.n, plan.rawElems)
+	case fpStruct:
+		f.word(uint64(len(plan.fields)))
+		for _, fd := range plan.fields {
+			f.walk(fd.plan, unsafe.Add(p, fd.off))
+		}
+	case fpPointer:
+		f.pointer(plan.elem, loadPtr(p), plan.elemFree)
+	case fpIface:
+		w := loadIface(p)
+		f.iface(w, plan.typ.NumMethod() > 0)
+	case fpMap:
+		f.mapAt(plan, loadPtr(p))
+	case fpFunc:
+		f.fn(loadPtr(p))
+	case fpWord:
+		f.word(uint64(uintptr(loadPtr(p))))
+	case fpAddr:
+		f.word(uint64(uintptr(p)))
+	case fpSkip:
+	case fpOnce:
+		if plan.off != ^uintptr(0) {
+			f.word(uint64(atomic.LoadUint32((*uint32)(unsafe.Add(p, plan.off)))))
+		}
+	case fpSyncMap:
+		f.syncMap((*sync.Map)(p))
+	case fpAtomicValue:
+		x := (*atomic.Value)(p).Load()
+		f.boxed(x)
+	case fpAtomicPtr:
+		w := atomic.LoadPointer((*unsafe.Pointer)(unsafe.Add(p, plan.off)))
+		f.pointer(plan.elem, w, plan.elemFree)
+	case fpAtomic32:
+		f.word(uint64(atomic.LoadUint32((*uint32)(unsafe.Add(p, plan.off)))))
+	case fpAtomic64:
+		f.word(atomic.LoadUint64((*uint64)(unsafe.Add(p, plan.off))))
+	case fpOSFile:
+		file := loadPtr(p)
+		f.word(uint64(uintptr(file)))
+		f.word(uint64(uintptr(p)))
+		if file != nil {
+			f.walk(stringPlan, unsafe.Add(file, plan.off))
+		}
+	case fpServeMux:
+		l := (*sync.RWMutex)(unsafe.Add(p, plan.off))
+		locked := false
+		for i := 0; i < 100 && !locked; i++ {
+			if locked = l.TryRLock(); !locked {
+				runtime.Gosched()
+			}
+		}
+		if !locked {
+			f.bad = true
+			return
+		}
+		defer l.RUnlock()
+		f.walk(plan.inner, p)
+	default:
+		f.bad = true
+	}
+}
+
+// elems mixes n elements of plan's element type stored from p: as raw
+// memory where the capture hashes them raw too.
+func (f *fingerprinter) elems(plan *fpPlan, p unsafe.Pointer, n int, raw bool) {
+	size := plan.elem.size
+	if n < 0 || (size > 0 && uintptr(n) > (1<<40)/size) {
+		f.bad = true
+		return
+	}
+	if raw || plan.elem.kind == fpFlat {
+		f.h = memHash(f.h, p, uintptr(n)*size)
+		return
+	}
+	for i := 0; i < n && !f.bad; i++ {
+		f.walk(plan.elem, unsafe.Add(p, uintptr(i)*size))
+	}
+}
+
+// pointer mixes the pointer w and, once per walk, what it points to.
+func (f *fingerprinter) pointer(elem *fpPlan, w unsafe.Pointer, free bool) {
+	f.word(uint64(uintptr(w)))
+	if w == nil {
+		return
+	}
+	if !free {
+		k := fpVisit{w, elem}
+		if _, met := f.seen[k]; met {
+			return
+		}
+		f.seen[k] = struct{}{}
+	}
+	f.walk(elem, w)
+}
+
+var (
+	typeWordOfType = typePointer(typeOfType)
+	stringPlan     = &fpPlan{kind: fpString, typ: reflect.TypeOf(""), size: unsafe.Sizeof("")}
+)
+
+// iface mixes an interface's words and its dynamic value. methods says
+// whether the first word is an itab rather than a type.
+func (f *fingerprinter) iface(w [2]unsafe.Pointer, methods bool) {
+	f.word(uint64(uintptr(w[0])))
+	f.word(uint64(uintptr(w[1])))
+	if w[0] == nil {
+		return
+	}
+	typ := w[0]
+	if methods {
+		typ = loadPtr(unsafe.Add(w[0], unsafe.Sizeof(uintptr(0)))) // itab._type
+	}
+	if typ == typeWordOfType {
+		return // a reflect.Type: read by name
+	}
+	plan := f.plans[typ]
+	if plan == nil {
+		var x any
+		(*[2]unsafe.Pointer)(unsafe.Pointer(&x))[0] = typ
+		plan = planFor(reflect.TypeOf(x))
+		f.plans[typ] = plan
+	}
+	if !plan.direct {
+		f.walk(plan, w[1]) // the boxed value, in place
+		return
+	}
+	// The data word is the value itself: walk it where it is kept.
+	if f.depth >= len(f.words) {
+		f.bad = true
+		return
+	}
+	d := f.depth
+	f.words[d] = w[1]
+	f.depth++
+	f.walk(plan, unsafe.Pointer(&f.words[d]))
+	f.depth--
+	f.words[d] = nil
+}
+
+// boxed mixes x, an interface value held by the walk, as an any.
+func (f *fingerprinter) boxed(x any) {
+	if f.depth >= len(f.ifaces) {
+		f.bad = true
+		return
+	}
+	d := f.depth
+	f.ifaces[d] = *(*[2]unsafe.Pointer)(unsafe.Pointer(&x))
+	f.depth++
+	f.iface(f.ifaces[d], false)
+	f.depth--
+	f.ifaces[d] = [2]unsafe.Pointer{}
+}
+
+// fn mixes a func value: its closure and code, and for a closure of
+// sync.OnceFunc, OnceValue or OnceValues, whether it ran (onceClosure).
+func (f *fingerprinter) fn(closure unsafe.Pointer) {
+	f.word(uint64(uintptr(closure)))
+	if closure == nil {
+		return
+	}
+	code := uintptr(loadPtr(closure))
+	f.word(uint64(code))
+	once, known := onceFns.Load(code)
+	if !known {
+		is := false
+		if fn := runtime.FuncForPC(code); fn != nil {
+			name := fn.Name()
+			is = strings.Contains(name, "OnceFunc.func") || strings.Contains(name, "OnceValue[") || strings.Contains(name, "OnceValues[")
+		}
+		onceFns.Store(code, is)
+		once = is
+	}
+	if once.(bool) {
+		onceClosureCheck.Do(checkOnceClosure)
+		if onceClosureOK {
+			f.word(uint64(load32(unsafe.Add(onceClosureData(closure), onceClosureDone))))
+		}
+	}
+}
+
+// mapAt mixes the map at m: its entries, read through the map's layout as
+// readMap reads them, combined independently of their order.
+//
+//go:nocheckptr
+func (f *fingerprinter) mapAt(plan *fpPlan, m unsafe.Pointer) {
+	f.word(uint64(uintptr(m)))
+	if m == nil {
+		return
+	}
+	k := fpVisit{m, plan}
+	if _, met := f.seen[k]; met {
+		return
+	}
+	f.seen[k] = struct{}{}
+	if plan.cacheMap {
+		return
+	}
+	h := readHeader(m)
+	if h.writing != 0 {
+		f.bad = true
+		return
+	}
+	l := plan.layout
+	var sum, count uint64
+	group := func(g unsafe.Pointer) {
+		ctrl := load64(g)
+		for i := uintptr(0); i < mapGroupSlots && !f.bad; i++ {
+			if byte(ctrl>>(8*i))&ctrlFullMask != 0 {
+				continue
+			}
+			count++
+			kp := unsafe.Add(g, l.keysOff+i*l.keyStride)
+			ep := unsafe.Add(g, l.elemsOff+i*l.elemStride)
+			if l.indirectKey {
+				kp = loadPtr(kp)
+			}
+			if l.indirectElem {
+				ep = loadPtr(ep)
+			}
+			if kp == nil || ep == nil {
+				f.bad = true
+				return
+			}
+			if plan.ifaceKey && f.typeKey(kp, plan.key) {
+				continue // cachedEntry
+			}
+			outer := f.h
+			f.h = fpK1
+			f.walk(plan.key, kp)
+			f.walk(plan.elem, ep)
+			sum += f.h
+			f.h = outer
+		}
+	}
+	switch {
+	case h.dir == nil:
+	case h.dirLen == 0:
+		group(h.dir)
+	default:
+		if h.dirLen < 0 || h.dirLen > 1<<24 || h.dirLen&(h.dirLen-1) != 0 {
+			f.bad = true
+			return
+		}
+		var prev unsafe.Pointer
+		for i := 0; i < h.dirLen && !f.bad; i++ {
+			tab := loadPtr(unsafe.Add(h.dir, uintptr(i)*unsafe.Sizeof(uintptr(0))))
+			if tab == nil {
+				f.bad = true
+				return
+			}
+			if tab == prev {
+				continue // a table fills consecutive directory entries
+			}
+			prev = tab
+			data, mask := loadPtr(unsafe.Add(tab, offTableGroups)), load64(unsafe.Add(tab, offTableMask))
+			if data == nil || mask >= 1<<32 || (mask+1)&mask != 0 {
+				f.bad = true
+				return
+			}
+			for g := uint64(0); g <= mask && !f.bad; g++ {
+				group(unsafe.Add(data, uintptr(g)*l.size))
+			}
+		}
+	}
+	if count < h.used || readHeader(m) != h {
+		// Fewer full slots than the map counts (a table met twice is
+		// fine: more), or written while read.
+		f.bad = true
+	}
+	f.word(count)
+	f.word(sum)
+}
+
+// typeKey reports whether the interface key at p holds a reflect.Type.
+func (f *fingerprinter) typeKey(p unsafe.Pointer, plan *fpPlan) bool {
+	w := loadIface(p)
+	if w[0] == nil {
+		return false
+	}
+	typ := w[0]
+	if plan.typ.NumMethod() > 0 {
+		typ = loadPtr(unsafe.Add(w[0], unsafe.Sizeof(uintptr(0))))
+	}
+	return typ == typeWordOfType
+}
+
+// syncMap mixes a sync.Map's entries, read through Range as the capture
+// reads them, independently of their order.
+func (f *fingerprinter) syncMap(m *sync.Map) {
+	var sum, count uint64
+	m.Range(func(k, v any) bool {
+		if reflect.TypeOf(k) == typeOfType {
+			return true // cachedEntry
+		}
+		outer := f.h
+		f.h = fpK1
+		f.boxed(k)
+		f.boxed(v)
+		sum += f.h
+		f.h = outer
+		count++
+		return !f.bad
+	})
+	f.word(count)
+	f.word(sum)
+}
+
+// reuse is what the last capture of each variable was, and the
+// fingerprint of the memory it was read from.
+var reuse = struct {
+	sync.Mutex
+	last map[reuseKey]reused
+}{last: map[reuseKey]reused{}}
+
+// maxReused bounds the captures kept for reuse.
+var maxReused = 1 << 16
+
+type reuseKey struct {
+	addr uintptr
+	typ  unsafe.Pointer
+}
+
+type reused struct {
+	fp    uint64
+	state *node
+}
+
+// captureReusing captures variable v, named name, reusing its last capture
+// when its fingerprint has not changed since.
+func (c *capturer) captureReusing(name string, v reflect.Value) *node {
+	if !v.CanAddr() || variableRuleFor(name) != nil {
+		return c.capture(name, v)
+	}
+	if c.fp == nil {
+		c.fp = fingerprinters.Get().(*fingerprinter)
+	}
+	p := unsafe.Pointer(v.UnsafeAddr())
+	key := reuseKey{uintptr(p), typePointer(v.Type())}
+	h, ok := c.fp.variable(v.Type(), p)
+	if ok {
+		reuse.Lock()
+		last, found := reuse.last[key]
+		reuse.Unlock()
+		if found && last.fp == h {
+			return last.state
+		}
+	}
+	c.spoiled = false
+	n := c.capture(name, v)
+	if !ok || c.spoiled {
+		return n
+	}
+	// Kept only when nothing changed the variable while it was captured.
+	if again, ok := c.fp.variable(v.Type(), p); ok && again == h {
+		reuse.Lock()
+		if len(reuse.last) >= maxReused {
+			// Watching(&x) of short-lived variables adds an entry each:
+			// start over rather than keep them all.
+			clear(reuse.last)
+		}
+		reuse.last[key] = reused{fp: h, state: n}
+		reuse.Unlock()
+	}
+	return n
+}
