@@ -65,14 +65,14 @@ type site struct {
 	role   role
 	proto  proto
 	owner  owner
-	mine   bool    // the run claims it: ownedByRun, or an ownedByNone it can claim
-	frames []Frame // from the constructor out to the block's frame
-	count  int64   // objects created during the run and still in use
-	entry  string  // the goroutine's entry function, for ownedByNone
+	mine   bool           // the run claims it: ownedByRun, or an ownedByNone it can claim
+	frames []probes.Frame // from the constructor out to the block's frame
+	count  int64          // objects created during the run and still in use
+	entry  string         // the goroutine's entry function, for ownedByNone
 	// started is, for ownedByNone, the path from the block to the go
 	// statement that started the goroutine, when the run's allocations show
 	// it (see runAllocations.startedFrom).
-	started []Frame
+	started []probes.Frame
 	shared  bool // ownedByRun through a marker frame other runs share
 	adopted bool // the block is a test that adopted the run (probes.Run.Adopt)
 }
@@ -100,7 +100,7 @@ type attribution struct {
 // index of the run's marker frame (which is left out), or one past the
 // function that adopted the run (which is kept; adopted is then set); ok is
 // false when the stack does not run through the run's block.
-func ownedEnd(frames []Frame, r *probes.Run) (end int, adopted, ok bool) {
+func ownedEnd(frames []probes.Frame, r *probes.Run) (end int, adopted, ok bool) {
 	for i, f := range frames {
 		if r.Owns(f.Func) {
 			if probes.IsMarker(f.Func) {
@@ -123,13 +123,13 @@ func (a *attribution) loadSites(allocs *runAllocations) {
 		if n <= 0 {
 			continue
 		}
-		c := slices.IndexFunc(rec.frames, func(f Frame) bool { return f.Func == netConstructor || f.Func == osConstructor })
+		c := slices.IndexFunc(rec.frames, func(f probes.Frame) bool { return f.Func == netConstructor || f.Func == osConstructor })
 		if c < 0 {
 			continue
 		}
 		outer := rec.frames[c+1:]
 		s := &site{owner: ownedByNone, count: n}
-		s.frames = append(s.frames, Frame{Func: rec.frames[c].Func})
+		s.frames = append(s.frames, probes.Frame{Func: rec.frames[c].Func})
 		var k strings.Builder
 		if end, adopted, ok := ownedEnd(outer, r); ok {
 			s.owner, s.adopted = ownedByRun, adopted
@@ -238,7 +238,7 @@ func (a *attribution) decideAccepted() {
 
 // attribute decides which new descriptors are the block's, and describes
 // them: the block's first, then the others.
-func (p *Probe) attribute(r *probes.Run, fresh []fdEntry) (mine, others []*candidate, err error) {
+func (p *probe) attribute(r *probes.Run, fresh []fdEntry) (mine, others []*candidate, err error) {
 	a := &attribution{run: r, alone: p.run.alone(), t: &netTables{}}
 	for _, e := range fresh {
 		fd := describe(e, a.t)
@@ -308,7 +308,7 @@ func closureParent(fn string) string {
 	return out
 }
 
-func hasFunc(frames []Frame, names ...string) bool {
+func hasFunc(frames []probes.Frame, names ...string) bool {
 	for _, f := range frames {
 		if slices.Contains(names, f.Func) {
 			return true
@@ -318,7 +318,7 @@ func hasFunc(frames []Frame, names ...string) bool {
 }
 
 // siteRole says what kind of descriptor a creation stack makes.
-func siteRole(frames []Frame) role {
+func siteRole(frames []probes.Frame) role {
 	if frames[0].Func == netConstructor {
 		if hasFunc(frames, "net.(*netFD).accept") {
 			return roleAccepted
@@ -344,7 +344,7 @@ func siteRole(frames []Frame) role {
 
 // siteProto says which kind of socket a creation stack makes, from the net
 // package's functions on it.
-func siteProto(frames []Frame) proto {
+func siteProto(frames []probes.Frame) proto {
 	for _, f := range frames {
 		if !strings.HasPrefix(f.Func, "net.") {
 			continue

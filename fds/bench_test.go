@@ -50,7 +50,7 @@ func BenchmarkFDSnapshotDiff(b *testing.B) {
 	for _, n := range []int{10, 1000, 10000} {
 		b.Run(fmt.Sprintf("residue/fds=%d", n), func(b *testing.B) {
 			defer openFDs(b, n)()
-			p := &Probe{}
+			p := &probe{}
 			var err error
 			if p.before, err = snapshot(); err != nil {
 				b.Fatal(err)

@@ -26,15 +26,15 @@ type FD struct {
 	// innermost first, down to the block's own frame when the block opened it
 	// on its own goroutine. Nil when no stack was recorded (a raw system
 	// call, or C code).
-	Opened []Frame
+	Opened []probes.Frame
 	// OpenedAt lists the possible creation stacks when several call sites
 	// opened descriptors of this kind and it cannot be told which one this
 	// is; Opened is then nil.
-	OpenedAt [][]Frame
+	OpenedAt [][]probes.Frame
 	// StartedAt is set when a goroutine the block started opened the
 	// descriptor: the stack, innermost first, from the go statement that
 	// started it down to the block's own frame.
-	StartedAt []Frame
+	StartedAt []probes.Frame
 	// By says how the descriptor is known to be the block's: ByBlock,
 	// ByGoroutine, ByListener or ByAlone; empty for descriptors that are not
 	// the block's (Report.Others).
@@ -101,8 +101,8 @@ type Report struct {
 // Leaked reports whether any descriptor was left open.
 func (r *Report) Leaked() bool { return r != nil && len(r.FDs) > 0 }
 
-// Probe finds the file descriptors a block opened that are still open once
-// it has returned and the settle window has passed. It is a probes.Probe.
+// probe finds the file descriptors a block opened that are still open once
+// it has returned and the settle window has passed. It implements probes.Probe.
 //
 // Once a GC cycle completes during the run it holds the runtime's finalizer
 // queue (see finalizers.go), so that an os.File or net.Conn the block dropped
@@ -110,7 +110,7 @@ func (r *Report) Leaked() bool { return r != nil && len(r.FDs) > 0 }
 // to close it; and it records every allocation (runtime.MemProfileRate = 1),
 // which gives the stack that created each descriptor. A run that leaves
 // nothing costs two reads of the descriptor table and forces no GC.
-type Probe struct {
+type probe struct {
 	cfg         config
 	socketsOnly bool
 	report      *Report
@@ -124,39 +124,34 @@ type Probe struct {
 }
 
 // Kind registers the probe with the combined checks.
-var Kind = probes.NewKind(Name, NewProbe)
+var Kind = probes.NewKind(name, newProbe)
 
-// NewProbe returns a probe of every kind of file descriptor. An invalid
+// newProbe returns a probe of every kind of file descriptor. An invalid
 // option is an error naming it.
-func NewProbe(opts ...Option) (*Probe, error) {
+func newProbe(opts ...Option) (*probe, error) {
 	cfg, err := newConfig(opts)
-	return &Probe{cfg: cfg}, err
+	return &probe{cfg: cfg}, err
 }
 
-// NewSocketProbe returns a probe of sockets only.
-func NewSocketProbe(opts ...Option) (*Probe, error) {
+// newSocketProbe returns a probe of sockets only.
+func newSocketProbe(opts ...Option) (*probe, error) {
 	cfg, err := newConfig(opts)
-	return &Probe{cfg: cfg, socketsOnly: true}, err
+	return &probe{cfg: cfg, socketsOnly: true}, err
 }
 
 // Report returns what the last run left (a *Report), or nil before a run.
-func (p *Probe) Report() probes.Report { return probes.ReportOf(p.report) }
+func (p *probe) Report() probes.Report { return probes.ReportOf(p.report) }
 
 // Find runs block once and reports the file descriptors of every kind it
 // left open. The error is set when the block panicked or called
 // runtime.Goexit, or when the descriptor table could not be read.
 func Find(block func(), opts ...Option) (*Report, error) {
-	p, err := NewProbe(opts...)
-	if err != nil {
-		return nil, err
-	}
-	_, err = probes.Exec(block, p)
-	return p.report, err
+	return probes.Find[*Report](Kind, block, opts)
 }
 
 // FindSockets runs block once and reports the sockets it left open.
 func FindSockets(block func(), opts ...Option) (*Report, error) {
-	p, err := NewSocketProbe(opts...)
+	p, err := newSocketProbe(opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +170,7 @@ var primeNetpoller = sync.OnceFunc(func() {
 })
 
 // Before implements probes.Probe.
-func (p *Probe) Before(r *probes.Run) error {
+func (p *probe) Before(r *probes.Run) error {
 	p.report = nil
 	primeNetpoller()
 	p.hold = joinHold(r)
@@ -194,7 +189,7 @@ const quietFor = 5 * time.Millisecond
 // After implements probes.Probe: it settles, attributes and describes what
 // is left, and records the report. It waits only while descriptors that
 // would be reported are open.
-func (p *Probe) After(r *probes.Run) error {
+func (p *probe) After(r *probes.Run) error {
 	p.hold.returned()
 	p.release()
 	defer p.run.end()
@@ -220,7 +215,7 @@ func (p *Probe) After(r *probes.Run) error {
 
 // settling is the state of one After while the window runs.
 type settling struct {
-	p     *Probe
+	p     *probe
 	r     *probes.Run
 	open  []fdEntry              // new descriptors at the last look
 	known map[fdEntry]*candidate // attributed so far
@@ -336,7 +331,7 @@ func (s *settling) report() (*Report, error) {
 
 // newEntries returns the entries of after that were not open before, in the
 // kinds the probe looks at, and not ignored by number.
-func (p *Probe) newEntries(after []fdEntry) []fdEntry {
+func (p *probe) newEntries(after []fdEntry) []fdEntry {
 	var out []fdEntry
 	for _, e := range after {
 		if p.socketsOnly && !e.isSocket() {

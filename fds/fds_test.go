@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/residue-go/residue/fds"
+	"github.com/residue-go/residue/probes"
 )
 
 // nextLine returns the line after the caller's: write it just above the
@@ -74,9 +75,9 @@ func fdOf(t *testing.T, x any) int {
 }
 
 // openedAt returns the block's frame of the stack that opened fd.
-func openedAt(fd *fds.FD) fds.Frame {
+func openedAt(fd *fds.FD) probes.Frame {
 	if len(fd.Opened) == 0 {
-		return fds.Frame{}
+		return probes.Frame{}
 	}
 	return fd.Opened[len(fd.Opened)-1]
 }

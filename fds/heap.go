@@ -69,7 +69,7 @@ func allocBaseline() map[stackKey]int64 {
 type heapRecord struct {
 	key           stackKey
 	inUse, allocs int64
-	frames        []Frame
+	frames        []probes.Frame
 }
 
 // runAllocations is what the memory profile says the run allocated.
@@ -141,13 +141,13 @@ func runHeapRecords(baseline map[stackKey]int64) runAllocations {
 // for a goroutine whose entry is a closure of fn this is the path from the
 // block to the go statement. It finds nothing for a run that shares its
 // marker frame.
-func (a *runAllocations) startedFrom(fn string, r *probes.Run) []Frame {
+func (a *runAllocations) startedFrom(fn string, r *probes.Run) []probes.Frame {
 	if !r.Exclusive() {
 		return nil
 	}
 	for i := range a.others {
 		frames := memprof.Symbolize(a.others[i].Stack())
-		at := slices.IndexFunc(frames, func(f Frame) bool { return f.Func == fn })
+		at := slices.IndexFunc(frames, func(f probes.Frame) bool { return f.Func == fn })
 		if end, _, ok := ownedEnd(frames, r); ok && at >= 0 && end > at {
 			return frames[at:end]
 		}

@@ -6,23 +6,19 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/residue-go/residue/internal/stack"
 	"github.com/residue-go/residue/probes"
 )
 
-// Frame is one call in a creation stack.
-type Frame = stack.Frame
-
-// DefaultWithin is the default settle window: how long the probe waits for
+// defaultWithin is the default settle window: how long the probe waits for
 // the block's descriptors to be closed before it reports them.
-const DefaultWithin = time.Second
+const defaultWithin = time.Second
 
 // Option configures the descriptor probe (LeakSockets, LeakFileDescriptors,
 // Find, FindSockets). Make one with the functions of this package.
 type Option = probes.Setting[config]
 
-// Name is the probe's name in options and messages.
-const Name = "descriptors"
+// name is the probe's name in options and messages.
+const name = "descriptors"
 
 type config struct {
 	within        time.Duration
@@ -31,20 +27,20 @@ type config struct {
 }
 
 func newConfig(opts []Option) (config, error) {
-	c := config{within: DefaultWithin}
+	c := config{within: defaultWithin}
 	return c, probes.Configure(&c, opts)
 }
 
 func option(desc string, apply func(*config) error) Option {
-	return probes.NewSetting(Name, "fds."+desc, apply)
+	return probes.NewSetting(name, "fds."+desc, apply)
 }
 
 // Within sets the settle window: how long to wait, polling with backoff, for
 // the block's descriptors to be closed before they are reported. The
-// default is DefaultWithin; 0 checks once, right after the block returns.
+// default is 1s; 0 checks once, right after the block returns.
 // A negative window is an error.
 func Within(d time.Duration) Option {
-	return probes.WithinSetting(Name, "fds", d, func(c *config, d time.Duration) { c.within = d })
+	return probes.WithinSetting(name, "fds", d, func(c *config, d time.Duration) { c.within = d })
 }
 
 type fdIgnore struct {

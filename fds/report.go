@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/residue-go/residue/internal/text"
+	"github.com/residue-go/residue/probes"
 )
 
 // paths returns the paths IgnoringPath matches against.
@@ -79,7 +80,7 @@ func (r *Report) groupByOrigin() []*origin {
 		fd := &r.FDs[i]
 		var k strings.Builder
 		fmt.Fprintf(&k, "%s|%d|%v|%s|", fd.By, len(fd.OneOf), fd.adopted, strings.Join(fd.hints(), "|"))
-		for _, fs := range append([][]Frame{fd.Opened, fd.StartedAt}, fd.OpenedAt...) {
+		for _, fs := range append([][]probes.Frame{fd.Opened, fd.StartedAt}, fd.OpenedAt...) {
 			for _, f := range fs {
 				fmt.Fprintf(&k, "%s %s:%d;", f.Func, f.File, f.Line)
 			}
@@ -246,10 +247,10 @@ func openedBy(fd *FD, fns ...string) bool {
 // ones, nearest the block, are kept.
 const maxOpenedFrames = 12
 
-func writeOpened(b *strings.Builder, fd *FD, frames []Frame) {
+func writeOpened(b *strings.Builder, fd *FD, frames []probes.Frame) {
 	// frames[0] is the constructor, with no line: start at its caller.
 	fs := frames[1:]
-	var shown []Frame
+	var shown []probes.Frame
 	for _, f := range fs {
 		if !strings.HasPrefix(f.Func, "runtime.") {
 			shown = append(shown, f)
@@ -283,7 +284,7 @@ func writeOpened(b *strings.Builder, fd *FD, frames []Frame) {
 	if len(shown) > maxOpenedFrames {
 		skipped = len(shown) - maxOpenedFrames
 	}
-	writeFrames := func(shown []Frame, skipped int) {
+	writeFrames := func(shown []probes.Frame, skipped int) {
 		for i, f := range shown {
 			if i == 4 && skipped > 0 {
 				fmt.Fprintf(b, "        … %s …\n", text.Plural(skipped, "frame"))
