@@ -54,7 +54,7 @@ type Option = probes.Option
 // WithoutGlobals leaves package-level variables and process state unchecked:
 // for binaries built without debug info, or blocks that change globals on
 // purpose.
-func WithoutGlobals() Option { return without(globals.Name) }
+func WithoutGlobals() Option { return without(globals.Kind.Name) }
 
 // Within sets the settle window of every probe that waits for leftovers to
 // go away; a probe's own Within option (leak.Within, fds.Within…)
@@ -132,7 +132,7 @@ func newProbes(opts []Option) (shown, run []probes.Probe, err error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		if k.Name == globals.Name {
+		if k.Name == globals.Kind.Name {
 			p = &optionalGlobals{Probe: p}
 		}
 		shown = append(shown, p)

@@ -21,7 +21,7 @@
 //
 // Lazy caches, connection pools, synchronisation and what the garbage
 // collector changes are not reported; every such rule is one entry of the
-// tables in rules.go, with its reason. See DefaultScope for which packages
+// tables in rules.go, with its reason. See defaultScope for which packages
 // are read.
 //
 // Snapshots never take the process down and never trip the race detector:

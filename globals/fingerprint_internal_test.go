@@ -89,16 +89,16 @@ func TestReusedCaptureStillSeesEveryChange(t *testing.T) {
 			if first != second {
 				t.Fatal("an unchanged variable was captured again instead of reused")
 			}
-			before, err := Take(Watching(&fpVar))
+			before, err := takeSnapshot(Watching(&fpVar))
 			if err != nil {
 				t.Fatal(err)
 			}
 			tc.mutate(text)
-			after, err := Take(Watching(&fpVar))
+			after, err := takeSnapshot(Watching(&fpVar))
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := Compare(before, after)
+			r := compare(before, after)
 			if !r.Changed() {
 				t.Fatalf("the change was not reported")
 			}
@@ -116,7 +116,7 @@ func TestReusedCaptureStillSeesEveryChange(t *testing.T) {
 // fpTake snapshots fpVar and returns its captured tree.
 func fpTake(t *testing.T) *node {
 	t.Helper()
-	s, err := Take(Watching(&fpVar))
+	s, err := takeSnapshot(Watching(&fpVar))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,12 +140,12 @@ func TestReuseFollowsTheRules(t *testing.T) {
 		t.Fatal("a mutex used in between made the variable captured again")
 	}
 	once := struct{ F func() }{sync.OnceFunc(func() {})}
-	s1, err := Take(Watching(&once))
+	s1, err := takeSnapshot(Watching(&once))
 	if err != nil {
 		t.Fatal(err)
 	}
 	once.F()
-	s2, err := Take(Watching(&once))
+	s2, err := takeSnapshot(Watching(&once))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,11 +165,11 @@ var fpBig = func() map[string][]int {
 // A snapshot of an unchanged variable allocates nothing per value: 2,000
 // map entries of slices took over 6,000 allocations to capture.
 func TestUnchangedVariableCostsNoAllocationPerValue(t *testing.T) {
-	if _, err := Take(Watching(&fpBig)); err != nil {
+	if _, err := takeSnapshot(Watching(&fpBig)); err != nil {
 		t.Fatal(err)
 	}
 	allocs := testing.AllocsPerRun(10, func() {
-		if _, err := Take(Watching(&fpBig)); err != nil {
+		if _, err := takeSnapshot(Watching(&fpBig)); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -185,7 +185,7 @@ func TestReusedCapturesAreBounded(t *testing.T) {
 	maxReused = 100
 	for range maxReused + 10 {
 		x := new(int)
-		if _, err := Take(Watching(x)); err != nil {
+		if _, err := takeSnapshot(Watching(x)); err != nil {
 			t.Fatal(err)
 		}
 	}

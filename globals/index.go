@@ -20,8 +20,8 @@ import (
 // type section.
 const attrGoRuntimeType dwarf.Attr = 0x2904
 
-// Variable is one package-level variable listed by an Index.
-type Variable struct {
+// variable is one package-level variable listed by an index.
+type variable struct {
 	// Name is the fully qualified name, such as "net/http.DefaultServeMux".
 	Name string
 	// Package is the import path, such as "net/http".
@@ -40,10 +40,10 @@ type Variable struct {
 	typ dwarf.Offset // the type's DWARF entry
 }
 
-// Index lists the package-level variables of one binary from its DWARF debug
+// index lists the package-level variables of one binary from its DWARF debug
 // info. Packages are read on demand, each once, so that listing a few
 // packages of a large binary reads only their compile units.
-type Index struct {
+type index struct {
 	path  string
 	data  *dwarf.Data
 	order binary.ByteOrder
@@ -51,7 +51,7 @@ type Index struct {
 	mu    sync.Mutex
 	units map[string][]dwarf.Offset // package path -> compile unit offsets
 	names []string                  // sorted package paths
-	vars  map[string][]Variable     // package path -> variables, once read
+	vars  map[string][]variable     // package path -> variables, once read
 	types map[dwarf.Offset]typeInfo
 }
 
@@ -100,9 +100,9 @@ func (e *NoDebugInfoError) Error() string {
 
 func (e *NoDebugInfoError) Unwrap() error { return e.Err }
 
-// OpenIndex reads the list of compile units of the executable at path (ELF,
+// openIndex reads the list of compile units of the executable at path (ELF,
 // Mach-O or PE). Variables are read later, per package, by Variables.
-func OpenIndex(path string) (*Index, error) {
+func openIndex(path string) (*index, error) {
 	var (
 		data    *dwarf.Data
 		order   binary.ByteOrder
@@ -125,12 +125,12 @@ func OpenIndex(path string) (*Index, error) {
 	if err != nil {
 		return nil, err
 	}
-	ix := &Index{
+	ix := &index{
 		path:  path,
 		data:  data,
 		order: order,
 		units: map[string][]dwarf.Offset{},
-		vars:  map[string][]Variable{},
+		vars:  map[string][]variable{},
 		types: map[dwarf.Offset]typeInfo{},
 	}
 	r := data.Reader()
@@ -188,16 +188,16 @@ func readDWARF(path string) (*dwarf.Data, binary.ByteOrder, error) {
 }
 
 // Path is the file the index was read from.
-func (ix *Index) Path() string { return ix.path }
+func (ix *index) Path() string { return ix.path }
 
 // Packages returns the import paths of every package in the binary, sorted.
-func (ix *Index) Packages() []string {
+func (ix *index) Packages() []string {
 	return append([]string(nil), ix.names...)
 }
 
 // Variables returns the package-level variables of the packages for which
 // inScope returns true (every package when inScope is nil), sorted by name.
-func (ix *Index) Variables(inScope func(pkg string) bool) ([]Variable, error) {
+func (ix *index) Variables(inScope func(pkg string) bool) ([]variable, error) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	var pkgs []string
@@ -209,7 +209,7 @@ func (ix *Index) Variables(inScope func(pkg string) bool) ([]Variable, error) {
 	if err := ix.scan(pkgs); err != nil {
 		return nil, err
 	}
-	var out []Variable
+	var out []variable
 	for _, pkg := range pkgs {
 		vs, err := ix.packageVars(pkg)
 		if err != nil {
@@ -223,7 +223,7 @@ func (ix *Index) Variables(inScope func(pkg string) bool) ([]Variable, error) {
 
 // Lookup returns the variable with the fully qualified name, such as
 // "mime.mimeTypes".
-func (ix *Index) Lookup(name string) (Variable, bool) {
+func (ix *index) Lookup(name string) (variable, bool) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	// The longest package path that prefixes name wins: "a/b.c" is in "a/b".
@@ -236,7 +236,7 @@ func (ix *Index) Lookup(name string) (Variable, bool) {
 		}
 		vs, err := ix.packageVars(name[:i])
 		if err != nil {
-			return Variable{}, false
+			return variable{}, false
 		}
 		for _, v := range vs {
 			if v.Name == name {
@@ -244,13 +244,13 @@ func (ix *Index) Lookup(name string) (Variable, bool) {
 			}
 		}
 	}
-	return Variable{}, false
+	return variable{}, false
 }
 
 // scan reads the variable entries of the packages not read yet, with one
 // reader per CPU: walking every entry of a unit dominates the cost of an
 // index. ix.mu is held.
-func (ix *Index) scan(pkgs []string) error {
+func (ix *index) scan(pkgs []string) error {
 	var unread []string
 	for _, p := range pkgs {
 		if _, ok := ix.vars[p]; !ok {
@@ -282,7 +282,7 @@ func (ix *Index) scan(pkgs []string) error {
 		if errs[i] != nil {
 			return errs[i]
 		}
-		var vs []Variable
+		var vs []variable
 		for _, e := range entries[i] {
 			if v, ok := ix.variable(pkg, e); ok {
 				vs = append(vs, v)
@@ -294,7 +294,7 @@ func (ix *Index) scan(pkgs []string) error {
 }
 
 // packageVars returns the variables of one package; ix.mu is held.
-func (ix *Index) packageVars(pkg string) ([]Variable, error) {
+func (ix *index) packageVars(pkg string) ([]variable, error) {
 	if vs, ok := ix.vars[pkg]; ok {
 		return vs, nil
 	}
@@ -306,7 +306,7 @@ func (ix *Index) packageVars(pkg string) ([]Variable, error) {
 
 // variableEntries returns the top-level variable entries of a package's
 // units. It touches no shared state, so packages can be read in parallel.
-func (ix *Index) variableEntries(pkg string) ([]*dwarf.Entry, error) {
+func (ix *index) variableEntries(pkg string) ([]*dwarf.Entry, error) {
 	var vs []*dwarf.Entry
 	for _, off := range ix.units[pkg] {
 		r := ix.data.Reader()
@@ -334,20 +334,20 @@ func (ix *Index) variableEntries(pkg string) ([]*dwarf.Entry, error) {
 	return vs, nil
 }
 
-func (ix *Index) variable(pkg string, e *dwarf.Entry) (Variable, bool) {
+func (ix *index) variable(pkg string, e *dwarf.Entry) (variable, bool) {
 	name, _ := e.Val(dwarf.AttrName).(string)
 	loc, _ := e.Val(dwarf.AttrLocation).([]byte)
 	typ, _ := e.Val(dwarf.AttrType).(dwarf.Offset)
 	if !strings.HasPrefix(name, pkg+".") || len(loc) != 9 || loc[0] != 0x03 || typ == 0 {
-		return Variable{}, false
+		return variable{}, false
 	}
 	short := name[len(pkg)+1:]
 	// Compiler-made symbols: pkg..inittask, pkg..stmp_1, pkg..dict.T[...], pkg.x·1.
 	if short == "" || short[0] == '.' || short == "_" || strings.ContainsAny(short, ".·[$") {
-		return Variable{}, false
+		return variable{}, false
 	}
 	ti := ix.typeInfo(typ)
-	return Variable{
+	return variable{
 		Name:        name,
 		Package:     pkg,
 		Addr:        ix.order.Uint64(loc[1:]),
@@ -358,7 +358,7 @@ func (ix *Index) variable(pkg string, e *dwarf.Entry) (Variable, bool) {
 	}, true
 }
 
-func (ix *Index) typeInfo(off dwarf.Offset) typeInfo {
+func (ix *index) typeInfo(off dwarf.Offset) typeInfo {
 	if ti, ok := ix.types[off]; ok {
 		return ti
 	}

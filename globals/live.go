@@ -25,7 +25,7 @@ var typeAnchor = 1
 // self is the index of the running executable with what it takes to turn a
 // Variable into a live reflect.Value.
 type self struct {
-	*Index
+	*index
 	rtypes     map[dwarf.Offset]reflect.Type
 	anchorAddr uint64 // typeAnchor's address in DWARF
 	intOffset  int64  // int's offset in the type section
@@ -62,7 +62,7 @@ func openSelf() (*self, error) {
 	if err != nil {
 		return nil, fmt.Errorf("finding the running executable: %w", err)
 	}
-	ix, err := OpenIndex(exe)
+	ix, err := openIndex(exe)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +71,7 @@ func openSelf() (*self, error) {
 	if !ok || anchor.RuntimeType < 0 {
 		return nil, &NoDebugInfoError{Path: exe, Err: fmt.Errorf("DWARF lists no %s.typeAnchor with its runtime type", pkg)}
 	}
-	s := &self{Index: ix, rtypes: map[dwarf.Offset]reflect.Type{}}
+	s := &self{index: ix, rtypes: map[dwarf.Offset]reflect.Type{}}
 	s.anchorAddr, s.intOffset = anchor.Addr, anchor.RuntimeType
 	if t := s.typeAt(anchor.RuntimeType); t != reflect.TypeOf(0) {
 		return nil, fmt.Errorf("the runtime type offsets in %s's DWARF do not match the running process", exe)
@@ -97,7 +97,7 @@ func (s *self) typeAt(off int64) reflect.Type {
 
 // value returns the live variable v, or false when its type cannot be
 // resolved or does not match what DWARF records.
-func (s *self) value(v Variable) (reflect.Value, bool) {
+func (s *self) value(v variable) (reflect.Value, bool) {
 	s.mu.Lock()
 	t := s.reflectType(v.typ, 0)
 	s.mu.Unlock()
@@ -117,7 +117,7 @@ type part struct {
 
 // parts splits a variable whose struct type cannot be resolved into its
 // fields, as DWARF lays them out, down to fields whose types can be.
-func (s *self) parts(v Variable) ([]part, bool) {
+func (s *self) parts(v variable) ([]part, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.structParts(s.addr(v), v.typ, 0)
@@ -258,7 +258,7 @@ func (s *self) structOf(ti typeInfo, depth int) (t reflect.Type) {
 // detector's pointer checks would reject.
 //
 //go:nocheckptr
-func (s *self) addr(v Variable) unsafe.Pointer {
+func (s *self) addr(v variable) unsafe.Pointer {
 	return unsafe.Add(unsafe.Pointer(&typeAnchor), int64(v.Addr-s.anchorAddr))
 }
 

@@ -16,17 +16,17 @@ import (
 // this package.
 type Option = probes.Setting[config]
 
-// Name is the probe's name in options and messages.
-const Name = "globals"
+// name is the probe's name in options and messages.
+const name = "globals"
 
 type config struct {
 	watching []watched
-	packages []string // InPackages patterns; nil means DefaultScope
+	packages []string // InPackages patterns; nil means defaultScope
 	ignoring []string
 }
 
 func option(desc string, apply func(*config) error) Option {
-	return probes.NewSetting(Name, "globals."+desc, apply)
+	return probes.NewSetting(name, "globals."+desc, apply)
 }
 
 type watched struct {
@@ -191,7 +191,7 @@ func inPatterns(patterns []string) func(string) bool {
 // that changes during every run, and are never read by default.
 var residueModule = strings.TrimSuffix(reflect.TypeOf(config{}).PkgPath(), "/globals")
 
-// DefaultScope reports whether package pkg is read when no InPackages option
+// defaultScope reports whether package pkg is read when no InPackages option
 // is given. Every package is, except those whose variables are the
 // machinery of the runtime and of tests rather than program state: the
 // runtime, reflect, sync, unsafe, syscall (the environment is reported
@@ -201,7 +201,7 @@ var residueModule = strings.TrimSuffix(reflect.TypeOf(config{}).PkgPath(), "/glo
 // are constant data that Go cannot declare const, and reading them is half
 // the cost of a default-scope snapshot. The list, with the reason for each
 // entry, is outOfScope in rules.go.
-func DefaultScope(pkg string) bool {
+func defaultScope(pkg string) bool {
 	if pkg == "" || strings.Contains(pkg, "..") {
 		return false
 	}

@@ -21,7 +21,7 @@ import (
 // testdata/scenarios for behaviour in a fresh process). Nothing else in the
 // package knows about particular types or variables.
 //
-//   - outOfScope: packages DefaultScope does not read.
+//   - outOfScope: packages defaultScope does not read.
 //   - typeRules: how values of a type are read (or that they are not).
 //   - mapRules: maps whose entries are a cache, not state (and
 //     cachedEntry, the same for single entries of maps keyed by any).
@@ -151,7 +151,7 @@ func cachedEntry(key reflect.Value) bool {
 	return ok && e.Type() == typeOfType
 }
 
-// outOfScope lists the packages DefaultScope leaves out: their variables
+// outOfScope lists the packages defaultScope leaves out: their variables
 // are the machinery of the runtime and of tests rather than program state.
 // Patterns use the go command's syntax.
 var outOfScope = []struct{ pattern, why string }{

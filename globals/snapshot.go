@@ -16,9 +16,9 @@ import (
 	"github.com/residue-go/residue/probes"
 )
 
-// Snapshot is the captured state of the variables in scope and of the
+// snapshot is the captured state of the variables in scope and of the
 // process (environment, working directory, os.Args) at one moment.
-type Snapshot struct {
+type snapshot struct {
 	cfg      *config
 	vars     []captured
 	env      map[string]string
@@ -34,11 +34,11 @@ type captured struct {
 	watched   uintptr // the address of a variable given to Watching
 }
 
-// Take captures the state selected by opts: by default every package-level
-// variable of the packages in DefaultScope, plus the environment, the
+// takeSnapshot captures the state selected by opts: by default every package-level
+// variable of the packages in defaultScope, plus the environment, the
 // working directory and os.Args. It fails with a *NoDebugInfoError when
 // that needs debug info the binary lacks.
-func Take(opts ...Option) (*Snapshot, error) {
+func takeSnapshot(opts ...Option) (*snapshot, error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
 		return nil, err
@@ -46,13 +46,13 @@ func Take(opts ...Option) (*Snapshot, error) {
 	return take(cfg)
 }
 
-func take(cfg *config) (*Snapshot, error) {
+func take(cfg *config) (*snapshot, error) {
 	start := time.Now()
 	primeOnce.Do(prime)
 	// A value torn by a concurrent write may point nowhere: reading it
 	// panics instead of aborting, and the map reader recovers.
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	s := &Snapshot{cfg: cfg}
+	s := &snapshot{cfg: cfg}
 	var vars []scoped
 	npkgs := 0
 	if cfg.usesDebugInfo() {
@@ -119,7 +119,7 @@ func take(cfg *config) (*Snapshot, error) {
 // scoped is a variable in scope, resolved to a live value once per
 // process.
 type scoped struct {
-	Variable
+	variable
 	val     reflect.Value // the variable, when its type resolved
 	parts   []part        // else its fields, when it is a struct that splits
 	pointer bool          // val is a pointer, which may name another variable
@@ -157,7 +157,7 @@ func variablesInScope(cfg *config) ([]scoped, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	scope := DefaultScope
+	scope := defaultScope
 	if cfg.packages != nil {
 		if err := matchAll(cfg.packages, ix.Packages()); err != nil {
 			return nil, 0, err
@@ -170,7 +170,7 @@ func variablesInScope(cfg *config) ([]scoped, int, error) {
 	}
 	pkgIndex := map[string]int{}
 	for _, v := range vs {
-		sc := scoped{Variable: v, addr: uintptr(ix.addr(v))}
+		sc := scoped{variable: v, addr: uintptr(ix.addr(v))}
 		if val, ok := ix.value(v); ok {
 			sc.val, sc.pointer = val, val.Kind() == reflect.Pointer
 		} else if parts, ok := ix.parts(v); ok {
@@ -194,7 +194,7 @@ func variablesInScope(cfg *config) ([]scoped, int, error) {
 }
 
 // Variables is the number of variables the snapshot holds.
-func (s *Snapshot) Variables() int { return len(s.vars) }
+func (s *snapshot) Variables() int { return len(s.vars) }
 
 // watchedName names a watched variable that changed: by its DWARF or symbol
 // table entry when the binary has one, else keeps the placeholder.
@@ -281,9 +281,9 @@ type Report struct {
 // Changed reports whether anything changed.
 func (r *Report) Changed() bool { return r != nil && len(r.Changes) > 0 }
 
-// Compare returns the changes from before to after. Both must come from
-// Take with the same options.
-func Compare(before, after *Snapshot) *Report {
+// compare returns the changes from before to after. Both must come from
+// takeSnapshot with the same options.
+func compare(before, after *snapshot) *Report {
 	start := time.Now()
 	cfg := after.cfg
 	r := &Report{Variables: len(after.vars), Packages: after.packages}
@@ -394,12 +394,12 @@ func envChanges(cfg *config, before, after map[string]string) []Change {
 	return out
 }
 
-// MaxLinesPerVariable caps the lines a report's String prints for one
+// maxLinesPerVariable caps the lines a report's String prints for one
 // variable; the rest are counted.
-const MaxLinesPerVariable = 10
+const maxLinesPerVariable = 10
 
 // String renders the report as a failure message: a headline, then one line
-// per change, grouped by variable, each group capped at MaxLinesPerVariable
+// per change, grouped by variable, each group capped at maxLinesPerVariable
 // lines.
 func (r *Report) String() string {
 	if !r.Changed() {
@@ -440,7 +440,7 @@ func (r *Report) String() string {
 		cs := lines[g]
 		more := r.Omitted[g]
 		for i, c := range cs {
-			if i == MaxLinesPerVariable && len(cs)+more > MaxLinesPerVariable+1 {
+			if i == maxLinesPerVariable && len(cs)+more > maxLinesPerVariable+1 {
 				more += len(cs) - i
 				break
 			}
@@ -482,11 +482,11 @@ func joinAnd(xs []string) string {
 	return strings.Join(xs[:len(xs)-1], ", ") + " and " + xs[len(xs)-1]
 }
 
-// Probe is a probes.Probe that snapshots the state in scope before the block
+// probe is a probes.probe that snapshots the state in scope before the block
 // and compares it after.
-type Probe struct {
+type probe struct {
 	cfg     *config
-	before  *Snapshot
+	before  *snapshot
 	report  *Report
 	company company
 }
@@ -494,20 +494,20 @@ type Probe struct {
 // Kind registers the probe with the combined checks, where its two
 // snapshots bracket every other probe's work.
 var Kind = func() probes.Kind {
-	k := probes.NewKind(Name, NewProbe)
+	k := probes.NewKind(name, newProbe)
 	k.Brackets = true
 	return k
 }()
 
-// NewProbe returns a Probe reading what opts select. An invalid option is
+// newProbe returns a Probe reading what opts select. An invalid option is
 // an error naming it.
-func NewProbe(opts ...Option) (*Probe, error) {
+func newProbe(opts ...Option) (*probe, error) {
 	cfg, err := newConfig(opts)
-	return &Probe{cfg: cfg}, err
+	return &probe{cfg: cfg}, err
 }
 
 // Before takes the first snapshot.
-func (p *Probe) Before(r *probes.Run) error {
+func (p *probe) Before(r *probes.Run) error {
 	p.report = nil
 	p.company = companyOf(r)
 	s, err := take(p.cfg)
@@ -516,7 +516,7 @@ func (p *Probe) Before(r *probes.Run) error {
 }
 
 // After takes the second snapshot and compares.
-func (p *Probe) After(r *probes.Run) error {
+func (p *probe) After(r *probes.Run) error {
 	if p.before == nil {
 		return nil
 	}
@@ -525,7 +525,7 @@ func (p *Probe) After(r *probes.Run) error {
 	if err != nil {
 		return err
 	}
-	p.report = Compare(p.before, s)
+	p.report = compare(p.before, s)
 	p.report.Concurrent = p.company.describe()
 	p.before = nil
 	return nil
@@ -533,11 +533,11 @@ func (p *Probe) After(r *probes.Run) error {
 
 // Report is the result of the last run (a *Report), nil before one
 // completed.
-func (p *Probe) Report() probes.Report { return probes.ReportOf(p.report) }
+func (p *probe) Report() probes.Report { return probes.ReportOf(p.report) }
 
 // Find runs block once and reports the state it changed.
 func Find(block func(), opts ...Option) (*Report, error) {
-	p, err := NewProbe(opts...)
+	p, err := newProbe(opts...)
 	if err != nil {
 		return nil, err
 	}

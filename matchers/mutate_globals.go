@@ -10,7 +10,7 @@ import (
 
 // MutateGlobals succeeds when the block changes global state: a
 // package-level variable (found through the binary's DWARF debug info, in
-// the packages of globals.DefaultScope unless globals.InPackages says
+// the default scope of docs/globals.md unless globals.InPackages says
 // otherwise), an environment variable, the working directory or os.Args.
 // Use it with NotTo; the failure message lists each change by path:
 //

@@ -140,7 +140,7 @@ func containerRun(report types.SpecReport, node types.SpecEvent, opts []residue.
 	if !node.NodeType.Is(types.NodeTypeBeforeAll) {
 		return nil
 	}
-	own := slices.DeleteFunc(slices.Clone(opts), func(o residue.Option) bool { return o != nil && o.Probe() == globals.Name })
+	own := slices.DeleteFunc(slices.Clone(opts), func(o residue.Option) bool { return o != nil && o.Probe() == globals.Kind.Name })
 	s, err := residue.Start(append(own, residue.WithoutGlobals())...)
 	if err != nil {
 		ginkgo.Fail("CheckEverySpec: " + err.Error())
