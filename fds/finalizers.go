@@ -72,28 +72,33 @@ type holdTicket struct {
 // joinHold makes sure the finalizer queue is held, and keeps it held until
 // the run leaves, unless the block waits for finalizers.
 func joinHold(r *probes.Run) *holdTicket {
-	finalizers.Lock()
-	holding := finalizers.release != nil || finalizers.queued
-	finalizers.Unlock()
-	if !holding {
+	// The check that the queue is held and the run's registration happen
+	// under one lock: a sentinel that lets go in between (other finalizers
+	// waiting with no run registered) is put back first. Clearing idle
+	// first keeps a holding sentinel from letting go for idleness while
+	// this run is being registered.
+	for attempt := 0; ; attempt++ {
+		finalizers.Lock()
+		finalizers.idle = time.Time{}
+		if finalizers.release != nil || finalizers.queued || attempt == 3 {
+			if finalizers.runs == nil {
+				finalizers.runs = map[*holdTicket]bool{}
+			}
+			t := &holdTicket{run: r, running: true, queued: queuedFinalizers()}
+			finalizers.runs[t] = true
+			finalizers.Unlock()
+			return t
+		}
+		finalizers.Unlock()
 		establishing.Lock()
 		finalizers.Lock()
-		holding = finalizers.release != nil || finalizers.queued
+		holding := finalizers.release != nil || finalizers.queued
 		finalizers.Unlock()
 		if !holding {
 			hold()
 		}
 		establishing.Unlock()
 	}
-	finalizers.Lock()
-	defer finalizers.Unlock()
-	if finalizers.runs == nil {
-		finalizers.runs = map[*holdTicket]bool{}
-	}
-	t := &holdTicket{run: r, running: true, queued: queuedFinalizers()}
-	finalizers.runs[t] = true
-	finalizers.idle = time.Time{}
-	return t
 }
 
 // establishing lets one run at a time put a sentinel in place.
