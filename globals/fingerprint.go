@@ -126,27 +126,9 @@ func buildPlan(t reflect.Type) *fpPlan {
 // flat reports whether the values of t are pointer-free and read by no
 // rule: their bits are all a capture reads of them.
 func flat(t reflect.Type) bool {
-	if typeRuleFor(t) != nil {
-		return false
-	}
-	switch t.Kind() {
-	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
-		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
-		return true
-	case reflect.Array:
-		// A long array of pointer-free elements is hashed raw by the
-		// capture too; a short one element by element, through rules.
-		return flat(t.Elem())
-	case reflect.Struct:
-		for i := 0; i < t.NumField(); i++ {
-			if !flat(t.Field(i).Type) {
-				return false
-			}
-		}
-		return true
-	}
-	return false
+	// A long array of pointer-free elements is hashed raw by the capture
+	// too; a short one element by element, through rules.
+	return scalarTree(t, func(t reflect.Type) bool { return typeRuleFor(t) != nil })
 }
 
 // planKind fills p by t's kind. keep, for a struct, selects the fields

@@ -489,17 +489,25 @@ func (c *capturer) sequence(t reflect.Type, p unsafe.Pointer, l int, array bool)
 	return n
 }
 
-func pointerFree(t reflect.Type) bool {
+func pointerFree(t reflect.Type) bool { return scalarTree(t, nil) }
+
+// scalarTree reports whether t is made of scalars only (numbers and bools,
+// in arrays and structs), with no type along the way that stop reports
+// true for.
+func scalarTree(t reflect.Type, stop func(reflect.Type) bool) bool {
+	if stop != nil && stop(t) {
+		return false
+	}
 	switch t.Kind() {
 	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
 		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
 		return true
 	case reflect.Array:
-		return pointerFree(t.Elem())
+		return scalarTree(t.Elem(), stop)
 	case reflect.Struct:
 		for i := 0; i < t.NumField(); i++ {
-			if !pointerFree(t.Field(i).Type) {
+			if !scalarTree(t.Field(i).Type, stop) {
 				return false
 			}
 		}
