@@ -194,16 +194,7 @@ const maxLookEvery = 100 * time.Millisecond
 // the block, settling) counts as running: it waits for no finalizer, and it
 // ends by itself. Called with finalizers locked.
 func blockBlocked(runs []*holdTicket) bool {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	all := stack.ParseDump(string(buf))
+	all := stack.ParseDump(string(stack.FullDump(nil)))
 	byID := make(map[uint64]*stack.Goroutine, len(all))
 	for i := range all {
 		byID[all[i].ID] = &all[i]

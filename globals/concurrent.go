@@ -1,7 +1,6 @@
 package globals
 
 import (
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,16 +45,7 @@ func companyOf(run *probes.Run) company {
 	if run != nil {
 		mine[run.ID()] = true
 	}
-	buf := make([]byte, 1<<16)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	for _, g := range stack.ParseDump(string(buf)) {
+	for _, g := range stack.ParseDump(string(stack.FullDump(nil))) {
 		if g.ID == self {
 			continue
 		}

@@ -3,7 +3,6 @@ package leak
 import (
 	"bytes"
 	"cmp"
-	"runtime"
 	"runtime/pprof"
 	"slices"
 	"sync"
@@ -212,20 +211,9 @@ func putBuffer(b *bytes.Buffer) {
 	}
 }
 
-// fullDump writes runtime.Stack(all) into buf, growing it until it fits.
+// fullDump writes the dump of every goroutine into buf, reusing its
+// memory when the dump fits.
 func fullDump(buf *bytes.Buffer) {
 	buf.Reset()
-	b := buf.AvailableBuffer()
-	if cap(b) < 64<<10 {
-		b = make([]byte, 64<<10)
-	}
-	b = b[:cap(b)]
-	for {
-		n := runtime.Stack(b, true)
-		if n < len(b) {
-			buf.Write(b[:n])
-			return
-		}
-		b = make([]byte, 2*len(b))
-	}
+	buf.Write(stack.FullDump(buf.AvailableBuffer()))
 }

@@ -366,3 +366,19 @@ func ParseLabels(s string) []string {
 	}
 	return out
 }
+
+// FullDump returns runtime.Stack's dump of every goroutine, written into
+// buf when it fits in buf's capacity, else into a larger buffer.
+func FullDump(buf []byte) []byte {
+	buf = buf[:cap(buf)]
+	if len(buf) < 64<<10 {
+		buf = make([]byte, 64<<10)
+	}
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return buf[:n]
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}

@@ -151,3 +151,23 @@ func TestKeysMatchAcrossForms(t *testing.T) {
 
 //go:noinline
 func parkHere(stop chan struct{}) { <-stop }
+
+func TestFullDumpGrowsPastASmallBuffer(t *testing.T) {
+	stop := make(chan struct{})
+	defer close(stop)
+	for range 200 {
+		go func() { <-stop }()
+	}
+	small := make([]byte, 0, 16)
+	dump := FullDump(small)
+	if n := len(ParseDump(string(dump))); n < 201 {
+		t.Fatalf("%d goroutines in the dump, want at least 201", n)
+	}
+	if !strings.Contains(string(dump), "TestFullDumpGrowsPastASmallBuffer") {
+		t.Fatalf("the calling goroutine is missing from the dump")
+	}
+	big := make([]byte, 0, 4<<20)
+	if d := FullDump(big); &d[0] != &big[:1][0] {
+		t.Errorf("a dump that fits is not written into the given buffer")
+	}
+}
