@@ -68,6 +68,9 @@ type differ struct {
 	out       []Change
 	omitted   int
 	notJudged []string
+	// onceFired: a package-level sync.Once of the variable's package fired
+	// during the block (see filledByOnce).
+	onceFired bool
 }
 
 // add records a change at p; what changed (before, after: nil for an
@@ -120,6 +123,9 @@ func (d *differ) diff(p *path, a, b *node) {
 	}
 	if a.lazy && a.zero {
 		return // set on first use: a variable rule says so
+	}
+	if filledByOnce(d.onceFired, a) {
+		return
 	}
 	if a.kind != b.kind {
 		d.add(p, Modified, "", a, b)

@@ -702,7 +702,7 @@ func (f *fingerprinter) typeKey(p unsafe.Pointer, plan *fpPlan) bool {
 func (f *fingerprinter) syncMap(m *sync.Map) {
 	var sum, count uint64
 	m.Range(func(k, v any) bool {
-		if reflect.TypeOf(k) == typeOfType {
+		if cachedAny(k, v) {
 			return true // cachedEntry
 		}
 		outer := f.h

@@ -132,24 +132,46 @@ var mapRules = []mapRule{
 		why:   "memo tables of a pure function of the type (encoding/json's encoders, encoding/gob's type info)",
 	},
 	{
-		what: "maps whose values or keys are weak.Pointer or unique.Handle",
-		match: func(t reflect.Type) bool {
-			return inPackage("weak", "unique")(t.Elem()) || inPackage("weak", "unique")(t.Key())
-		},
-		why: "canonicalisation caches: their entries vanish when the garbage collector frees what they point to",
+		what:  "maps whose values or keys are weak.Pointer or unique.Handle",
+		match: func(t reflect.Type) bool { return collectable(t.Elem()) || collectable(t.Key()) },
+		why:   "canonicalisation caches: their entries vanish when the garbage collector frees what they point to",
 	},
 }
 
-// cachedEntry reports whether a map entry, in a map or sync.Map keyed by
-// interfaces, is a cache entry by its key: a reflect.Type, for the reason
-// of the first map rule.
-func cachedEntry(key reflect.Value) bool {
+// cachedEntry reports whether an entry of a sync.Map, or of a map keyed
+// by interfaces, is a cache entry, by what its key and value hold: a key
+// holding a reflect.Type, for the reason of the first map rule; a key or
+// value holding a weak.Pointer or unique.Handle, for the reason of the
+// second. The standard library keeps such caches in sync.Maps, which a map
+// rule cannot tell by type: crypto/ecdsa's and crypto/ed25519's
+// privateKeyCache (keyed by a weak pointer to the key they were computed
+// from, removed by a cleanup when the key is freed) and crypto/tls's
+// globalCertCache (parsed certificates by their DER bytes, held by weak
+// pointers).
+func cachedEntry(key, val reflect.Value) bool {
 	if key.Kind() != reflect.Interface {
 		return false
 	}
-	e, ok := readInterface(key)
-	return ok && e.Type() == typeOfType
+	k, ok := readInterface(key)
+	if ok && (k.Type() == typeOfType || collectable(k.Type())) {
+		return true
+	}
+	if val.Kind() != reflect.Interface {
+		return false
+	}
+	v, ok := readInterface(val)
+	return ok && collectable(v.Type())
 }
+
+// cachedAny is cachedEntry for the key and value of a sync.Map.
+func cachedAny(key, val any) bool {
+	k, v := reflect.TypeOf(key), reflect.TypeOf(val)
+	return k == typeOfType || (k != nil && collectable(k)) || (v != nil && collectable(v))
+}
+
+// collectable reports whether values of t live only as long as the garbage
+// collector decides: weak.Pointer and unique.Handle.
+func collectable(t reflect.Type) bool { return inPackage("weak", "unique")(t) }
 
 // outOfScope lists the packages defaultScope leaves out: their variables
 // are the machinery of the runtime and of tests rather than program state.
@@ -370,6 +392,18 @@ func lazyIdentity(c *capturer, v reflect.Value) *node {
 // from zero to set beside a package-level Once.
 func onceFired(a, b *node) bool {
 	return a.kind == onceNode && a.zero && b.kind == onceNode && !b.zero
+}
+
+// filledByOnce reports whether a part of a variable that was zero (before)
+// and changed is the work of a package-level sync.Once of the variable's
+// package that fired during the block (packageOnceFired): lazy
+// initialisation fills what was zero, whether a whole variable or a part
+// of one. crypto/elliptic's initonce, on the first use of any curve, fills
+// the params field of its four curves, variables set at init with the
+// curve's other fields. A change to a part that was set, and any change
+// when no package-level Once of the package fired, is reported.
+func filledByOnce(packageOnceFired bool, before *node) bool {
+	return packageOnceFired && before.zero
 }
 
 // A func made by sync.OnceFunc, OnceValue or OnceValues is a sync.Once in

@@ -122,6 +122,12 @@ var cleanScenarios = []string{
 	"sort",
 	"time formatting",
 	"HTTP round trip to an httptest server",
+	// Caches of the standard library's cryptography (the rules cachedEntry
+	// and filledByOnce).
+	"crypto/elliptic curve parameters",
+	"crypto/ecdsa sign and verify",
+	"crypto/ed25519 sign and verify",
+	"HTTPS round trip to an httptest TLS server",
 }
 
 func TestCleanBlocksInFreshProcessesReportNothing(t *testing.T) {
@@ -153,6 +159,17 @@ var recallScenarios = []struct{ scenario, variable, line string }{
 	{"user package slice", "main.userSlice", `main.userSlice: added [1]: "y"`},
 	{"user package struct field", "main.userSettings", `main.userSettings.Timeout: 5s → 10s`},
 	{"user package pointer", "main.userPointer", `main.userPointer.retries: 1 → 2`},
+	{"user package map beside the crypto caches", "main.userMap", `main.userMap: added "b": 2`},
+}
+
+// A block that fills the standard library's crypto caches (the clean
+// scenarios above) and changes a variable of its own is reported for that
+// change alone.
+func TestACryptoCacheBesideARealChangeReportsTheChangeAlone(t *testing.T) {
+	res := runFresh(t, "-w=0", "user package map beside the crypto caches")
+	if len(res.changes) != 1 || len(res.changes["main.userMap"]) != 1 {
+		t.Errorf("want the one change to main.userMap, got:\n%s", res.report)
+	}
 }
 
 func TestRecallInFreshProcesses(t *testing.T) {

@@ -330,7 +330,7 @@ func compare(before, after *snapshot) *Report {
 		if v.watched != 0 {
 			name = watchedName(v.watched, v.name)
 		}
-		d := differ{variable: name, ignores: cfg.ignoredPaths(name)}
+		d := differ{variable: name, ignores: cfg.ignoredPaths(name), onceFired: fired[v.pkg]}
 		d.diff(rootPath(name), a, v.state)
 		r.Changes = append(r.Changes, d.out...)
 		if d.omitted > 0 {

@@ -566,7 +566,7 @@ func (c *capturer) mapValue(v reflect.Value) *node {
 }
 
 func (c *capturer) addEntry(entries *[]entry, k, val reflect.Value, rawKeys bool) {
-	if cachedEntry(k) {
+	if cachedEntry(k, val) {
 		return
 	}
 	var ks string
@@ -658,7 +658,7 @@ func (c *capturer) syncMap(v reflect.Value) *node {
 	var entries []entry
 	strKeys, plain := true, true
 	m.Range(func(k, val any) bool {
-		if cachedEntry(reflect.ValueOf(&k).Elem()) {
+		if cachedAny(k, val) {
 			return true
 		}
 		key, isString := k.(string)

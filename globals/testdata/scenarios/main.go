@@ -4,6 +4,11 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"database/sql/driver"
 	"encoding/gob"
@@ -108,6 +113,15 @@ var clean = map[string]func(){
 		_, _ = time.ParseDuration("1h2m")
 		_ = time.Since(now).String()
 	},
+	"crypto/elliptic curve parameters": func() {
+		p := elliptic.P256().Params()
+		if !elliptic.P256().IsOnCurve(p.Gx, p.Gy) || elliptic.P384().Params().BitSize != 384 {
+			panic("crypto/elliptic")
+		}
+	},
+	"crypto/ecdsa sign and verify":               ecdsaSignVerify,
+	"crypto/ed25519 sign and verify":             ed25519SignVerify,
+	"HTTPS round trip to an httptest TLS server": httpsRoundTrip,
 	"HTTP round trip to an httptest server": func() {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprint(w, "hello")
@@ -120,6 +134,51 @@ var clean = map[string]func(){
 		_, _ = io.ReadAll(resp.Body)
 		resp.Body.Close()
 	},
+}
+
+// ecdsaSignVerify signs with a new key: crypto/ecdsa caches the key's
+// FIPS form (privateKeyCache), and the first use of a curve fills
+// crypto/elliptic's curve parameters.
+func ecdsaSignVerify() {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	sum := sha256.Sum256([]byte("residue"))
+	sig, err := ecdsa.SignASN1(rand.Reader, key, sum[:])
+	if err != nil || !ecdsa.VerifyASN1(&key.PublicKey, sum[:], sig) {
+		panic(fmt.Sprint("crypto/ecdsa: ", err))
+	}
+}
+
+// ed25519SignVerify signs with a new key: crypto/ed25519 caches the key's
+// FIPS form (privateKeyCache).
+func ed25519SignVerify() {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	sig := ed25519.Sign(priv, []byte("residue"))
+	if !ed25519.Verify(pub, []byte("residue"), sig) {
+		panic("crypto/ed25519")
+	}
+}
+
+// httpsRoundTrip makes a TLS connection: the client keeps the server's
+// parsed certificate in crypto/tls's globalCertCache.
+func httpsRoundTrip() {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "hello")
+	}))
+	defer srv.Close()
+	client := srv.Client()
+	defer client.CloseIdleConnections()
+	resp, err := client.Get(srv.URL)
+	if err != nil {
+		panic(err)
+	}
+	_, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
 }
 
 // recall are blocks that change global state, each with the variable the
@@ -144,6 +203,12 @@ var recall = []struct {
 	{"user package slice", "main.userSlice", func() { userSlice = append(userSlice, "y") }},
 	{"user package struct field", "main.userSettings", func() { userSettings.Timeout = 10 * time.Second }},
 	{"user package pointer", "main.userPointer", func() { userPointer.retries++ }},
+	{"user package map beside the crypto caches", "main.userMap", func() {
+		ecdsaSignVerify()
+		ed25519SignVerify()
+		httpsRoundTrip()
+		userMap["b"] = 2
+	}},
 }
 
 // guarded is a map its owner writes under guardedMu from a goroutine that
