@@ -29,7 +29,19 @@ import (
 //   - when finalizers queued since a block started have waited heldPatience
 //     and the block is blocked: it may be waiting for one of its own. The
 //     runs then under way are told (Report.Held false), since a descriptor
-//     the block dropped may then be closed.
+//     the block dropped may then be closed;
+//   - when something stopped the world (runtime.Stack of every goroutine, a
+//     goroutine profile) and then the whole process stayed idle for
+//     lookedPatience, while every run's block is under way and no finalizer
+//     was queued since any of them started (stepAside). That is a test
+//     looking for goroutines left running and waiting for them to end, as
+//     goleak.VerifyNone and net/http's interestingGoroutines do: the
+//     finalizer goroutine runs the sentinel, so they see it, and after the
+//     wait they see the process as it would be without the probe. A new
+//     sentinel is armed as the old one lets go, and the next GC puts it in
+//     place; a run is told (Report.Held false) only when a finalizer other
+//     than the sentinel was queued in between, which is the only way a
+//     descriptor its block dropped could have been closed.
 // A run that leaves nothing forces no GC.
 
 // sentinel has a pointer field so that it is never a tiny allocation, whose
@@ -51,14 +63,29 @@ const (
 	// whose checks are over (a TestMain that then looks for goroutines
 	// left, as goleak.VerifyTestMain does) does not see it.
 	idlePatience = 100 * time.Millisecond
+	// lookedPatience is how long the process must stay idle after a
+	// stop-the-world before the sentinel steps aside (stepAside); a look
+	// that is followed by no idle wait within lookedWindow is not one.
+	// goleak.VerifyNone waits up to 65 ms and then 100 ms between looks,
+	// net/http's and miekg/dns's interestingGoroutines 100 ms.
+	lookedPatience = 50 * time.Millisecond
+	lookedWindow   = 100 * time.Millisecond
 )
 
 var finalizers struct {
 	sync.Mutex
 	release chan struct{} // closed to let go; nil when no sentinel holds
 	queued  bool          // a sentinel is queued behind another finalizer
+	armed   chan struct{} // a sentinel waits for a GC to queue it; closed when it runs
 	runs    map[*holdTicket]bool
 	idle    time.Time // when the last run left; zero while runs are under way
+	// aside: the sentinel stepped aside (stepAside) when the process had
+	// queued asideQueued finalizers; the armed one has not run yet.
+	aside       bool
+	asideQueued uint64
+	// stops counts the stop-the-world pauses not made by the sentinel
+	// itself that it has seen.
+	stops uint64
 }
 
 // holdTicket is one run's part in the hold.
@@ -67,6 +94,7 @@ type holdTicket struct {
 	running bool   // the block has not returned
 	queued  uint64 // finalizers queued in the process when the block started
 	broken  bool   // the queue was let go while the run was under way
+	aside   bool   // under way when the sentinel stepped aside
 }
 
 // joinHold makes sure the finalizer queue is held, and keeps it held until
@@ -86,6 +114,7 @@ func joinHold(r *probes.Run) *holdTicket {
 			}
 			t := &holdTicket{run: r, running: true, queued: queuedFinalizers()}
 			finalizers.runs[t] = true
+			finalizers.stops = stopsOfTheWorld() // the probes' own, before the block
 			finalizers.Unlock()
 			return t
 		}
@@ -104,20 +133,14 @@ func joinHold(r *probes.Run) *holdTicket {
 // establishing lets one run at a time put a sentinel in place.
 var establishing sync.Mutex
 
-// hold puts a sentinel on the finalizer goroutine: it makes one unreachable
-// and runs GCs until its finalizer runs. When another finalizer keeps it
-// from running (which holds the queue just as well), the sentinel stays
-// queued behind it and no run tries again until it has run.
+// hold puts a sentinel on the finalizer goroutine: it arms one (or uses the
+// one armed already) and runs GCs until its finalizer runs. When another
+// finalizer keeps it from running (which holds the queue just as well), the
+// sentinel stays queued behind it and no run tries again until it has run.
 func hold() {
-	started := make(chan struct{})
-	runtime.SetFinalizer(&sentinel{}, func(*sentinel) {
-		rel := make(chan struct{})
-		finalizers.Lock()
-		finalizers.release, finalizers.queued = rel, false
-		finalizers.Unlock()
-		close(started)
-		holdQueue(rel)
-	})
+	finalizers.Lock()
+	started := arm()
+	finalizers.Unlock()
 	deadline := time.Now().Add(holdFor)
 	for time.Now().Before(deadline) {
 		runtime.GC()
@@ -132,6 +155,31 @@ func hold() {
 	finalizers.Unlock()
 }
 
+// arm makes a sentinel unreachable with its finalizer set, for the next GC
+// to queue, unless one is armed already; it returns the channel closed
+// when the sentinel runs. There is never more than one sentinel armed or
+// holding. Called with finalizers locked.
+func arm() chan struct{} {
+	if finalizers.armed != nil {
+		return finalizers.armed
+	}
+	started := make(chan struct{})
+	finalizers.armed = started
+	runtime.SetFinalizer(&sentinel{}, func(*sentinel) {
+		rel := make(chan struct{})
+		finalizers.Lock()
+		finalizers.release, finalizers.queued, finalizers.armed = rel, false, nil
+		if finalizers.aside {
+			back()
+		}
+		finalizers.stops = stopsOfTheWorld()
+		finalizers.Unlock()
+		close(started)
+		holdQueue(rel)
+	})
+	return started
+}
+
 // holdQueue runs on the finalizer goroutine and blocks it until rel is
 // closed, or until finalizers queued since a block started have waited
 // heldPatience and the block is blocked (see blockBlocked).
@@ -140,6 +188,7 @@ func holdQueue(rel chan struct{}) {
 	defer tick.Stop()
 	var blocked time.Duration
 	next := heldPatience
+	var looked, idleSince time.Time // the last stop-the-world seen, and the idle spell after it
 	for {
 		select {
 		case <-rel:
@@ -153,6 +202,26 @@ func holdQueue(rel chan struct{}) {
 			finalizers.Unlock()
 			return
 		}
+		if len(finalizers.runs) > 0 {
+			// A stop-the-world, then an idle spell that starts within
+			// lookedWindow and lasts lookedPatience: step aside.
+			if stops := stopsOfTheWorld(); stops != finalizers.stops {
+				finalizers.stops, looked, idleSince = stops, time.Now(), time.Time{}
+			}
+			switch {
+			case looked.IsZero():
+			case !processIdle():
+				idleSince = time.Time{}
+				if time.Since(looked) >= lookedWindow {
+					looked = time.Time{}
+				}
+			case idleSince.IsZero():
+				idleSince = time.Now()
+			case time.Since(idleSince) >= lookedPatience && stepAside(q):
+				finalizers.Unlock()
+				return
+			}
+		}
 		var waiting []*holdTicket
 		for t := range finalizers.runs {
 			if t.running && q > t.queued {
@@ -162,7 +231,9 @@ func holdQueue(rel chan struct{}) {
 		if len(waiting) == 0 {
 			blocked, next = 0, heldPatience
 		} else if blocked += sentinelTick; blocked >= next {
-			if blockBlocked(waiting) {
+			stuck := blockBlocked(waiting)
+			finalizers.stops = stopsOfTheWorld() // blockBlocked's own
+			if stuck {
 				for t := range finalizers.runs {
 					t.broken = true
 				}
@@ -263,6 +334,76 @@ func busy(g *stack.Goroutine) bool {
 // finishFrame is on the stack of a goroutine that is finishing a run.
 const finishFrame = "github.com/residue-go/residue/probes.(*Run).Finish("
 
+// stepAside lets the sentinel go for a run whose block looks for goroutines
+// left running (see the comment at the top), when every run's block is under
+// way and no finalizer was queued since any of them started (q is the number
+// queued in the process), and arms the next sentinel. Called with
+// finalizers locked, on the sentinel.
+func stepAside(q uint64) bool {
+	for t := range finalizers.runs {
+		if !t.running || t.queued != q {
+			return false
+		}
+	}
+	for t := range finalizers.runs {
+		t.aside = true
+	}
+	finalizers.aside, finalizers.asideQueued = true, q
+	letGo()
+	arm()
+	return true
+}
+
+// back is the armed sentinel running after stepAside: the runs under way
+// then stay held unless a finalizer other than this sentinel was queued in
+// between. Called with finalizers locked.
+func back() {
+	q := queuedFinalizers()
+	for t := range finalizers.runs {
+		if !t.aside {
+			continue
+		}
+		t.aside = false
+		if q == finalizers.asideQueued+1 {
+			t.queued = q // the sentinel was the only one queued
+		} else {
+			t.broken = true
+		}
+	}
+	finalizers.aside = false
+}
+
+// processIdle reports whether no goroutine but the caller is running or
+// waiting to run.
+func processIdle() bool {
+	s := []metrics.Sample{{Name: "/sched/goroutines/running:goroutines"}, {Name: "/sched/goroutines/runnable:goroutines"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 || s[1].Value.Kind() != metrics.KindUint64 {
+		return false // unknown (before Go 1.26): never idle
+	}
+	return s[0].Value.Uint64() <= 1 && s[1].Value.Uint64() == 0
+}
+
+// stopsOfTheWorld counts the process's stop-the-world pauses other than a
+// GC's: runtime.Stack of every goroutine, a goroutine profile,
+// runtime.ReadMemStats.
+func stopsOfTheWorld() uint64 {
+	s := stopsSample[:]
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64Histogram {
+		return 0
+	}
+	var n uint64
+	for _, c := range s[0].Value.Float64Histogram().Counts {
+		n += c
+	}
+	return n
+}
+
+// stopsSample is read by stopsOfTheWorld, with finalizers locked: its
+// histogram is reused from one read to the next.
+var stopsSample = [1]metrics.Sample{{Name: "/sched/pauses/total/other:seconds"}}
+
 // letGo releases the sentinel. Called with finalizers locked.
 func letGo() {
 	if finalizers.release != nil {
@@ -286,6 +427,10 @@ func (t *holdTicket) leave() (held bool) {
 	finalizers.Lock()
 	defer finalizers.Unlock()
 	delete(finalizers.runs, t)
+	if t.aside && queuedFinalizers() != finalizers.asideQueued {
+		t.broken = true // the sentinel stepped aside and has not come back: a finalizer may have run
+	}
+	finalizers.stops = stopsOfTheWorld() // the probes' own, after the block
 	if len(finalizers.runs) == 0 {
 		finalizers.idle = time.Now()
 		if queuedFinalizers() > executedFinalizers()+1 {

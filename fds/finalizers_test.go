@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/residue-go/residue/fds"
 )
 
@@ -249,5 +251,117 @@ func TestAnotherBlockingFinalizerCostsOneWait(t *testing.T) {
 	}
 	if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("4 clean runs took %v", took)
+	}
+}
+
+// lookForGoroutinesLeft is what net/http's tests and miekg/dns's do to find
+// goroutines left running: list every goroutine of the process, up to five
+// times 100 ms apart, until none but the expected ones is there. Here the
+// only unexpected one is the finalizer goroutine, which runtime.Stack shows
+// only while it runs a finalizer: the probe's sentinel, or another.
+func lookForGoroutinesLeft() (looks int, left string) {
+	buf := make([]byte, 2<<20)
+	for looks = 1; looks <= 5; looks++ {
+		dump := string(buf[:runtime.Stack(buf, true)])
+		left = ""
+		for _, g := range strings.Split(dump, "\n\n") {
+			if strings.Contains(g, "runtime.runFinalizers") {
+				left = g
+			}
+		}
+		if left == "" {
+			return looks, ""
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return looks - 1, left
+}
+
+// A block that looks for goroutines left running, and waits for them to end
+// as such checks do, finds none of the probe's once it waits; and the run
+// stays exact.
+func TestALookForGoroutinesLeftFindsNoneOfTheProbes(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer ln.Close()
+	for i := range 5 {
+		var looks int
+		var left string
+		r, err := fds.Find(func() { looks, left = lookForGoroutinesLeft() }, fds.Within(0))
+		if err != nil || r.Leaked() || !r.Held {
+			t.Fatalf("run %d: err %v, report:\n%s", i, err, r)
+		}
+		if left != "" {
+			t.Fatalf("run %d: after %d looks, a goroutine was left:\n%s", i, looks, left)
+		}
+		t.Logf("run %d: none left at look %d", i, looks)
+		// A leaking run in between, so that the queue is held when the
+		// next block starts, as in a test suite.
+		r, _ = fds.FindSockets(func() {
+			c, _ := net.Dial("tcp", ln.Addr().String())
+			_ = c
+			runtime.GC()
+		}, fds.Within(0))
+		if !r.Leaked() {
+			t.Fatalf("run %d: dropped socket not reported:\n%s", i, r)
+		}
+	}
+}
+
+// The same with goleak, as a test that ends with
+// defer goleak.VerifyNone(t) does: its retries wait up to 100 ms apart.
+func TestGoleakInsideABlockFindsNoneOfTheProbes(t *testing.T) {
+	// The goroutines there are before the run (the test's own, which waits
+	// for the block's), without the sentinel of an earlier run.
+	if _, left := lookForGoroutinesLeft(); left != "" {
+		t.Fatalf("a finalizer runs before the run:\n%s", left)
+	}
+	before := goleak.IgnoreCurrent()
+	var err error
+	r, ferr := fds.Find(func() { err = goleak.Find(before) }, fds.Within(0))
+	if ferr != nil || r.Leaked() || !r.Held {
+		t.Fatalf("err %v, report:\n%s", ferr, r)
+	}
+	if err != nil {
+		t.Fatalf("goleak found goroutines inside the block: %v", err)
+	}
+}
+
+// A socket a block drops before or after it looks for goroutines left
+// running is reported, or the report says that the queue was not held all
+// along: before the look, its finalizer waits behind the sentinel, and the
+// block then waits (see heldPatience); after the look, the sentinel has
+// stepped aside, and the GC that puts the next one in place may run the
+// socket's finalizer first.
+func TestADroppedSocketBesideALookIsReportedOrSaysSo(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer ln.Close()
+	drop := func() {
+		c, _ := net.Dial("tcp", ln.Addr().String())
+		_ = c // dropped without Close
+		runtime.GC()
+	}
+	for _, order := range []string{"drop, look", "look, drop"} {
+		exact := 0
+		const runs = 10
+		for i := range runs {
+			r, err := fds.FindSockets(func() {
+				if order == "drop, look" {
+					drop()
+				}
+				_, _ = lookForGoroutinesLeft()
+				if order == "look, drop" {
+					drop()
+				}
+			}, fds.Within(0))
+			switch {
+			case err != nil:
+				t.Fatalf("%s, run %d: %v", order, i, err)
+			case len(r.FDs) == 1:
+				exact++
+			case r.Held:
+				t.Fatalf("%s, run %d: the dropped socket was closed by its finalizer, and the report says the queue was held:\n%s", order, i, r)
+			}
+		}
+		t.Logf("%s: %d of %d runs reported the socket", order, exact, runs)
 	}
 }
