@@ -1,8 +1,10 @@
 package fds
 
 import (
+	"maps"
 	"runtime"
 	"runtime/metrics"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,11 +31,13 @@ import (
 //   - when finalizers queued since a block started have waited heldPatience
 //     and the block is blocked: it may be waiting for one of its own. The
 //     runs then under way are told (Report.Held false), since a descriptor
-//     the block dropped may then be closed;
-//   - when something stopped the world (runtime.Stack of every goroutine, a
-//     goroutine profile) and then the whole process stayed idle for
-//     lookedPatience, while every run's block is under way and no finalizer
-//     was queued since any of them started (stepAside). That is a test
+//     the block dropped may then be closed. Not for lookHold after the
+//     block's first look at every goroutine (below): it then waits for
+//     goroutines to end;
+//   - when a block stopped the world (runtime.Stack of every goroutine, a
+//     goroutine profile: a look, see lookedAt) and every run's block is
+//     found waiting lookedPatience/2 and lookedPatience after it, with no
+//     finalizer queued since any of them started (stepAside). That is a test
 //     looking for goroutines left running and waiting for them to end, as
 //     goleak.VerifyNone and net/http's interestingGoroutines do: the
 //     finalizer goroutine runs the sentinel, so they see it, and after the
@@ -63,13 +67,18 @@ const (
 	// whose checks are over (a TestMain that then looks for goroutines
 	// left, as goleak.VerifyTestMain does) does not see it.
 	idlePatience = 100 * time.Millisecond
-	// lookedPatience is how long the process must stay idle after a
-	// stop-the-world before the sentinel steps aside (stepAside); a look
-	// that is followed by no idle wait within lookedWindow is not one.
+	// lookedPatience is how long the blocks must wait after a look before
+	// the sentinel steps aside (stepAside): they are looked at halfway and
+	// at the end, and a block found running ends the wait.
 	// goleak.VerifyNone waits up to 65 ms and then 100 ms between looks,
 	// net/http's and miekg/dns's interestingGoroutines 100 ms.
 	lookedPatience = 50 * time.Millisecond
-	lookedWindow   = 100 * time.Millisecond
+	// lookHold is how long after a block's first look the sentinel keeps
+	// holding finalizers queued since the block started (a descriptor it
+	// dropped before the look), rather than letting go when the block
+	// waits (heldPatience): the wait is for goroutines to end. A block that
+	// waits for a finalizer of its own after a look waits that much longer.
+	lookHold = time.Second
 )
 
 var finalizers struct {
@@ -83,18 +92,20 @@ var finalizers struct {
 	// queued asideQueued finalizers; the armed one has not run yet.
 	aside       bool
 	asideQueued uint64
-	// stops counts the stop-the-world pauses not made by the sentinel
-	// itself that it has seen.
-	stops uint64
+	// stops counts the stop-the-world pauses seen so far; looked is when
+	// the last one that a block may have made was seen (see lookedAt).
+	stops  uint64
+	looked time.Time
 }
 
 // holdTicket is one run's part in the hold.
 type holdTicket struct {
 	run     *probes.Run
-	running bool   // the block has not returned
-	queued  uint64 // finalizers queued in the process when the block started
-	broken  bool   // the queue was let go while the run was under way
-	aside   bool   // under way when the sentinel stepped aside
+	running bool      // the block has not returned
+	queued  uint64    // finalizers queued in the process when the block started
+	broken  bool      // the queue was let go while the run was under way
+	aside   bool      // under way when the sentinel stepped aside
+	looked  time.Time // the block's first look at every goroutine (lookedAt)
 }
 
 // joinHold makes sure the finalizer queue is held, and keeps it held until
@@ -114,7 +125,7 @@ func joinHold(r *probes.Run) *holdTicket {
 			}
 			t := &holdTicket{run: r, running: true, queued: queuedFinalizers()}
 			finalizers.runs[t] = true
-			finalizers.stops = stopsOfTheWorld() // the probes' own, before the block
+			finalizers.stops, finalizers.looked = stopsOfTheWorld(), time.Time{} // the probes' own, before the block
 			finalizers.Unlock()
 			return t
 		}
@@ -188,7 +199,8 @@ func holdQueue(rel chan struct{}) {
 	defer tick.Stop()
 	var blocked time.Duration
 	next := heldPatience
-	var looked, idleSince time.Time // the last stop-the-world seen, and the idle spell after it
+	var last time.Time // the last tick
+	waited := 0        // checks that found the blocks waiting since the last look
 	for {
 		select {
 		case <-rel:
@@ -196,6 +208,9 @@ func holdQueue(rel chan struct{}) {
 		case <-tick.C:
 		}
 		finalizers.Lock()
+		now := time.Now()
+		since := last
+		last = now
 		q, e := readFinalizers()
 		if len(finalizers.runs) == 0 && (q > e+1 || !finalizers.idle.IsZero() && time.Since(finalizers.idle) >= idlePatience) {
 			letGo()
@@ -203,35 +218,47 @@ func holdQueue(rel chan struct{}) {
 			return
 		}
 		if len(finalizers.runs) > 0 {
-			// A stop-the-world, then an idle spell that starts within
-			// lookedWindow and lasts lookedPatience: step aside.
+			// A look, then the blocks waiting lookedPatience/2 and
+			// lookedPatience after it: step aside.
 			if stops := stopsOfTheWorld(); stops != finalizers.stops {
-				finalizers.stops, looked, idleSince = stops, time.Now(), time.Time{}
-			}
-			switch {
-			case looked.IsZero():
-			case !processIdle():
-				idleSince = time.Time{}
-				if time.Since(looked) >= lookedWindow {
-					looked = time.Time{}
+				finalizers.stops, waited = stops, 0
+				if lookedAt(since) {
+					finalizers.looked = now
+					for t := range finalizers.runs {
+						if t.looked.IsZero() {
+							t.looked = now
+						}
+					}
 				}
-			case idleSince.IsZero():
-				idleSince = time.Now()
-			case time.Since(idleSince) >= lookedPatience && stepAside(q):
-				finalizers.Unlock()
-				return
+			}
+			if looked := finalizers.looked; !looked.IsZero() && now.Sub(looked) >= time.Duration(waited+1)*lookedPatience/2 {
+				stuck := blockBlocked(slices.Collect(maps.Keys(finalizers.runs)), true)
+				finalizers.stops = stopsOfTheWorld() // blockBlocked's own
+				switch {
+				case !stuck:
+					finalizers.looked = time.Time{} // the blocks went on: not a wait
+				case waited == 0:
+					waited = 1
+				case stepAside():
+					finalizers.Unlock()
+					return
+				default:
+					finalizers.looked = time.Time{}
+				}
 			}
 		}
 		var waiting []*holdTicket
 		for t := range finalizers.runs {
-			if t.running && q > t.queued {
+			// A block that looked at every goroutine less than lookHold
+			// ago waits for goroutines to end, not for its finalizers.
+			if t.running && q > t.queued && (t.looked.IsZero() || now.Sub(t.looked) >= lookHold) {
 				waiting = append(waiting, t)
 			}
 		}
 		if len(waiting) == 0 {
 			blocked, next = 0, heldPatience
 		} else if blocked += sentinelTick; blocked >= next {
-			stuck := blockBlocked(waiting)
+			stuck := blockBlocked(waiting, false)
 			finalizers.stops = stopsOfTheWorld() // blockBlocked's own
 			if stuck {
 				for t := range finalizers.runs {
@@ -252,9 +279,9 @@ func holdQueue(rel chan struct{}) {
 // has finalizers waiting behind the hold is blocked.
 const maxLookEvery = 100 * time.Millisecond
 
-// blockBlocked reports whether the block of one of the runs given, all under
-// way, waits for something other than a GC: none of its goroutines is
-// running. A block's goroutines are those that run it (its runners) and
+// blockBlocked reports whether the block of one of the runs given (of every
+// one, with every set), all under way, waits for something other than a
+// GC: none of its goroutines is running. A block's goroutines are those that run it (its runners) and
 // those they started, through creators still alive: the tests of a
 // VerifyTestMain run, started by its runner's m.Run, and a test's subtests.
 // A goroutine the testing package holds (a test paused by t.Parallel until
@@ -264,7 +291,7 @@ const maxLookEvery = 100 * time.Millisecond
 // finishing a run of residue's own (a Check nested in
 // the block, settling) counts as running: it waits for no finalizer, and it
 // ends by itself. Called with finalizers locked.
-func blockBlocked(runs []*holdTicket) bool {
+func blockBlocked(runs []*holdTicket, every bool) bool {
 	all := stack.ParseDump(string(stack.FullDump(nil)))
 	byID := make(map[uint64]*stack.Goroutine, len(all))
 	for i := range all {
@@ -298,11 +325,11 @@ func blockBlocked(runs []*holdTicket) bool {
 				}
 			}
 		}
-		if seen && idle {
-			return true
+		if (seen && idle) != every {
+			return !every
 		}
 	}
-	return false
+	return every
 }
 
 // waitsForTests reports whether a blocked goroutine waits in the testing
@@ -334,12 +361,34 @@ func busy(g *stack.Goroutine) bool {
 // finishFrame is on the stack of a goroutine that is finishing a run.
 const finishFrame = "github.com/residue-go/residue/probes.(*Run).Finish("
 
+// lookedAt reports whether a stop-the-world seen now, and made since the
+// tick at since, may be a block's look at every goroutine: every run's block
+// had started by then (the probes' own dumps before a block, such as the
+// globals probe's, come before) and none has returned (nor those after it).
+// The goroutine probe's dumps at the end of a run nested in a block are not
+// told apart. Called with finalizers locked.
+func lookedAt(since time.Time) bool {
+	if since.IsZero() {
+		return false
+	}
+	for t := range finalizers.runs {
+		started, returned := t.run.Started(), t.run.Returned()
+		if !t.running || started.IsZero() || !started.Before(since) || returned.After(started) {
+			return false
+		}
+	}
+	return true
+}
+
 // stepAside lets the sentinel go for a run whose block looks for goroutines
 // left running (see the comment at the top), when every run's block is under
-// way and no finalizer was queued since any of them started (q is the number
-// queued in the process), and arms the next sentinel. Called with
-// finalizers locked, on the sentinel.
-func stepAside(q uint64) bool {
+// way and no finalizer was queued since any of them started, and arms the
+// next sentinel. It runs a GC first, so that a descriptor a block dropped
+// before its look has its finalizer queued, behind the sentinel, and the
+// sentinel stays. Called with finalizers locked, on the sentinel.
+func stepAside() bool {
+	runtime.GC()
+	q := queuedFinalizers()
 	for t := range finalizers.runs {
 		if !t.running || t.queued != q {
 			return false
@@ -370,18 +419,7 @@ func back() {
 			t.broken = true
 		}
 	}
-	finalizers.aside = false
-}
-
-// processIdle reports whether no goroutine but the caller is running or
-// waiting to run.
-func processIdle() bool {
-	s := []metrics.Sample{{Name: "/sched/goroutines/running:goroutines"}, {Name: "/sched/goroutines/runnable:goroutines"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 || s[1].Value.Kind() != metrics.KindUint64 {
-		return false // unknown (before Go 1.26): never idle
-	}
-	return s[0].Value.Uint64() <= 1 && s[1].Value.Uint64() == 0
+	finalizers.aside, finalizers.looked = false, time.Time{}
 }
 
 // stopsOfTheWorld counts the process's stop-the-world pauses other than a
@@ -430,7 +468,7 @@ func (t *holdTicket) leave() (held bool) {
 	if t.aside && queuedFinalizers() != finalizers.asideQueued {
 		t.broken = true // the sentinel stepped aside and has not come back: a finalizer may have run
 	}
-	finalizers.stops = stopsOfTheWorld() // the probes' own, after the block
+	finalizers.stops, finalizers.looked = stopsOfTheWorld(), time.Time{} // the probes' own, after the block
 	if len(finalizers.runs) == 0 {
 		finalizers.idle = time.Now()
 		if queuedFinalizers() > executedFinalizers()+1 {
