@@ -281,16 +281,16 @@ const maxLookEvery = 100 * time.Millisecond
 
 // blockBlocked reports whether the block of one of the runs given (of every
 // one, with every set), all under way, waits for something other than a
-// GC: none of its goroutines is running. A block's goroutines are those that run it (its runners) and
-// those they started, through creators still alive: the tests of a
-// VerifyTestMain run, started by its runner's m.Run, and a test's subtests.
-// A goroutine the testing package holds (a test paused by t.Parallel until
-// its turn, a test waiting for its subtests, m.Run waiting for the tests)
-// waits for other tests, not for a finalizer: it is left out, and the tests
-// it waits for, when they are the block's, decide. A goroutine that is
-// finishing a run of residue's own (a Check nested in
-// the block, settling) counts as running: it waits for no finalizer, and it
-// ends by itself. Called with finalizers locked.
+// GC: none of its goroutines is running. A block's goroutines are those
+// that run it (its runners) and those they started, through creators still
+// alive: the tests of a VerifyTestMain run, started by its runner's m.Run,
+// and a test's subtests. A goroutine the testing package holds (a test
+// paused by t.Parallel until its turn, a test waiting for its subtests,
+// m.Run waiting for the tests) waits for other tests, not for a finalizer:
+// it is left out, and the tests it waits for, when they are the block's,
+// decide. A goroutine that is finishing a run of residue's own (a Check
+// nested in the block, settling) counts as running: it waits for no
+// finalizer, and it ends by itself. Called with finalizers locked.
 func blockBlocked(runs []*holdTicket, every bool) bool {
 	all := stack.ParseDump(string(stack.FullDump(nil)))
 	byID := make(map[uint64]*stack.Goroutine, len(all))
