@@ -24,14 +24,17 @@ import (
 //   - outOfScope: packages defaultScope does not read.
 //   - typeRules: how values of a type are read (or that they are not).
 //   - mapRules: maps whose entries are a cache, not state (and
-//     cachedEntry, the same for single entries of maps keyed by any).
+//     cachedEntry, the same for single entries of sync.Maps and of maps
+//     keyed by any).
 //   - variableRules: how one named variable is read.
 //   - primers: lazy registries completed before the first snapshot.
 //
-// Two more rules are about change rather than about a type, and are applied
-// where two snapshots are compared: the work of a sync.Once (onceFired, and
-// onceClosure for the funcs of sync.OnceFunc and OnceValue), and a
-// variable marked lazy by a variable rule going from zero to set.
+// Three more rules are about change rather than about a type, and are
+// applied where two snapshots are compared: the work of a sync.Once
+// (onceFired, and onceClosure for the funcs of sync.OnceFunc and
+// OnceValue), what a package-level Once that fired filled from zero in its
+// package's variables (filledByOnce), and a variable marked lazy by a
+// variable rule going from zero to set.
 
 // typeRule says how the values of the types it matches are read.
 type typeRule struct {
