@@ -116,7 +116,7 @@ type probe struct {
 	report      *Report
 
 	before    []fdEntry
-	baseline  map[stackKey]int64
+	baseline  memprof.Objects
 	release   func()
 	hold      *holdTicket
 	run       *fdRun
@@ -175,7 +175,11 @@ func (p *probe) Before(r *probes.Run) error {
 	primeNetpoller()
 	p.hold = joinHold(r)
 	p.run = startFDRun(r)
-	p.baseline = allocBaseline()
+	// Published counts, without a GC: allocations since the last cycle
+	// that matter, still in use under the run's own marker, can only come
+	// from an earlier run with the same marker, and every run that reports
+	// descriptors flushes the profile (runHeapRecords) before it ends.
+	p.baseline = memprof.PublishedObjects()
 	p.before, p.beforeErr = snapshot()
 	p.release = memprof.RecordAllocations()
 	return nil
