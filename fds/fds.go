@@ -117,7 +117,6 @@ type probe struct {
 
 	before    []fdEntry
 	baseline  memprof.Objects
-	release   func()
 	hold      *holdTicket
 	run       *fdRun
 	beforeErr error
@@ -181,7 +180,7 @@ func (p *probe) Before(r *probes.Run) error {
 	// descriptors flushes the profile (runHeapRecords) before it ends.
 	p.baseline = memprof.PublishedObjects()
 	p.before, p.beforeErr = snapshot()
-	p.release = memprof.RecordAllocations()
+	r.RecordAllocations()
 	return nil
 }
 
@@ -195,7 +194,6 @@ const quietFor = 5 * time.Millisecond
 // would be reported are open.
 func (p *probe) After(r *probes.Run) error {
 	p.hold.returned()
-	p.release()
 	defer p.run.end()
 	if p.beforeErr != nil {
 		p.hold.leave()

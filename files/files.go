@@ -26,7 +26,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/residue-go/residue/internal/memprof"
 	"github.com/residue-go/residue/internal/origin"
 	"github.com/residue-go/residue/internal/stack"
 	"github.com/residue-go/residue/probes"
@@ -97,7 +96,6 @@ type probe struct {
 	roots    []root
 	before   snapshot
 	baseline origin.Baseline
-	release  func()
 	span     *origin.Span
 }
 
@@ -146,14 +144,13 @@ func (p *probe) Before(r *probes.Run) error {
 	p.before = take(p.roots)
 	// The claim counts calls: what earlier runs did must not look done now.
 	p.baseline = origin.TakeCurrent()
-	p.release = memprof.RecordAllocations()
+	r.RecordAllocations()
 	return nil
 }
 
 // After implements probes.Probe: it settles, attributes and describes the
 // new paths, and records the report.
 func (p *probe) After(r *probes.Run) error {
-	p.release()
 	defer p.span.End()
 	// File times come from the kernel's coarse clock, which may lag.
 	start := r.Started().Add(-clockSlack)

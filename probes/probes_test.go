@@ -300,3 +300,39 @@ func TestReportOf(t *testing.T) {
 		t.Fatalf("ReportOf lost the report: %#v", r)
 	}
 }
+
+// rateProbe asks for allocations to be recorded and notes the profiling
+// rate it sees in its own Before and After.
+type rateProbe struct{ before, after *int }
+
+func (p rateProbe) Before(r *probes.Run) error {
+	r.RecordAllocations()
+	*p.before = runtime.MemProfileRate
+	return nil
+}
+func (p rateProbe) After(*probes.Run) error { *p.after = runtime.MemProfileRate; return nil }
+func (p rateProbe) Report() probes.Report   { return nil }
+
+// TestAllocationsAreRecordedOnlyWhileTheBlockRuns checks that a probe's
+// RecordAllocations records the block's allocations but not the probes' own
+// work around it, which would cost a stack walk per allocation.
+func TestAllocationsAreRecordedOnlyWhileTheBlockRuns(t *testing.T) {
+	user := runtime.MemProfileRate
+	var before, after, during, laterBefore int
+	_, err := probes.Exec(func() { during = runtime.MemProfileRate },
+		rateProbe{&before, new(int)},
+		rateProbe{&laterBefore, &after})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if during != 1 {
+		t.Errorf("MemProfileRate while the block ran = %d, want 1", during)
+	}
+	if before != user || laterBefore != user || after != user {
+		t.Errorf("MemProfileRate in the probes' Before = %d and %d, in After = %d; want the process's own %d",
+			before, laterBefore, after, user)
+	}
+	if runtime.MemProfileRate != user {
+		t.Errorf("MemProfileRate after the run = %d, want %d", runtime.MemProfileRate, user)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/residue-go/residue/internal/memprof"
 	"github.com/residue-go/residue/internal/stack"
 )
 
@@ -48,6 +49,8 @@ type Run struct {
 	returned time.Time
 
 	probes []Probe         // those whose Before succeeded
+	record bool            // a probe asked for RecordAllocations
+	stop   func()          // ends the recording Start began
 	parent context.Context // the labels the run started under
 	ctx    context.Context // parent with the run's label: what nested runs inherit
 }
@@ -117,6 +120,13 @@ func (r *Run) EnclosedBy(id uint64) bool {
 	v, ok := pprof.Label(r.parent, "residue-"+strconv.FormatUint(id, 10))
 	return ok && v == labelValue
 }
+
+// RecordAllocations asks, from a probe's Before, that every heap allocation
+// be recorded with its stack (runtime.MemProfileRate = 1) while the block
+// runs: from the end of Start, once every probe has looked, to the start of
+// Finish, before any probe looks again. The probes' own work is then not
+// recorded, which would cost a stack walk per allocation.
+func (r *Run) RecordAllocations() { r.record = true }
 
 // Started is when the block first started running.
 func (r *Run) Started() time.Time {
@@ -212,6 +222,9 @@ func Start(probes ...Probe) (*Run, error) {
 			return r, err
 		}
 		r.probes = append(r.probes, p)
+	}
+	if r.record {
+		r.stop = memprof.RecordAllocations()
 	}
 	return r, nil
 }
@@ -334,6 +347,9 @@ func (r *Run) adopt() (restore func()) {
 // Finish ends the run: it calls After on every started probe, in reverse
 // order, and frees the run's marker. It returns the first error.
 func (r *Run) Finish() error {
+	if r.stop != nil {
+		r.stop()
+	}
 	var err error
 	for i := len(r.probes) - 1; i >= 0; i-- {
 		if e := r.probes[i].After(r); e != nil && err == nil {

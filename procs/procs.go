@@ -20,7 +20,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/residue-go/residue/internal/memprof"
 	"github.com/residue-go/residue/internal/origin"
 	"github.com/residue-go/residue/probes"
 )
@@ -97,7 +96,6 @@ type probe struct {
 
 	before    map[child]bool
 	baseline  origin.Baseline
-	release   func()
 	span      *origin.Span
 	beforeErr error
 }
@@ -148,14 +146,13 @@ func (p *probe) Before(r *probes.Run) error {
 	for _, c := range cs {
 		p.before[c.id()] = true
 	}
-	p.release = memprof.RecordAllocations()
+	r.RecordAllocations()
 	return nil
 }
 
 // After implements probes.Probe: it settles, attributes and describes the
 // new children, and records the report.
 func (p *probe) After(r *probes.Run) error {
-	p.release()
 	defer p.span.End()
 	if p.beforeErr != nil {
 		return p.beforeErr
