@@ -151,7 +151,11 @@ func (p *probe) find(r *probes.Run, prove bool, seen map[uint64]sighting) []Goro
 	if s == nil {
 		return nil
 	}
-	claims := s.claims(s.ownership(r, p.before))
+	roles := s.ownership(r, p.before)
+	if needsLabels(roles) {
+		s.readLabels(r)
+	}
+	claims := s.claims(roles)
 	if len(claims) == 0 {
 		return nil
 	}

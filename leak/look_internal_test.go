@@ -33,3 +33,62 @@ func TestLookLeavesOutTheGoroutineLooking(t *testing.T) {
 		t.Fatal("a new goroutine still alive did not make the look a full one")
 	}
 }
+
+// TestRunsBesideTheBlockNeedNoLabels checks that a new goroutine of another
+// check under way (a parallel test's) is never the block's and costs no read
+// of the labelled goroutine profile, while one of a check started inside the
+// block may be the block's and does.
+func TestRunsBesideTheBlockNeedNoLabels(t *testing.T) {
+	outer, err := probes.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outer.Finish()
+	before := stack.IDs(stack.FullDump(nil))
+	stop := make(chan struct{})
+	defer close(stop)
+
+	roleOf := func(inner *probes.Run) role {
+		t.Helper()
+		// The inner block runs on a goroutine of its own: the test's own
+		// goroutine ran the outer block too.
+		started := make(chan uint64)
+		go inner.Enter(func() {
+			go func() { started <- stack.CurrentID(); <-stop }()
+		})
+		id := <-started
+		s := look(outer, before, false)
+		if s == nil {
+			t.Fatal("a new goroutine did not make the look a full one")
+		}
+		roles := s.ownership(outer, before)
+		for i := range s.all {
+			if s.all[i].ID == id {
+				return roles[i]
+			}
+		}
+		t.Fatalf("goroutine %d is not in the dump", id)
+		return 0
+	}
+
+	beside, err := probes.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer beside.Finish()
+	if ro := roleOf(beside); ro != roleOtherRun || needsLabels([]role{ro}) {
+		t.Errorf("goroutine of a run beside the block: role %d (want roleOtherRun %d), needs labels %v",
+			ro, roleOtherRun, needsLabels([]role{ro}))
+	}
+
+	var nested *probes.Run
+	outer.Enter(func() { nested, err = probes.Start() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nested.Finish()
+	if ro := roleOf(nested); ro != roleNestedRun || !needsLabels([]role{ro}) {
+		t.Errorf("goroutine of a run nested in the block: role %d (want roleNestedRun %d), needs labels %v",
+			ro, roleNestedRun, needsLabels([]role{ro}))
+	}
+}

@@ -177,7 +177,7 @@ func TestStartEnterFinish(t *testing.T) {
 	if got := strings.Join(log, ", "); got != "before a, node 1, recovered node 2 failed, after a" {
 		t.Errorf("order = %s", got)
 	}
-	if probes.RunnerOf(r.Runners()[0]) != 0 {
+	if probes.RunnerOf(r.Runners()[0]) != nil {
 		t.Error("finished run still registered")
 	}
 }
@@ -249,13 +249,13 @@ func TestPanicNilUnderPanicnilIsAPanic(t *testing.T) {
 // After a nested run on the same goroutine finishes, that goroutine is
 // again known as the outer run's runner.
 func TestNestedRunGivesTheRunnerBack(t *testing.T) {
-	var inner, during, after uint64
+	var inner, during, after *probes.Run
 	outer, err := probes.Exec(func() {
 		id := stack.CurrentID()
 		in, _ := probes.Start()
 		restore := in.Adopt()
 		during = probes.RunnerOf(id)
-		inner = in.ID()
+		inner = in
 		restore()
 		_ = in.Finish()
 		after = probes.RunnerOf(id)
@@ -263,8 +263,8 @@ func TestNestedRunGivesTheRunnerBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if during != inner || after != outer.ID() {
-		t.Fatalf("runner of the goroutine: %d during the inner run (want %d), %d after it (want the outer %d)", during, inner, after, outer.ID())
+	if during != inner || after != outer {
+		t.Fatalf("runner of the goroutine: %p during the inner run (want %p), %p after it (want the outer %p)", during, inner, after, outer)
 	}
 }
 

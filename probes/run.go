@@ -110,17 +110,6 @@ func (r *Run) Encloses(inner *Run) bool {
 	return ok && v == labelValue
 }
 
-// EnclosedBy reports whether r was started inside the block of the run
-// whose ID is id (see Encloses): for a run that knows only another's ID, as
-// RunnerOf gives it.
-func (r *Run) EnclosedBy(id uint64) bool {
-	if r == nil || r.parent == nil || id == 0 || id == r.id {
-		return false
-	}
-	v, ok := pprof.Label(r.parent, "residue-"+strconv.FormatUint(id, 10))
-	return ok && v == labelValue
-}
-
 // RecordAllocations asks, from a probe's Before, that every heap allocation
 // be recorded with its stack (runtime.MemProfileRate = 1) while the block
 // runs: from the end of Start, once every probe has looked, to the start of
@@ -151,13 +140,13 @@ var nextID atomic.Uint64
 // tell the goroutines of two concurrent runs apart.
 var active sync.Map // uint64 -> *Run
 
-// RunnerOf returns the ID of the run whose block goroutine id is running, or
-// 0 when it runs none.
-func RunnerOf(id uint64) uint64 {
+// RunnerOf returns the run whose block goroutine id is running, or nil when
+// it runs none.
+func RunnerOf(id uint64) *Run {
 	if r, ok := active.Load(id); ok {
-		return r.(*Run).id
+		return r.(*Run)
 	}
-	return 0
+	return nil
 }
 
 // Runners returns the IDs of the goroutines that ran the block, the first
