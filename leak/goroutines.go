@@ -152,7 +152,7 @@ func (p *probe) find(r *probes.Run, prove bool, seen map[uint64]sighting) []Goro
 		return nil
 	}
 	roles := s.ownership(r, p.before)
-	if needsLabels(roles) {
+	if s.needsLabels(roles, p.cfg.ignored) {
 		s.readLabels(r)
 	}
 	claims := s.claims(roles)

@@ -48,6 +48,11 @@ func TestRunsBesideTheBlockNeedNoLabels(t *testing.T) {
 	stop := make(chan struct{})
 	defer close(stop)
 
+	never := func(*stack.Goroutine) bool { return false }
+	needs := func(ro role) bool {
+		s := &snapshot{all: []stack.Goroutine{{}}}
+		return s.needsLabels([]role{ro}, never)
+	}
 	roleOf := func(inner *probes.Run) role {
 		t.Helper()
 		// The inner block runs on a goroutine of its own: the test's own
@@ -76,9 +81,9 @@ func TestRunsBesideTheBlockNeedNoLabels(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer beside.Finish()
-	if ro := roleOf(beside); ro != roleOtherRun || needsLabels([]role{ro}) {
+	if ro := roleOf(beside); ro != roleOtherRun || needs(ro) {
 		t.Errorf("goroutine of a run beside the block: role %d (want roleOtherRun %d), needs labels %v",
-			ro, roleOtherRun, needsLabels([]role{ro}))
+			ro, roleOtherRun, needs(ro))
 	}
 
 	var nested *probes.Run
@@ -87,8 +92,35 @@ func TestRunsBesideTheBlockNeedNoLabels(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nested.Finish()
-	if ro := roleOf(nested); ro != roleNestedRun || !needsLabels([]role{ro}) {
+	if ro := roleOf(nested); ro != roleNestedRun || !needs(ro) {
 		t.Errorf("goroutine of a run nested in the block: role %d (want roleNestedRun %d), needs labels %v",
-			ro, roleNestedRun, needsLabels([]role{ro}))
+			ro, roleNestedRun, needs(ro))
+	}
+}
+
+// TestIgnoredGoroutinesNeedNoLabels checks that a new goroutine the options
+// ignore, such as os/signal's loop that the first test to ask for signals
+// starts, does not make a check read the labelled profile.
+func TestIgnoredGoroutinesNeedNoLabels(t *testing.T) {
+	cfg, err := newConfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &snapshot{all: stack.ParseDump(`goroutine 447 [syscall]:
+os/signal.signal_recv()
+	/usr/local/go/src/runtime/sigqueue.go:152 +0x98
+os/signal.loop()
+	/usr/local/go/src/os/signal/signal_unix.go:23 +0x13
+created by os/signal.Notify.func1.1 in goroutine 363
+	/usr/local/go/src/os/signal/signal.go:152 +0x1f
+`)}
+	if len(s.all) != 1 {
+		t.Fatalf("parsed %d goroutines, want 1", len(s.all))
+	}
+	if s.needsLabels([]role{roleUnowned}, cfg.ignored) {
+		t.Error("os/signal's loop, ignored by default, made the check read labels")
+	}
+	if !s.needsLabels([]role{roleUnowned}, func(*stack.Goroutine) bool { return false }) {
+		t.Error("an unowned goroutine no option ignores did not make the check read labels")
 	}
 }

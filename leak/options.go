@@ -106,6 +106,7 @@ var processGoroutines = []Option{
 }
 
 func (c *config) ignored(g *stack.Goroutine) bool {
+	g.ParseFrames()
 	for _, ig := range c.ignores {
 		if ig.match(g) {
 			return true

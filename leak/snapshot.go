@@ -61,13 +61,15 @@ func look(r *probes.Run, before map[uint64]bool, prove bool) *snapshot {
 }
 
 // needsLabels reports whether the run's label counts can change what the
-// run claims: when a new goroutine is the run's by ancestry, or could be
-// (its creators exited, or it belongs to a run nested in the block). New
-// goroutines that all belong to other runs beside this one, such as
-// parallel tests' checks, cannot carry its label.
-func needsLabels(roles []role) bool {
-	for _, ro := range roles {
-		if ro == roleOwned || ro == roleUnowned || ro == roleNestedRun {
+// run reports: when a new goroutine is the run's by ancestry, or could be
+// (its creators exited, or it belongs to a run nested in the block), and
+// the options do not ignore it. New goroutines that all belong to other runs
+// beside this one, such as parallel tests' checks, cannot carry its label;
+// an ignored one (os/signal's loop, started by whichever test first asked
+// for signals) is not reported whoever's it is.
+func (s *snapshot) needsLabels(roles []role, ignored func(*stack.Goroutine) bool) bool {
+	for i, ro := range roles {
+		if (ro == roleOwned || ro == roleUnowned || ro == roleNestedRun) && !ignored(&s.all[i]) {
 			return true
 		}
 	}
