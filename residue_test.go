@@ -327,3 +327,31 @@ func TestAllowingIdleHTTPConns(t *testing.T) {
 		t.Errorf("the allowed connection held the verdict back %v", w)
 	}
 }
+
+// TestSettleWindowsOverlap checks that a block leaving both a goroutine and
+// a socket waits one settle window, not one per probe: each probe's window
+// starts when the check starts looking.
+func TestSettleWindowsOverlap(t *testing.T) {
+	const window = time.Second
+	stop := make(chan struct{})
+	var ln net.Listener
+	start := time.Now()
+	rep, err := residue.Find(func() {
+		go func() { <-stop }()
+		ln, _ = net.Listen("tcp", "127.0.0.1:0")
+	}, residue.WithoutGlobals(), residue.Within(window))
+	took := time.Since(start)
+	close(stop)
+	if ln != nil {
+		ln.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg := rep.String(); !strings.Contains(msg, "1 goroutine") || !strings.Contains(msg, "listener on") {
+		t.Fatalf("want the goroutine and the listener reported:\n%s", msg)
+	}
+	if took >= window*9/5 {
+		t.Errorf("the check took %v: two %v windows one after the other, not one", took, window)
+	}
+}

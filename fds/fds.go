@@ -200,7 +200,7 @@ func (p *probe) After(r *probes.Run) error {
 		return p.beforeErr
 	}
 	s := settling{p: p, r: r, known: map[fdEntry]*candidate{}, skip: map[fdEntry]bool{}, t: &netTables{}}
-	probes.Settle(p.cfg.within, s.check)
+	r.Settle(p.cfg.within, s.check)
 	rep, err := s.report()
 	held := p.hold.leave()
 	if err != nil {

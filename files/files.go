@@ -160,7 +160,7 @@ func (p *probe) After(r *probes.Run) error {
 		mine  []Path
 		other []Path
 	)
-	probes.Settle(p.cfg.within, func(_ int, _ bool) bool {
+	r.Settle(p.cfg.within, func(_ int, _ bool) bool {
 		fresh := p.fresh(start)
 		for path, old := range seen {
 			old.gone = true

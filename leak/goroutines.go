@@ -123,7 +123,7 @@ func (p *probe) settle(r *probes.Run) *Report {
 		left []Goroutine
 		seen = map[uint64]sighting{}
 	)
-	probes.Settle(p.cfg.within, func(attempt int, last bool) bool {
+	r.Settle(p.cfg.within, func(attempt int, last bool) bool {
 		prove := leakProfile != nil && attempt > 0 && attempt&(attempt-1) == 0
 		left = p.find(r, prove, seen)
 		if len(left) == 0 {

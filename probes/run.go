@@ -48,11 +48,12 @@ type Run struct {
 	started  time.Time
 	returned time.Time
 
-	probes []Probe         // those whose Before succeeded
-	record bool            // a probe asked for RecordAllocations
-	stop   func()          // ends the recording Start began
-	parent context.Context // the labels the run started under
-	ctx    context.Context // parent with the run's label: what nested runs inherit
+	probes    []Probe         // those whose Before succeeded
+	finishing time.Time       // when Finish began: where settle windows start
+	record    bool            // a probe asked for RecordAllocations
+	stop      func()          // ends the recording Start began
+	parent    context.Context // the labels the run started under
+	ctx       context.Context // parent with the run's label: what nested runs inherit
 }
 
 // ID is unique within the process.
@@ -336,6 +337,7 @@ func (r *Run) adopt() (restore func()) {
 // Finish ends the run: it calls After on every started probe, in reverse
 // order, and frees the run's marker. It returns the first error.
 func (r *Run) Finish() error {
+	r.finishing = time.Now()
 	if r.stop != nil {
 		r.stop()
 	}

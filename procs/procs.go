@@ -159,7 +159,7 @@ func (p *probe) After(r *probes.Run) error {
 	}
 	var fresh []child
 	var err error
-	probes.Settle(p.cfg.within, func(_ int, _ bool) bool {
+	r.Settle(p.cfg.within, func(_ int, _ bool) bool {
 		var cs []child
 		if cs, err = children(); err != nil {
 			return true
