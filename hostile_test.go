@@ -13,8 +13,8 @@ import (
 	"github.com/residue-go/residue"
 	"github.com/residue-go/residue/fds"
 	"github.com/residue-go/residue/globals"
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/leak"
-	"github.com/residue-go/residue/probes"
 )
 
 // Guarded is a package-level map the code under test guards with its own

@@ -26,9 +26,9 @@ import (
 	"github.com/residue-go/residue/fds"
 	"github.com/residue-go/residue/files"
 	"github.com/residue-go/residue/globals"
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/text"
 	"github.com/residue-go/residue/leak"
-	"github.com/residue-go/residue/probes"
 	"github.com/residue-go/residue/procs"
 )
 

@@ -20,8 +20,8 @@ import (
 	"github.com/residue-go/residue/globals"
 	"github.com/residue-go/residue/internal/env"
 	"github.com/residue-go/residue/internal/golden"
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/leak"
-	"github.com/residue-go/residue/probes"
 	"github.com/residue-go/residue/procs"
 )
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/residue-go/residue/globals"
-	"github.com/residue-go/residue/probes"
+	"github.com/residue-go/residue/internal/probes"
 )
 
 // Check makes the calling test fail if, when it ends, it has left side

@@ -8,7 +8,7 @@ import (
 
 	"github.com/residue-go/residue/globals"
 	"github.com/residue-go/residue/internal/env"
-	"github.com/residue-go/residue/probes"
+	"github.com/residue-go/residue/internal/probes"
 )
 
 // optionalGlobals runs the globals probe of a combined check, or, when the

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/text"
-	"github.com/residue-go/residue/probes"
 )
 
 // Title implements probes.Report.

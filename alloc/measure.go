@@ -12,8 +12,8 @@ import (
 
 	"github.com/residue-go/residue/internal/env"
 	"github.com/residue-go/residue/internal/memprof"
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/stack"
-	"github.com/residue-go/residue/probes"
 )
 
 // Figures are the heap allocations of one run: objects and bytes.

@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/residue-go/residue/alloc"
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/leak"
-	"github.com/residue-go/residue/probes"
 )
 
 func TestMeasureCountsObjectsBytesAndTheLine(t *testing.T) {

@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/text"
-	"github.com/residue-go/residue/probes"
 )
 
 // maxSitesShown bounds how many sites String and formatSites list; the rest

@@ -7,8 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/stack"
-	"github.com/residue-go/residue/probes"
 )
 
 // Origin says how a descriptor is known to be the block's.

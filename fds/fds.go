@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/residue-go/residue/internal/memprof"
-	"github.com/residue-go/residue/probes"
+	"github.com/residue-go/residue/internal/probes"
 )
 
 // FD is a file descriptor the block opened and left open.

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/residue-go/residue/probes"
+	"github.com/residue-go/residue/internal/probes"
 )
 
 // Title implements probes.Report.

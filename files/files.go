@@ -28,8 +28,8 @@ import (
 
 	"github.com/residue-go/residue/internal/memprof"
 	"github.com/residue-go/residue/internal/origin"
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/stack"
-	"github.com/residue-go/residue/probes"
 )
 
 // Path is a file or directory the block created and left.

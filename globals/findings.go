@@ -1,6 +1,6 @@
 package globals
 
-import "github.com/residue-go/residue/probes"
+import "github.com/residue-go/residue/internal/probes"
 
 // Title implements probes.Report.
 func (r *Report) Title() string { return "Global state" }

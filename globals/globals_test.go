@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/residue-go/residue/globals"
-	"github.com/residue-go/residue/probes"
+	"github.com/residue-go/residue/internal/probes"
 )
 
 const thisPackage = "github.com/residue-go/residue/globals_test"
@@ -246,7 +246,7 @@ func TestDefaultScope(t *testing.T) {
 		thisPackage: true, "github.com/residue-go/residue/examples/globals": true,
 		"runtime": false, "sync": false, "internal/godebug": false, "vendor/golang.org/x/net/http2/hpack": false,
 		"net/http/internal": false, "github.com/onsi/ginkgo/v2/internal": false, "github.com/onsi/gomega": false,
-		"github.com/residue-go/residue/probes": false, "testing": false,
+		"github.com/residue-go/residue/internal/probes": false, "testing": false,
 	} {
 		if got := globals.DefaultScope(pkg); got != want {
 			t.Errorf("DefaultScope(%q) = %v, want %v", pkg, got, want)

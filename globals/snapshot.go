@@ -12,8 +12,8 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/text"
-	"github.com/residue-go/residue/probes"
 )
 
 // snapshot is the captured state of the variables in scope and of the

@@ -1,8 +1,8 @@
 package leak
 
 import (
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/stack"
-	"github.com/residue-go/residue/probes"
 )
 
 // Title implements probes.Report.

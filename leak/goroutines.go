@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/residue-go/residue/internal/memprof"
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/stack"
-	"github.com/residue-go/residue/probes"
 )
 
 // Goroutine is a goroutine the block started that was still alive after it.

@@ -11,8 +11,8 @@ import (
 
 	"github.com/residue-go/residue/internal/golden"
 
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/leak"
-	"github.com/residue-go/residue/probes"
 )
 
 // A worker started by newPool, called from two handlers the block calls on

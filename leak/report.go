@@ -7,9 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/stack"
 	"github.com/residue-go/residue/internal/text"
-	"github.com/residue-go/residue/probes"
 )
 
 // Caps on what a report shows; the counts it gives are always exact.

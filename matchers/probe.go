@@ -3,7 +3,7 @@ package matchers
 import (
 	"fmt"
 
-	"github.com/residue-go/residue/probes"
+	"github.com/residue-go/residue/internal/probes"
 )
 
 // probeMatcher adapts one probe to Gomega: it runs the block once under the

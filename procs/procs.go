@@ -22,7 +22,7 @@ import (
 
 	"github.com/residue-go/residue/internal/memprof"
 	"github.com/residue-go/residue/internal/origin"
-	"github.com/residue-go/residue/probes"
+	"github.com/residue-go/residue/internal/probes"
 )
 
 // Process is a child process the block started and left behind.

@@ -5,8 +5,8 @@ import (
 	"strings"
 
 	"github.com/residue-go/residue/internal/origin"
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/text"
-	"github.com/residue-go/residue/probes"
 )
 
 // Title implements probes.Report.

@@ -12,7 +12,7 @@ import (
 
 	"github.com/residue-go/residue"
 	"github.com/residue-go/residue/globals"
-	"github.com/residue-go/residue/probes"
+	"github.com/residue-go/residue/internal/probes"
 )
 
 // CheckEverySpec returns a decorator for RunSpecs that fails every spec that

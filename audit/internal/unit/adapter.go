@@ -6,9 +6,9 @@ import (
 	"github.com/residue-go/residue"
 	"github.com/residue-go/residue/fds"
 	"github.com/residue-go/residue/globals"
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/record"
 	"github.com/residue-go/residue/leak"
-	"github.com/residue-go/residue/probes"
 )
 
 // session is what a unit needs of a residue session.
