@@ -74,22 +74,22 @@ type Limit struct {
 	Sites []Site
 }
 
-// Exceeded reports whether the sites allocated more objects than the limit.
-func (l Limit) Exceeded() bool { return l.Objects > l.AtMost }
+// exceeded reports whether the sites allocated more objects than the limit.
+func (l Limit) exceeded() bool { return l.Objects > l.AtMost }
 
 // Exceeded returns the limits set with AtMostIn that the block went over.
 func (m *Measurement) Exceeded() []Limit {
 	var out []Limit
 	for _, l := range m.Limits {
-		if l.Exceeded() {
+		if l.exceeded() {
 			out = append(out, l)
 		}
 	}
 	return out
 }
 
-// Min returns the smallest objects and bytes over the measured runs.
-func (m *Measurement) Min() Figures {
+// least returns the smallest objects and bytes over the measured runs.
+func (m *Measurement) least() Figures {
 	f := m.Runs[0]
 	for _, r := range m.Runs[1:] {
 		f.Objects, f.Bytes = min(f.Objects, r.Objects), min(f.Bytes, r.Bytes)
@@ -180,7 +180,7 @@ func Measure(block func(), opts ...Option) (*Measurement, error) {
 }
 
 // probe measures the allocations of one run of a block, as a probes.Probe
-// (made through Kind, so that it runs beside the other probes of a combined
+// (made through kind, so that it runs beside the other probes of a combined
 // check).
 //
 // Before makes the runtime record every allocation (runtime.MemProfileRate
@@ -195,12 +195,12 @@ type probe struct {
 	result  *Measurement
 }
 
-// Kind registers the probe with the combined checks, where it runs only
+// kind registers the probe with the combined checks, where it runs only
 // when one of its options (a budget) is given.
-var Kind = func() probes.Kind {
+var kind = func() probes.Kind {
 	k := probes.NewKind(name, newProbe)
 	k.OnDemand = true
-	return k
+	return probes.Register(k)
 }()
 
 // newProbe returns a probe ready for one run. Of the options, AtMost,
@@ -213,7 +213,7 @@ func newProbe(opts ...Option) (*probe, error) {
 
 // Report returns the figures of the last run (a *Measurement), nil before
 // one.
-func (p *probe) Report() probes.Report { return probes.ReportOf(p.result) }
+func (p *probe) Report() probes.Report { return probes.ReportOf((*section)(p.result)) }
 
 // Before implements probes.Probe.
 func (p *probe) Before(r *probes.Run) error {

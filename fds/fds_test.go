@@ -203,7 +203,7 @@ func TestCleanBlockLeavesNothingAndEarlierDescriptorsNeverCount(t *testing.T) {
 		reopened, _ := os.Open(os.DevNull) // may take the number just freed
 		reopened.Close()
 	}, fds.Within(0))
-	if err != nil || report.Leaked() {
+	if err != nil || len(report.FDs) > 0 {
 		t.Fatalf("err %v, report:\n%s", err, report)
 	}
 	if got := report.String(); got != "The block left no file descriptors open." {
@@ -244,7 +244,7 @@ func TestDroppedSocketIsReportedEveryTimeAndCleanBlockNever(t *testing.T) {
 			t.Fatalf("leaking run %d: err %v, report:\n%s", i, err, r)
 		}
 		r, err = fds.FindSockets(clean, fds.Within(0))
-		if err != nil || r.Leaked() {
+		if err != nil || len(r.FDs) > 0 {
 			t.Fatalf("clean run %d: err %v, report:\n%s", i, err, r)
 		}
 	}
@@ -261,7 +261,7 @@ func TestEarlierDescriptorsClosedByAGCAreNotTheBlocks(t *testing.T) {
 		c, _ := net.Dial("tcp", ln.Addr().String())
 		num = fdOf(t, c)
 	}, fds.Within(0))
-	if !r.Leaked() {
+	if len(r.FDs) == 0 {
 		t.Fatalf("not reported")
 	}
 	runtime.GC()
@@ -319,7 +319,7 @@ func TestIdleHTTPConnsAreNamedAndCanBeAllowed(t *testing.T) {
 		client := &http.Client{Transport: &http.Transport{}}
 		defer client.CloseIdleConnections()
 		r, err := fds.FindSockets(get(client, true), fds.Within(50*time.Millisecond), fds.IgnoringIdleHTTPConns())
-		if err != nil || r.Leaked() {
+		if err != nil || len(r.FDs) > 0 {
 			t.Fatalf("err %v, report:\n%s", err, r)
 		}
 	})
@@ -329,7 +329,7 @@ func TestIdleHTTPConnsAreNamedAndCanBeAllowed(t *testing.T) {
 			get(client, true)()
 			client.CloseIdleConnections()
 		}, fds.Within(time.Second))
-		if err != nil || r.Leaked() {
+		if err != nil || len(r.FDs) > 0 {
 			t.Fatalf("err %v, report:\n%s", err, r)
 		}
 	})
@@ -375,7 +375,7 @@ func TestIgnoringFDAndPath(t *testing.T) {
 	}
 	left.close()
 	r, _ = fds.Find(block, fds.Within(0), fds.IgnoringFD(num), fds.IgnoringPath(filepath.Join(dir, "cache-*.db")))
-	if r.Leaked() {
+	if len(r.FDs) > 0 {
 		t.Fatalf("IgnoringFD(%d): report:\n%s", num, r)
 	}
 }
@@ -387,7 +387,7 @@ func TestFindSocketsLooksAtSocketsOnly(t *testing.T) {
 		f, _ := os.Open(os.DevNull)
 		left.keep(f)
 	}, fds.Within(0))
-	if err != nil || r.Leaked() {
+	if err != nil || len(r.FDs) > 0 {
 		t.Fatalf("err %v, report:\n%s", err, r)
 	}
 	if got := r.String(); got != "The block left no sockets open." {
@@ -421,7 +421,7 @@ func TestSettleWindowWaitsForAsynchronousClose(t *testing.T) {
 		c, _ = net.Dial("tcp", ln.Addr().String())
 		time.AfterFunc(30*time.Millisecond, func() { c.Close() })
 	}, fds.Within(2*time.Second))
-	if err != nil || r.Leaked() {
+	if err != nil || len(r.FDs) > 0 {
 		t.Fatalf("err %v, report:\n%s", err, r)
 	}
 	if r.Waited < 30*time.Millisecond || r.Waited > time.Second {
@@ -486,7 +486,7 @@ func TestParallelBlocksAreNotConfused(t *testing.T) {
 			t.Fatalf("block %d: %v", i, errs[i])
 		}
 		if i%3 == 2 {
-			if r.Leaked() {
+			if len(r.FDs) > 0 {
 				t.Errorf("clean block %d reported:\n%s", i, r)
 			}
 			continue
@@ -560,7 +560,7 @@ func TestNetpollerIsNotTheBlocks(t *testing.T) {
 				f.Close()
 			}
 		}, fds.Within(0))
-		if err != nil || r.Leaked() {
+		if err != nil || len(r.FDs) > 0 {
 			t.Fatalf("err %v, report:\n%s", err, r)
 		}
 		return

@@ -7,17 +7,21 @@ import (
 	"github.com/residue-go/residue/internal/probes"
 )
 
-// Title implements probes.Report.
-func (r *Report) Title() string {
+// section is the report as the combined checks see it (probes.Report).
+type section Report
+
+func (r *section) Value() fmt.Stringer { return (*Report)(r) }
+
+func (r *section) Title() string {
 	if r.SocketsOnly {
 		return "Sockets"
 	}
 	return "File descriptors"
 }
 
-// Findings implements probes.Report: one finding per kind of descriptor and
+// Findings lists one finding per kind of descriptor and
 // function that opened it, counting the descriptors.
-func (r *Report) Findings() []probes.Finding {
+func (r *section) Findings() []probes.Finding {
 	if r == nil {
 		return nil
 	}
@@ -30,8 +34,7 @@ func (r *Report) Findings() []probes.Finding {
 	return out
 }
 
-// Figures implements probes.Report.
-func (r *Report) Counts() []probes.Count {
+func (r *section) Counts() []probes.Count {
 	return []probes.Count{{Name: "descriptors", Value: int64(len(r.FDs))}}
 }
 

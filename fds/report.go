@@ -116,7 +116,7 @@ func (r *Report) String() string {
 	if r.SocketsOnly {
 		what = "socket"
 	}
-	if !r.Leaked() {
+	if r == nil || len(r.FDs) == 0 {
 		return fmt.Sprintf("The block left no %ss open.", what)
 	}
 	var b strings.Builder

@@ -10,11 +10,15 @@ import (
 	"github.com/residue-go/residue/internal/text"
 )
 
-// Title implements probes.Report.
-func (r *Report) Title() string { return "Files" }
+// section is the report as the combined checks see it (probes.Report).
+type section Report
 
-// Findings implements probes.Report: one finding per path left.
-func (r *Report) Findings() []probes.Finding {
+func (r *section) Value() fmt.Stringer { return (*Report)(r) }
+
+func (r *section) Title() string { return "Files" }
+
+// Findings lists one finding per path left.
+func (r *section) Findings() []probes.Finding {
 	if r == nil {
 		return nil
 	}
@@ -26,8 +30,7 @@ func (r *Report) Findings() []probes.Finding {
 	return out
 }
 
-// Counts implements probes.Report.
-func (r *Report) Counts() []probes.Count {
+func (r *section) Counts() []probes.Count {
 	return []probes.Count{{Name: "files", Value: int64(len(r.Paths))}}
 }
 
@@ -81,7 +84,7 @@ func (p *Path) Summary() string {
 // String formats the report as a failure message: a headline, then one
 // block per path with the stack that created it.
 func (r *Report) String() string {
-	if !r.Leaked() {
+	if r == nil || len(r.Paths) == 0 {
 		return "The block left no files behind."
 	}
 	others := make([]string, len(r.Others))

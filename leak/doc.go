@@ -6,7 +6,7 @@
 // there.
 //
 //	report, err := leak.Find(func() { startWorkers(3) })
-//	if err == nil && report.Leaked() {
+//	if err == nil && len(report.Goroutines) > 0 {
 //		t.Error(report)
 //	}
 //

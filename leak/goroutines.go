@@ -54,9 +54,6 @@ type Report struct {
 	Waited     time.Duration // how long the probe waited after the block returned
 }
 
-// Leaked reports whether any goroutine was left.
-func (r *Report) Leaked() bool { return r != nil && len(r.Goroutines) > 0 }
-
 // probe finds the goroutines a block started, directly or through
 // other goroutines, that are still alive once the block has returned and the
 // settle window has passed. It implements probes.Probe.
@@ -68,8 +65,8 @@ type probe struct {
 	report  *Report
 }
 
-// Kind registers the probe with the combined checks.
-var Kind = probes.NewKind(name, newProbe)
+// kind registers the probe with the combined checks.
+var kind = probes.Register(probes.NewKind(name, newProbe))
 
 // newProbe returns a probe configured by opts. An invalid option is an
 // error naming it.
@@ -79,7 +76,7 @@ func newProbe(opts ...Option) (*probe, error) {
 }
 
 // Report returns what the last run left (a *Report), or nil before a run.
-func (p *probe) Report() probes.Report { return probes.ReportOf(p.report) }
+func (p *probe) Report() probes.Report { return probes.ReportOf((*section)(p.report)) }
 
 // Before implements probes.Probe.
 func (p *probe) Before(*probes.Run) error {
@@ -103,7 +100,7 @@ func (p *probe) After(r *probes.Run) error {
 // Find runs block once and reports the goroutines it left running.
 // The error is set when the block panicked or called runtime.Goexit.
 func Find(block func(), opts ...Option) (*Report, error) {
-	return probes.Find[*Report](Kind, block, opts)
+	return probes.Typed[*Report](probes.Find(kind, block, opts))
 }
 
 // leakProfile is the runtime's goroutineleak profile (Go 1.27 by default),

@@ -55,7 +55,7 @@ func (r *Report) groups() []*group {
 // String formats the report as a failure message: a headline, then one block
 // per group of identical goroutines.
 func (r *Report) String() string {
-	if !r.Leaked() {
+	if r == nil || len(r.Goroutines) == 0 {
 		return "The block left no goroutines running."
 	}
 	stuck := 0

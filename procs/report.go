@@ -9,20 +9,23 @@ import (
 	"github.com/residue-go/residue/internal/text"
 )
 
-// Title implements probes.Report.
-func (r *Report) Title() string { return "Child processes" }
+// section is the report as the combined checks see it (probes.Report).
+type section Report
 
-// Findings implements probes.Report: one finding per group of processes of
+func (r *section) Value() fmt.Stringer { return (*Report)(r) }
+
+func (r *section) Title() string { return "Child processes" }
+
+// Findings lists one finding per group of processes of
 // the same program started at the same place.
-func (r *Report) Findings() []probes.Finding {
+func (r *section) Findings() []probes.Finding {
 	if r == nil {
 		return nil
 	}
 	return probes.GroupFindings(len(r.Processes), func(i int) string { return r.Processes[i].key() }, func(i int) string { return r.Processes[i].Summary() })
 }
 
-// Counts implements probes.Report.
-func (r *Report) Counts() []probes.Count {
+func (r *section) Counts() []probes.Count {
 	return []probes.Count{{Name: "processes", Value: int64(len(r.Processes))}}
 }
 
@@ -42,7 +45,7 @@ func (p *Process) Summary() string {
 // block per process with what it is, what to do about it, and the stack
 // that started it.
 func (r *Report) String() string {
-	if !r.Leaked() {
+	if r == nil || len(r.Processes) == 0 {
 		return "The block left no child processes behind."
 	}
 	others := make([]string, len(r.Others))

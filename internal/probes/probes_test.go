@@ -289,6 +289,7 @@ func (*countReport) Title() string              { return "Counts" }
 func (*countReport) Findings() []probes.Finding { return nil }
 func (*countReport) Counts() []probes.Count     { return nil }
 func (*countReport) String() string             { return "" }
+func (r *countReport) Value() fmt.Stringer      { return r }
 
 // A probe's nil report becomes a nil Report, not an interface holding nil.
 func TestReportOf(t *testing.T) {

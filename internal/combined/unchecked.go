@@ -1,4 +1,4 @@
-package residue
+package combined
 
 import (
 	"errors"
@@ -56,4 +56,5 @@ type unchecked struct{}
 func (unchecked) Title() string              { return "Global state" }
 func (unchecked) Findings() []probes.Finding { return nil }
 func (unchecked) Counts() []probes.Count     { return nil }
+func (u unchecked) Value() fmt.Stringer      { return u }
 func (unchecked) String() string             { return uncheckedText }
