@@ -48,7 +48,7 @@ type Measurement struct {
 	Sites []Site
 	// Unattributed is what was allocated during a run at stacks too deep
 	// for the runtime's profiling depth to tell whether the block made them.
-	// It is not counted, and the measurement fails with ErrDeepStacks.
+	// It is not counted, and the measurement fails with errDeepStacks.
 	Unattributed Figures
 	// RuntimeCached is what the runtime allocated for the block's own
 	// bookkeeping because a cache of its was empty: wait records of channel
@@ -97,14 +97,9 @@ func (m *Measurement) least() Figures {
 	return f
 }
 
-// ErrRace is returned by every measurement in a binary built with -race.
-var ErrRace = errors.New("allocation figures are not exact under the race detector: " +
-	"this test binary was built with -race, where sync.Pool drops items at random and " +
-	"instrumentation changes what allocates; run this check in a build without -race")
-
-// ErrDeepStacks is wrapped by the error of a measurement during which
+// errDeepStacks is wrapped by the error of a measurement during which
 // allocations were made at stacks deeper than the runtime records.
-var ErrDeepStacks = errors.New("allocation stacks deeper than the runtime's profiling depth")
+var errDeepStacks = errors.New("allocation stacks deeper than the runtime's profiling depth")
 
 // Measure runs block on a goroutine of its own — Runs times measured (once
 // by default), each after WarmUp unmeasured runs — and returns the heap
@@ -119,8 +114,8 @@ var ErrDeepStacks = errors.New("allocation stacks deeper than the runtime's prof
 // descriptor is runtime bookkeeping, see Measurement.RuntimeCached).
 //
 // The error is set when the block panicked or called runtime.Goexit, when
-// the binary is built with -race (ErrRace), and when the figures cannot be
-// exact (ErrDeepStacks).
+// the binary is built with -race (see SkipUnderRace), and when the figures
+// cannot be exact (allocations at stacks deeper than the runtime records).
 func Measure(block func(), opts ...Option) (*Measurement, error) {
 	if block == nil {
 		return nil, errors.New("alloc.Measure: the block is a nil func")
@@ -130,7 +125,7 @@ func Measure(block func(), opts ...Option) (*Measurement, error) {
 		return nil, err
 	}
 	if env.Race {
-		return nil, ErrRace
+		return nil, env.ErrRace
 	}
 	m := &Measurement{WarmUps: c.warmUps, Budget: c.budget}
 	// The warm-up runs come after the probe's Before, whose garbage
@@ -219,7 +214,7 @@ func (p *probe) Report() probes.Report { return probes.ReportOf((*section)(p.res
 func (p *probe) Before(r *probes.Run) error {
 	p.result = nil
 	if env.Race {
-		return ErrRace
+		return env.ErrRace
 	}
 	p.release = memprof.RecordAllocations()
 	p.before = memprof.SumByStack(memprof.MemProfile())
@@ -291,7 +286,7 @@ func (p *probe) After(r *probes.Run) error {
 	if m.Unattributed.Objects > 0 {
 		return fmt.Errorf("%w: %s were allocated during the run at stacks too deep to tell whether the block "+
 			"made them; raise the runtime's depth with GODEBUG=profstackdepth=1024",
-			ErrDeepStacks, m.Unattributed)
+			errDeepStacks, m.Unattributed)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ package alloc_test
 
 import (
 	"errors"
+	"github.com/residue-go/residue/internal/env"
 	"runtime"
 	"testing"
 
@@ -13,7 +14,7 @@ import (
 func TestMeasureFailsUnderRace(t *testing.T) {
 	rate := runtime.MemProfileRate
 	_, err := alloc.Measure(func() { sinkBytes = make([]byte, 1) })
-	if !errors.Is(err, alloc.ErrRace) {
+	if !errors.Is(err, env.ErrRace) {
 		t.Fatalf("want ErrRace, got %v", err)
 	}
 	if runtime.MemProfileRate != rate {

@@ -10,3 +10,6 @@ func FindingsOf(r *Report) []probes.Finding { return (*section)(r).Findings() }
 func FindSockets(block func(), opts ...Option) (*Report, error) {
 	return probes.Typed[*Report](probes.Find(socketKind, block, opts))
 }
+
+// SummaryOf is the one-line description of fd in findings and messages.
+func SummaryOf(fd *FD) string { return fd.summary() }

@@ -35,10 +35,14 @@ type FD struct {
 	// descriptor: the stack, innermost first, from the go statement that
 	// started it down to the block's own frame.
 	StartedAt []probes.Frame
-	// By says how the descriptor is known to be the block's: ByBlock,
-	// ByGoroutine, ByListener or ByAlone; empty for descriptors that are not
-	// the block's (Report.Others).
-	By Origin
+	// By says how the descriptor is known to be the block's: "block"
+	// (opened on the block's goroutine, or for a run adopted by a test, on
+	// the test's goroutine or a subtest's), "goroutine" (by a goroutine the
+	// block started), "listener" (accepted by a listener the block opened)
+	// or "alone" (new while the block ran, no creation stack ties it to
+	// anyone, and no other probed block ran); empty for descriptors that
+	// are not the block's (Report.Others).
+	By string
 	// AcceptedBy is the fd of the listener that accepted this connection,
 	// when that listener is still open; else -1.
 	AcceptedBy int

@@ -132,15 +132,15 @@ func TestFindFDsDescribesEachKindAndWhereTheBlockOpenedIt(t *testing.T) {
 		t.Helper()
 		fd := reported(t, report, fdOf(t, x))
 		for _, s := range summary {
-			if !strings.Contains(fd.Summary(), s) {
-				t.Errorf("fd %d: summary %q lacks %q", fd.Num, fd.Summary(), s)
+			if !strings.Contains(fds.SummaryOf(fd), s) {
+				t.Errorf("fd %d: summary %q lacks %q", fd.Num, fds.SummaryOf(fd), s)
 			}
 		}
 		if line != 0 {
 			if at := openedAt(fd); at.Line != line || !strings.HasSuffix(at.File, "fds_test.go") {
-				t.Errorf("fd %d (%s) opened at %s, want fds_test.go:%d\n%s", fd.Num, fd.Summary(), at.Location(), line, report)
+				t.Errorf("fd %d (%s) opened at %s, want fds_test.go:%d\n%s", fd.Num, fds.SummaryOf(fd), at.Location(), line, report)
 			}
-			if fd.By != fds.ByBlock {
+			if fd.By != "block" {
 				t.Errorf("fd %d: By = %q, want block", fd.Num, fd.By)
 			}
 		}
@@ -155,7 +155,7 @@ func TestFindFDsDescribesEachKindAndWhereTheBlockOpenedIt(t *testing.T) {
 	if d.Socket.PeerFD != a.Num || a.Socket.PeerFD != d.Num {
 		t.Errorf("peers: dialed %d has peer %d, accepted %d has peer %d", d.Num, d.Socket.PeerFD, a.Num, a.Socket.PeerFD)
 	}
-	if a.By != fds.ByListener || a.AcceptedBy != l.Num {
+	if a.By != "listener" || a.AcceptedBy != l.Num {
 		t.Errorf("accepted: By %q AcceptedBy %d, want listener %d", a.By, a.AcceptedBy, l.Num)
 	}
 	check(file, fileLine, "file "+filepath.Join(dir, "data.txt"))
@@ -405,7 +405,7 @@ func TestRawDescriptorIsReportedWithoutStack(t *testing.T) {
 		t.Fatalf("err %v, report:\n%s", err, r)
 	}
 	fd := r.FDs[0]
-	if fd.Num != num || fd.Kind != "eventfd" || fd.By != fds.ByAlone || fd.Opened != nil {
+	if fd.Num != num || fd.Kind != "eventfd" || fd.By != "alone" || fd.Opened != nil {
 		t.Errorf("got %+v", fd)
 	}
 	if !strings.Contains(r.String(), "left no creation stack") {
@@ -537,7 +537,7 @@ func TestCreationLineFoundUnderADeepStack(t *testing.T) {
 		t.Fatalf("err %v, report:\n%s", err, r)
 	}
 	fd := r.FDs[0]
-	if fd.By != fds.ByBlock || len(fd.Opened) < 40 {
+	if fd.By != "block" || len(fd.Opened) < 40 {
 		t.Fatalf("By %q, %d frames:\n%s", fd.By, len(fd.Opened), r)
 	}
 	found := false

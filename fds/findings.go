@@ -25,7 +25,7 @@ func (r *section) Findings() []probes.Finding {
 	if r == nil {
 		return nil
 	}
-	out := probes.GroupFindings(len(r.FDs), func(i int) string { return r.FDs[i].key() }, func(i int) string { return r.FDs[i].Summary() })
+	out := probes.GroupFindings(len(r.FDs), func(i int) string { return r.FDs[i].key() }, func(i int) string { return r.FDs[i].summary() })
 	for i := range out {
 		if n := out[i].Count; n > 1 {
 			out[i].Summary += fmt.Sprintf(" and %d more like it", n-1)

@@ -25,7 +25,7 @@ func (r *section) Findings() []probes.Finding {
 	out := make([]probes.Finding, 0, len(r.Paths))
 	for i := range r.Paths {
 		p := &r.Paths[i]
-		out = append(out, probes.Finding{Key: p.key(), Count: 1, Summary: p.Summary()})
+		out = append(out, probes.Finding{Key: p.key(), Count: 1, Summary: p.summary()})
 	}
 	return out
 }
@@ -71,9 +71,9 @@ func randomDigits(name string) string {
 	return b.String()
 }
 
-// Summary describes the path in one line: "file /tmp/out-123.json" or
+// summary describes the path in one line: "file /tmp/out-123.json" or
 // "directory /tmp/work-456 (3 entries)".
-func (p *Path) Summary() string {
+func (p *Path) summary() string {
 	s := p.kind() + " " + p.Path
 	if p.Dir {
 		s += " (" + text.Plural(p.Entries, "entry", "entries") + ")"
@@ -89,7 +89,7 @@ func (r *Report) String() string {
 	}
 	others := make([]string, len(r.Others))
 	for i := range r.Others {
-		others[i] = r.Others[i].Summary()
+		others[i] = r.Others[i].summary()
 	}
 	return text.Leftovers("The block left "+text.Plural(len(r.Paths), "file or directory", "files and directories")+" behind",
 		r.Within, len(r.Paths), func(b *strings.Builder, i int) { writePath(b, &r.Paths[i]) },
@@ -98,7 +98,7 @@ func (r *Report) String() string {
 }
 
 func writePath(b *strings.Builder, p *Path) {
-	b.WriteString(p.Summary())
+	b.WriteString(p.summary())
 	b.WriteString("\n")
 	fmt.Fprintf(b, "    not removed: remove it when done (defer os.Remove%s), or create it under t.TempDir(), which testing removes\n", map[bool]string{false: "", true: "All"}[p.Dir])
 	if len(p.OneOf) > 1 {

@@ -69,7 +69,7 @@ func TestLongMapKeysAreIdentifiedExactly(t *testing.T) {
 		t.Fatalf("a swap of two values was reported as %d changes:\n%s", len(r.Changes), r)
 	}
 	for _, c := range r.Changes {
-		if c.Kind != globals.Modified {
+		if c.Kind != "modified" {
 			t.Errorf("a changed value was reported as %v:\n%s", c, r)
 		}
 	}

@@ -36,7 +36,7 @@ type captured struct {
 
 // takeSnapshot captures the state selected by opts: by default every package-level
 // variable of the packages in defaultScope, plus the environment, the
-// working directory and os.Args. It fails with a *NoDebugInfoError when
+// working directory and os.Args. It fails with a *noDebugInfoError when
 // that needs debug info the binary lacks.
 func takeSnapshot(opts ...Option) (*snapshot, error) {
 	cfg, err := newConfig(opts)
@@ -340,7 +340,7 @@ func compare(before, after *snapshot) *Report {
 	}
 	r.Changes = append(r.Changes, envChanges(cfg, before.env, after.env)...)
 	if before.cwd != after.cwd && !cfg.ignored("working directory") {
-		r.Changes = append(r.Changes, Change{Variable: "working directory", Path: "working directory", Before: strconv.Quote(before.cwd), After: strconv.Quote(after.cwd)})
+		r.Changes = append(r.Changes, Change{Variable: "working directory", Path: "working directory", Kind: kindModified, Before: strconv.Quote(before.cwd), After: strconv.Quote(after.cwd)})
 	}
 	if !cfg.ignored(processSettingsName) {
 		for _, c := range diffSettings(before.settings, after.settings) {
@@ -375,12 +375,12 @@ func envChanges(cfg *config, before, after map[string]string) []Change {
 		if cfg.ignored(key) {
 			continue
 		}
-		c := Change{Variable: "environment", Path: "environment", Key: key, Before: strconv.Quote(b), After: strconv.Quote(a)}
+		c := Change{Variable: "environment", Path: "environment", Kind: kindModified, Key: key, Before: strconv.Quote(b), After: strconv.Quote(a)}
 		switch {
 		case !hadB && hasA:
-			c.Kind = Added
+			c.Kind = kindAdded
 		case hadB && !hasA:
-			c.Kind = Removed
+			c.Kind = kindRemoved
 		case a != b:
 			c.Path = key
 		default:

@@ -26,9 +26,13 @@ type Goroutine struct {
 	// not the block's, also lost its creator: the count is exact, but ID may
 	// be the other one's.
 	Ambiguous bool
-	// HTTP says what the goroutine is to an http.Transport connection, if
-	// anything.
-	HTTP   HTTPConn
+	// HTTP says what the goroutine is to an http.Transport connection:
+	// "idle" for the reader or writer of a keep-alive connection idle in
+	// the transport's pool (every response on it was read and closed),
+	// "busy" for that of a connection that is not idle (most often, a
+	// response whose body was never closed holds it), "" for any other
+	// goroutine.
+	HTTP   string
 	Stack  []probes.Frame // innermost first
 	Origin []Creation     // the go statements that led to it, its own first
 	Raw    string         // the runtime's text for it
@@ -160,7 +164,7 @@ func (p *probe) find(r *probes.Run, prove bool, seen map[uint64]sighting) []Goro
 		g := c.g
 		g.ParseFrames()
 		conn := conns.of(g)
-		if p.cfg.ignored(g) || (conn == IdleHTTPConn && p.cfg.idleHTTP) {
+		if p.cfg.ignored(g) || (conn == idleHTTPConn && p.cfg.idleHTTP) {
 			continue
 		}
 		lg := Goroutine{

@@ -49,7 +49,7 @@ func TestIdleHTTPConnsAreNamedAndCanBeAllowed(t *testing.T) {
 			t.Fatalf("want the connection's reader and writer:\n%s", r)
 		}
 		for _, g := range r.Goroutines {
-			if g.HTTP != leak.IdleHTTPConn {
+			if g.HTTP != "idle" {
 				t.Errorf("goroutine %d not seen as an idle connection's", g.ID)
 			}
 		}
@@ -85,7 +85,7 @@ func TestIdleHTTPConnsAreNamedAndCanBeAllowed(t *testing.T) {
 			t.Fatalf("a connection whose body was never closed must be reported:\n%s", r)
 		}
 		for _, g := range r.Goroutines {
-			if g.HTTP != leak.BusyHTTPConn {
+			if g.HTTP != "busy" {
 				t.Errorf("goroutine %d not seen as a busy connection's", g.ID)
 			}
 		}

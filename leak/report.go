@@ -130,11 +130,11 @@ func (gr *group) write(b *strings.Builder) {
 	}
 	b.WriteString("\n")
 	switch g.HTTP {
-	case IdleHTTPConn:
+	case idleHTTPConn:
 		b.WriteString("    an idle keep-alive connection kept in an http.Transport's pool: call CloseIdleConnections\n" +
 			"    on the client (or its Transport) when done, or set DisableKeepAlives; allow it with\n" +
 			"    leak.IgnoringIdleHTTPConns()\n")
-	case BusyHTTPConn:
+	case busyHTTPConn:
 		b.WriteString("    a connection of an http.Transport that is not idle: most often a response whose body\n" +
 			"    was never closed holds it (call resp.Body.Close())\n")
 	}

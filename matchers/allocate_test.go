@@ -2,6 +2,7 @@ package matchers_test
 
 import (
 	"errors"
+	"github.com/residue-go/residue/internal/env"
 	"strings"
 	"testing"
 
@@ -159,7 +160,7 @@ func TestAllocateFailsUnderRace(t *testing.T) {
 		t.Skip("only a -race build refuses to measure")
 	}
 	_, err := AllocateAtMost(100).Match(func() {})
-	if !errors.Is(err, alloc.ErrRace) {
+	if !errors.Is(err, env.ErrRace) {
 		t.Fatalf("err = %v", err)
 	}
 }

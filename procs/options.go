@@ -59,7 +59,7 @@ func IgnoringCommand(glob string) Option {
 
 func (c *config) ignored(p *Process) bool {
 	for _, g := range c.ignores {
-		if ok, _ := filepath.Match(g, p.Program()); ok {
+		if ok, _ := filepath.Match(g, p.program()); ok {
 			return true
 		}
 	}

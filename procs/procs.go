@@ -58,16 +58,16 @@ type Process struct {
 	OneOf []int
 }
 
-// Program returns the base name of the program.
-func (p *Process) Program() string {
+// program returns the base name of the program.
+func (p *Process) program() string {
 	if len(p.Args) == 0 {
 		return ""
 	}
 	return filepath.Base(p.Args[0])
 }
 
-// Command returns the command line, arguments separated by spaces.
-func (p *Process) Command() string { return strings.Join(p.Args, " ") }
+// command returns the command line, arguments separated by spaces.
+func (p *Process) command() string { return strings.Join(p.Args, " ") }
 
 // Report lists the child processes a block left behind.
 type Report struct {

@@ -53,7 +53,7 @@ func TestARunningChildIsReportedWithItsCommandAndLine(t *testing.T) {
 		t.Fatalf("want 1 process, got %+v", rep)
 	}
 	p := rep.Processes[0]
-	if p.PID != cmd.Process.Pid || p.Command() != "sleep 30" || p.Zombie || p.By != "block" {
+	if p.PID != cmd.Process.Pid || strings.Join(p.Args, " ") != "sleep 30" || p.Zombie || p.By != "block" {
 		t.Errorf("process = %+v, want pid %d running sleep 30 started by the block", p, cmd.Process.Pid)
 	}
 	msg := rep.String()
@@ -227,7 +227,7 @@ func TestConcurrentBlocksAreNotBlamedForEachOther(t *testing.T) {
 			t.Fatalf("run %d: %+v", i, reps[i])
 		}
 		p := reps[i].Processes[0]
-		if len(p.OneOf) != 2 || !strings.HasPrefix(p.Command(), "sleep 3") {
+		if len(p.OneOf) != 2 || !strings.HasPrefix(strings.Join(p.Args, " "), "sleep 3") {
 			t.Errorf("run %d: %+v", i, p)
 		}
 	}

@@ -6,7 +6,7 @@ import (
 	"os"
 	"sync"
 
-	"github.com/residue-go/residue/globals"
+	_ "github.com/residue-go/residue/globals" // registers "globals"
 	"github.com/residue-go/residue/internal/env"
 	"github.com/residue-go/residue/internal/probes"
 )
@@ -15,15 +15,14 @@ import (
 // binary has no debug info and RESIDUE_REQUIRE_GLOBALS is not 1, stands aside.
 type optionalGlobals struct {
 	probes.Probe
-	missing *globals.NoDebugInfoError
+	missing bool
 }
 
 func (g *optionalGlobals) Before(r *probes.Run) error {
-	g.missing = nil
+	g.missing = false
 	err := g.Probe.Before(r)
-	var nd *globals.NoDebugInfoError
-	if errors.As(err, &nd) && os.Getenv(env.RequireGlobals) != "1" {
-		g.missing = nd
+	if errors.Is(err, env.ErrNoDebugInfo) && os.Getenv(env.RequireGlobals) != "1" {
+		g.missing = true
 		warnOnce.Do(func() { fmt.Fprintf(os.Stderr, "residue: %s\n", uncheckedText) })
 		return nil
 	}
@@ -31,14 +30,14 @@ func (g *optionalGlobals) Before(r *probes.Run) error {
 }
 
 func (g *optionalGlobals) After(r *probes.Run) error {
-	if g.missing != nil {
+	if g.missing {
 		return nil
 	}
 	return g.Probe.After(r)
 }
 
 func (g *optionalGlobals) Report() probes.Report {
-	if g.missing != nil {
+	if g.missing {
 		return unchecked{}
 	}
 	return g.Probe.Report()
