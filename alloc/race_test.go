@@ -4,11 +4,11 @@ package alloc_test
 
 import (
 	"errors"
-	"github.com/residue-go/residue/internal/env"
 	"runtime"
 	"testing"
 
 	"github.com/residue-go/residue/alloc"
+	"github.com/residue-go/residue/internal/env"
 )
 
 func TestMeasureFailsUnderRace(t *testing.T) {
