@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/stack"
-	"github.com/residue-go/residue/probes"
 )
 
 // The runtime closes an os.File or net.Conn that became unreachable without
@@ -261,7 +261,7 @@ func busy(g *stack.Goroutine) bool {
 }
 
 // finishFrame is on the stack of a goroutine that is finishing a run.
-const finishFrame = "github.com/residue-go/residue/probes.(*Run).Finish("
+const finishFrame = "github.com/residue-go/residue/internal/probes.(*Run).Finish("
 
 // letGo releases the sentinel. Called with finalizers locked.
 func letGo() {

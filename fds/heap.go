@@ -6,7 +6,7 @@ import (
 	"sync"
 
 	"github.com/residue-go/residue/internal/memprof"
-	"github.com/residue-go/residue/probes"
+	"github.com/residue-go/residue/internal/probes"
 )
 
 // The constructors whose allocations mark the creation of a descriptor's Go

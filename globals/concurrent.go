@@ -5,9 +5,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/stack"
 	"github.com/residue-go/residue/internal/text"
-	"github.com/residue-go/residue/probes"
 )
 
 // What a check can attribute. Global state belongs to the whole process: a

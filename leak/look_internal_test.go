@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/residue-go/residue/internal/stack"
-	"github.com/residue-go/residue/probes"
+	"github.com/residue-go/residue/internal/probes"
 )
 
 // TestLookLeavesOutTheGoroutineLooking checks that a check finished on a

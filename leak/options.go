@@ -5,8 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/stack"
-	"github.com/residue-go/residue/probes"
 )
 
 // defaultWithin is the default settle window: how long a probe waits for

@@ -7,8 +7,8 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/stack"
-	"github.com/residue-go/residue/probes"
 )
 
 // snapshot is one look at every goroutine of the process: the full dump,

@@ -15,8 +15,8 @@ import (
 	"sync"
 
 	"github.com/residue-go/residue/internal/memprof"
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/stack"
-	"github.com/residue-go/residue/probes"
 )
 
 // Baseline is how many objects each allocation stack had allocated at one

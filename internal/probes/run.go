@@ -409,7 +409,7 @@ func blockFrames(stack []byte) []byte {
 		switch {
 		case bytes.HasPrefix(l, []byte("panic(")) || bytes.HasPrefix(l, []byte("runtime.Goexit(")):
 			from = i + 2 // the call and its file:line
-		case bytes.HasPrefix(l, []byte("github.com/residue-go/residue/probes.callBlock")):
+		case bytes.HasPrefix(l, []byte("github.com/residue-go/residue/internal/probes.callBlock")):
 			to = i
 		}
 	}

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/stack"
-	"github.com/residue-go/residue/probes"
 )
 
 type recorder struct {
@@ -132,7 +132,7 @@ func TestConcurrentRunsHaveDistinctMarkers(t *testing.T) {
 	if shared != 1 || len(seen) != n {
 		t.Errorf("%d exclusive markers and %d shared, want %d and 1", len(seen), shared, n)
 	}
-	if r, _ := probes.Exec(func() {}); !r.Exclusive() || !strings.HasPrefix(r.Marker(), "github.com/residue-go/residue/probes.callBlock") {
+	if r, _ := probes.Exec(func() {}); !r.Exclusive() || !strings.HasPrefix(r.Marker(), "github.com/residue-go/residue/internal/probes.callBlock") {
 		t.Errorf("markers not returned to the pool: %+v", r)
 	}
 }
@@ -289,6 +289,7 @@ func (*countReport) Title() string              { return "Counts" }
 func (*countReport) Findings() []probes.Finding { return nil }
 func (*countReport) Counts() []probes.Count     { return nil }
 func (*countReport) String() string             { return "" }
+func (r *countReport) Value() fmt.Stringer      { return r }
 
 // A probe's nil report becomes a nil Report, not an interface holding nil.
 func TestReportOf(t *testing.T) {
