@@ -21,7 +21,6 @@ import (
 	"github.com/residue-go/residue/internal/env"
 	"github.com/residue-go/residue/internal/golden"
 	"github.com/residue-go/residue/leak"
-	"github.com/residue-go/residue/probes"
 	"github.com/residue-go/residue/procs"
 )
 
@@ -52,8 +51,8 @@ func TestFindReportsEveryKindOfResidue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !report.Found() || !residue.Of[*leak.Report](report).Leaked() || !residue.Of[*fds.Report](report).Leaked() ||
-		!residue.Of[*globals.Report](report).Changed() || residue.Of[*alloc.Measurement](report) != nil {
+	if !report.Found() || len(residue.Of[*leak.Report](report).Goroutines) == 0 || len(residue.Of[*fds.Report](report).FDs) == 0 ||
+		len(residue.Of[*globals.Report](report).Changes) == 0 || residue.Of[*alloc.Measurement](report) != nil {
 		t.Fatalf("report:\n%s", report)
 	}
 	msg := report.String()
@@ -285,7 +284,7 @@ func TestWithinReachesEverySettlingProbe(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := residue.Of[*procs.Report](report)
-	if !probes.Found(p) || p.Within != 10*time.Millisecond {
+	if len(p.Processes) == 0 || p.Within != 10*time.Millisecond {
 		t.Errorf("the process probe missed the child or kept its own window:\n%s", report)
 	}
 	if g, f := residue.Of[*leak.Report](report), residue.Of[*fds.Report](report); g.Within != 10*time.Millisecond || f.Within != 10*time.Millisecond {
@@ -315,7 +314,7 @@ func TestAllowingIdleHTTPConns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !probes.Found(residue.Of[*leak.Report](report)) || !probes.Found(residue.Of[*fds.Report](report)) {
+	if len(residue.Of[*leak.Report](report).Goroutines) == 0 || len(residue.Of[*fds.Report](report).FDs) == 0 {
 		t.Fatalf("without the option, want the idle connection's goroutines and socket:\n%s", report)
 	}
 	client.CloseIdleConnections()
@@ -325,5 +324,33 @@ func TestAllowingIdleHTTPConns(t *testing.T) {
 	}
 	if w := residue.Of[*leak.Report](report).Waited + residue.Of[*fds.Report](report).Waited; w > 2*time.Second {
 		t.Errorf("the allowed connection held the verdict back %v", w)
+	}
+}
+
+// TestSettleWindowsOverlap checks that a block leaving both a goroutine and
+// a socket waits one settle window, not one per probe: each probe's window
+// starts when the check starts looking.
+func TestSettleWindowsOverlap(t *testing.T) {
+	const window = time.Second
+	stop := make(chan struct{})
+	var ln net.Listener
+	start := time.Now()
+	rep, err := residue.Find(func() {
+		go func() { <-stop }()
+		ln, _ = net.Listen("tcp", "127.0.0.1:0")
+	}, residue.WithoutGlobals(), residue.Within(window))
+	took := time.Since(start)
+	close(stop)
+	if ln != nil {
+		ln.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg := rep.String(); !strings.Contains(msg, "1 goroutine") || !strings.Contains(msg, "listener on") {
+		t.Fatalf("want the goroutine and the listener reported:\n%s", msg)
+	}
+	if took >= window*9/5 {
+		t.Errorf("the check took %v: two %v windows one after the other, not one", took, window)
 	}
 }

@@ -9,7 +9,8 @@ import (
 	"testing"
 
 	"github.com/residue-go/residue/globals"
-	"github.com/residue-go/residue/probes"
+	"github.com/residue-go/residue/internal/combined"
+	"github.com/residue-go/residue/internal/probes"
 )
 
 // Check makes the calling test fail if, when it ends, it has left side
@@ -34,7 +35,7 @@ import (
 // them for the whole binary.
 func Check(t testing.TB, opts ...Option) {
 	t.Helper()
-	s, err := Start(opts...)
+	s, err := combined.Start(opts...)
 	if err != nil {
 		t.Fatalf("residue.Check: %v", err)
 	}
@@ -48,11 +49,11 @@ func Check(t testing.TB, opts ...Option) {
 			return
 		}
 		if who := parallelTest(t); who != "" {
-			if g := Of[*globals.Report](report); probes.Found(g) {
-				t.Logf("residue.Check: not judged, as %s in parallel with other tests and global state is shared by all:\n%s", who, g)
-			}
-			report.Probes = slices.DeleteFunc(report.Probes, func(p probes.Report) bool {
-				_, ok := p.(*globals.Report)
+			report.Sections = slices.DeleteFunc(report.Sections, func(p probes.Report) bool {
+				g, ok := p.Value().(*globals.Report)
+				if ok && probes.Found(p) {
+					t.Logf("residue.Check: not judged, as %s in parallel with other tests and global state is shared by all:\n%s", who, g)
+				}
 				return ok
 			})
 		}
@@ -94,11 +95,6 @@ func parallelTest(t testing.TB) string {
 	}
 }
 
-// Adopt makes the calling goroutine part of the session's block from now
-// on, as Enter does for one call: the goroutines it starts are the block's.
-// restore ends that and must be called on the same goroutine.
-func (s *Session) Adopt() (restore func()) { return s.run.Adopt() }
-
 // VerifyTestMain runs the test binary's tests and then fails it, with the
 // report on standard error, if they left side effects. Use it in TestMain:
 //
@@ -112,7 +108,7 @@ func VerifyTestMain(m *testing.M, opts ...Option) int {
 	if !flag.Parsed() {
 		flag.Parse()
 	}
-	s, err := Start(opts...)
+	s, err := combined.Start(opts...)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "residue.VerifyTestMain: %v\n", err)
 		return 1

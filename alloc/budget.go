@@ -36,6 +36,14 @@ const (
 
 // Verdict is the outcome of one budget check.
 type Verdict struct {
+	// Failed is set when the verdict fails the check: over the budget, no
+	// budget at all, or room to tighten it with RESIDUE_STRICT_BUDGETS=1.
+	Failed bool
+	// Note is what a passing check should still tell: that the budget can
+	// be tightened, or that it was recorded; "" when there is nothing to
+	// tell or the check fails.
+	Note string
+
 	name string
 	file string // the budget file, as given
 	// old is the budget, valid unless outcome is BudgetMissing (or
@@ -49,9 +57,15 @@ type Verdict struct {
 	tightenBelow float64
 }
 
-// Failed reports whether the verdict fails the check: over the budget, no
-// budget at all, or room to tighten it with RESIDUE_STRICT_BUDGETS=1.
-func (v *Verdict) Failed() bool { return v.failed(os.Getenv(env.StrictBudgets) == "1") }
+// decide sets Failed and Note from the outcome, strict when
+// RESIDUE_STRICT_BUDGETS=1.
+func (v *Verdict) decide() *Verdict {
+	v.Failed = v.failed(os.Getenv(env.StrictBudgets) == "1")
+	if !v.Failed && (v.outcome == budgetLoose || v.outcome == budgetRecorded) {
+		v.Note = v.String()
+	}
+	return v
+}
 
 func (v *Verdict) failed(strict bool) bool {
 	switch v.outcome {
@@ -61,16 +75,6 @@ func (v *Verdict) failed(strict bool) bool {
 		return strict
 	}
 	return false
-}
-
-// Note is what a passing check should still tell: that the budget can be
-// tightened, or that it was recorded; "" when there is nothing to tell or
-// the check fails.
-func (v *Verdict) Note() string {
-	if v.Failed() || (v.outcome != budgetLoose && v.outcome != budgetRecorded) {
-		return ""
-	}
-	return v.String()
 }
 
 // String describes the verdict: a headline, the old and new figures, and
@@ -93,7 +97,7 @@ func (v *Verdict) String() string {
 			q, v.tightenBelow*100, v.file)
 		b.WriteString(v.changes())
 		fmt.Fprintf(&b, "\n  Record the new figures: %s=1 go test", env.UpdateBudgets)
-		if v.Failed() {
+		if v.Failed {
 			fmt.Fprintf(&b, "\n  (a failure because %s=1)", env.StrictBudgets)
 		}
 	case budgetMissing:
@@ -160,7 +164,7 @@ func CheckBudget(name string, m *Measurement, opts ...Option) (*Verdict, error) 
 			b[name] = m.Figures
 		})
 		v.outcome = budgetRecorded
-		return v, err
+		return v.decide(), err
 	}
 	budgets, err := readBudgets(c.budgetFile)
 	if err != nil {
@@ -177,7 +181,7 @@ func CheckBudget(name string, m *Measurement, opts ...Option) (*Verdict, error) 
 	default:
 		v.outcome = budgetHolds
 	}
-	return v, nil
+	return v.decide(), nil
 }
 
 func below(n, budget int64, fraction float64) bool {

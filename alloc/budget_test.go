@@ -20,12 +20,13 @@ func check(t *testing.T, path, name string, m *alloc.Measurement) *alloc.Verdict
 	return v
 }
 
-// failedStrict reports whether v fails with RESIDUE_STRICT_BUDGETS=1, and
-// says so in its message when it does.
-func failedStrict(t *testing.T, v *alloc.Verdict) bool {
+// failedStrict reports whether the check fails with
+// RESIDUE_STRICT_BUDGETS=1, and says so in its message when it does.
+func failedStrict(t *testing.T, check func() *alloc.Verdict) bool {
 	t.Setenv("RESIDUE_STRICT_BUDGETS", "1")
 	defer t.Setenv("RESIDUE_STRICT_BUDGETS", "")
-	failed := v.Failed()
+	v := check()
+	failed := v.Failed
 	if failed && !strings.Contains(v.String(), "(a failure because RESIDUE_STRICT_BUDGETS=1)") {
 		t.Errorf("a strict failure does not say why:\n%s", v)
 	}
@@ -46,7 +47,7 @@ func TestBudgetRoundTrip(t *testing.T) {
 
 	// Record.
 	t.Setenv("RESIDUE_UPDATE_BUDGETS", "1")
-	if v := check(t, path, "parse-header", measure(t, three)); !strings.HasPrefix(v.String(), `allocation budget "parse-header" recorded (`) || strings.Contains(v.String(), "→") || v.Note() == "" {
+	if v := check(t, path, "parse-header", measure(t, three)); !strings.HasPrefix(v.String(), `allocation budget "parse-header" recorded (`) || strings.Contains(v.String(), "→") || v.Note == "" {
 		t.Fatalf("record: %v", v)
 	}
 	check(t, path, "render page", measure(t, one))
@@ -65,11 +66,12 @@ func TestBudgetRoundTrip(t *testing.T) {
 
 	// Hold, then regress.
 	t.Setenv("RESIDUE_UPDATE_BUDGETS", "")
-	if v := check(t, path, "render page", measure(t, one)); !strings.Contains(v.String(), "holds") || failedStrict(t, v) {
+	renderPage := func() *alloc.Verdict { return check(t, path, "render page", measure(t, one)) }
+	if v := renderPage(); !strings.Contains(v.String(), "holds") || failedStrict(t, renderPage) {
 		t.Fatalf("within: %v", v)
 	}
 	v := check(t, path, "render page", measure(t, three))
-	if !strings.Contains(v.String(), "exceeded") || !v.Failed() || v.Note() != "" {
+	if !strings.Contains(v.String(), "exceeded") || !v.Failed || v.Note != "" {
 		t.Fatalf("over: %v", v)
 	}
 	msg := v.String()
@@ -89,8 +91,9 @@ func TestBudgetRoundTrip(t *testing.T) {
 	t.Log("\n" + msg)
 
 	// Well under: passes, unless strict.
-	v = check(t, path, "parse-header", measure(t, one))
-	if v.Failed() || v.Note() != v.String() || !failedStrict(t, v) {
+	slack := func() *alloc.Verdict { return check(t, path, "parse-header", measure(t, one)) }
+	v = slack()
+	if v.Failed || v.Note != v.String() || !failedStrict(t, slack) {
 		t.Fatalf("slack: %v", v)
 	}
 	if msg := v.String(); !strings.Contains(msg, `allocation budget "parse-header" can be tightened`) || !strings.Contains(msg, "objects: 3 → 1 (-2)") {
@@ -104,7 +107,7 @@ func TestBudgetRoundTrip(t *testing.T) {
 		t.Fatalf("tighten: %v", v)
 	}
 	t.Setenv("RESIDUE_UPDATE_BUDGETS", "")
-	if v := check(t, path, "parse-header", measure(t, one)); !strings.Contains(v.String(), "holds") || v.Failed() {
+	if v := check(t, path, "parse-header", measure(t, one)); !strings.Contains(v.String(), "holds") || v.Failed {
 		t.Fatalf("after tightening: %v", v)
 	}
 	if data, _ := os.ReadFile(path); !strings.Contains(string(data), `"parse-header": {"objects": 1, "bytes": 64}`) {
@@ -117,7 +120,7 @@ func TestBudgetMissingFails(t *testing.T) {
 	t.Setenv("RESIDUE_UPDATE_BUDGETS", "")
 	path := filepath.Join(t.TempDir(), "residue-budgets.json")
 	v := check(t, path, "nowhere", measure(t, func() {}))
-	if !v.Failed() {
+	if !v.Failed {
 		t.Fatalf("%v", v)
 	}
 	if !strings.Contains(v.String(), `no allocation budget "nowhere" in `+path) {

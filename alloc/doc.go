@@ -28,6 +28,6 @@
 // RESIDUE_UPDATE_BUDGETS and RESIDUE_STRICT_BUDGETS.
 //
 // A test binary built with -race allocates differently (sync.Pool drops
-// items at random there): every measurement then fails with ErrRace rather
-// than pass on figures that mean nothing.
+// items at random there): every measurement then fails rather than pass on
+// figures that mean nothing; SkipUnderRace skips such a test.
 package alloc

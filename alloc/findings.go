@@ -4,16 +4,20 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/text"
-	"github.com/residue-go/residue/probes"
 )
 
-// Title implements probes.Report.
-func (m *Measurement) Title() string { return "Allocations" }
+// section is the measurement as the combined checks see it
+// (probes.Report).
+type section Measurement
 
-// Findings implements probes.Report: one finding per budget the block went
-// past (AtMost, BytesAtMost, each AtMostIn).
-func (m *Measurement) Findings() []probes.Finding {
+func (m *section) Value() fmt.Stringer { return (*Measurement)(m) }
+func (m *section) Title() string       { return "Allocations" }
+
+// Findings lists one finding per budget the block went past (AtMost,
+// BytesAtMost, each AtMostIn).
+func (m *section) Findings() []probes.Finding {
 	if m == nil {
 		return nil
 	}
@@ -26,15 +30,14 @@ func (m *Measurement) Findings() []probes.Finding {
 		out = append(out, probes.Finding{Key: "bytes over budget", Count: 1,
 			Summary: fmt.Sprintf("%s, over the budget of %s", text.Bytes(m.Bytes), text.Bytes(b))})
 	}
-	for _, l := range m.Exceeded() {
+	for _, l := range (*Measurement)(m).Exceeded() {
 		out = append(out, probes.Finding{Key: "objects in " + l.Function + " over budget", Count: 1,
 			Summary: fmt.Sprintf("%d objects in %s, over the budget of %d", l.Objects, l.Function, l.AtMost)})
 	}
 	return out
 }
 
-// Counts implements probes.Report.
-func (m *Measurement) Counts() []probes.Count {
+func (m *section) Counts() []probes.Count {
 	return []probes.Count{{Name: "allocated objects", Value: m.Objects}, {Name: "allocated bytes", Value: m.Bytes}}
 }
 

@@ -12,8 +12,8 @@ import (
 
 	"github.com/residue-go/residue/internal/env"
 	"github.com/residue-go/residue/internal/memprof"
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/stack"
-	"github.com/residue-go/residue/probes"
 )
 
 // Figures are the heap allocations of one run: objects and bytes.
@@ -48,7 +48,7 @@ type Measurement struct {
 	Sites []Site
 	// Unattributed is what was allocated during a run at stacks too deep
 	// for the runtime's profiling depth to tell whether the block made them.
-	// It is not counted, and the measurement fails with ErrDeepStacks.
+	// It is not counted, and the measurement fails with errDeepStacks.
 	Unattributed Figures
 	// RuntimeCached is what the runtime allocated for the block's own
 	// bookkeeping because a cache of its was empty: wait records of channel
@@ -74,22 +74,22 @@ type Limit struct {
 	Sites []Site
 }
 
-// Exceeded reports whether the sites allocated more objects than the limit.
-func (l Limit) Exceeded() bool { return l.Objects > l.AtMost }
+// exceeded reports whether the sites allocated more objects than the limit.
+func (l Limit) exceeded() bool { return l.Objects > l.AtMost }
 
 // Exceeded returns the limits set with AtMostIn that the block went over.
 func (m *Measurement) Exceeded() []Limit {
 	var out []Limit
 	for _, l := range m.Limits {
-		if l.Exceeded() {
+		if l.exceeded() {
 			out = append(out, l)
 		}
 	}
 	return out
 }
 
-// Min returns the smallest objects and bytes over the measured runs.
-func (m *Measurement) Min() Figures {
+// least returns the smallest objects and bytes over the measured runs.
+func (m *Measurement) least() Figures {
 	f := m.Runs[0]
 	for _, r := range m.Runs[1:] {
 		f.Objects, f.Bytes = min(f.Objects, r.Objects), min(f.Bytes, r.Bytes)
@@ -97,14 +97,9 @@ func (m *Measurement) Min() Figures {
 	return f
 }
 
-// ErrRace is returned by every measurement in a binary built with -race.
-var ErrRace = errors.New("allocation figures are not exact under the race detector: " +
-	"this test binary was built with -race, where sync.Pool drops items at random and " +
-	"instrumentation changes what allocates; run this check in a build without -race")
-
-// ErrDeepStacks is wrapped by the error of a measurement during which
+// errDeepStacks is wrapped by the error of a measurement during which
 // allocations were made at stacks deeper than the runtime records.
-var ErrDeepStacks = errors.New("allocation stacks deeper than the runtime's profiling depth")
+var errDeepStacks = errors.New("allocation stacks deeper than the runtime's profiling depth")
 
 // Measure runs block on a goroutine of its own — Runs times measured (once
 // by default), each after WarmUp unmeasured runs — and returns the heap
@@ -119,8 +114,8 @@ var ErrDeepStacks = errors.New("allocation stacks deeper than the runtime's prof
 // descriptor is runtime bookkeeping, see Measurement.RuntimeCached).
 //
 // The error is set when the block panicked or called runtime.Goexit, when
-// the binary is built with -race (ErrRace), and when the figures cannot be
-// exact (ErrDeepStacks).
+// the binary is built with -race (see SkipUnderRace), and when the figures
+// cannot be exact (allocations at stacks deeper than the runtime records).
 func Measure(block func(), opts ...Option) (*Measurement, error) {
 	if block == nil {
 		return nil, errors.New("alloc.Measure: the block is a nil func")
@@ -130,7 +125,7 @@ func Measure(block func(), opts ...Option) (*Measurement, error) {
 		return nil, err
 	}
 	if env.Race {
-		return nil, ErrRace
+		return nil, env.ErrRace
 	}
 	m := &Measurement{WarmUps: c.warmUps, Budget: c.budget}
 	// The warm-up runs come after the probe's Before, whose garbage
@@ -180,7 +175,7 @@ func Measure(block func(), opts ...Option) (*Measurement, error) {
 }
 
 // probe measures the allocations of one run of a block, as a probes.Probe
-// (made through Kind, so that it runs beside the other probes of a combined
+// (made through kind, so that it runs beside the other probes of a combined
 // check).
 //
 // Before makes the runtime record every allocation (runtime.MemProfileRate
@@ -195,12 +190,12 @@ type probe struct {
 	result  *Measurement
 }
 
-// Kind registers the probe with the combined checks, where it runs only
+// kind registers the probe with the combined checks, where it runs only
 // when one of its options (a budget) is given.
-var Kind = func() probes.Kind {
+var kind = func() probes.Kind {
 	k := probes.NewKind(name, newProbe)
 	k.OnDemand = true
-	return k
+	return probes.Register(k)
 }()
 
 // newProbe returns a probe ready for one run. Of the options, AtMost,
@@ -213,13 +208,13 @@ func newProbe(opts ...Option) (*probe, error) {
 
 // Report returns the figures of the last run (a *Measurement), nil before
 // one.
-func (p *probe) Report() probes.Report { return probes.ReportOf(p.result) }
+func (p *probe) Report() probes.Report { return probes.ReportOf((*section)(p.result)) }
 
 // Before implements probes.Probe.
 func (p *probe) Before(r *probes.Run) error {
 	p.result = nil
 	if env.Race {
-		return ErrRace
+		return env.ErrRace
 	}
 	p.release = memprof.RecordAllocations()
 	p.before = memprof.SumByStack(memprof.MemProfile())
@@ -291,7 +286,7 @@ func (p *probe) After(r *probes.Run) error {
 	if m.Unattributed.Objects > 0 {
 		return fmt.Errorf("%w: %s were allocated during the run at stacks too deep to tell whether the block "+
 			"made them; raise the runtime's depth with GODEBUG=profstackdepth=1024",
-			ErrDeepStacks, m.Unattributed)
+			errDeepStacks, m.Unattributed)
 	}
 	return nil
 }

@@ -7,7 +7,7 @@ import (
 )
 
 // SkipUnderRace skips t, saying why, when the test binary is built with
-// -race, where every measurement fails with ErrRace; it does nothing
+// -race, where every measurement fails; it does nothing
 // otherwise. Call it first in a test that checks allocations:
 //
 //	func TestParseDoesNotAllocate(t *testing.T) {
@@ -17,6 +17,6 @@ import (
 func SkipUnderRace(t testing.TB) {
 	if env.Race {
 		t.Helper()
-		t.Skip(ErrRace.Error())
+		t.Skip(env.ErrRace.Error())
 	}
 }

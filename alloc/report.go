@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/text"
-	"github.com/residue-go/residue/probes"
 )
 
 // maxSitesShown bounds how many sites String and formatSites list; the rest
@@ -33,7 +33,7 @@ func (m *Measurement) String() string {
 		fmt.Fprintf(&b, " in %s", text.Plural(int64(len(m.Sites)), "site", "sites"))
 	}
 	if len(m.Runs) > 1 {
-		lo := m.Min()
+		lo := m.least()
 		fmt.Fprintf(&b, " (the most of %d measured runs; the least was %s)", len(m.Runs), lo)
 	}
 	if m.WarmUps > 0 {
@@ -62,7 +62,7 @@ func (m *Measurement) String() string {
 //	                     from parse.Header  parse/parse.go:41
 func (l Limit) String() string {
 	verdict := "within"
-	if l.Exceeded() {
+	if l.exceeded() {
 		verdict = "over"
 	}
 	s := fmt.Sprintf("%s in %s, %s the limit of %s", l.Figures, l.Function, verdict, text.Plural(l.AtMost, "object", "objects"))

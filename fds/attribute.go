@@ -7,25 +7,22 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/stack"
-	"github.com/residue-go/residue/probes"
 )
 
-// Origin says how a descriptor is known to be the block's.
-type Origin string
-
-// The origins of a descriptor the block left; the zero Origin is none.
+// The ways a descriptor is known to be the block's (FD.By).
 const (
-	// ByBlock: opened on the block's goroutine (for a run adopted by a
+	// byBlock: opened on the block's goroutine (for a run adopted by a
 	// test, on the test's goroutine or a subtest's).
-	ByBlock Origin = "block"
-	// ByGoroutine: opened by a goroutine the block started.
-	ByGoroutine Origin = "goroutine"
-	// ByListener: accepted by a listener the block opened.
-	ByListener Origin = "listener"
-	// ByAlone: new while the block ran, no creation stack ties it to anyone,
+	byBlock = "block"
+	// byGoroutine: opened by a goroutine the block started.
+	byGoroutine = "goroutine"
+	// byListener: accepted by a listener the block opened.
+	byListener = "listener"
+	// byAlone: new while the block ran, no creation stack ties it to anyone,
 	// and no other probed block ran.
-	ByAlone Origin = "alone"
+	byAlone = "alone"
 )
 
 // role is what kind of descriptor a creation stack makes, or a descriptor is.
@@ -227,7 +224,7 @@ func (a *attribution) decideAccepted() {
 				c.decided, c.mine = true, l.mine
 				c.fd.AcceptedBy = l.fd.Num
 				if c.mine {
-					c.fd.By = ByListener
+					c.fd.By = byListener
 					setOpened(c.fd, accepts)
 				}
 				break
@@ -460,22 +457,22 @@ func (a *attribution) decideGroup(rl role, pr proto) {
 			otherN += s.count
 		}
 	}
-	by := ByGoroutine
+	by := byGoroutine
 	for _, s := range my {
 		if s.owner == ownedByRun {
-			by = ByBlock
+			by = byBlock
 		}
 	}
-	claim := func(c *candidate, by Origin, oneOf []int) {
+	claim := func(c *candidate, by string, oneOf []int) {
 		c.mine, c.fd.By, c.fd.OneOf = true, by, oneOf
-		if by != ByAlone {
+		if by != byAlone {
 			setOpened(c.fd, my)
 		}
 	}
 	switch {
 	case myN == 0 && otherN == 0 && a.alone:
 		for _, c := range group {
-			claim(c, ByAlone, nil)
+			claim(c, byAlone, nil)
 		}
 	case myN == 0:
 	case otherN == 0:

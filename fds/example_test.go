@@ -16,6 +16,6 @@ func ExampleFind() {
 		panic(err)
 	}
 	defer f.Close()
-	fmt.Println(report.Leaked(), report.FDs[0].Kind, report.FDs[0].Path)
+	fmt.Println(len(report.FDs) > 0, report.FDs[0].Kind, report.FDs[0].Path)
 	// Output: true device /dev/null
 }

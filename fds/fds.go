@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/residue-go/residue/internal/memprof"
-	"github.com/residue-go/residue/probes"
+	"github.com/residue-go/residue/internal/probes"
 )
 
 // FD is a file descriptor the block opened and left open.
@@ -35,10 +35,14 @@ type FD struct {
 	// descriptor: the stack, innermost first, from the go statement that
 	// started it down to the block's own frame.
 	StartedAt []probes.Frame
-	// By says how the descriptor is known to be the block's: ByBlock,
-	// ByGoroutine, ByListener or ByAlone; empty for descriptors that are not
-	// the block's (Report.Others).
-	By Origin
+	// By says how the descriptor is known to be the block's: "block"
+	// (opened on the block's goroutine, or for a run adopted by a test, on
+	// the test's goroutine or a subtest's), "goroutine" (by a goroutine the
+	// block started), "listener" (accepted by a listener the block opened)
+	// or "alone" (new while the block ran, no creation stack ties it to
+	// anyone, and no other probed block ran); empty for descriptors that
+	// are not the block's (Report.Others).
+	By string
 	// AcceptedBy is the fd of the listener that accepted this connection,
 	// when that listener is still open; else -1.
 	AcceptedBy int
@@ -98,9 +102,6 @@ type Report struct {
 	peers map[int]peer // other descriptors named as peers, by number
 }
 
-// Leaked reports whether any descriptor was left open.
-func (r *Report) Leaked() bool { return r != nil && len(r.FDs) > 0 }
-
 // probe finds the file descriptors a block opened that are still open once
 // it has returned and the settle window has passed. It implements probes.Probe.
 //
@@ -116,15 +117,14 @@ type probe struct {
 	report      *Report
 
 	before    []fdEntry
-	baseline  map[stackKey]int64
-	release   func()
+	baseline  memprof.Objects
 	hold      *holdTicket
 	run       *fdRun
 	beforeErr error
 }
 
-// Kind registers the probe with the combined checks.
-var Kind = probes.NewKind(name, newProbe)
+// kind registers the probe with the combined checks.
+var kind = probes.Register(probes.NewKind(name, newProbe))
 
 // newProbe returns a probe of every kind of file descriptor. An invalid
 // option is an error naming it.
@@ -133,30 +133,21 @@ func newProbe(opts ...Option) (*probe, error) {
 	return &probe{cfg: cfg}, err
 }
 
-// newSocketProbe returns a probe of sockets only.
-func newSocketProbe(opts ...Option) (*probe, error) {
+// socketKind is the probe of sockets only, for the LeakSockets matcher;
+// the combined checks run kind.
+var socketKind = probes.Register(probes.NewKind("sockets", func(opts ...Option) (*probe, error) {
 	cfg, err := newConfig(opts)
 	return &probe{cfg: cfg, socketsOnly: true}, err
-}
+}))
 
 // Report returns what the last run left (a *Report), or nil before a run.
-func (p *probe) Report() probes.Report { return probes.ReportOf(p.report) }
+func (p *probe) Report() probes.Report { return probes.ReportOf((*section)(p.report)) }
 
 // Find runs block once and reports the file descriptors of every kind it
 // left open. The error is set when the block panicked or called
 // runtime.Goexit, or when the descriptor table could not be read.
 func Find(block func(), opts ...Option) (*Report, error) {
-	return probes.Find[*Report](Kind, block, opts)
-}
-
-// FindSockets runs block once and reports the sockets it left open.
-func FindSockets(block func(), opts ...Option) (*Report, error) {
-	p, err := newSocketProbe(opts...)
-	if err != nil {
-		return nil, err
-	}
-	_, err = probes.Exec(block, p)
-	return p.report, err
+	return probes.Typed[*Report](probes.Find(kind, block, opts))
 }
 
 // primeNetpoller makes the runtime create its netpoller descriptors (epoll
@@ -175,9 +166,13 @@ func (p *probe) Before(r *probes.Run) error {
 	primeNetpoller()
 	p.hold = joinHold(r)
 	p.run = startFDRun(r)
-	p.baseline = allocBaseline()
+	// Published counts, without a GC: allocations since the last cycle
+	// that matter, still in use under the run's own marker, can only come
+	// from an earlier run with the same marker, and every run that reports
+	// descriptors flushes the profile (runHeapRecords) before it ends.
+	p.baseline = memprof.PublishedObjects()
 	p.before, p.beforeErr = snapshot()
-	p.release = memprof.RecordAllocations()
+	r.RecordAllocations()
 	return nil
 }
 
@@ -191,14 +186,13 @@ const quietFor = 5 * time.Millisecond
 // would be reported are open.
 func (p *probe) After(r *probes.Run) error {
 	p.hold.returned()
-	p.release()
 	defer p.run.end()
 	if p.beforeErr != nil {
 		p.hold.leave()
 		return p.beforeErr
 	}
 	s := settling{p: p, r: r, known: map[fdEntry]*candidate{}, skip: map[fdEntry]bool{}, t: &netTables{}}
-	probes.Settle(p.cfg.within, s.check)
+	r.Settle(p.cfg.within, s.check)
 	rep, err := s.report()
 	held := p.hold.leave()
 	if err != nil {
@@ -207,7 +201,7 @@ func (p *probe) After(r *probes.Run) error {
 	rep.Held = held
 	rep.Waited = time.Since(r.Returned())
 	p.report = rep
-	if rep.Leaked() || len(rep.Others) > 0 {
+	if len(rep.FDs) > 0 || len(rep.Others) > 0 {
 		rehold()
 	}
 	return nil

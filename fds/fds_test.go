@@ -21,7 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/residue-go/residue/fds"
-	"github.com/residue-go/residue/probes"
+	"github.com/residue-go/residue/internal/probes"
 )
 
 // nextLine returns the line after the caller's: write it just above the
@@ -132,15 +132,15 @@ func TestFindFDsDescribesEachKindAndWhereTheBlockOpenedIt(t *testing.T) {
 		t.Helper()
 		fd := reported(t, report, fdOf(t, x))
 		for _, s := range summary {
-			if !strings.Contains(fd.Summary(), s) {
-				t.Errorf("fd %d: summary %q lacks %q", fd.Num, fd.Summary(), s)
+			if !strings.Contains(fds.SummaryOf(fd), s) {
+				t.Errorf("fd %d: summary %q lacks %q", fd.Num, fds.SummaryOf(fd), s)
 			}
 		}
 		if line != 0 {
 			if at := openedAt(fd); at.Line != line || !strings.HasSuffix(at.File, "fds_test.go") {
-				t.Errorf("fd %d (%s) opened at %s, want fds_test.go:%d\n%s", fd.Num, fd.Summary(), at.Location(), line, report)
+				t.Errorf("fd %d (%s) opened at %s, want fds_test.go:%d\n%s", fd.Num, fds.SummaryOf(fd), at.Location(), line, report)
 			}
-			if fd.By != fds.ByBlock {
+			if fd.By != "block" {
 				t.Errorf("fd %d: By = %q, want block", fd.Num, fd.By)
 			}
 		}
@@ -155,7 +155,7 @@ func TestFindFDsDescribesEachKindAndWhereTheBlockOpenedIt(t *testing.T) {
 	if d.Socket.PeerFD != a.Num || a.Socket.PeerFD != d.Num {
 		t.Errorf("peers: dialed %d has peer %d, accepted %d has peer %d", d.Num, d.Socket.PeerFD, a.Num, a.Socket.PeerFD)
 	}
-	if a.By != fds.ByListener || a.AcceptedBy != l.Num {
+	if a.By != "listener" || a.AcceptedBy != l.Num {
 		t.Errorf("accepted: By %q AcceptedBy %d, want listener %d", a.By, a.AcceptedBy, l.Num)
 	}
 	check(file, fileLine, "file "+filepath.Join(dir, "data.txt"))
@@ -203,7 +203,7 @@ func TestCleanBlockLeavesNothingAndEarlierDescriptorsNeverCount(t *testing.T) {
 		reopened, _ := os.Open(os.DevNull) // may take the number just freed
 		reopened.Close()
 	}, fds.Within(0))
-	if err != nil || report.Leaked() {
+	if err != nil || len(report.FDs) > 0 {
 		t.Fatalf("err %v, report:\n%s", err, report)
 	}
 	if got := report.String(); got != "The block left no file descriptors open." {
@@ -244,7 +244,7 @@ func TestDroppedSocketIsReportedEveryTimeAndCleanBlockNever(t *testing.T) {
 			t.Fatalf("leaking run %d: err %v, report:\n%s", i, err, r)
 		}
 		r, err = fds.FindSockets(clean, fds.Within(0))
-		if err != nil || r.Leaked() {
+		if err != nil || len(r.FDs) > 0 {
 			t.Fatalf("clean run %d: err %v, report:\n%s", i, err, r)
 		}
 	}
@@ -261,7 +261,7 @@ func TestEarlierDescriptorsClosedByAGCAreNotTheBlocks(t *testing.T) {
 		c, _ := net.Dial("tcp", ln.Addr().String())
 		num = fdOf(t, c)
 	}, fds.Within(0))
-	if !r.Leaked() {
+	if len(r.FDs) == 0 {
 		t.Fatalf("not reported")
 	}
 	runtime.GC()
@@ -319,7 +319,7 @@ func TestIdleHTTPConnsAreNamedAndCanBeAllowed(t *testing.T) {
 		client := &http.Client{Transport: &http.Transport{}}
 		defer client.CloseIdleConnections()
 		r, err := fds.FindSockets(get(client, true), fds.Within(50*time.Millisecond), fds.IgnoringIdleHTTPConns())
-		if err != nil || r.Leaked() {
+		if err != nil || len(r.FDs) > 0 {
 			t.Fatalf("err %v, report:\n%s", err, r)
 		}
 	})
@@ -329,7 +329,7 @@ func TestIdleHTTPConnsAreNamedAndCanBeAllowed(t *testing.T) {
 			get(client, true)()
 			client.CloseIdleConnections()
 		}, fds.Within(time.Second))
-		if err != nil || r.Leaked() {
+		if err != nil || len(r.FDs) > 0 {
 			t.Fatalf("err %v, report:\n%s", err, r)
 		}
 	})
@@ -375,7 +375,7 @@ func TestIgnoringFDAndPath(t *testing.T) {
 	}
 	left.close()
 	r, _ = fds.Find(block, fds.Within(0), fds.IgnoringFD(num), fds.IgnoringPath(filepath.Join(dir, "cache-*.db")))
-	if r.Leaked() {
+	if len(r.FDs) > 0 {
 		t.Fatalf("IgnoringFD(%d): report:\n%s", num, r)
 	}
 }
@@ -387,7 +387,7 @@ func TestFindSocketsLooksAtSocketsOnly(t *testing.T) {
 		f, _ := os.Open(os.DevNull)
 		left.keep(f)
 	}, fds.Within(0))
-	if err != nil || r.Leaked() {
+	if err != nil || len(r.FDs) > 0 {
 		t.Fatalf("err %v, report:\n%s", err, r)
 	}
 	if got := r.String(); got != "The block left no sockets open." {
@@ -405,7 +405,7 @@ func TestRawDescriptorIsReportedWithoutStack(t *testing.T) {
 		t.Fatalf("err %v, report:\n%s", err, r)
 	}
 	fd := r.FDs[0]
-	if fd.Num != num || fd.Kind != "eventfd" || fd.By != fds.ByAlone || fd.Opened != nil {
+	if fd.Num != num || fd.Kind != "eventfd" || fd.By != "alone" || fd.Opened != nil {
 		t.Errorf("got %+v", fd)
 	}
 	if !strings.Contains(r.String(), "left no creation stack") {
@@ -421,7 +421,7 @@ func TestSettleWindowWaitsForAsynchronousClose(t *testing.T) {
 		c, _ = net.Dial("tcp", ln.Addr().String())
 		time.AfterFunc(30*time.Millisecond, func() { c.Close() })
 	}, fds.Within(2*time.Second))
-	if err != nil || r.Leaked() {
+	if err != nil || len(r.FDs) > 0 {
 		t.Fatalf("err %v, report:\n%s", err, r)
 	}
 	if r.Waited < 30*time.Millisecond || r.Waited > time.Second {
@@ -486,7 +486,7 @@ func TestParallelBlocksAreNotConfused(t *testing.T) {
 			t.Fatalf("block %d: %v", i, errs[i])
 		}
 		if i%3 == 2 {
-			if r.Leaked() {
+			if len(r.FDs) > 0 {
 				t.Errorf("clean block %d reported:\n%s", i, r)
 			}
 			continue
@@ -537,7 +537,7 @@ func TestCreationLineFoundUnderADeepStack(t *testing.T) {
 		t.Fatalf("err %v, report:\n%s", err, r)
 	}
 	fd := r.FDs[0]
-	if fd.By != fds.ByBlock || len(fd.Opened) < 40 {
+	if fd.By != "block" || len(fd.Opened) < 40 {
 		t.Fatalf("By %q, %d frames:\n%s", fd.By, len(fd.Opened), r)
 	}
 	found := false
@@ -560,7 +560,7 @@ func TestNetpollerIsNotTheBlocks(t *testing.T) {
 				f.Close()
 			}
 		}, fds.Within(0))
-		if err != nil || r.Leaked() {
+		if err != nil || len(r.FDs) > 0 {
 			t.Fatalf("err %v, report:\n%s", err, r)
 		}
 		return

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/stack"
-	"github.com/residue-go/residue/probes"
 )
 
 // The runtime closes an os.File or net.Conn that became unreachable without
@@ -359,7 +359,7 @@ func busy(g *stack.Goroutine) bool {
 }
 
 // finishFrame is on the stack of a goroutine that is finishing a run.
-const finishFrame = "github.com/residue-go/residue/probes.(*Run).Finish("
+const finishFrame = "github.com/residue-go/residue/internal/probes.(*Run).Finish("
 
 // lookedAt reports whether a stop-the-world seen now, and made since the
 // tick at since, may be a block's look at every goroutine: every run's block

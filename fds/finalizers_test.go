@@ -52,7 +52,7 @@ func TestBlockThatWaitsForItsFinalizerRunsAsWithoutAProbe(t *testing.T) {
 		_ = c
 		runtime.GC()
 	}, fds.Within(0))
-	if !r.Leaked() {
+	if len(r.FDs) == 0 {
 		t.Fatalf("dropped socket not reported:\n%s", r)
 	}
 	for _, kind := range []string{"finalizer", "cleanup"} {
@@ -61,7 +61,7 @@ func TestBlockThatWaitsForItsFinalizerRunsAsWithoutAProbe(t *testing.T) {
 				failed := false
 				start := time.Now()
 				r, err := find(waitForOwn(kind, &failed), fds.Within(0))
-				if err != nil || failed || r.Leaked() {
+				if err != nil || failed || len(r.FDs) > 0 {
 					t.Fatalf("waited %v for its %s (failed %v), err %v, report:\n%s", time.Since(start), kind, failed, err, r)
 				}
 				if took := time.Since(start); took > time.Second {
@@ -93,7 +93,7 @@ func TestCleanVerdictForcesNoGC(t *testing.T) {
 		s.Close()
 		c.Close()
 	}
-	if r, err := fds.Find(clean, fds.Within(0)); err != nil || r.Leaked() {
+	if r, err := fds.Find(clean, fds.Within(0)); err != nil || len(r.FDs) > 0 {
 		t.Fatalf("err %v, report:\n%s", err, r)
 	}
 	// A run that leaves a dropped socket, whose finalizer then runs.
@@ -101,7 +101,7 @@ func TestCleanVerdictForcesNoGC(t *testing.T) {
 		c, _ := net.Dial("tcp", ln.Addr().String())
 		_ = c
 		runtime.GC()
-	}, fds.Within(0)); !r.Leaked() {
+	}, fds.Within(0)); len(r.FDs) == 0 {
 		t.Fatalf("dropped socket not reported:\n%s", r)
 	}
 	if s, _ := ln.Accept(); s != nil {
@@ -110,7 +110,7 @@ func TestCleanVerdictForcesNoGC(t *testing.T) {
 	runtime.GC()
 	before := gcCycles()
 	for range 50 {
-		if r, err := fds.Find(clean, fds.Within(time.Second)); err != nil || r.Leaked() {
+		if r, err := fds.Find(clean, fds.Within(time.Second)); err != nil || len(r.FDs) > 0 {
 			t.Fatalf("err %v, report:\n%s", err, r)
 		}
 	}
@@ -130,7 +130,7 @@ func TestSettleWindowIsWaitedOnlyForWhatWouldBeReported(t *testing.T) {
 		f, _ := os.Create(filepath.Join(dir, "cache.db"))
 		left.keep(f)
 	}, fds.Within(2*time.Second), fds.IgnoringPath(filepath.Join(dir, "*.db")))
-	if err != nil || r.Leaked() {
+	if err != nil || len(r.FDs) > 0 {
 		t.Fatalf("err %v, report:\n%s", err, r)
 	}
 	if took := time.Since(start); took > time.Second {
@@ -157,7 +157,7 @@ func TestSettleWindowIsWaitedOnlyForWhatWouldBeReported(t *testing.T) {
 		left.keep(s)
 	}, fds.Within(2*time.Second))
 	close(release)
-	if err != nil || r.Leaked() {
+	if err != nil || len(r.FDs) > 0 {
 		t.Fatalf("err %v, report:\n%s", err, r)
 	}
 	if took := time.Since(start); took > time.Second {
@@ -209,7 +209,7 @@ func TestManyParallelBlocksAreExactOrSaySo(t *testing.T) {
 			continue
 		}
 		if i%3 != 0 {
-			if r.Leaked() {
+			if len(r.FDs) > 0 {
 				t.Errorf("clean block %d blamed:\n%s", i, r)
 			}
 			continue
@@ -245,7 +245,7 @@ func TestAnotherBlockingFinalizerCostsOneWait(t *testing.T) {
 	defer close(release)
 	start := time.Now()
 	for range 4 {
-		if r, err := fds.Find(func() {}, fds.Within(0)); err != nil || r.Leaked() {
+		if r, err := fds.Find(func() {}, fds.Within(0)); err != nil || len(r.FDs) > 0 {
 			t.Fatalf("err %v, report:\n%s", err, r)
 		}
 	}
@@ -287,7 +287,7 @@ func TestALookForGoroutinesLeftFindsNoneOfTheProbes(t *testing.T) {
 		var looks int
 		var left string
 		r, err := fds.Find(func() { looks, left = lookForGoroutinesLeft() }, fds.Within(0))
-		if err != nil || r.Leaked() || !r.Held {
+		if err != nil || len(r.FDs) > 0 || !r.Held {
 			t.Fatalf("run %d: err %v, report:\n%s", i, err, r)
 		}
 		if left != "" {
@@ -301,7 +301,7 @@ func TestALookForGoroutinesLeftFindsNoneOfTheProbes(t *testing.T) {
 			_ = c
 			runtime.GC()
 		}, fds.Within(0))
-		if !r.Leaked() {
+		if len(r.FDs) == 0 {
 			t.Fatalf("run %d: dropped socket not reported:\n%s", i, r)
 		}
 	}
@@ -318,7 +318,7 @@ func TestGoleakInsideABlockFindsNoneOfTheProbes(t *testing.T) {
 	before := goleak.IgnoreCurrent()
 	var err error
 	r, ferr := fds.Find(func() { err = goleak.Find(before) }, fds.Within(0))
-	if ferr != nil || r.Leaked() || !r.Held {
+	if ferr != nil || len(r.FDs) > 0 || !r.Held {
 		t.Fatalf("err %v, report:\n%s", ferr, r)
 	}
 	if err != nil {

@@ -4,24 +4,28 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/residue-go/residue/probes"
+	"github.com/residue-go/residue/internal/probes"
 )
 
-// Title implements probes.Report.
-func (r *Report) Title() string {
+// section is the report as the combined checks see it (probes.Report).
+type section Report
+
+func (r *section) Value() fmt.Stringer { return (*Report)(r) }
+
+func (r *section) Title() string {
 	if r.SocketsOnly {
 		return "Sockets"
 	}
 	return "File descriptors"
 }
 
-// Findings implements probes.Report: one finding per kind of descriptor and
+// Findings lists one finding per kind of descriptor and
 // function that opened it, counting the descriptors.
-func (r *Report) Findings() []probes.Finding {
+func (r *section) Findings() []probes.Finding {
 	if r == nil {
 		return nil
 	}
-	out := probes.GroupFindings(len(r.FDs), func(i int) string { return r.FDs[i].key() }, func(i int) string { return r.FDs[i].Summary() })
+	out := probes.GroupFindings(len(r.FDs), func(i int) string { return r.FDs[i].key() }, func(i int) string { return r.FDs[i].summary() })
 	for i := range out {
 		if n := out[i].Count; n > 1 {
 			out[i].Summary += fmt.Sprintf(" and %d more like it", n-1)
@@ -30,8 +34,7 @@ func (r *Report) Findings() []probes.Finding {
 	return out
 }
 
-// Figures implements probes.Report.
-func (r *Report) Counts() []probes.Count {
+func (r *section) Counts() []probes.Count {
 	return []probes.Count{{Name: "descriptors", Value: int64(len(r.FDs))}}
 }
 

@@ -6,7 +6,7 @@ import (
 	"sync"
 
 	"github.com/residue-go/residue/internal/memprof"
-	"github.com/residue-go/residue/probes"
+	"github.com/residue-go/residue/internal/probes"
 )
 
 // The constructors whose allocations mark the creation of a descriptor's Go
@@ -32,42 +32,11 @@ func isConstructorPC(pc uintptr) bool {
 	return ok
 }
 
-// stackKey identifies a recorded stack by its first 32 program counters.
-type stackKey uint64
-
-func keyOf(pcs *[32]uintptr) stackKey {
-	h := uint64(14695981039346656037)
-	for _, pc := range pcs {
-		h ^= uint64(pc)
-		h *= 1099511628211
-	}
-	return stackKey(h)
-}
-
-// allocBaseline returns, per allocation stack, how many objects it has
-// allocated so far. The difference after the block counts what the run
-// allocated.
-//
-// It runs no GC, so allocations made since the last GC are not in it yet;
-// those that matter, still in use under the run's own marker, can only come
-// from an earlier run with the same marker, and every run that reports
-// descriptors flushes the profile (runHeapRecords) before it ends.
-func allocBaseline() map[stackKey]int64 {
-	recs := memprof.PublishedMemProfile()
-	out := make(map[stackKey]int64, len(recs))
-	for i := range recs {
-		// Stacks deeper than 32 frames that differ only below the cut (two
-		// runs' marker frames, say) share a key: their counts add up.
-		out[keyOf(&recs[i].Stack0)] += recs[i].AllocObjects
-	}
-	return out
-}
-
 // heapRecord is one record of the memory profile, with its full stack (the
 // records runtime.MemProfile returns stop at 32 frames, which a deep test
 // stack exceeds before it reaches the block).
 type heapRecord struct {
-	key           stackKey
+	key           memprof.Key
 	inUse, allocs int64
 	frames        []probes.Frame
 }
@@ -86,18 +55,15 @@ type runAllocations struct {
 // since the baseline. Stacks that fit runtime.MemProfile's 32 frames are
 // symbolized directly; when a descriptor's is cut there, the heap profile's
 // text form, which has every frame, is read instead.
-func runHeapRecords(baseline map[stackKey]int64) runAllocations {
+func runHeapRecords(baseline memprof.Objects) runAllocations {
 	var out runAllocations
 	cut := false
 	recs := memprof.MemProfile()
 	// What each key gained since the baseline (keys are shared by stacks
 	// deeper than 32 frames that differ only below the cut).
-	gained := make(map[stackKey]int64, len(recs))
-	for i := range recs {
-		gained[keyOf(&recs[i].Stack0)] += recs[i].AllocObjects
-	}
+	gained := memprof.ObjectsOf(recs)
 	for _, r := range recs {
-		k := keyOf(&r.Stack0)
+		k := memprof.KeyOf(&r.Stack0)
 		delta := min(r.AllocObjects, gained[k]-baseline[k])
 		if delta <= 0 {
 			continue
@@ -126,7 +92,7 @@ func runHeapRecords(baseline map[stackKey]int64) runAllocations {
 			}
 			var key [32]uintptr
 			copy(key[:], r.Stack)
-			k := keyOf(&key)
+			k := memprof.KeyOf(&key)
 			if g := gained[k] - baseline[k]; g > 0 && r.InUseObjects > 0 {
 				out.fds = append(out.fds, heapRecord{key: k, inUse: r.InUseObjects, allocs: min(r.AllocObjects, g), frames: memprof.Symbolize(r.Stack)})
 			}

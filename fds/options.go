@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/residue-go/residue/probes"
+	"github.com/residue-go/residue/internal/probes"
 )
 
 // defaultWithin is the default settle window: how long the probe waits for
@@ -14,7 +14,7 @@ import (
 const defaultWithin = time.Second
 
 // Option configures the descriptor probe (LeakSockets, LeakFileDescriptors,
-// Find, FindSockets). Make one with the functions of this package.
+// Find). Make one with the functions of this package.
 type Option = probes.Setting[config]
 
 // name is the probe's name in options and messages.

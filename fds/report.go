@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/text"
-	"github.com/residue-go/residue/probes"
 )
 
 // paths returns the paths IgnoringPath matches against.
@@ -24,9 +24,9 @@ func (fd *FD) paths() []string {
 	return ps
 }
 
-// Summary describes the descriptor in one line, without its origin:
+// summary describes the descriptor in one line, without its origin:
 // "fd 9: tcp4 127.0.0.1:40042 → 127.0.0.1:6379 ESTABLISHED".
-func (fd *FD) Summary() string {
+func (fd *FD) summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "fd %d: ", fd.Num)
 	if s := fd.Socket; s != nil {
@@ -116,7 +116,7 @@ func (r *Report) String() string {
 	if r.SocketsOnly {
 		what = "socket"
 	}
-	if !r.Leaked() {
+	if r == nil || len(r.FDs) == 0 {
 		return fmt.Sprintf("The block left no %ss open.", what)
 	}
 	var b strings.Builder
@@ -148,7 +148,7 @@ func (r *Report) String() string {
 				fmt.Fprintf(&b, "    … and %d more\n", len(r.Others)-i)
 				break
 			}
-			fmt.Fprintf(&b, "    %s\n", r.Others[i].Summary())
+			fmt.Fprintf(&b, "    %s\n", r.Others[i].summary())
 		}
 	}
 	return b.String()
@@ -160,7 +160,7 @@ func (r *Report) writeOrigin(b *strings.Builder, o *origin) {
 			fmt.Fprintf(b, "… and %d more opened the same way\n", len(o.fds)-i)
 			break
 		}
-		b.WriteString(fd.Summary())
+		b.WriteString(fd.summary())
 		b.WriteString("\n")
 		r.writePeer(b, fd)
 	}
@@ -180,7 +180,7 @@ func (r *Report) writeOrigin(b *strings.Builder, o *origin) {
 		for _, f := range alts {
 			writeOpened(b, fd, f)
 		}
-	case fd.By == ByAlone:
+	case fd.By == byAlone:
 		b.WriteString("    opened while the block ran, by a goroutine or a system call that left no creation stack (no other probed block was running)\n")
 	}
 }
@@ -194,7 +194,7 @@ func (r *Report) writePeer(b *strings.Builder, fd *FD) {
 	if !ok {
 		return
 	}
-	fmt.Fprintf(b, "    its peer is in this process: %s", p.fd.Summary())
+	fmt.Fprintf(b, "    its peer is in this process: %s", p.fd.summary())
 	switch {
 	case p.before:
 		b.WriteString(", open before the block ran")
@@ -220,7 +220,7 @@ func (fd *FD) hints() []string {
 		hs = append(hs, "the listener of an httptest.Server that was not closed: call its Close method (defer srv.Close())")
 	case s != nil && s.Listening:
 		hs = append(hs, "a listener that was not closed: call its Close method")
-	case fd.By == ByListener:
+	case fd.By == byListener:
 		hs = append(hs, fmt.Sprintf("accepted by listener fd %d, opened by the block: a server connection that is still being served", fd.AcceptedBy))
 	}
 	if s != nil && s.State == "CLOSE_WAIT" {
@@ -265,11 +265,11 @@ func writeOpened(b *strings.Builder, fd *FD, frames []probes.Frame) {
 		who = "the test"
 	}
 	switch fd.By {
-	case ByBlock:
+	case byBlock:
 		fmt.Fprintf(b, "    opened by %s at %s\n", who, last.Location())
-	case ByListener:
+	case byListener:
 		b.WriteString("    accepted by the server goroutine at:\n")
-	case ByGoroutine:
+	case byGoroutine:
 		if st := fd.StartedAt; len(st) > 0 {
 			fmt.Fprintf(b, "    opened by a goroutine %s started: go statement at %s, reached from %s at %s\n",
 				who, st[0].Location(), who, st[len(st)-1].Location())

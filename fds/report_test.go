@@ -55,11 +55,11 @@ func TestManyDescriptorsFromOneLineMakeAShortMessage(t *testing.T) {
 		t.Errorf("%d stacks shown, want 1:\n%s", n, msg)
 	}
 	var total int
-	for _, f := range r.Findings() {
+	for _, f := range fds.FindingsOf(r) {
 		total += f.Count
 	}
-	if total != 2*pairs || len(r.Findings()) != 1 {
-		t.Errorf("findings %+v", r.Findings())
+	if total != 2*pairs || len(fds.FindingsOf(r)) != 1 {
+		t.Errorf("findings %+v", fds.FindingsOf(r))
 	}
 	if at := openedAt(&r.FDs[0]); at.Line != line {
 		t.Errorf("opened at %s, want line %d", at.Location(), line)

@@ -3,7 +3,7 @@
 // directory, each with the line of the block that created it.
 //
 //	report, err := files.Find(func() { os.WriteFile(filepath.Join(os.TempDir(), "out.json"), data, 0o644) })
-//	if err == nil && report.Leaked() {
+//	if err == nil && len(report.Paths) > 0 {
 //		t.Error(report)
 //	}
 //
@@ -26,10 +26,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/residue-go/residue/internal/memprof"
 	"github.com/residue-go/residue/internal/origin"
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/stack"
-	"github.com/residue-go/residue/probes"
 )
 
 // Path is a file or directory the block created and left.
@@ -78,9 +77,6 @@ type Report struct {
 	Waited time.Duration // how long the probe waited after the block returned
 }
 
-// Leaked reports whether any path was left.
-func (r *Report) Leaked() bool { return r != nil && len(r.Paths) > 0 }
-
 // probe finds the files and directories a block created in the temp
 // directory and the working directory that are still there once it has
 // returned and the settle window has passed. It implements probes.Probe.
@@ -97,21 +93,20 @@ type probe struct {
 	roots    []root
 	before   snapshot
 	baseline origin.Baseline
-	release  func()
 	span     *origin.Span
 }
 
-// Kind registers the probe with the combined checks.
+// kind registers the probe with the combined checks.
 //
 // It runs in the combined checks (residue.Find, HaveSideEffects…) only when
 // one of its options is given, as in files.Within(time.Second): a path is
 // tied to the block by counting the block's calls that create paths of its
 // kind, which other processes writing the same directories at the same
 // time can confuse.
-var Kind = func() probes.Kind {
+var kind = func() probes.Kind {
 	k := probes.NewKind(name, newProbe)
 	k.OnDemand = true
-	return k
+	return probes.Register(k)
 }()
 
 // newProbe returns a file probe. An invalid option is an error naming it.
@@ -121,13 +116,13 @@ func newProbe(opts ...Option) (*probe, error) {
 }
 
 // Report returns what the last run left (a *Report), or nil before a run.
-func (p *probe) Report() probes.Report { return probes.ReportOf(p.report) }
+func (p *probe) Report() probes.Report { return probes.ReportOf((*section)(p.report)) }
 
 // Find runs block once and reports the files and directories it left in
 // the temp directory and the working directory. The error is set when an
 // option is invalid, or when the block panicked or called runtime.Goexit.
 func Find(block func(), opts ...Option) (*Report, error) {
-	return probes.Find[*Report](Kind, block, opts)
+	return probes.Typed[*Report](probes.Find(kind, block, opts))
 }
 
 var runs origin.Runs
@@ -146,14 +141,13 @@ func (p *probe) Before(r *probes.Run) error {
 	p.before = take(p.roots)
 	// The claim counts calls: what earlier runs did must not look done now.
 	p.baseline = origin.TakeCurrent()
-	p.release = memprof.RecordAllocations()
+	r.RecordAllocations()
 	return nil
 }
 
 // After implements probes.Probe: it settles, attributes and describes the
 // new paths, and records the report.
 func (p *probe) After(r *probes.Run) error {
-	p.release()
 	defer p.span.End()
 	// File times come from the kernel's coarse clock, which may lag.
 	start := r.Started().Add(-clockSlack)
@@ -163,7 +157,7 @@ func (p *probe) After(r *probes.Run) error {
 		mine  []Path
 		other []Path
 	)
-	probes.Settle(p.cfg.within, func(_ int, _ bool) bool {
+	r.Settle(p.cfg.within, func(_ int, _ bool) bool {
 		fresh := p.fresh(start)
 		for path, old := range seen {
 			old.gone = true

@@ -74,7 +74,7 @@ func TestATempFileLeftIsReportedWithTheLineThatCreatedIt(t *testing.T) {
 			t.Errorf("message lacks %q:\n%s", want, msg)
 		}
 	}
-	fs := rep.Findings()
+	fs := files.FindingsOf(rep)
 	if len(fs) != 1 || fs[0].Key != "file in the temp dir: residue-leave-*.txt created by github.com/residue-go/residue/files_test.TestATempFileLeftIsReportedWithTheLineThatCreatedIt.func1" {
 		t.Errorf("findings = %+v", fs)
 	}
@@ -130,7 +130,7 @@ func TestRemovedFilesAndTestingTempDirsAreNotReported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Leaked() {
+	if len(rep.Paths) > 0 {
 		t.Fatalf("reported:\n%s", rep)
 	}
 }
@@ -149,7 +149,7 @@ func TestAFileLeftInTheWorkingDirectory(t *testing.T) {
 	if len(rep.Paths) != 1 || rep.Paths[0].Path != filepath.Join(wd, name) || rep.Paths[0].In != "working dir" {
 		t.Fatalf("got %+v", rep)
 	}
-	if k := rep.Findings()[0].Key; !strings.HasPrefix(k, "file in the working dir: "+name+" created by ") {
+	if k := files.FindingsOf(rep)[0].Key; !strings.HasPrefix(k, "file in the working dir: "+name+" created by ") {
 		t.Errorf("key %q", k)
 	}
 }
@@ -190,7 +190,7 @@ func TestSettleWindow(t *testing.T) {
 		}()
 	}
 	rep, err := files.Find(block, files.Within(3*time.Second))
-	if err != nil || rep.Leaked() || rep.Waited < 150*time.Millisecond {
+	if err != nil || len(rep.Paths) > 0 || rep.Waited < 150*time.Millisecond {
 		t.Fatalf("%v %v\n%s", err, rep.Waited, rep)
 	}
 	rep, err = files.Find(block, files.Within(0))
@@ -248,7 +248,7 @@ func TestOptions(t *testing.T) {
 		must(0, os.WriteFile(filepath.Join(dir, "x"), nil, 0o644))
 	}, files.Within(0), files.IgnoringPath(filepath.Join(os.TempDir(), "residue-ignored-*")))
 	defer os.RemoveAll(dir)
-	if err != nil || rep.Leaked() {
+	if err != nil || len(rep.Paths) > 0 {
 		t.Fatalf("ignored path reported: %v\n%s", err, rep)
 	}
 }

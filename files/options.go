@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/residue-go/residue/probes"
+	"github.com/residue-go/residue/internal/probes"
 )
 
 // defaultWithin is the default settle window: how long the probe waits for

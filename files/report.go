@@ -6,28 +6,31 @@ import (
 	"strings"
 
 	"github.com/residue-go/residue/internal/origin"
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/text"
-	"github.com/residue-go/residue/probes"
 )
 
-// Title implements probes.Report.
-func (r *Report) Title() string { return "Files" }
+// section is the report as the combined checks see it (probes.Report).
+type section Report
 
-// Findings implements probes.Report: one finding per path left.
-func (r *Report) Findings() []probes.Finding {
+func (r *section) Value() fmt.Stringer { return (*Report)(r) }
+
+func (r *section) Title() string { return "Files" }
+
+// Findings lists one finding per path left.
+func (r *section) Findings() []probes.Finding {
 	if r == nil {
 		return nil
 	}
 	out := make([]probes.Finding, 0, len(r.Paths))
 	for i := range r.Paths {
 		p := &r.Paths[i]
-		out = append(out, probes.Finding{Key: p.key(), Count: 1, Summary: p.Summary()})
+		out = append(out, probes.Finding{Key: p.key(), Count: 1, Summary: p.summary()})
 	}
 	return out
 }
 
-// Counts implements probes.Report.
-func (r *Report) Counts() []probes.Count {
+func (r *section) Counts() []probes.Count {
 	return []probes.Count{{Name: "files", Value: int64(len(r.Paths))}}
 }
 
@@ -68,9 +71,9 @@ func randomDigits(name string) string {
 	return b.String()
 }
 
-// Summary describes the path in one line: "file /tmp/out-123.json" or
+// summary describes the path in one line: "file /tmp/out-123.json" or
 // "directory /tmp/work-456 (3 entries)".
-func (p *Path) Summary() string {
+func (p *Path) summary() string {
 	s := p.kind() + " " + p.Path
 	if p.Dir {
 		s += " (" + text.Plural(p.Entries, "entry", "entries") + ")"
@@ -81,12 +84,12 @@ func (p *Path) Summary() string {
 // String formats the report as a failure message: a headline, then one
 // block per path with the stack that created it.
 func (r *Report) String() string {
-	if !r.Leaked() {
+	if r == nil || len(r.Paths) == 0 {
 		return "The block left no files behind."
 	}
 	others := make([]string, len(r.Others))
 	for i := range r.Others {
-		others[i] = r.Others[i].Summary()
+		others[i] = r.Others[i].summary()
 	}
 	return text.Leftovers("The block left "+text.Plural(len(r.Paths), "file or directory", "files and directories")+" behind",
 		r.Within, len(r.Paths), func(b *strings.Builder, i int) { writePath(b, &r.Paths[i]) },
@@ -95,7 +98,7 @@ func (r *Report) String() string {
 }
 
 func writePath(b *strings.Builder, p *Path) {
-	b.WriteString(p.Summary())
+	b.WriteString(p.summary())
 	b.WriteString("\n")
 	fmt.Fprintf(b, "    not removed: remove it when done (defer os.Remove%s), or create it under t.TempDir(), which testing removes\n", map[bool]string{false: "", true: "All"}[p.Dir])
 	if len(p.OneOf) > 1 {

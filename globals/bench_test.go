@@ -65,7 +65,7 @@ func BenchmarkSnapshotDiffDefaultScope(b *testing.B) {
 		}
 		after, _ := globals.Take()
 		r := globals.Compare(before, after)
-		if r.Changed() {
+		if len(r.Changes) > 0 {
 			b.Fatalf("changes in an idle process:\n%s", r)
 		}
 		vars = before.Variables()
@@ -98,7 +98,7 @@ func BenchmarkUserMap(b *testing.B) {
 			for b.Loop() {
 				before, _ := globals.Take(globals.Watching(&bigMap))
 				after, _ := globals.Take(globals.Watching(&bigMap))
-				if globals.Compare(before, after).Changed() {
+				if len(globals.Compare(before, after).Changes) > 0 {
 					b.Fatal("changed")
 				}
 			}
@@ -123,7 +123,7 @@ func BenchmarkSnapshotDiffProfiled(b *testing.B) {
 			b.Fatal(err)
 		}
 		after, _ := globals.Take()
-		if r := globals.Compare(before, after); r.Changed() {
+		if r := globals.Compare(before, after); len(r.Changes) > 0 {
 			b.Fatalf("changes in an idle process:\n%s", r)
 		}
 	}
@@ -144,7 +144,7 @@ func BenchmarkUserPointerMap(b *testing.B) {
 			for b.Loop() {
 				before, _ := globals.Take(globals.Watching(&bigPointerMap))
 				after, _ := globals.Take(globals.Watching(&bigPointerMap))
-				if globals.Compare(before, after).Changed() {
+				if len(globals.Compare(before, after).Changes) > 0 {
 					b.Fatal("changed")
 				}
 			}

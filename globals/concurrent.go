@@ -5,9 +5,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/stack"
 	"github.com/residue-go/residue/internal/text"
-	"github.com/residue-go/residue/probes"
 )
 
 // What a check can attribute. Global state belongs to the whole process: a
@@ -41,16 +41,16 @@ type company struct {
 func companyOf(run *probes.Run) company {
 	c := company{runs: map[uint64]bool{}, tests: map[string]bool{}}
 	self := stack.CurrentID()
-	mine := map[uint64]bool{probes.RunnerOf(self): true}
+	mine := map[*probes.Run]bool{probes.RunnerOf(self): true}
 	if run != nil {
-		mine[run.ID()] = true
+		mine[run] = true
 	}
 	for _, g := range stack.ParseDump(string(stack.FullDump(nil))) {
 		if g.ID == self {
 			continue
 		}
-		if id := probes.RunnerOf(g.ID); id != 0 && !mine[id] && !run.EnclosedBy(id) {
-			c.runs[id] = true
+		if other := probes.RunnerOf(g.ID); other != nil && !mine[other] && !other.Encloses(run) {
+			c.runs[other.ID()] = true
 		}
 		if t := runningTest(&g); t != "" {
 			c.tests[t] = true

@@ -6,17 +6,11 @@ import (
 	"strings"
 )
 
-// ChangeKind says how a value changed.
-type ChangeKind uint8
-
+// How a value changed (Change.Kind).
 const (
-	// Modified: the value at Path went from Before to After.
-	Modified ChangeKind = iota
-	// Added: the map, slice or environment at Path gained Key, holding After.
-	Added
-	// Removed: the map, slice or environment at Path lost Key, which held
-	// Before.
-	Removed
+	kindModified = "modified"
+	kindAdded    = "added"
+	kindRemoved  = "removed"
 )
 
 // Change is one difference between two snapshots.
@@ -27,7 +21,11 @@ type Change struct {
 	// Path locates the change inside the variable, starting with its name:
 	// "example.com/app.Config.Timeout", `mime.mimeTypes`.
 	Path string
-	Kind ChangeKind
+	// Kind says how the value changed: "modified" (the value at Path went
+	// from Before to After), "added" (the map, slice or environment at Path
+	// gained Key, holding After) or "removed" (it lost Key, which held
+	// Before).
+	Kind string
 	// Key is the map key or "[index]" added or removed.
 	Key string
 	// Before and After are short renderings of the values.
@@ -40,9 +38,9 @@ type Change struct {
 //	mime.mimeTypes: added ".foo": "text/foo"
 func (c Change) String() string {
 	switch c.Kind {
-	case Added:
+	case kindAdded:
 		return c.Path + ": added " + c.Key + sep(c.Key) + c.After
-	case Removed:
+	case kindRemoved:
 		return c.Path + ": removed " + c.Key + sep(c.Key) + c.Before
 	}
 	return c.Path + ": " + c.Before + " → " + c.After
@@ -75,7 +73,7 @@ type differ struct {
 
 // add records a change at p; what changed (before, after: nil for an
 // entry added or removed) is rendered only for the changes listed.
-func (d *differ) add(p *path, kind ChangeKind, key string, before, after *node) {
+func (d *differ) add(p *path, kind string, key string, before, after *node) {
 	if len(d.out) >= maxChangesPerVariable {
 		d.omitted++
 		return
@@ -128,7 +126,7 @@ func (d *differ) diff(p *path, a, b *node) {
 		return
 	}
 	if a.kind != b.kind {
-		d.add(p, Modified, "", a, b)
+		d.add(p, kindModified, "", a, b)
 		return
 	}
 	switch a.kind {
@@ -150,18 +148,18 @@ func (d *differ) diff(p *path, a, b *node) {
 			// Met first elsewhere on the graph, where any change to what it
 			// points to is reported.
 			if a.addr != b.addr {
-				d.add(p, Modified, "", a, b)
+				d.add(p, kindModified, "", a, b)
 			}
 			return
 		}
 		if len(a.kids) == 0 || len(b.kids) == 0 {
-			d.add(p, Modified, "", a, b)
+			d.add(p, kindModified, "", a, b)
 			return
 		}
 		d.diff(p, a.kids[0], b.kids[0])
 	case ifaceNode:
 		if a.text != b.text || len(a.kids) == 0 || len(b.kids) == 0 {
-			d.add(p, Modified, "", a, b)
+			d.add(p, kindModified, "", a, b)
 			return
 		}
 		d.diff(p, a.kids[0], b.kids[0])
@@ -174,21 +172,21 @@ func (d *differ) diff(p *path, a, b *node) {
 		}
 		for i := n; i < len(b.kids); i++ {
 			if !d.ignored(p.index(i)) {
-				d.add(p, Added, "["+strconv.Itoa(i)+"]", nil, b.kids[i])
+				d.add(p, kindAdded, "["+strconv.Itoa(i)+"]", nil, b.kids[i])
 			}
 		}
 		for i := n; i < len(a.kids); i++ {
 			if !d.ignored(p.index(i)) {
-				d.add(p, Removed, "["+strconv.Itoa(i)+"]", a.kids[i], nil)
+				d.add(p, kindRemoved, "["+strconv.Itoa(i)+"]", a.kids[i], nil)
 			}
 		}
 		if len(a.kids) == 0 && len(b.kids) == 0 {
-			d.add(p, Modified, "", a, b)
+			d.add(p, kindModified, "", a, b)
 		}
 	case mapNode:
 		d.diffMap(p, a, b)
 	default:
-		d.add(p, Modified, "", a, b)
+		d.add(p, kindModified, "", a, b)
 	}
 }
 
@@ -222,12 +220,12 @@ func (d *differ) diffMap(p *path, a, b *node) {
 	key := func(n *node, i int) *path { return p.key(n.keyText(i), n.exactKeyText(i)) }
 	for _, j := range added {
 		if !d.ignored(key(b, j)) {
-			d.add(p, Added, b.keyText(j), nil, b.kids[j])
+			d.add(p, kindAdded, b.keyText(j), nil, b.kids[j])
 		}
 	}
 	for _, i := range removed {
 		if !d.ignored(key(a, i)) {
-			d.add(p, Removed, a.keyText(i), a.kids[i], nil)
+			d.add(p, kindRemoved, a.keyText(i), a.kids[i], nil)
 		}
 	}
 	for _, ij := range changed {

@@ -17,7 +17,7 @@
 //
 //	report, err := globals.Find(func() { mime.AddExtensionType(".foo", "text/foo") })
 //	if err != nil { ... }
-//	if report.Changed() { fmt.Println(report) }
+//	if len(report.Changes) > 0 { fmt.Println(report) }
 //
 // Lazy caches, connection pools, synchronisation and what the garbage
 // collector changes are not reported; every such rule is one entry of the

@@ -17,7 +17,7 @@ func ExampleFind() {
 		return
 	}
 	for _, c := range report.Changes {
-		fmt.Println(c.Kind == globals.Added, c.Key, c.After)
+		fmt.Println(c.Kind == "added", c.Key, c.After)
 	}
 	// Output: true "home" 1
 }

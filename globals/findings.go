@@ -1,13 +1,20 @@
 package globals
 
-import "github.com/residue-go/residue/probes"
+import (
+	"fmt"
 
-// Title implements probes.Report.
-func (r *Report) Title() string { return "Global state" }
+	"github.com/residue-go/residue/internal/probes"
+)
 
-// Findings implements probes.Report: one finding per change, keyed by its
-// path.
-func (r *Report) Findings() []probes.Finding {
+// section is the report as the combined checks see it (probes.Report).
+type section Report
+
+func (r *section) Value() fmt.Stringer { return (*Report)(r) }
+
+func (r *section) Title() string { return "Global state" }
+
+// Findings lists one finding per change, keyed by its path.
+func (r *section) Findings() []probes.Finding {
 	if r == nil {
 		return nil
 	}
@@ -22,7 +29,6 @@ func (r *Report) Findings() []probes.Finding {
 	return out
 }
 
-// Counts implements probes.Report.
-func (r *Report) Counts() []probes.Count {
+func (r *section) Counts() []probes.Count {
 	return []probes.Count{{Name: "globals changed", Value: int64(len(r.Changes))}}
 }

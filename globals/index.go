@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/residue-go/residue/internal/env"
 )
 
 // Go's DWARF extension attribute holding a type's offset in the module's
@@ -79,14 +81,15 @@ const (
 	attrGoElem dwarf.Attr = 0x2902
 )
 
-// NoDebugInfoError is returned when the binary carries no DWARF debug info,
-// as test binaries built by a plain `go test` or `ginkgo` do.
-type NoDebugInfoError struct {
+// noDebugInfoError is returned when the binary carries no DWARF debug info,
+// as test binaries built by a plain `go test` or `ginkgo` do. It is
+// env.ErrNoDebugInfo, for the combined checks, which then stand aside.
+type noDebugInfoError struct {
 	Path string
 	Err  error
 }
 
-func (e *NoDebugInfoError) Error() string {
+func (e *noDebugInfoError) Error() string {
 	return "cannot list package-level variables: " + e.Path + " has no DWARF debug info (" + e.Err.Error() + ").\n" +
 		"The go command strips it from test binaries unless asked to keep it. Run the tests with:\n" +
 		"\n" +
@@ -98,7 +101,9 @@ func (e *NoDebugInfoError) Error() string {
 		"    globals.Watching(&pkg.Var, &pkg.Other)"
 }
 
-func (e *NoDebugInfoError) Unwrap() error { return e.Err }
+func (e *noDebugInfoError) Unwrap() error { return e.Err }
+
+func (e *noDebugInfoError) Is(target error) bool { return target == env.ErrNoDebugInfo }
 
 // openIndex reads the list of compile units of the executable at path (ELF,
 // Mach-O or PE). Variables are read later, per package, by Variables.
@@ -151,7 +156,7 @@ func openIndex(path string) (*index, error) {
 		}
 	}
 	if len(ix.units) == 0 {
-		return nil, &NoDebugInfoError{Path: path, Err: errors.New("no compile units")}
+		return nil, &noDebugInfoError{Path: path, Err: errors.New("no compile units")}
 	}
 	sort.Strings(ix.names)
 	return ix, nil
@@ -182,7 +187,7 @@ func readDWARF(path string) (*dwarf.Data, binary.ByteOrder, error) {
 		return nil, nil, fmt.Errorf("%s is not an ELF, Mach-O or PE executable", path)
 	}
 	if err != nil {
-		return nil, nil, &NoDebugInfoError{Path: path, Err: err}
+		return nil, nil, &noDebugInfoError{Path: path, Err: err}
 	}
 	return data, order, nil
 }

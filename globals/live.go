@@ -38,7 +38,7 @@ var (
 )
 
 // selfIndex returns the index of the running executable, built once per
-// process. An executable without debug info gives a *NoDebugInfoError, on
+// process. An executable without debug info gives a *noDebugInfoError, on
 // every call; any other failure (the executable could not be opened: too
 // many open files, for one) is returned once and tried again on the next
 // call.
@@ -51,7 +51,7 @@ func selfIndex() (*self, error) {
 	ix, err := openSelf()
 	if err == nil {
 		selfIx = ix
-	} else if nd := new(NoDebugInfoError); errors.As(err, &nd) {
+	} else if nd := new(noDebugInfoError); errors.As(err, &nd) {
 		selfErr = err
 	}
 	return ix, err
@@ -69,7 +69,7 @@ func openSelf() (*self, error) {
 	pkg := reflect.TypeOf(Change{}).PkgPath()
 	anchor, ok := ix.Lookup(pkg + ".typeAnchor")
 	if !ok || anchor.RuntimeType < 0 {
-		return nil, &NoDebugInfoError{Path: exe, Err: fmt.Errorf("DWARF lists no %s.typeAnchor with its runtime type", pkg)}
+		return nil, &noDebugInfoError{Path: exe, Err: fmt.Errorf("DWARF lists no %s.typeAnchor with its runtime type", pkg)}
 	}
 	s := &self{index: ix, rtypes: map[dwarf.Offset]reflect.Type{}}
 	s.anchorAddr, s.intOffset = anchor.Addr, anchor.RuntimeType

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/residue-go/residue/probes"
+	"github.com/residue-go/residue/internal/probes"
 )
 
 // Option configures what a snapshot reads. Make one with the functions of

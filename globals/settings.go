@@ -19,7 +19,7 @@ func diffSettings(before, after []setting) []Change {
 	var out []Change
 	for _, s := range after {
 		if b, ok := old[s.name]; ok && b != s.value {
-			out = append(out, Change{Variable: processSettingsName, Path: s.name, Before: quoteSetting(b), After: quoteSetting(s.value)})
+			out = append(out, Change{Variable: processSettingsName, Path: s.name, Kind: kindModified, Before: quoteSetting(b), After: quoteSetting(s.value)})
 		}
 	}
 	return out

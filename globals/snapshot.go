@@ -12,8 +12,8 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/text"
-	"github.com/residue-go/residue/probes"
 )
 
 // snapshot is the captured state of the variables in scope and of the
@@ -36,7 +36,7 @@ type captured struct {
 
 // takeSnapshot captures the state selected by opts: by default every package-level
 // variable of the packages in defaultScope, plus the environment, the
-// working directory and os.Args. It fails with a *NoDebugInfoError when
+// working directory and os.Args. It fails with a *noDebugInfoError when
 // that needs debug info the binary lacks.
 func takeSnapshot(opts ...Option) (*snapshot, error) {
 	cfg, err := newConfig(opts)
@@ -278,9 +278,6 @@ type Report struct {
 	Concurrent []string
 }
 
-// Changed reports whether anything changed.
-func (r *Report) Changed() bool { return r != nil && len(r.Changes) > 0 }
-
 // compare returns the changes from before to after. Both must come from
 // takeSnapshot with the same options.
 func compare(before, after *snapshot) *Report {
@@ -343,7 +340,7 @@ func compare(before, after *snapshot) *Report {
 	}
 	r.Changes = append(r.Changes, envChanges(cfg, before.env, after.env)...)
 	if before.cwd != after.cwd && !cfg.ignored("working directory") {
-		r.Changes = append(r.Changes, Change{Variable: "working directory", Path: "working directory", Before: strconv.Quote(before.cwd), After: strconv.Quote(after.cwd)})
+		r.Changes = append(r.Changes, Change{Variable: "working directory", Path: "working directory", Kind: kindModified, Before: strconv.Quote(before.cwd), After: strconv.Quote(after.cwd)})
 	}
 	if !cfg.ignored(processSettingsName) {
 		for _, c := range diffSettings(before.settings, after.settings) {
@@ -378,12 +375,12 @@ func envChanges(cfg *config, before, after map[string]string) []Change {
 		if cfg.ignored(key) {
 			continue
 		}
-		c := Change{Variable: "environment", Path: "environment", Key: key, Before: strconv.Quote(b), After: strconv.Quote(a)}
+		c := Change{Variable: "environment", Path: "environment", Kind: kindModified, Key: key, Before: strconv.Quote(b), After: strconv.Quote(a)}
 		switch {
 		case !hadB && hasA:
-			c.Kind = Added
+			c.Kind = kindAdded
 		case hadB && !hasA:
-			c.Kind = Removed
+			c.Kind = kindRemoved
 		case a != b:
 			c.Path = key
 		default:
@@ -402,7 +399,7 @@ const maxLinesPerVariable = 10
 // per change, grouped by variable, each group capped at maxLinesPerVariable
 // lines.
 func (r *Report) String() string {
-	if !r.Changed() {
+	if r == nil || len(r.Changes) == 0 {
 		return "The block changed no package-level variable (" + strconv.Itoa(r.Variables) + " read), environment variable, working directory, os.Args or process setting (" + settingsNote + ")." + r.notes()
 	}
 	var groups []string
@@ -457,7 +454,7 @@ func (r *Report) String() string {
 // was not judged.
 func (r *Report) notes() string {
 	var b strings.Builder
-	if r.Changed() && len(r.Concurrent) > 0 {
+	if len(r.Changes) > 0 && len(r.Concurrent) > 0 {
 		b.WriteString("\n\nOther checks ran at the same time: a change may be theirs.\n")
 		for _, c := range r.Concurrent {
 			b.WriteString("    " + c + "\n")
@@ -491,12 +488,12 @@ type probe struct {
 	company company
 }
 
-// Kind registers the probe with the combined checks, where its two
+// kind registers the probe with the combined checks, where its two
 // snapshots bracket every other probe's work.
-var Kind = func() probes.Kind {
+var kind = func() probes.Kind {
 	k := probes.NewKind(name, newProbe)
 	k.Brackets = true
-	return k
+	return probes.Register(k)
 }()
 
 // newProbe returns a Probe reading what opts select. An invalid option is
@@ -533,16 +530,9 @@ func (p *probe) After(r *probes.Run) error {
 
 // Report is the result of the last run (a *Report), nil before one
 // completed.
-func (p *probe) Report() probes.Report { return probes.ReportOf(p.report) }
+func (p *probe) Report() probes.Report { return probes.ReportOf((*section)(p.report)) }
 
 // Find runs block once and reports the state it changed.
 func Find(block func(), opts ...Option) (*Report, error) {
-	p, err := newProbe(opts...)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := probes.Exec(block, p); err != nil {
-		return p.report, err
-	}
-	return p.report, nil
+	return probes.Typed[*Report](probes.Find(kind, block, opts))
 }

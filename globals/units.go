@@ -28,7 +28,7 @@ func readELF(path string, f *elf.File) (*dwarf.Data, binary.ByteOrder, []dwarf.O
 		return nil, nil, nil, err
 	}
 	if len(info) == 0 {
-		return nil, nil, nil, &NoDebugInfoError{Path: path, Err: fmt.Errorf("no .debug_info section")}
+		return nil, nil, nil, &noDebugInfoError{Path: path, Err: fmt.Errorf("no .debug_info section")}
 	}
 	sections := map[string][]byte{"info": info}
 	for _, name := range []string{"abbrev", "str", "ranges", "addr", "line_str", "str_offsets", "rnglists"} {
@@ -38,7 +38,7 @@ func readELF(path string, f *elf.File) (*dwarf.Data, binary.ByteOrder, []dwarf.O
 	}
 	data, err := dwarf.New(sections["abbrev"], nil, nil, info, nil, nil, sections["ranges"], sections["str"])
 	if err != nil {
-		return nil, nil, nil, &NoDebugInfoError{Path: path, Err: err}
+		return nil, nil, nil, &noDebugInfoError{Path: path, Err: err}
 	}
 	for _, name := range []string{"addr", "line_str", "str_offsets", "rnglists"} {
 		if b := sections[name]; b != nil {

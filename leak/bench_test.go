@@ -64,7 +64,7 @@ var tools = []struct {
 		if err != nil {
 			panic(err)
 		}
-		return r.Leaked()
+		return len(r.Goroutines) > 0
 	}},
 	{"goleak", func(block func()) bool {
 		opt := goleak.IgnoreCurrent()
@@ -134,7 +134,7 @@ func BenchmarkCleanVerdictHeap(b *testing.B) {
 			b.ResetTimer()
 			for b.Loop() {
 				r, err := leak.Find(func() { scenarios[0].block(nil) })
-				if err != nil || r.Leaked() {
+				if err != nil || len(r.Goroutines) > 0 {
 					b.Fatalf("clean block: %v\n%s", err, r)
 				}
 			}

@@ -5,8 +5,8 @@ import (
 	"slices"
 
 	"github.com/residue-go/residue/internal/memprof"
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/stack"
-	"github.com/residue-go/residue/probes"
 )
 
 // recordCreations records every allocation while the block runs, for

@@ -6,7 +6,7 @@
 // there.
 //
 //	report, err := leak.Find(func() { startWorkers(3) })
-//	if err == nil && report.Leaked() {
+//	if err == nil && len(report.Goroutines) > 0 {
 //		t.Error(report)
 //	}
 //
@@ -16,7 +16,8 @@
 // one second); a goroutine the runtime proves stuck forever is reported at
 // once.
 //
-// The probe (made through Kind) runs under package probes, alone or together with
-// other probes in one run of a block; package matchers wraps it as the
-// LeakGoroutines Gomega matcher. Descriptors and sockets are package fds's.
+// The same probe runs in residue's combined checks (residue.Find,
+// residue.Check, HaveSideEffects, CheckEverySpec) beside the others;
+// package matchers wraps it as the LeakGoroutines Gomega matcher.
+// Descriptors and sockets are package fds's.
 package leak

@@ -17,6 +17,6 @@ func ExampleFind() {
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(report.Leaked(), len(report.Goroutines), report.Goroutines[0].State)
+	fmt.Println(len(report.Goroutines) > 0, len(report.Goroutines), report.Goroutines[0].State)
 	// Output: true 1 chan receive
 }

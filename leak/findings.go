@@ -1,16 +1,21 @@
 package leak
 
 import (
+	"fmt"
+
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/stack"
-	"github.com/residue-go/residue/probes"
 )
 
-// Title implements probes.Report.
-func (r *Report) Title() string { return "Goroutines" }
+// section is the report as the combined checks see it (probes.Report).
+type section Report
 
-// Findings implements probes.Report: one finding per group of goroutines
-// with the same stack and origin.
-func (r *Report) Findings() []probes.Finding {
+func (r *section) Value() fmt.Stringer { return (*Report)(r) }
+func (r *section) Title() string       { return "Goroutines" }
+
+// Findings lists one finding per group of goroutines with the same stack
+// and origin.
+func (r *section) Findings() []probes.Finding {
 	if r == nil {
 		return nil
 	}
@@ -29,8 +34,7 @@ func (r *Report) Findings() []probes.Finding {
 	return out
 }
 
-// Counts implements probes.Report.
-func (r *Report) Counts() []probes.Count {
+func (r *section) Counts() []probes.Count {
 	return []probes.Count{{Name: "goroutines", Value: int64(len(r.Goroutines))}}
 }
 

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/residue-go/residue/internal/memprof"
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/stack"
-	"github.com/residue-go/residue/probes"
 )
 
 // Goroutine is a goroutine the block started that was still alive after it.
@@ -26,9 +26,13 @@ type Goroutine struct {
 	// not the block's, also lost its creator: the count is exact, but ID may
 	// be the other one's.
 	Ambiguous bool
-	// HTTP says what the goroutine is to an http.Transport connection, if
-	// anything.
-	HTTP   HTTPConn
+	// HTTP says what the goroutine is to an http.Transport connection:
+	// "idle" for the reader or writer of a keep-alive connection idle in
+	// the transport's pool (every response on it was read and closed),
+	// "busy" for that of a connection that is not idle (most often, a
+	// response whose body was never closed holds it), "" for any other
+	// goroutine.
+	HTTP   string
 	Stack  []probes.Frame // innermost first
 	Origin []Creation     // the go statements that led to it, its own first
 	Raw    string         // the runtime's text for it
@@ -54,9 +58,6 @@ type Report struct {
 	Waited     time.Duration // how long the probe waited after the block returned
 }
 
-// Leaked reports whether any goroutine was left.
-func (r *Report) Leaked() bool { return r != nil && len(r.Goroutines) > 0 }
-
 // probe finds the goroutines a block started, directly or through
 // other goroutines, that are still alive once the block has returned and the
 // settle window has passed. It implements probes.Probe.
@@ -68,8 +69,8 @@ type probe struct {
 	report  *Report
 }
 
-// Kind registers the probe with the combined checks.
-var Kind = probes.NewKind(name, newProbe)
+// kind registers the probe with the combined checks.
+var kind = probes.Register(probes.NewKind(name, newProbe))
 
 // newProbe returns a probe configured by opts. An invalid option is an
 // error naming it.
@@ -79,7 +80,7 @@ func newProbe(opts ...Option) (*probe, error) {
 }
 
 // Report returns what the last run left (a *Report), or nil before a run.
-func (p *probe) Report() probes.Report { return probes.ReportOf(p.report) }
+func (p *probe) Report() probes.Report { return probes.ReportOf((*section)(p.report)) }
 
 // Before implements probes.Probe.
 func (p *probe) Before(*probes.Run) error {
@@ -103,7 +104,7 @@ func (p *probe) After(r *probes.Run) error {
 // Find runs block once and reports the goroutines it left running.
 // The error is set when the block panicked or called runtime.Goexit.
 func Find(block func(), opts ...Option) (*Report, error) {
-	return probes.Find[*Report](Kind, block, opts)
+	return probes.Typed[*Report](probes.Find(kind, block, opts))
 }
 
 // leakProfile is the runtime's goroutineleak profile (Go 1.27 by default),
@@ -123,7 +124,7 @@ func (p *probe) settle(r *probes.Run) *Report {
 		left []Goroutine
 		seen = map[uint64]sighting{}
 	)
-	probes.Settle(p.cfg.within, func(attempt int, last bool) bool {
+	r.Settle(p.cfg.within, func(attempt int, last bool) bool {
 		prove := leakProfile != nil && attempt > 0 && attempt&(attempt-1) == 0
 		left = p.find(r, prove, seen)
 		if len(left) == 0 {
@@ -151,7 +152,11 @@ func (p *probe) find(r *probes.Run, prove bool, seen map[uint64]sighting) []Goro
 	if s == nil {
 		return nil
 	}
-	claims := s.claims(s.ownership(r, p.before))
+	roles := s.ownership(r, p.before)
+	if s.needsLabels(roles, p.cfg.ignored) {
+		s.readLabels(r)
+	}
+	claims := s.claims(roles)
 	if len(claims) == 0 {
 		return nil
 	}
@@ -163,7 +168,7 @@ func (p *probe) find(r *probes.Run, prove bool, seen map[uint64]sighting) []Goro
 		g := c.g
 		g.ParseFrames()
 		conn := conns.of(g)
-		if p.cfg.ignored(g) || (conn == IdleHTTPConn && p.cfg.idleHTTP) {
+		if p.cfg.ignored(g) || (conn == idleHTTPConn && p.cfg.idleHTTP) {
 			continue
 		}
 		lg := Goroutine{

@@ -41,7 +41,7 @@ func TestCleanBlockPassesWithoutWaiting(t *testing.T) {
 		go func() { close(done) }()
 		<-done
 	})
-	if r.Leaked() {
+	if len(r.Goroutines) > 0 {
 		t.Fatalf("clean block reported:\n%s", r)
 	}
 	if d := time.Since(start); d > 500*time.Millisecond {
@@ -131,7 +131,7 @@ func TestGoroutineThatExitsWithinTheWindowIsNotReported(t *testing.T) {
 	r := find(t, func() {
 		go func() { time.Sleep(30 * time.Millisecond) }()
 	}, leak.Within(time.Second))
-	if r.Leaked() {
+	if len(r.Goroutines) > 0 {
 		t.Fatalf("goroutine that ended within the window reported:\n%s", r)
 	}
 }
@@ -142,8 +142,8 @@ func TestWithinBoundsTheWait(t *testing.T) {
 	start := time.Now()
 	r := find(t, func() { go func() { time.Sleep(time.Hour) }() }, leak.Within(100*time.Millisecond))
 	d := time.Since(start)
-	if !r.Leaked() || d < 100*time.Millisecond || d > 600*time.Millisecond {
-		t.Fatalf("leaked=%v after %v, want a report after about 100ms", r.Leaked(), d)
+	if len(r.Goroutines) == 0 || d < 100*time.Millisecond || d > 600*time.Millisecond {
+		t.Fatalf("leaked=%v after %v, want a report after about 100ms", len(r.Goroutines) > 0, d)
 	}
 	if g := r.Goroutines[0]; g.Waited < 50*time.Millisecond || g.StuckForever {
 		t.Errorf("a sleeping goroutine: waited %v, stuck %v", g.Waited, g.StuckForever)
@@ -244,7 +244,7 @@ func TestOtherGoroutinesAreNeverReported(t *testing.T) {
 	}
 	go blockedOn(stop) // a concurrent unrelated goroutine started after the block
 	r = find(t, func() {}, leak.Within(quick))
-	if r.Leaked() {
+	if len(r.Goroutines) > 0 {
 		t.Fatalf("unrelated goroutines reported:\n%s", r)
 	}
 }
@@ -257,7 +257,7 @@ func TestLazyStdlibGoroutinesAreNotLeaks(t *testing.T) {
 		signal.Notify(c, os.Interrupt)
 		signal.Stop(c)
 	}, leak.Within(quick))
-	if r.Leaked() {
+	if len(r.Goroutines) > 0 {
 		t.Fatalf("%s", r)
 	}
 	// Without the built-in ignore list the goroutine is there to be seen.
@@ -308,7 +308,7 @@ func TestConcurrentRunsReportOnlyTheirOwnGoroutines(t *testing.T) {
 		})
 		for i, r := range reports {
 			switch {
-			case i%2 == 1 && r.Leaked():
+			case i%2 == 1 && len(r.Goroutines) > 0:
 				t.Fatalf("round %d: clean run %d reported:\n%s", round, i, r)
 			case i%2 == 0 && (len(r.Goroutines) != 1 || r.Goroutines[0].ID != ids[i] || r.Goroutines[0].Ambiguous):
 				t.Fatalf("round %d: run %d should report goroutine %d only:\n%s", round, i, ids[i], r)
@@ -338,7 +338,7 @@ func TestConcurrentTwinsWithExitedCreatorsAreCountedExactly(t *testing.T) {
 		})
 		for i, r := range reports {
 			switch {
-			case i%2 == 1 && r.Leaked():
+			case i%2 == 1 && len(r.Goroutines) > 0:
 				t.Fatalf("round %d: clean run %d reported:\n%s", round, i, r)
 			case i%2 == 0 && len(r.Goroutines) != 1:
 				t.Fatalf("round %d: run %d should report exactly one goroutine:\n%s", round, i, r)

@@ -4,19 +4,17 @@ import (
 	"github.com/residue-go/residue/internal/stack"
 )
 
-// HTTPConn says what a goroutine is to a connection of an http.Transport.
-type HTTPConn uint8
-
+// What a goroutine is to a connection of an http.Transport (Goroutine.HTTP).
 const (
-	// NotHTTPConn is any goroutine that is not a connection's reader or
+	// notHTTPConn is any goroutine that is not a connection's reader or
 	// writer.
-	NotHTTPConn HTTPConn = iota
-	// IdleHTTPConn is the reader or writer of a keep-alive connection idle
+	notHTTPConn = ""
+	// idleHTTPConn is the reader or writer of a keep-alive connection idle
 	// in the transport's pool: every response on it was read and closed.
-	IdleHTTPConn
-	// BusyHTTPConn is the reader or writer of a connection that is not idle:
+	idleHTTPConn = "idle"
+	// busyHTTPConn is the reader or writer of a connection that is not idle:
 	// most often, a response whose body was never closed holds it.
-	BusyHTTPConn
+	busyHTTPConn = "busy"
 )
 
 const (
@@ -33,7 +31,7 @@ const (
 // connection is idle. A connection's reader and writer are started by one
 // dialConn call, so they share their creator: the writer of a connection is
 // idle when the reader started by the same goroutine is.
-type httpConns map[uint64]HTTPConn // by the ID of the goroutine that dialed
+type httpConns map[uint64]string // by the ID of the goroutine that dialed
 
 func (s *snapshot) httpConns() httpConns {
 	var out httpConns
@@ -48,28 +46,28 @@ func (s *snapshot) httpConns() httpConns {
 		if out == nil {
 			out = httpConns{}
 		}
-		if stack.HasFunc(g.Frames, connIdleRead) && out[g.CreatorID] != BusyHTTPConn {
-			out[g.CreatorID] = IdleHTTPConn
+		if stack.HasFunc(g.Frames, connIdleRead) && out[g.CreatorID] != busyHTTPConn {
+			out[g.CreatorID] = idleHTTPConn
 		} else {
-			out[g.CreatorID] = BusyHTTPConn
+			out[g.CreatorID] = busyHTTPConn
 		}
 	}
 	return out
 }
 
 // of returns what g is to a transport's connection.
-func (c httpConns) of(g *stack.Goroutine) HTTPConn {
+func (c httpConns) of(g *stack.Goroutine) string {
 	if g.CreatedBy.Func != connDialer {
-		return NotHTTPConn
+		return notHTTPConn
 	}
 	if reader, writer := connRole(g); !reader && !writer {
-		return NotHTTPConn
+		return notHTTPConn
 	}
 	if st, ok := c[g.CreatorID]; ok {
 		return st
 	}
 	// A writer whose reader has gone: the connection is closing.
-	return BusyHTTPConn
+	return busyHTTPConn
 }
 
 func connRole(g *stack.Goroutine) (reader, writer bool) {

@@ -11,8 +11,8 @@ import (
 
 	"github.com/residue-go/residue/internal/golden"
 
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/leak"
-	"github.com/residue-go/residue/probes"
 )
 
 // A worker started by newPool, called from two handlers the block calls on
@@ -79,7 +79,7 @@ func TestWaysOfAnEarlierRunWithTheSameMarkerAreNotShown(t *testing.T) {
 	stop := make(chan struct{})
 	defer close(stop)
 	run := func(block func()) (*probes.Run, *leak.Report) {
-		p, err := leak.Kind.New([]probes.Option{leak.Within(10 * time.Millisecond)})
+		p, err := probes.KindOf("goroutines").New([]probes.Option{leak.Within(10 * time.Millisecond)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,7 +87,7 @@ func TestWaysOfAnEarlierRunWithTheSameMarkerAreNotShown(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return r, p.Report().(*leak.Report)
+		return r, p.Report().Value().(*leak.Report)
 	}
 	withoutGC(t)
 	first, _ := run(func() { handleOrders(stop) })
@@ -144,7 +144,7 @@ func TestFindingKeyLeavesOutWhatTheProfileAdds(t *testing.T) {
 		startVia(stop, done)
 		<-done
 	}, leak.Within(quick))
-	f := r.Findings()
+	f := leak.FindingsOf(r)
 	if len(f) != 1 || len(r.Goroutines[0].Origin) < 2 {
 		t.Fatalf("want one finding with an origin the profile completed:\n%s", r)
 	}

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/stack"
-	"github.com/residue-go/residue/probes"
 )
 
 // defaultWithin is the default settle window: how long a probe waits for
@@ -106,6 +106,7 @@ var processGoroutines = []Option{
 }
 
 func (c *config) ignored(g *stack.Goroutine) bool {
+	g.ParseFrames()
 	for _, ig := range c.ignores {
 		if ig.match(g) {
 			return true

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/stack"
 	"github.com/residue-go/residue/internal/text"
-	"github.com/residue-go/residue/probes"
 )
 
 // Caps on what a report shows; the counts it gives are always exact.
@@ -55,7 +55,7 @@ func (r *Report) groups() []*group {
 // String formats the report as a failure message: a headline, then one block
 // per group of identical goroutines.
 func (r *Report) String() string {
-	if !r.Leaked() {
+	if r == nil || len(r.Goroutines) == 0 {
 		return "The block left no goroutines running."
 	}
 	stuck := 0
@@ -130,11 +130,11 @@ func (gr *group) write(b *strings.Builder) {
 	}
 	b.WriteString("\n")
 	switch g.HTTP {
-	case IdleHTTPConn:
+	case idleHTTPConn:
 		b.WriteString("    an idle keep-alive connection kept in an http.Transport's pool: call CloseIdleConnections\n" +
 			"    on the client (or its Transport) when done, or set DisableKeepAlives; allow it with\n" +
 			"    leak.IgnoringIdleHTTPConns()\n")
-	case BusyHTTPConn:
+	case busyHTTPConn:
 		b.WriteString("    a connection of an http.Transport that is not idle: most often a response whose body\n" +
 			"    was never closed holds it (call resp.Body.Close())\n")
 	}

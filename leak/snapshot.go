@@ -7,13 +7,13 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/stack"
-	"github.com/residue-go/residue/probes"
 )
 
 // snapshot is one look at every goroutine of the process: the full dump,
-// which has IDs and creators, and the goroutine profile's groups that carry
-// the run's label, which have no IDs.
+// which has IDs and creators, and, when they matter (see needsLabels), the
+// goroutine profile's groups that carry the run's label, which have no IDs.
 type snapshot struct {
 	all      []stack.Goroutine // by ID
 	byID     map[uint64]*stack.Goroutine
@@ -32,10 +32,18 @@ func look(r *probes.Run, before map[uint64]bool, prove bool) *snapshot {
 	} else {
 		fullDump(buf)
 	}
+	// The goroutine looking runs this check, not a leftover of the block:
+	// Ginkgo, for one, runs a spec's cleanup, and so CheckEverySpec's
+	// check, on a goroutine of its own, started after the block. Whether it
+	// is the block's is left to the full look when anything else is new.
+	var self uint64
+	if !prove {
+		self, _ = stack.Caller(buf.Bytes())
+	}
 	fresh := false
 	runners := r.Runners()
 	for id := range stack.IDs(buf.Bytes()) {
-		if !before[id] && !slices.Contains(runners, id) {
+		if !before[id] && id != self && !slices.Contains(runners, id) {
 			fresh = true
 			break
 		}
@@ -49,14 +57,35 @@ func look(r *probes.Run, before map[uint64]bool, prove bool) *snapshot {
 	for i := range s.all {
 		s.byID[s.all[i].ID] = &s.all[i]
 	}
-	buf.Reset()
+	return s
+}
+
+// needsLabels reports whether the run's label counts can change what the
+// run reports: when a new goroutine is the run's by ancestry, or could be
+// (its creators exited, or it belongs to a run nested in the block), and
+// the options do not ignore it. New goroutines that all belong to other runs
+// beside this one, such as parallel tests' checks, cannot carry its label;
+// an ignored one (os/signal's loop, started by whichever test first asked
+// for signals) is not reported whoever's it is.
+func (s *snapshot) needsLabels(roles []role, ignored func(*stack.Goroutine) bool) bool {
+	for i, ro := range roles {
+		if (ro == roleOwned || ro == roleUnowned || ro == roleNestedRun) && !ignored(&s.all[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// readLabels reads the goroutine profile's groups that carry r's label.
+func (s *snapshot) readLabels(r *probes.Run) {
+	buf := getBuffer()
+	defer putBuffer(buf)
 	_ = pprof.Lookup("goroutine").WriteTo(buf, 1)
 	for _, gr := range stack.ParseProfile(buf.Bytes()) {
 		if gr.HasLabel(r.Label()) {
 			s.labelled = append(s.labelled, gr)
 		}
 	}
-	return s
 }
 
 // role is what a goroutine of a snapshot is to the run, by its creators.
@@ -70,9 +99,12 @@ const (
 	// roleOwned was started by the run's runner, directly or through
 	// creators that are all still alive.
 	roleOwned
+	// roleNestedRun leads, through living creators, to the runner of a run
+	// started inside the block: the block's when its goroutines carry both
+	// labels.
+	roleNestedRun
 	// roleOtherRun leads, through living creators, to the runner of another
-	// run under way: the block's only when that run is nested in it (its
-	// goroutines carry both labels).
+	// run under way, not nested in this one: never the block's.
 	roleOtherRun
 	// roleUnowned is new, and its chain of creators breaks at one that has
 	// exited: only the labels can tell whose it is.
@@ -84,19 +116,19 @@ const (
 func (s *snapshot) ownership(r *probes.Run, before map[uint64]bool) []role {
 	runners := r.Runners()
 	// owner per ID: the run a walk ended at (0: none), once resolved.
-	type resolved struct{ run uint64 }
+	type resolved struct{ run *probes.Run }
 	done := make(map[uint64]resolved, len(s.all))
-	runOf := func(id uint64) (uint64, bool) {
+	runOf := func(id uint64) (*probes.Run, bool) {
 		if slices.Contains(runners, id) {
-			return r.ID(), true
+			return r, true
 		}
 		run := probes.RunnerOf(id)
-		return run, run != 0
+		return run, run != nil
 	}
 	var walk []uint64
 	for i := range s.all {
 		walk = walk[:0]
-		var run uint64
+		var run *probes.Run
 		for id := s.all[i].ID; ; {
 			if d, ok := done[id]; ok {
 				run = d.run
@@ -125,9 +157,11 @@ func (s *snapshot) ownership(r *probes.Run, before map[uint64]bool) []role {
 			roles[i] = roleRunner
 		case before[g.ID]:
 			roles[i] = roleOld
-		case run == r.ID():
+		case run == r:
 			roles[i] = roleOwned
-		case run != 0:
+		case r.Encloses(run):
+			roles[i] = roleNestedRun
+		case run != nil:
 			roles[i] = roleOtherRun
 		default:
 			roles[i] = roleUnowned
@@ -172,7 +206,7 @@ func (s *snapshot) claims(roles []role) []claim {
 			}
 		}
 	}
-	for _, nested := range []role{roleUnowned, roleOtherRun} {
+	for _, nested := range []role{roleUnowned, roleNestedRun} {
 		for i := len(s.all) - 1; i >= 0 && len(left) > 0; i-- {
 			if roles[i] != nested {
 				continue

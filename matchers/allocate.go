@@ -122,7 +122,7 @@ func (a *allocateMatcher) runs() string {
 // the running Ginkgo spec instead, with the reason, at the assertion's line.
 func measure(call string, block func(), opts []alloc.Option) (*alloc.Measurement, error) {
 	m, err := alloc.Measure(block, opts...)
-	if !errors.Is(err, alloc.ErrRace) {
+	if !errors.Is(err, env.ErrRace) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", call, err)
 		}

@@ -53,10 +53,10 @@ func (b *budgetMatcher) Match(actual any) (bool, error) {
 	if b.verdict, err = alloc.CheckBudget(b.name, m, b.opts...); err != nil {
 		return false, fmt.Errorf("StayWithinBudget(%q): %w", b.name, err)
 	}
-	if n := b.verdict.Note(); n != "" {
+	if n := b.verdict.Note; n != "" {
 		note(n)
 	}
-	return !b.verdict.Failed(), nil
+	return !b.verdict.Failed, nil
 }
 
 func (b *budgetMatcher) FailureMessage(any) string {

@@ -14,7 +14,7 @@ import (
 func LeakGoroutines(opts ...leak.Option) types.GomegaMatcher {
 	return &probeMatcher[*leak.Report]{
 		name: "LeakGoroutines", verb: "leak goroutines",
-		find: func(block func()) (*leak.Report, error) { return leak.Find(block, opts...) },
+		find: probeFind("goroutines", opts),
 		none: func(r *leak.Report) string {
 			return "it left none running (settle window " + r.Within.String() + ")"
 		},

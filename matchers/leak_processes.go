@@ -20,7 +20,7 @@ import (
 func LeakProcesses(opts ...procs.Option) types.GomegaMatcher {
 	return &probeMatcher[*procs.Report]{
 		name: "LeakProcesses", verb: "leak child processes",
-		find: func(block func()) (*procs.Report, error) { return procs.Find(block, opts...) },
+		find: probeFind("processes", opts),
 		none: func(r *procs.Report) string {
 			return "it left none behind (settle window " + r.Within.String() + ")"
 		},

@@ -4,6 +4,7 @@ import (
 	"github.com/onsi/gomega/types"
 
 	"github.com/residue-go/residue/fds"
+	"github.com/residue-go/residue/internal/probes"
 )
 
 // LeakSockets succeeds when the block leaves sockets open: ones it opened,
@@ -14,17 +15,17 @@ import (
 // stack that opened it, down to the block's own line. Sockets open before
 // the block ran are never counted.
 func LeakSockets(opts ...fds.Option) types.GomegaMatcher {
-	return leakFDs("LeakSockets", "sockets", func(block func()) (*fds.Report, error) { return fds.FindSockets(block, opts...) })
+	return leakFDs("LeakSockets", "sockets", probeFind("sockets", opts))
 }
 
 // LeakFileDescriptors is LeakSockets for every kind of file descriptor:
 // sockets, files, directories, pipes, eventfds, epoll instances and other
 // anonymous inodes.
 func LeakFileDescriptors(opts ...fds.Option) types.GomegaMatcher {
-	return leakFDs("LeakFileDescriptors", "file descriptors", func(block func()) (*fds.Report, error) { return fds.Find(block, opts...) })
+	return leakFDs("LeakFileDescriptors", "file descriptors", probeFind("descriptors", opts))
 }
 
-func leakFDs(name, what string, find func(func()) (*fds.Report, error)) types.GomegaMatcher {
+func leakFDs(name, what string, find func(func()) (probes.Report, error)) types.GomegaMatcher {
 	return &probeMatcher[*fds.Report]{
 		name: name, verb: "leak " + what, find: find,
 		none: func(r *fds.Report) string {

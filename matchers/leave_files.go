@@ -18,7 +18,7 @@ import (
 func LeaveFiles(opts ...files.Option) types.GomegaMatcher {
 	return &probeMatcher[*files.Report]{
 		name: "LeaveFiles", verb: "leave files behind",
-		find: func(block func()) (*files.Report, error) { return files.Find(block, opts...) },
+		find: probeFind("files", opts),
 		none: func(r *files.Report) string {
 			return "it left none (settle window " + r.Within.String() + ")"
 		},

@@ -23,7 +23,7 @@ import (
 func MutateGlobals(opts ...globals.Option) types.GomegaMatcher {
 	return &probeMatcher[*globals.Report]{
 		name: "MutateGlobals", verb: "change global state",
-		find: func(block func()) (*globals.Report, error) { return globals.Find(block, opts...) },
+		find: probeFind("globals", opts),
 		none: func(r *globals.Report) string {
 			return "it changed none of the " + strconv.Itoa(r.Variables) +
 				" package-level variables read, nor the environment, working directory or os.Args"

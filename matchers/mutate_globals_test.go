@@ -3,6 +3,7 @@ package matchers_test
 import (
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -109,14 +110,23 @@ func TestMutateGlobalsRejectsWhatIsNotABlock(t *testing.T) {
 func TestMutateGlobalsSaysWhenOtherChecksRanMeanwhile(t *testing.T) {
 	defer delete(appRegistry, "c")
 	started, release, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	var startOnce sync.Once
+	var otherErr error
 	go func() {
 		defer close(done)
-		_, _ = globals.Find(func() {
-			close(started)
+		// Without debug info the block never runs: say so instead of waiting.
+		defer startOnce.Do(func() { close(started) })
+		_, otherErr = globals.Find(func() {
+			startOnce.Do(func() { close(started) })
 			<-release
 		}, globals.InPackages(matchersTest))
 	}()
 	<-started
+	select {
+	case <-done:
+		t.Fatalf("the other check ended before its block ran: %v", otherErr)
+	default:
+	}
 	msg := expectFailure(func(g gomega.Gomega) {
 		g.Expect(func() { appRegistry["c"] = 3 }).NotTo(MutateGlobals(globals.InPackages(matchersTest)))
 	})

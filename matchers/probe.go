@@ -3,17 +3,23 @@ package matchers
 import (
 	"fmt"
 
-	"github.com/residue-go/residue/probes"
+	"github.com/residue-go/residue/internal/probes"
 )
 
 // probeMatcher adapts one probe to Gomega: it runs the block once under the
 // probe and matches when the probe found something.
-type probeMatcher[R probes.Report] struct {
-	name   string                        // the matcher, for errors: "LeakGoroutines"
-	verb   string                        // what the block is expected to do: "leak goroutines"
-	find   func(block func()) (R, error) // the probe package's Find
-	none   func(R) string                // why a positive expectation failed
-	report R
+type probeMatcher[R fmt.Stringer] struct {
+	name   string                                    // the matcher, for errors: "LeakGoroutines"
+	verb   string                                    // what the block is expected to do: "leak goroutines"
+	find   func(block func()) (probes.Report, error) // runs the probe, see probeFind
+	none   func(R) string                            // why a positive expectation failed
+	report probes.Report
+}
+
+// probeFind runs a block under the probe registered as kind, made from
+// opts.
+func probeFind[O probes.Option](kind string, opts []O) func(block func()) (probes.Report, error) {
+	return func(block func()) (probes.Report, error) { return probes.Find(probes.KindOf(kind), block, opts) }
 }
 
 func (m *probeMatcher[R]) Match(actual any) (bool, error) {
@@ -28,9 +34,9 @@ func (m *probeMatcher[R]) Match(actual any) (bool, error) {
 }
 
 func (m *probeMatcher[R]) FailureMessage(any) string {
-	return "Expected the block to " + m.verb + ", but " + m.none(m.report)
+	return "Expected the block to " + m.verb + ", but " + m.none(m.report.Value().(R))
 }
 
 func (m *probeMatcher[R]) NegatedFailureMessage(any) string {
-	return "Expected the block not to " + m.verb + ".\n" + m.report.String()
+	return "Expected the block not to " + m.verb + ".\n" + m.report.Value().String()
 }

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/residue-go/residue/probes"
+	"github.com/residue-go/residue/internal/probes"
 )
 
 // defaultWithin is the default settle window: how long the probe waits for
@@ -59,7 +59,7 @@ func IgnoringCommand(glob string) Option {
 
 func (c *config) ignored(p *Process) bool {
 	for _, g := range c.ignores {
-		if ok, _ := filepath.Match(g, p.Program()); ok {
+		if ok, _ := filepath.Match(g, p.program()); ok {
 			return true
 		}
 	}

@@ -3,7 +3,7 @@
 // comes with its command line and the line of the block that started it.
 //
 //	report, err := procs.Find(func() { exec.Command("sleep", "30").Start() })
-//	if err == nil && report.Leaked() {
+//	if err == nil && len(report.Processes) > 0 {
 //		t.Error(report)
 //	}
 //
@@ -20,9 +20,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/residue-go/residue/internal/memprof"
 	"github.com/residue-go/residue/internal/origin"
-	"github.com/residue-go/residue/probes"
+	"github.com/residue-go/residue/internal/probes"
 )
 
 // Process is a child process the block started and left behind.
@@ -58,16 +57,16 @@ type Process struct {
 	OneOf []int
 }
 
-// Program returns the base name of the program.
-func (p *Process) Program() string {
+// program returns the base name of the program.
+func (p *Process) program() string {
 	if len(p.Args) == 0 {
 		return ""
 	}
 	return filepath.Base(p.Args[0])
 }
 
-// Command returns the command line, arguments separated by spaces.
-func (p *Process) Command() string { return strings.Join(p.Args, " ") }
+// command returns the command line, arguments separated by spaces.
+func (p *Process) command() string { return strings.Join(p.Args, " ") }
 
 // Report lists the child processes a block left behind.
 type Report struct {
@@ -83,9 +82,6 @@ type Report struct {
 	Waited time.Duration // how long the probe waited after the block returned
 }
 
-// Leaked reports whether any process was left.
-func (r *Report) Leaked() bool { return r != nil && len(r.Processes) > 0 }
-
 // probe finds the child processes a block started that are still there
 // (running, or exited and not waited for) once it has returned and the
 // settle window has passed. It implements probes.Probe. During the run it
@@ -97,7 +93,6 @@ type probe struct {
 
 	before    map[child]bool
 	baseline  origin.Baseline
-	release   func()
 	span      *origin.Span
 	beforeErr error
 }
@@ -113,8 +108,8 @@ type child struct {
 
 func (c child) id() child { return child{pid: c.pid, start: c.start} }
 
-// Kind registers the probe with the combined checks.
-var Kind = probes.NewKind(name, newProbe)
+// kind registers the probe with the combined checks.
+var kind = probes.Register(probes.NewKind(name, newProbe))
 
 // newProbe returns a process probe. An invalid option is an error naming
 // it.
@@ -124,13 +119,13 @@ func newProbe(opts ...Option) (*probe, error) {
 }
 
 // Report returns what the last run left (a *Report), or nil before a run.
-func (p *probe) Report() probes.Report { return probes.ReportOf(p.report) }
+func (p *probe) Report() probes.Report { return probes.ReportOf((*section)(p.report)) }
 
 // Find runs block once and reports the child processes it left behind. The
 // error is set when an option is invalid, when the block panicked or called
 // runtime.Goexit, or when the process table could not be read.
 func Find(block func(), opts ...Option) (*Report, error) {
-	return probes.Find[*Report](Kind, block, opts)
+	return probes.Typed[*Report](probes.Find(kind, block, opts))
 }
 
 var runs origin.Runs
@@ -148,21 +143,20 @@ func (p *probe) Before(r *probes.Run) error {
 	for _, c := range cs {
 		p.before[c.id()] = true
 	}
-	p.release = memprof.RecordAllocations()
+	r.RecordAllocations()
 	return nil
 }
 
 // After implements probes.Probe: it settles, attributes and describes the
 // new children, and records the report.
 func (p *probe) After(r *probes.Run) error {
-	p.release()
 	defer p.span.End()
 	if p.beforeErr != nil {
 		return p.beforeErr
 	}
 	var fresh []child
 	var err error
-	probes.Settle(p.cfg.within, func(_ int, _ bool) bool {
+	r.Settle(p.cfg.within, func(_ int, _ bool) bool {
 		var cs []child
 		if cs, err = children(); err != nil {
 			return true

@@ -53,7 +53,7 @@ func TestARunningChildIsReportedWithItsCommandAndLine(t *testing.T) {
 		t.Fatalf("want 1 process, got %+v", rep)
 	}
 	p := rep.Processes[0]
-	if p.PID != cmd.Process.Pid || p.Command() != "sleep 30" || p.Zombie || p.By != "block" {
+	if p.PID != cmd.Process.Pid || strings.Join(p.Args, " ") != "sleep 30" || p.Zombie || p.By != "block" {
 		t.Errorf("process = %+v, want pid %d running sleep 30 started by the block", p, cmd.Process.Pid)
 	}
 	msg := rep.String()
@@ -68,7 +68,7 @@ func TestARunningChildIsReportedWithItsCommandAndLine(t *testing.T) {
 			t.Errorf("message lacks %q:\n%s", want, msg)
 		}
 	}
-	f := rep.Findings()
+	f := procs.FindingsOf(rep)
 	if len(f) != 1 || f[0].Key != "process sleep started by github.com/residue-go/residue/procs_test.TestARunningChildIsReportedWithItsCommandAndLine.func1" {
 		t.Errorf("findings = %+v", f)
 	}
@@ -118,7 +118,7 @@ func TestAWaitedChildIsNotReported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Leaked() || len(rep.Others) > 0 {
+	if len(rep.Processes) > 0 || len(rep.Others) > 0 {
 		t.Fatalf("a waited child was reported:\n%s", rep)
 	}
 }
@@ -134,7 +134,7 @@ func TestSettleWindow(t *testing.T) {
 		go cmd.Wait()
 	}
 	rep, err := procs.Find(start, procs.Within(3*time.Second))
-	if err != nil || rep.Leaked() {
+	if err != nil || len(rep.Processes) > 0 {
 		t.Fatalf("reported within the window: %v\n%s", err, rep)
 	}
 	if rep.Waited < 200*time.Millisecond {
@@ -154,7 +154,7 @@ func TestChildrenFromBeforeTheBlockAreNotReported(t *testing.T) {
 	}
 	defer stop(before)
 	rep, err := procs.Find(func() {}, procs.Within(0))
-	if err != nil || rep.Leaked() || len(rep.Others) > 0 {
+	if err != nil || len(rep.Processes) > 0 || len(rep.Others) > 0 {
 		t.Fatalf("%v\n%s", err, rep)
 	}
 }
@@ -227,7 +227,7 @@ func TestConcurrentBlocksAreNotBlamedForEachOther(t *testing.T) {
 			t.Fatalf("run %d: %+v", i, reps[i])
 		}
 		p := reps[i].Processes[0]
-		if len(p.OneOf) != 2 || !strings.HasPrefix(p.Command(), "sleep 3") {
+		if len(p.OneOf) != 2 || !strings.HasPrefix(strings.Join(p.Args, " "), "sleep 3") {
 			t.Errorf("run %d: %+v", i, p)
 		}
 	}
@@ -246,7 +246,7 @@ func TestOptions(t *testing.T) {
 		_ = cmd.Start()
 	}, procs.Within(0), procs.IgnoringCommand("sl*"))
 	defer stop(cmd)
-	if err != nil || rep.Leaked() {
+	if err != nil || len(rep.Processes) > 0 {
 		t.Fatalf("ignored command reported: %v\n%s", err, rep)
 	}
 }

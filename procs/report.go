@@ -5,49 +5,52 @@ import (
 	"strings"
 
 	"github.com/residue-go/residue/internal/origin"
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/text"
-	"github.com/residue-go/residue/probes"
 )
 
-// Title implements probes.Report.
-func (r *Report) Title() string { return "Child processes" }
+// section is the report as the combined checks see it (probes.Report).
+type section Report
 
-// Findings implements probes.Report: one finding per group of processes of
+func (r *section) Value() fmt.Stringer { return (*Report)(r) }
+
+func (r *section) Title() string { return "Child processes" }
+
+// Findings lists one finding per group of processes of
 // the same program started at the same place.
-func (r *Report) Findings() []probes.Finding {
+func (r *section) Findings() []probes.Finding {
 	if r == nil {
 		return nil
 	}
-	return probes.GroupFindings(len(r.Processes), func(i int) string { return r.Processes[i].key() }, func(i int) string { return r.Processes[i].Summary() })
+	return probes.GroupFindings(len(r.Processes), func(i int) string { return r.Processes[i].key() }, func(i int) string { return r.Processes[i].summary() })
 }
 
-// Counts implements probes.Report.
-func (r *Report) Counts() []probes.Count {
+func (r *section) Counts() []probes.Count {
 	return []probes.Count{{Name: "processes", Value: int64(len(r.Processes))}}
 }
 
 // key names the process by its program and the function that started it:
 // no PIDs, arguments, states or lines.
 func (p *Process) key() string {
-	return "process " + p.Program() + " started by " + origin.Maker(p.Started, p.StartedAt)
+	return "process " + p.program() + " started by " + origin.Maker(p.Started, p.StartedAt)
 }
 
-// Summary describes the process in one line: "pid 4242: sleep 30
+// summary describes the process in one line: "pid 4242: sleep 30
 // (sleeping)".
-func (p *Process) Summary() string {
-	return fmt.Sprintf("pid %d: %s (%s)", p.PID, p.Command(), p.State)
+func (p *Process) summary() string {
+	return fmt.Sprintf("pid %d: %s (%s)", p.PID, p.command(), p.State)
 }
 
 // String formats the report as a failure message: a headline, then one
 // block per process with what it is, what to do about it, and the stack
 // that started it.
 func (r *Report) String() string {
-	if !r.Leaked() {
+	if r == nil || len(r.Processes) == 0 {
 		return "The block left no child processes behind."
 	}
 	others := make([]string, len(r.Others))
 	for i := range r.Others {
-		others[i] = r.Others[i].Summary()
+		others[i] = r.Others[i].summary()
 	}
 	return text.Leftovers("The block left "+text.Plural(len(r.Processes), "child process", "child processes")+" behind",
 		r.Within, len(r.Processes), func(b *strings.Builder, i int) { writeProcess(b, &r.Processes[i]) },
@@ -56,7 +59,7 @@ func (r *Report) String() string {
 }
 
 func writeProcess(b *strings.Builder, p *Process) {
-	b.WriteString(p.Summary())
+	b.WriteString(p.summary())
 	b.WriteString("\n")
 	if p.Zombie {
 		b.WriteString("    exited, but never waited for: call cmd.Wait (or use cmd.Run, cmd.Output) so the kernel can let it go\n")

@@ -11,8 +11,8 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/residue-go/residue"
-	"github.com/residue-go/residue/globals"
-	"github.com/residue-go/residue/probes"
+	"github.com/residue-go/residue/internal/combined"
+	"github.com/residue-go/residue/internal/probes"
 )
 
 // CheckEverySpec returns a decorator for RunSpecs that fails every spec that
@@ -44,17 +44,17 @@ func CheckSpecsLabelled(label string, opts ...residue.Option) types.AroundNodeDe
 	return checkSpecs(func(r types.SpecReport) bool { return slices.Contains(r.Labels(), label) }, opts)
 }
 
-// SpecFigures is the report entry "residue" that CheckEverySpec attaches
+// specFigures is the report entry "residue" that CheckEverySpec attaches
 // to each spec: the counts of every probe that ran, for --json-report and
 // --junit-report, and shown on one line with a failure or under -v.
-type SpecFigures struct {
+type specFigures struct {
 	SideEffectsFound bool
 	Counts           []probes.Count
 }
 
 // String shows the figures on one line:
 // "goroutines 0 · descriptors 0 · globals changed 0".
-func (f SpecFigures) String() string {
+func (f specFigures) String() string {
 	parts := make([]string, len(f.Counts))
 	for i, c := range f.Counts {
 		parts[i] = fmt.Sprintf("%s %d", c.Name, c.Value)
@@ -67,7 +67,7 @@ func (f SpecFigures) String() string {
 type specRun struct {
 	key     string
 	where   types.CodeLocation // the It, or the Ordered container
-	session *residue.Session
+	session *combined.Session
 }
 
 var (
@@ -108,7 +108,7 @@ func spec(report types.SpecReport, opts []residue.Option) *specRun {
 	if specCur != nil && specCur.key == key {
 		return specCur
 	}
-	s, err := residue.Start(opts...)
+	s, err := combined.Start(opts...)
 	if err != nil {
 		ginkgo.Fail("CheckEverySpec: " + err.Error())
 	}
@@ -140,8 +140,7 @@ func containerRun(report types.SpecReport, node types.SpecEvent, opts []residue.
 	if !node.NodeType.Is(types.NodeTypeBeforeAll) {
 		return nil
 	}
-	own := slices.DeleteFunc(slices.Clone(opts), func(o residue.Option) bool { return o != nil && o.Probe() == globals.Kind.Name })
-	s, err := residue.Start(append(own, residue.WithoutGlobals())...)
+	s, err := combined.Start(combined.LeavingOutGlobals(opts)...)
 	if err != nil {
 		ginkgo.Fail("CheckEverySpec: " + err.Error())
 	}
@@ -200,7 +199,7 @@ func finishContainer(cur *specRun) {
 // fails the spec when something was left.
 func finish(cur *specRun, what, subject string) {
 	report, err := cur.session.Finish()
-	ginkgo.AddReportEntry("residue", SpecFigures{SideEffectsFound: report.Found(), Counts: report.Counts()},
+	ginkgo.AddReportEntry("residue", specFigures{SideEffectsFound: report.Found(), Counts: report.Counts()},
 		ginkgo.ReportEntryVisibilityFailureOrVerbose, cur.where)
 	switch {
 	case err != nil:

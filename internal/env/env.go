@@ -3,6 +3,19 @@
 // name the variables; users set them in their shell or CI, never in Go.
 package env
 
+import "errors"
+
+// ErrNoDebugInfo is what the globals probe's error is when the binary
+// carries no DWARF debug info (errors.Is), so that a combined check can
+// stand the probe aside.
+var ErrNoDebugInfo = errors.New("no debug info")
+
+// ErrRace is the error of every allocation measurement in a binary built
+// with -race (Race).
+var ErrRace = errors.New("allocation figures are not exact under the race detector: " +
+	"this test binary was built with -race, where sync.Pool drops items at random and " +
+	"instrumentation changes what allocates; run this check in a build without -race")
+
 const (
 	// RequireGlobals, set to 1, makes a combined check fail when the
 	// binary has no debug info, instead of checking every probe but

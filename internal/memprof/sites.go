@@ -15,7 +15,7 @@ import (
 // Records are symbolized only as far as a search needs.
 type Sites struct {
 	recs   []runtime.MemProfileRecord
-	recent map[[32]uintptr]bool      // stacks that allocated since the last published profile
+	recent map[Key]bool              // stacks that allocated since the last published profile
 	pcs    map[uintptr][]stack.Frame // one return address, inlined calls expanded
 	full   []StackRecord             // read when a matching record is cut at 32 frames
 	fullT  bool
@@ -28,16 +28,9 @@ type Sites struct {
 // moment (see GCCycles), every allocation made after it is recent (see
 // Stack.Recent).
 func FlushSites() *Sites {
-	published := map[[32]uintptr]int64{}
-	for _, r := range PublishedMemProfile() {
-		published[r.Stack0] += r.AllocObjects
-	}
-	s := &Sites{recs: MemProfile(), recent: map[[32]uintptr]bool{}, pcs: map[uintptr][]stack.Frame{}}
-	now := map[[32]uintptr]int64{}
-	for _, r := range s.recs {
-		now[r.Stack0] += r.AllocObjects
-	}
-	for k, n := range now {
+	published := PublishedObjects()
+	s := &Sites{recs: MemProfile(), recent: map[Key]bool{}, pcs: map[uintptr][]stack.Frame{}}
+	for k, n := range ObjectsOf(s.recs) {
 		if n > published[k] {
 			s.recent[k] = true
 		}
@@ -117,7 +110,7 @@ func (s *Sites) At(fn, file string, line int) []Stack {
 			stacks = s.whole(r.Stack0[:])
 		}
 		for _, pcs := range stacks {
-			st := Stack{Frames: Symbolize(pcs), Entry: entry(pcs), Recent: s.recent == nil || s.recent[r.Stack0]}
+			st := Stack{Frames: Symbolize(pcs), Entry: entry(pcs), Recent: s.recent == nil || s.recent[KeyOf(&r.Stack0)]}
 			if !slices.ContainsFunc(out, func(o Stack) bool { return slices.Equal(o.Frames, st.Frames) }) {
 				out = append(out, st)
 			}

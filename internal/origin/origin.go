@@ -15,35 +15,24 @@ import (
 	"sync"
 
 	"github.com/residue-go/residue/internal/memprof"
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/stack"
-	"github.com/residue-go/residue/probes"
 )
 
 // Baseline is how many objects each allocation stack had allocated at one
-// moment, so that what a run allocated is the difference. It runs no GC:
-// allocations since the last cycle are not in it yet.
-type Baseline map[key]int64
+// moment, so that what a run allocated is the difference. Read-only: it may
+// be shared.
+type Baseline = memprof.Objects
 
-// key identifies a recorded stack by its first 32 program counters.
-type key [32]uintptr
-
-// Take returns the memory profile's counts as last published: allocations
-// made since the last GC cycles are missing, and will look made after the
-// baseline. Cheap; for a probe that only reads stacks, where a few extra
-// sites do no harm.
-func Take() Baseline { return baseline(memprof.PublishedMemProfile()) }
+// Take returns the memory profile's counts as last published, without a
+// GC: allocations made since the last GC cycle are missing, and will look
+// made after the baseline. Cheap; for a probe that only reads stacks, where
+// a few extra sites do no harm.
+func Take() Baseline { return memprof.PublishedObjects() }
 
 // TakeCurrent is Take after flushing the profile (two GCs): exact, for a
 // probe that counts what the run allocated.
-func TakeCurrent() Baseline { return baseline(memprof.MemProfile()) }
-
-func baseline(recs []runtime.MemProfileRecord) Baseline {
-	b := make(Baseline, len(recs))
-	for i := range recs {
-		b[recs[i].Stack0] += recs[i].AllocObjects
-	}
-	return b
-}
+func TakeCurrent() Baseline { return memprof.ObjectsOf(memprof.MemProfile()) }
 
 // Owner says whose a site is.
 type Owner int
@@ -83,33 +72,31 @@ func (s *Site) Block() stack.Frame {
 // at runtime.MemProfile's 32 frames are read in full from the heap profile.
 func Sites(b Baseline, marker string, watched func(fn string) bool) []Site {
 	recs := memprof.MemProfile()
-	gained := make(map[key]int64, len(recs))
-	for i := range recs {
-		gained[recs[i].Stack0] += recs[i].AllocObjects
-	}
+	gained := memprof.ObjectsOf(recs)
 	type rec struct {
 		pcs   []uintptr
 		count int64
 	}
 	var hits []rec
-	cut := map[key]int64{}
+	cut := map[memprof.Key]int64{}
 	for i := range recs {
 		r := &recs[i]
-		g := min(r.AllocObjects, gained[r.Stack0]-b[r.Stack0])
+		k := memprof.KeyOf(&r.Stack0)
+		g := min(r.AllocObjects, gained[k]-b[k])
 		if g <= 0 || !slices.ContainsFunc(r.Stack(), func(pc uintptr) bool { return watchedPC(pc, watched) }) {
 			continue
 		}
 		if r.Stack0[len(r.Stack0)-1] != 0 {
-			cut[r.Stack0] = gained[r.Stack0] - b[r.Stack0]
+			cut[k] = gained[k] - b[k]
 			continue
 		}
 		hits = append(hits, rec{r.Stack(), g})
 	}
 	if len(cut) > 0 {
 		for _, r := range memprof.FullStackProfile() {
-			var k key
-			copy(k[:], r.Stack)
-			if g, ok := cut[k]; ok && len(r.Stack) > len(k) {
+			var stk [32]uintptr
+			copy(stk[:], r.Stack)
+			if g, ok := cut[memprof.KeyOf(&stk)]; ok && len(r.Stack) > len(stk) {
 				hits = append(hits, rec{r.Stack, min(r.AllocObjects, g)})
 			}
 		}
@@ -221,7 +208,7 @@ func ranOnBlock(b Baseline, marker string, fns []string) bool {
 	is := func(f string) bool { return slices.Contains(fns, f) }
 	for i := range recs {
 		r := &recs[i]
-		if r.AllocObjects <= b[r.Stack0] || !slices.ContainsFunc(r.Stack(), func(pc uintptr) bool { return watchedPC(pc, is) }) {
+		if r.AllocObjects <= b[memprof.KeyOf(&r.Stack0)] || !slices.ContainsFunc(r.Stack(), func(pc uintptr) bool { return watchedPC(pc, is) }) {
 			continue
 		}
 		seen := false

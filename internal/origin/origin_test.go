@@ -4,7 +4,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/residue-go/residue/probes"
+	"github.com/residue-go/residue/internal/probes"
 )
 
 func TestClosureParents(t *testing.T) {

@@ -86,21 +86,30 @@ func ParseDump(dump string) []Goroutine {
 	return out
 }
 
+// Caller returns the ID of the goroutine that took a full dump: runtime.Stack
+// writes the caller's stack first.
+func Caller(dump []byte) (uint64, bool) { return headerID(dump) }
+
+// headerID reads the ID of the "goroutine N [...]" header b starts with.
+func headerID(b []byte) (uint64, bool) {
+	rest, ok := bytes.CutPrefix(b, []byte("goroutine "))
+	if !ok {
+		return 0, false
+	}
+	n, i := uint64(0), 0
+	for ; i < len(rest) && rest[i] >= '0' && rest[i] <= '9'; i++ {
+		n = n*10 + uint64(rest[i]-'0')
+	}
+	return n, i > 0
+}
+
 // IDs returns the IDs of the goroutines in a full dump, reading nothing but
 // the headers.
 func IDs(dump []byte) map[uint64]bool {
 	ids := make(map[uint64]bool, bytes.Count(dump, []byte("\n\ngoroutine "))+1)
 	for len(dump) > 0 {
-		if bytes.HasPrefix(dump, []byte("goroutine ")) {
-			rest := dump[len("goroutine "):]
-			n := uint64(0)
-			i := 0
-			for ; i < len(rest) && rest[i] >= '0' && rest[i] <= '9'; i++ {
-				n = n*10 + uint64(rest[i]-'0')
-			}
-			if i > 0 {
-				ids[n] = true
-			}
+		if id, ok := headerID(dump); ok {
+			ids[id] = true
 		}
 		i := bytes.Index(dump, []byte("\n\n"))
 		if i < 0 {

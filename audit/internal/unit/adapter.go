@@ -3,12 +3,12 @@ package unit
 import (
 	"strings"
 
-	"github.com/residue-go/residue"
 	"github.com/residue-go/residue/fds"
 	"github.com/residue-go/residue/globals"
+	"github.com/residue-go/residue/internal/combined"
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/record"
 	"github.com/residue-go/residue/leak"
-	"github.com/residue-go/residue/probes"
 )
 
 // session is what a unit needs of a residue session.
@@ -19,27 +19,27 @@ type session interface {
 	Finish() (c record.Counts, fs []record.Finding, report string, err error)
 }
 
-// start is the one place that knows residue's session and report API: it
+// start is the one place that knows the combined check's session and report API: it
 // starts a session with every default probe, the globals probe as scope
 // says (see record.EnvGlobals), and turns its report into counts and
 // findings.
 func start(scope string) (session, error) {
-	var opts []residue.Option
+	var opts []combined.Option
 	switch scope {
 	case "":
 	case "off":
-		opts = append(opts, residue.WithoutGlobals())
+		opts = append(opts, combined.WithoutGlobals())
 	default:
 		opts = append(opts, globals.InPackages(strings.Split(scope, ",")...))
 	}
-	s, err := residue.Start(opts...)
+	s, err := combined.Start(opts...)
 	if s == nil {
 		return nil, err
 	}
 	return adapted{s}, err
 }
 
-type adapted struct{ s *residue.Session }
+type adapted struct{ s *combined.Session }
 
 func (a adapted) Adopt() func()  { return a.s.Adopt() }
 func (a adapted) Enter(f func()) { a.s.Enter(f) }
@@ -49,7 +49,7 @@ func (a adapted) Finish() (c record.Counts, fs []record.Finding, report string, 
 	if r == nil {
 		return c, nil, "", err
 	}
-	for _, p := range r.Probes {
+	for _, p := range r.Sections {
 		name, n := probeName(p), 0
 		for _, f := range p.Findings() {
 			fs = append(fs, record.Finding{Probe: name, Key: f.Key, Count: f.Count, Text: f.Summary})
@@ -72,7 +72,7 @@ func (a adapted) Finish() (c record.Counts, fs []record.Finding, report string, 
 
 // probeName names a probe's report in records.
 func probeName(p probes.Report) string {
-	switch p.(type) {
+	switch p.Value().(type) {
 	case *leak.Report:
 		return record.Goroutines
 	case *fds.Report:

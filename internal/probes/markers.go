@@ -51,7 +51,7 @@ func (r *Run) releaseMarker() {
 }
 
 // markerPrefix starts the name of every marker frame, exclusive or shared.
-const markerPrefix = "github.com/residue-go/residue/probes.callBlock"
+const markerPrefix = "github.com/residue-go/residue/internal/probes.callBlock"
 
 // IsMarker reports whether fn, a fully qualified function name, is the
 // marker frame of some run (see Run.Marker).

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/residue-go/residue/internal/memprof"
 	"github.com/residue-go/residue/internal/stack"
 )
 
@@ -47,9 +48,12 @@ type Run struct {
 	started  time.Time
 	returned time.Time
 
-	probes []Probe         // those whose Before succeeded
-	parent context.Context // the labels the run started under
-	ctx    context.Context // parent with the run's label: what nested runs inherit
+	probes    []Probe         // those whose Before succeeded
+	finishing time.Time       // when Finish began: where settle windows start
+	record    bool            // a probe asked for RecordAllocations
+	stop      func()          // ends the recording Start began
+	parent    context.Context // the labels the run started under
+	ctx       context.Context // parent with the run's label: what nested runs inherit
 }
 
 // ID is unique within the process.
@@ -107,16 +111,12 @@ func (r *Run) Encloses(inner *Run) bool {
 	return ok && v == labelValue
 }
 
-// EnclosedBy reports whether r was started inside the block of the run
-// whose ID is id (see Encloses): for a run that knows only another's ID, as
-// RunnerOf gives it.
-func (r *Run) EnclosedBy(id uint64) bool {
-	if r == nil || r.parent == nil || id == 0 || id == r.id {
-		return false
-	}
-	v, ok := pprof.Label(r.parent, "residue-"+strconv.FormatUint(id, 10))
-	return ok && v == labelValue
-}
+// RecordAllocations asks, from a probe's Before, that every heap allocation
+// be recorded with its stack (runtime.MemProfileRate = 1) while the block
+// runs: from the end of Start, once every probe has looked, to the start of
+// Finish, before any probe looks again. The probes' own work is then not
+// recorded, which would cost a stack walk per allocation.
+func (r *Run) RecordAllocations() { r.record = true }
 
 // Started is when the block first started running.
 func (r *Run) Started() time.Time {
@@ -141,13 +141,13 @@ var nextID atomic.Uint64
 // tell the goroutines of two concurrent runs apart.
 var active sync.Map // uint64 -> *Run
 
-// RunnerOf returns the ID of the run whose block goroutine id is running, or
-// 0 when it runs none.
-func RunnerOf(id uint64) uint64 {
+// RunnerOf returns the run whose block goroutine id is running, or nil when
+// it runs none.
+func RunnerOf(id uint64) *Run {
 	if r, ok := active.Load(id); ok {
-		return r.(*Run).id
+		return r.(*Run)
 	}
-	return 0
+	return nil
 }
 
 // Runners returns the IDs of the goroutines that ran the block, the first
@@ -212,6 +212,9 @@ func Start(probes ...Probe) (*Run, error) {
 			return r, err
 		}
 		r.probes = append(r.probes, p)
+	}
+	if r.record {
+		r.stop = memprof.RecordAllocations()
 	}
 	return r, nil
 }
@@ -334,6 +337,10 @@ func (r *Run) adopt() (restore func()) {
 // Finish ends the run: it calls After on every started probe, in reverse
 // order, and frees the run's marker. It returns the first error.
 func (r *Run) Finish() error {
+	r.finishing = time.Now()
+	if r.stop != nil {
+		r.stop()
+	}
 	var err error
 	for i := len(r.probes) - 1; i >= 0; i-- {
 		if e := r.probes[i].After(r); e != nil && err == nil {
@@ -402,7 +409,7 @@ func blockFrames(stack []byte) []byte {
 		switch {
 		case bytes.HasPrefix(l, []byte("panic(")) || bytes.HasPrefix(l, []byte("runtime.Goexit(")):
 			from = i + 2 // the call and its file:line
-		case bytes.HasPrefix(l, []byte("github.com/residue-go/residue/probes.callBlock")):
+		case bytes.HasPrefix(l, []byte("github.com/residue-go/residue/internal/probes.callBlock")):
 			to = i
 		}
 	}

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/stack"
-	"github.com/residue-go/residue/probes"
 )
 
 type recorder struct {
@@ -132,7 +132,7 @@ func TestConcurrentRunsHaveDistinctMarkers(t *testing.T) {
 	if shared != 1 || len(seen) != n {
 		t.Errorf("%d exclusive markers and %d shared, want %d and 1", len(seen), shared, n)
 	}
-	if r, _ := probes.Exec(func() {}); !r.Exclusive() || !strings.HasPrefix(r.Marker(), "github.com/residue-go/residue/probes.callBlock") {
+	if r, _ := probes.Exec(func() {}); !r.Exclusive() || !strings.HasPrefix(r.Marker(), "github.com/residue-go/residue/internal/probes.callBlock") {
 		t.Errorf("markers not returned to the pool: %+v", r)
 	}
 }
@@ -177,7 +177,7 @@ func TestStartEnterFinish(t *testing.T) {
 	if got := strings.Join(log, ", "); got != "before a, node 1, recovered node 2 failed, after a" {
 		t.Errorf("order = %s", got)
 	}
-	if probes.RunnerOf(r.Runners()[0]) != 0 {
+	if probes.RunnerOf(r.Runners()[0]) != nil {
 		t.Error("finished run still registered")
 	}
 }
@@ -249,13 +249,13 @@ func TestPanicNilUnderPanicnilIsAPanic(t *testing.T) {
 // After a nested run on the same goroutine finishes, that goroutine is
 // again known as the outer run's runner.
 func TestNestedRunGivesTheRunnerBack(t *testing.T) {
-	var inner, during, after uint64
+	var inner, during, after *probes.Run
 	outer, err := probes.Exec(func() {
 		id := stack.CurrentID()
 		in, _ := probes.Start()
 		restore := in.Adopt()
 		during = probes.RunnerOf(id)
-		inner = in.ID()
+		inner = in
 		restore()
 		_ = in.Finish()
 		after = probes.RunnerOf(id)
@@ -263,8 +263,8 @@ func TestNestedRunGivesTheRunnerBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if during != inner || after != outer.ID() {
-		t.Fatalf("runner of the goroutine: %d during the inner run (want %d), %d after it (want the outer %d)", during, inner, after, outer.ID())
+	if during != inner || after != outer {
+		t.Fatalf("runner of the goroutine: %p during the inner run (want %p), %p after it (want the outer %p)", during, inner, after, outer)
 	}
 }
 
@@ -289,6 +289,7 @@ func (*countReport) Title() string              { return "Counts" }
 func (*countReport) Findings() []probes.Finding { return nil }
 func (*countReport) Counts() []probes.Count     { return nil }
 func (*countReport) String() string             { return "" }
+func (r *countReport) Value() fmt.Stringer      { return r }
 
 // A probe's nil report becomes a nil Report, not an interface holding nil.
 func TestReportOf(t *testing.T) {
@@ -298,5 +299,41 @@ func TestReportOf(t *testing.T) {
 	}
 	if r := probes.ReportOf(&countReport{1}); r == nil || r.(*countReport).n != 1 {
 		t.Fatalf("ReportOf lost the report: %#v", r)
+	}
+}
+
+// rateProbe asks for allocations to be recorded and notes the profiling
+// rate it sees in its own Before and After.
+type rateProbe struct{ before, after *int }
+
+func (p rateProbe) Before(r *probes.Run) error {
+	r.RecordAllocations()
+	*p.before = runtime.MemProfileRate
+	return nil
+}
+func (p rateProbe) After(*probes.Run) error { *p.after = runtime.MemProfileRate; return nil }
+func (p rateProbe) Report() probes.Report   { return nil }
+
+// TestAllocationsAreRecordedOnlyWhileTheBlockRuns checks that a probe's
+// RecordAllocations records the block's allocations but not the probes' own
+// work around it, which would cost a stack walk per allocation.
+func TestAllocationsAreRecordedOnlyWhileTheBlockRuns(t *testing.T) {
+	user := runtime.MemProfileRate
+	var before, after, during, laterBefore int
+	_, err := probes.Exec(func() { during = runtime.MemProfileRate },
+		rateProbe{&before, new(int)},
+		rateProbe{&laterBefore, &after})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if during != 1 {
+		t.Errorf("MemProfileRate while the block ran = %d, want 1", during)
+	}
+	if before != user || laterBefore != user || after != user {
+		t.Errorf("MemProfileRate in the probes' Before = %d and %d, in After = %d; want the process's own %d",
+			before, laterBefore, after, user)
+	}
+	if runtime.MemProfileRate != user {
+		t.Errorf("MemProfileRate after the run = %d, want %d", runtime.MemProfileRate, user)
 	}
 }

@@ -89,4 +89,4 @@ func labelsFromProfile() []string {
 	return nil
 }
 
-const labelsFromProfileFunc = "github.com/residue-go/residue/probes.labelsFromProfile"
+const labelsFromProfileFunc = "github.com/residue-go/residue/internal/probes.labelsFromProfile"

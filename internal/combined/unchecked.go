@@ -1,4 +1,4 @@
-package residue
+package combined
 
 import (
 	"errors"
@@ -6,24 +6,23 @@ import (
 	"os"
 	"sync"
 
-	"github.com/residue-go/residue/globals"
+	_ "github.com/residue-go/residue/globals" // registers "globals"
 	"github.com/residue-go/residue/internal/env"
-	"github.com/residue-go/residue/probes"
+	"github.com/residue-go/residue/internal/probes"
 )
 
 // optionalGlobals runs the globals probe of a combined check, or, when the
 // binary has no debug info and RESIDUE_REQUIRE_GLOBALS is not 1, stands aside.
 type optionalGlobals struct {
 	probes.Probe
-	missing *globals.NoDebugInfoError
+	missing bool
 }
 
 func (g *optionalGlobals) Before(r *probes.Run) error {
-	g.missing = nil
+	g.missing = false
 	err := g.Probe.Before(r)
-	var nd *globals.NoDebugInfoError
-	if errors.As(err, &nd) && os.Getenv(env.RequireGlobals) != "1" {
-		g.missing = nd
+	if errors.Is(err, env.ErrNoDebugInfo) && os.Getenv(env.RequireGlobals) != "1" {
+		g.missing = true
 		warnOnce.Do(func() { fmt.Fprintf(os.Stderr, "residue: %s\n", uncheckedText) })
 		return nil
 	}
@@ -31,14 +30,14 @@ func (g *optionalGlobals) Before(r *probes.Run) error {
 }
 
 func (g *optionalGlobals) After(r *probes.Run) error {
-	if g.missing != nil {
+	if g.missing {
 		return nil
 	}
 	return g.Probe.After(r)
 }
 
 func (g *optionalGlobals) Report() probes.Report {
-	if g.missing != nil {
+	if g.missing {
 		return unchecked{}
 	}
 	return g.Probe.Report()
@@ -56,4 +55,5 @@ type unchecked struct{}
 func (unchecked) Title() string              { return "Global state" }
 func (unchecked) Findings() []probes.Finding { return nil }
 func (unchecked) Counts() []probes.Count     { return nil }
+func (u unchecked) Value() fmt.Stringer      { return u }
 func (unchecked) String() string             { return uncheckedText }

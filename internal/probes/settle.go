@@ -5,13 +5,16 @@ import (
 	"time"
 )
 
-// Settle polls check until it returns true or the window has passed. The
+// Settle polls check, from a probe's After, until it returns true or the
+// window has passed. The window starts when Finish began, not when this
+// probe's After did: the windows of the probes of one run overlap, so a
+// block that leaves a goroutine and a socket waits one window, not two. The
 // first call comes at once, so a block that left nothing behind costs no
 // wait; later calls back off from 100µs, doubling up to 50ms. last is true on
 // the call made when the window has passed; Settle returns after it whatever
 // it returns.
-func Settle(within time.Duration, check func(attempt int, last bool) bool) {
-	deadline := time.Now().Add(within)
+func (r *Run) Settle(within time.Duration, check func(attempt int, last bool) bool) {
+	deadline := r.finishing.Add(within)
 	pause := 100 * time.Microsecond
 	for attempt := 0; ; attempt++ {
 		last := !time.Now().Before(deadline)

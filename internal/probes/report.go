@@ -8,9 +8,12 @@ import (
 	"github.com/residue-go/residue/internal/stack"
 )
 
-// Report is what one probe found in one run. The combined checks
-// (residue.Find, HaveSideEffects, CheckEverySpec, the audit command) build
-// their messages, figures and baselines from it, whatever the probe.
+// Report is what one probe found in one run, as the combined checks
+// (residue.Find, HaveSideEffects, CheckEverySpec, the audit command) see it:
+// they build their messages, figures and baselines from it, whatever the
+// probe. A probe package implements it on a type of its own over its
+// exported report (`type section Report`), so that the exported report
+// carries only what a user reads: its findings and its message.
 type Report interface {
 	// Title names what the probe watches, as a section heading:
 	// "Goroutines", "File descriptors".
@@ -21,11 +24,13 @@ type Report interface {
 	// Counts are the run's figures, for reports and dashboards, found or
 	// not: {"goroutines", 0}.
 	Counts() []Count
-	// String is the full text of the findings, as a failure message shows
-	// them: what was left and where it came from. It starts with a one-line
+	// Value is the probe package's own report (*leak.Report,
+	// *alloc.Measurement…), what its Find and residue.Of return. Its String
+	// is the full text of the findings, as a failure message shows them:
+	// what was left and where it came from. It starts with a one-line
 	// headline whose subject is "The block" ("The block left 2 goroutines
 	// running…"), which combined checks replace ("The test left…").
-	String() string
+	Value() fmt.Stringer
 }
 
 // Finding is one leftover, or one group of identical leftovers.
@@ -136,7 +141,7 @@ func Configure[C any](c *C, opts []Setting[C]) error {
 // NewKind describes a probe made by newProbe from its own options, so that
 // a probe package registers itself with one line:
 //
-//	var Kind = probes.NewKind("processes", newProbe)
+//	var kind = probes.Register(probes.NewKind("processes", newProbe))
 //
 // The Kind's other fields can be set on the result.
 func NewKind[O Option, P Probe](name string, newProbe func(...O) (P, error)) Kind {
@@ -177,23 +182,55 @@ func ReportOf[R any, P interface {
 }
 
 // Find runs block once under the probe that k makes from opts and returns
-// the probe's report as R: the body of each probe package's Find, and of
-// the single-probe matchers. The report is nil when an option is invalid or
-// the run could not start; it is set, with the error, when the block
-// panicked or a probe failed after the block ran.
-func Find[R Report, O Option](k Kind, block func(), opts []O) (R, error) {
-	var zero R
+// the probe's report: the body of the single-probe matchers, and, through
+// Typed, of each probe package's Find. The report is nil when an option is
+// invalid or the run could not start; it is set, with the error, when the
+// block panicked or a probe failed after the block ran.
+func Find[O Option](k Kind, block func(), opts []O) (Report, error) {
 	all := make([]Option, len(opts))
 	for i, o := range opts {
 		all[i] = o
 	}
 	p, err := k.New(all)
 	if err != nil {
-		return zero, err
+		return nil, err
 	}
 	_, err = Exec(block, p)
-	r, _ := p.Report().(R)
-	return r, err
+	return p.Report(), err
+}
+
+// Typed returns the probe package's own report that r holds, as R, with
+// err: `return probes.Typed[*Report](probes.Find(kind, block, opts))`.
+func Typed[R fmt.Stringer](r Report, err error) (R, error) {
+	var typed R
+	if r != nil {
+		typed, _ = r.Value().(R)
+	}
+	return typed, err
+}
+
+// registry holds every probe package's Kind, by name.
+var registry = map[string]Kind{}
+
+// Register records k under its name, for KindOf, and returns it: a probe
+// package declares `var kind = probes.Register(probes.NewKind(…))`. A
+// second Kind of the same name panics.
+func Register(k Kind) Kind {
+	if _, dup := registry[k.Name]; dup {
+		panic("probes: two kinds named " + k.Name)
+	}
+	registry[k.Name] = k
+	return k
+}
+
+// KindOf returns the Kind registered under name. It panics when there is
+// none: the package that registers it is not linked in.
+func KindOf(name string) Kind {
+	k, ok := registry[name]
+	if !ok {
+		panic("probes: no kind named " + name + " is registered")
+	}
+	return k
 }
 
 // Frame is one call of a stack in a report: the function, its file and

@@ -1,0 +1,5 @@
+package alloc
+
+// ErrDeepStacks is wrapped by the error of a measurement made at stacks
+// deeper than the runtime records.
+var ErrDeepStacks = errDeepStacks
