@@ -3,8 +3,8 @@ package leak
 import (
 	"testing"
 
-	"github.com/residue-go/residue/internal/stack"
 	"github.com/residue-go/residue/internal/probes"
+	"github.com/residue-go/residue/internal/stack"
 )
 
 // TestLookLeavesOutTheGoroutineLooking checks that a check finished on a
