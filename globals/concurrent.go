@@ -42,14 +42,33 @@ func companyOf(run *probes.Run) company {
 	c := company{runs: map[uint64]bool{}, tests: map[string]bool{}}
 	self := stack.CurrentID()
 	mine := map[*probes.Run]bool{probes.RunnerOf(self): true}
+	var runners []uint64
 	if run != nil {
 		mine[run] = true
+		runners = run.Runners()
 	}
-	for _, g := range stack.ParseDump(string(stack.FullDump(nil))) {
-		if g.ID == self {
+	all := stack.ParseDump(string(stack.FullDump(nil)))
+	// The goroutines that started run's own or the caller, such as the
+	// test function whose RunSpecs runs an audited Ginkgo spec: the test
+	// they are part of.
+	ancestors := map[uint64]bool{}
+	creator := make(map[uint64]uint64, len(all))
+	for _, g := range all {
+		creator[g.ID] = g.CreatorID
+	}
+	for _, id := range append(runners, self) {
+		for c := creator[id]; c != 0 && !ancestors[c]; c = creator[c] {
+			ancestors[c] = true
+		}
+	}
+	for _, g := range all {
+		if g.ID == self || ancestors[g.ID] {
 			continue
 		}
-		if other := probes.RunnerOf(g.ID); other != nil && !mine[other] && !other.Encloses(run) {
+		// A check whose block runs on one of run's own goroutines checks
+		// the same code (a suite's own CheckEverySpec around an audited
+		// spec): not another test.
+		if other := probes.RunnerOf(g.ID); other != nil && !mine[other] && !other.Encloses(run) && !slices.Contains(runners, g.ID) {
 			c.runs[other.ID()] = true
 		}
 		if t := runningTest(&g); t != "" {

@@ -194,6 +194,12 @@ func writeFindings(w io.Writer, r *record.Record, verbose bool) {
 	if r.Verdict == record.Error {
 		fmt.Fprintf(w, "\n--- %s %s could not be audited:\n%s", r.Package, r.Test, indent(r.Error))
 	}
+	if len(r.Unattributed) > 0 {
+		fmt.Fprintf(w, "\n--- %s %s saw global changes while other tests ran (not its findings: whose they are cannot be told):\n", r.Package, r.Test)
+		for _, f := range r.Unattributed {
+			fmt.Fprintf(w, "  %s\n", f.Text)
+		}
+	}
 	if len(r.Findings) == 0 || unaccepted(r) == 0 && !verbose {
 		return
 	}

@@ -55,6 +55,11 @@ type Record struct {
 	Skipped  bool      `json:"skipped,omitempty"`
 	Counts   Counts    `json:"counts"`
 	Findings []Finding `json:"findings,omitempty"`
+	// Unattributed are changes to globals the test saw while another test
+	// or check was running: which of them made each cannot be told, so
+	// they are neither the test's findings nor in its counts, verdict or
+	// the baseline.
+	Unattributed []Finding `json:"unattributed,omitempty"`
 	// Report is the full text of the findings, as a failure message shows
 	// them: what was left and the lines it came from.
 	Report string `json:"report,omitempty"`

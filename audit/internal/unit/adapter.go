@@ -16,7 +16,9 @@ type session interface {
 	Adopt() (restore func())
 	Enter(f func())
 	// Finish ends the session; report is the full text of what was found.
-	Finish() (c record.Counts, fs []record.Finding, report string, err error)
+	// unattributed are the global changes seen while other tests or checks
+	// ran (see record.Record.Unattributed), which are not in c and fs.
+	Finish() (c record.Counts, fs, unattributed []record.Finding, report string, err error)
 }
 
 // start is the one place that knows the combined check's session and report API: it
@@ -44,15 +46,22 @@ type adapted struct{ s *combined.Session }
 func (a adapted) Adopt() func()  { return a.s.Adopt() }
 func (a adapted) Enter(f func()) { a.s.Enter(f) }
 
-func (a adapted) Finish() (c record.Counts, fs []record.Finding, report string, err error) {
+func (a adapted) Finish() (c record.Counts, fs, unattributed []record.Finding, report string, err error) {
 	r, err := a.s.Finish()
 	if r == nil {
-		return c, nil, "", err
+		return c, nil, nil, "", err
 	}
 	for _, p := range r.Sections {
 		name, n := probeName(p), 0
 		for _, f := range p.Findings() {
-			fs = append(fs, record.Finding{Probe: name, Key: f.Key, Count: f.Count, Text: f.Summary})
+			rf := record.Finding{Probe: name, Key: f.Key, Count: f.Count, Text: f.Summary}
+			if g, ok := p.Value().(*globals.Report); ok && len(g.Concurrent) > 0 {
+				// Another test's change, possibly one it undoes before
+				// it ends: not this test's finding.
+				unattributed = append(unattributed, rf)
+				continue
+			}
+			fs = append(fs, rf)
 			n += f.Count
 		}
 		switch name {
@@ -64,10 +73,10 @@ func (a adapted) Finish() (c record.Counts, fs []record.Finding, report string, 
 			c.Globals = n
 		}
 	}
-	if r.Found() {
+	if len(fs) > 0 {
 		report = r.Describe("The test")
 	}
-	return c, fs, report, err
+	return c, fs, unattributed, report, err
 }
 
 // probeName names a probe's report in records.

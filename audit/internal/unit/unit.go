@@ -75,7 +75,7 @@ func (u *Unit) End(failed, skipped bool) {
 	rec.Failed, rec.Skipped = failed, skipped
 	if u.session != nil {
 		var err error
-		rec.Counts, rec.Findings, rec.Report, err = u.session.Finish()
+		rec.Counts, rec.Findings, rec.Unattributed, rec.Report, err = u.session.Finish()
 		if u.err == nil {
 			u.err = err
 		}

@@ -1,6 +1,7 @@
 package unit
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -50,5 +51,56 @@ func TestAttribute(t *testing.T) {
 	}
 	if got := attribute(at(0), at(50), change("app.Other")); len(got) != 2 {
 		t.Errorf("another variable: %v", got)
+	}
+}
+
+// testMode is changed by the check beside the one judged.
+var testMode = "plain"
+
+// TestChangesBesideAnotherCheckAreUnattributed runs two sessions at once,
+// as parallel tests do: the global change the second makes while the first
+// runs is not the first's finding, and the first still ends with it listed.
+func TestChangesBesideAnotherCheckAreUnattributed(t *testing.T) {
+	const scope = "github.com/residue-go/residue/audit/internal/unit"
+	// The other test's goroutine exists before the first check starts.
+	begin, changed, finish := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	done := make(chan []record.Finding, 1)
+	go func() {
+		<-begin
+		second, _ := start(scope)
+		if second == nil {
+			done <- nil
+			return
+		}
+		restore := second.Adopt()
+		testMode = "beside"
+		close(changed)
+		<-finish
+		testMode = "plain"
+		restore()
+		_, fs, _, _, _ := second.Finish()
+		done <- fs
+	}()
+	first, err := start(scope)
+	if err != nil {
+		close(begin)
+		close(finish)
+		t.Skip("globals cannot be read here: ", err)
+	}
+	restoreFirst := first.Adopt()
+	close(begin)
+	<-changed
+	restoreFirst()
+	c, fs, unattributed, report, err := first.Finish()
+	close(finish)
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) != 0 || c.Globals != 0 || report != "" {
+		t.Errorf("the other check's change is the first's finding: %v %+v\n%s", fs, c, report)
+	}
+	if len(unattributed) != 1 || !strings.Contains(unattributed[0].Key, "testMode") {
+		t.Errorf("unattributed = %v, want the change to testMode", unattributed)
 	}
 }
