@@ -175,7 +175,7 @@ func TestHostileUsesInALoop(t *testing.T) {
 			}
 		}},
 		{"invalid options", func(t *testing.T) {
-			for _, o := range []residue.Option{leak.Within(-time.Second), fds.IgnoringFD(-1), globals.InPackages("")} {
+			for _, o := range []residue.Option{leak.Within(-time.Second), fds.Within(-time.Second), globals.InPackages("")} {
 				if _, err := residue.Find(func() {}, o); err == nil || !strings.Contains(err.Error(), o.String()) {
 					t.Errorf("%s: err = %v, want an error naming it", o, err)
 				}

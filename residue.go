@@ -40,14 +40,6 @@ func WithoutGlobals() Option { return combined.WithoutGlobals() }
 // overrides it. It turns no on-demand probe on.
 func Within(d time.Duration) Option { return combined.Within(d) }
 
-// AllowingIdleHTTPConns allows the connections an http.Transport keeps in
-// its pool of idle keep-alive connections, both their descriptors and their
-// reader and writer goroutines (fds.IgnoringIdleHTTPConns and
-// leak.IgnoringIdleHTTPConns). A connection whose response body was not
-// closed is not idle and is still reported; an allowed one never makes the
-// verdict wait.
-func AllowingIdleHTTPConns() Option { return combined.AllowingIdleHTTPConns() }
-
 // Report is what a block left behind: the report of every probe that ran.
 type Report struct {
 	c *combined.Report

@@ -297,6 +297,8 @@ func TestWithinReachesEverySettlingProbe(t *testing.T) {
 
 // One option allows an idle keep-alive connection in a combined check: its
 // descriptor and its reader and writer goroutines.
+// TestAllowingIdleHTTPConns allows idle keep-alive connections in a
+// combined check with the goroutine and descriptor probes' options.
 func TestAllowingIdleHTTPConns(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }))
 	defer srv.Close()
@@ -318,7 +320,8 @@ func TestAllowingIdleHTTPConns(t *testing.T) {
 		t.Fatalf("without the option, want the idle connection's goroutines and socket:\n%s", report)
 	}
 	client.CloseIdleConnections()
-	report, err = residue.Find(get, residue.Within(5*time.Second), residue.AllowingIdleHTTPConns(), only)
+	report, err = residue.Find(get, residue.Within(5*time.Second),
+		leak.IgnoringIdleHTTPConns(), fds.IgnoringIdleHTTPConns(), only)
 	if err != nil || report.Found() {
 		t.Fatalf("with the option: %v\n%s", err, report)
 	}

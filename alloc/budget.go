@@ -25,7 +25,7 @@ const (
 	// budgetExceeded: the objects or the bytes are over the budget.
 	budgetExceeded
 	// budgetLoose: within the budget, but objects or bytes are below
-	// TightenBelow of it, so the budget could be tightened.
+	// tightenBelow of it, so the budget could be tightened.
 	budgetLoose
 	// budgetMissing: the file has no budget of that name.
 	budgetMissing
@@ -53,8 +53,6 @@ type Verdict struct {
 	new       Figures // the measured figures: the most of the measured runs
 	outcome   outcome
 	sites     []Site // where New was allocated
-	// tightenBelow is the fraction under which New is budgetLoose.
-	tightenBelow float64
 }
 
 // decide sets Failed and Note from the outcome, strict when
@@ -94,7 +92,7 @@ func (v *Verdict) String() string {
 		fmt.Fprintf(&b, "\n  If the new figures are intended, record them: %s=1 go test", env.UpdateBudgets)
 	case budgetLoose:
 		fmt.Fprintf(&b, "allocation budget %s can be tightened: the block now allocates less than %.0f%% of it (%s)\n",
-			q, v.tightenBelow*100, v.file)
+			q, tightenBelow*100, v.file)
 		b.WriteString(v.changes())
 		fmt.Fprintf(&b, "\n  Record the new figures: %s=1 go test", env.UpdateBudgets)
 		if v.Failed {
@@ -157,7 +155,7 @@ func CheckBudget(name string, m *Measurement, opts ...Option) (*Verdict, error) 
 	if m == nil {
 		return nil, fmt.Errorf("CheckBudget(%q): no measurement to check", name)
 	}
-	v := &Verdict{name: name, file: c.budgetFile, new: m.Figures, sites: m.Sites, tightenBelow: c.tightenBelow}
+	v := &Verdict{name: name, file: c.budgetFile, new: m.Figures, sites: m.Sites}
 	if os.Getenv(env.UpdateBudgets) == "1" {
 		err := updateBudgets(c.budgetFile, func(b map[string]Figures) {
 			v.old, v.hadBudget = b[name]
@@ -176,7 +174,7 @@ func CheckBudget(name string, m *Measurement, opts ...Option) (*Verdict, error) 
 		v.outcome = budgetMissing
 	case v.new.Objects > v.old.Objects || v.new.Bytes > v.old.Bytes:
 		v.outcome = budgetExceeded
-	case below(v.new.Objects, v.old.Objects, c.tightenBelow) || below(v.new.Bytes, v.old.Bytes, c.tightenBelow):
+	case below(v.new.Objects, v.old.Objects, tightenBelow) || below(v.new.Bytes, v.old.Bytes, tightenBelow):
 		v.outcome = budgetLoose
 	default:
 		v.outcome = budgetHolds

@@ -30,7 +30,7 @@ func (m *section) Findings() []probes.Finding {
 		out = append(out, probes.Finding{Key: "bytes over budget", Count: 1,
 			Summary: fmt.Sprintf("%s, over the budget of %s", text.Bytes(m.Bytes), text.Bytes(b))})
 	}
-	for _, l := range (*Measurement)(m).Exceeded() {
+	for _, l := range (*Measurement)(m).exceeded() {
 		out = append(out, probes.Finding{Key: "objects in " + l.Function + " over budget", Count: 1,
 			Summary: fmt.Sprintf("%d objects in %s, over the budget of %d", l.Objects, l.Function, l.AtMost)})
 	}

@@ -72,16 +72,15 @@ type Limit struct {
 	AtMost   int64
 	Figures
 	Sites []Site
+	// Over is set when the block allocated more objects there than AtMost.
+	Over bool
 }
 
-// exceeded reports whether the sites allocated more objects than the limit.
-func (l Limit) exceeded() bool { return l.Objects > l.AtMost }
-
-// Exceeded returns the limits set with AtMostIn that the block went over.
-func (m *Measurement) Exceeded() []Limit {
+// exceeded returns the limits set with AtMostIn that the block went over.
+func (m *Measurement) exceeded() []Limit {
 	var out []Limit
 	for _, l := range m.Limits {
-		if l.exceeded() {
+		if l.Over {
 			out = append(out, l)
 		}
 	}
@@ -273,6 +272,7 @@ func (p *probe) After(r *probes.Run) error {
 	}
 	m.Sites = sortedSites(sites)
 	for i := range m.Limits {
+		m.Limits[i].Over = m.Limits[i].Objects > m.Limits[i].AtMost
 		m.Limits[i].Sites = sortedSites(limitSites[i])
 	}
 	m.Runs = []Figures{m.Figures}

@@ -16,12 +16,11 @@ type Option = probes.Setting[config]
 const name = "allocations"
 
 type config struct {
-	warmUps      int
-	runs         int
-	budgetFile   string
-	tightenBelow float64
-	limits       []functionLimit
-	budget       Figures // -1 where none is set
+	warmUps    int
+	runs       int
+	budgetFile string
+	limits     []functionLimit
+	budget     Figures // -1 where none is set
 }
 
 func option(desc string, apply func(*config) error) Option {
@@ -39,12 +38,12 @@ type functionLimit struct {
 // test runs in (the package's directory under go test and ginkgo).
 const defaultBudgetFile = "testdata/residue-budgets.json"
 
-// defaultTightenBelow is the fraction of a budget under which a figure is
+// tightenBelow is the fraction of a budget under which a figure is
 // reported as room to tighten it.
-const defaultTightenBelow = 0.8
+const tightenBelow = 0.8
 
 func newConfig(opts []Option) (config, error) {
-	c := config{runs: 1, budgetFile: defaultBudgetFile, tightenBelow: defaultTightenBelow, budget: Figures{-1, -1}}
+	c := config{runs: 1, budgetFile: defaultBudgetFile, budget: Figures{-1, -1}}
 	return c, probes.Configure(&c, opts)
 }
 
@@ -111,19 +110,6 @@ func BudgetFile(path string) Option {
 			return fmt.Errorf("the budget file needs a path")
 		}
 		c.budgetFile = path
-		return nil
-	})
-}
-
-// TightenBelow sets the fraction of a budget under which a figure is
-// reported as room to tighten the budget (default 0.8). 0 turns the
-// report off. A fraction outside [0, 1] is an error.
-func TightenBelow(fraction float64) Option {
-	return option(fmt.Sprintf("TightenBelow(%v)", fraction), func(c *config) error {
-		if !(fraction >= 0 && fraction <= 1) {
-			return fmt.Errorf("the fraction must be between 0 and 1")
-		}
-		c.tightenBelow = fraction
 		return nil
 	})
 }

@@ -47,7 +47,7 @@ func (m *Measurement) String() string {
 		b.WriteString(s)
 	}
 	if m.Budget.Objects >= 0 || m.Budget.Bytes >= 0 {
-		for _, l := range m.Exceeded() {
+		for _, l := range m.exceeded() {
 			b.WriteString("\n" + l.String())
 		}
 	}
@@ -62,7 +62,7 @@ func (m *Measurement) String() string {
 //	                     from parse.Header  parse/parse.go:41
 func (l Limit) String() string {
 	verdict := "within"
-	if l.exceeded() {
+	if l.Over {
 		verdict = "over"
 	}
 	s := fmt.Sprintf("%s in %s, %s the limit of %s", l.Figures, l.Function, verdict, text.Plural(l.AtMost, "object", "objects"))

@@ -55,18 +55,6 @@ func addIgnore(desc string, match func(*FD) bool) Option {
 	})
 }
 
-// IgnoringFD ignores file descriptor n: one the block may leave open on
-// purpose, such as a descriptor it is handed and expected to keep. A
-// negative n is an error.
-func IgnoringFD(n int) Option {
-	if n < 0 {
-		return option("IgnoringFD("+strconv.Itoa(n)+")", func(*config) error {
-			return fmt.Errorf("a file descriptor is never negative")
-		})
-	}
-	return addIgnore("IgnoringFD("+strconv.Itoa(n)+")", func(fd *FD) bool { return fd.Num == n })
-}
-
 // IgnoringPath ignores files, and unix sockets bound or connected to a path,
 // whose path matches glob in the syntax of path/filepath.Match, as in
 // IgnoringPath("/tmp/cache-*.db"). Abstract unix socket names start with "@".

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/onsi/ginkgo/v2"
@@ -72,9 +73,9 @@ func (a *allocateMatcher) Match(actual any) (bool, error) {
 	case a.limit < 0:
 		return a.m.Objects > 0, nil
 	case a.unit == "bytes":
-		return a.m.Bytes <= a.limit && len(a.m.Exceeded()) == 0, nil
+		return a.m.Bytes <= a.limit && !slices.ContainsFunc(a.m.Limits, overLimit), nil
 	default:
-		return a.m.Objects <= a.limit && len(a.m.Exceeded()) == 0, nil
+		return a.m.Objects <= a.limit && !slices.ContainsFunc(a.m.Limits, overLimit), nil
 	}
 }
 
@@ -87,7 +88,10 @@ func (a *allocateMatcher) FailureMessage(any) string {
 	if over {
 		fmt.Fprintf(&b, "Expected the block to allocate at most %s, but it allocated %s", a.limitText(), a.m)
 	}
-	for _, l := range a.m.Exceeded() {
+	for _, l := range a.m.Limits {
+		if !l.Over {
+			continue
+		}
 		if b.Len() > 0 {
 			b.WriteString("\n\n")
 		}
@@ -153,3 +157,6 @@ func assertionSkip() int {
 		}
 	}
 }
+
+// overLimit reports whether the block went over an alloc.AtMostIn limit.
+func overLimit(l alloc.Limit) bool { return l.Over }

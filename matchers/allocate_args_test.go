@@ -27,7 +27,6 @@ func TestAllocationMatchersRejectInvalidArgumentsByName(t *testing.T) {
 		{AllocateAtMost(3, alloc.AtMost(-1)), "AllocateAtMost(3): alloc.AtMost(-1): must not be negative"},
 		{AllocateAtMost(3, alloc.BytesAtMost(-1)), "AllocateAtMost(3): alloc.BytesAtMost(-1): must not be negative"},
 		{StayWithinBudget("b", alloc.BudgetFile("")), `StayWithinBudget("b"): alloc.BudgetFile(""): the budget file needs a path`},
-		{StayWithinBudget("b", alloc.TightenBelow(1.5)), `StayWithinBudget("b"): alloc.TightenBelow(1.5): the fraction must be between 0 and 1`},
 		{Allocate(alloc.Option{}), "an option of the zero value was given"},
 	} {
 		ran := false

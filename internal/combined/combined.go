@@ -52,13 +52,6 @@ func Within(d time.Duration) Option {
 		defaults: []Option{leak.Within(d), fds.Within(d), procs.Within(d), files.Within(d)}}
 }
 
-// AllowingIdleHTTPConns allows the connections an http.Transport keeps
-// idle, both their descriptors and their goroutines.
-func AllowingIdleHTTPConns() Option {
-	return ownOption{desc: "residue.AllowingIdleHTTPConns()",
-		defaults: []Option{leak.IgnoringIdleHTTPConns(), fds.IgnoringIdleHTTPConns()}}
-}
-
 // LeavingOutGlobals returns opts without the globals probe's options, and
 // with WithoutGlobals: for a check whose global state is judged by others.
 func LeavingOutGlobals(opts []Option) []Option {
