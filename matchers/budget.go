@@ -23,7 +23,7 @@ import (
 // and when the file has no such budget. Run the tests with
 // RESIDUE_UPDATE_BUDGETS=1 to record the current figures instead.
 //
-// A figure below 80% (alloc.TightenBelow) of its budget passes and is
+// A figure below 80% of its budget passes and is
 // reported, so the budget can be tightened: as a Ginkgo report entry shown
 // with the spec, or through GinkgoWriter outside a Ginkgo suite. With
 // RESIDUE_STRICT_BUDGETS=1 it fails instead. An empty name is an error (the
