@@ -334,19 +334,7 @@ func blockBlocked(runs []*holdTicket, every bool) bool {
 
 // waitsForTests reports whether a blocked goroutine waits in the testing
 // package: its innermost frame outside the runtime and sync is testing's.
-func waitsForTests(g *stack.Goroutine) bool {
-	if busy(g) || !strings.Contains(g.Raw, "testing.") {
-		return false
-	}
-	g.ParseFrames()
-	for _, f := range g.Frames {
-		if stack.IsRuntime(f.Func) || strings.HasPrefix(f.Func, "sync.") || strings.HasPrefix(f.Func, "internal/sync.") {
-			continue
-		}
-		return strings.HasPrefix(f.Func, "testing.")
-	}
-	return false
-}
+func waitsForTests(g *stack.Goroutine) bool { return !busy(g) && g.WaitsInTesting() }
 
 // busy reports whether a goroutine is running, or finishing a run of
 // residue's own.

@@ -62,7 +62,9 @@ func companyOf(run *probes.Run) company {
 		}
 	}
 	for _, g := range all {
-		if g.ID == self || ancestors[g.ID] {
+		// A test paused in t.Parallel, or waiting for its subtests, runs
+		// no code now, even when its check has started.
+		if g.ID == self || ancestors[g.ID] || g.WaitsInTesting() {
 			continue
 		}
 		// A check whose block runs on one of run's own goroutines checks
@@ -88,7 +90,7 @@ func runningTest(g *stack.Goroutine) string {
 	g.ParseFrames()
 	for i, f := range g.Frames {
 		switch {
-		case f.Func == "testing.(*T).Run", f.Func == "testing.(*T).Parallel", strings.HasPrefix(f.Func, "testing.tRunner.func"):
+		case strings.HasPrefix(f.Func, "testing.tRunner.func"):
 			return ""
 		case f.Func == "testing.tRunner":
 			if i > 0 {

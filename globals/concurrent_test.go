@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/residue-go/residue/globals"
+	"github.com/residue-go/residue/internal/probes"
 )
 
 var sharedCounter int
@@ -68,5 +69,29 @@ func TestOtherChecksAreNamedInTheReport(t *testing.T) {
 	})
 	if len(r.Concurrent) != 0 || strings.Contains(r.String(), "at the same time") {
 		t.Errorf("a check alone or nested was said to have company: %q", r.Concurrent)
+	}
+}
+
+// A test whose check has started but which is paused in t.Parallel (as
+// every test is under the audit command, whose check comes first) runs no
+// code while the block does: it is not company.
+func TestChecksPausedInParallelAreNotCompany(t *testing.T) {
+	defer func() { sharedCounter = 0 }()
+	var report *globals.Report
+	t.Run("group", func(t *testing.T) {
+		t.Run("paused", func(t *testing.T) {
+			run, err := probes.Start()
+			if err != nil {
+				t.Fatal(err)
+			}
+			restore := run.Adopt()
+			t.Parallel() // waits until the group's function returns
+			restore()
+			_ = run.Finish()
+		})
+		report = find(t, func() { sharedCounter++ })
+	})
+	if len(report.Concurrent) != 0 {
+		t.Errorf("a check paused in t.Parallel was counted: %q\n%s", report.Concurrent, report)
 	}
 }

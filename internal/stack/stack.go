@@ -59,6 +59,24 @@ func (g *Goroutine) TopFunction() string {
 // its non-runtime frames, innermost first.
 func (g *Goroutine) Key() string { g.ParseFrames(); return key(g.Frames) }
 
+// WaitsInTesting reports whether the goroutine is blocked in the testing
+// package: its innermost frame outside the runtime and sync is testing's,
+// as for a test paused in t.Parallel, a parent waiting for its subtests,
+// or m.Run waiting for the tests.
+func (g *Goroutine) WaitsInTesting() bool {
+	if !strings.Contains(g.Raw, "testing.") {
+		return false
+	}
+	g.ParseFrames()
+	for _, f := range g.Frames {
+		if IsRuntime(f.Func) || strings.HasPrefix(f.Func, "sync.") || strings.HasPrefix(f.Func, "internal/sync.") {
+			continue
+		}
+		return strings.HasPrefix(f.Func, "testing.")
+	}
+	return false
+}
+
 // ParseDump parses a full dump. It reads each goroutine's header and creator
 // at once; the frames, which dominate the cost of large dumps, are read on
 // the first call of ParseFrames, TopFunction or Key. The goroutines' Raw

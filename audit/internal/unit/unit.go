@@ -116,13 +116,18 @@ var (
 func attribute(start, end time.Time, rec *record.Record) []record.Finding {
 	endedMu.Lock()
 	defer endedMu.Unlock()
+	seenWithin := func(f record.Finding) bool {
+		return slices.ContainsFunc(endedAll, func(e ended) bool {
+			return !e.start.Before(start) && !e.end.After(end) && slices.Contains(e.globals, f.Key)
+		})
+	}
+	// An unattributed change such a unit saw is that unit's too.
+	rec.Unattributed = slices.DeleteFunc(rec.Unattributed, seenWithin)
 	var own []string
 	out := rec.Findings[:0:0]
 	for _, f := range rec.Findings {
 		if f.Probe == record.Globals {
-			if slices.ContainsFunc(endedAll, func(e ended) bool {
-				return !e.start.Before(start) && !e.end.After(end) && slices.Contains(e.globals, f.Key)
-			}) {
+			if seenWithin(f) {
 				rec.Counts.Globals -= f.Count
 				continue
 			}
