@@ -176,6 +176,13 @@ func (s *self) reflectType(off dwarf.Offset, depth int) reflect.Type {
 		t = s.typeAt(ti.runtime)
 	case ti.tag == dwarf.TagTypedef:
 		t = part(ti.under)
+	case ti.kind == int64(reflect.Slice):
+		// Before the struct case: DWARF records a slice as a struct of
+		// array, len and cap, which would be compared as three fields
+		// (an empty slice that grew its spare capacity would look changed).
+		if e := part(ti.elem); e != nil {
+			t = reflect.SliceOf(e)
+		}
 	case ti.tag == dwarf.TagStructType:
 		s.rtypes[off] = nil // a pointer back to this struct reads as unsafe.Pointer
 		if ti.name != "" {
@@ -189,10 +196,6 @@ func (s *self) reflectType(off dwarf.Offset, depth int) reflect.Type {
 			t = reflect.PointerTo(e)
 		} else {
 			t = reflect.TypeOf(unsafe.Pointer(nil)) // read by identity only
-		}
-	case ti.kind == int64(reflect.Slice):
-		if e := part(ti.elem); e != nil {
-			t = reflect.SliceOf(e)
 		}
 	case ti.tag == dwarf.TagArrayType && ti.count >= 0:
 		if e := part(ti.under); e != nil {

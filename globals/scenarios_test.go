@@ -122,6 +122,8 @@ var cleanScenarios = []string{
 	"sort",
 	"time formatting",
 	"HTTP round trip to an httptest server",
+	"signal.Notify and Stop",
+	"user package slice left empty with spare capacity",
 	// Caches of the standard library's cryptography (the rules cachedEntry
 	// and filledByOnce).
 	"crypto/elliptic curve parameters",

@@ -238,8 +238,11 @@ func (c *capturer) value(v reflect.Value) *node {
 		}
 		return c.sequence(t, unsafe.Pointer(v.UnsafeAddr()), v.Len(), true)
 	case reflect.Slice:
+		// An empty slice reads as nil, whatever its spare capacity: a buffer
+		// truncated after use (os/signal.Stop's handlers.stopping) has not
+		// changed what the program sees through it.
 		p, l := readSlice(v)
-		if p == nil && l == 0 {
+		if l == 0 {
 			return c.make(node{kind: seqNode, zero: true, hash: hashString("nil slice")})
 		}
 		return c.sequence(t, p, l, false)

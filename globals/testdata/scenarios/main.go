@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/signal"
 	"regexp"
 	"slices"
 	"sort"
@@ -30,6 +31,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"text/template"
 	"time"
 
@@ -48,6 +50,11 @@ var (
 	userSettings = settings{Timeout: 5 * time.Second}
 	userPointer  = &settings{retries: 1}
 )
+
+// spareEntry is the element of userSpare, never converted to an interface.
+type spareEntry struct{ n int }
+
+var userSpare []spareEntry
 
 var scenarioFlag = flag.String("residue-scenario-flag", "off", "set by a recall scenario")
 
@@ -118,6 +125,19 @@ var clean = map[string]func(){
 		if !elliptic.P256().IsOnCurve(p.Gx, p.Gy) || elliptic.P384().Params().BitSize != 384 {
 			panic("crypto/elliptic")
 		}
+	},
+	// Stop leaves os/signal's handlers.stopping empty but with spare
+	// capacity: a slice DWARF records as a struct of array, len and cap.
+	// The same in a user package, for a slice type the linker kept no
+	// run-time descriptor of (spareEntry never goes into an interface).
+	"user package slice left empty with spare capacity": func() {
+		userSpare = append(userSpare, spareEntry{n: 1})
+		userSpare = userSpare[:0]
+	},
+	"signal.Notify and Stop": func() {
+		c := make(chan os.Signal, 1)
+		signal.Notify(c, syscall.SIGUSR2)
+		signal.Stop(c)
 	},
 	"crypto/ecdsa sign and verify":               ecdsaSignVerify,
 	"crypto/ed25519 sign and verify":             ed25519SignVerify,
