@@ -124,3 +124,41 @@ created by os/signal.Notify.func1.1 in goroutine 363
 		t.Error("an unowned goroutine no option ignores did not make the check read labels")
 	}
 }
+
+// TestGoroutinesOfOldGoroutinesAreForeign checks that a goroutine started,
+// after the run began, by a goroutine older than the run that runs no
+// block is never the block's and needs no labels: it inherited its
+// creator's labels, which are not the run's.
+func TestGoroutinesOfOldGoroutinesAreForeign(t *testing.T) {
+	spawn, stop := make(chan struct{}), make(chan struct{})
+	defer close(stop)
+	started := make(chan uint64)
+	go func() { // older than the run
+		<-spawn
+		go func() { started <- stack.CurrentID(); <-stop }()
+		<-stop
+	}()
+	r, err := probes.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Finish()
+	before := stack.IDs(stack.FullDump(nil))
+	close(spawn)
+	id := <-started
+	s := look(r, before, false)
+	if s == nil {
+		t.Fatal("a new goroutine did not make the look a full one")
+	}
+	roles := s.ownership(r, before)
+	for i := range s.all {
+		if s.all[i].ID == id {
+			if roles[i] != roleForeign || s.needsLabels(roles, func(*stack.Goroutine) bool { return false }) {
+				t.Errorf("role %d (want roleForeign %d), needs labels %v", roles[i], roleForeign,
+					s.needsLabels(roles, func(*stack.Goroutine) bool { return false }))
+			}
+			return
+		}
+	}
+	t.Fatalf("goroutine %d is not in the dump", id)
+}

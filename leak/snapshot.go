@@ -109,14 +109,24 @@ const (
 	// roleUnowned is new, and its chain of creators breaks at one that has
 	// exited: only the labels can tell whose it is.
 	roleUnowned
+	// roleForeign is new, and its chain of living creators ends at a
+	// goroutine that runs no block: one older than the run, or one with no
+	// creator (the main goroutine, the runtime's finalizer goroutine). A
+	// goroutine gets its labels from its creator, so it carries the run's
+	// label only if a runner is among its creators: never the block's.
+	roleForeign
 )
 
 // ownership gives each goroutine of s its role, following "created by … in
 // goroutine N" through living creators to the runner of r or of another run.
 func (s *snapshot) ownership(r *probes.Run, before map[uint64]bool) []role {
 	runners := r.Runners()
-	// owner per ID: the run a walk ended at (0: none), once resolved.
-	type resolved struct{ run *probes.Run }
+	// owner per ID: the run a walk ended at (nil: none), and whether it
+	// ended at a living goroutine that runs no block, once resolved.
+	type resolved struct {
+		run     *probes.Run
+		foreign bool
+	}
 	done := make(map[uint64]resolved, len(s.all))
 	runOf := func(id uint64) (*probes.Run, bool) {
 		if slices.Contains(runners, id) {
@@ -128,10 +138,10 @@ func (s *snapshot) ownership(r *probes.Run, before map[uint64]bool) []role {
 	var walk []uint64
 	for i := range s.all {
 		walk = walk[:0]
-		var run *probes.Run
+		var end resolved
 		for id := s.all[i].ID; ; {
 			if d, ok := done[id]; ok {
-				run = d.run
+				end = d
 				break
 			}
 			g := s.byID[id]
@@ -140,13 +150,19 @@ func (s *snapshot) ownership(r *probes.Run, before map[uint64]bool) []role {
 			}
 			walk = append(walk, id)
 			if rr, ok := runOf(g.CreatorID); ok {
-				run = rr
+				end.run = rr
+				break
+			}
+			// runOf said no runner created g; an old creator, or none,
+			// ends the chain outside every block.
+			if g.CreatorID == 0 || before[g.CreatorID] && s.byID[g.CreatorID] != nil {
+				end.foreign = true
 				break
 			}
 			id = g.CreatorID
 		}
 		for _, id := range walk {
-			done[id] = resolved{run}
+			done[id] = end
 		}
 	}
 	roles := make([]role, len(s.all))
@@ -157,6 +173,8 @@ func (s *snapshot) ownership(r *probes.Run, before map[uint64]bool) []role {
 			roles[i] = roleRunner
 		case before[g.ID]:
 			roles[i] = roleOld
+		case done[g.ID].foreign:
+			roles[i] = roleForeign
 		case run == r:
 			roles[i] = roleOwned
 		case r.Encloses(run):
