@@ -101,6 +101,7 @@ func (u *Unit) End(failed, skipped bool) {
 type ended struct {
 	start, end time.Time
 	globals    []string // keys of its global findings
+	seen       []string // keys of the global changes it saw unattributed
 }
 
 var (
@@ -108,11 +109,15 @@ var (
 	endedAll []ended
 )
 
-// attribute returns rec's findings without the global changes that a unit
-// which ran entirely within this one's time also saw: those are that
-// unit's. Changes to globals are seen process-wide, so a test that waited
-// in t.Parallel while others ran sees theirs too; goroutines and
-// descriptors are told apart per test and need no such step.
+// attribute returns rec's findings without the global changes that are not
+// the test's alone. Changes to globals are seen process-wide, so a test
+// that waited in t.Parallel while others ran sees theirs too: a change that
+// a unit which ran entirely within this one's time also saw is that unit's,
+// and leaves this one's record. A change that a unit which ran at the same
+// time as this one (and has ended) saw too, as its finding or unattributed,
+// may be either's, perhaps set by the other and undone after this one
+// looked: it is listed as unattributed. Goroutines and descriptors are told
+// apart per test and need no such step.
 func attribute(start, end time.Time, rec *record.Record) []record.Finding {
 	endedMu.Lock()
 	defer endedMu.Unlock()
@@ -121,21 +126,35 @@ func attribute(start, end time.Time, rec *record.Record) []record.Finding {
 			return !e.start.Before(start) && !e.end.After(end) && slices.Contains(e.globals, f.Key)
 		})
 	}
+	seenBeside := func(f record.Finding) bool {
+		return slices.ContainsFunc(endedAll, func(e ended) bool {
+			return e.end.After(start) && (slices.Contains(e.globals, f.Key) || slices.Contains(e.seen, f.Key))
+		})
+	}
 	// An unattributed change such a unit saw is that unit's too.
 	rec.Unattributed = slices.DeleteFunc(rec.Unattributed, seenWithin)
 	var own []string
 	out := rec.Findings[:0:0]
 	for _, f := range rec.Findings {
 		if f.Probe == record.Globals {
-			if seenWithin(f) {
+			switch {
+			case seenWithin(f):
 				rec.Counts.Globals -= f.Count
+				continue
+			case seenBeside(f):
+				rec.Counts.Globals -= f.Count
+				rec.Unattributed = append(rec.Unattributed, f)
 				continue
 			}
 			own = append(own, f.Key)
 		}
 		out = append(out, f)
 	}
-	endedAll = append(endedAll, ended{start: start, end: end, globals: own})
+	var seen []string
+	for _, f := range rec.Unattributed {
+		seen = append(seen, f.Key)
+	}
+	endedAll = append(endedAll, ended{start: start, end: end, globals: own, seen: seen})
 	return out
 }
 

@@ -23,7 +23,8 @@ func TestPackageOf(t *testing.T) {
 }
 
 // TestAttribute: a test that waited in t.Parallel while another changed a
-// global is not blamed for it; one that only overlapped it still is.
+// global is not blamed for it; one that only overlapped it lists the
+// change as unattributed; one that ran after it is blamed.
 func TestAttribute(t *testing.T) {
 	endedMu.Lock()
 	saved := endedAll
@@ -46,11 +47,26 @@ func TestAttribute(t *testing.T) {
 	if len(got) != 1 || got[0].Probe != record.Goroutines || waited.Counts.Globals != 0 || waited.Counts.Goroutines != 1 {
 		t.Errorf("the test that waited around it: %v %+v", got, waited.Counts)
 	}
-	if got := attribute(at(15), at(40), change("app.Mode")); len(got) != 2 {
-		t.Errorf("a test that overlapped it: %v", got)
+	overlapped := change("app.Mode")
+	if got := attribute(at(15), at(40), overlapped); len(got) != 1 || len(overlapped.Unattributed) != 1 {
+		t.Errorf("a test that overlapped it, whose change may be the other's: %v, unattributed %v", got, overlapped.Unattributed)
 	}
 	if got := attribute(at(0), at(50), change("app.Other")); len(got) != 2 {
 		t.Errorf("another variable: %v", got)
+	}
+	// A test that ran beside another and saw, unattributed, a change the
+	// other made and later undid, ended first; a test that ended later
+	// with the change as a finding is not blamed for it.
+	beside := &record.Record{Unattributed: []record.Finding{{Probe: record.Globals, Key: "signals", Count: 1}}}
+	attribute(at(100), at(130), beside)
+	later := change("signals")
+	got = attribute(at(110), at(140), later)
+	if len(got) != 1 || got[0].Probe != record.Goroutines || later.Counts.Globals != 0 ||
+		len(later.Unattributed) != 1 || later.Unattributed[0].Key != "signals" {
+		t.Errorf("the test that ended after it: %v, unattributed %v, %+v", got, later.Unattributed, later.Counts)
+	}
+	if got := attribute(at(200), at(240), change("signals")); len(got) != 2 {
+		t.Errorf("a test that ran after it ended: %v", got)
 	}
 }
 
