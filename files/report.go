@@ -87,14 +87,10 @@ func (r *Report) String() string {
 	if r == nil || len(r.Paths) == 0 {
 		return "The block left no files behind."
 	}
-	others := make([]string, len(r.Others))
-	for i := range r.Others {
-		others[i] = r.Others[i].summary()
-	}
 	return text.Leftovers("The block left "+text.Plural(len(r.Paths), "file or directory", "files and directories")+" behind",
-		r.Within, len(r.Paths), func(b *strings.Builder, i int) { writePath(b, &r.Paths[i]) },
+		r.Within, r.Paths, writePath,
 		"Also created while the block ran, and not counted as the block's (nothing ties them to it: another process, another probed block, a child process or a raw system call made them)",
-		others)
+		r.Others, (*Path).summary)
 }
 
 func writePath(b *strings.Builder, p *Path) {

@@ -48,14 +48,10 @@ func (r *Report) String() string {
 	if r == nil || len(r.Processes) == 0 {
 		return "The block left no child processes behind."
 	}
-	others := make([]string, len(r.Others))
-	for i := range r.Others {
-		others[i] = r.Others[i].summary()
-	}
 	return text.Leftovers("The block left "+text.Plural(len(r.Processes), "child process", "child processes")+" behind",
-		r.Within, len(r.Processes), func(b *strings.Builder, i int) { writeProcess(b, &r.Processes[i]) },
+		r.Within, r.Processes, writeProcess,
 		"Also started while the block ran, and not counted as the block's (their stacks tie them to another probed block running at the same time, or nothing ties them to this one)",
-		others)
+		r.Others, (*Process).summary)
 }
 
 func writeProcess(b *strings.Builder, p *Process) {

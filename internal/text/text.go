@@ -56,23 +56,24 @@ const maxOthers = 10
 // Leftovers is the failure message of a probe that lists what a block left:
 // the headline ("The block left 2 child processes behind"), the settle
 // window it outlasted, one entry per leftover written by entry, then the
-// leftovers seen but not counted as the block's, under a line saying why
-// (at most ten of them, and how many more).
-func Leftovers(headline string, within time.Duration, n int, entry func(b *strings.Builder, i int), othersWhy string, others []string) string {
+// leftovers seen but not counted as the block's, a line each by summary,
+// under a line saying why (at most ten of them, and how many more).
+func Leftovers[T any](headline string, within time.Duration, left []T, entry func(*strings.Builder, *T),
+	othersWhy string, others []T, summary func(*T) string) string {
 	var b strings.Builder
 	b.WriteString(headline)
 	if within > 0 {
 		fmt.Fprintf(&b, " (still there after the %v settle window)", within)
 	}
 	b.WriteString(":\n")
-	for i := range n {
+	for i := range left {
 		b.WriteString("\n")
-		entry(&b, i)
+		entry(&b, &left[i])
 	}
 	if len(others) > 0 {
 		b.WriteString("\n" + othersWhy + ":\n")
-		for _, o := range others[:min(len(others), maxOthers)] {
-			fmt.Fprintf(&b, "    %s\n", o)
+		for i := range others[:min(len(others), maxOthers)] {
+			fmt.Fprintf(&b, "    %s\n", summary(&others[i]))
 		}
 		if n := len(others) - maxOthers; n > 0 {
 			fmt.Fprintf(&b, "    … and %d more\n", n)

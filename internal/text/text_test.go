@@ -33,18 +33,16 @@ func TestBytes(t *testing.T) {
 }
 
 func TestLeftovers(t *testing.T) {
-	others := make([]string, 12)
-	for i := range others {
-		others[i] = "other"
-	}
-	got := Leftovers("The block left 2 things behind", time.Second, 2,
-		func(b *strings.Builder, i int) { fmt.Fprintf(b, "thing %d\n", i) }, "Not the block's", others)
+	others := make([]int, 12)
+	thing := func(b *strings.Builder, i *int) { fmt.Fprintf(b, "thing %d\n", *i) }
+	other := func(*int) string { return "other" }
+	got := Leftovers("The block left 2 things behind", time.Second, []int{0, 1}, thing, "Not the block's", others, other)
 	want := "The block left 2 things behind (still there after the 1s settle window):\n\nthing 0\n\nthing 1\n\nNot the block's:\n" +
 		strings.Repeat("    other\n", 10) + "    … and 2 more\n"
 	if got != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
 	}
-	if got := Leftovers("The block left 1 thing behind", 0, 1, func(b *strings.Builder, i int) { b.WriteString("thing\n") }, "", nil); got != "The block left 1 thing behind:\n\nthing\n" {
+	if got := Leftovers("The block left 1 thing behind", 0, []int{0}, func(b *strings.Builder, _ *int) { b.WriteString("thing\n") }, "", nil, other); got != "The block left 1 thing behind:\n\nthing\n" {
 		t.Errorf("without a window or others: %q", got)
 	}
 }
