@@ -69,18 +69,17 @@ type Measurement struct {
 // there.
 type Limit struct {
 	Function string
-	AtMost   int64
+	// AtMost is the limit: the block went over it when Objects > AtMost.
+	AtMost int64
 	Figures
 	Sites []Site
-	// Over is set when the block allocated more objects there than AtMost.
-	Over bool
 }
 
 // exceeded returns the limits set with AtMostIn that the block went over.
 func (m *Measurement) exceeded() []Limit {
 	var out []Limit
 	for _, l := range m.Limits {
-		if l.Over {
+		if l.Objects > l.AtMost {
 			out = append(out, l)
 		}
 	}
@@ -272,7 +271,6 @@ func (p *probe) After(r *probes.Run) error {
 	}
 	m.Sites = sortedSites(sites)
 	for i := range m.Limits {
-		m.Limits[i].Over = m.Limits[i].Objects > m.Limits[i].AtMost
 		m.Limits[i].Sites = sortedSites(limitSites[i])
 	}
 	m.Runs = []Figures{m.Figures}

@@ -62,7 +62,7 @@ func (m *Measurement) String() string {
 //	                     from parse.Header  parse/parse.go:41
 func (l Limit) String() string {
 	verdict := "within"
-	if l.Over {
+	if l.Objects > l.AtMost {
 		verdict = "over"
 	}
 	s := fmt.Sprintf("%s in %s, %s the limit of %s", l.Figures, l.Function, verdict, text.Plural(l.AtMost, "object", "objects"))

@@ -89,7 +89,7 @@ func (a *allocateMatcher) FailureMessage(any) string {
 		fmt.Fprintf(&b, "Expected the block to allocate at most %s, but it allocated %s", a.limitText(), a.m)
 	}
 	for _, l := range a.m.Limits {
-		if !l.Over {
+		if !overLimit(l) {
 			continue
 		}
 		if b.Len() > 0 {
@@ -159,4 +159,4 @@ func assertionSkip() int {
 }
 
 // overLimit reports whether the block went over an alloc.AtMostIn limit.
-func overLimit(l alloc.Limit) bool { return l.Over }
+func overLimit(l alloc.Limit) bool { return l.Objects > l.AtMost }
