@@ -53,11 +53,13 @@ func (a adapted) Finish() (c record.Counts, fs, unattributed []record.Finding, r
 	}
 	for _, p := range r.Sections {
 		name, n := probeName(p), 0
+		// Global changes seen while another test or check ran may be the
+		// other's, possibly undone before it ends: not this test's.
+		g, ok := p.Value().(*globals.Report)
+		beside := ok && len(g.Concurrent) > 0
 		for _, f := range p.Findings() {
 			rf := record.Finding{Probe: name, Key: f.Key, Count: f.Count, Text: f.Summary}
-			if g, ok := p.Value().(*globals.Report); ok && len(g.Concurrent) > 0 {
-				// Another test's change, possibly one it undoes before
-				// it ends: not this test's finding.
+			if beside {
 				unattributed = append(unattributed, rf)
 				continue
 			}
