@@ -90,12 +90,7 @@ func TestExecLabelsTheBlockAndNestedRunsKeepOuterLabels(t *testing.T) {
 	if outer.Label() == inner.Label() || outer.Runners()[0] == inner.Runners()[0] {
 		t.Fatalf("runs not distinct: %+v %+v", outer, inner)
 	}
-	var b strings.Builder
-	_ = pprof.Lookup("goroutine").WriteTo(&b, 1)
-	want := `"` + outer.Label() + `":"block", "` + inner.Label() + `":"block"`
-	if !strings.Contains(b.String(), want) {
-		t.Fatalf("the inner block's goroutine should carry both labels %s; profile:\n%s", want, b.String())
-	}
+	expectBothLabels(t, outer, inner)
 }
 
 func TestConcurrentRunsHaveDistinctMarkers(t *testing.T) {
@@ -200,12 +195,7 @@ func TestNestedRunOnAGoroutineOfTheOuterBlockKeepsOuterLabel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b strings.Builder
-	_ = pprof.Lookup("goroutine").WriteTo(&b, 1)
-	want := `"` + outer.Label() + `":"block", "` + inner.Label() + `":"block"`
-	if !strings.Contains(b.String(), want) {
-		t.Fatalf("the inner block's goroutine should carry both labels %s; profile:\n%s", want, b.String())
-	}
+	expectBothLabels(t, outer, inner)
 }
 
 // Adopt gives the goroutine back exactly the labels it had, the user's own
@@ -335,5 +325,17 @@ func TestAllocationsAreRecordedOnlyWhileTheBlockRuns(t *testing.T) {
 	}
 	if runtime.MemProfileRate != user {
 		t.Errorf("MemProfileRate after the run = %d, want %d", runtime.MemProfileRate, user)
+	}
+}
+
+// expectBothLabels fails t unless a goroutine carries the labels of both
+// runs: the inner one was started inside the outer one's block.
+func expectBothLabels(t *testing.T, outer, inner *probes.Run) {
+	t.Helper()
+	var b strings.Builder
+	_ = pprof.Lookup("goroutine").WriteTo(&b, 1)
+	want := `"` + outer.Label() + `":"block", "` + inner.Label() + `":"block"`
+	if !strings.Contains(b.String(), want) {
+		t.Fatalf("the inner block's goroutine should carry both labels %s; profile:\n%s", want, b.String())
 	}
 }
