@@ -96,7 +96,16 @@ func (t *tracer) fromBlock(f probes.Frame) [][]probes.Frame {
 		}
 	}
 	sortWays(out)
-	return t.certain(out)
+	return ownCode(t.certain(out))
+}
+
+// ownCode trims each way to the block's own code (stack.OwnCode), once
+// certain has compared the ways' outermost frames, the block itself.
+func ownCode(ways [][]probes.Frame) [][]probes.Frame {
+	for i, w := range ways {
+		ways[i] = stack.OwnCode(w)
+	}
+	return ways
 }
 
 // certain returns ways, or nil when they may not all be the run's: when
@@ -193,7 +202,7 @@ func (t *tracer) step(f probes.Frame, hops int) []Creation {
 		if fromRun = t.certain(fromRun); fromRun == nil {
 			return nil
 		}
-		return []Creation{{Frame: site, InBlock: true, From: fromRun}}
+		return []Creation{{Frame: site, InBlock: true, From: ownCode(fromRun)}}
 	case len(fromRun) == 0 && fromElse:
 		return append([]Creation{{Frame: site, Exited: true}}, t.through(site, hops+1)...)
 	}

@@ -13,6 +13,6 @@
 // judged on its own. To check several things in one run, use
 // HaveSideEffects, which runs every probe around a single run of the block.
 //
-// CheckEverySpec and CheckSpecsLabelled, the suite-wide decorators, need
-// Ginkgo; the other matchers need only Gomega.
+// The suite-wide form of HaveSideEffects, a decorator that checks every
+// spec of a Ginkgo suite, is suite.CheckEverySpec.
 package matchers

@@ -3,7 +3,6 @@ package suite
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 
@@ -34,14 +33,18 @@ import (
 // parallel goroutines, are never blamed. The figures of every spec (the
 // counts of every probe) are attached to its report as the entry "residue",
 // so they land in --json-report and --junit-report.
+//
+// Given to a container instead, it checks the specs inside it only, as
+// Ginkgo applies an AroundNode decorator to every node below the container
+// it decorates:
+//
+//	Describe("payments", CheckEverySpec(), func() { … })
+//
+// Those specs' nodes outside the container (an outer BeforeEach and
+// AfterEach) are not wrapped: a server they start and close is no leak, and
+// a spec is judged from its first node inside the container.
 func CheckEverySpec(opts ...residue.Option) types.AroundNodeDecorator {
-	return checkSpecs(func(types.SpecReport) bool { return true }, opts)
-}
-
-// CheckSpecsLabelled is CheckEverySpec for the specs carrying the Ginkgo
-// label only: RunSpecs(t, "App", CheckSpecsLabelled("no-residue-left")).
-func CheckSpecsLabelled(label string, opts ...residue.Option) types.AroundNodeDecorator {
-	return checkSpecs(func(r types.SpecReport) bool { return slices.Contains(r.Labels(), label) }, opts)
+	return checkSpecs(opts)
 }
 
 // specFigures is the report entry "residue" that CheckEverySpec attaches
@@ -79,13 +82,13 @@ var (
 		types.NodeTypeAfterEach | types.NodeTypeJustAfterEach | types.NodeTypeCleanupAfterEach
 )
 
-func checkSpecs(wanted func(types.SpecReport) bool, opts []residue.Option) types.AroundNodeDecorator {
+func checkSpecs(opts []residue.Option) types.AroundNodeDecorator {
 	return ginkgo.AroundNode(func(ctx context.Context, body func(context.Context)) {
 		report := ginkgo.CurrentSpecReport()
 		node := currentNode(report)
 		var cur *specRun
 		switch {
-		case report.LeafNodeType != types.NodeTypeIt || !wanted(report) || isFinishNode(node, report):
+		case report.LeafNodeType != types.NodeTypeIt || isFinishNode(node, report):
 		case node.NodeType.Is(allNodes):
 			cur = containerRun(report, node, opts)
 		case node.NodeType.Is(eachNodes):

@@ -48,8 +48,10 @@ const (
 type Site struct {
 	// Via is the watched function, the outermost of those on the stack.
 	Via string
-	// Frames run from Via out to the frame that called the marker (or to
-	// the goroutine's entry function when Owner is None), innermost first.
+	// Frames run from Via out to the block's own code: the frame that
+	// called the marker, or the user's function a wrapper of residue's or
+	// a test framework's called there (stack.OwnCode); to the goroutine's
+	// entry function when Owner is None. Innermost first.
 	Frames []stack.Frame
 	// Count is the number of objects the stack allocated since the baseline
 	// (the largest among the records of one site).
@@ -149,6 +151,9 @@ func site(frames []stack.Frame, marker string, watched func(string) bool) (Site,
 			s.Frames = append(s.Frames, f)
 		}
 	}
+	if s.Owner != None {
+		s.Frames = stack.OwnCode(s.Frames)
+	}
 	return s, true
 }
 
@@ -173,9 +178,6 @@ func Labelled(r *probes.Run, fn string) bool {
 	return false
 }
 
-// key identifies the site by its owner, the watched function (not its
-// line: one call may allocate at several lines of it) and the calls out to
-// the block.
 // Claim reports whether site s is run r's: its stack runs through r's
 // marker; or, with no marker, it was allocated by a goroutine of the block:
 // one that carries r's label and still runs that function, one whose entry

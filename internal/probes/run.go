@@ -297,7 +297,7 @@ func outsideCaller() string {
 	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs[:])])
 	for {
 		f, more := frames.Next()
-		if !strings.HasPrefix(f.Function, module) || strings.HasSuffix(f.File, "_test.go") {
+		if !strings.HasPrefix(f.Function, stack.Module) || strings.HasSuffix(f.File, "_test.go") {
 			return f.Function
 		}
 		if !more {
@@ -305,9 +305,6 @@ func outsideCaller() string {
 		}
 	}
 }
-
-// module prefixes the names of residue's own functions.
-const module = "github.com/residue-go/residue"
 
 func (r *Run) adopt() (restore func()) {
 	id := stack.CurrentID()

@@ -409,3 +409,36 @@ func FullDump(buf []byte) []byte {
 		buf = make([]byte, 2*len(buf))
 	}
 }
+
+// OwnCode trims the outer end of frames, a stack from the innermost frame
+// out to the block (cut at a run's marker), to the block's own code. A block
+// that residue or a test framework hands to a run on the user's behalf —
+// CheckEverySpec's wrapper around a Ginkgo node, the audit hook around a
+// test, VerifyTestMain around m.Run — has their frames outermost, and they
+// name no line of the user's: the outermost frame left is the user's
+// function that the wrapper called. A stack with nothing else is kept whole.
+func OwnCode(frames []Frame) []Frame {
+	end := len(frames)
+	for end > 0 && (harness(Package(frames[end-1].Func)) || IsRuntime(frames[end-1].Func)) {
+		end--
+	}
+	if end == 0 {
+		return frames
+	}
+	return frames[:end]
+}
+
+// harness reports whether a package runs blocks given to it rather than
+// being one: residue's own (not its tests' or examples'), Ginkgo's and
+// testing's.
+func harness(pkg string) bool {
+	switch pkg {
+	case Module, Module + "/suite", Module + "/matchers", Module + "/audit",
+		Module + "/audit/ginkgoaudit", "github.com/onsi/ginkgo/v2", "github.com/onsi/ginkgo/v2/internal", "testing":
+		return true
+	}
+	return strings.HasPrefix(pkg, Module+"/internal/")
+}
+
+// Module prefixes the names of residue's own functions.
+const Module = "github.com/residue-go/residue"

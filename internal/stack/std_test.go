@@ -2,6 +2,7 @@ package stack_test
 
 import (
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -70,4 +71,44 @@ func runtimeFile() string {
 		}
 	}
 	return ""
+}
+
+func TestOwnCode(t *testing.T) {
+	f := func(fn string) stack.Frame { return stack.Frame{Func: fn} }
+	funcs := func(frames []stack.Frame) []string {
+		var out []string
+		for _, fr := range frames {
+			out = append(out, fr.Func)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name        string
+		frames, own []string
+	}{
+		{"a Ginkgo node under CheckEverySpec",
+			[]string{"example.com/app_test.leak", "example.com/app_test.init.func1.2", "github.com/onsi/ginkgo/v2/internal.extractBodyFunction.func3",
+				"github.com/onsi/ginkgo/v2/internal.(*Suite).runNode.func3.2", "github.com/residue-go/residue/suite.checkSpecs.func1.1"},
+			[]string{"example.com/app_test.leak", "example.com/app_test.init.func1.2"}},
+		{"m.Run under VerifyTestMain",
+			[]string{"example.com/app.TestX", "testing.tRunner", "runtime.goexit", "github.com/residue-go/residue.VerifyTestMain.func1"},
+			[]string{"example.com/app.TestX"}},
+		{"a matcher's block is the user's already",
+			[]string{"net.Listen", "example.com/app_test.TestX.func1"},
+			[]string{"net.Listen", "example.com/app_test.TestX.func1"}},
+		{"residue's own tests and examples are user code",
+			[]string{"github.com/residue-go/residue_test.TestX.func1", "github.com/residue-go/residue/examples/sockets_test.init.func2"},
+			[]string{"github.com/residue-go/residue_test.TestX.func1", "github.com/residue-go/residue/examples/sockets_test.init.func2"}},
+		{"nothing but a harness is kept whole",
+			[]string{"testing.tRunner", "github.com/residue-go/residue/internal/probes.(*Run).Enter"},
+			[]string{"testing.tRunner", "github.com/residue-go/residue/internal/probes.(*Run).Enter"}},
+	} {
+		var frames []stack.Frame
+		for _, fn := range c.frames {
+			frames = append(frames, f(fn))
+		}
+		if got := funcs(stack.OwnCode(frames)); !slices.Equal(got, c.own) {
+			t.Errorf("%s: OwnCode kept %q, want %q", c.name, got, c.own)
+		}
+	}
 }
