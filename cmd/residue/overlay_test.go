@@ -166,7 +166,7 @@ func TestParseArgs(t *testing.T) {
 		strings.Join(o.patterns, " ") != "./a ./b/..." || strings.Join(o.testArgs, " ") != "-flag" {
 		t.Errorf("parsed %+v", o)
 	}
-	if got := o.mergedLdflags(""); got != "-X=main.v=1 -w=0" {
+	if got := o.mergedLdflags(""); got != "-X=main.v=1 -w=0 -compressdwarf=false" {
 		t.Errorf("ldflags %q", got)
 	}
 	if got := strings.Join(o.buildFlags(), " "); got != "-race -tags=integration" {
@@ -177,8 +177,11 @@ func TestParseArgs(t *testing.T) {
 	if err != nil || o.baseline != "residue-baseline.json" || len(o.patterns) != 1 || o.patterns[0] != "." {
 		t.Errorf("defaults: %+v, %v", o, err)
 	}
-	if got := o.mergedLdflags("-mod=mod -ldflags=-s"); got != "-s -w=0" {
+	if got := o.mergedLdflags("-mod=mod -ldflags=-s"); got != "-s -w=0 -compressdwarf=false" {
 		t.Errorf("ldflags from GOFLAGS %q", got)
+	}
+	if got := o.mergedLdflags("-ldflags=-compressdwarf=true"); got != "-compressdwarf=true -w=0" {
+		t.Errorf("ldflags with the user's -compressdwarf %q", got)
 	}
 	if _, err := parseArgs([]string{"-overlay", "x.json"}, nil); err == nil {
 		t.Error("-overlay accepted")
