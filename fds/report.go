@@ -65,17 +65,17 @@ const (
 	maxOneOf          = 10
 )
 
-// origin is a group of reported descriptors that share how and where they
-// were opened.
-type origin struct {
+// originGroup is a group of reported descriptors that share how and where
+// they were opened.
+type originGroup struct {
 	fds []*FD
 }
 
 // groupByOrigin groups the reported descriptors by their origin, in the
 // order of their first descriptor.
-func (r *Report) groupByOrigin() []*origin {
-	var out []*origin
-	byKey := map[string]*origin{}
+func (r *Report) groupByOrigin() []*originGroup {
+	var out []*originGroup
+	byKey := map[string]*originGroup{}
 	for i := range r.FDs {
 		fd := &r.FDs[i]
 		var k strings.Builder
@@ -88,7 +88,7 @@ func (r *Report) groupByOrigin() []*origin {
 		}
 		o := byKey[k.String()]
 		if o == nil {
-			o = &origin{}
+			o = &originGroup{}
 			byKey[k.String()] = o
 			out = append(out, o)
 		}
@@ -154,7 +154,7 @@ func (r *Report) String() string {
 	return b.String()
 }
 
-func (r *Report) writeOrigin(b *strings.Builder, o *origin) {
+func (r *Report) writeOrigin(b *strings.Builder, o *originGroup) {
 	for i, fd := range o.fds {
 		if i == maxShownPerOrigin {
 			fmt.Fprintf(b, "… and %d more opened the same way\n", len(o.fds)-i)
