@@ -61,7 +61,6 @@ func orUnnamed(a string) string {
 const (
 	maxShownPerOrigin = 5
 	maxOrigins        = 10
-	maxOthers         = 10
 	maxOneOf          = 10
 )
 
@@ -125,32 +124,16 @@ func (r *Report) String() string {
 		fmt.Fprintf(&b, " (still open after the %v settle window)", r.Within)
 	}
 	b.WriteString(":\n")
-	origins := r.groupByOrigin()
-	for i, o := range origins {
-		if i == maxOrigins {
-			n := 0
-			for _, o := range origins[i:] {
-				n += len(o.fds)
-			}
-			fmt.Fprintf(&b, "\n… and %s opened at %s not shown\n", text.Plural(n, what), text.Plural(len(origins)-i, "other place"))
-			break
-		}
-		b.WriteString("\n")
-		r.writeOrigin(&b, o)
-	}
+	text.Groups(&b, r.groupByOrigin(), maxOrigins, r.writeOrigin,
+		func(o *originGroup) int { return len(o.fds) },
+		func(fds, places int) string {
+			return "… and " + text.Plural(fds, what) + " opened at " + text.Plural(places, "other place") + " not shown"
+		})
 	if !r.Held {
 		b.WriteString("\n(the finalizer queue was let go while the block waited for finalizers: a descriptor it dropped without closing may have been closed by a GC and not be listed)\n")
 	}
-	if len(r.Others) > 0 {
-		b.WriteString("\nAlso opened while the block ran, and not counted as the block's (their creation stacks tie them to other goroutines or to another probed block running at the same time):\n")
-		for i := range r.Others {
-			if i == maxOthers {
-				fmt.Fprintf(&b, "    … and %d more\n", len(r.Others)-i)
-				break
-			}
-			fmt.Fprintf(&b, "    %s\n", r.Others[i].summary())
-		}
-	}
+	text.Others(&b, "Also opened while the block ran, and not counted as the block's (their creation stacks tie them to other goroutines or to another probed block running at the same time)",
+		r.Others, (*FD).summary)
 	return b.String()
 }
 

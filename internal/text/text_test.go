@@ -46,3 +46,19 @@ func TestLeftovers(t *testing.T) {
 		t.Errorf("without a window or others: %q", got)
 	}
 }
+
+func TestGroups(t *testing.T) {
+	write := func(b *strings.Builder, g []int) { fmt.Fprintf(b, "group of %d\n", len(g)) }
+	size := func(g []int) int { return len(g) }
+	rest := func(things, groups int) string { return fmt.Sprintf("… and %d in %d more", things, groups) }
+	var b strings.Builder
+	Groups(&b, [][]int{{1}, {1, 2}, {1, 2, 3}, {1}}, 2, write, size, rest)
+	if got, want := b.String(), "\ngroup of 1\n\ngroup of 2\n\n… and 4 in 2 more\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	b.Reset()
+	Groups(&b, [][]int{{1}}, 2, write, size, rest)
+	if got, want := b.String(), "\ngroup of 1\n"; got != want {
+		t.Errorf("under the bound: got %q, want %q", got, want)
+	}
+}
