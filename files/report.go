@@ -94,8 +94,6 @@ func (r *Report) String() string {
 }
 
 func writePath(b *strings.Builder, p *Path) {
-	b.WriteString(p.summary())
-	b.WriteString("\n")
 	fmt.Fprintf(b, "    not removed: remove it when done (defer os.Remove%s), or create it under t.TempDir(), which testing removes\n", map[bool]string{false: "", true: "All"}[p.Dir])
 	if len(p.OneOf) > 1 {
 		fmt.Fprintf(b, "    one of %s: more such paths appeared than the block created, so which are the block's cannot be told\n", strings.Join(p.OneOf, ", "))

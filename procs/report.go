@@ -55,8 +55,6 @@ func (r *Report) String() string {
 }
 
 func writeProcess(b *strings.Builder, p *Process) {
-	b.WriteString(p.summary())
-	b.WriteString("\n")
 	if p.Zombie {
 		b.WriteString("    exited, but never waited for: call cmd.Wait (or use cmd.Run, cmd.Output) so the kernel can let it go\n")
 	} else {

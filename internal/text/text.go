@@ -55,9 +55,10 @@ const maxOthers = 10
 
 // Leftovers is the failure message of a probe that lists what a block left:
 // the headline ("The block left 2 child processes behind"), the settle
-// window it outlasted, one entry per leftover written by entry, then the
-// leftovers seen but not counted as the block's, a line each by summary,
-// under a line saying why (at most ten of them, and how many more).
+// window it outlasted, one entry per leftover (its line by summary, then
+// what entry writes under it), then the leftovers seen but not counted as
+// the block's, a line each by summary, under a line saying why (at most ten
+// of them, and how many more).
 func Leftovers[T any](headline string, within time.Duration, left []T, entry func(*strings.Builder, *T),
 	othersWhy string, others []T, summary func(*T) string) string {
 	var b strings.Builder
@@ -67,7 +68,7 @@ func Leftovers[T any](headline string, within time.Duration, left []T, entry fun
 	}
 	b.WriteString(":\n")
 	for i := range left {
-		b.WriteString("\n")
+		b.WriteString("\n" + summary(&left[i]) + "\n")
 		entry(&b, &left[i])
 	}
 	Others(&b, othersWhy, others, summary)
