@@ -23,9 +23,8 @@ type config struct {
 	budget     Figures // -1 where none is set
 }
 
-func option(desc string, apply func(*config) error) Option {
-	return probes.NewSetting(name, "alloc."+desc, apply)
-}
+// option makes the options of this package.
+var option = probes.Settings[config]{Probe: name, Pkg: "alloc"}
 
 var errNegative = errors.New("must not be negative")
 
@@ -43,15 +42,14 @@ const defaultBudgetFile = "testdata/residue-budgets.json"
 const tightenBelow = 0.8
 
 func newConfig(opts []Option) (config, error) {
-	c := config{runs: 1, budgetFile: defaultBudgetFile, budget: Figures{-1, -1}}
-	return c, probes.Configure(&c, opts)
+	return probes.Configure(config{runs: 1, budgetFile: defaultBudgetFile, budget: Figures{-1, -1}}, opts)
 }
 
 // AtMost sets a budget of objects for the block's heap allocations: in a
 // combined check (residue.Find, HaveSideEffects, CheckEverySpec), a block
 // that allocates more is reported. A negative count is an error.
 func AtMost(objects int) Option {
-	return option("AtMost("+strconv.Itoa(objects)+")", func(c *config) error {
+	return option.New("AtMost("+strconv.Itoa(objects)+")", func(c *config) error {
 		if objects < 0 {
 			return errNegative
 		}
@@ -62,7 +60,7 @@ func AtMost(objects int) Option {
 
 // BytesAtMost sets a budget of bytes, as AtMost does for objects.
 func BytesAtMost(bytes int64) Option {
-	return option("BytesAtMost("+strconv.FormatInt(bytes, 10)+")", func(c *config) error {
+	return option.New("BytesAtMost("+strconv.FormatInt(bytes, 10)+")", func(c *config) error {
 		if bytes < 0 {
 			return errNegative
 		}
@@ -80,7 +78,7 @@ func BytesAtMost(bytes int64) Option {
 // pool). The default is no warm-up: the block runs exactly once, with its
 // pools empty. A negative n is an error.
 func WarmUp(n int) Option {
-	return option("WarmUp("+strconv.Itoa(n)+")", func(c *config) error {
+	return option.New("WarmUp("+strconv.Itoa(n)+")", func(c *config) error {
 		if n < 0 {
 			return errNegative
 		}
@@ -93,7 +91,7 @@ func WarmUp(n int) Option {
 // measurement keeps the figures of every run; its Objects and Bytes are the
 // largest seen, so a limit holds for every run. n below 1 is an error.
 func Runs(n int) Option {
-	return option("Runs("+strconv.Itoa(n)+")", func(c *config) error {
+	return option.New("Runs("+strconv.Itoa(n)+")", func(c *config) error {
 		if n < 1 {
 			return fmt.Errorf("the block must be measured at least once")
 		}
@@ -105,7 +103,7 @@ func Runs(n int) Option {
 // BudgetFile sets the file budgets are read from and recorded to, instead of
 // testdata/residue-budgets.json. An empty path is an error.
 func BudgetFile(path string) Option {
-	return option("BudgetFile("+strconv.Quote(path)+")", func(c *config) error {
+	return option.New("BudgetFile("+strconv.Quote(path)+")", func(c *config) error {
 		if path == "" {
 			return fmt.Errorf("the budget file needs a path")
 		}
@@ -122,7 +120,7 @@ func BudgetFile(path string) Option {
 // than per type. The outcome is in Measurement.Limits. An empty function or
 // a negative count is an error.
 func AtMostIn(function string, objects int) Option {
-	return option(fmt.Sprintf("AtMostIn(%q, %d)", function, objects), func(c *config) error {
+	return option.New(fmt.Sprintf("AtMostIn(%q, %d)", function, objects), func(c *config) error {
 		switch {
 		case function == "" || function == "...":
 			return fmt.Errorf("the function needs a name")

@@ -236,7 +236,7 @@ func (a *attribution) decideAccepted() {
 // attribute decides which new descriptors are the block's, and describes
 // them: the block's first, then the others.
 func (p *probe) attribute(r *probes.Run, fresh []fdEntry) (mine, others []*candidate, err error) {
-	a := &attribution{run: r, alone: p.run.alone(), t: &netTables{}}
+	a := &attribution{run: r, alone: p.span.Alone(), t: &netTables{}}
 	for _, e := range fresh {
 		fd := describe(e, a.t)
 		a.cands = append(a.cands, &candidate{fd: &fd, role: fdRole(&fd), proto: fdProto(&fd)})

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/residue-go/residue/internal/memprof"
+	"github.com/residue-go/residue/internal/origin"
 	"github.com/residue-go/residue/internal/probes"
 )
 
@@ -119,7 +120,7 @@ type probe struct {
 	before    []fdEntry
 	baseline  memprof.Objects
 	hold      *holdTicket
-	run       *fdRun
+	span      *origin.Span
 	beforeErr error
 }
 
@@ -165,7 +166,7 @@ func (p *probe) Before(r *probes.Run) error {
 	p.report = nil
 	primeNetpoller()
 	p.hold = joinHold(r)
-	p.run = startFDRun(r)
+	p.span = runs.Begin(r)
 	// Published counts, without a GC: allocations since the last cycle
 	// that matter, still in use under the run's own marker, can only come
 	// from an earlier run with the same marker, and every run that reports
@@ -186,7 +187,7 @@ const quietFor = 5 * time.Millisecond
 // would be reported are open.
 func (p *probe) After(r *probes.Run) error {
 	p.hold.returned()
-	defer p.run.end()
+	defer p.span.End()
 	if p.beforeErr != nil {
 		p.hold.leave()
 		return p.beforeErr
@@ -339,45 +340,8 @@ func (p *probe) newEntries(after []fdEntry) []fdEntry {
 	return out
 }
 
-// fdRun tracks which probed runs are under way at the same time: while a run
-// is alone, a new descriptor that no creation stack ties to anyone can only
-// be its block's (or an unprobed concurrent test's). A run nested in another
-// (a Check'ed test under VerifyTestMain) does not make either less alone:
-// the inner block is part of the outer one.
-type fdRun struct {
-	run        *probes.Run
-	overlapped bool
-}
-
-var fdRuns struct {
-	sync.Mutex
-	active map[*fdRun]bool
-}
-
-func startFDRun(run *probes.Run) *fdRun {
-	fdRuns.Lock()
-	defer fdRuns.Unlock()
-	if fdRuns.active == nil {
-		fdRuns.active = map[*fdRun]bool{}
-	}
-	r := &fdRun{run: run}
-	for o := range fdRuns.active {
-		if !o.run.Encloses(run) && !run.Encloses(o.run) {
-			o.overlapped, r.overlapped = true, true
-		}
-	}
-	fdRuns.active[r] = true
-	return r
-}
-
-func (r *fdRun) end() {
-	fdRuns.Lock()
-	defer fdRuns.Unlock()
-	delete(fdRuns.active, r)
-}
-
-func (r *fdRun) alone() bool {
-	fdRuns.Lock()
-	defer fdRuns.Unlock()
-	return !r.overlapped
-}
+// runs are the descriptor probes' runs under way (of every descriptor and of
+// sockets only): while a run is alone, a new descriptor that no creation
+// stack ties to anyone can only be its block's (or an unprobed concurrent
+// test's).
+var runs origin.Runs

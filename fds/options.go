@@ -1,17 +1,12 @@
 package fds
 
 import (
-	"fmt"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"time"
 
 	"github.com/residue-go/residue/internal/probes"
 )
-
-// defaultWithin is the default settle window: how long the probe waits for
-// the block's descriptors to be closed before it reports them.
-const defaultWithin = time.Second
 
 // Option configures the descriptor probe (LeakSockets, LeakFileDescriptors,
 // Find). Make one with the functions of this package.
@@ -22,37 +17,23 @@ const name = "descriptors"
 
 type config struct {
 	within        time.Duration
-	ignores       []fdIgnore
+	ignores       []func(*FD) bool
 	allowIdleHTTP bool
 }
 
 func newConfig(opts []Option) (config, error) {
-	c := config{within: defaultWithin}
-	return c, probes.Configure(&c, opts)
+	return probes.Configure(config{within: probes.DefaultWithin}, opts)
 }
 
-func option(desc string, apply func(*config) error) Option {
-	return probes.NewSetting(name, "fds."+desc, apply)
-}
+// option makes the options of this package.
+var option = probes.Settings[config]{Probe: name, Pkg: "fds"}
 
 // Within sets the settle window: how long to wait, polling with backoff, for
 // the block's descriptors to be closed before they are reported. The
 // default is 1s; 0 checks once, right after the block returns.
 // A negative window is an error.
 func Within(d time.Duration) Option {
-	return probes.WithinSetting(name, "fds", d, func(c *config, d time.Duration) { c.within = d })
-}
-
-type fdIgnore struct {
-	desc  string
-	match func(*FD) bool
-}
-
-func addIgnore(desc string, match func(*FD) bool) Option {
-	return option(desc, func(c *config) error {
-		c.ignores = append(c.ignores, fdIgnore{desc, match})
-		return nil
-	})
+	return option.Within(d, func(c *config, d time.Duration) { c.within = d })
 }
 
 // IgnoringPath ignores files, and unix sockets bound or connected to a path,
@@ -60,20 +41,15 @@ func addIgnore(desc string, match func(*FD) bool) Option {
 // IgnoringPath("/tmp/cache-*.db"). Abstract unix socket names start with "@".
 // A malformed glob is an error.
 func IgnoringPath(glob string) Option {
-	desc := "IgnoringPath(" + strconv.Quote(glob) + ")"
-	if _, err := filepath.Match(glob, ""); err != nil || glob == "" {
-		return option(desc, func(*config) error {
-			return fmt.Errorf("not a path pattern of path/filepath.Match")
-		})
-	}
-	return addIgnore(desc, func(fd *FD) bool {
+	match := func(fd *FD) bool {
 		for _, p := range fd.paths() {
 			if ok, _ := filepath.Match(glob, p); ok {
 				return true
 			}
 		}
 		return false
-	})
+	}
+	return option.Glob("IgnoringPath", glob, "path", func(c *config) { c.ignores = append(c.ignores, match) })
 }
 
 // IgnoringIdleHTTPConns allows connections that an http.Transport keeps in
@@ -82,7 +58,7 @@ func IgnoringPath(glob string) Option {
 // Without it such connections are reported, with the fix named. A connection
 // whose response body was never closed is not idle and is still reported.
 func IgnoringIdleHTTPConns() Option {
-	return option("IgnoringIdleHTTPConns()", func(c *config) error {
+	return option.New("IgnoringIdleHTTPConns()", func(c *config) error {
 		c.allowIdleHTTP = true
 		return nil
 	})
@@ -95,10 +71,5 @@ func (c *config) ignored(fd *FD) bool {
 // ignoredAlways reports whether fd is ignored by what it is, whoever opened
 // it.
 func (c *config) ignoredAlways(fd *FD) bool {
-	for _, ig := range c.ignores {
-		if ig.match(fd) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(c.ignores, func(match func(*FD) bool) bool { return match(fd) })
 }

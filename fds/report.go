@@ -61,21 +61,20 @@ func orUnnamed(a string) string {
 const (
 	maxShownPerOrigin = 5
 	maxOrigins        = 10
-	maxOthers         = 10
 	maxOneOf          = 10
 )
 
-// origin is a group of reported descriptors that share how and where they
-// were opened.
-type origin struct {
+// originGroup is a group of reported descriptors that share how and where
+// they were opened.
+type originGroup struct {
 	fds []*FD
 }
 
 // groupByOrigin groups the reported descriptors by their origin, in the
 // order of their first descriptor.
-func (r *Report) groupByOrigin() []*origin {
-	var out []*origin
-	byKey := map[string]*origin{}
+func (r *Report) groupByOrigin() []*originGroup {
+	var out []*originGroup
+	byKey := map[string]*originGroup{}
 	for i := range r.FDs {
 		fd := &r.FDs[i]
 		var k strings.Builder
@@ -88,7 +87,7 @@ func (r *Report) groupByOrigin() []*origin {
 		}
 		o := byKey[k.String()]
 		if o == nil {
-			o = &origin{}
+			o = &originGroup{}
 			byKey[k.String()] = o
 			out = append(out, o)
 		}
@@ -125,36 +124,20 @@ func (r *Report) String() string {
 		fmt.Fprintf(&b, " (still open after the %v settle window)", r.Within)
 	}
 	b.WriteString(":\n")
-	origins := r.groupByOrigin()
-	for i, o := range origins {
-		if i == maxOrigins {
-			n := 0
-			for _, o := range origins[i:] {
-				n += len(o.fds)
-			}
-			fmt.Fprintf(&b, "\n… and %s opened at %s not shown\n", text.Plural(n, what), text.Plural(len(origins)-i, "other place"))
-			break
-		}
-		b.WriteString("\n")
-		r.writeOrigin(&b, o)
-	}
+	text.Groups(&b, r.groupByOrigin(), maxOrigins, r.writeOrigin,
+		func(o *originGroup) int { return len(o.fds) },
+		func(fds, places int) string {
+			return "… and " + text.Plural(fds, what) + " opened at " + text.Plural(places, "other place") + " not shown"
+		})
 	if !r.Held {
 		b.WriteString("\n(the finalizer queue was let go while the block waited for finalizers: a descriptor it dropped without closing may have been closed by a GC and not be listed)\n")
 	}
-	if len(r.Others) > 0 {
-		b.WriteString("\nAlso opened while the block ran, and not counted as the block's (their creation stacks tie them to other goroutines or to another probed block running at the same time):\n")
-		for i := range r.Others {
-			if i == maxOthers {
-				fmt.Fprintf(&b, "    … and %d more\n", len(r.Others)-i)
-				break
-			}
-			fmt.Fprintf(&b, "    %s\n", r.Others[i].summary())
-		}
-	}
+	text.Others(&b, "Also opened while the block ran, and not counted as the block's (their creation stacks tie them to other goroutines or to another probed block running at the same time)",
+		r.Others, (*FD).summary)
 	return b.String()
 }
 
-func (r *Report) writeOrigin(b *strings.Builder, o *origin) {
+func (r *Report) writeOrigin(b *strings.Builder, o *originGroup) {
 	for i, fd := range o.fds {
 		if i == maxShownPerOrigin {
 			fmt.Fprintf(b, "… and %d more opened the same way\n", len(o.fds)-i)

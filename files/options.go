@@ -1,17 +1,11 @@
 package files
 
 import (
-	"fmt"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/residue-go/residue/internal/probes"
 )
-
-// defaultWithin is the default settle window: how long the probe waits for
-// the block's files to be removed before it reports them.
-const defaultWithin = time.Second
 
 // Option configures the file probe (LeaveFiles, Find). Make one with the
 // functions of this package.
@@ -26,20 +20,18 @@ type config struct {
 }
 
 func newConfig(opts []Option) (config, error) {
-	c := config{within: defaultWithin}
-	return c, probes.Configure(&c, opts)
+	return probes.Configure(config{within: probes.DefaultWithin}, opts)
 }
 
-func option(desc string, apply func(*config) error) Option {
-	return probes.NewSetting(name, "files."+desc, apply)
-}
+// option makes the options of this package.
+var option = probes.Settings[config]{Probe: name, Pkg: "files"}
 
 // Within sets the settle window: how long to wait, polling with backoff, for
 // the block's files to be removed before they are reported. The default is
 // 1s; 0 checks once, right after the block returns. A negative
 // window is an error.
 func Within(d time.Duration) Option {
-	return probes.WithinSetting(name, "files", d, func(c *config, d time.Duration) { c.within = d })
+	return option.Within(d, func(c *config, d time.Duration) { c.within = d })
 }
 
 // IgnoringPath ignores created files and directories whose absolute path
@@ -47,13 +39,7 @@ func Within(d time.Duration) Option {
 // IgnoringPath(filepath.Join(os.TempDir(), "cache-*")), and everything
 // inside such directories. A malformed glob is an error.
 func IgnoringPath(glob string) Option {
-	return option("IgnoringPath("+strconv.Quote(glob)+")", func(c *config) error {
-		if _, err := filepath.Match(glob, ""); err != nil || glob == "" {
-			return fmt.Errorf("not a path pattern of path/filepath.Match")
-		}
-		c.ignores = append(c.ignores, glob)
-		return nil
-	})
+	return option.Glob("IgnoringPath", glob, "path", func(c *config) { c.ignores = append(c.ignores, glob) })
 }
 
 func (c *config) ignored(path string) bool {

@@ -94,21 +94,12 @@ func (r *Report) String() string {
 }
 
 func writePath(b *strings.Builder, p *Path) {
-	b.WriteString(p.summary())
-	b.WriteString("\n")
 	fmt.Fprintf(b, "    not removed: remove it when done (defer os.Remove%s), or create it under t.TempDir(), which testing removes\n", map[bool]string{false: "", true: "All"}[p.Dir])
 	if len(p.OneOf) > 1 {
 		fmt.Fprintf(b, "    one of %s: more such paths appeared than the block created, so which are the block's cannot be told\n", strings.Join(p.OneOf, ", "))
 	}
-	switch {
-	case p.Created != nil:
-		origin.WriteSite(b, "created", p.By == "block", p.Created)
-	case len(p.CreatedAt) > 0:
-		fmt.Fprintf(b, "    created at one of %d places (the block created %s at each):\n", len(p.CreatedAt), map[bool]string{false: "files", true: "directories"}[p.Dir])
-		for _, f := range p.CreatedAt {
-			origin.WriteSite(b, "created", p.By == "block", f)
-		}
-	default:
+	why := "the block created " + map[bool]string{false: "files", true: "directories"}[p.Dir] + " at each"
+	if !origin.WriteSites(b, "created", p.By == "block", p.Created, p.CreatedAt, why) {
 		b.WriteString("    created by the block\n")
 	}
 }

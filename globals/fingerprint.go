@@ -86,35 +86,30 @@ type fpField struct {
 	plan *fpPlan
 }
 
-var (
-	plansMu sync.RWMutex
-	plans   = map[unsafe.Pointer]*fpPlan{}
-)
+// plans are the walk plans of the types met.
+var plans = newTypeCache[*fpPlan]()
 
 // planFor returns the walk plan of t, working it out on first use.
 func planFor(t reflect.Type) *fpPlan {
-	key := typePointer(t)
-	plansMu.RLock()
-	p := plans[key]
-	plansMu.RUnlock()
-	if p != nil {
+	if p, ok := plans.lookup(t); ok {
 		return p
 	}
-	plansMu.Lock()
-	defer plansMu.Unlock()
+	plans.mu.Lock()
+	defer plans.mu.Unlock()
 	return buildPlan(t)
 }
 
-// buildPlan works out the plan of t and of the types it leads to. plansMu
-// is held; a plan is registered before its parts are built, so that a
-// recursive type refers to itself.
+// buildPlan works out the plan of t and of the types it leads to.
+// plans.mu is held throughout, so that no reader sees a plan half built; a
+// plan is registered before its parts are built, so that a recursive type
+// refers to itself.
 func buildPlan(t reflect.Type) *fpPlan {
 	key := typePointer(t)
-	if p := plans[key]; p != nil {
+	if p := plans.m[key]; p != nil {
 		return p
 	}
 	p := &fpPlan{typ: t, size: t.Size(), direct: directIface(t)}
-	plans[key] = p
+	plans.m[key] = p
 	if r := typeRuleFor(t); r != nil {
 		planRule(p, t, r)
 		return p
@@ -293,7 +288,7 @@ type fingerprinter struct {
 	words  []unsafe.Pointer           // the data words of interfaces holding pointer-shaped values, by depth
 	ifaces [][2]unsafe.Pointer        // interfaces loaded from a sync.Map or atomic.Value, by depth
 	depth  int                        // of interfaces held in words and ifaces
-	plans  map[unsafe.Pointer]*fpPlan // dynamic types met, without plansMu
+	plans  map[unsafe.Pointer]*fpPlan // dynamic types met, without plans.mu
 }
 
 type fpVisit struct {

@@ -86,6 +86,38 @@ func typePointer(t reflect.Type) unsafe.Pointer {
 	return (*[2]unsafe.Pointer)(unsafe.Pointer(&e))[1]
 }
 
+// typeCache keeps what is worked out once per type, by the type's
+// descriptor, for every goroutine to read.
+type typeCache[V any] struct {
+	mu sync.RWMutex
+	m  map[unsafe.Pointer]V
+}
+
+func newTypeCache[V any]() *typeCache[V] {
+	return &typeCache[V]{m: map[unsafe.Pointer]V{}}
+}
+
+// lookup returns what c keeps for t, and whether it keeps anything.
+func (c *typeCache[V]) lookup(t reflect.Type) (V, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	v, ok := c.m[typePointer(t)]
+	return v, ok
+}
+
+// of returns what c keeps for t, working it out with work on first use.
+// Two goroutines may both work it out; the last one's is kept.
+func (c *typeCache[V]) of(t reflect.Type, work func(reflect.Type) V) V {
+	if v, ok := c.lookup(t); ok {
+		return v
+	}
+	v := work(t)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m[typePointer(t)] = v
+	return v
+}
+
 // typeAt turns a type-section offset into a reflect.Type.
 //
 //go:nocheckptr

@@ -25,9 +25,8 @@ type config struct {
 	ignoring []string
 }
 
-func option(desc string, apply func(*config) error) Option {
-	return probes.NewSetting(name, "globals."+desc, apply)
-}
+// option makes the options of this package.
+var option = probes.Settings[config]{Probe: name, Pkg: "globals"}
 
 type watched struct {
 	name string
@@ -35,8 +34,8 @@ type watched struct {
 }
 
 func newConfig(opts []Option) (*config, error) {
-	c := &config{}
-	return c, probes.Configure(c, opts)
+	c, err := probes.Configure(config{}, opts)
+	return &c, err
 }
 
 // quoted shows arguments as the call that made an option: "a", "b".
@@ -59,7 +58,7 @@ func (c *config) usesDebugInfo() bool {
 // variables (and the process state: environment, working directory,
 // os.Args) are read; together with InPackages, both are.
 func Watching(ptrs ...any) Option {
-	return option(fmt.Sprintf("Watching(%d variables)", len(ptrs)), func(c *config) error {
+	return option.New(fmt.Sprintf("Watching(%d variables)", len(ptrs)), func(c *config) error {
 		if len(ptrs) == 0 {
 			return fmt.Errorf("no variable given")
 		}
@@ -79,7 +78,7 @@ func Watching(ptrs ...any) Option {
 // "example.com/app/..." is example.com/app and every package below it. It
 // needs debug info.
 func InPackages(patterns ...string) Option {
-	return option("InPackages("+quoted(patterns)+")", func(c *config) error {
+	return option.New("InPackages("+quoted(patterns)+")", func(c *config) error {
 		if len(patterns) == 0 {
 			return fmt.Errorf("no package pattern given")
 		}
@@ -103,7 +102,7 @@ func InPackages(patterns ...string) Option {
 // "environment", "working directory", "os.Args", a process setting
 // ("GOMAXPROCS", "umask"…) or "process settings" for all of them.
 func Ignoring(names ...string) Option {
-	return option("Ignoring("+quoted(names)+")", func(c *config) error {
+	return option.New("Ignoring("+quoted(names)+")", func(c *config) error {
 		if len(names) == 0 || slices.Contains(names, "") {
 			return fmt.Errorf("an empty name ignores nothing")
 		}

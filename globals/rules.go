@@ -251,10 +251,7 @@ func prime() {
 	}
 }
 
-var (
-	ruleCacheMu sync.RWMutex
-	ruleCache   = map[unsafe.Pointer]*typeRule{} // type descriptor -> rule, nil when none
-)
+var ruleCache = newTypeCache[*typeRule]() // nil when a type has none
 
 // typeRuleFor returns the rule for values of t, or nil. Every rule is about
 // named types, and the answer is kept per type.
@@ -262,23 +259,14 @@ func typeRuleFor(t reflect.Type) *typeRule {
 	if t.PkgPath() == "" {
 		return nil
 	}
-	key := typePointer(t)
-	ruleCacheMu.RLock()
-	r, ok := ruleCache[key]
-	ruleCacheMu.RUnlock()
-	if ok {
-		return r
-	}
-	for i := range typeRules {
-		if typeRules[i].match(t) {
-			r = &typeRules[i]
-			break
+	return ruleCache.of(t, func(t reflect.Type) *typeRule {
+		for i := range typeRules {
+			if typeRules[i].match(t) {
+				return &typeRules[i]
+			}
 		}
-	}
-	ruleCacheMu.Lock()
-	ruleCache[key] = r
-	ruleCacheMu.Unlock()
-	return r
+		return nil
+	})
 }
 
 func isCacheMap(t reflect.Type) bool {

@@ -283,27 +283,16 @@ type facts struct {
 	hash   uint64 // of the type's name
 }
 
-var (
-	factsMu sync.RWMutex
-	factsBy = map[unsafe.Pointer]*facts{}
-)
+var factsBy = newTypeCache[*facts]()
 
 func factsOf(t reflect.Type) *facts {
-	key := typePointer(t)
-	factsMu.RLock()
-	f := factsBy[key]
-	factsMu.RUnlock()
-	if f != nil {
+	return factsBy.of(t, func(t reflect.Type) *facts {
+		f := &facts{hash: hashString(t.String()), fields: make([]string, t.NumField())}
+		for i := range f.fields {
+			f.fields[i] = t.Field(i).Name
+		}
 		return f
-	}
-	f = &facts{hash: hashString(t.String()), fields: make([]string, t.NumField())}
-	for i := range f.fields {
-		f.fields[i] = t.Field(i).Name
-	}
-	factsMu.Lock()
-	factsBy[key] = f
-	factsMu.Unlock()
-	return f
+	})
 }
 
 // serveMux captures an http.ServeMux as what it routes: its patterns, each
@@ -814,29 +803,21 @@ func exactKey(k reflect.Value) string {
 	case reflect.Pointer, reflect.Chan, reflect.UnsafePointer:
 		return "0x" + hex(uint64(uintptr(readPointer(k))))
 	case reflect.Struct:
-		var b strings.Builder
-		b.WriteString("{")
-		for i := 0; i < k.NumField(); i++ {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(exactKey(k.Field(i)))
-		}
-		b.WriteString("}")
-		return b.String()
+		return "{" + exactKeys(k.NumField(), k.Field, ", ") + "}"
 	case reflect.Array:
-		var b strings.Builder
-		b.WriteString("[")
-		for i := 0; i < k.Len(); i++ {
-			if i > 0 {
-				b.WriteString(" ")
-			}
-			b.WriteString(exactKey(k.Index(i)))
-		}
-		b.WriteString("]")
-		return b.String()
+		return "[" + exactKeys(k.Len(), k.Index, " ") + "]"
 	}
 	return k.Type().String()
+}
+
+// exactKeys returns the exact keys of the n parts of a value, part(i),
+// separated by sep.
+func exactKeys(n int, part func(int) reflect.Value, sep string) string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = exactKey(part(i))
+	}
+	return strings.Join(keys, sep)
 }
 
 // quote quotes s for a report, shortening it when long.

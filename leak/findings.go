@@ -19,19 +19,8 @@ func (r *section) Findings() []probes.Finding {
 	if r == nil {
 		return nil
 	}
-	var out []probes.Finding
-	index := map[string]int{}
-	for i := range r.Goroutines {
-		g := &r.Goroutines[i]
-		k := g.key()
-		if j, ok := index[k]; ok {
-			out[j].Count++
-			continue
-		}
-		index[k] = len(out)
-		out = append(out, probes.Finding{Key: k, Count: 1, Summary: "goroutine " + k})
-	}
-	return out
+	key := func(i int) string { return r.Goroutines[i].key() }
+	return probes.GroupFindings(len(r.Goroutines), key, func(i int) string { return "goroutine " + key(i) })
 }
 
 func (r *section) Counts() []probes.Count {

@@ -1,6 +1,7 @@
 package leak
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -8,10 +9,6 @@ import (
 	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/stack"
 )
-
-// defaultWithin is the default settle window: how long a probe waits for
-// the block's goroutines or file descriptors to go away before it reports them.
-const defaultWithin = time.Second
 
 // Option configures the goroutine probe (LeakGoroutines, Find). Make one
 // with the functions of this package.
@@ -32,14 +29,11 @@ type ignore struct {
 }
 
 func newConfig(opts []Option) (config, error) {
-	c := config{within: defaultWithin}
-	err := probes.Configure(&c, append(processGoroutines[:len(processGoroutines):len(processGoroutines)], opts...))
-	return c, err
+	return probes.Configure(config{within: probes.DefaultWithin}, append(slices.Clip(processGoroutines), opts...))
 }
 
-func option(desc string, apply func(*config) error) Option {
-	return probes.NewSetting(name, "leak."+desc, apply)
-}
+// option makes the options of this package.
+var option = probes.Settings[config]{Probe: name, Pkg: "leak"}
 
 // Within sets the settle window: how long to wait, polling with backoff, for
 // leftovers to go away before they are reported. A leftover the runtime
@@ -47,7 +41,7 @@ func option(desc string, apply func(*config) error) Option {
 // 1s; 0 checks once, right after the block returns. A negative
 // window is an error.
 func Within(d time.Duration) Option {
-	return probes.WithinSetting(name, "leak", d, func(c *config, d time.Duration) { c.within = d })
+	return option.Within(d, func(c *config, d time.Duration) { c.within = d })
 }
 
 // IgnoringTopFunction ignores goroutines whose innermost function is name.
@@ -89,7 +83,7 @@ func IgnoringAnyFunction(name string) Option {
 }
 
 func addIgnore(desc string, match func(*stack.Goroutine) bool) Option {
-	return option(desc, func(c *config) error {
+	return option.New(desc, func(c *config) error {
 		c.ignores = append(c.ignores, ignore{desc, match})
 		return nil
 	})
@@ -122,7 +116,7 @@ func (c *config) ignored(g *stack.Goroutine) bool {
 // is still reported. Without this option, the report names such goroutines
 // and the ways to end them.
 func IgnoringIdleHTTPConns() Option {
-	return option("IgnoringIdleHTTPConns()", func(c *config) error {
+	return option.New("IgnoringIdleHTTPConns()", func(c *config) error {
 		c.idleHTTP = true
 		return nil
 	})

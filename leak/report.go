@@ -77,20 +77,11 @@ func (r *Report) String() string {
 		fmt.Fprintf(&b, " (still there after the %v settle window)", r.Within)
 	}
 	b.WriteString(":\n")
-	groups := r.groups()
-	for i, gr := range groups {
-		if i == maxGroups {
-			rest := 0
-			for _, g := range groups[i:] {
-				rest += len(g.gs)
-			}
-			fmt.Fprintf(&b, "\n… and %s (%s with other stacks), not shown\n", text.Plural(len(groups)-i, "more group"),
-				text.Plural(rest, "goroutine"))
-			break
-		}
-		b.WriteString("\n")
-		gr.write(&b)
-	}
+	text.Groups(&b, r.groups(), maxGroups, func(b *strings.Builder, g *group) { g.write(b) },
+		func(g *group) int { return len(g.gs) },
+		func(goroutines, groups int) string {
+			return "… and " + text.Plural(groups, "more group") + " (" + text.Plural(goroutines, "goroutine") + " with other stacks), not shown"
+		})
 	return b.String()
 }
 

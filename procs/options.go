@@ -1,18 +1,11 @@
 package procs
 
 import (
-	"fmt"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/residue-go/residue/internal/probes"
 )
-
-// defaultWithin is the default settle window: how long the probe waits for
-// the block's child processes to exit and be waited for before it reports
-// them.
-const defaultWithin = time.Second
 
 // Option configures the process probe (LeakProcesses, Find). Make one with
 // the functions of this package.
@@ -27,20 +20,18 @@ type config struct {
 }
 
 func newConfig(opts []Option) (config, error) {
-	c := config{within: defaultWithin}
-	return c, probes.Configure(&c, opts)
+	return probes.Configure(config{within: probes.DefaultWithin}, opts)
 }
 
-func option(desc string, apply func(*config) error) Option {
-	return probes.NewSetting(name, "procs."+desc, apply)
-}
+// option makes the options of this package.
+var option = probes.Settings[config]{Probe: name, Pkg: "procs"}
 
 // Within sets the settle window: how long to wait, polling with backoff, for
 // the block's child processes to exit and be waited for before they are
 // reported. The default is 1s; 0 checks once, right after the
 // block returns. A negative window is an error.
 func Within(d time.Duration) Option {
-	return probes.WithinSetting(name, "procs", d, func(c *config, d time.Duration) { c.within = d })
+	return option.Within(d, func(c *config, d time.Duration) { c.within = d })
 }
 
 // IgnoringCommand ignores child processes whose program's base name matches
@@ -48,13 +39,7 @@ func Within(d time.Duration) Option {
 // a server the block starts on purpose and that the test stops later. A
 // malformed glob is an error.
 func IgnoringCommand(glob string) Option {
-	return option("IgnoringCommand("+strconv.Quote(glob)+")", func(c *config) error {
-		if _, err := filepath.Match(glob, ""); err != nil || glob == "" {
-			return fmt.Errorf("not a name pattern of path/filepath.Match")
-		}
-		c.ignores = append(c.ignores, glob)
-		return nil
-	})
+	return option.Glob("IgnoringCommand", glob, "name", func(c *config) { c.ignores = append(c.ignores, glob) })
 }
 
 func (c *config) ignored(p *Process) bool {

@@ -55,8 +55,6 @@ func (r *Report) String() string {
 }
 
 func writeProcess(b *strings.Builder, p *Process) {
-	b.WriteString(p.summary())
-	b.WriteString("\n")
 	if p.Zombie {
 		b.WriteString("    exited, but never waited for: call cmd.Wait (or use cmd.Run, cmd.Output) so the kernel can let it go\n")
 	} else {
@@ -65,15 +63,7 @@ func writeProcess(b *strings.Builder, p *Process) {
 	if len(p.OneOf) > 1 {
 		fmt.Fprintf(b, "    one of pids %s: another probed block running at the same time started processes too, so which of them is this block's cannot be told\n", joinInts(p.OneOf))
 	}
-	switch {
-	case p.Started != nil:
-		origin.WriteSite(b, "started", p.By == "block", p.Started)
-	case len(p.StartedAt) > 0:
-		fmt.Fprintf(b, "    started at one of %d places (the block started processes at each):\n", len(p.StartedAt))
-		for _, f := range p.StartedAt {
-			origin.WriteSite(b, "started", p.By == "block", f)
-		}
-	case p.By == "alone":
+	if !origin.WriteSites(b, "started", p.By == "block", p.Started, p.StartedAt, "the block started processes at each") && p.By == "alone" {
 		b.WriteString("    started while the block ran, by a call that left no stack (a raw fork, C code); no other probed block was running\n")
 	}
 }

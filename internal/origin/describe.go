@@ -39,6 +39,26 @@ func WriteSite(b *strings.Builder, verb string, byBlock bool, frames []stack.Fra
 	}
 }
 
+// WriteSites writes, as WriteSite does, where a leftover came from: its one
+// stack, or, when it is one of several leftovers of its kind made at
+// different places, each of the several stacks, under a line saying so and
+// why ("    created at one of 2 places (" + why + "):"). It reports whether
+// it knew a stack to write.
+func WriteSites(b *strings.Builder, verb string, byBlock bool, one []stack.Frame, several [][]stack.Frame, why string) bool {
+	switch {
+	case one != nil:
+		WriteSite(b, verb, byBlock, one)
+	case len(several) > 0:
+		fmt.Fprintf(b, "    %s at one of %d places (%s):\n", verb, len(several), why)
+		for _, f := range several {
+			WriteSite(b, verb, byBlock, f)
+		}
+	default:
+		return false
+	}
+	return true
+}
+
 // Maker returns the outermost function of a leftover's stack — one, or
 // the first of several possible — for a finding's key; "unknown" when no
 // stack is known.

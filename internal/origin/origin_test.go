@@ -2,9 +2,11 @@ package origin
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/residue-go/residue/internal/probes"
+	"github.com/residue-go/residue/internal/stack"
 )
 
 func TestClosureParents(t *testing.T) {
@@ -67,4 +69,29 @@ func TestRunsTellOverlap(t *testing.T) {
 	x.End()
 	i.End()
 	o.End()
+}
+
+// A leftover's one stack is written as it is; several possible ones each,
+// under a line saying why; none, not at all.
+func TestWriteSites(t *testing.T) {
+	a := []stack.Frame{{Func: "os.Create", File: "f.go", Line: 1}, {Func: "p.a", File: "a.go", Line: 2}}
+	b := []stack.Frame{{Func: "os.Create", File: "f.go", Line: 1}, {Func: "p.b", File: "b.go", Line: 3}}
+	var one, several strings.Builder
+	WriteSite(&one, "created", true, a)
+	WriteSite(&several, "created", true, b)
+	for _, c := range []struct {
+		one     []stack.Frame
+		several [][]stack.Frame
+		want    string
+		wrote   bool
+	}{
+		{a, [][]stack.Frame{b}, one.String(), true},
+		{nil, [][]stack.Frame{a, b}, "    created at one of 2 places (why):\n" + one.String() + several.String(), true},
+		{nil, nil, "", false},
+	} {
+		var got strings.Builder
+		if wrote := WriteSites(&got, "created", true, c.one, c.several, "why"); wrote != c.wrote || got.String() != c.want {
+			t.Errorf("wrote %v:\n%s\nwant %v:\n%s", wrote, got.String(), c.wrote, c.want)
+		}
+	}
 }

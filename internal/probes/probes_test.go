@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -262,14 +263,35 @@ func TestNestedRunGivesTheRunnerBack(t *testing.T) {
 // names itself in the error for a negative one.
 func TestWithinSetting(t *testing.T) {
 	type config struct{ within time.Duration }
+	option := probes.Settings[config]{Probe: "p", Pkg: "pkg"}
 	set := func(c *config, d time.Duration) { c.within = d }
-	var c config
-	if err := probes.Configure(&c, []probes.Setting[config]{probes.WithinSetting("p", "pkg", 2*time.Second, set)}); err != nil || c.within != 2*time.Second {
+	c, err := probes.Configure(config{}, []probes.Setting[config]{option.Within(2*time.Second, set)})
+	if err != nil || c.within != 2*time.Second {
 		t.Fatalf("window %v, err %v", c.within, err)
 	}
-	err := probes.Configure(&c, []probes.Setting[config]{probes.WithinSetting("p", "pkg", -time.Second, set)})
+	c, err = probes.Configure(c, []probes.Setting[config]{option.Within(-time.Second, set)})
 	if err == nil || err.Error() != "pkg.Within(-1s): the settle window must not be negative" || c.within != 2*time.Second {
 		t.Fatalf("err %v, window %v", err, c.within)
+	}
+}
+
+// A glob option adds a valid glob, and names itself and what the glob
+// should match for an empty or malformed one.
+func TestGlobSetting(t *testing.T) {
+	type config struct{ globs []string }
+	option := probes.Settings[config]{Probe: "p", Pkg: "pkg"}
+	glob := func(g string) probes.Setting[config] {
+		return option.Glob("IgnoringPath", g, "path", func(c *config) { c.globs = append(c.globs, g) })
+	}
+	c, err := probes.Configure(config{}, []probes.Setting[config]{glob("/tmp/x-*")})
+	if err != nil || len(c.globs) != 1 || c.globs[0] != "/tmp/x-*" {
+		t.Fatalf("globs %q, err %v", c.globs, err)
+	}
+	for _, g := range []string{"", "["} {
+		_, err := probes.Configure(config{}, []probes.Setting[config]{glob(g)})
+		if want := "pkg.IgnoringPath(" + strconv.Quote(g) + "): not a path pattern of path/filepath.Match"; err == nil || err.Error() != want {
+			t.Errorf("glob %q: err %v, want %s", g, err, want)
+		}
 	}
 }
 

@@ -2,6 +2,8 @@ package probes
 
 import (
 	"fmt"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -111,11 +113,54 @@ type Setting[C any] struct {
 	apply       func(*C) error
 }
 
-// NewSetting returns an option of the named probe, shown as desc (the call
-// that made it, e.g. `leak.Within(2s)`), that applies itself to the probe's
-// configuration; apply returns an error for an invalid argument.
-func NewSetting[C any](probe, desc string, apply func(*C) error) Setting[C] {
-	return Setting[C]{probe: probe, desc: desc, apply: apply}
+// Settings makes the options of one probe, whose configuration is C; a
+// probe package declares
+//
+//	var option = probes.Settings[config]{Probe: name, Pkg: "procs"}
+//
+// and makes each of its options with option.New, option.Within or
+// option.Glob.
+type Settings[C any] struct {
+	Probe string // the probe's name, as in Kind.Name
+	Pkg   string // the probe package's name, first in every option's description
+}
+
+// New returns an option shown as the package's name and call
+// (`leak.IgnoringCreator("pkg.fn")` for the call `IgnoringCreator("pkg.fn")`)
+// that applies itself to the probe's configuration; apply returns an error
+// for an invalid argument.
+func (s Settings[C]) New(call string, apply func(*C) error) Setting[C] {
+	return Setting[C]{probe: s.Probe, desc: s.Pkg + "." + call, apply: apply}
+}
+
+// DefaultWithin is the settle window of a probe that waits for leftovers to
+// go away, when no Within option sets it.
+const DefaultWithin = time.Second
+
+// Within is the settle-window option of a probe that waits for leftovers to
+// go away: it hands d to set, and a negative d is an error.
+func (s Settings[C]) Within(d time.Duration, set func(*C, time.Duration)) Setting[C] {
+	return s.New(fmt.Sprintf("Within(%v)", d), func(c *C) error {
+		if d < 0 {
+			return fmt.Errorf("the settle window must not be negative")
+		}
+		set(c, d)
+		return nil
+	})
+}
+
+// Glob is the option named fn that takes glob, in the syntax of
+// path/filepath.Match, and hands it to add (`files.IgnoringPath("/tmp/x-*")`
+// for fn "IgnoringPath"). An empty or malformed glob is an error saying it
+// is not a pattern of what it matches, what ("path", "name").
+func (s Settings[C]) Glob(fn, glob, what string, add func(*C)) Setting[C] {
+	return s.New(fn+"("+strconv.Quote(glob)+")", func(c *C) error {
+		if _, err := filepath.Match(glob, ""); err != nil || glob == "" {
+			return fmt.Errorf("not a %s pattern of path/filepath.Match", what)
+		}
+		add(c)
+		return nil
+	})
 }
 
 // Probe implements Option.
@@ -124,18 +169,19 @@ func (s Setting[C]) Probe() string { return s.probe }
 // String implements Option.
 func (s Setting[C]) String() string { return s.desc }
 
-// Configure applies opts to c in order and returns the first error, naming
-// the option; a zero Setting (never made by NewSetting) is an error too.
-func Configure[C any](c *C, opts []Setting[C]) error {
+// Configure applies opts in order to c, a probe's default configuration,
+// and returns the result and the first error, naming the option; a zero
+// Setting (not made by Settings) is an error too.
+func Configure[C any](c C, opts []Setting[C]) (C, error) {
 	for _, o := range opts {
 		if o.apply == nil {
-			return fmt.Errorf("an option of the zero value was given; make options with the probe package's functions")
+			return c, fmt.Errorf("an option of the zero value was given; make options with the probe package's functions")
 		}
-		if err := o.apply(c); err != nil {
-			return fmt.Errorf("%s: %w", o.desc, err)
+		if err := o.apply(&c); err != nil {
+			return c, fmt.Errorf("%s: %w", o.desc, err)
 		}
 	}
-	return nil
+	return c, nil
 }
 
 // NewKind describes a probe made by newProbe from its own options, so that
@@ -152,20 +198,6 @@ func NewKind[O Option, P Probe](name string, newProbe func(...O) (P, error)) Kin
 		}
 		return newProbe(own...)
 	}}
-}
-
-// WithinSetting is the settle-window option of a probe that waits for
-// leftovers to go away: it hands d to set, and a negative d is an error.
-// pkg is the probe package's name, for the option's description
-// ("fds.Within(2s)").
-func WithinSetting[C any](probe, pkg string, d time.Duration, set func(*C, time.Duration)) Setting[C] {
-	return NewSetting(probe, fmt.Sprintf("%s.Within(%v)", pkg, d), func(c *C) error {
-		if d < 0 {
-			return fmt.Errorf("the settle window must not be negative")
-		}
-		set(c, d)
-		return nil
-	})
 }
 
 // ReportOf returns r as a Report, or nil when r is a nil pointer: a

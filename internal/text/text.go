@@ -55,9 +55,10 @@ const maxOthers = 10
 
 // Leftovers is the failure message of a probe that lists what a block left:
 // the headline ("The block left 2 child processes behind"), the settle
-// window it outlasted, one entry per leftover written by entry, then the
-// leftovers seen but not counted as the block's, a line each by summary,
-// under a line saying why (at most ten of them, and how many more).
+// window it outlasted, one entry per leftover (its line by summary, then
+// what entry writes under it), then the leftovers seen but not counted as
+// the block's, a line each by summary, under a line saying why (at most ten
+// of them, and how many more).
 func Leftovers[T any](headline string, within time.Duration, left []T, entry func(*strings.Builder, *T),
 	othersWhy string, others []T, summary func(*T) string) string {
 	var b strings.Builder
@@ -67,17 +68,45 @@ func Leftovers[T any](headline string, within time.Duration, left []T, entry fun
 	}
 	b.WriteString(":\n")
 	for i := range left {
-		b.WriteString("\n")
+		b.WriteString("\n" + summary(&left[i]) + "\n")
 		entry(&b, &left[i])
 	}
-	if len(others) > 0 {
-		b.WriteString("\n" + othersWhy + ":\n")
-		for i := range others[:min(len(others), maxOthers)] {
-			fmt.Fprintf(&b, "    %s\n", summary(&others[i]))
-		}
-		if n := len(others) - maxOthers; n > 0 {
-			fmt.Fprintf(&b, "    … and %d more\n", n)
-		}
-	}
+	Others(&b, othersWhy, others, summary)
 	return b.String()
+}
+
+// Others writes the leftovers seen but not counted as the block's, a line
+// each by summary, under a line saying why: at most ten of them, and how
+// many more. It writes nothing when there are none.
+func Others[T any](b *strings.Builder, why string, others []T, summary func(*T) string) {
+	if len(others) == 0 {
+		return
+	}
+	b.WriteString("\n" + why + ":\n")
+	for i := range others[:min(len(others), maxOthers)] {
+		fmt.Fprintf(b, "    %s\n", summary(&others[i]))
+	}
+	if n := len(others) - maxOthers; n > 0 {
+		fmt.Fprintf(b, "    … and %d more\n", n)
+	}
+}
+
+// Groups writes the first max of groups, each after a blank line, with
+// write. When there are more, it ends with one line after a blank line,
+// rest(things, groups), saying what the groups not shown hold: things is
+// the sum of their sizes, groups how many they are.
+func Groups[G any](b *strings.Builder, groups []G, max int, write func(*strings.Builder, G),
+	size func(G) int, rest func(things, groups int) string) {
+	for i, g := range groups {
+		if i == max {
+			things := 0
+			for _, g := range groups[i:] {
+				things += size(g)
+			}
+			b.WriteString("\n" + rest(things, len(groups)-i) + "\n")
+			return
+		}
+		b.WriteString("\n")
+		write(b, g)
+	}
 }
