@@ -91,6 +91,11 @@ type attribution struct {
 	sites []*site
 	gs    runGoroutines
 	t     *netTables
+	// acceptedByListener: a connection was decided by the listener that
+	// accepted it (decideAccepted). Otherwise the accepting sites are
+	// counted with the other sockets': a connection whose listener has
+	// been closed since is tied to its Accept line as any socket is.
+	acceptedByListener bool
 }
 
 // ownedEnd returns where a creation stack stops being the block's: the
@@ -163,11 +168,9 @@ func (a *attribution) loadSites(allocs *runAllocations) {
 			o.count = max(o.count, s.count)
 			continue
 		}
-		if s.owner == ownedByNone {
-			if parent := closureParent(s.entry); parent != "" {
-				s.started = allocs.startedFrom(parent, r)
-				s.adopted = len(s.started) > 0 && !probes.IsMarker(s.started[len(s.started)-1].Func) && r.Owns(s.started[len(s.started)-1].Func)
-			}
+		if s.owner == ownedByNone && rec.entry.Func == s.entry {
+			s.started = allocs.startedFrom(rec.entry, r)
+			s.adopted = len(s.started) > 0 && !probes.IsMarker(s.started[len(s.started)-1].Func) && r.Owns(s.started[len(s.started)-1].Func)
 		}
 		byKey[k.String()] = s
 		a.sites = append(a.sites, s)
@@ -223,6 +226,7 @@ func (a *attribution) decideAccepted() {
 			if sameListenAddr(l.fd.Socket.Local, s.Local) {
 				c.decided, c.mine = true, l.mine
 				c.fd.AcceptedBy = l.fd.Num
+				a.acceptedByListener = true
 				if c.mine {
 					c.fd.By = byListener
 					setOpened(c.fd, accepts)
@@ -444,7 +448,8 @@ func (a *attribution) decideGroup(rl role, pr proto) {
 	var my []*site
 	var myN, otherN int64
 	for _, s := range a.sites {
-		if s.role != rl && s.role != roleOther {
+		accepted := rl == roleSocket && s.role == roleAccepted && !a.acceptedByListener
+		if s.role != rl && s.role != roleOther && !accepted {
 			continue
 		}
 		if pr != protoAny && s.proto != protoAny && s.proto != pr {

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -553,5 +554,62 @@ func TestNetpollerIsNotTheBlocks(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "--- PASS") {
 		t.Fatalf("%v\n%s", err, out)
+	}
+}
+
+// serveOne accepts connections on a new listener, on a goroutine that
+// drops them and ends once the listener is closed; goLine is the line of
+// its go statement.
+func serveOne(t *testing.T) (addr string, stop func(), goLine int) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	goLine = nextLine()
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = c // dropped without Close, as a handler that took the connection over and forgot it
+		}
+	}()
+	return ln.Addr().String(), func() { ln.Close(); <-done }, goLine
+}
+
+// A connection accepted by a server the block started, and left open after
+// the block closed the listener and the server's goroutine ended, is tied
+// to the Accept line and to the go statement that started the server.
+func TestAcceptedConnectionOfAClosedListenerKeepsItsStack(t *testing.T) {
+	var goLine int
+	r, err := fds.FindSockets(func() {
+		var addr string
+		var stop func()
+		addr, stop, goLine = serveOne(t)
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		time.Sleep(10 * time.Millisecond) // the server accepts
+		stop()
+	}, fds.Within(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.FDs) != 1 {
+		t.Fatalf("want the accepted connection alone:\n%s", r)
+	}
+	fd := r.FDs[0]
+	accepted := slices.ContainsFunc(fd.Opened, func(f probes.Frame) bool { return f.Func == "net.(*netFD).accept" })
+	if fd.By != "goroutine" || !accepted || len(fd.StartedAt) == 0 ||
+		!strings.HasSuffix(fd.StartedAt[0].Func, ".serveOne") || fd.StartedAt[0].Line != goLine {
+		t.Errorf("By %q, opened at %v, started at %v (the go statement is at line %d):\n%s", fd.By, fd.Opened, fd.StartedAt, goLine, r)
+	}
+	if s := r.String(); strings.Contains(s, "left no creation stack") {
+		t.Errorf("the message has no stack:\n%s", s)
 	}
 }

@@ -39,6 +39,7 @@ type heapRecord struct {
 	key           memprof.Key
 	inUse, allocs int64
 	frames        []probes.Frame
+	entry         probes.Frame // where the stack's outermost function is declared (memprof.Entry)
 }
 
 // runAllocations is what the memory profile says the run allocated.
@@ -79,7 +80,7 @@ func runHeapRecords(baseline memprof.Objects) runAllocations {
 			cut = true
 			continue
 		}
-		out.fds = append(out.fds, heapRecord{key: k, inUse: r.InUseObjects(), allocs: delta, frames: memprof.Symbolize(r.Stack())})
+		out.fds = append(out.fds, heapRecord{key: k, inUse: r.InUseObjects(), allocs: delta, frames: memprof.Symbolize(r.Stack()), entry: memprof.Entry(r.Stack())})
 	}
 	if cut {
 		// What a key gained is known from the records above; the full
@@ -94,31 +95,40 @@ func runHeapRecords(baseline memprof.Objects) runAllocations {
 			copy(key[:], r.Stack)
 			k := memprof.KeyOf(&key)
 			if g := gained[k] - baseline[k]; g > 0 && r.InUseObjects > 0 {
-				out.fds = append(out.fds, heapRecord{key: k, inUse: r.InUseObjects, allocs: min(r.AllocObjects, g), frames: memprof.Symbolize(r.Stack)})
+				out.fds = append(out.fds, heapRecord{key: k, inUse: r.InUseObjects, allocs: min(r.AllocObjects, g), frames: memprof.Symbolize(r.Stack), entry: memprof.Entry(r.Stack)})
 			}
 		}
 	}
 	return out
 }
 
-// startedFrom looks, among the run's allocations, for one made in function
-// fn on the stack of the block's own goroutine, and returns that stack from
-// fn out to the block. A go statement allocates the closure it starts, so
-// for a goroutine whose entry is a closure of fn this is the path from the
-// block to the go statement. It finds nothing for a run that shares its
-// marker frame.
-func (a *runAllocations) startedFrom(fn string, r *probes.Run) []probes.Frame {
-	if !r.Exclusive() {
+// startedFrom looks, among the run's allocations, for one made in the
+// function that declares the closure entry (a goroutine's entry function)
+// on the stack of the block's own goroutine, and returns that stack from
+// there out to the block. A go statement allocates the closure it starts,
+// at the line the closure is declared on, so this is the path from the
+// block to the go statement; an allocation of that function at another
+// line is taken only when none is at that line. It finds nothing for a run
+// that shares its marker frame.
+func (a *runAllocations) startedFrom(entry probes.Frame, r *probes.Run) []probes.Frame {
+	fn := closureParent(entry.Func)
+	if fn == "" || !r.Exclusive() {
 		return nil
 	}
+	var other []probes.Frame
 	for i := range a.others {
 		frames := memprof.Symbolize(a.others[i].Stack())
 		at := slices.IndexFunc(frames, func(f probes.Frame) bool { return f.Func == fn })
 		if end, _, ok := ownedEnd(frames, r); ok && at >= 0 && end > at {
-			return frames[at:end]
+			if frames[at].File == entry.File && frames[at].Line == entry.Line {
+				return frames[at:end]
+			}
+			if other == nil {
+				other = frames[at:end]
+			}
 		}
 	}
-	return nil
+	return other
 }
 
 func hasConstructorPC(pcs []uintptr) bool {

@@ -110,7 +110,7 @@ func (s *Sites) At(fn, file string, line int) []Stack {
 			stacks = s.whole(r.Stack0[:])
 		}
 		for _, pcs := range stacks {
-			st := Stack{Frames: Symbolize(pcs), Entry: entry(pcs), Recent: s.recent == nil || s.recent[KeyOf(&r.Stack0)]}
+			st := Stack{Frames: Symbolize(pcs), Entry: Entry(pcs), Recent: s.recent == nil || s.recent[KeyOf(&r.Stack0)]}
 			if !slices.ContainsFunc(out, func(o Stack) bool { return slices.Equal(o.Frames, st.Frames) }) {
 				out = append(out, st)
 			}
@@ -138,9 +138,10 @@ func (s *Sites) whole(cut []uintptr) [][]uintptr {
 	return out
 }
 
-// entry returns where the outermost function of pcs outside the runtime is
-// declared.
-func entry(pcs []uintptr) stack.Frame {
+// Entry returns where the outermost function of pcs outside the runtime is
+// declared: for a goroutine's stack whose entry is a closure, the line of
+// the go statement that started it.
+func Entry(pcs []uintptr) stack.Frame {
 	for i := len(pcs) - 1; i >= 0; i-- {
 		f := runtime.FuncForPC(pcs[i] - 1)
 		if pcs[i] == 0 || f == nil || stack.IsRuntime(f.Name()) {
