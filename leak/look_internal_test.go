@@ -162,3 +162,28 @@ func TestGoroutinesOfOldGoroutinesAreForeign(t *testing.T) {
 	}
 	t.Fatalf("goroutine %d is not in the dump", id)
 }
+
+// TestAGoroutineWhoseStackMovedIsClaimedOnce: the dump saw a goroutine of
+// the block at one line, the goroutine profile read after it at another
+// (it was still starting): it is the block's once, not once per stack; a
+// labelled goroutine that started after the dump is still claimed.
+func TestAGoroutineWhoseStackMovedIsClaimedOnce(t *testing.T) {
+	dump := "goroutine 7 [runnable]:\n" +
+		"example.com/m.worker(...)\n\t/src/m.go:10 +0x1\n" +
+		"created by example.com/m.start in goroutine 1\n\t/src/m.go:5 +0x2\n"
+	at := func(line int) []stack.Frame { return []stack.Frame{{Func: "example.com/m.worker", File: "/src/m.go", Line: line}} }
+	for _, c := range []struct {
+		name     string
+		labelled []stack.Group
+		want     int
+	}{
+		{"moved", []stack.Group{{Count: 1, Frames: at(12)}}, 1},
+		{"moved, and one more started", []stack.Group{{Count: 2, Frames: at(12)}}, 2},
+		{"where the dump saw it", []stack.Group{{Count: 1, Frames: at(10)}}, 1},
+	} {
+		s := &snapshot{all: stack.ParseDump(dump), labelled: c.labelled}
+		if got := len(s.claims([]role{roleOwned})); got != c.want {
+			t.Errorf("%s: %d goroutines claimed, want %d", c.name, got, c.want)
+		}
+	}
+}

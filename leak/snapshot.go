@@ -238,15 +238,26 @@ func (s *snapshot) claims(roles []role) []claim {
 		}
 	}
 	slices.SortFunc(out, func(a, b claim) int { return cmp.Compare(a.g.ID, b.g.ID) })
-	// Labelled goroutines no dump entry matched (they started between the
-	// two looks, or their stack text differs): still the block's, known by
-	// stack only.
+	// Labelled goroutines no dump entry matched: still the block's, known
+	// by stack only, when they started between the dump and the profile. A
+	// goroutine of the block whose stack moved on in between (one still
+	// starting at the dump) was claimed from the dump under its first
+	// stack, which left that stack overclaimed and its stack in the
+	// profile unclaimed: it is not counted twice.
+	moved := 0
+	for _, n := range left {
+		moved += max(-n, 0)
+	}
 	for _, gr := range s.labelled {
-		if n := left[gr.Key()]; n > 0 {
-			left[gr.Key()] = 0
-			for range n {
-				out = append(out, claim{g: &stack.Goroutine{State: "unknown", Frames: gr.Frames}})
-			}
+		n := left[gr.Key()]
+		if n <= 0 {
+			continue
+		}
+		left[gr.Key()] = 0
+		same := min(n, moved)
+		moved -= same
+		for range n - same {
+			out = append(out, claim{g: &stack.Goroutine{State: "unknown", Frames: gr.Frames}})
 		}
 	}
 	return out
