@@ -171,7 +171,9 @@ func TestAGoroutineWhoseStackMovedIsClaimedOnce(t *testing.T) {
 	dump := "goroutine 7 [runnable]:\n" +
 		"example.com/m.worker(...)\n\t/src/m.go:10 +0x1\n" +
 		"created by example.com/m.start in goroutine 1\n\t/src/m.go:5 +0x2\n"
-	at := func(line int) []stack.Frame { return []stack.Frame{{Func: "example.com/m.worker", File: "/src/m.go", Line: line}} }
+	at := func(line int) []stack.Frame {
+		return []stack.Frame{{Func: "example.com/m.worker", File: "/src/m.go", Line: line}}
+	}
 	for _, c := range []struct {
 		name     string
 		labelled []stack.Group
