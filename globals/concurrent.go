@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/stack"
@@ -37,8 +38,9 @@ type company struct {
 
 // companyOf lists the other runs and the running tests of the process,
 // leaving out run and its caller's own (the goroutine calling, and the
-// runs it is part of).
-func companyOf(run *probes.Run) company {
+// runs it is part of). With settle, as before the first snapshot, it first
+// lets stragglers run (see stragglers).
+func companyOf(run *probes.Run, settle bool) company {
 	c := company{runs: map[uint64]bool{}, tests: map[string]bool{}}
 	self := stack.CurrentID()
 	mine := map[*probes.Run]bool{probes.RunnerOf(self): true}
@@ -48,6 +50,10 @@ func companyOf(run *probes.Run) company {
 		runners = run.Runners()
 	}
 	all := stack.ParseDump(string(stack.FullDump(nil)))
+	for deadline := time.Now().Add(stragglersFor); settle && stragglers(all, self, runners) && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Microsecond)
+		all = stack.ParseDump(string(stack.FullDump(nil)))
+	}
 	// The goroutines that started run's own or the caller, such as the
 	// test function whose RunSpecs runs an audited Ginkgo spec: the test
 	// they are part of.
@@ -78,6 +84,28 @@ func companyOf(run *probes.Run) company {
 		}
 	}
 	return c
+}
+
+// stragglersFor bounds how long the first snapshot waits for stragglers.
+const stragglersFor = 50 * time.Millisecond
+
+// stragglers reports whether a goroutine that is no test's and no check's
+// is running or ready to run: one winding down for something that has
+// ended, such as the goroutine with which a Ginkgo suite stops listening
+// for signals (signal.Stop) once RunSpecs has returned. What it changes
+// next would land between the block's snapshots and pass for the block's,
+// so the first snapshot is taken once it has run (blocked or ended), for
+// stragglersFor at the most.
+func stragglers(all []stack.Goroutine, self uint64, runners []uint64) bool {
+	for i := range all {
+		g := &all[i]
+		if g.State != "runnable" && g.State != "running" || g.ID == self || slices.Contains(runners, g.ID) ||
+			probes.RunnerOf(g.ID) != nil || strings.Contains(g.Raw, "testing.tRunner") {
+			continue
+		}
+		return true
+	}
+	return false
 }
 
 // runningTest returns the test function a goroutine runs, or "" when it

@@ -1,8 +1,10 @@
 package globals_test
 
 import (
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/residue-go/residue/globals"
 	"github.com/residue-go/residue/internal/probes"
@@ -93,5 +95,33 @@ func TestChecksPausedInParallelAreNotCompany(t *testing.T) {
 	})
 	if len(report.Concurrent) != 0 {
 		t.Errorf("a check paused in t.Parallel was counted: %q\n%s", report.Concurrent, report)
+	}
+}
+
+// A goroutine that is no test's and no check's, ready to run when a check
+// starts (as a Ginkgo suite's signal goroutine is once RunSpecs has
+// returned), runs before the first snapshot: its change is not taken for
+// the block's. With one P, it would otherwise run as soon as the check
+// waits for its block, between the snapshots.
+func TestAStragglerRunsBeforeTheFirstSnapshot(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	var state int
+	for i := range 20 {
+		ready, done := make(chan struct{}), make(chan struct{})
+		go func() {
+			<-ready
+			state++
+			close(done)
+		}()
+		time.Sleep(time.Millisecond) // it waits on ready
+		close(ready)                 // now it is runnable, and this goroutine runs on
+		r, err := globals.Find(func() {}, globals.Watching(&state))
+		<-done
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Changes) > 0 {
+			t.Fatalf("run %d: the straggler's change was taken for the block's:\n%s", i, r)
+		}
 	}
 }

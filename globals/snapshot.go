@@ -506,7 +506,7 @@ func newProbe(opts ...Option) (*probe, error) {
 // Before takes the first snapshot.
 func (p *probe) Before(r *probes.Run) error {
 	p.report = nil
-	p.company = companyOf(r)
+	p.company = companyOf(r, true)
 	s, err := take(p.cfg)
 	p.before = s
 	return err
@@ -517,7 +517,7 @@ func (p *probe) After(r *probes.Run) error {
 	if p.before == nil {
 		return nil
 	}
-	p.company.add(companyOf(r))
+	p.company.add(companyOf(r, false))
 	s, err := take(p.cfg)
 	if err != nil {
 		return err
