@@ -37,7 +37,7 @@ func normalize(t *testing.T, out string) string {
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	for _, r := range recs {
-		r.Elapsed, r.Report = 0, ""
+		r.Elapsed, r.Check, r.Report = 0, 0, ""
 		for i := range r.Findings {
 			r.Findings[i].Text = ""
 		}
@@ -88,6 +88,14 @@ func TestFixture(t *testing.T) {
 	}
 	recs, _ := record.Read(strings.NewReader(out))
 	for _, r := range recs {
+		// A test that left something waited out its settle window (1s by
+		// default) in its check; one that left nothing did not wait.
+		if r.Check < 0 || r.Check > r.Elapsed {
+			t.Errorf("%s: check %.3fs, elapsed %.3fs", r.Test, r.Check, r.Elapsed)
+		}
+		if left := r.Counts.Goroutines + r.Counts.Descriptors; left > 0 && r.Check < 0.9 || r.Verdict == record.Clean && r.Check > 0.5 {
+			t.Errorf("%s: %s, check took %.3fs", r.Test, r.Verdict, r.Check)
+		}
 		if r.Verdict != record.Found {
 			continue
 		}
@@ -107,6 +115,7 @@ func TestFixture(t *testing.T) {
 		"broken/broken_test.go:6:2: undefined: undefined", // the file's own path, not the overlay's
 		"example.com/fixture/plain TestFails failed:",
 		"residue: FAIL: 11 tests left side effects; 1 test failed (the tests' own failures); 1 package did not build",
+		" s of the run went to settle windows: the checks of the ",
 	} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("standard error lacks %q:\n%s", want, stderr)

@@ -20,6 +20,11 @@ type summary struct {
 	pkgFailed   int  // packages that failed outside any test (TestMain, a crash, a timeout)
 	notBuilt    int  // packages that did not build
 	goFailed    bool // go test failed, and no package says why
+	// waited and waits: the seconds the checks of tests that left
+	// goroutines, descriptors, processes or files took, waiting out their
+	// settle windows, and how many such tests there were.
+	waited float64
+	waits  int
 }
 
 func summarize(recs []record.Record, res *runResult) *summary {
@@ -36,6 +41,10 @@ func summarize(recs []record.Record, res *runResult) *summary {
 		}
 		if n := unaccepted(r); n > 0 {
 			s.newFindings++
+		}
+		if hasSettled(r) {
+			s.waited += r.Check
+			s.waits++
 		}
 		s.accepted += len(r.Findings) - unaccepted(r)
 	}
@@ -70,6 +79,28 @@ func (s *summary) code() int {
 		return exitFindings
 	}
 	return exitClean
+}
+
+// hasSettled reports whether a record has findings of a probe that waits
+// for what it reports to go away (every probe but globals).
+func hasSettled(r *record.Record) bool {
+	for _, f := range r.Findings {
+		if f.Probe != record.Globals {
+			return true
+		}
+	}
+	return false
+}
+
+// waitLine says how much of the run the settle windows took, when they
+// took a second or more: the time a test that leaves something waits before
+// it is reported, which a test that leaves nothing does not.
+func (s *summary) waitLine() string {
+	if s.waited < 1 {
+		return ""
+	}
+	return fmt.Sprintf("residue: %.1f s of the run went to settle windows: the checks of the %s that left goroutines, descriptors, processes or files waited for them to go away before reporting them",
+		s.waited, plural(s.waits, "test"))
 }
 
 // line is the run's last line: why it failed, or that it did not.

@@ -49,6 +49,11 @@ type Record struct {
 	Verdict string `json:"verdict"`
 	// Elapsed is the test's time in seconds, probes included.
 	Elapsed float64 `json:"elapsed"`
+	// Check is the part of Elapsed, in seconds, that the check at the
+	// test's end took: a few milliseconds when the test left nothing; when
+	// it left goroutines, descriptors, processes or files, the settle
+	// window it waited out before reporting them.
+	Check float64 `json:"check"`
 	// Failed and Skipped are the test's own outcome, as the testing
 	// package or Ginkgo saw it when the record was written.
 	Failed   bool      `json:"failed,omitempty"`

@@ -73,6 +73,7 @@ func (u *Unit) Enter(f func()) {
 func (u *Unit) End(failed, skipped bool) {
 	rec := &u.rec
 	rec.Failed, rec.Skipped = failed, skipped
+	finishing := time.Now()
 	if u.session != nil {
 		var err error
 		rec.Counts, rec.Findings, rec.Unattributed, rec.Report, err = u.session.Finish()
@@ -81,7 +82,7 @@ func (u *Unit) End(failed, skipped bool) {
 		}
 	}
 	end := time.Now()
-	rec.Elapsed = end.Sub(u.start).Seconds()
+	rec.Elapsed, rec.Check = end.Sub(u.start).Seconds(), end.Sub(finishing).Seconds()
 	rec.Findings = attribute(u.start, end, rec)
 	switch {
 	case u.err != nil:
