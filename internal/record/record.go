@@ -52,7 +52,8 @@ type Record struct {
 	// Check is the part of Elapsed, in seconds, that the check at the
 	// test's end took: a few milliseconds when the test left nothing; when
 	// it left goroutines, descriptors, processes or files, the settle
-	// window it waited out before reporting them.
+	// window it waited out before reporting them (less for goroutines the
+	// runtime proves stuck, as Go 1.27 does).
 	Check float64 `json:"check"`
 	// Failed and Skipped are the test's own outcome, as the testing
 	// package or Ginkgo saw it when the record was written.
