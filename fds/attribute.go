@@ -153,12 +153,10 @@ func (a *attribution) loadSites(allocs *runAllocations) {
 				}
 			}
 		}
-		// The frames that run a spec's node inside the run (Ginkgo's node
-		// runner, residue's spec decorators) are not the block's: its
-		// outermost frame is the spec's own function.
-		for n := len(s.frames); n > 1 && runsSpecs(s.frames[n-1].Func); n-- {
-			s.frames = s.frames[:n-1]
-		}
+		// The frames that run the user's code inside the run (Ginkgo's node
+		// runner, residue's spec decorators and hooks, testing's) are not
+		// the block's: its outermost frame is the user's own function.
+		s.frames = stack.OwnCode(s.frames)
 		s.role, s.proto = siteRole(s.frames), siteProto(s.frames)
 		fmt.Fprintf(&k, "|%d|", s.owner)
 		for _, f := range s.frames {
@@ -168,7 +166,7 @@ func (a *attribution) loadSites(allocs *runAllocations) {
 			o.count = max(o.count, s.count)
 			continue
 		}
-		if s.owner == ownedByNone && rec.entry.Func == s.entry {
+		if s.owner == ownedByNone {
 			s.started = allocs.startedFrom(rec.entry, r)
 			s.adopted = len(s.started) > 0 && !probes.IsMarker(s.started[len(s.started)-1].Func) && r.Owns(s.started[len(s.started)-1].Func)
 		}
@@ -274,37 +272,13 @@ func (p *probe) attribute(r *probes.Run, fresh []fdEntry) (mine, others []*candi
 	return mine, others, nil
 }
 
-// specRunners are the packages whose functions call a Ginkgo spec's nodes
-// on the run's goroutine.
-var specRunners = []string{
-	"github.com/onsi/ginkgo/v2/internal.",
-	"github.com/residue-go/residue/suite.",
-	"github.com/residue-go/residue/audit/ginkgoaudit.",
-}
-
-func runsSpecs(fn string) bool {
-	return slices.ContainsFunc(specRunners, func(p string) bool { return strings.HasPrefix(fn, p) })
-}
-
 // closureParent returns the function in which a closure or go-statement
-// wrapper is defined ("pkg.(*T).m" for "pkg.(*T).m.func1.2" or
+// wrapper is defined, outermost ("pkg.(*T).m" for "pkg.(*T).m.func1.2" or
 // "pkg.(*T).m.gowrap1"), or "" when fn is not one.
 func closureParent(fn string) string {
-	out := fn
-	for {
-		i := strings.LastIndexByte(out, '.')
-		if i < 0 {
-			break
-		}
-		last := out[i+1:]
-		digits := strings.TrimLeft(strings.TrimPrefix(strings.TrimPrefix(last, "func"), "gowrap"), "0123456789")
-		if digits != "" || last == "func" || last == "gowrap" || strings.ContainsAny(last, "()*") {
-			break
-		}
-		out = out[:i]
-	}
-	if out == fn {
-		return ""
+	out := ""
+	for p := stack.Enclosing(fn); p != ""; p = stack.Enclosing(p) {
+		out = p
 	}
 	return out
 }

@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/residue-go/residue/internal/memprof"
@@ -233,19 +232,10 @@ func ranOnBlock(b Baseline, marker string, fns []string) bool {
 // not one.
 func closureParents(fn string) []string {
 	var out []string
-	for {
-		i := strings.LastIndexByte(fn, '.')
-		if i < 0 {
-			return out
-		}
-		last := fn[i+1:]
-		rest := strings.TrimLeft(strings.TrimPrefix(strings.TrimPrefix(last, "func"), "gowrap"), "0123456789")
-		if rest != "" || last == "func" || last == "gowrap" || strings.ContainsAny(last, "()*") {
-			return out
-		}
-		fn = fn[:i]
-		out = append(out, fn)
+	for p := stack.Enclosing(fn); p != ""; p = stack.Enclosing(p) {
+		out = append(out, p)
 	}
+	return out
 }
 
 func (s *Site) key() string {
