@@ -9,6 +9,7 @@ package stack
 
 import (
 	"bytes"
+	"path"
 	"runtime"
 	"strconv"
 	"strings"
@@ -419,7 +420,7 @@ func FullDump(buf []byte) []byte {
 // function that the wrapper called. A stack with nothing else is kept whole.
 func OwnCode(frames []Frame) []Frame {
 	end := len(frames)
-	for end > 0 && (harness(Package(frames[end-1].Func)) || IsRuntime(frames[end-1].Func)) {
+	for end > 0 && harness(frames[end-1]) {
 		end--
 	}
 	if end == 0 {
@@ -428,17 +429,47 @@ func OwnCode(frames []Frame) []Frame {
 	return frames[:end]
 }
 
-// harness reports whether a package runs blocks given to it rather than
-// being one: residue's own (not its tests' or examples'), Ginkgo's and
-// testing's.
-func harness(pkg string) bool {
-	switch pkg {
+// harness reports whether a frame runs blocks given to it rather than being
+// one: the runtime's, testing's, Ginkgo's and residue's own (not its tests'
+// or examples'). Residue's are known by their file as well as their name: a
+// closure of residue's inlined into the user's code (CheckEverySpec's node
+// wrapper, made where the user decorates a container) is named after the
+// user's function.
+func harness(f Frame) bool {
+	if IsRuntime(f.Func) {
+		return true
+	}
+	switch pkg := Package(f.Func); pkg {
 	case Module, Module + "/suite", Module + "/matchers", Module + "/audit",
 		Module + "/audit/ginkgoaudit", "github.com/onsi/ginkgo/v2", "github.com/onsi/ginkgo/v2/internal", "testing":
 		return true
+	default:
+		if strings.HasPrefix(pkg, Module+"/internal/") {
+			return true
+		}
 	}
-	return strings.HasPrefix(pkg, Module+"/internal/")
+	rel, ok := strings.CutPrefix(f.File, ownRoot)
+	if !ok || ownRoot == "" || strings.HasSuffix(rel, "_test.go") {
+		return false
+	}
+	switch dir := path.Dir(rel); dir {
+	case ".", "suite", "matchers", "audit", "audit/ginkgoaudit":
+		return true
+	default:
+		return strings.HasPrefix(dir, "internal/")
+	}
 }
 
 // Module prefixes the names of residue's own functions.
 const Module = "github.com/residue-go/residue"
+
+// ownRoot is the directory of residue's source as the binary's file names
+// give it ("/src/residue/" in a plain build, "github.com/residue-go/residue/"
+// under -trimpath), found from this file's own path, three levels down.
+var ownRoot = func() string {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		return ""
+	}
+	return path.Dir(path.Dir(path.Dir(file))) + "/"
+}()

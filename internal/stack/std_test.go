@@ -1,6 +1,7 @@
 package stack_test
 
 import (
+	"path"
 	"runtime"
 	"slices"
 	"strings"
@@ -74,7 +75,16 @@ func runtimeFile() string {
 }
 
 func TestOwnCode(t *testing.T) {
-	f := func(fn string) stack.Frame { return stack.Frame{Func: fn} }
+	_, self, _, _ := runtime.Caller(0)
+	root := path.Dir(path.Dir(path.Dir(self))) + "/" // residue's source, as file names give it
+	// A name "fn@file" gives the frame a file in residue's source.
+	f := func(fn string) stack.Frame {
+		fn, file, _ := strings.Cut(fn, "@")
+		if file != "" {
+			file = root + file
+		}
+		return stack.Frame{Func: fn, File: file}
+	}
 	funcs := func(frames []stack.Frame) []string {
 		var out []string
 		for _, fr := range frames {
@@ -99,6 +109,10 @@ func TestOwnCode(t *testing.T) {
 		{"residue's own tests and examples are user code",
 			[]string{"github.com/residue-go/residue_test.TestX.func1", "github.com/residue-go/residue/examples/sockets_test.init.func2"},
 			[]string{"github.com/residue-go/residue_test.TestX.func1", "github.com/residue-go/residue/examples/sockets_test.init.func2"}},
+		{"residue's closure inlined into the user's function, known by its file",
+			[]string{"example.com/app_test.leak", "example.com/app_test.init.func1.3.2", "github.com/onsi/ginkgo/v2/internal.extractBodyFunction.func3",
+				"example.com/app_test.init.func1.CheckEverySpec.5.1@suite/every_spec.go"},
+			[]string{"example.com/app_test.leak", "example.com/app_test.init.func1.3.2"}},
 		{"nothing but a harness is kept whole",
 			[]string{"testing.tRunner", "github.com/residue-go/residue/internal/probes.(*Run).Enter"},
 			[]string{"testing.tRunner", "github.com/residue-go/residue/internal/probes.(*Run).Enter"}},
