@@ -14,39 +14,6 @@ import (
 	"github.com/residue-go/residue/internal/probes"
 )
 
-// CheckEverySpec returns a decorator for RunSpecs that fails every spec that
-// leaves side effects — goroutines still running, file descriptors or
-// sockets still open, globals changed — with a message naming the spec and
-// what it left. It is the suite-wide form of HaveSideEffects:
-//
-//	func TestApp(t *testing.T) {
-//		RegisterFailHandler(Fail)
-//		RunSpecs(t, "App", CheckEverySpec())
-//	}
-//
-// A spec is judged as a whole, from its first BeforeEach to its last
-// DeferCleanup, so a server started in a BeforeEach and closed in an
-// AfterEach is no leak. The BeforeAll and AfterAll nodes of an Ordered
-// container are judged together as the container's own unit (goroutines
-// and descriptors; global state is judged by its specs), and a failure
-// names the container. Specs running in other ginkgo -p processes, or in
-// parallel goroutines, are never blamed. The figures of every spec (the
-// counts of every probe) are attached to its report as the entry "residue",
-// so they land in --json-report and --junit-report.
-//
-// Given to a container instead, it checks the specs inside it only, as
-// Ginkgo applies an AroundNode decorator to every node below the container
-// it decorates:
-//
-//	Describe("payments", CheckEverySpec(), func() { … })
-//
-// Those specs' nodes outside the container (an outer BeforeEach and
-// AfterEach) are not wrapped: a server they start and close is no leak, and
-// a spec is judged from its first node inside the container.
-func CheckEverySpec(opts ...residue.Option) types.AroundNodeDecorator {
-	return checkSpecs(opts)
-}
-
 // specFigures is the report entry "residue" that CheckEverySpec attaches
 // to each spec: the counts of every probe that ran, for --json-report and
 // --junit-report, and shown on one line with a failure or under -v.
@@ -82,7 +49,36 @@ var (
 		types.NodeTypeAfterEach | types.NodeTypeJustAfterEach | types.NodeTypeCleanupAfterEach
 )
 
-func checkSpecs(opts []residue.Option) types.AroundNodeDecorator {
+// CheckEverySpec returns a decorator for RunSpecs that fails every spec that
+// leaves side effects — goroutines still running, file descriptors or
+// sockets still open, globals changed — with a message naming the spec and
+// what it left. It is the suite-wide form of HaveSideEffects:
+//
+//	func TestApp(t *testing.T) {
+//		RegisterFailHandler(Fail)
+//		RunSpecs(t, "App", CheckEverySpec())
+//	}
+//
+// A spec is judged as a whole, from its first BeforeEach to its last
+// DeferCleanup, so a server started in a BeforeEach and closed in an
+// AfterEach is no leak. The BeforeAll and AfterAll nodes of an Ordered
+// container are judged together as the container's own unit (goroutines
+// and descriptors; global state is judged by its specs), and a failure
+// names the container. Specs running in other ginkgo -p processes, or in
+// parallel goroutines, are never blamed. The figures of every spec (the
+// counts of every probe) are attached to its report as the entry "residue",
+// so they land in --json-report and --junit-report.
+//
+// Given to a container instead, it checks the specs inside it only, as
+// Ginkgo applies an AroundNode decorator to every node below the container
+// it decorates:
+//
+//	Describe("payments", CheckEverySpec(), func() { … })
+//
+// Those specs' nodes outside the container (an outer BeforeEach and
+// AfterEach) are not wrapped: a server they start and close is no leak, and
+// a spec is judged from its first node inside the container.
+func CheckEverySpec(opts ...residue.Option) types.AroundNodeDecorator {
 	return ginkgo.AroundNode(func(ctx context.Context, body func(context.Context)) {
 		report := ginkgo.CurrentSpecReport()
 		node := currentNode(report)
@@ -156,7 +152,7 @@ func containerRun(report types.SpecReport, node types.SpecEvent, opts []residue.
 }
 
 // isFinishNode reports whether node is the cleanup that finishes the
-// spec's session: a DeferCleanup located at the spec's It, as checkSpecs
+// spec's session: a DeferCleanup located at the spec's It, as CheckEverySpec
 // registers it.
 func isFinishNode(node types.SpecEvent, report types.SpecReport) bool {
 	at := func(l types.CodeLocation) bool {
