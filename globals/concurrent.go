@@ -50,8 +50,12 @@ func companyOf(run *probes.Run, settle bool) company {
 		runners = run.Runners()
 	}
 	all := stack.ParseDump(string(stack.FullDump(nil)))
-	for deadline := time.Now().Add(stragglersFor); settle && stragglers(all, self, runners) && time.Now().Before(deadline); {
-		time.Sleep(100 * time.Microsecond)
+	// Each look stops the world to dump every stack: the pauses between
+	// looks double, so that a goroutine that keeps running (a busy loop an
+	// earlier test left) costs a few looks, not hundreds.
+	pause := 100 * time.Microsecond
+	for deadline := time.Now().Add(stragglersFor); settle && stragglers(all, self, runners) && time.Now().Before(deadline); pause *= 2 {
+		time.Sleep(min(pause, time.Until(deadline)))
 		all = stack.ParseDump(string(stack.FullDump(nil)))
 	}
 	// The goroutines that started run's own or the caller, such as the
