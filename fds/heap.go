@@ -63,14 +63,17 @@ func runHeapRecords(baseline memprof.Objects) runAllocations {
 	// What each key gained since the baseline (keys are shared by stacks
 	// deeper than 32 frames that differ only below the cut).
 	gained := memprof.ObjectsOf(recs)
-	for _, r := range recs {
+	// By index: a copy of each record would escape (r.Stack), one heap
+	// allocation per record of the profile, each of them recorded in turn.
+	for i := range recs {
+		r := &recs[i]
 		k := memprof.KeyOf(&r.Stack0)
 		delta := min(r.AllocObjects, gained[k]-baseline[k])
 		if delta <= 0 {
 			continue
 		}
 		if !hasConstructorPC(r.Stack0[:4]) {
-			out.others = append(out.others, r)
+			out.others = append(out.others, *r)
 			continue
 		}
 		if r.InUseObjects() == 0 {
