@@ -68,14 +68,48 @@ func (g *Goroutine) WaitsInTesting() bool {
 	if !strings.Contains(g.Raw, "testing.") {
 		return false
 	}
-	g.ParseFrames()
-	for _, f := range g.Frames {
-		if IsRuntime(f.Func) || strings.HasPrefix(f.Func, "sync.") || strings.HasPrefix(f.Func, "internal/sync.") {
+	// The frames are read one by one, not parsed all: most goroutines are
+	// decided by their first frames, and this runs on every goroutine of
+	// each dump, while allocations may be recorded one by one.
+	for l, rest := nextFrame(frameLines(g.own())); l != ""; l, rest = nextFrame(rest) {
+		f := funcName(l)
+		if IsRuntime(f) || strings.HasPrefix(f, "sync.") || strings.HasPrefix(f, "internal/sync.") {
 			continue
 		}
-		return strings.HasPrefix(f.Func, "testing.")
+		return strings.HasPrefix(f, "testing.")
 	}
 	return false
+}
+
+// frameLines is a goroutine's text after its header line.
+func frameLines(own string) string {
+	if i := strings.IndexByte(own, '\n'); i >= 0 {
+		return own[i+1:]
+	}
+	return ""
+}
+
+// nextFrame returns the function line of the next frame in lines (frame
+// lines as a dump writes them, the header cut), and what follows it; ""
+// at the end or at the "created by" trailer. File lines and elision
+// notes are skipped.
+func nextFrame(lines string) (fn, rest string) {
+	for lines != "" {
+		l := lines
+		if i := strings.IndexByte(lines, '\n'); i >= 0 {
+			l, lines = lines[:i], lines[i+1:]
+		} else {
+			lines = ""
+		}
+		switch {
+		case strings.HasPrefix(l, "...") || strings.HasPrefix(l, "\t"):
+			continue
+		case strings.HasPrefix(l, "created by "), l == "":
+			return "", ""
+		}
+		return l, lines
+	}
+	return "", ""
 }
 
 // ParseDump parses a full dump. It reads each goroutine's header and creator
@@ -212,9 +246,14 @@ func (g *Goroutine) ParseFrames() {
 		return
 	}
 	g.parsed = true
-	lines := strings.Split(g.own(), "\n")[1:]
-	for i := 0; i < len(lines); i++ {
-		l := lines[i]
+	lines := frameLines(g.own())
+	for lines != "" {
+		l := lines
+		if i := strings.IndexByte(lines, '\n'); i >= 0 {
+			l, lines = lines[:i], lines[i+1:]
+		} else {
+			lines = ""
+		}
 		switch {
 		case strings.HasPrefix(l, "...") || strings.HasPrefix(l, "\t"):
 			if strings.Contains(l, "frames elided") {
@@ -223,14 +262,18 @@ func (g *Goroutine) ParseFrames() {
 			continue
 		case strings.HasPrefix(l, "created by "):
 			return
-		default:
-			f := Frame{Func: funcName(l)}
-			if i+1 < len(lines) && strings.HasPrefix(lines[i+1], "\t") {
-				f.File, f.Line = fileLine(lines[i+1])
-				i++
-			}
-			g.Frames = append(g.Frames, f)
 		}
+		f := Frame{Func: funcName(l)}
+		if strings.HasPrefix(lines, "\t") {
+			file := lines
+			if i := strings.IndexByte(lines, '\n'); i >= 0 {
+				file, lines = lines[:i], lines[i+1:]
+			} else {
+				lines = ""
+			}
+			f.File, f.Line = fileLine(file)
+		}
+		g.Frames = append(g.Frames, f)
 	}
 }
 

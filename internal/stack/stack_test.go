@@ -171,3 +171,49 @@ func TestFullDumpGrowsPastASmallBuffer(t *testing.T) {
 		t.Errorf("a dump that fits is not written into the given buffer")
 	}
 }
+
+// WaitsInTesting tells a test paused by t.Parallel from a goroutine blocked
+// in the test's own code and from the goroutine looking, in a real dump.
+func TestWaitsInTesting(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	var paused string
+	t.Run("paused", func(t *testing.T) {
+		paused = t.Name()
+		t.Parallel() // waits here until the parent test function returns
+	})
+	blocked := make(chan uint64)
+	go func() {
+		blocked <- CurrentID()
+		<-release
+	}()
+	blockedID := <-blocked
+	self := CurrentID()
+	var sawPaused, sawBlocked, sawSelf bool
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && !(sawPaused && sawBlocked && sawSelf); {
+		sawPaused, sawBlocked, sawSelf = false, false, false
+		for _, g := range ParseDump(string(FullDump(nil))) {
+			switch {
+			case g.ID == self:
+				sawSelf = true
+				if g.WaitsInTesting() {
+					t.Errorf("the running goroutine waits in testing:\n%s", g.Raw)
+				}
+			case g.ID == blockedID:
+				sawBlocked = g.State == "chan receive"
+				if sawBlocked && g.WaitsInTesting() {
+					t.Errorf("a goroutine blocked in the test's code waits in testing:\n%s", g.Raw)
+				}
+			case strings.Contains(g.Raw, "testing.(*T).Parallel") && g.CreatorID == self:
+				sawPaused = true
+				if !g.WaitsInTesting() {
+					t.Errorf("subtest %s, paused by t.Parallel, does not wait in testing:\n%s", paused, g.Raw)
+				}
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if !sawPaused || !sawBlocked || !sawSelf {
+		t.Fatalf("not seen in the dumps: paused subtest %v, blocked goroutine %v, self %v", sawPaused, sawBlocked, sawSelf)
+	}
+}
