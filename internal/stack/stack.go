@@ -117,7 +117,7 @@ func nextFrame(lines string) (fn, rest string) {
 // the first call of ParseFrames, TopFunction or Key. The goroutines' Raw
 // texts share dump's memory.
 func ParseDump(dump string) []Goroutine {
-	var out []Goroutine
+	out := make([]Goroutine, 0, strings.Count(dump, "\n\ngoroutine ")+1)
 	for len(dump) > 0 {
 		var block string
 		if i := strings.Index(dump, "\n\ngoroutine "); i >= 0 {
@@ -194,7 +194,14 @@ func parseHeader(block string) (Goroutine, bool) {
 	if open < 0 || end < open {
 		return g, false
 	}
-	for i, part := range strings.Split(rest[open+1:end], ", ") {
+	parts := rest[open+1 : end]
+	for i := 0; parts != ""; i++ {
+		part := parts
+		if j := strings.Index(parts, ", "); j >= 0 {
+			part, parts = parts[:j], parts[j+2:]
+		} else {
+			parts = ""
+		}
 		switch {
 		case i == 0:
 			g.State = part
