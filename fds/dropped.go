@@ -230,8 +230,9 @@ func (d *dumpReader) fields() {
 }
 
 // queuedOwners reads a heap dump and returns the descriptor numbers of want
-// owned by an object whose finalizer is queued: an object of an fdOwner's
-// type (known by its finalizer) whose descriptor field holds the number.
+// owned by an object whose finalizer is queued, an object of an owner's
+// type (known by its finalizer) whose descriptor field holds the number,
+// and by no object of those types whose finalizer is still set.
 func queuedOwners(r io.Reader, owners []fdOwner, want map[int]bool) (map[int]bool, error) {
 	d := &dumpReader{r: bufio.NewReaderSize(r, 1<<20)}
 	hdr := make([]byte, len(dumpHeader))
@@ -245,7 +246,11 @@ func queuedOwners(r io.Reader, owners []fdOwner, want map[int]bool) (map[int]boo
 	for i := range holds {
 		holds[i] = map[uint64]int{}
 	}
-	out := map[int]bool{}
+	// queued: numbers held by an owner whose finalizer is queued; live: by
+	// one whose finalizer is still set (os.NewFile of the same number, or a
+	// number closed by a raw system call and reused): that owner may still
+	// close it.
+	queued, live := map[int]bool{}, map[int]bool{}
 	for {
 		tag := d.num()
 		if d.err != nil {
@@ -253,7 +258,10 @@ func queuedOwners(r io.Reader, owners []fdOwner, want map[int]bool) (map[int]boo
 		}
 		switch tag {
 		case tagEOF:
-			return out, nil
+			for n := range live {
+				delete(queued, n)
+			}
+			return queued, nil
 		case tagObject:
 			addr := d.num()
 			contents := d.bytes()
@@ -293,9 +301,7 @@ func queuedOwners(r io.Reader, owners []fdOwner, want map[int]bool) (map[int]boo
 			d.skip()
 			d.skip()
 			d.num()
-		case tagFinalizer:
-			d.nums(5)
-		case tagQueuedFinalizer:
+		case tagFinalizer, tagQueuedFinalizer:
 			obj := d.num()
 			d.num()
 			pc := d.num()
@@ -305,8 +311,14 @@ func queuedOwners(r io.Reader, owners []fdOwner, want map[int]bool) (map[int]boo
 				break
 			}
 			for i, o := range owners {
-				if n, ok := holds[i][obj]; ok && fn.Name() == o.finalizer {
-					out[n] = true
+				n, ok := holds[i][obj]
+				if !ok || fn.Name() != o.finalizer {
+					continue
+				}
+				if tag == tagFinalizer {
+					live[n] = true // an owner still reachable, or not yet found otherwise
+				} else {
+					queued[n] = true
 				}
 			}
 		case tagItab:
