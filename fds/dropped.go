@@ -230,9 +230,8 @@ func (d *dumpReader) fields() {
 }
 
 // queuedOwners reads a heap dump and returns the descriptor numbers of want
-// owned by an object whose finalizer is queued, an object of an owner's
-// type (known by its finalizer) whose descriptor field holds the number,
-// and by no object of those types whose finalizer is still set.
+// owned by an object whose finalizer is queued: an object of an fdOwner's
+// type (known by its finalizer) whose descriptor field holds the number.
 func queuedOwners(r io.Reader, owners []fdOwner, want map[int]bool) (map[int]bool, error) {
 	d := &dumpReader{r: bufio.NewReaderSize(r, 1<<20)}
 	hdr := make([]byte, len(dumpHeader))
@@ -246,11 +245,7 @@ func queuedOwners(r io.Reader, owners []fdOwner, want map[int]bool) (map[int]boo
 	for i := range holds {
 		holds[i] = map[uint64]int{}
 	}
-	// queued: numbers held by an owner whose finalizer is queued; live: by
-	// one whose finalizer is still set (os.NewFile of the same number, or a
-	// number closed by a raw system call and reused): that owner may still
-	// close it.
-	queued, live := map[int]bool{}, map[int]bool{}
+	out := map[int]bool{}
 	for {
 		tag := d.num()
 		if d.err != nil {
@@ -258,10 +253,7 @@ func queuedOwners(r io.Reader, owners []fdOwner, want map[int]bool) (map[int]boo
 		}
 		switch tag {
 		case tagEOF:
-			for n := range live {
-				delete(queued, n)
-			}
-			return queued, nil
+			return out, nil
 		case tagObject:
 			addr := d.num()
 			contents := d.bytes()
@@ -301,7 +293,9 @@ func queuedOwners(r io.Reader, owners []fdOwner, want map[int]bool) (map[int]boo
 			d.skip()
 			d.skip()
 			d.num()
-		case tagFinalizer, tagQueuedFinalizer:
+		case tagFinalizer:
+			d.nums(5)
+		case tagQueuedFinalizer:
 			obj := d.num()
 			d.num()
 			pc := d.num()
@@ -311,14 +305,8 @@ func queuedOwners(r io.Reader, owners []fdOwner, want map[int]bool) (map[int]boo
 				break
 			}
 			for i, o := range owners {
-				n, ok := holds[i][obj]
-				if !ok || fn.Name() != o.finalizer {
-					continue
-				}
-				if tag == tagFinalizer {
-					live[n] = true // an owner still reachable, or not yet found otherwise
-				} else {
-					queued[n] = true
+				if n, ok := holds[i][obj]; ok && fn.Name() == o.finalizer {
+					out[n] = true
 				}
 			}
 		case tagItab:

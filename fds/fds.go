@@ -55,11 +55,10 @@ type FD struct {
 	// IdleHTTP when the transport keeps it as an idle keep-alive connection.
 	HTTPTransport, IdleHTTP bool
 	// Dropped is set when nothing in the program refers to the descriptor's
-	// os.File or net.Conn any more, and no other one holds its number: the
-	// block dropped it without closing it, and its finalizer will close it
-	// at some later GC. The probe holds finalizers back while it looks, and
-	// reports a dropped descriptor without waiting out the settle window
-	// for it (Linux, Go 1.26).
+	// os.File or net.Conn any more: the block dropped it without closing it,
+	// and only its finalizer, at some later GC, would close it. The probe
+	// holds finalizers back while it looks, and reports a dropped
+	// descriptor without waiting out the settle window for it (Linux).
 	Dropped bool
 
 	dev, ino uint64

@@ -219,7 +219,7 @@ func (fd *FD) hints() []string {
 	}
 	switch {
 	case fd.Dropped:
-		hs = append(hs, "dropped without Close: nothing refers to its os.File or net.Conn any more, and its finalizer will close it at some later GC")
+		hs = append(hs, "dropped without Close: nothing refers to it any more, and only its finalizer, at some later GC, would close it")
 	case s != nil && s.State == "CLOSE_WAIT":
 		hs = append(hs, "the peer has closed its end (CLOSE_WAIT): this end was dropped without Close")
 	}
