@@ -4,7 +4,6 @@ package fds
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"runtime"
 	"strconv"
@@ -136,46 +135,4 @@ func BenchmarkFindFDsCleanBlock(b *testing.B) {
 		run(b)
 		runtime.KeepAlive(heap)
 	})
-}
-
-// BenchmarkDroppedDescriptorReport measures a run whose block drops a socket
-// without closing it, under the default 1s window: proven dropped (a GC and
-// a heap dump) it is reported at once; kept referred to, it waits the
-// window. With a 50 MB live heap of small objects, the GCs and the dump
-// take longer.
-func BenchmarkDroppedDescriptorReport(b *testing.B) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	var kept []net.Conn
-	defer func() {
-		for _, c := range kept {
-			c.Close()
-		}
-	}()
-	run := func(b *testing.B, keep bool) {
-		for b.Loop() {
-			r, err := Find(func() {
-				c, _ := net.Dial("tcp", ln.Addr().String())
-				if keep {
-					kept = append(kept, c)
-				}
-			})
-			if err != nil || len(r.FDs) != 1 || r.FDs[0].Dropped == keep && canDumpHeap {
-				b.Fatalf("%v\n%s", err, r)
-			}
-		}
-	}
-	b.Run("dropped", func(b *testing.B) { run(b, false) })
-	b.Run("dropped/heap=50MB", func(b *testing.B) {
-		heap := make([]*[8]*int, 50<<20/64)
-		for i := range heap {
-			heap[i] = new([8]*int)
-		}
-		run(b, false)
-		runtime.KeepAlive(heap)
-	})
-	b.Run("kept", func(b *testing.B) { run(b, true) })
 }

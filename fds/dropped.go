@@ -41,7 +41,7 @@ var canDumpHeap = pprof.Lookup("goroutineleak") == nil
 // maxDumpedHeap bounds the heap, in bytes of live objects, that is dumped to
 // look for dropped descriptors: the dump copies it, with the world stopped.
 // Past either bound, waiting the window costs less.
-const maxDumpedHeap = 64 << 20
+const maxDumpedHeap = 128 << 20
 
 // maxDumpedGoroutines bounds the goroutines whose stacks the dump writes out,
 // frame by frame.
