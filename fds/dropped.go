@@ -40,12 +40,7 @@ var canDumpHeap = pprof.Lookup("goroutineleak") == nil
 
 // maxDumpedHeap bounds the heap, in bytes of live objects, that is dumped to
 // look for dropped descriptors: the dump copies it, with the world stopped.
-// Past either bound, waiting the window costs less.
 const maxDumpedHeap = 128 << 20
-
-// maxDumpedGoroutines bounds the goroutines whose stacks the dump writes out,
-// frame by frame.
-const maxDumpedGoroutines = 10000
 
 // dumpFileName names the memory file the heap is dumped to. A probe that
 // sees it open (a run checking while another dumps) ignores it.
@@ -61,7 +56,7 @@ func droppedFDs(nums []int, worth func() bool) map[int]bool {
 	if !ok || !canDumpHeap || len(nums) == 0 {
 		return nil
 	}
-	if heapObjectBytes() > maxDumpedHeap || runtime.NumGoroutine() > maxDumpedGoroutines {
+	if heapObjectBytes() > maxDumpedHeap {
 		return nil
 	}
 	runtime.GC() // queue the finalizers of what became unreachable since the last cycle
