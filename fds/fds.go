@@ -54,12 +54,6 @@ type FD struct {
 	// HTTPTransport is set for a connection dialed by an http.Transport;
 	// IdleHTTP when the transport keeps it as an idle keep-alive connection.
 	HTTPTransport, IdleHTTP bool
-	// Dropped is set when nothing in the program refers to the descriptor's
-	// os.File or net.Conn any more: the block dropped it without closing it,
-	// and only its finalizer, at some later GC, would close it. The probe
-	// holds finalizers back while it looks, and reports a dropped
-	// descriptor without waiting out the settle window for it (Linux).
-	Dropped bool
 
 	dev, ino uint64
 	mode     uint32
@@ -223,11 +217,6 @@ type settling struct {
 	skip  map[fdEntry]bool       // ignored by number or path
 	t     *netTables
 	err   error
-
-	dropped map[fdEntry]bool // proven dropped (droppedFDs)
-	proved  time.Time        // the last look for dropped ones
-	pause   time.Duration    // until the next look at the same ones
-	tried   map[fdEntry]bool // the descriptors it looked at
 }
 
 // check looks at the descriptor table once; it is done when nothing that
@@ -255,7 +244,7 @@ func (s *settling) check(_ int, last bool) bool {
 			continue
 		}
 		if s.known[e] == nil {
-			if d := describe(e, s.t); s.p.cfg.ignoredAlways(&d) || isHeapDump(&d) {
+			if d := describe(e, s.t); s.p.cfg.ignoredAlways(&d) {
 				s.skip[e] = true
 				continue
 			}
@@ -276,62 +265,12 @@ func (s *settling) check(_ int, last bool) bool {
 		}
 	}
 	s.refreshIdleHTTP()
-	var waiting []fdEntry
 	for _, e := range s.open {
-		if c := s.known[e]; c != nil && c.mine && !s.p.cfg.ignored(c.fd) && !s.dropped[e] {
-			waiting = append(waiting, e)
+		if c := s.known[e]; c != nil && c.mine && !s.p.cfg.ignored(c.fd) {
+			return false
 		}
 	}
-	if len(waiting) == 0 {
-		return true
-	}
-	return s.proveDropped(waiting, last)
-}
-
-// proveFirst is the pause between the first two looks for dropped
-// descriptors among the same ones; it doubles after each look, since each
-// runs a GC and dumps the heap.
-const proveFirst = 20 * time.Millisecond
-
-// proveDropped looks for the descriptors given among those nothing refers
-// to any more (droppedFDs), when they are not those of the last look or the
-// pause since it has passed: a block's goroutine that was still returning
-// may have held one. It reports whether all of them are dropped. On the
-// window's last call it looks once more whatever the pause, for the
-// report to say which of them are.
-func (s *settling) proveDropped(open []fdEntry, last bool) bool {
-	fresh := slices.ContainsFunc(open, func(e fdEntry) bool { return !s.tried[e] })
-	if !fresh && !last && time.Since(s.proved) < s.pause {
-		return false
-	}
-	s.pause = max(proveFirst, 2*s.pause)
-	s.proved = time.Now()
-	s.tried = map[fdEntry]bool{}
-	nums := make([]int, len(open))
-	for i, e := range open {
-		nums[i] = e.num
-		s.tried[e] = true
-	}
-	// Each descriptor dropped since the block started has had its
-	// finalizer queued since, by the GC droppedFDs runs: fewer queued
-	// cannot all be, and the heap need not be dumped to know it.
-	need := len(nums)
-	if last {
-		need = 0
-	}
-	found := droppedFDs(nums, func() bool { return s.p.hold.queuedSince() >= uint64(need) })
-	all := true
-	for _, e := range open {
-		if found[e.num] {
-			if s.dropped == nil {
-				s.dropped = map[fdEntry]bool{}
-			}
-			s.dropped[e] = true
-		} else {
-			all = false
-		}
-	}
-	return all
+	return true
 }
 
 // refreshIdleHTTP updates whether the block's http.Transport connections
@@ -369,7 +308,6 @@ func (s *settling) report() (*Report, error) {
 		}
 		d := describe(e, s.t) // as it is now: a TCP state may have changed
 		c.fd.Kind, c.fd.Path, c.fd.Socket = d.Kind, d.Path, d.Socket
-		c.fd.Dropped = s.dropped[e]
 		open = append(open, c)
 		if c.mine {
 			rep.FDs = append(rep.FDs, *c.fd)

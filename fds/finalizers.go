@@ -446,17 +446,6 @@ func (t *holdTicket) returned() {
 	t.running = false
 }
 
-// queuedSince is how many finalizers were queued since the run's block
-// started (or since the sentinel came back after stepping aside).
-func (t *holdTicket) queuedSince() uint64 {
-	finalizers.Lock()
-	defer finalizers.Unlock()
-	if q := queuedFinalizers(); q > t.queued {
-		return q - t.queued
-	}
-	return 0
-}
-
 // leave ends the run's part in the hold. The last run to leave lets the
 // queue go when other finalizers wait. It reports whether the queue stayed
 // held for the whole run.

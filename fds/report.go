@@ -107,17 +107,6 @@ func (r *Report) subject() string {
 	return "block"
 }
 
-// allDropped reports whether every reported descriptor was proven dropped,
-// so that the window was not waited for them.
-func (r *Report) allDropped() bool {
-	for i := range r.FDs {
-		if !r.FDs[i].Dropped {
-			return false
-		}
-	}
-	return true
-}
-
 // String formats the report as a failure message: a headline, then one
 // block per place that opened descriptors, with what they are, what to do
 // about them, and the stack that opened them, shown once.
@@ -131,7 +120,7 @@ func (r *Report) String() string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "The %s left %s open", r.subject(), text.Plural(len(r.FDs), what))
-	if r.Within > 0 && !r.allDropped() {
+	if r.Within > 0 {
 		fmt.Fprintf(&b, " (still open after the %v settle window)", r.Within)
 	}
 	b.WriteString(":\n")
@@ -217,10 +206,7 @@ func (fd *FD) hints() []string {
 	case fd.By == byListener:
 		hs = append(hs, fmt.Sprintf("accepted by listener fd %d, opened by the block: a server connection that is still being served", fd.AcceptedBy))
 	}
-	switch {
-	case fd.Dropped:
-		hs = append(hs, "dropped without Close: nothing refers to it any more, and only its finalizer, at some later GC, would close it")
-	case s != nil && s.State == "CLOSE_WAIT":
+	if s != nil && s.State == "CLOSE_WAIT" {
 		hs = append(hs, "the peer has closed its end (CLOSE_WAIT): this end was dropped without Close")
 	}
 	return hs
