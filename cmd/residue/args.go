@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 )
 
 // options are the command's own flags and what goes through to go test.
@@ -15,6 +16,7 @@ type options struct {
 	residueDir     string
 	keep           bool
 	globals        string // all, module or off
+	within         string // the settle window, as given; "" for the probes' default
 	verbose        bool
 	dir            string // -C
 
@@ -48,7 +50,7 @@ var refused = map[string]string{
 	"o":       "residue test runs the tests",
 }
 
-const usage = `usage: residue test [-json] [-baseline file [-update-baseline]] [-globals all|module|off] [-residue-dir dir] [go test flags] [packages] [-args ...]
+const usage = `usage: residue test [-json] [-baseline file [-update-baseline]] [-globals all|module|off] [-within d] [-residue-dir dir] [go test flags] [packages] [-args ...]
 
 Runs go test on the packages and audits every top-level test and every
 Ginkgo spec on its own: goroutines left running, file descriptors and
@@ -61,6 +63,10 @@ hook goes in through a build overlay and a copy of go.mod.
   -globals scope    which globals to compare around each test: all (every
                     package in the test binary, the default), module (the
                     module's own packages and the process state), or off
+  -within d         how long a test's goroutines, descriptors, processes and
+                    files may take to go away after it ends before they are
+                    findings (default 1s): shorter is faster, and reports
+                    what was still on its way out
   -residue-dir dir  the residue module to build the hook from (default: the
                     command's own source, else its version from the module proxy)
   -keep-overlay     keep the overlay and go.mod copy, and print where
@@ -80,6 +86,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.residueDir, "residue-dir", "", "")
 	fs.BoolVar(&o.keep, "keep-overlay", false, "")
 	fs.StringVar(&o.globals, "globals", "all", "")
+	fs.StringVar(&o.within, "within", "", "")
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "-args" || a == "--args" {
@@ -94,7 +101,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 		if fs.Lookup(name) != nil {
 			// One of ours: let the flag package read it and its value.
 			n := 1
-			if !hasValue && (name == "baseline" || name == "residue-dir" || name == "globals") {
+			if !hasValue && (name == "baseline" || name == "residue-dir" || name == "globals" || name == "within") {
 				n = 2
 			}
 			if i+n > len(args) {
@@ -145,6 +152,11 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	case "all", "module", "off":
 	default:
 		return nil, fmt.Errorf("-globals %s: want all, module or off", o.globals)
+	}
+	if o.within != "" {
+		if d, err := time.ParseDuration(o.within); err != nil || d < 0 {
+			return nil, fmt.Errorf("-within %s: want a duration of zero or more, such as 250ms or 2s", o.within)
+		}
 	}
 	if o.updateBaseline && o.baseline == "" {
 		o.baseline = "residue-baseline.json"

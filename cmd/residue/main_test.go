@@ -240,6 +240,27 @@ func TestGlobalsScope(t *testing.T) {
 	}
 }
 
+// TestWithin: -within sets every probe's settle window: the tests that
+// left a file and a socket are still found, without waiting a second.
+// A negative or malformed duration is refused.
+func TestWithin(t *testing.T) {
+	code, out, stderr := auditFixture(t, "-json", "-within", "100ms", "-run", "^(TestFile|TestSocket)$", "./plain")
+	recs, err := record.Read(strings.NewReader(out))
+	if code != exitFindings || err != nil || len(recs) != 2 {
+		t.Fatalf("exit code %d, err %v\n%s%s", code, err, out, stderr)
+	}
+	for _, r := range recs {
+		if r.Verdict != record.Found || r.Counts.Descriptors != 1 || r.Check > 0.6 {
+			t.Errorf("%s: %s, %d descriptors, check took %.3fs", r.Test, r.Verdict, r.Counts.Descriptors, r.Check)
+		}
+	}
+	for _, bad := range []string{"-within=-1s", "-within=soon", "-within=5"} {
+		if _, err := parseArgs([]string{bad}, nil); err == nil || !strings.Contains(err.Error(), "want a duration of zero or more") {
+			t.Errorf("%s: err %v", bad, err)
+		}
+	}
+}
+
 // TestGoTestFails: when go test stops before any package, the run fails
 // with go test's own message.
 func TestGoTestFails(t *testing.T) {

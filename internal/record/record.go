@@ -25,6 +25,10 @@ const EnvFile = "RESIDUE_AUDIT_FILE"
 // to read instead of every package in the binary. Empty: every package.
 const EnvGlobals = "RESIDUE_AUDIT_GLOBALS"
 
+// EnvWithin is the environment variable that sets the settle window of
+// every probe (a time.ParseDuration string); unset, the probes' default.
+const EnvWithin = "RESIDUE_AUDIT_WITHIN"
+
 // Verdicts.
 const (
 	Clean = "clean" // the test left nothing behind

@@ -1,7 +1,9 @@
 package unit
 
 import (
+	"fmt"
 	"strings"
+	"time"
 
 	"github.com/residue-go/residue/fds"
 	"github.com/residue-go/residue/globals"
@@ -25,8 +27,15 @@ type session interface {
 // starts a session with every default probe, the globals probe as scope
 // says (see record.EnvGlobals), and turns its report into counts and
 // findings.
-func start(scope string) (session, error) {
+func start(scope, within string) (session, error) {
 	var opts []combined.Option
+	if within != "" {
+		d, err := time.ParseDuration(within)
+		if err != nil {
+			return nil, fmt.Errorf("%s=%s: %v", record.EnvWithin, within, err)
+		}
+		opts = append(opts, combined.Within(d))
+	}
 	switch scope {
 	case "":
 	case "off":

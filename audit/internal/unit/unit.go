@@ -33,7 +33,7 @@ func Begin(fn, name string, spec bool) *Unit {
 		return nil
 	}
 	u := &Unit{rec: record.Record{Package: PackageOf(fn), Test: name, Spec: spec}, file: env.file, start: time.Now()}
-	u.session, u.err = start(env.globals)
+	u.session, u.err = start(env.globals, env.within)
 	return u
 }
 
@@ -44,10 +44,11 @@ func Begin(fn, name string, spec bool) *Unit {
 // writes no records under the names of this one's tests.
 var env = takeEnv()
 
-func takeEnv() (e struct{ file, globals string }) {
-	e.file, e.globals = os.Getenv(record.EnvFile), os.Getenv(record.EnvGlobals)
-	os.Unsetenv(record.EnvFile)
-	os.Unsetenv(record.EnvGlobals)
+func takeEnv() (e struct{ file, globals, within string }) {
+	e.file, e.globals, e.within = os.Getenv(record.EnvFile), os.Getenv(record.EnvGlobals), os.Getenv(record.EnvWithin)
+	for _, name := range []string{record.EnvFile, record.EnvGlobals, record.EnvWithin} {
+		os.Unsetenv(name)
+	}
 	return e
 }
 
