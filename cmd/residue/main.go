@@ -117,7 +117,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(out, "  %s %s: %s %s\n", e.Package, e.Test, e.Probe, e.Key)
 		}
 	}
-	if w := s.waitLine(); w != "" {
+	if w := s.waitLine(o.within == ""); w != "" {
 		fmt.Fprintln(stderr, w)
 	}
 	fmt.Fprintln(stderr, s.line(o.baseline != "" && !o.updateBaseline))

@@ -118,6 +118,7 @@ func TestFixture(t *testing.T) {
 		"example.com/fixture/plain TestFails failed:",
 		"residue: FAIL: 11 tests left side effects; 1 test failed (the tests' own failures); 1 package did not build",
 		" s of the run went to settle windows: the checks of the ",
+		"before reporting them (the window is 1s; -within sets it)\n",
 	} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("standard error lacks %q:\n%s", want, stderr)

@@ -95,12 +95,16 @@ func hasSettled(r *record.Record) bool {
 // waitLine says how much of the run the settle windows took, when they
 // took a second or more: the time a test that leaves something waits before
 // it is reported, which a test that leaves nothing does not.
-func (s *summary) waitLine() string {
+func (s *summary) waitLine(defaultWindow bool) string {
 	if s.waited < 1 {
 		return ""
 	}
-	return fmt.Sprintf("residue: %.1f s of the run went to settle windows: the checks of the %s that left goroutines, descriptors, processes or files waited for them to go away before reporting them",
+	line := fmt.Sprintf("residue: %.1f s of the run went to settle windows: the checks of the %s that left goroutines, descriptors, processes or files waited for them to go away before reporting them",
 		s.waited, plural(s.waits, "test"))
+	if defaultWindow {
+		line += " (the window is 1s; -within sets it)"
+	}
+	return line
 }
 
 // line is the run's last line: why it failed, or that it did not.
