@@ -187,6 +187,9 @@ func prepare(o *options) (*audit, error) {
 	if o.within != "" {
 		a.env = append(a.env, record.EnvWithin+"="+o.within)
 	}
+	if x := m.leakProfileExperiment(); x != "" {
+		a.env = append(a.env, "GOEXPERIMENT="+x)
+	}
 	if m.Path != residueModule {
 		src, err := findResidue(o.residueDir)
 		if err != nil {

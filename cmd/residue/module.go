@@ -82,18 +82,27 @@ func isResidueDir(dir string) bool {
 	return err == nil
 }
 
-// modInfo is what go env and go mod edit say of the main module.
+// modInfo is what go env and go mod edit say of the main module, and of
+// the toolchain that builds it.
 type modInfo struct {
-	GoMod string // the go.mod file
-	Path  string // the module path
+	GoMod      string // the go.mod file
+	Path       string // the module path
+	GoVersion  string // the toolchain's, as go env GOVERSION gives it ("go1.26.8")
+	Experiment string // GOEXPERIMENT as go env gives it
 }
 
 func mainModule(dir string) (modInfo, error) {
-	out, err := goCmd(dir, nil, "env", "GOMOD")
+	out, err := goCmd(dir, nil, "env", "GOMOD", "GOVERSION", "GOEXPERIMENT")
 	if err != nil {
 		return modInfo{}, err
 	}
-	m := modInfo{GoMod: strings.TrimSpace(string(out))}
+	var m modInfo
+	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	for i, v := range []*string{&m.GoMod, &m.GoVersion, &m.Experiment} {
+		if i < len(lines) {
+			*v = strings.TrimSpace(lines[i])
+		}
+	}
 	if m.GoMod == "" || m.GoMod == os.DevNull {
 		return m, errors.New("residue test runs inside a module: no go.mod found")
 	}
@@ -107,6 +116,22 @@ func mainModule(dir string) (modInfo, error) {
 	}
 	m.Path = j.Module.Path
 	return m, nil
+}
+
+// leakProfileExperiment returns the GOEXPERIMENT value that gives the tests
+// the runtime's goroutine leak profile, or "" when the toolchain has it
+// already or not at all, or the user chose: on Go 1.26 the profile is an
+// experiment (on by default from Go 1.27). With it, a goroutine blocked
+// forever on something nothing else can reach is reported at once instead
+// of after the settle window.
+func (m modInfo) leakProfileExperiment() string {
+	if !strings.HasPrefix(m.GoVersion, "go1.26") || strings.Contains(m.Experiment, "goroutineleakprofile") {
+		return ""
+	}
+	if m.Experiment == "" {
+		return "goroutineleakprofile"
+	}
+	return m.Experiment + ",goroutineleakprofile"
 }
 
 // writeModFile writes into dir a copy of the module's go.mod and go.sum

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/residue-go/residue/internal/record"
 )
 
 func TestFindResidue(t *testing.T) {
@@ -56,5 +58,39 @@ func TestModFileCopy(t *testing.T) {
 	after, _ := os.ReadFile(filepath.Join(fixture, "go.mod"))
 	if string(after) != string(before) {
 		t.Error("the module's go.mod changed")
+	}
+}
+
+// TestLeakProfileExperiment: the goroutine leak profile is asked for on Go
+// 1.26 only, added to the user's experiments, and never against their
+// choice.
+func TestLeakProfileExperiment(t *testing.T) {
+	for _, c := range []struct{ version, experiment, want string }{
+		{"go1.26.8", "", "goroutineleakprofile"},
+		{"go1.26rc1", "fieldtrack", "fieldtrack,goroutineleakprofile"},
+		{"go1.26.8", "nogoroutineleakprofile", ""},
+		{"go1.26.8", "goroutineleakprofile", ""},
+		{"go1.27.0", "", ""},
+		{"devel go1.27-0123abcd", "", ""},
+	} {
+		m := modInfo{GoVersion: c.version, Experiment: c.experiment}
+		if got := m.leakProfileExperiment(); got != c.want {
+			t.Errorf("%s with GOEXPERIMENT=%q: %q, want %q", c.version, c.experiment, got, c.want)
+		}
+	}
+}
+
+// TestStuckGoroutineIsReportedAtOnce: the fixture's worker waits on a
+// channel nobody else holds; the runtime's goroutine leak profile, which
+// the command asks for on Go 1.26 and Go 1.27 has by default, proves it
+// stuck, and the check does not wait the settle window.
+func TestStuckGoroutineIsReportedAtOnce(t *testing.T) {
+	code, out, stderr := auditFixture(t, "-json", "-run", "^TestGoroutine$", "./plain")
+	recs, err := record.Read(strings.NewReader(out))
+	if code != exitFindings || err != nil || len(recs) != 1 {
+		t.Fatalf("exit code %d, err %v\n%s%s", code, err, out, stderr)
+	}
+	if r := recs[0]; r.Counts.Goroutines != 1 || r.Check > 0.5 {
+		t.Errorf("%s: %d goroutines, check took %.3fs", r.Test, r.Counts.Goroutines, r.Check)
 	}
 }
