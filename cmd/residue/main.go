@@ -188,7 +188,12 @@ func prepare(o *options) (*audit, error) {
 		a.env = append(a.env, record.EnvWithin+"="+o.within)
 	}
 	if x := m.leakProfileExperiment(); x != "" {
-		a.env = append(a.env, "GOEXPERIMENT="+x)
+		// The tests get the user's GOEXPERIMENT back (record.EnvExperiment).
+		user := ""
+		if v, ok := os.LookupEnv("GOEXPERIMENT"); ok {
+			user = "=" + v
+		}
+		a.env = append(a.env, "GOEXPERIMENT="+x, record.EnvExperiment+"="+user)
 	}
 	if m.Path != residueModule {
 		src, err := findResidue(o.residueDir)

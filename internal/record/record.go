@@ -29,6 +29,12 @@ const EnvGlobals = "RESIDUE_AUDIT_GLOBALS"
 // every probe (a time.ParseDuration string); unset, the probes' default.
 const EnvWithin = "RESIDUE_AUDIT_WITHIN"
 
+// EnvExperiment is set when the command added to GOEXPERIMENT for the
+// build: "=" followed by the value the user's environment had, or "" when it
+// had none. The test binary puts that back, so that the tests, and the
+// programs they start, see the user's GOEXPERIMENT.
+const EnvExperiment = "RESIDUE_AUDIT_GOEXPERIMENT"
+
 // Verdicts.
 const (
 	Clean = "clean" // the test left nothing behind

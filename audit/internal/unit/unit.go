@@ -46,7 +46,14 @@ var env = takeEnv()
 
 func takeEnv() (e struct{ file, globals, within string }) {
 	e.file, e.globals, e.within = os.Getenv(record.EnvFile), os.Getenv(record.EnvGlobals), os.Getenv(record.EnvWithin)
-	for _, name := range []string{record.EnvFile, record.EnvGlobals, record.EnvWithin} {
+	if x, ok := os.LookupEnv(record.EnvExperiment); ok {
+		if v, had := strings.CutPrefix(x, "="); had {
+			os.Setenv("GOEXPERIMENT", v)
+		} else {
+			os.Unsetenv("GOEXPERIMENT")
+		}
+	}
+	for _, name := range []string{record.EnvFile, record.EnvGlobals, record.EnvWithin, record.EnvExperiment} {
 		os.Unsetenv(name)
 	}
 	return e
