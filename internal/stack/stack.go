@@ -71,7 +71,7 @@ func (g *Goroutine) WaitsInTesting() bool {
 	// The frames are read one by one, not parsed all: most goroutines are
 	// decided by their first frames, and this runs on every goroutine of
 	// each dump, while allocations may be recorded one by one.
-	for l, rest := nextFrame(frameLines(g.own())); l != ""; l, rest = nextFrame(rest) {
+	for l, _, rest := nextFrame(frameLines(g.own())); l != ""; l, _, rest = nextFrame(rest) {
 		f := funcName(l)
 		if IsRuntime(f) || strings.HasPrefix(f, "sync.") || strings.HasPrefix(f, "internal/sync.") {
 			continue
@@ -83,33 +83,29 @@ func (g *Goroutine) WaitsInTesting() bool {
 
 // frameLines is a goroutine's text after its header line.
 func frameLines(own string) string {
-	if i := strings.IndexByte(own, '\n'); i >= 0 {
-		return own[i+1:]
-	}
-	return ""
+	_, rest, _ := strings.Cut(own, "\n")
+	return rest
 }
 
-// nextFrame returns the function line of the next frame in lines (frame
-// lines as a dump writes them, the header cut), and what follows it; ""
-// at the end or at the "created by" trailer. File lines and elision
-// notes are skipped.
-func nextFrame(lines string) (fn, rest string) {
+// nextFrame reads the next frame of lines (frame lines as a dump writes
+// them, the header cut): its function line, its file line ("" when it has
+// none), and what follows; fn is "" at the end or at the "created by"
+// trailer. Elision notes are skipped.
+func nextFrame(lines string) (fn, file, rest string) {
 	for lines != "" {
-		l := lines
-		if i := strings.IndexByte(lines, '\n'); i >= 0 {
-			l, lines = lines[:i], lines[i+1:]
-		} else {
-			lines = ""
-		}
+		fn, lines, _ = strings.Cut(lines, "\n")
 		switch {
-		case strings.HasPrefix(l, "...") || strings.HasPrefix(l, "\t"):
+		case strings.HasPrefix(fn, "...") || strings.HasPrefix(fn, "\t"):
 			continue
-		case strings.HasPrefix(l, "created by "), l == "":
-			return "", ""
+		case strings.HasPrefix(fn, "created by "), fn == "":
+			return "", "", ""
 		}
-		return l, lines
+		if strings.HasPrefix(lines, "\t") {
+			file, lines, _ = strings.Cut(lines, "\n")
+		}
+		return fn, file, lines
 	}
-	return "", ""
+	return "", "", ""
 }
 
 // ParseDump parses a full dump. It reads each goroutine's header and creator
@@ -253,31 +249,11 @@ func (g *Goroutine) ParseFrames() {
 		return
 	}
 	g.parsed = true
-	lines := frameLines(g.own())
-	for lines != "" {
-		l := lines
-		if i := strings.IndexByte(lines, '\n'); i >= 0 {
-			l, lines = lines[:i], lines[i+1:]
-		} else {
-			lines = ""
-		}
-		switch {
-		case strings.HasPrefix(l, "...") || strings.HasPrefix(l, "\t"):
-			if strings.Contains(l, "frames elided") {
-				g.Elided = true
-			}
-			continue
-		case strings.HasPrefix(l, "created by "):
-			return
-		}
-		f := Frame{Func: funcName(l)}
-		if strings.HasPrefix(lines, "\t") {
-			file := lines
-			if i := strings.IndexByte(lines, '\n'); i >= 0 {
-				file, lines = lines[:i], lines[i+1:]
-			} else {
-				lines = ""
-			}
+	own := g.own()
+	g.Elided = strings.Contains(own, "frames elided")
+	for fn, file, rest := nextFrame(frameLines(own)); fn != ""; fn, file, rest = nextFrame(rest) {
+		f := Frame{Func: funcName(fn)}
+		if file != "" {
 			f.File, f.Line = fileLine(file)
 		}
 		g.Frames = append(g.Frames, f)
