@@ -3,7 +3,6 @@ package fds
 import (
 	"runtime"
 	"slices"
-	"sync"
 
 	"github.com/residue-go/residue/internal/memprof"
 	"github.com/residue-go/residue/internal/probes"
@@ -16,21 +15,6 @@ const (
 	netConstructor = "net.newFD"
 	osConstructor  = "os.newFile"
 )
-
-var constructorPCs sync.Map // uintptr -> bool
-
-func isConstructorPC(pc uintptr) bool {
-	if v, ok := constructorPCs.Load(pc); ok {
-		return v.(bool)
-	}
-	name := ""
-	if f := runtime.FuncForPC(pc - 1); f != nil {
-		name = f.Name()
-	}
-	ok := name == netConstructor || name == osConstructor
-	constructorPCs.Store(pc, ok)
-	return ok
-}
 
 // heapRecord is one record of the memory profile, with its full stack (the
 // records runtime.MemProfile returns stop at 32 frames, which a deep test
@@ -118,8 +102,12 @@ func (a *runAllocations) startedFrom(entry probes.Frame, r *probes.Run) []probes
 	if fn == "" || !r.Exclusive() {
 		return nil
 	}
+	isFn := func(name string) bool { return name == fn }
 	var other []probes.Frame
 	for i := range a.others {
+		if !memprof.Calls(a.others[i].Stack(), isFn) {
+			continue
+		}
 		frames := memprof.Symbolize(a.others[i].Stack())
 		at := slices.IndexFunc(frames, func(f probes.Frame) bool { return f.Func == fn })
 		if end, _, ok := ownedEnd(frames, r); ok && at >= 0 && end > at {
@@ -134,11 +122,8 @@ func (a *runAllocations) startedFrom(entry probes.Frame, r *probes.Run) []probes
 	return other
 }
 
+// hasConstructorPC reports whether a descriptor constructor made the
+// allocation of a recorded stack's innermost frames.
 func hasConstructorPC(pcs []uintptr) bool {
-	for _, pc := range pcs {
-		if pc != 0 && isConstructorPC(pc) {
-			return true
-		}
-	}
-	return false
+	return memprof.Calls(pcs, func(name string) bool { return name == netConstructor || name == osConstructor })
 }

@@ -15,9 +15,8 @@ import (
 // Records are symbolized only as far as a search needs.
 type Sites struct {
 	recs   []runtime.MemProfileRecord
-	recent map[Key]bool              // stacks that allocated since the last published profile
-	pcs    map[uintptr][]stack.Frame // one return address, inlined calls expanded
-	full   []StackRecord             // read when a matching record is cut at 32 frames
+	recent map[Key]bool  // stacks that allocated since the last published profile
+	full   []StackRecord // read when a matching record is cut at 32 frames
 	fullT  bool
 }
 
@@ -29,7 +28,7 @@ type Sites struct {
 // Stack.Recent).
 func FlushSites() *Sites {
 	published := PublishedObjects()
-	s := &Sites{recs: MemProfile(), recent: map[Key]bool{}, pcs: map[uintptr][]stack.Frame{}}
+	s := &Sites{recs: MemProfile(), recent: map[Key]bool{}}
 	for k, n := range ObjectsOf(s.recs) {
 		if n > published[k] {
 			s.recent[k] = true
@@ -54,16 +53,6 @@ func GCCycles() uint64 {
 	return sample[0].Value.Uint64()
 }
 
-// frames symbolizes one return address.
-func (s *Sites) frames(pc uintptr) []stack.Frame {
-	if f, ok := s.pcs[pc]; ok {
-		return f
-	}
-	f := Symbolize([]uintptr{pc})
-	s.pcs[pc] = f
-	return f
-}
-
 // site returns the innermost frame of pcs outside the runtime: the code
 // that allocated.
 func (s *Sites) site(pcs []uintptr) (stack.Frame, bool) {
@@ -71,7 +60,7 @@ func (s *Sites) site(pcs []uintptr) (stack.Frame, bool) {
 		if pc == 0 {
 			break
 		}
-		for _, f := range s.frames(pc) {
+		for _, f := range FramesAt(pc) {
 			if !stack.IsRuntime(f.Func) {
 				return f, true
 			}

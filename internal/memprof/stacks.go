@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/residue-go/residue/internal/stack"
 )
@@ -69,13 +71,51 @@ func Symbolize(pcs []uintptr) []stack.Frame {
 	if n == 0 {
 		return nil
 	}
+	out := make([]stack.Frame, 0, n)
+	for _, pc := range pcs[:n] {
+		out = append(out, FramesAt(pc)...)
+	}
+	return out
+}
+
+// symbols caches FramesAt: a binary's code does not change, and probes
+// symbolize the same return addresses check after check — often while
+// another check records every allocation, when each one Symbolize made
+// would cost a stack walk.
+var symbols sync.Map // uintptr -> []stack.Frame
+
+// FramesAt returns the frames of one return address of a recorded stack,
+// inlined calls expanded, innermost first. The slice is shared: read only.
+func FramesAt(pc uintptr) []stack.Frame {
+	if f, ok := symbols.Load(pc); ok {
+		return f.([]stack.Frame)
+	}
 	var out []stack.Frame
-	frames := runtime.CallersFrames(pcs[:n])
+	frames := runtime.CallersFrames([]uintptr{pc})
 	for {
 		f, more := frames.Next()
 		out = append(out, stack.Frame{Func: f.Function, File: f.File, Line: f.Line})
 		if !more {
-			return out
+			break
 		}
 	}
+	f, _ := symbols.LoadOrStore(pc, slices.Clip(out))
+	return f.([]stack.Frame)
+}
+
+// Calls reports whether one of the frames of a recorded stack (up to the
+// first zero) is in a function fn says yes to, inlined calls included,
+// without symbolizing more than it must.
+func Calls(pcs []uintptr, fn func(name string) bool) bool {
+	for _, pc := range pcs {
+		if pc == 0 {
+			return false
+		}
+		for _, f := range FramesAt(pc) {
+			if fn(f.Func) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -8,7 +8,6 @@ package origin
 
 import (
 	"bytes"
-	"runtime"
 	"runtime/pprof"
 	"slices"
 	"sync"
@@ -84,7 +83,7 @@ func Sites(b Baseline, marker string, watched func(fn string) bool) []Site {
 		r := &recs[i]
 		k := memprof.KeyOf(&r.Stack0)
 		g := min(r.AllocObjects, gained[k]-b[k])
-		if g <= 0 || !slices.ContainsFunc(r.Stack(), func(pc uintptr) bool { return watchedPC(pc, watched) }) {
+		if g <= 0 || !memprof.Calls(r.Stack(), watched) {
 			continue
 		}
 		if r.Stack0[len(r.Stack0)-1] != 0 {
@@ -209,7 +208,7 @@ func ranOnBlock(b Baseline, marker string, fns []string) bool {
 	is := func(f string) bool { return slices.Contains(fns, f) }
 	for i := range recs {
 		r := &recs[i]
-		if r.AllocObjects <= b[memprof.KeyOf(&r.Stack0)] || !slices.ContainsFunc(r.Stack(), func(pc uintptr) bool { return watchedPC(pc, is) }) {
+		if r.AllocObjects <= b[memprof.KeyOf(&r.Stack0)] || !memprof.Calls(r.Stack(), is) {
 			continue
 		}
 		seen := false
@@ -244,25 +243,6 @@ func (s *Site) key() string {
 		k += "|" + f.Location() + " " + f.Func
 	}
 	return k
-}
-
-var pcFuncs sync.Map // uintptr -> []string: the functions at pc, inlined ones included
-
-func watchedPC(pc uintptr, watched func(string) bool) bool {
-	v, ok := pcFuncs.Load(pc)
-	if !ok {
-		var fns []string
-		frames := runtime.CallersFrames([]uintptr{pc})
-		for {
-			f, more := frames.Next()
-			fns = append(fns, f.Function)
-			if !more {
-				break
-			}
-		}
-		v, _ = pcFuncs.LoadOrStore(pc, fns)
-	}
-	return slices.ContainsFunc(v.([]string), watched)
 }
 
 // Runs tracks the runs of one probe under way, so that a run can tell
