@@ -27,6 +27,9 @@ func Test(t *testing.T) {
 	restore := u.Adopt()
 	t.Cleanup(func() {
 		restore()
-		u.End(t.Failed(), t.Skipped())
+		// testing runs the cleanups of a test that panics, or that calls
+		// runtime.Goexit without failing or skipping, before it marks the
+		// test failed: the test goroutine is then unwinding.
+		u.End(t.Failed() || (!t.Skipped() && unit.Unwinding()), t.Skipped())
 	})
 }

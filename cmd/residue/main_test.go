@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -322,5 +323,38 @@ func TestNestedChecks(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("records:\n  %s\nwant:\n  %s\nstderr:\n%s", strings.Join(got, "\n  "), strings.Join(want, "\n  "), errb.String())
+	}
+}
+
+// TestStoppedTests audits tests that panic, end through runtime.Goexit or
+// stop the test binary: their records say they failed, and what the binary
+// wrote as it stopped is shown under the test that was running.
+func TestStoppedTests(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"test", "-C", filepath.Join("testdata", "stops"), "-json", "./..."}, &out, &errb)
+	if code != exitFailed {
+		t.Errorf("exit code %d, want %d", code, exitFailed)
+	}
+	recs, err := record.Read(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		got = append(got, fmt.Sprintf("%s failed=%v skipped=%v", r.Test, r.Failed, r.Skipped))
+	}
+	want := []string{"TestGoexit failed=true skipped=false", "TestSkips failed=false skipped=true", "TestPasses failed=false skipped=false", "TestPanics failed=true skipped=false"}
+	if !slices.Equal(got, want) {
+		t.Errorf("records:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	for _, s := range []string{
+		"example.com/stops/gopanic TestPanicsInAGoroutine did not finish: the test binary stopped while it ran",
+		"panic: boom in a goroutine",
+		"gopanic_test.go:13",
+		"residue: FAIL: 2 tests failed (the tests' own failures); 1 test did not finish (the test binary stopped)",
+	} {
+		if !strings.Contains(errb.String(), s) {
+			t.Errorf("standard error lacks %q:\n%s", s, errb.String())
+		}
 	}
 }

@@ -17,7 +17,8 @@ type summary struct {
 	accepted    int  // findings the baseline accepts
 	errors      int  // tests the probes could not judge
 	failed      int  // tests that failed (the tests' own verdict)
-	pkgFailed   int  // packages that failed outside any test (TestMain, a crash, a timeout)
+	unfinished  int  // tests the test binary stopped in (a panic in a goroutine, os.Exit, -timeout)
+	pkgFailed   int  // packages that failed outside any test (TestMain)
 	notBuilt    int  // packages that did not build
 	goFailed    bool // go test failed, and no package says why
 	// waited and waits: the seconds the checks of tests that left
@@ -52,12 +53,13 @@ func summarize(recs []record.Record, res *runResult) *summary {
 		switch {
 		case p.buildErr:
 			s.notBuilt++
-		case p.action == "fail" && len(p.failed) == 0:
+		case p.action == "fail" && len(p.failed) == 0 && len(p.unfinished()) == 0:
 			s.pkgFailed++
 		}
 		s.failed += len(p.failed)
+		s.unfinished += len(p.unfinished())
 	}
-	s.goFailed = res.exitFailed && s.failed+s.pkgFailed+s.notBuilt == 0
+	s.goFailed = res.exitFailed && s.failed+s.unfinished+s.pkgFailed+s.notBuilt == 0
 	return s
 }
 
@@ -73,7 +75,7 @@ func unaccepted(r *record.Record) int {
 
 func (s *summary) code() int {
 	switch {
-	case s.failed > 0 || s.pkgFailed > 0 || s.notBuilt > 0 || s.goFailed:
+	case s.failed > 0 || s.unfinished > 0 || s.pkgFailed > 0 || s.notBuilt > 0 || s.goFailed:
 		return exitFailed
 	case s.newFindings > 0 || s.errors > 0:
 		return exitFindings
@@ -122,6 +124,9 @@ func (s *summary) line(withBaseline bool) string {
 	}
 	if s.failed > 0 {
 		why = append(why, plural(s.failed, "test")+" failed (the tests' own failures)")
+	}
+	if s.unfinished > 0 {
+		why = append(why, plural(s.unfinished, "test")+" did not finish (the test binary stopped)")
 	}
 	if s.pkgFailed > 0 {
 		why = append(why, plural(s.pkgFailed, "package")+" failed outside its tests")
@@ -185,11 +190,20 @@ func writeReport(w io.Writer, o *options, recs []record.Record, res *runResult) 
 		switch {
 		case p.buildErr:
 			fmt.Fprintf(w, "\n%s did not build:\n%s", path, indent(p.build))
-		case p.action == "fail" && len(p.failed) == 0:
+		case p.action == "fail" && len(p.failed) == 0 && len(p.unfinished()) == 0:
 			fmt.Fprintf(w, "\n%s failed outside its tests:\n%s", path, indent(p.out("").String()))
 		}
 		for _, t := range p.failed {
 			fmt.Fprintf(w, "\n%s %s failed:\n%s", path, t, indent(p.out(t).String()))
+		}
+		if stopped := p.unfinished(); len(stopped) > 0 {
+			// What the binary wrote as it stopped (a panic's stack, the
+			// timeout's list of running tests) is the test's output or
+			// the package's.
+			for _, t := range stopped {
+				fmt.Fprintf(w, "\n%s %s did not finish: the test binary stopped while it ran (a panic in a goroutine, os.Exit, -timeout; a settle window counts toward -timeout):\n%s", path, t, indent(p.out(t).String()))
+			}
+			fmt.Fprintf(w, "\n%s:\n%s", path, indent(p.out("").String()))
 		}
 	}
 	if out := res.pkg("").out("").String(); out != "" {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -31,6 +32,8 @@ type pkgResult struct {
 	action   string  // pass, fail or skip
 	elapsed  float64 // seconds
 	failed   []string
+	started  []string                    // top-level tests, in the order they started
+	ended    map[string]bool             // top-level tests that passed, failed or were skipped
 	output   map[string]*strings.Builder // by top-level test; "" for the package
 	build    string                      // compiler output
 	buildErr bool
@@ -47,6 +50,19 @@ func (p *pkgResult) out(test string) *strings.Builder {
 		p.output[test] = b
 	}
 	return b
+}
+
+// unfinished returns the top-level tests that started and never ended: the
+// test binary stopped while they ran (a panic in a goroutine, os.Exit,
+// -timeout).
+func (p *pkgResult) unfinished() []string {
+	var out []string
+	for _, t := range p.started {
+		if !p.ended[t] && !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // runResult is what go test said of every package.
@@ -235,8 +251,16 @@ func (r *runResult) handle(e event, prog *progress) {
 		if e.Test == "" && strings.Contains(e.Output, "[no test files]") {
 			p.noTests = true
 		}
-	case e.Test != "" && e.Test == top && e.Action == "fail":
-		p.failed = append(p.failed, e.Test)
+	case e.Test != "" && e.Test == top && e.Action == "run":
+		p.started = append(p.started, e.Test)
+	case e.Test != "" && e.Test == top && (e.Action == "pass" || e.Action == "fail" || e.Action == "skip"):
+		if p.ended == nil {
+			p.ended = map[string]bool{}
+		}
+		p.ended[e.Test] = true
+		if e.Action == "fail" {
+			p.failed = append(p.failed, e.Test)
+		}
 	case e.Test == "" && (e.Action == "pass" || e.Action == "fail" || e.Action == "skip"):
 		p.action, p.elapsed = e.Action, e.Elapsed
 		if e.FailedBuild != "" {

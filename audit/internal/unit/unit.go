@@ -180,6 +180,23 @@ func PackageOf(fn string) string {
 	return strings.TrimSuffix(dir+last, "_test")
 }
 
+// Unwinding reports whether the calling goroutine is running deferred
+// calls because of a panic or runtime.Goexit (t.FailNow and t.SkipNow
+// call it too), rather than after its function returned.
+func Unwinding() bool {
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	for {
+		f, more := frames.Next()
+		if f.Function == "runtime.gopanic" || f.Function == "runtime.Goexit" {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
+}
+
 // CallerFunc returns the name of the function skip frames above the caller
 // of CallerFunc.
 func CallerFunc(skip int) string {

@@ -1,0 +1,3 @@
+module example.com/stops
+
+go 1.26.0
