@@ -58,6 +58,8 @@ type Path struct {
 	// cannot tell which.
 	OneOf []string
 
+	adopted bool // created on the goroutine of a test that adopted the run
+
 	born    time.Time // when the file system says it was created, else its modification time
 	exact   bool      // new by the snapshot's list, not by birth time
 	ignored bool      // IgnoringPath matches it
@@ -280,7 +282,7 @@ func kindOf(dir bool) int {
 func (p *probe) creators(r *probes.Run, start time.Time) *creators {
 	c := &creators{start: start, returned: r.Returned().Add(clockSlack)}
 	alone := p.span.Alone()
-	for _, s := range origin.Sites(p.baseline, r.Marker(), watched) {
+	for _, s := range origin.Sites(p.baseline, r, watched) {
 		if slices.Contains(readers, s.Via) || stack.HasFunc(s.Frames, "testing.(*common).TempDir") || opensExisting(&s) {
 			continue
 		}
@@ -315,10 +317,10 @@ func (c *creators) claim(paths []Path) (mine, others []Path) {
 	slices.SortFunc(paths, func(a, b Path) int { return strings.Compare(a.Path, b.Path) })
 	for k := range 2 {
 		n := c.left(k)
-		by, end := "goroutine", c.returned
+		by, adopted, end := "goroutine", false, c.returned
 		for _, s := range c.mine[k] {
 			if s.Owner == origin.Mine {
-				by = "block"
+				by, adopted = "block", s.Adopted
 			} else {
 				// A goroutine of the block may create paths until now.
 				end = time.Now().Add(clockSlack)
@@ -355,7 +357,7 @@ func (c *creators) claim(paths []Path) (mine, others []Path) {
 				others = append(others, p)
 				continue
 			}
-			p.By, p.OneOf = by, names
+			p.By, p.OneOf, p.adopted = by, names, adopted
 			if sites := makersOf(p, c.mine[k]); len(sites) == 1 {
 				p.Created = sites[0].Frames
 			} else {

@@ -55,6 +55,8 @@ type Process struct {
 	// started processes: this block's process is one of these PIDs, and
 	// residue cannot tell which.
 	OneOf []int
+
+	adopted bool // started on the goroutine of a test that adopted the run
 }
 
 // program returns the base name of the program.
@@ -193,7 +195,7 @@ func constructor(fn string) bool {
 // when no stack was recorded at all, all of them if no other probed block
 // ran meanwhile.
 func (p *probe) attribute(r *probes.Run, fresh []child, rep *Report) {
-	sites := origin.Sites(p.baseline, r.Marker(), constructor)
+	sites := origin.Sites(p.baseline, r, constructor)
 	alone := p.span.Alone()
 	var mine []origin.Site
 	var myN, otherN int64
@@ -223,7 +225,7 @@ func (p *probe) attribute(r *probes.Run, fresh []child, rep *Report) {
 			pr.By = "goroutine"
 			for _, s := range mine {
 				if s.Owner == origin.Mine {
-					pr.By = "block"
+					pr.By, pr.adopted = "block", s.Adopted
 				}
 			}
 			if otherN > 0 {

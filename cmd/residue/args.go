@@ -17,6 +17,7 @@ type options struct {
 	keep           bool
 	globals        string // all, module or off
 	within         string // the settle window, as given; "" for the probes' default
+	files          bool   // run the files probe too
 	verbose        bool
 	dir            string // -C
 
@@ -50,11 +51,12 @@ var refused = map[string]string{
 	"o":       "residue test runs the tests",
 }
 
-const usage = `usage: residue test [-json] [-baseline file [-update-baseline]] [-globals all|module|off] [-within d] [-residue-dir dir] [go test flags] [packages] [-args ...]
+const usage = `usage: residue test [-json] [-baseline file [-update-baseline]] [-globals all|module|off] [-within d] [-files] [-residue-dir dir] [go test flags] [packages] [-args ...]
 
 Runs go test on the packages and audits every top-level test and every
 Ginkgo spec on its own: goroutines left running, file descriptors and
-sockets left open, globals changed. The module's files are not changed: the
+sockets left open, child processes left running or unwaited, globals
+changed, and with -files files left behind. The module's files are not changed: the
 hook goes in through a build overlay and a copy of go.mod.
 
   -json             write one JSON object per test to standard output (docs/audit.md)
@@ -66,7 +68,10 @@ hook goes in through a build overlay and a copy of go.mod.
   -within d         how long a test's goroutines, descriptors, processes and
                     files may take to go away after it ends before they are
                     findings (default 1s): shorter is faster, and reports
-                    what was still on its way out
+                    what was still on its way out; the windows count
+                    toward go test's -timeout
+  -files            also report files and directories a test left in the
+                    temp directory or its working directory
   -residue-dir dir  the residue module to build the hook from (default: the
                     command's own source, else its version from the module proxy)
   -keep-overlay     keep the overlay and go.mod copy, and print where
@@ -87,6 +92,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.keep, "keep-overlay", false, "")
 	fs.StringVar(&o.globals, "globals", "all", "")
 	fs.StringVar(&o.within, "within", "", "")
+	fs.BoolVar(&o.files, "files", false, "")
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "-args" || a == "--args" {

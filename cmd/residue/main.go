@@ -184,6 +184,9 @@ func prepare(o *options) (*audit, error) {
 	case "module":
 		a.env = append(a.env, record.EnvGlobals+"="+m.Path+"/...")
 	}
+	if o.files {
+		a.env = append(a.env, record.EnvFiles+"=on")
+	}
 	if o.within != "" {
 		a.env = append(a.env, record.EnvWithin+"="+o.within)
 	}

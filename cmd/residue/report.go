@@ -179,7 +179,7 @@ func writeReport(w io.Writer, o *options, recs []record.Record, res *runResult) 
 	}
 	if !o.json {
 		for _, path := range res.sortedPaths() {
-			writeTable(w, path, byPkg[path], o.verbose)
+			writeTable(w, path, byPkg[path], o.verbose, o.files)
 		}
 		for i := range recs {
 			writeFindings(w, &recs[i], o.verbose)
@@ -211,7 +211,7 @@ func writeReport(w io.Writer, o *options, recs []record.Record, res *runResult) 
 	}
 }
 
-func writeTable(w io.Writer, path string, recs []*record.Record, verbose bool) {
+func writeTable(w io.Writer, path string, recs []*record.Record, verbose, files bool) {
 	if len(recs) == 0 {
 		return
 	}
@@ -227,9 +227,13 @@ func writeTable(w io.Writer, path string, recs []*record.Record, verbose bool) {
 	}
 	fmt.Fprintf(w, "\n%s\n", path)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "  TEST\tGOROUTINES\tDESCRIPTORS\tGLOBALS\tVERDICT\n")
+	filesHead, filesCount := "", func(*record.Record) string { return "" }
+	if files {
+		filesHead, filesCount = "FILES\t", func(r *record.Record) string { return fmt.Sprintf("%d\t", r.Counts.Files) }
+	}
+	fmt.Fprintf(tw, "  TEST\tGOROUTINES\tDESCRIPTORS\tPROCESSES\t%sGLOBALS\tVERDICT\n", filesHead)
 	for _, r := range rows {
-		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%s\n", r.Test, r.Counts.Goroutines, r.Counts.Descriptors, r.Counts.Globals, verdict(r))
+		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%s%d\t%s\n", r.Test, r.Counts.Goroutines, r.Counts.Descriptors, r.Counts.Processes, filesCount(r), r.Counts.Globals, verdict(r))
 	}
 	if n := len(recs) - len(rows); n > 0 {
 		fmt.Fprintf(tw, "  (and %s, clean)\n", plural(n, "more test"))

@@ -12,17 +12,30 @@ import (
 // the block, are kept.
 const maxFrames = 10
 
+// Who names who made a leftover on the block's own goroutine, for
+// WriteSite: "the block", or "the test" when a test adopted the run (a
+// test audited as a whole); "" when a goroutine the block started made it.
+func Who(onBlock, adopted bool) string {
+	switch {
+	case !onBlock:
+		return ""
+	case adopted:
+		return "the test"
+	}
+	return "the block"
+}
+
 // WriteSite writes, indented for a failure message, where a leftover came
-// from: "<verb> by the block at file:line" (or "by a goroutine the block
-// started, running fn" when byBlock is false), then the stack, innermost
-// first, from the call that made it out to the block.
-func WriteSite(b *strings.Builder, verb string, byBlock bool, frames []stack.Frame) {
+// from: "<verb> by <who> at file:line" (who as Who names it; "by a
+// goroutine the block started, running fn" when who is ""), then the
+// stack, innermost first, from the call that made it out to the block.
+func WriteSite(b *strings.Builder, verb, who string, frames []stack.Frame) {
 	if len(frames) == 0 {
 		return
 	}
 	last := frames[len(frames)-1]
-	if byBlock {
-		fmt.Fprintf(b, "    %s by the block at %s\n", verb, last.Location())
+	if who != "" {
+		fmt.Fprintf(b, "    %s by %s at %s\n", verb, who, last.Location())
 	} else {
 		fmt.Fprintf(b, "    %s by a goroutine the block started, running %s\n", verb, last.Func)
 	}
@@ -44,14 +57,14 @@ func WriteSite(b *strings.Builder, verb string, byBlock bool, frames []stack.Fra
 // different places, each of the several stacks, under a line saying so and
 // why ("    created at one of 2 places (" + why + "):"). It reports whether
 // it knew a stack to write.
-func WriteSites(b *strings.Builder, verb string, byBlock bool, one []stack.Frame, several [][]stack.Frame, why string) bool {
+func WriteSites(b *strings.Builder, verb, who string, one []stack.Frame, several [][]stack.Frame, why string) bool {
 	switch {
 	case one != nil:
-		WriteSite(b, verb, byBlock, one)
+		WriteSite(b, verb, who, one)
 	case len(several) > 0:
 		fmt.Fprintf(b, "    %s at one of %d places (%s):\n", verb, len(several), why)
 		for _, f := range several {
-			WriteSite(b, verb, byBlock, f)
+			WriteSite(b, verb, who, f)
 		}
 	default:
 		return false

@@ -55,6 +55,9 @@ type Site struct {
 	// (the largest among the records of one site).
 	Count int64
 	Owner Owner
+	// Adopted is set when the stack is the run's by the function that
+	// adopted it (a test audited as a whole), not by its marker frame.
+	Adopted bool
 }
 
 // Block returns the frame of the block itself (the outermost of Frames), or
@@ -70,7 +73,10 @@ func (s *Site) Block() stack.Frame {
 // allocations made since b through a function watched(fn) reports, grouped
 // by the stack from that function out, in the order first seen. Stacks cut
 // at runtime.MemProfile's 32 frames are read in full from the heap profile.
-func Sites(b Baseline, marker string, watched func(fn string) bool) []Site {
+// A stack is r's when it runs through r's marker frame, or through the
+// function that adopted r (probes.Run.Adopt: a test audited as a whole),
+// which is kept as the site's outermost frame.
+func Sites(b Baseline, r *probes.Run, watched func(fn string) bool) []Site {
 	recs := memprof.MemProfile()
 	gained := memprof.ObjectsOf(recs)
 	type rec struct {
@@ -104,7 +110,7 @@ func Sites(b Baseline, marker string, watched func(fn string) bool) []Site {
 	var out []Site
 	index := map[string]int{}
 	for _, h := range hits {
-		s, ok := site(memprof.Symbolize(h.pcs), marker, watched)
+		s, ok := site(memprof.Symbolize(h.pcs), r, watched)
 		if !ok {
 			continue
 		}
@@ -120,16 +126,24 @@ func Sites(b Baseline, marker string, watched func(fn string) bool) []Site {
 	return out
 }
 
-func site(frames []stack.Frame, marker string, watched func(string) bool) (Site, bool) {
+func site(frames []stack.Frame, r *probes.Run, watched func(string) bool) (Site, bool) {
 	via := -1
 	s := Site{Owner: None}
 	for i, f := range frames {
 		if probes.IsMarker(f.Func) {
 			s.Owner = Other
-			if f.Func == marker {
+			if f.Func == r.Marker() {
 				s.Owner = Mine
 			}
 			frames = frames[:i]
+			break
+		}
+		if r.Owns(f.Func) {
+			s.Owner, s.Adopted = Mine, true
+			frames = frames[:i+1]
+			if watched(f.Func) {
+				via = i
+			}
 			break
 		}
 		if f.Func == "runtime.goexit" {

@@ -29,6 +29,11 @@ const EnvGlobals = "RESIDUE_AUDIT_GLOBALS"
 // every probe (a time.ParseDuration string); unset, the probes' default.
 const EnvWithin = "RESIDUE_AUDIT_WITHIN"
 
+// EnvFiles is set to "on" when the files probe is to run too (residue test
+// -files): files and directories a test left in the temp directory or the
+// working directory.
+const EnvFiles = "RESIDUE_AUDIT_FILES"
+
 // EnvExperiment is set when the command added to GOEXPERIMENT for the
 // build: "=" followed by the value the user's environment had, or "" when it
 // had none. The test binary puts that back, so that the tests, and the
@@ -46,6 +51,8 @@ const (
 const (
 	Goroutines  = "goroutines"
 	Descriptors = "descriptors"
+	Processes   = "processes"
+	Files       = "files"
 	Globals     = "globals"
 )
 
@@ -86,13 +93,16 @@ type Record struct {
 type Counts struct {
 	Goroutines  int `json:"goroutines"`  // goroutines left running
 	Descriptors int `json:"descriptors"` // file descriptors and sockets left open
-	Globals     int `json:"globals"`     // changes to package-level variables and process state
+	Processes   int `json:"processes"`   // child processes left running or unwaited
+	// Files are the files and directories left behind; only with -files.
+	Files   int `json:"files,omitempty"`
+	Globals int `json:"globals"` // changes to package-level variables and process state
 }
 
 // Finding is one thing left behind, grouped by a key that names it without
 // line numbers, so that it survives edits elsewhere in the file.
 type Finding struct {
-	Probe string `json:"probe"` // Goroutines, Descriptors or Globals
+	Probe string `json:"probe"` // Goroutines, Descriptors, Processes, Files or Globals
 	// Key names the finding without line numbers, IDs or ports, as the
 	// probe defines it: for goroutines the function they are in and the
 	// functions whose go statements started them, for a descriptor its kind

@@ -6,11 +6,13 @@ import (
 	"time"
 
 	"github.com/residue-go/residue/fds"
+	"github.com/residue-go/residue/files"
 	"github.com/residue-go/residue/globals"
 	"github.com/residue-go/residue/internal/combined"
 	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/record"
 	"github.com/residue-go/residue/leak"
+	"github.com/residue-go/residue/procs"
 )
 
 // session is what a unit needs of a residue session.
@@ -25,16 +27,22 @@ type session interface {
 
 // start is the one place that knows the combined check's session and report API: it
 // starts a session with every default probe, the globals probe as scope
-// says (see record.EnvGlobals), and turns its report into counts and
-// findings.
-func start(scope, within string) (session, error) {
+// says (see record.EnvGlobals), the files probe when files is set, and
+// turns its report into counts and findings.
+func start(scope, within string, withFiles bool) (session, error) {
 	var opts []combined.Option
+	window := probes.DefaultWithin
 	if within != "" {
 		d, err := time.ParseDuration(within)
 		if err != nil {
 			return nil, fmt.Errorf("%s=%s: %v", record.EnvWithin, within, err)
 		}
 		opts = append(opts, combined.Within(d))
+		window = d
+	}
+	if withFiles {
+		// The files probe runs on demand: an option of its own turns it on.
+		opts = append(opts, files.Within(window))
 	}
 	switch scope {
 	case "":
@@ -80,6 +88,10 @@ func (a adapted) Finish() (c record.Counts, fs, unattributed []record.Finding, r
 			c.Goroutines = n
 		case record.Descriptors:
 			c.Descriptors = n
+		case record.Processes:
+			c.Processes = n
+		case record.Files:
+			c.Files = n
 		case record.Globals:
 			c.Globals = n
 		}
@@ -97,6 +109,10 @@ func probeName(p probes.Report) string {
 		return record.Goroutines
 	case *fds.Report:
 		return record.Descriptors
+	case *procs.Report:
+		return record.Processes
+	case *files.Report:
+		return record.Files
 	case *globals.Report:
 		return record.Globals
 	}

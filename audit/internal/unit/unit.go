@@ -33,7 +33,7 @@ func Begin(fn, name string, spec bool) *Unit {
 		return nil
 	}
 	u := &Unit{rec: record.Record{Package: PackageOf(fn), Test: name, Spec: spec}, file: env.file, start: time.Now()}
-	u.session, u.err = start(env.globals, env.within)
+	u.session, u.err = start(env.globals, env.within, env.files)
 	return u
 }
 
@@ -44,8 +44,12 @@ func Begin(fn, name string, spec bool) *Unit {
 // writes no records under the names of this one's tests.
 var env = takeEnv()
 
-func takeEnv() (e struct{ file, globals, within string }) {
+func takeEnv() (e struct {
+	file, globals, within string
+	files                 bool
+}) {
 	e.file, e.globals, e.within = os.Getenv(record.EnvFile), os.Getenv(record.EnvGlobals), os.Getenv(record.EnvWithin)
+	e.files = os.Getenv(record.EnvFiles) == "on"
 	if x, ok := os.LookupEnv(record.EnvExperiment); ok {
 		if v, had := strings.CutPrefix(x, "="); had {
 			os.Setenv("GOEXPERIMENT", v)
@@ -53,7 +57,7 @@ func takeEnv() (e struct{ file, globals, within string }) {
 			os.Unsetenv("GOEXPERIMENT")
 		}
 	}
-	for _, name := range []string{record.EnvFile, record.EnvGlobals, record.EnvWithin, record.EnvExperiment} {
+	for _, name := range []string{record.EnvFile, record.EnvGlobals, record.EnvWithin, record.EnvFiles, record.EnvExperiment} {
 		os.Unsetenv(name)
 	}
 	return e

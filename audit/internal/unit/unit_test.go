@@ -83,7 +83,7 @@ func TestChangesBesideAnotherCheckAreUnattributed(t *testing.T) {
 	done := make(chan []record.Finding, 1)
 	go func() {
 		<-begin
-		second, _ := start(scope, "")
+		second, _ := start(scope, "", false)
 		if second == nil {
 			done <- nil
 			return
@@ -97,7 +97,7 @@ func TestChangesBesideAnotherCheckAreUnattributed(t *testing.T) {
 		_, fs, _, _, _ := second.Finish()
 		done <- fs
 	}()
-	first, err := start(scope, "")
+	first, err := start(scope, "", false)
 	if err != nil {
 		close(begin)
 		close(finish)
