@@ -201,7 +201,7 @@ func writeReport(w io.Writer, o *options, recs []record.Record, res *runResult) 
 			// timeout's list of running tests) is the test's output or
 			// the package's.
 			for _, t := range stopped {
-				fmt.Fprintf(w, "\n%s %s did not finish: the test binary stopped while it ran (a panic in a goroutine, os.Exit, -timeout; a settle window counts toward -timeout):\n%s", path, t, indent(p.out(t).String()))
+				fmt.Fprintf(w, "\n%s %s did not finish: the test binary stopped while it ran (a panic in a goroutine, os.Exit, -timeout, a signal; settle windows count toward -timeout):\n%s", path, t, indent(p.out(t).String()))
 			}
 			fmt.Fprintf(w, "\n%s:\n%s", path, indent(p.out("").String()))
 		}

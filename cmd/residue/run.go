@@ -174,16 +174,30 @@ func runTests(dir string, env, args []string, prog *progress, unmap *strings.Rep
 		r.err = err
 		return r
 	}
-	// An interrupt from the terminal reaches go test too, which stops its
-	// tests and exits: wait for it, then report what ran and remove the
-	// overlay.
-	interrupts := make(chan os.Signal, 1)
-	signal.Notify(interrupts, os.Interrupt)
-	defer signal.Stop(interrupts)
+	// go test and its test binaries run in a group of their own: a stop
+	// signal to residue (from the terminal, or kill) is passed on to all
+	// of them; then residue waits for go test, reports what ran and
+	// removes the overlay.
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, stopSignals...)
+	defer signal.Stop(signals)
+	ownGroup(cmd)
 	if err := cmd.Start(); err != nil {
 		r.err = err
 		return r
 	}
+	exited := make(chan struct{})
+	defer close(exited)
+	go func() {
+		for first := true; ; first = false {
+			select {
+			case <-signals:
+				forward(cmd, first)
+			case <-exited:
+				return
+			}
+		}
+	}()
 	stop := make(chan struct{})
 	if prog.terminal {
 		go func() {
