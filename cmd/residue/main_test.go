@@ -352,6 +352,12 @@ func TestStoppedTests(t *testing.T) {
 	}
 	var got []string
 	for _, r := range recs {
+		if r.Test == "TestInNamedTest" {
+			if r.Package != "example.com/stops/named_test" {
+				t.Errorf("TestInNamedTest is recorded in package %s", r.Package)
+			}
+			continue
+		}
 		got = append(got, fmt.Sprintf("%s failed=%v skipped=%v", r.Test, r.Failed, r.Skipped))
 	}
 	want := []string{"TestGoexit failed=true skipped=false", "TestSkips failed=false skipped=true", "TestPasses failed=false skipped=false", "TestHangs failed=false skipped=true", "TestPanics failed=true skipped=false"}

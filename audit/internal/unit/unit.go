@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -32,7 +33,11 @@ func Begin(fn, name string, spec bool) *Unit {
 	if env.file == "" {
 		return nil
 	}
-	u := &Unit{rec: record.Record{Package: PackageOf(fn), Test: name, Spec: spec}, file: env.file, start: time.Now()}
+	pkg := underTest
+	if pkg == "" {
+		pkg = PackageOf(fn)
+	}
+	u := &Unit{rec: record.Record{Package: pkg, Test: name, Spec: spec}, file: env.file, start: time.Now()}
 	u.session, u.err = start(env.globals, env.within, env.files)
 	return u
 }
@@ -170,6 +175,18 @@ func attribute(start, end time.Time, rec *record.Record) []record.Finding {
 	endedAll = append(endedAll, ended{start: start, end: end, globals: own, seen: seen})
 	return out
 }
+
+// underTest is the import path of the package the test binary tests: go
+// test names its main package after it ("example.com/m/pkg.test"). Empty
+// when the binary is named otherwise.
+var underTest = func() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if p, ok := strings.CutSuffix(bi.Path, ".test"); ok {
+			return p
+		}
+	}
+	return ""
+}()
 
 // PackageOf returns the import path of the package of the function fn
 // names, as runtime.FuncForPC spells it ("example.com/m/pkg_test.TestX"):
