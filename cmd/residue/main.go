@@ -117,8 +117,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(out, "  %s %s: %s %s\n", e.Package, e.Test, e.Probe, e.Key)
 		}
 	}
-	if w := s.waitLine(o.within == ""); w != "" {
-		fmt.Fprintln(stderr, w)
+	for _, l := range []string{s.waitLine(o.within == ""), s.silentLine()} {
+		if l != "" {
+			fmt.Fprintln(stderr, l)
+		}
 	}
 	fmt.Fprintln(stderr, s.line(o.baseline != "" && !o.updateBaseline))
 	return s.code()

@@ -430,3 +430,21 @@ func TestStopSignal(t *testing.T) {
 		t.Errorf("left behind: %v", left)
 	}
 }
+
+// TestNoTestRan runs a pattern that matches no test: the run passes, as go
+// test does, and says that nothing was audited, and where.
+func TestNoTestRan(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"test", "-C", filepath.Join("testdata", "stops"), "-run", "NoSuchTest", "./panics"}, &out, &errb)
+	if code != exitClean {
+		t.Errorf("exit code %d, want %d", code, exitClean)
+	}
+	for _, s := range []string{
+		"residue: no test ran in example.com/stops/panics (-run matched none, or a TestMain does not call m.Run)\n",
+		"residue: ok, but no test was audited: none ran\n",
+	} {
+		if !strings.Contains(errb.String(), s) {
+			t.Errorf("standard error lacks %q:\n%s", s, errb.String())
+		}
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -11,16 +12,19 @@ import (
 
 // summary counts what the run found.
 type summary struct {
-	tests       int  // tests and specs audited
-	pkgs        int  // packages with audited tests
-	newFindings int  // tests with findings not in the baseline
-	accepted    int  // findings the baseline accepts
-	errors      int  // tests the probes could not judge
-	failed      int  // tests that failed (the tests' own verdict)
-	unfinished  int  // tests the test binary stopped in (a panic in a goroutine, os.Exit, -timeout)
-	pkgFailed   int  // packages that failed outside any test (TestMain)
-	notBuilt    int  // packages that did not build
-	goFailed    bool // go test failed, and no package says why
+	tests       int // tests and specs audited
+	pkgs        int // packages with audited tests
+	newFindings int // tests with findings not in the baseline
+	accepted    int // findings the baseline accepts
+	errors      int // tests the probes could not judge
+	failed      int // tests that failed (the tests' own verdict)
+	unfinished  int // tests the test binary stopped in (a panic in a goroutine, os.Exit, -timeout)
+	pkgFailed   int // packages that failed outside any test (TestMain)
+	notBuilt    int // packages that did not build
+	// silent are the packages that passed with test files but no test
+	// audited: -run matched none, or a TestMain did not call m.Run.
+	silent   []string
+	goFailed bool // go test failed, and no package says why
 	// waited and waits: the seconds the checks of tests that left
 	// goroutines, descriptors, processes or files took, waiting out their
 	// settle windows, and how many such tests there were.
@@ -58,6 +62,9 @@ func summarize(recs []record.Record, res *runResult) *summary {
 		}
 		s.failed += len(p.failed)
 		s.unfinished += len(p.unfinished())
+		if p.action == "pass" && !p.noTests && !seen[p.path] {
+			s.silent = append(s.silent, p.path)
+		}
 	}
 	s.goFailed = res.exitFailed && s.failed+s.unfinished+s.pkgFailed+s.notBuilt == 0
 	return s
@@ -109,6 +116,15 @@ func (s *summary) waitLine(defaultWindow bool) string {
 	return line
 }
 
+// silentLine names the packages that passed without running a test.
+func (s *summary) silentLine() string {
+	if len(s.silent) == 0 {
+		return ""
+	}
+	slices.Sort(s.silent)
+	return fmt.Sprintf("residue: no test ran in %s (-run matched none, or a TestMain does not call m.Run)", strings.Join(s.silent, ", "))
+}
+
 // line is the run's last line: why it failed, or that it did not.
 func (s *summary) line(withBaseline bool) string {
 	var why []string
@@ -142,6 +158,9 @@ func (s *summary) line(withBaseline bool) string {
 		accepted = fmt.Sprintf(" (%s accepted by the baseline)", plural(s.accepted, "finding"))
 	}
 	if len(why) == 0 {
+		if s.tests == 0 {
+			return "residue: ok, but no test was audited: none ran" + accepted
+		}
 		return fmt.Sprintf("residue: ok: %s in %s left nothing behind%s", plural(s.tests, "test"), plural(s.pkgs, "package"), accepted)
 	}
 	return "residue: FAIL: " + strings.Join(why, "; ") + accepted
