@@ -18,6 +18,7 @@ type options struct {
 	globals        string // all, module or off
 	within         string // the settle window, as given; "" for the probes' default
 	files          bool   // run the files probe too
+	filtered       bool   // -run, -skip or -failfast: not every test of a package runs
 	verbose        bool
 	dir            string // -C
 
@@ -145,6 +146,8 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 			continue
 		case "count":
 			o.count = true
+		case "run", "skip", "failfast":
+			o.filtered = true
 		case "vet":
 			o.vet = true
 		}

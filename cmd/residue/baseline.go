@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 
 	"github.com/residue-go/residue/internal/record"
@@ -56,12 +57,35 @@ func readBaseline(path string) (*baseline, error) {
 		Accepted []entry `json:"accepted"`
 	}
 	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("baseline %s: %w", path, err)
+		var syntax *json.SyntaxError
+		if errors.As(err, &syntax) {
+			return nil, fmt.Errorf("baseline %s: not JSON: %v", path, err)
+		}
+		return nil, fmt.Errorf("baseline %s: not a residue baseline (an object with \"schema\": %d and \"accepted\": a list of entries; see docs/audit.md)", path, record.Schema)
 	}
 	if f.Schema != record.Schema {
 		return nil, fmt.Errorf("baseline %s: schema %d, want %d", path, f.Schema, record.Schema)
 	}
+	for i, e := range f.Accepted {
+		if e.Package == "" || e.Test == "" || e.Probe == "" || e.Key == "" {
+			return nil, fmt.Errorf("baseline %s: entry %d lacks a package, test, probe or key: %+v", path, i+1, e)
+		}
+	}
 	return newBaseline(f.Accepted), nil
+}
+
+// writable reports why path cannot be written as a baseline, before the
+// tests run.
+func writable(path string) error {
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("baseline %s: %w", path, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("baseline %s: %s is not a directory", path, dir)
+	}
+	return nil
 }
 
 func findingEntry(r *record.Record, f *record.Finding) entry {
@@ -73,8 +97,11 @@ func (b *baseline) accepts(r *record.Record, f *record.Finding) bool {
 	return b.has[findingEntry(r, f).id()]
 }
 
-// stale returns the entries for tests that ran in recs without the finding.
-func (b *baseline) stale(recs []record.Record) []entry {
+// stale returns the entries this run shows no longer occur: for tests that
+// ran in recs without the finding, and, when every test of a package ran
+// (filtered false: no -run, -skip or -failfast) and its binary ran to its
+// end (packages), for tests of the package that no longer exist.
+func (b *baseline) stale(recs []record.Record, packages map[string]bool, filtered bool) []entry {
 	ran, seen := map[[2]string]bool{}, map[[4]string]bool{}
 	for i := range recs {
 		r := &recs[i]
@@ -85,17 +112,40 @@ func (b *baseline) stale(recs []record.Record) []entry {
 	}
 	var out []entry
 	for _, e := range b.entries {
-		if ran[[2]string{e.Package, e.Test}] && !seen[e.id()] {
+		if seen[e.id()] {
+			continue
+		}
+		if ran[[2]string{e.Package, e.Test}] || !filtered && packages[e.Package] {
 			out = append(out, e)
 		}
 	}
 	return out
 }
 
-// writeBaseline writes every finding of recs to path: sorted, one entry a
-// line, so that a change to the accepted findings is a change to lines.
-func writeBaseline(path string, recs []record.Record) (int, error) {
-	var es []entry
+// notLookedAt returns the entries this run says nothing of: of packages it
+// did not run, or of tests a filter (-run, -skip, -failfast) may have left
+// out. -update-baseline keeps them.
+func (b *baseline) notLookedAt(recs []record.Record, packages map[string]bool, filtered bool) []entry {
+	stale := b.stale(recs, packages, filtered)
+	ran := map[[2]string]bool{}
+	for i := range recs {
+		ran[[2]string{recs[i].Package, recs[i].Test}] = true
+	}
+	var out []entry
+	for _, e := range b.entries {
+		if !ran[[2]string{e.Package, e.Test}] && !slices.ContainsFunc(stale, func(s entry) bool { return s.id() == e.id() }) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// writeBaseline writes every finding of recs, and the entries kept, to
+// path: sorted, one entry a line, so that a change to the accepted findings
+// is a change to lines. It returns how many entries it wrote, and how many
+// of them were kept.
+func writeBaseline(path string, recs []record.Record, kept []entry) (n, nKept int, err error) {
+	es := slices.Clone(kept)
 	for i := range recs {
 		for j := range recs[i].Findings {
 			es = append(es, findingEntry(&recs[i], &recs[i].Findings[j]))
@@ -110,7 +160,7 @@ func writeBaseline(path string, recs []record.Record) (int, error) {
 		enc := json.NewEncoder(&line)
 		enc.SetEscapeHTML(false)
 		if err := enc.Encode(e); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		if i > 0 {
 			buf.WriteString(",")
@@ -122,5 +172,5 @@ func writeBaseline(path string, recs []record.Record) (int, error) {
 		buf.WriteString("\n  ")
 	}
 	buf.WriteString("]\n}\n")
-	return len(es), os.WriteFile(path, buf.Bytes(), 0o644)
+	return len(es), len(kept), os.WriteFile(path, buf.Bytes(), 0o644)
 }

@@ -54,8 +54,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		o.baseline = filepath.Join(o.dir, o.baseline)
 	}
 	base := newBaseline(nil)
-	if o.baseline != "" && !o.updateBaseline {
-		if base, err = readBaseline(o.baseline); err != nil {
+	if o.baseline != "" {
+		// Read for -update-baseline too: it keeps what this run did not
+		// look at. And fail now, not after the tests, on a file that
+		// cannot be read or written.
+		if base, err = readBaseline(o.baseline); err == nil && o.updateBaseline {
+			err = writable(o.baseline)
+		}
+		if err != nil {
 			fmt.Fprintf(stderr, "residue: %v\n", err)
 			return exitCommand
 		}
@@ -103,15 +109,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	s := summarize(recs, res)
 	writeReport(out, o, recs, res)
+	ran := res.ranPackages()
 	if o.updateBaseline {
-		n, err := writeBaseline(o.baseline, recs)
+		n, kept, err := writeBaseline(o.baseline, recs, base.notLookedAt(recs, ran, o.filtered))
 		if err != nil {
 			fmt.Fprintf(stderr, "residue: %v\n", err)
 			return exitCommand
 		}
-		fmt.Fprintf(out, "residue: wrote %d findings to %s\n", n, o.baseline)
-		s.newFindings = 0
-	} else if stale := base.stale(recs); len(stale) > 0 {
+		fmt.Fprintf(out, "residue: wrote %d findings to %s", n, o.baseline)
+		if kept > 0 {
+			fmt.Fprintf(out, " (%d of them kept from it: their tests did not run)", kept)
+		}
+		fmt.Fprintln(out)
+		s.accepted, s.newFindings = n-kept, 0
+	} else if stale := base.stale(recs, ran, o.filtered); len(stale) > 0 {
 		fmt.Fprintf(out, "\nBaseline entries that no longer occur (remove them with -update-baseline):\n")
 		for _, e := range stale {
 			fmt.Fprintf(out, "  %s %s: %s %s\n", e.Package, e.Test, e.Probe, e.Key)

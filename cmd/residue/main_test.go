@@ -448,3 +448,63 @@ func TestNoTestRan(t *testing.T) {
 		}
 	}
 }
+
+// TestBaselineUpdates keeps, on -update-baseline, the entries of tests the
+// run did not look at, lists the entries of tests that no longer exist,
+// and refuses a baseline it cannot use before any test runs.
+func TestBaselineUpdates(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "baseline.json")
+	other := `    {"package":"example.com/fixture/plain","test":"TestGlobal","probe":"globals","key":"example.com/fixture/plain.Registry[\"a\"]","count":1}`
+	gone := `    {"package":"example.com/fixture/external","test":"TestRemoved","probe":"goroutines","key":"gone","count":1}`
+	if err := os.WriteFile(base, []byte("{\"schema\": 1, \"accepted\": [\n"+other+",\n"+gone+"\n]}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Every test of ./external runs: TestRemoved's entry is stale.
+	code, out, stderr := auditFixture(t, "-baseline", base, "./external")
+	if code != exitFindings || !strings.Contains(out, "example.com/fixture/external TestRemoved: goroutines gone") ||
+		strings.Contains(out, "TestGlobal: globals") {
+		t.Errorf("stale entries: exit code %d\n%s%s", code, out, stderr)
+	}
+	// Only TestSetMode runs: TestRemoved's entry may be of a test left
+	// out, and is kept with plain's.
+	code, out, stderr = auditFixture(t, "-baseline", base, "-update-baseline", "-run", "TestSetMode", "./external")
+	if code != exitClean || !strings.Contains(out, "residue: wrote 3 findings to "+base+" (2 of them kept from it: their tests did not run)") {
+		t.Errorf("-update-baseline -run: exit code %d\n%s%s", code, out, stderr)
+	}
+	data, _ := os.ReadFile(base)
+	for _, e := range []string{strings.TrimSpace(other), strings.TrimSpace(gone), `"test":"TestSetMode"`} {
+		if !strings.Contains(string(data), e) {
+			t.Errorf("baseline lacks %s:\n%s", e, data)
+		}
+	}
+	// Every test of ./external runs: TestRemoved's entry goes.
+	if code, out, stderr = auditFixture(t, "-baseline", base, "-update-baseline", "./external"); code != exitClean {
+		t.Errorf("-update-baseline: exit code %d\n%s%s", code, out, stderr)
+	}
+	if data, _ := os.ReadFile(base); strings.Contains(string(data), "TestRemoved") || !strings.Contains(string(data), "TestGlobal") {
+		t.Errorf("baseline after a full run of ./external:\n%s", data)
+	}
+
+	for _, c := range []struct{ name, content, want string }{
+		{"list.json", "[]", "not a residue baseline"},
+		{"nokey.json", `{"schema": 1, "accepted": [{"package":"p","test":"T","probe":"globals"}]}`, "entry 1 lacks a package, test, probe or key"},
+		{"broken.json", `{"schema": 1,`, "not JSON"},
+	} {
+		path := filepath.Join(dir, c.name)
+		if err := os.WriteFile(path, []byte(c.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if code, _, stderr := auditFixture(t, "-baseline", path, "./external"); code != exitCommand || !strings.Contains(stderr, c.want) {
+			t.Errorf("%s: exit code %d, want %d and %q:\n%s", c.name, code, exitCommand, c.want, stderr)
+		}
+	}
+	start := time.Now()
+	code, _, stderr = auditFixture(t, "-update-baseline", "-baseline", filepath.Join(dir, "no", "such", "dir.json"), "./...")
+	if code != exitCommand || !strings.Contains(stderr, "no such file or directory") || !strings.Contains(stderr, "no/such") {
+		t.Errorf("a baseline in a missing directory: exit code %d\n%s", code, stderr)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("the tests ran before the baseline's directory was found missing (%v)", time.Since(start))
+	}
+}

@@ -287,6 +287,18 @@ func (r *runResult) handle(e event, prog *progress) {
 	}
 }
 
+// ranPackages returns the packages whose test binary ran to its end, all
+// of its tests with it.
+func (r *runResult) ranPackages() map[string]bool {
+	out := map[string]bool{}
+	for path, p := range r.pkgs {
+		if path != "" && !p.buildErr && (p.action == "pass" || p.action == "fail" && len(p.unfinished()) == 0) {
+			out[path] = true
+		}
+	}
+	return out
+}
+
 // sortedPaths returns the packages in import-path order.
 func (r *runResult) sortedPaths() []string {
 	paths := append([]string(nil), r.order...)
