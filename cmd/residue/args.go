@@ -19,6 +19,7 @@ type options struct {
 	within         string // the settle window, as given; "" for the probes' default
 	files          bool   // run the files probe too
 	filtered       bool   // -run, -skip or -failfast: not every test of a package runs
+	goOutput       bool   // -bench, -list, -cover…, -shuffle: show what go test prints of each package
 	verbose        bool
 	dir            string // -C
 
@@ -148,6 +149,9 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 			o.count = true
 		case "run", "skip", "failfast":
 			o.filtered = true
+		case "bench", "list", "cover", "coverprofile", "covermode", "coverpkg", "shuffle":
+			// Flags whose point is what go test prints.
+			o.goOutput = true
 		case "vet":
 			o.vet = true
 		}

@@ -37,8 +37,15 @@ const (
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "test" {
+	switch {
+	case len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help"):
+		fmt.Fprint(stdout, usage)
+		return exitClean
+	case len(args) == 0:
 		fmt.Fprint(stderr, usage)
+		return exitCommand
+	case args[0] != "test":
+		fmt.Fprintf(stderr, "residue: unknown command %q: the one command is test\n\n%s", args[0], usage)
 		return exitCommand
 	}
 	o, err := parseArgs(args[1:], stderr)

@@ -278,7 +278,7 @@ func TestWithin(t *testing.T) {
 // with go test's own message.
 func TestGoTestFails(t *testing.T) {
 	code, out, stderr := auditFixture(t, "-timeout=abc", "./external")
-	if code != exitFailed || !strings.Contains(out, `invalid value "abc" for flag -timeout`) ||
+	if code != exitCommand || !strings.Contains(out, `invalid value "abc" for flag -timeout`) ||
 		!strings.Contains(stderr, "residue: FAIL: go test failed") {
 		t.Errorf("exit code %d\n%s%s", code, out, stderr)
 	}
@@ -506,5 +506,37 @@ func TestBaselineUpdates(t *testing.T) {
 	}
 	if time.Since(start) > 5*time.Second {
 		t.Errorf("the tests ran before the baseline's directory was found missing (%v)", time.Since(start))
+	}
+}
+
+// TestGoOutput shows what a flag whose point is go test's output asked for
+// (-list here), of a package that passes.
+func TestGoOutput(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"test", "-C", filepath.Join("testdata", "stops"), "-list", ".", "./panics"}, &out, &errb)
+	if code != exitClean || !strings.Contains(out.String(), "example.com/stops/panics (go test):\n  TestPanics\n") {
+		t.Errorf("exit code %d:\n%s%s", code, out.String(), errb.String())
+	}
+}
+
+// TestCommandLine: help is asked for and given; another command is named
+// as unknown.
+func TestCommandLine(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+		out  string
+		err  string
+	}{
+		{[]string{"help"}, exitClean, "usage: residue test", ""},
+		{[]string{"-h"}, exitClean, "usage: residue test", ""},
+		{[]string{"tset", "./..."}, exitCommand, "", "residue: unknown command \"tset\": the one command is test\n\nusage: residue test"},
+		{nil, exitCommand, "", "usage: residue test"},
+	} {
+		var out, errb bytes.Buffer
+		code := run(c.args, &out, &errb)
+		if code != c.code || !strings.HasPrefix(out.String(), c.out) || !strings.HasPrefix(errb.String(), c.err) || c.out == "" && out.Len() > 0 {
+			t.Errorf("residue %v: exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", c.args, code, c.code, out.String(), errb.String())
+		}
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -82,7 +83,9 @@ func unaccepted(r *record.Record) int {
 
 func (s *summary) code() int {
 	switch {
-	case s.failed > 0 || s.unfinished > 0 || s.pkgFailed > 0 || s.notBuilt > 0 || s.goFailed:
+	case s.goFailed:
+		return exitCommand
+	case s.failed > 0 || s.unfinished > 0 || s.pkgFailed > 0 || s.notBuilt > 0:
 		return exitFailed
 	case s.newFindings > 0 || s.errors > 0:
 		return exitFindings
@@ -214,6 +217,17 @@ func writeReport(w io.Writer, o *options, recs []record.Record, res *runResult) 
 		}
 		for _, t := range p.failed {
 			fmt.Fprintf(w, "\n%s %s failed:\n%s", path, t, indent(p.out(t).String()))
+		}
+		if o.goOutput && len(p.unfinished()) == 0 && !p.buildErr && !p.noTests {
+			// What -bench, -list, -cover or -shuffle asked go test for:
+			// the package's own lines and the benchmarks'.
+			var b strings.Builder
+			for _, name := range slices.Sorted(maps.Keys(p.output)) {
+				if name == "" || strings.HasPrefix(name, "Benchmark") {
+					b.WriteString(p.output[name].String())
+				}
+			}
+			fmt.Fprintf(w, "\n%s (go test):\n%s", path, indent(b.String()))
 		}
 		if stopped := p.unfinished(); len(stopped) > 0 {
 			// What the binary wrote as it stopped (a panic's stack, the
