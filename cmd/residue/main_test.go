@@ -342,7 +342,7 @@ func TestNestedChecks(t *testing.T) {
 // wrote as it stopped is shown under the test that was running.
 func TestStoppedTests(t *testing.T) {
 	var out, errb bytes.Buffer
-	code := run([]string{"test", "-C", filepath.Join("testdata", "stops"), "-json", "./..."}, &out, &errb)
+	code := run([]string{"test", "-C", filepath.Join("testdata", "stops"), "-json", "./goexit", "./gopanic", "./hang", "./named_test", "./panics"}, &out, &errb)
 	if code != exitFailed {
 		t.Errorf("exit code %d, want %d", code, exitFailed)
 	}
@@ -538,5 +538,16 @@ func TestCommandLine(t *testing.T) {
 		if code != c.code || !strings.HasPrefix(out.String(), c.out) || !strings.HasPrefix(errb.String(), c.err) || c.out == "" && out.Len() > 0 {
 			t.Errorf("residue %v: exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", c.args, code, c.code, out.String(), errb.String())
 		}
+	}
+}
+
+// TestUnattributedAreCounted: a global change parallel tests saw, which
+// neither is given, is named in the run's last line.
+func TestUnattributedAreCounted(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"test", "-C", filepath.Join("testdata", "stops"), "./parallel"}, &out, &errb)
+	want := "residue: ok: 2 tests in 1 package left nothing behind; 1 global change seen while tests ran in parallel could not be attributed (listed above)\n"
+	if code != exitClean || !strings.HasSuffix(errb.String(), want) || !strings.Contains(out.String(), `example.com/stops/parallel.mode: "prod" → "debug"`) {
+		t.Errorf("exit code %d:\n%s%s", code, out.String(), errb.String())
 	}
 }

@@ -22,6 +22,9 @@ type summary struct {
 	unfinished  int // tests the test binary stopped in (a panic in a goroutine, os.Exit, -timeout)
 	pkgFailed   int // packages that failed outside any test (TestMain)
 	notBuilt    int // packages that did not build
+	// unattributed are the distinct global changes tests saw while other
+	// tests ran, whose they are cannot be told.
+	unattributed int
 	// silent are the packages that passed with test files but no test
 	// audited: -run matched none, or a TestMain did not call m.Run.
 	silent   []string
@@ -54,6 +57,13 @@ func summarize(recs []record.Record, res *runResult) *summary {
 		}
 		s.accepted += len(r.Findings) - unaccepted(r)
 	}
+	keys := map[string]bool{}
+	for i := range recs {
+		for _, f := range recs[i].Unattributed {
+			keys[recs[i].Package+" "+f.Key] = true
+		}
+	}
+	s.unattributed = len(keys)
 	for _, p := range res.pkgs {
 		switch {
 		case p.buildErr:
@@ -159,6 +169,9 @@ func (s *summary) line(withBaseline bool) string {
 	accepted := ""
 	if s.accepted > 0 {
 		accepted = fmt.Sprintf(" (%s accepted by the baseline)", plural(s.accepted, "finding"))
+	}
+	if s.unattributed > 0 {
+		accepted += fmt.Sprintf("; %s seen while tests ran in parallel could not be attributed (listed above)", plural(s.unattributed, "global change"))
 	}
 	if len(why) == 0 {
 		if s.tests == 0 {
