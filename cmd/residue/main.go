@@ -154,7 +154,7 @@ type audit struct {
 	overlay string
 	modFile string // "" when the module is residue itself
 	env     []string
-	unmap   *strings.Replacer // from rewritten test files' paths to the originals
+	unmap   func(string) string // from rewritten test files' paths and positions to the originals
 }
 
 func prepare(o *options) (*audit, error) {
@@ -188,15 +188,17 @@ func prepare(o *options) (*audit, error) {
 	if err := os.Mkdir(overlayDir, 0o755); err != nil {
 		return a, err
 	}
-	replaced := map[string]string{}
-	if a.overlay, replaced, err = writeOverlay(overlayDir, a.pkgs); err != nil {
+	overlay, replaced, moved, err := writeOverlay(overlayDir, a.pkgs)
+	if err != nil {
 		return a, err
 	}
+	a.overlay = overlay
 	var pairs []string
 	for orig, rewritten := range replaced {
 		pairs = append(pairs, rewritten, orig)
 	}
-	a.unmap = strings.NewReplacer(pairs...)
+	paths := strings.NewReplacer(pairs...)
+	a.unmap = func(s string) string { return moved.fix(paths.Replace(s)) }
 	a.env = []string{record.EnvFile + "=" + a.records}
 	switch o.globals {
 	case "off":

@@ -10,6 +10,7 @@ import (
 	"go/token"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,12 +43,13 @@ type edit struct {
 // The test's own stack is unchanged: a test that looks at its callers sees
 // what it sees without the hook.
 // Every line keeps its number, so positions in reports are the file's own.
-// It returns nil when the file has nothing to hook.
-func rewrite(name string, src []byte) ([]byte, error) {
+// It returns nil when the file has nothing to hook, and the edits as
+// shifts of the columns after them (see positions).
+func rewrite(name string, src []byte) ([]byte, []shift, error) {
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, name, src, parser.SkipObjectResolution)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	testing, ginkgo := importName(f, "testing"), importName(f, ginkgoV2)
 	off := func(p token.Pos) int { return fset.Position(p).Offset }
@@ -84,10 +86,10 @@ func rewrite(name string, src []byte) ([]byte, error) {
 		param := "t"
 		switch {
 		case len(t.Names) == 0:
-			param = "residueT"
+			param = unusedName(fn, "residueT")
 			edits = append(edits, edit{at: off(t.Type.Pos()), text: param + " "})
 		case t.Names[0].Name == "_":
-			param = "residueT"
+			param = unusedName(fn, "residueT")
 			edits = append(edits, edit{at: off(t.Names[0].Pos()), del: 1, text: param})
 		default:
 			param = t.Names[0].Name
@@ -95,7 +97,7 @@ func rewrite(name string, src []byte) ([]byte, error) {
 		edits = append(edits, edit{at: off(fn.Body.Lbrace) + 1, text: " " + auditName + ".Test(" + param + ");"})
 	}
 	if !usesAudit && !usesGinkgo {
-		return nil, nil
+		return nil, nil, nil
 	}
 	imports := ""
 	if usesAudit {
@@ -113,11 +115,75 @@ func rewrite(name string, src []byte) ([]byte, error) {
 		order[i] = i
 	}
 	slices.SortFunc(order, func(a, b int) int { return cmp.Or(edits[b].at-edits[a].at, b-a) })
+	var shifts []shift
 	for _, i := range order {
 		e := edits[i]
 		out = slices.Concat(out[:e.at:e.at], []byte(e.text), out[e.at+e.del:])
+		line := 1 + bytes.Count(src[:e.at], []byte("\n"))
+		shifts = append(shifts, shift{line: line, col: e.at - bytes.LastIndexByte(src[:e.at], '\n'), text: len(e.text), del: e.del})
 	}
-	return out, nil
+	slices.SortFunc(shifts, func(a, b shift) int { return cmp.Or(a.line-b.line, a.col-b.col) })
+	return out, shifts, nil
+}
+
+// shift is an edit of rewrite, which moves the columns after it on its line.
+type shift struct {
+	line, col int // where the edit starts in the original file (1-based; col in bytes)
+	text, del int // bytes inserted, and bytes of the original they replace
+}
+
+// positions maps a rewritten file's positions back to the original's, in
+// the compiler's and vet's messages ("file.go:12:34: …"), by the original
+// file's path: the hook call on a test's opening line moves the columns of
+// what follows it there.
+type positions map[string][]shift
+
+var positionRE = regexp.MustCompile(`([^\s:]+\.go):(\d+):(\d+)`)
+
+// fix rewrites the positions in s.
+func (p positions) fix(s string) string {
+	if len(p) == 0 || !strings.Contains(s, ".go:") {
+		return s
+	}
+	return positionRE.ReplaceAllStringFunc(s, func(m string) string {
+		sub := positionRE.FindStringSubmatch(m)
+		shifts := p[sub[1]]
+		line, _ := strconv.Atoi(sub[2])
+		col, _ := strconv.Atoi(sub[3])
+		moved := 0 // how far the edits before col moved it
+		for _, sh := range shifts {
+			if sh.line != line {
+				continue
+			}
+			start := sh.col + moved
+			if col < start {
+				break
+			}
+			if col < start+sh.text {
+				// Inside the inserted text: at the edit.
+				return fmt.Sprintf("%s:%d:%d", sub[1], line, sh.col)
+			}
+			moved += sh.text - sh.del
+		}
+		return fmt.Sprintf("%s:%d:%d", sub[1], line, col-moved)
+	})
+}
+
+// unusedName returns name, or name with a number after it, such that no
+// identifier in fn is spelled so: a name for a parameter the test leaves
+// unnamed, which its body cannot shadow or mean otherwise.
+func unusedName(fn *ast.FuncDecl, name string) string {
+	used := map[string]bool{}
+	ast.Inspect(fn, func(n ast.Node) bool {
+		if id, ok := n.(*ast.Ident); ok {
+			used[id.Name] = true
+		}
+		return true
+	})
+	for i := 2; used[name]; i++ {
+		name = strings.TrimRight(name, "0123456789") + strconv.Itoa(i)
+	}
+	return name
 }
 
 // importName returns the name the file uses for the package at path: "."
@@ -203,17 +269,17 @@ type pkg struct {
 
 // writeOverlay rewrites the test files of pkgs into dir and writes the
 // overlay file that maps each original to its rewrite. It returns the
-// overlay file's path and the map.
-func writeOverlay(dir string, pkgs []pkg) (string, map[string]string, error) {
-	replace := map[string]string{}
+// overlay file's path, the map, and the positions the rewrites moved.
+func writeOverlay(dir string, pkgs []pkg) (string, map[string]string, positions, error) {
+	replace, moved := map[string]string{}, positions{}
 	for _, p := range pkgs {
 		for _, name := range slices.Concat(p.TestGoFiles, p.XTestGoFiles) {
 			path := filepath.Join(p.Dir, name)
 			src, err := os.ReadFile(path)
 			if err != nil {
-				return "", nil, err
+				return "", nil, nil, err
 			}
-			out, err := rewrite(path, src)
+			out, shifts, err := rewrite(path, src)
 			if err != nil || out == nil {
 				// A file that does not parse is left to the compiler to
 				// report.
@@ -221,15 +287,15 @@ func writeOverlay(dir string, pkgs []pkg) (string, map[string]string, error) {
 			}
 			dst := filepath.Join(dir, fmt.Sprintf("%d_%s", len(replace), name))
 			if err := os.WriteFile(dst, out, 0o644); err != nil {
-				return "", nil, err
+				return "", nil, nil, err
 			}
-			replace[path] = dst
+			replace[path], moved[path] = dst, shifts
 		}
 	}
 	b, err := json.Marshal(map[string]any{"Replace": replace})
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	file := filepath.Join(dir, "overlay.json")
-	return file, replace, os.WriteFile(file, b, 0o644)
+	return file, replace, moved, os.WriteFile(file, b, 0o644)
 }

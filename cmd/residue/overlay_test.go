@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"go/parser"
 	"go/token"
 	"strings"
@@ -29,7 +30,7 @@ func TestA(t *testing.T) { residueaudit.Test(t);
 }
 `,
 	}, {
-		name: "parameter unnamed, blank, or the test named Test",
+		name: "parameter unnamed, blank, or the test named Test; a name the body uses is not taken",
 		src: `package p_test
 
 import tt "testing"
@@ -37,6 +38,7 @@ import tt "testing"
 func TestA(*tt.T) {}
 func TestB(_ *tt.T) {}
 func Test(t *tt.T) { t.Log() }
+func TestC(*tt.T) { residueT := 1; _ = residueT }
 `,
 		want: `package p_test; import residueaudit "github.com/residue-go/residue/audit"
 
@@ -45,6 +47,7 @@ import tt "testing"
 func TestA(residueT *tt.T) { residueaudit.Test(residueT);}
 func TestB(residueT *tt.T) { residueaudit.Test(residueT);}
 func Test(t *tt.T) { residueaudit.Test(t); t.Log() }
+func TestC(residueT2 *tt.T) { residueaudit.Test(residueT2); residueT := 1; _ = residueT }
 `,
 	}, {
 		name: "dot import",
@@ -133,7 +136,7 @@ func TestSuite(t *testing.T) {
 `,
 	}} {
 		t.Run(c.name, func(t *testing.T) {
-			out, err := rewrite("x_test.go", []byte(c.src))
+			out, _, err := rewrite("x_test.go", []byte(c.src))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -211,4 +214,47 @@ func TestVetOff(t *testing.T) {
 			t.Errorf("%s: vet flags %q, want %q", flags, vet, want)
 		}
 	}
+}
+
+// TestPositions maps the columns of a rewritten file's messages back to the
+// original's, on a test's opening line where the hook call went in.
+func TestPositions(t *testing.T) {
+	src := `package p
+
+import "testing"
+
+func TestOneLine(t *testing.T) { var x int = "oops"; _ = x }
+
+func TestUnnamed(_ *testing.T) { var y int = "no"; _ = y }
+`
+	out, shifts, err := rewrite("x_test.go", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := positions{"/m/x_test.go": shifts}
+	for _, mark := range []string{`"oops"`, `_ = x`, `"no"`, `_ = y`, `testing`} {
+		line, col := position(src, mark)
+		rline, rcol := position(string(out), mark)
+		got := p.fix(fmt.Sprintf("/m/x_test.go:%d:%d: cannot use", rline, rcol))
+		if want := fmt.Sprintf("/m/x_test.go:%d:%d: cannot use", line, col); got != want {
+			t.Errorf("%s: %s, want %s", mark, got, want)
+		}
+	}
+	// In the inserted call itself: at the place it went in.
+	line, col := position(src, `{ var x`)
+	_, rcol := position(string(out), "residueaudit.Test")
+	if got, want := p.fix(fmt.Sprintf("/m/x_test.go:%d:%d:", line, rcol+3)), fmt.Sprintf("/m/x_test.go:%d:%d:", line, col+1); got != want {
+		t.Errorf("inside the hook: %s, want %s", got, want)
+	}
+	// Another file's positions are left as they are.
+	if got := p.fix("/m/y_test.go:5:60: x"); got != "/m/y_test.go:5:60: x" {
+		t.Errorf("another file: %s", got)
+	}
+}
+
+// position returns the line and byte column (1-based) of the last
+// occurrence of s in src.
+func position(src, s string) (line, col int) {
+	at := strings.LastIndex(src, s)
+	return 1 + strings.Count(src[:at], "\n"), at - strings.LastIndex(src[:at], "\n")
 }

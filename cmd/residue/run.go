@@ -165,7 +165,7 @@ func (p *progress) clear() {
 // runTests runs go test -json with args and reads its events.
 // Compiler and vet messages name the rewritten test files: unmap names the
 // originals instead.
-func runTests(dir string, env, args []string, prog *progress, unmap *strings.Replacer) *runResult {
+func runTests(dir string, env, args []string, prog *progress, unmap func(string) string) *runResult {
 	r := &runResult{pkgs: map[string]*pkgResult{}, builds: map[string]*strings.Builder{}}
 	var stderr strings.Builder
 	cmd := goCommand(dir, env, &stderr, append([]string{"test", "-json"}, args...)...)
@@ -218,7 +218,7 @@ func runTests(dir string, env, args []string, prog *progress, unmap *strings.Rep
 	for sc.Scan() {
 		var e event
 		if json.Unmarshal(sc.Bytes(), &e) == nil {
-			e.Output = unmap.Replace(e.Output)
+			e.Output = unmap(e.Output)
 		} else {
 			r.pkg("").out("").WriteString(sc.Text() + "\n")
 			continue
@@ -227,7 +227,7 @@ func runTests(dir string, env, args []string, prog *progress, unmap *strings.Rep
 	}
 	close(stop)
 	werr := cmd.Wait()
-	if s := strings.TrimSpace(unmap.Replace(stderr.String())); s != "" {
+	if s := strings.TrimSpace(unmap(stderr.String())); s != "" {
 		// go test writes what stops it before any package runs (a bad
 		// pattern, a go.mod it cannot read) to standard error.
 		r.pkg("").out("").WriteString(s + "\n")
