@@ -551,3 +551,15 @@ func TestUnattributedAreCounted(t *testing.T) {
 		t.Errorf("exit code %d:\n%s%s", code, out.String(), errb.String())
 	}
 }
+
+// TestStoppedOnASecondRun: under -count=2, a test whose second run stops
+// the test binary did not finish, though its first run ended.
+func TestStoppedOnASecondRun(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"test", "-C", filepath.Join("testdata", "stops"), "-count=2", "./secondrun"}, &out, &errb)
+	// (Its first run leaves its counter changed: a finding too.)
+	if code != exitFailed || !strings.HasSuffix(errb.String(), "; 1 test did not finish (the test binary stopped)\n") ||
+		!strings.Contains(out.String(), "example.com/stops/secondrun TestStopsTheSecondTime did not finish") {
+		t.Errorf("exit code %d:\n%s%s", code, out.String(), errb.String())
+	}
+}

@@ -32,8 +32,8 @@ type pkgResult struct {
 	action   string  // pass, fail or skip
 	elapsed  float64 // seconds
 	failed   []string
-	started  []string                    // top-level tests, in the order they started
-	ended    map[string]bool             // top-level tests that passed, failed or were skipped
+	started  []string                    // top-level tests, in the order they started (again for -count)
+	ended    map[string]int              // how many times each top-level test passed, failed or was skipped
 	output   map[string]*strings.Builder // by top-level test; "" for the package
 	build    string                      // compiler output
 	buildErr bool
@@ -57,8 +57,12 @@ func (p *pkgResult) out(test string) *strings.Builder {
 // -timeout).
 func (p *pkgResult) unfinished() []string {
 	var out []string
+	runs := map[string]int{}
 	for _, t := range p.started {
-		if !p.ended[t] && !slices.Contains(out, t) {
+		runs[t]++
+	}
+	for _, t := range p.started {
+		if runs[t] > p.ended[t] && !slices.Contains(out, t) {
 			out = append(out, t)
 		}
 	}
@@ -269,9 +273,9 @@ func (r *runResult) handle(e event, prog *progress) {
 		p.started = append(p.started, e.Test)
 	case e.Test != "" && e.Test == top && (e.Action == "pass" || e.Action == "fail" || e.Action == "skip"):
 		if p.ended == nil {
-			p.ended = map[string]bool{}
+			p.ended = map[string]int{}
 		}
-		p.ended[e.Test] = true
+		p.ended[e.Test]++
 		if e.Action == "fail" {
 			p.failed = append(p.failed, e.Test)
 		}
