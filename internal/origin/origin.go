@@ -205,6 +205,14 @@ func Claim(s *Site, r *probes.Run, b Baseline, alone bool) bool {
 		return false
 	}
 	entry := s.Entry()
+	if entry == "testing.tRunner" && r.Adopted() {
+		// A test's own goroutine, not through the test that adopted r
+		// (whose stacks, and its subtests', are r's by Owns): another
+		// test's code, whose allocations the memory profile published
+		// late. r's runner carries r's label and runs testing.tRunner,
+		// which Labelled would take for a goroutine of the block.
+		return false
+	}
 	if Labelled(r, entry) {
 		return true
 	}

@@ -73,6 +73,14 @@ func (r *Run) Label() string { return r.label }
 // MaxExclusiveRuns are, in which case Exclusive is false.
 func (r *Run) Marker() string { return r.markerFn }
 
+// Adopted reports whether a function adopted the run (see Adopt): a test
+// checked as a whole, whose own stack runs through that function.
+func (r *Run) Adopted() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.adopter != ""
+}
+
 // Exclusive reports whether no other run under way shares the run's marker,
 // nor, for a run adopted by a function (see Adopt), that function: two
 // parallel subtests made from one closure both adopt their runs through it.
