@@ -118,7 +118,9 @@ func TestFixture(t *testing.T) {
 		if !regexp.MustCompile(re).MatchString(r.Report) {
 			t.Errorf("%s: report does not match %s:\n%s", r.Test, re, r.Report)
 		}
-		if strings.Contains(r.Report, "one of") {
+		// A process is tied to one start (another process's files in the
+		// temp directory at the same time can make a file "one of" them).
+		if r.Test == "TestProcess" && strings.Contains(r.Report, "one of") {
 			t.Errorf("%s: report names other candidates:\n%s", r.Test, r.Report)
 		}
 	}
