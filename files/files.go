@@ -28,6 +28,7 @@ import (
 
 	"github.com/residue-go/residue/internal/origin"
 	"github.com/residue-go/residue/internal/probes"
+	"github.com/residue-go/residue/internal/record"
 	"github.com/residue-go/residue/internal/stack"
 )
 
@@ -197,8 +198,9 @@ func (p *probe) fresh(start time.Time) []found {
 
 // inToolDir reports whether path is, or is below, a directory at the top
 // of the temp directory that the Go tools make and remove themselves: one
-// testing's T.TempDir made, or a work directory of the go command
-// ("go-build…"), which builds while tests run.
+// testing's T.TempDir made, a work directory of the go command
+// ("go-build…"), which builds while tests run, or of residue test
+// (record.WorkDirPrefix).
 func (p *probe) inToolDir(path string) bool {
 	tmp := p.roots[0]
 	if tmp.name != "temp dir" {
@@ -209,7 +211,7 @@ func (p *probe) inToolDir(path string) bool {
 		return false
 	}
 	top, _, _ := strings.Cut(rel, string(filepath.Separator))
-	return strings.HasPrefix(top, "go-build") || testingTempDir(filepath.Join(tmp.dir, top))
+	return strings.HasPrefix(top, "go-build") || strings.HasPrefix(top, record.WorkDirPrefix) || testingTempDir(filepath.Join(tmp.dir, top))
 }
 
 func (p *probe) describe(paths []found) []Path {

@@ -135,6 +135,22 @@ func TestRemovedFilesAndTestingTempDirsAreNotReported(t *testing.T) {
 	}
 }
 
+// The work directories of the go command and of residue test, which run
+// beside tests and remove their own, are never a block's.
+func TestToolWorkDirectoriesAreNotReported(t *testing.T) {
+	privateTemp(t)
+	rep, err := files.Find(func() {
+		must(os.MkdirTemp("", "go-build"))
+		must(os.MkdirTemp("", "residue-audit-"))
+	}, files.Within(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Paths) > 0 {
+		t.Fatalf("reported:\n%s", rep)
+	}
+}
+
 func TestAFileLeftInTheWorkingDirectory(t *testing.T) {
 	privateTemp(t)
 	const name = "residue-left-here.txt"

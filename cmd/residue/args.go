@@ -20,6 +20,7 @@ type options struct {
 	files          bool   // run the files probe too
 	filtered       bool   // -run, -skip or -failfast: not every test of a package runs
 	goOutput       bool   // -bench, -list, -coverâ€¦, -shuffle: show what go test prints of each package
+	listing        bool   // -list: the tests are listed, not run
 	verbose        bool
 	dir            string // -C
 
@@ -82,11 +83,12 @@ Every other flag goes to go test (-run, -race, -count, -tags, -timeout, -p, -vâ€
 `
 
 // parseArgs reads the arguments after "test".
-func parseArgs(args []string, stderr io.Writer) (*options, error) {
+func parseArgs(args []string) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("residue test", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	// -h: run prints the usage; a bad flag: run prints the error.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	fs.BoolVar(&o.json, "json", false, "")
 	fs.StringVar(&o.baseline, "baseline", "", "")
 	fs.BoolVar(&o.updateBaseline, "update-baseline", false, "")
@@ -152,6 +154,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 		case "bench", "list", "cover", "coverprofile", "covermode", "coverpkg", "shuffle":
 			// Flags whose point is what go test prints.
 			o.goOutput = true
+			o.listing = o.listing || name == "list"
 		case "vet":
 			o.vet = true
 		}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/residue-go/residue/internal/record"
 )
@@ -53,8 +54,8 @@ func readBaseline(path string) (*baseline, error) {
 		return nil, err
 	}
 	var f struct {
-		Schema   int     `json:"schema"`
-		Accepted []entry `json:"accepted"`
+		Schema   int      `json:"schema"`
+		Accepted *[]entry `json:"accepted"`
 	}
 	if err := json.Unmarshal(data, &f); err != nil {
 		var syntax *json.SyntaxError
@@ -66,12 +67,19 @@ func readBaseline(path string) (*baseline, error) {
 	if f.Schema != record.Schema {
 		return nil, fmt.Errorf("baseline %s: schema %d, want %d", path, f.Schema, record.Schema)
 	}
-	for i, e := range f.Accepted {
-		if e.Package == "" || e.Test == "" || e.Probe == "" || e.Key == "" {
-			return nil, fmt.Errorf("baseline %s: entry %d lacks a package, test, probe or key: %+v", path, i+1, e)
+	if f.Accepted == nil {
+		return nil, fmt.Errorf("baseline %s: no \"accepted\" list (an empty baseline is \"accepted\": [])", path)
+	}
+	for i, e := range *f.Accepted {
+		line, _ := json.Marshal(e)
+		switch {
+		case e.Package == "" || e.Test == "" || e.Probe == "" || e.Key == "":
+			return nil, fmt.Errorf("baseline %s: entry %d lacks a package, test, probe or key: %s", path, i+1, line)
+		case !slices.Contains(record.Probes, e.Probe):
+			return nil, fmt.Errorf("baseline %s: entry %d names probe %q; the probes are %s: %s", path, i+1, e.Probe, strings.Join(record.Probes, ", "), line)
 		}
 	}
-	return newBaseline(f.Accepted), nil
+	return newBaseline(*f.Accepted), nil
 }
 
 // writable reports why path cannot be written as a baseline, before the
@@ -105,6 +113,10 @@ func (b *baseline) stale(recs []record.Record, packages map[string]bool, filtere
 	ran, seen := map[[2]string]bool{}, map[[4]string]bool{}
 	for i := range recs {
 		r := &recs[i]
+		if r.Error == stoppedError {
+			// Stopped before its check: it says nothing of its findings.
+			continue
+		}
 		ran[[2]string{r.Package, r.Test}] = true
 		for j := range r.Findings {
 			seen[findingEntry(r, &r.Findings[j]).id()] = true
@@ -129,7 +141,9 @@ func (b *baseline) notLookedAt(recs []record.Record, packages map[string]bool, f
 	stale := b.stale(recs, packages, filtered)
 	ran := map[[2]string]bool{}
 	for i := range recs {
-		ran[[2]string{recs[i].Package, recs[i].Test}] = true
+		if recs[i].Error != stoppedError {
+			ran[[2]string{recs[i].Package, recs[i].Test}] = true
+		}
 	}
 	var out []entry
 	for _, e := range b.entries {

@@ -48,8 +48,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "residue: unknown command %q: the one command is test\n\n%s", args[0], usage)
 		return exitCommand
 	}
-	o, err := parseArgs(args[1:], stderr)
+	o, err := parseArgs(args[1:])
 	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, usage)
 		return exitClean
 	}
 	if err != nil {
@@ -97,6 +98,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "residue: %v\n", err)
 		return exitCommand
 	}
+	recs = withUnfinished(recs, res)
 	for i := range recs {
 		for j := range recs[i].Findings {
 			recs[i].Findings[j].Accepted = base.accepts(&recs[i], &recs[i].Findings[j])
@@ -135,7 +137,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(out, "  %s %s: %s %s\n", e.Package, e.Test, e.Probe, e.Key)
 		}
 	}
-	for _, l := range []string{s.waitLine(o.within == ""), s.silentLine()} {
+	silent := s.silentLine()
+	if o.listing {
+		silent = "" // -list runs no test
+	}
+	for _, l := range []string{s.waitLine(o.within == ""), silent} {
 		if l != "" {
 			fmt.Fprintln(stderr, l)
 		}
@@ -166,7 +172,7 @@ func prepare(o *options) (*audit, error) {
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := os.MkdirTemp("", "residue-audit-")
+	tmp, err := os.MkdirTemp("", record.WorkDirPrefix)
 	if err != nil {
 		return nil, err
 	}
@@ -261,6 +267,24 @@ func (a *audit) testArgs(o *options) []string {
 
 // readRecords reads the records the tests wrote, sorted by package and
 // test; none when no test ran.
+// stoppedError is the error of the record of a test the test binary
+// stopped in: it wrote none of its own.
+const stoppedError = "the test binary stopped while the test ran (a panic in a goroutine, os.Exit, -timeout, a signal): not audited; what it wrote as it stopped is shown under the test"
+
+// withUnfinished adds a record for each run of a test the test binary
+// stopped in, so that every test that ran has one, and sorts them.
+func withUnfinished(recs []record.Record, res *runResult) []record.Record {
+	for _, path := range res.sortedPaths() {
+		for _, t := range res.pkgs[path].unfinished() {
+			recs = append(recs, record.Record{Schema: record.Schema, Package: path, Test: t, Verdict: record.Error, Failed: true, Error: stoppedError})
+		}
+	}
+	slices.SortStableFunc(recs, func(a, b record.Record) int {
+		return strings.Compare(a.Package+"\x00"+a.Test, b.Package+"\x00"+b.Test)
+	})
+	return recs
+}
+
 func readRecords(path string) ([]record.Record, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {

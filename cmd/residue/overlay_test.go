@@ -157,7 +157,7 @@ func TestSuite(t *testing.T) {
 }
 
 func TestParseArgs(t *testing.T) {
-	o, err := parseArgs(strings.Fields("-run TestX -race -json -baseline b.json -count=3 -ldflags -X=main.v=1 -v -tags integration ./a ./b/... -args -flag"), nil)
+	o, err := parseArgs(strings.Fields("-run TestX -race -json -baseline b.json -count=3 -ldflags -X=main.v=1 -v -tags integration ./a ./b/... -args -flag"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestParseArgs(t *testing.T) {
 		t.Errorf("build flags %q", got)
 	}
 
-	o, err = parseArgs([]string{"-update-baseline"}, nil)
+	o, err = parseArgs([]string{"-update-baseline"})
 	if err != nil || o.baseline != "residue-baseline.json" || len(o.patterns) != 1 || o.patterns[0] != "." {
 		t.Errorf("defaults: %+v, %v", o, err)
 	}
@@ -186,7 +186,7 @@ func TestParseArgs(t *testing.T) {
 	if got := o.mergedLdflags("-ldflags=-compressdwarf=true"); got != "-compressdwarf=true -w=0" {
 		t.Errorf("ldflags with the user's -compressdwarf %q", got)
 	}
-	if _, err := parseArgs([]string{"-overlay", "x.json"}, nil); err == nil {
+	if _, err := parseArgs([]string{"-overlay", "x.json"}); err == nil {
 		t.Error("-overlay accepted")
 	}
 }
@@ -199,7 +199,7 @@ func TestVetOff(t *testing.T) {
 		"-vet=all ./...": "-vet=all",
 		"-vet off ./...": "-vet=off",
 	} {
-		o, err := parseArgs(strings.Fields(flags), nil)
+		o, err := parseArgs(strings.Fields(flags))
 		if err != nil {
 			t.Fatal(err)
 		}

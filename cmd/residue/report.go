@@ -45,7 +45,7 @@ func summarize(recs []record.Record, res *runResult) *summary {
 			seen[r.Package] = true
 			s.pkgs++
 		}
-		if r.Verdict == record.Error {
+		if r.Verdict == record.Error && r.Error != stoppedError {
 			s.errors++
 		}
 		if n := unaccepted(r); n > 0 {
@@ -177,9 +177,21 @@ func (s *summary) line(withBaseline bool) string {
 		if s.tests == 0 {
 			return "residue: ok, but no test was audited: none ran" + accepted
 		}
-		return fmt.Sprintf("residue: ok: %s in %s left nothing behind%s", plural(s.tests, "test"), plural(s.pkgs, "package"), accepted)
+		what := "left nothing behind"
+		if s.accepted > 0 {
+			what = "left nothing behind that the baseline does not accept"
+		}
+		return fmt.Sprintf("residue: ok: %s in %s %s%s", plural(s.tests, "test"), plural(s.pkgs, "package"), what, accepted)
 	}
 	return "residue: FAIL: " + strings.Join(why, "; ") + accepted
+}
+
+// ptrValue is *p, or 0 when p is nil.
+func ptrValue(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 func plural(n int, word string) string {
@@ -249,7 +261,9 @@ func writeReport(w io.Writer, o *options, recs []record.Record, res *runResult) 
 			for _, t := range stopped {
 				fmt.Fprintf(w, "\n%s %s did not finish: the test binary stopped while it ran (a panic in a goroutine, os.Exit, -timeout, a signal; settle windows count toward -timeout):\n%s", path, t, indent(p.out(t).String()))
 			}
-			fmt.Fprintf(w, "\n%s:\n%s", path, indent(p.out("").String()))
+			if out := indent(p.out("").String()); out != "" {
+				fmt.Fprintf(w, "\n%s:\n%s", path, out)
+			}
 		}
 	}
 	if out := res.pkg("").out("").String(); out != "" {
@@ -275,7 +289,7 @@ func writeTable(w io.Writer, path string, recs []*record.Record, verbose, files 
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	filesHead, filesCount := "", func(*record.Record) string { return "" }
 	if files {
-		filesHead, filesCount = "FILES\t", func(r *record.Record) string { return fmt.Sprintf("%d\t", r.Counts.Files) }
+		filesHead, filesCount = "FILES\t", func(r *record.Record) string { return fmt.Sprintf("%d\t", ptrValue(r.Counts.Files)) }
 	}
 	fmt.Fprintf(tw, "  TEST\tGOROUTINES\tDESCRIPTORS\tPROCESSES\t%sGLOBALS\tVERDICT\n", filesHead)
 	for _, r := range rows {
@@ -290,7 +304,7 @@ func writeTable(w io.Writer, path string, recs []*record.Record, verbose, files 
 // writeFindings writes a test's findings, one line each, then its full
 // report; with every finding in the baseline, nothing unless verbose.
 func writeFindings(w io.Writer, r *record.Record, verbose bool) {
-	if r.Verdict == record.Error {
+	if r.Verdict == record.Error && r.Error != stoppedError {
 		fmt.Fprintf(w, "\n--- %s %s could not be audited:\n%s", r.Package, r.Test, indent(r.Error))
 	}
 	if len(r.Unattributed) > 0 {

@@ -40,6 +40,11 @@ const EnvFiles = "RESIDUE_AUDIT_FILES"
 // programs they start, see the user's GOEXPERIMENT.
 const EnvExperiment = "RESIDUE_AUDIT_GOEXPERIMENT"
 
+// WorkDirPrefix begins the name of the directory residue test makes in the
+// temp directory for a run (the overlay, the go.mod copy, the records) and
+// removes: the files probe does not take it for a test's.
+const WorkDirPrefix = "residue-audit-"
+
 // Verdicts.
 const (
 	Clean = "clean" // the test left nothing behind
@@ -55,6 +60,9 @@ const (
 	Files       = "files"
 	Globals     = "globals"
 )
+
+// Probes are the probe names, in the order reports show them.
+var Probes = []string{Goroutines, Descriptors, Processes, Files, Globals}
 
 // Record is what one top-level test or one Ginkgo spec left behind.
 type Record struct {
@@ -94,9 +102,10 @@ type Counts struct {
 	Goroutines  int `json:"goroutines"`  // goroutines left running
 	Descriptors int `json:"descriptors"` // file descriptors and sockets left open
 	Processes   int `json:"processes"`   // child processes left running or unwaited
-	// Files are the files and directories left behind; only with -files.
-	Files   int `json:"files,omitempty"`
-	Globals int `json:"globals"` // changes to package-level variables and process state
+	// Files are the files and directories left behind: present when the
+	// files probe ran (residue test -files).
+	Files   *int `json:"files,omitempty"`
+	Globals int  `json:"globals"` // changes to package-level variables and process state
 }
 
 // Finding is one thing left behind, grouped by a key that names it without

@@ -91,7 +91,7 @@ func (a adapted) Finish() (c record.Counts, fs, unattributed []record.Finding, r
 		case record.Processes:
 			c.Processes = n
 		case record.Files:
-			c.Files = n
+			c.Files = &n
 		case record.Globals:
 			c.Globals = n
 		}
