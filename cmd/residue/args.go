@@ -29,7 +29,10 @@ type options struct {
 	count    bool     // the user gave -count
 	vet      bool     // the user gave -vet
 	patterns []string
-	testArgs []string // after -args
+	// binaryFlags are the flags after the packages that go test does not
+	// know: the test binary's, as go test passes them.
+	binaryFlags []string
+	testArgs    []string // after -args
 }
 
 // valueFlags are the go test and build flags that take a value in the next
@@ -42,7 +45,14 @@ var valueFlags = map[string]bool{
 	"memprofile": true, "memprofilerate": true, "mod": true, "modfile": true, "mutexprofile": true,
 	"mutexprofilefraction": true, "o": true, "outputdir": true, "overlay": true, "p": true, "parallel": true,
 	"pgo": true, "pkgdir": true, "run": true, "shuffle": true, "skip": true, "tags": true, "timeout": true,
-	"toolexec": true, "trace": true, "vet": true, "reuse": true, "artifacts": true,
+	"toolexec": true, "trace": true, "vet": true, "reuse": true, "artifacts": true, "buildmode": true,
+}
+
+// boolFlags are the go test and build flags that take no value.
+var boolFlags = map[string]bool{
+	"a": true, "asan": true, "benchmem": true, "buildvcs": true, "cover": true, "failfast": true,
+	"fullpath": true, "json": true, "linkshared": true, "modcacherw": true, "msan": true, "n": true,
+	"race": true, "short": true, "trimpath": true, "v": true, "work": true, "x": true,
 }
 
 // refused are go test flags the command sets itself.
@@ -129,6 +139,17 @@ func parseArgs(args []string) (*options, error) {
 		}
 		if why, ok := refused[name]; ok {
 			return nil, fmt.Errorf("flag -%s: %s", name, why)
+		}
+		if len(o.patterns) > 0 && !valueFlags[name] && !boolFlags[name] {
+			// After the packages, a flag go test does not know is the test
+			// binary's (-ginkgo.focus=x), with the argument after it
+			// when it is written apart (-ginkgo.focus x), as go test has it.
+			o.binaryFlags = append(o.binaryFlags, a)
+			if !hasValue && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+				i++
+				o.binaryFlags = append(o.binaryFlags, args[i])
+			}
+			continue
 		}
 		if valueFlags[name] && !hasValue {
 			if i+1 >= len(args) {

@@ -262,7 +262,7 @@ func (a *audit) testArgs(o *options) []string {
 	// testing package sets os.Stderr = os.Stdout, so that a test restoring
 	// a writer to os.Stderr would seem to change it. Plain -test.v output,
 	// which go test's converter reads as well, leaves os.Stderr alone.
-	return append(append(args, "-args", "-test.v=true"), o.testArgs...)
+	return slices.Concat(args, []string{"-args", "-test.v=true"}, o.binaryFlags, o.testArgs)
 }
 
 // readRecords reads the records the tests wrote, sorted by package and

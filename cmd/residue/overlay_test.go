@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"go/parser"
 	"go/token"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -174,6 +175,17 @@ func TestParseArgs(t *testing.T) {
 	}
 	if got := strings.Join(o.buildFlags(), " "); got != "-race -tags=integration" {
 		t.Errorf("build flags %q", got)
+	}
+
+	// After the packages, flags go test does not know are the test
+	// binary's, with a value written apart; go test's own stay its own.
+	o, err = parseArgs(strings.Fields("./a -ginkgo.focus round-trips -race -custom=1 -short ./b -args -flag"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := (&audit{overlay: "o.json"}).testArgs(o)
+	if got, want := strings.Join(a[slices.Index(a, "-vet=off")+1:], " "), "-race -short ./a ./b -args -test.v=true -ginkgo.focus round-trips -custom=1 -flag"; got != want {
+		t.Errorf("go test arguments %q, want %q", got, want)
 	}
 
 	o, err = parseArgs([]string{"-update-baseline"})
