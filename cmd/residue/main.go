@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -48,6 +49,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "residue: unknown command %q: the one command is test\n\n%s", args[0], usage)
 		return exitCommand
 	}
+	// Caught from here on, so that a stop signal never leaves the overlay
+	// behind: see runTests.
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, stopSignals...)
+	defer signal.Stop(signals)
 	o, err := parseArgs(args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, usage)
@@ -87,7 +93,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	f, _ := stderr.(*os.File)
 	prog := &progress{w: stderr, terminal: f != nil && isTerminal(f), total: len(a.pkgs), start: time.Now()}
-	res := runTests(a.dir, a.env, a.testArgs(o), prog, a.unmap)
+	res := runTests(a.dir, a.env, a.testArgs(o), prog, a.unmap, signals)
 	prog.clear()
 	if res.err != nil {
 		fmt.Fprintf(stderr, "residue: %v\n", res.err)

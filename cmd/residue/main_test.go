@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -513,5 +514,16 @@ func TestStoppedOnASecondRun(t *testing.T) {
 	if code != exitFailed || !strings.HasSuffix(errb.String(), "; 1 test did not finish (the test binary stopped)\n") ||
 		!strings.Contains(out.String(), "example.com/stops/secondrun TestStopsTheSecondTime did not finish") {
 		t.Errorf("exit code %d:\n%s%s", code, out.String(), errb.String())
+	}
+}
+
+// TestSignalBeforeTheTests: a stop signal that came while the run was
+// being prepared stops it before go test starts.
+func TestSignalBeforeTheTests(t *testing.T) {
+	signals := make(chan os.Signal, 1)
+	signals <- os.Interrupt
+	r := runTests(filepath.Join("testdata", "stops"), nil, []string{"./hang"}, &progress{w: io.Discard}, func(s string) string { return s }, signals)
+	if r.err == nil || !strings.Contains(r.err.Error(), "stopped by interrupt before the tests ran") || len(r.pkgs) > 0 {
+		t.Errorf("err %v, packages %v", r.err, r.pkgs)
 	}
 }

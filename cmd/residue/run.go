@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"slices"
 	"sort"
 	"strings"
@@ -169,7 +168,11 @@ func (p *progress) clear() {
 // runTests runs go test -json with args and reads its events.
 // Compiler and vet messages name the rewritten test files: unmap names the
 // originals instead.
-func runTests(dir string, env, args []string, prog *progress, unmap func(string) string) *runResult {
+//
+// A stop signal (signals, which run has been receiving since it started)
+// is passed on to go test and the test binaries: see ownGroup and forward.
+// One that came before go test started stops the run before it does.
+func runTests(dir string, env, args []string, prog *progress, unmap func(string) string, signals <-chan os.Signal) *runResult {
 	r := &runResult{pkgs: map[string]*pkgResult{}, builds: map[string]*strings.Builder{}}
 	var stderr strings.Builder
 	cmd := goCommand(dir, env, &stderr, append([]string{"test", "-json"}, args...)...)
@@ -182,9 +185,12 @@ func runTests(dir string, env, args []string, prog *progress, unmap func(string)
 	// signal to residue (from the terminal, or kill) is passed on to all
 	// of them; then residue waits for go test, reports what ran and
 	// removes the overlay.
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, stopSignals...)
-	defer signal.Stop(signals)
+	select {
+	case sig := <-signals:
+		r.err = fmt.Errorf("stopped by %v before the tests ran", sig)
+		return r
+	default:
+	}
 	ownGroup(cmd)
 	if err := cmd.Start(); err != nil {
 		r.err = err
