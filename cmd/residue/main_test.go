@@ -527,3 +527,40 @@ func TestSignalBeforeTheTests(t *testing.T) {
 		t.Errorf("err %v, packages %v", r.err, r.pkgs)
 	}
 }
+
+// TestTextReport compares what a user reads of a run, tables, finding
+// lines, the tests' own failures and the last lines, with
+// testdata/text.golden. The full reports (indented four spaces or more)
+// are the probes' own, kept in their golden files; times are left out.
+func TestTextReport(t *testing.T) {
+	code, out, stderr := auditFixture(t, "-files", "./plain", "./external")
+	left, _ := filepath.Glob(filepath.Join(os.TempDir(), "fixture-left-*"))
+	for _, f := range left {
+		os.Remove(f)
+	}
+	if code != exitFailed {
+		t.Errorf("exit code %d, want %d", code, exitFailed)
+	}
+	times := regexp.MustCompile(`\(\d+\.\d+s\)|\d+\.\d+ s of the run`)
+	var b strings.Builder
+	for _, line := range strings.Split(out+stderr, "\n") {
+		if strings.HasPrefix(line, "    ") || strings.HasPrefix(line, "residue: [") {
+			continue
+		}
+		b.WriteString(times.ReplaceAllString(line, "(…)") + "\n")
+	}
+	got := regexp.MustCompile(`\n{3,}`).ReplaceAllString(b.String(), "\n\n")
+	golden := filepath.Join("testdata", "text.golden")
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("report differs from %s (go test -run TestTextReport -update rewrites it):\n%s", golden, got)
+	}
+}
