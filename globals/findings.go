@@ -2,6 +2,7 @@ package globals
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/residue-go/residue/internal/probes"
 )
@@ -24,7 +25,7 @@ func (r *section) Findings() []probes.Finding {
 		if c.Key != "" {
 			k += "[" + c.Key + "]"
 		}
-		out = append(out, probes.Finding{Key: k, Count: 1, Summary: c.String()})
+		out = append(out, probes.Finding{Key: withoutAddresses(k), Count: 1, Summary: c.String()})
 	}
 	return out
 }
@@ -32,3 +33,40 @@ func (r *section) Findings() []probes.Finding {
 func (r *section) Counts() []probes.Count {
 	return []probes.Count{{Name: "globals changed", Value: int64(len(r.Changes))}}
 }
+
+// withoutAddresses returns a finding's key with every address (a pointer
+// map key, a value shown as Type(0x…)) written 0x…, outside quoted
+// strings: an address changes from run to run, and a key must not, so
+// that a baseline can hold it.
+func withoutAddresses(key string) string {
+	if !strings.Contains(key, "0x") {
+		return key
+	}
+	var b strings.Builder
+	quoted := false
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		switch {
+		case quoted && c == '\\' && i+1 < len(key):
+			b.WriteByte(c)
+			i++
+			c = key[i]
+		case c == '"':
+			quoted = !quoted
+		case !quoted && c == '0' && i+2 < len(key) && key[i+1] == 'x' && isHex(key[i+2]) && (i == 0 || !isWord(key[i-1])):
+			j := i + 2
+			for j < len(key) && isHex(key[j]) {
+				j++
+			}
+			b.WriteString("0x…")
+			i = j - 1
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
+
+func isWord(c byte) bool { return isHex(c) || 'g' <= c && c <= 'z' || 'G' <= c && c <= 'Z' || c == '_' }

@@ -18,7 +18,7 @@ type options struct {
 	globals        string // all, module or off
 	within         string // the settle window, as given; "" for the probes' default
 	files          bool   // run the files probe too
-	filtered       bool   // -run, -skip or -failfast: not every test of a package runs
+	filtered       bool   // -run, -skip, -failfast or a flag of the test binaries': not every test of a package may run
 	goOutput       bool   // -bench, -list, -cover…, -shuffle: show what go test prints of each package
 	listing        bool   // -list: the tests are listed, not run
 	verbose        bool
@@ -195,6 +195,10 @@ func parseArgs(args []string) (*options, error) {
 			return nil, fmt.Errorf("-within %s: want a duration of zero or more, such as 250ms or 2s", o.within)
 		}
 	}
+	// A flag of the test binaries' may leave tests out too
+	// (-ginkgo.focus, -ginkgo.label-filter): a baseline's entries are then
+	// kept, not taken for stale.
+	o.filtered = o.filtered || len(o.binaryFlags) > 0 || len(o.testArgs) > 0
 	if o.updateBaseline && o.baseline == "" {
 		o.baseline = "residue-baseline.json"
 	}

@@ -131,7 +131,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "residue: %v\n", err)
 			return exitCommand
 		}
-		fmt.Fprintf(out, "residue: wrote %d findings to %s", n, o.baseline)
+		fmt.Fprintf(out, "residue: wrote %s to %s", plural(n, "finding"), o.baseline)
 		if kept > 0 {
 			fmt.Fprintf(out, " (%d of them kept from it: their tests did not run)", kept)
 		}

@@ -428,6 +428,10 @@ func TestBaselineUpdates(t *testing.T) {
 			t.Errorf("baseline lacks %s:\n%s", e, data)
 		}
 	}
+	// A flag of the test binaries' may leave tests out as -run does.
+	if code, out, stderr = auditFixture(t, "-baseline", base, "./external", "-test.run=TestSetMode"); code != exitClean || strings.Contains(out, "TestRemoved: goroutines gone") {
+		t.Errorf("a test binary flag: exit code %d\n%s%s", code, out, stderr)
+	}
 	// Every test of ./external runs: TestRemoved's entry goes.
 	if code, out, stderr = auditFixture(t, "-baseline", base, "-update-baseline", "./external"); code != exitClean {
 		t.Errorf("-update-baseline: exit code %d\n%s%s", code, out, stderr)

@@ -1,0 +1,21 @@
+package globals
+
+import "testing"
+
+// A finding's key holds no address: a pointer map key or a value shown
+// with its address is the same key from run to run; a quoted string, or
+// a name that ends in hex digits, is left as it is.
+func TestKeysHoldNoAddresses(t *testing.T) {
+	for in, want := range map[string]string{
+		"example.com/m.ptrSet[0x2a69285ad458]":                  "example.com/m.ptrSet[0x…]",
+		"example.com/m.srv.conns[*net.TCPConn(0x1da053620110)]": "example.com/m.srv.conns[*net.TCPConn(0x…)]",
+		`example.com/m.names["0x1234"]`:                         `example.com/m.names["0x1234"]`,
+		`example.com/m.names["a \"0x12\" b"][0xc000]`:           `example.com/m.names["a \"0x12\" b"][0x…]`,
+		"example.com/m.cafe0x12":                                "example.com/m.cafe0x12",
+		"example.com/m.Registry[\"a\"]":                         "example.com/m.Registry[\"a\"]",
+	} {
+		if got := withoutAddresses(in); got != want {
+			t.Errorf("withoutAddresses(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
