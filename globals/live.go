@@ -284,6 +284,7 @@ func (s *self) structOf(ti typeInfo, depth int) (t reflect.Type) {
 			return nil
 		}
 	}
+	nameBuilt(t, ti.name)
 	return t
 }
 

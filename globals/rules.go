@@ -256,7 +256,7 @@ var ruleCache = newTypeCache[*typeRule]() // nil when a type has none
 // typeRuleFor returns the rule for values of t, or nil. Every rule is about
 // named types, and the answer is kept per type.
 func typeRuleFor(t reflect.Type) *typeRule {
-	if t.PkgPath() == "" {
+	if pkg, _ := typeName(t); pkg == "" {
 		return nil
 	}
 	return ruleCache.of(t, func(t reflect.Type) *typeRule {
@@ -292,12 +292,15 @@ func is(t reflect.Type) func(reflect.Type) bool {
 }
 
 func named(pkg, name string) func(reflect.Type) bool {
-	return func(t reflect.Type) bool { return t.PkgPath() == pkg && t.Name() == name }
+	return func(t reflect.Type) bool {
+		p, n := typeName(t)
+		return p == pkg && n == name
+	}
 }
 
 func inPackage(pkgs ...string) func(reflect.Type) bool {
 	return func(t reflect.Type) bool {
-		p := t.PkgPath()
+		p, _ := typeName(t)
 		for _, q := range pkgs {
 			if p == q {
 				return true
@@ -447,4 +450,36 @@ func onceClosure(v reflect.Value, name string) (*node, bool) {
 	}
 	n.hash = hashString(name + n.text)
 	return n, true
+}
+
+// builtNames holds the DWARF names of the struct types built from DWARF
+// layouts (structOf), for the named types the linker kept no run-time type
+// of: a small program that only calls http.HandleFunc has none for
+// http.ServeMux. "" where two named types share one layout.
+var builtNames sync.Map // reflect.Type -> string
+
+// nameBuilt records that t was built from the layout of the type DWARF
+// names name ("net/http.ServeMux").
+func nameBuilt(t reflect.Type, name string) {
+	if name == "" || strings.ContainsAny(name, "[ ") || !strings.Contains(name, ".") {
+		return
+	}
+	if old, loaded := builtNames.LoadOrStore(t, name); loaded && old != name {
+		builtNames.Store(t, "")
+	}
+}
+
+// typeName returns the package path and name of t, which for a struct type
+// built from a DWARF layout are those DWARF gives the named type: the rules
+// apply to it as to the type itself.
+func typeName(t reflect.Type) (pkg, name string) {
+	if t.Name() != "" || t.Kind() != reflect.Struct {
+		return t.PkgPath(), t.Name()
+	}
+	if v, ok := builtNames.Load(t); ok && v.(string) != "" {
+		s := v.(string)
+		dot := strings.LastIndexByte(s, '.')
+		return s[:dot], s[dot+1:]
+	}
+	return "", ""
 }

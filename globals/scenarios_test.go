@@ -253,3 +253,22 @@ func TestTestingSetUpIsNotReported(t *testing.T) {
 		t.Errorf("the set-up of testing was reported:\n%s", report)
 	}
 }
+
+// A program too small for the linker to keep a run-time type of
+// http.ServeMux reads the mux through the layout DWARF gives: its rule
+// still applies, by the name DWARF gives the layout, and the route is
+// reported by its pattern, not by the routing tree's nodes.
+func TestServeMuxWithoutRunTimeType(t *testing.T) {
+	exe := filepath.Join(t.TempDir(), "smallmux")
+	if out, err := exec.Command("go", "build", "-ldflags=-w=0", "-o", exe, "./testdata/smallmux").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(exe).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	want := `net/http.DefaultServeMux.patterns: added "/small": main.hello`
+	if !strings.Contains(string(out), want) || strings.Contains(string(out), "tree") {
+		t.Errorf("report:\n%s\nwant a line %q and no routing tree", out, want)
+	}
+}

@@ -302,7 +302,7 @@ func factsOf(t reflect.Type) *facts {
 func serveMux(v reflect.Value) *node {
 	// Its routing tree is read the way the mux reads it: under its read
 	// lock, which registrations take for writing.
-	if mu := v.FieldByName("mu"); v.CanAddr() && mu.IsValid() && mu.Type() == reflect.TypeOf(sync.RWMutex{}) {
+	if mu := v.FieldByName("mu"); v.CanAddr() && mu.IsValid() && isRWMutex(mu.Type()) {
 		l := (*sync.RWMutex)(unsafe.Pointer(mu.UnsafeAddr()))
 		locked := false
 		for i := 0; i < 100 && !locked; i++ {
@@ -327,7 +327,7 @@ func serveMux(v reflect.Value) *node {
 			seen[v.Pointer()] = true
 			walk(v.Elem())
 		case reflect.Struct:
-			if v.Type().Name() == "routingNode" {
+			if _, name := typeName(v.Type()); name == "routingNode" {
 				if p := v.FieldByName("pattern"); p.IsValid() && p.Kind() == reflect.Pointer && !p.IsNil() {
 					if str := p.Elem().FieldByName("str"); str.IsValid() && str.Kind() == reflect.String {
 						routes[str.String()] = handlerName(v.FieldByName("handler"))
@@ -370,6 +370,13 @@ func (c *capturer) serveMux(v reflect.Value) *node {
 		c.spoiled = true
 	}
 	return n
+}
+
+// isRWMutex reports whether t is sync.RWMutex, or its layout built from
+// DWARF (see typeName).
+func isRWMutex(t reflect.Type) bool {
+	pkg, name := typeName(t)
+	return t == reflect.TypeOf(sync.RWMutex{}) || pkg == "sync" && name == "RWMutex" && t.Size() == reflect.TypeOf(sync.RWMutex{}).Size()
 }
 
 // handlerName says what an http.Handler interface value is: the function
