@@ -56,6 +56,10 @@ type Report struct {
 	Goroutines []Goroutine
 	Within     time.Duration // the settle window
 	Waited     time.Duration // how long the probe waited after the block returned
+
+	// adopted: the block is a test checked as a whole (probes.Run.Adopt),
+	// which the creation lines call "the test".
+	adopted bool
 }
 
 // probe finds the goroutines a block started, directly or through
@@ -140,7 +144,7 @@ func (p *probe) settle(r *probes.Run) *Report {
 	if len(left) > 0 {
 		p.traceCreations(left, r)
 	}
-	return &Report{Goroutines: left, Within: p.cfg.within, Waited: time.Since(r.Returned())}
+	return &Report{Goroutines: left, Within: p.cfg.within, Waited: time.Since(r.Returned()), adopted: r.Adopted()}
 }
 
 // find looks once for the run's goroutines that are alive and not ignored,

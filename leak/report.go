@@ -77,7 +77,11 @@ func (r *Report) String() string {
 		fmt.Fprintf(&b, " (still there after the %v settle window)", r.Within)
 	}
 	b.WriteString(":\n")
-	text.Groups(&b, r.groups(), maxGroups, func(b *strings.Builder, g *group) { g.write(b) },
+	who := "the block"
+	if r.adopted {
+		who = "the test"
+	}
+	text.Groups(&b, r.groups(), maxGroups, func(b *strings.Builder, g *group) { g.write(b, who) },
 		func(g *group) int { return len(g.gs) },
 		func(goroutines, groups int) string {
 			return "… and " + text.Plural(groups, "more group") + " (" + text.Plural(goroutines, "goroutine") + " with other stacks), not shown"
@@ -85,7 +89,9 @@ func (r *Report) String() string {
 	return b.String()
 }
 
-func (gr *group) write(b *strings.Builder) {
+// write writes a group; who names the block in its creation lines ("the
+// block", "the test").
+func (gr *group) write(b *strings.Builder, who string) {
 	g := gr.gs[0]
 	var ids []string
 	known := 0
@@ -146,10 +152,10 @@ func (gr *group) write(b *strings.Builder) {
 	} else {
 		writeFrames(b, g.Stack)
 	}
-	writeOrigin(b, g.Origin)
+	writeOrigin(b, g.Origin, who)
 }
 
-func writeOrigin(b *strings.Builder, origin []Creation) {
+func writeOrigin(b *strings.Builder, origin []Creation, who string) {
 	for i, c := range origin {
 		if i == maxCreation {
 			fmt.Fprintf(b, "    … %s more\n", text.Plural(len(origin)-i, "creation"))
@@ -163,18 +169,18 @@ func writeOrigin(b *strings.Builder, origin []Creation) {
 		fmt.Fprintf(b, "    %s %s", verb, c.Func)
 		switch {
 		case c.InBlock && hasWays(c.From):
-			b.WriteString(" — called by the block")
+			b.WriteString(" — called by " + who)
 		case c.InBlock:
-			b.WriteString(" — in the block")
+			b.WriteString(" — in " + who)
 		case c.Exited && c.Goroutine != 0:
-			fmt.Fprintf(b, " in goroutine %d (exited; it was the block's)", c.Goroutine)
+			fmt.Fprintf(b, " in goroutine %d (exited; it was %s's)", c.Goroutine, who)
 		case c.Exited:
-			b.WriteString(" (exited; it was the block's)")
+			fmt.Fprintf(b, " (exited; it was %s's)", who)
 		default:
 			fmt.Fprintf(b, " in goroutine %d", c.Goroutine)
 		}
 		fmt.Fprintf(b, "\n        %s\n", c.Location())
-		writeFrom(b, c.From)
+		writeFrom(b, c.From, who)
 	}
 }
 
@@ -194,15 +200,15 @@ func hasWays(from [][]probes.Frame) bool { return len(ways(from)) > 0 }
 
 // writeFrom shows the ways from the block's own lines to a go statement
 // (each innermost first, from the go statement's function out to the block).
-func writeFrom(b *strings.Builder, from [][]probes.Frame) {
+func writeFrom(b *strings.Builder, from [][]probes.Frame, who string) {
 	ways := ways(from)
 	if len(ways) == 0 {
 		return
 	}
 	if len(ways) == 1 {
-		b.WriteString("    reached from the block at\n")
+		fmt.Fprintf(b, "    reached from %s at\n", who)
 	} else {
-		fmt.Fprintf(b, "    reached from the block in %d ways (each goroutine by one of them):\n", len(ways))
+		fmt.Fprintf(b, "    reached from %s in %d ways (each goroutine by one of them):\n", who, len(ways))
 	}
 	for i, p := range ways {
 		if i == maxFrom {
@@ -210,7 +216,7 @@ func writeFrom(b *strings.Builder, from [][]probes.Frame) {
 			return
 		}
 		if len(ways) > 1 {
-			fmt.Fprintf(b, "      %d. from the block at\n", i+1)
+			fmt.Fprintf(b, "      %d. from %s at\n", i+1, who)
 		}
 		fmt.Fprintf(b, "        %s\n", p[len(p)-1].Location())
 		for j := len(p) - 2; j >= 1; j-- {

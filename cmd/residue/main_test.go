@@ -82,7 +82,7 @@ func TestFixture(t *testing.T) {
 
 	// Each test's report names the line of the fixture that left it.
 	lines := map[string]string{
-		"TestGoroutine":              `plain/plain\.go:17\b`,
+		"TestGoroutine":              `StartWorker — in the test\n\s+\S+plain/plain\.go:17\b`,
 		"TestParallelLeak":           `plain/plain\.go:17\b`,
 		"TestSubtests":               `plain/plain\.go:17\b`,
 		"TestFile":                   `plain/plain_test\.go:23\b`,
