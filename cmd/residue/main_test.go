@@ -568,3 +568,25 @@ func TestTextReport(t *testing.T) {
 		t.Errorf("report differs from %s (go test -run TestTextReport -update rewrites it):\n%s", golden, got)
 	}
 }
+
+// TestGinkgoFocus: a suite with a focused spec ends the test binary with
+// exit status 197; the focused spec is audited, and the stop is named as
+// Ginkgo's.
+func TestGinkgoFocus(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"test", "-C", filepath.Join("testdata", "focus"), "-json", "./..."}, &out, &errb)
+	if code != exitFailed || !strings.Contains(errb.String(), "example.com/focus TestFocused did not finish: Ginkgo ended the test binary with exit status 197 once its focused specs passed") {
+		t.Errorf("exit code %d:\n%s", code, errb.String())
+	}
+	recs, err := record.Read(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		got = append(got, r.Test+": "+r.Verdict)
+	}
+	if want := []string{"TestFocused: error", "a store is focused: clean"}; !slices.Equal(got, want) {
+		t.Errorf("records %q, want %q", got, want)
+	}
+}

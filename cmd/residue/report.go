@@ -259,7 +259,12 @@ func writeReport(w io.Writer, o *options, recs []record.Record, res *runResult) 
 			// timeout's list of running tests) is the test's output or
 			// the package's.
 			for _, t := range stopped {
-				fmt.Fprintf(w, "\n%s %s did not finish: the test binary stopped while it ran (a panic in a goroutine, os.Exit, -timeout, a signal; settle windows count toward -timeout):\n%s", path, t, indent(p.out(t).String()))
+				out := p.out(t).String()
+				why := "the test binary stopped while it ran (a panic in a goroutine, os.Exit, -timeout, a signal; settle windows count toward -timeout)"
+				if strings.Contains(out, "PASS | FOCUSED") {
+					why = "Ginkgo ended the test binary with exit status 197 once its focused specs passed (programmatic focus: FIt, FDescribe…; remove the F, or set GINKGO_EDITOR_INTEGRATION=1)"
+				}
+				fmt.Fprintf(w, "\n%s %s did not finish: %s:\n%s", path, t, why, indent(out))
 			}
 			if out := indent(p.out("").String()); out != "" {
 				fmt.Fprintf(w, "\n%s:\n%s", path, out)
