@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,10 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/residue-go/residue/internal/golden"
 	"github.com/residue-go/residue/internal/record"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/fixture.golden")
 
 // auditFixture runs the command on the fixture module, in this process.
 func auditFixture(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -65,19 +63,9 @@ func TestFixture(t *testing.T) {
 	if code != exitFailed {
 		t.Errorf("exit code %d, want %d (a test fails and a package does not build)", code, exitFailed)
 	}
-	got := normalize(t, out)
-	golden := filepath.Join("testdata", "fixture.golden")
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("records differ from %s (go test -run TestFixture -update rewrites it):\n%s\nstderr:\n%s", golden, got, stderr)
+	golden.Check(t, "fixture", normalize(t, out))
+	if t.Failed() {
+		t.Logf("stderr:\n%s", stderr)
 	}
 
 	// Each test's report names the line of the fixture that left it.
@@ -535,7 +523,8 @@ func TestSignalBeforeTheTests(t *testing.T) {
 // TestTextReport compares what a user reads of a run, tables, finding
 // lines, the tests' own failures and the last lines, with
 // testdata/text.golden. The full reports (indented four spaces or more)
-// are the probes' own, kept in their golden files; times are left out.
+// are the probes' own, kept in their golden files; times, line numbers and
+// temporary paths are normalized (golden.Normalize).
 func TestTextReport(t *testing.T) {
 	code, out, stderr := auditFixture(t, "-files", "./plain", "./external")
 	left, _ := filepath.Glob(filepath.Join(os.TempDir(), "fixture-left-*"))
@@ -545,28 +534,15 @@ func TestTextReport(t *testing.T) {
 	if code != exitFailed {
 		t.Errorf("exit code %d, want %d", code, exitFailed)
 	}
-	times := regexp.MustCompile(`\(\d+\.\d+s\)|\d+\.\d+ s of the run`)
+	waited := regexp.MustCompile(`\d+\.\d+ s of the run`)
 	var b strings.Builder
 	for _, line := range strings.Split(out+stderr, "\n") {
 		if strings.HasPrefix(line, "    ") || strings.HasPrefix(line, "residue: [") {
 			continue
 		}
-		b.WriteString(times.ReplaceAllString(line, "(…)") + "\n")
+		b.WriteString(waited.ReplaceAllString(line, "D of the run") + "\n")
 	}
-	got := regexp.MustCompile(`\n{3,}`).ReplaceAllString(b.String(), "\n\n")
-	golden := filepath.Join("testdata", "text.golden")
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("report differs from %s (go test -run TestTextReport -update rewrites it):\n%s", golden, got)
-	}
+	golden.Check(t, "text", regexp.MustCompile(`\n{3,}`).ReplaceAllString(b.String(), "\n\n"))
 }
 
 // TestGinkgoFocus: a suite with a focused spec ends the test binary with
