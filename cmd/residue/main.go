@@ -99,12 +99,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "residue: %v\n", res.err)
 		return exitCommand
 	}
-	recs, err := readRecords(a.records)
+	recs, err := readRecords(a.records, res)
 	if err != nil {
 		fmt.Fprintf(stderr, "residue: %v\n", err)
 		return exitCommand
 	}
-	recs = withUnfinished(recs, res)
 	for i := range recs {
 		for j := range recs[i].Findings {
 			recs[i].Findings[j].Accepted = base.accepts(&recs[i], &recs[i].Findings[j])
@@ -271,38 +270,38 @@ func (a *audit) testArgs(o *options) []string {
 	return slices.Concat(args, []string{"-args", "-test.v=true"}, o.binaryFlags, o.testArgs)
 }
 
-// readRecords reads the records the tests wrote, sorted by package and
-// test; none when no test ran.
 // stoppedError is the error of the record of a test the test binary
 // stopped in: it wrote none of its own.
-const stoppedError = "the test binary stopped while the test ran (a panic in a goroutine, os.Exit, -timeout, a signal): not audited; what it wrote as it stopped is shown under the test"
+const stoppedError = "the test binary stopped while the test ran (" + stopCauses + "): not audited; what it wrote as it stopped is shown under the test"
 
-// withUnfinished adds a record for each run of a test the test binary
-// stopped in, so that every test that ran has one, and sorts them.
-func withUnfinished(recs []record.Record, res *runResult) []record.Record {
-	for _, path := range res.sortedPaths() {
-		for _, t := range res.pkgs[path].unfinished() {
-			recs = append(recs, record.Record{Schema: record.Schema, Package: path, Test: t, Verdict: record.Error, Failed: true, Error: stoppedError})
+// stopCauses are what stops a test binary in the middle of a test.
+const stopCauses = "a panic in a goroutine, os.Exit, -timeout, a signal"
+
+// readRecords reads the records the tests wrote, with one for each run of
+// a test the test binary stopped in (res says which; res may be nil), so
+// that every test that ran has one, sorted by package and test; none when
+// no test ran.
+func readRecords(path string, res *runResult) ([]record.Record, error) {
+	f, err := os.Open(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	var recs []record.Record
+	if f != nil {
+		defer f.Close()
+		if recs, err = record.Read(f); err != nil {
+			return nil, err
+		}
+	}
+	if res != nil {
+		for _, path := range res.sortedPaths() {
+			for _, t := range res.pkgs[path].unfinished() {
+				recs = append(recs, record.Record{Schema: record.Schema, Package: path, Test: t, Verdict: record.Error, Failed: true, Error: stoppedError})
+			}
 		}
 	}
 	slices.SortStableFunc(recs, func(a, b record.Record) int {
 		return strings.Compare(a.Package+"\x00"+a.Test, b.Package+"\x00"+b.Test)
 	})
-	return recs
-}
-
-func readRecords(path string) ([]record.Record, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	recs, err := record.Read(f)
-	slices.SortStableFunc(recs, func(a, b record.Record) int {
-		return strings.Compare(a.Package+"\x00"+a.Test, b.Package+"\x00"+b.Test)
-	})
-	return recs, err
+	return recs, nil
 }

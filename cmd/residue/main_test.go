@@ -216,7 +216,7 @@ func TestGinkgoParallel(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("ginkgo -p: %v\n%s", err, out)
 	}
-	recs, err := readRecords(a.records)
+	recs, err := readRecords(a.records, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -186,14 +187,6 @@ func (s *summary) line(withBaseline bool) string {
 	return "residue: FAIL: " + strings.Join(why, "; ") + accepted
 }
 
-// ptrValue is *p, or 0 when p is nil.
-func ptrValue(p *int) int {
-	if p == nil {
-		return 0
-	}
-	return *p
-}
-
 func plural(n int, word string) string {
 	if n == 1 {
 		return "1 " + word
@@ -234,16 +227,17 @@ func writeReport(w io.Writer, o *options, recs []record.Record, res *runResult) 
 	}
 	for _, path := range res.sortedPaths() {
 		p := res.pkgs[path]
+		stopped := p.unfinished()
 		switch {
 		case p.buildErr:
 			fmt.Fprintf(w, "\n%s did not build:\n%s", path, indent(p.build))
-		case p.action == "fail" && len(p.failed) == 0 && len(p.unfinished()) == 0:
+		case p.action == "fail" && len(p.failed) == 0 && len(stopped) == 0:
 			fmt.Fprintf(w, "\n%s failed outside its tests:\n%s", path, indent(p.out("").String()))
 		}
 		for _, t := range p.failed {
 			fmt.Fprintf(w, "\n%s %s failed:\n%s", path, t, indent(p.out(t).String()))
 		}
-		if o.goOutput && len(p.unfinished()) == 0 && !p.buildErr && !p.noTests {
+		if o.goOutput && len(stopped) == 0 && !p.buildErr && !p.noTests {
 			// What -bench, -list, -cover or -shuffle asked go test for:
 			// the package's own lines and the benchmarks'.
 			var b strings.Builder
@@ -254,21 +248,19 @@ func writeReport(w io.Writer, o *options, recs []record.Record, res *runResult) 
 			}
 			fmt.Fprintf(w, "\n%s (go test):\n%s", path, indent(b.String()))
 		}
-		if stopped := p.unfinished(); len(stopped) > 0 {
-			// What the binary wrote as it stopped (a panic's stack, the
-			// timeout's list of running tests) is the test's output or
-			// the package's.
-			for _, t := range stopped {
-				out := p.out(t).String()
-				why := "the test binary stopped while it ran (a panic in a goroutine, os.Exit, -timeout, a signal; settle windows count toward -timeout)"
-				if strings.Contains(out, "PASS | FOCUSED") {
-					why = "Ginkgo ended the test binary with exit status 197 once its focused specs passed (programmatic focus: FIt, FDescribe…; remove the F, or set GINKGO_EDITOR_INTEGRATION=1)"
-				}
-				fmt.Fprintf(w, "\n%s %s did not finish: %s:\n%s", path, t, why, indent(out))
+		// What the binary wrote as it stopped (a panic's stack, the
+		// timeout's list of running tests) is the test's output or the
+		// package's.
+		for _, t := range stopped {
+			out := p.out(t).String()
+			why := "the test binary stopped while it ran (" + stopCauses + "; settle windows count toward -timeout)"
+			if strings.Contains(out, "PASS | FOCUSED") {
+				why = "Ginkgo ended the test binary with exit status 197 once its focused specs passed (programmatic focus: FIt, FDescribe…; remove the F, or set GINKGO_EDITOR_INTEGRATION=1)"
 			}
-			if out := indent(p.out("").String()); out != "" {
-				fmt.Fprintf(w, "\n%s:\n%s", path, out)
-			}
+			fmt.Fprintf(w, "\n%s %s did not finish: %s:\n%s", path, t, why, indent(out))
+		}
+		if out := indent(p.out("").String()); len(stopped) > 0 && out != "" {
+			fmt.Fprintf(w, "\n%s:\n%s", path, out)
 		}
 	}
 	if out := res.pkg("").out("").String(); out != "" {
@@ -292,13 +284,23 @@ func writeTable(w io.Writer, path string, recs []*record.Record, verbose, files 
 	}
 	fmt.Fprintf(w, "\n%s\n", path)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	filesHead, filesCount := "", func(*record.Record) string { return "" }
-	if files {
-		filesHead, filesCount = "FILES\t", func(r *record.Record) string { return fmt.Sprintf("%d\t", ptrValue(r.Counts.Files)) }
+	head := []string{"TEST", "GOROUTINES", "DESCRIPTORS", "PROCESSES", "FILES", "GLOBALS", "VERDICT"}
+	if !files {
+		head = slices.Delete(head, 4, 5)
 	}
-	fmt.Fprintf(tw, "  TEST\tGOROUTINES\tDESCRIPTORS\tPROCESSES\t%sGLOBALS\tVERDICT\n", filesHead)
+	fmt.Fprintf(tw, "  %s\n", strings.Join(head, "\t"))
 	for _, r := range rows {
-		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%s%d\t%s\n", r.Test, r.Counts.Goroutines, r.Counts.Descriptors, r.Counts.Processes, filesCount(r), r.Counts.Globals, verdict(r))
+		c := r.Counts
+		row := []string{r.Test, strconv.Itoa(c.Goroutines), strconv.Itoa(c.Descriptors), strconv.Itoa(c.Processes)}
+		if files {
+			n := 0
+			if c.Files != nil {
+				n = *c.Files
+			}
+			row = append(row, strconv.Itoa(n))
+		}
+		row = append(row, strconv.Itoa(c.Globals), verdict(r))
+		fmt.Fprintf(tw, "  %s\n", strings.Join(row, "\t"))
 	}
 	if n := len(recs) - len(rows); n > 0 {
 		fmt.Fprintf(tw, "  (and %s, clean)\n", plural(n, "more test"))
