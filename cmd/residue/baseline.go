@@ -105,11 +105,14 @@ func (b *baseline) accepts(r *record.Record, f *record.Finding) bool {
 	return b.has[findingEntry(r, f).id()]
 }
 
-// stale returns the entries this run shows no longer occur: for tests that
-// ran in recs without the finding, and, when every test of a package ran
-// (filtered false: no -run, -skip or -failfast) and its binary ran to its
-// end (packages), for tests of the package that no longer exist.
-func (b *baseline) stale(recs []record.Record, packages map[string]bool, filtered bool) []entry {
+// check sorts the entries this run did not see occur: stale, those it
+// shows no longer occur — of tests that ran in recs without the finding,
+// and, when every test of a package ran (filtered false: no -run, -skip,
+// -failfast or flag of the test binaries') and its binary ran to its end
+// (packages), of tests the package no longer has; and unchecked, those it
+// says nothing of — of packages it did not run, or of tests a filter may
+// have left out, which -update-baseline keeps.
+func (b *baseline) check(recs []record.Record, packages map[string]bool, filtered bool) (stale, unchecked []entry) {
 	ran, seen := map[[2]string]bool{}, map[[4]string]bool{}
 	for i := range recs {
 		r := &recs[i]
@@ -122,36 +125,16 @@ func (b *baseline) stale(recs []record.Record, packages map[string]bool, filtere
 			seen[findingEntry(r, &r.Findings[j]).id()] = true
 		}
 	}
-	var out []entry
 	for _, e := range b.entries {
-		if seen[e.id()] {
-			continue
-		}
-		if ran[[2]string{e.Package, e.Test}] || !filtered && packages[e.Package] {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-// notLookedAt returns the entries this run says nothing of: of packages it
-// did not run, or of tests a filter (-run, -skip, -failfast) may have left
-// out. -update-baseline keeps them.
-func (b *baseline) notLookedAt(recs []record.Record, packages map[string]bool, filtered bool) []entry {
-	stale := b.stale(recs, packages, filtered)
-	ran := map[[2]string]bool{}
-	for i := range recs {
-		if recs[i].Error != stoppedError {
-			ran[[2]string{recs[i].Package, recs[i].Test}] = true
+		switch {
+		case seen[e.id()]:
+		case ran[[2]string{e.Package, e.Test}] || !filtered && packages[e.Package]:
+			stale = append(stale, e)
+		default:
+			unchecked = append(unchecked, e)
 		}
 	}
-	var out []entry
-	for _, e := range b.entries {
-		if !ran[[2]string{e.Package, e.Test}] && !slices.ContainsFunc(stale, func(s entry) bool { return s.id() == e.id() }) {
-			out = append(out, e)
-		}
-	}
-	return out
+	return stale, unchecked
 }
 
 // writeBaseline writes every finding of recs, and the entries kept, to

@@ -123,9 +123,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	s := summarize(recs, res)
 	writeReport(out, o, recs, res)
-	ran := res.ranPackages()
+	stale, unchecked := base.check(recs, res.ranPackages(), o.filtered)
 	if o.updateBaseline {
-		n, kept, err := writeBaseline(o.baseline, recs, base.notLookedAt(recs, ran, o.filtered))
+		n, kept, err := writeBaseline(o.baseline, recs, unchecked)
 		if err != nil {
 			fmt.Fprintf(stderr, "residue: %v\n", err)
 			return exitCommand
@@ -136,7 +136,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintln(out)
 		s.accepted, s.newFindings = n-kept, 0
-	} else if stale := base.stale(recs, ran, o.filtered); len(stale) > 0 {
+	} else if len(stale) > 0 {
 		fmt.Fprintf(out, "\nBaseline entries that no longer occur (remove them with -update-baseline):\n")
 		for _, e := range stale {
 			fmt.Fprintf(out, "  %s %s: %s %s\n", e.Package, e.Test, e.Probe, e.Key)
