@@ -59,7 +59,7 @@ type Path struct {
 	// cannot tell which.
 	OneOf []string
 
-	adopted bool // created on the goroutine of a test that adopted the run
+	adopted bool // a test checked as a whole adopted the run: "the test"
 
 	born    time.Time // when the file system says it was created, else its modification time
 	exact   bool      // new by the snapshot's list, not by birth time
@@ -269,6 +269,7 @@ type creators struct {
 	removed [2]int64
 	// start and returned bound when the block's own goroutine made paths.
 	start, returned time.Time
+	adopted         bool // a test checked as a whole adopted the run
 }
 
 func kindOf(dir bool) int {
@@ -282,7 +283,7 @@ func kindOf(dir bool) int {
 // goroutine, on a goroutine it started, or on any goroutine when no other
 // probed block ran meanwhile (see origin.Claim).
 func (p *probe) creators(r *probes.Run, start time.Time) *creators {
-	c := &creators{start: start, returned: r.Returned().Add(clockSlack)}
+	c := &creators{start: start, returned: r.Returned().Add(clockSlack), adopted: r.Adopted()}
 	alone := p.span.Alone()
 	for _, s := range origin.Sites(p.baseline, r, watched) {
 		if slices.Contains(readers, s.Via) || stack.HasFunc(s.Frames, "testing.(*common).TempDir") || opensExisting(&s) {
@@ -319,10 +320,10 @@ func (c *creators) claim(paths []Path) (mine, others []Path) {
 	slices.SortFunc(paths, func(a, b Path) int { return strings.Compare(a.Path, b.Path) })
 	for k := range 2 {
 		n := c.left(k)
-		by, adopted, end := "goroutine", false, c.returned
+		by, end := "goroutine", c.returned
 		for _, s := range c.mine[k] {
 			if s.Owner == origin.Mine {
-				by, adopted = "block", s.Adopted
+				by = "block"
 			} else {
 				// A goroutine of the block may create paths until now.
 				end = time.Now().Add(clockSlack)
@@ -359,7 +360,7 @@ func (c *creators) claim(paths []Path) (mine, others []Path) {
 				others = append(others, p)
 				continue
 			}
-			p.By, p.OneOf, p.adopted = by, names, adopted
+			p.By, p.OneOf, p.adopted = by, names, c.adopted
 			if sites := makersOf(p, c.mine[k]); len(sites) == 1 {
 				p.Created = sites[0].Frames
 			} else {

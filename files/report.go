@@ -99,7 +99,7 @@ func writePath(b *strings.Builder, p *Path) {
 		fmt.Fprintf(b, "    one of %s: more such paths appeared than the block created, so which are the block's cannot be told\n", strings.Join(p.OneOf, ", "))
 	}
 	why := "the block created " + map[bool]string{false: "files", true: "directories"}[p.Dir] + " at each"
-	if !origin.WriteSites(b, "created", origin.Who(p.By == "block", p.adopted), p.Created, p.CreatedAt, why) {
+	if !origin.WriteSites(b, "created", origin.Subject(p.adopted), p.By == "block", p.Created, p.CreatedAt, why) {
 		b.WriteString("    created by the block\n")
 	}
 }

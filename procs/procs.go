@@ -56,7 +56,7 @@ type Process struct {
 	// residue cannot tell which.
 	OneOf []int
 
-	adopted bool // started on the goroutine of a test that adopted the run
+	adopted bool // a test checked as a whole adopted the run: "the test"
 }
 
 // program returns the base name of the program.
@@ -222,10 +222,10 @@ func (p *probe) attribute(r *probes.Run, fresh []child, rep *Report) {
 			rep.Others = append(rep.Others, *pr)
 			continue
 		default:
-			pr.By = "goroutine"
+			pr.By, pr.adopted = "goroutine", r.Adopted()
 			for _, s := range mine {
 				if s.Owner == origin.Mine {
-					pr.By, pr.adopted = "block", s.Adopted
+					pr.By = "block"
 				}
 			}
 			if otherN > 0 {

@@ -10,7 +10,10 @@ import (
 	"bytes"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"sync"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/residue-go/residue/internal/memprof"
 	"github.com/residue-go/residue/internal/probes"
@@ -55,9 +58,6 @@ type Site struct {
 	// (the largest among the records of one site).
 	Count int64
 	Owner Owner
-	// Adopted is set when the stack is the run's by the function that
-	// adopted it (a test audited as a whole), not by its marker frame.
-	Adopted bool
 }
 
 // Block returns the frame of the block itself (the outermost of Frames), or
@@ -139,11 +139,21 @@ func site(frames []stack.Frame, r *probes.Run, watched func(string) bool) (Site,
 			break
 		}
 		if r.Owns(f.Func) {
-			s.Owner, s.Adopted = Mine, true
+			s.Owner = Mine
 			frames = frames[:i+1]
 			if watched(f.Func) {
 				via = i
 			}
+			break
+		}
+		if f.Func == "testing.tRunner" && i > 0 && isTestFunc(frames[i-1].Func) && r.Adopted() {
+			// For a test checked as a whole, a top-level test's own code
+			// that does not run through the test that adopted r (met
+			// above) is another test's, whose allocations the memory
+			// profile may publish late, after r started. (A run around
+			// m.Run, as VerifyTestMain's, has every test's code.)
+			s.Owner = Other
+			frames = frames[:i]
 			break
 		}
 		if f.Func == "runtime.goexit" {
@@ -167,6 +177,19 @@ func site(frames []stack.Frame, r *probes.Run, watched func(string) bool) (Site,
 		s.Frames = stack.OwnCode(s.Frames)
 	}
 	return s, true
+}
+
+// isTestFunc reports whether fn, as runtime.FuncForPC names it, is a
+// top-level test function ("example.com/m/pkg.TestX"): not a closure, a
+// method or a named subtest function.
+func isTestFunc(fn string) bool {
+	_, name, ok := strings.Cut(fn[strings.LastIndexByte(fn, '/')+1:], ".")
+	rest, test := strings.CutPrefix(name, "Test")
+	if !ok || !test || strings.ContainsAny(rest, ".()") {
+		return false
+	}
+	r, _ := utf8.DecodeRuneInString(rest)
+	return rest == "" || !unicode.IsLower(r)
 }
 
 // Entry returns the outermost function of Frames: for a site with no
@@ -205,14 +228,6 @@ func Claim(s *Site, r *probes.Run, b Baseline, alone bool) bool {
 		return false
 	}
 	entry := s.Entry()
-	if entry == "testing.tRunner" && r.Adopted() {
-		// A test's own goroutine, not through the test that adopted r
-		// (whose stacks, and its subtests', are r's by Owns): another
-		// test's code, whose allocations the memory profile published
-		// late. r's runner carries r's label and runs testing.tRunner,
-		// which Labelled would take for a goroutine of the block.
-		return false
-	}
 	if Labelled(r, entry) {
 		return true
 	}

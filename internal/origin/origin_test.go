@@ -77,8 +77,8 @@ func TestWriteSites(t *testing.T) {
 	a := []stack.Frame{{Func: "os.Create", File: "f.go", Line: 1}, {Func: "p.a", File: "a.go", Line: 2}}
 	b := []stack.Frame{{Func: "os.Create", File: "f.go", Line: 1}, {Func: "p.b", File: "b.go", Line: 3}}
 	var one, several strings.Builder
-	WriteSite(&one, "created", "the block", a)
-	WriteSite(&several, "created", "the block", b)
+	WriteSite(&one, "created", "the block", true, a)
+	WriteSite(&several, "created", "the block", true, b)
 	for _, c := range []struct {
 		one     []stack.Frame
 		several [][]stack.Frame
@@ -90,7 +90,7 @@ func TestWriteSites(t *testing.T) {
 		{nil, nil, "", false},
 	} {
 		var got strings.Builder
-		if wrote := WriteSites(&got, "created", "the block", c.one, c.several, "why"); wrote != c.wrote || got.String() != c.want {
+		if wrote := WriteSites(&got, "created", "the block", true, c.one, c.several, "why"); wrote != c.wrote || got.String() != c.want {
 			t.Errorf("wrote %v:\n%s\nwant %v:\n%s", wrote, got.String(), c.wrote, c.want)
 		}
 	}
