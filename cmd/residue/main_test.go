@@ -23,6 +23,12 @@ func auditFixture(t *testing.T, args ...string) (code int, stdout, stderr string
 	t.Helper()
 	var out, errb bytes.Buffer
 	code = run(append([]string{"test", "-C", filepath.Join("testdata", "fixture")}, args...), &out, &errb)
+	// The file the fixture's TestTempFile leaves, the finding it is
+	// there for.
+	left, _ := filepath.Glob(filepath.Join(os.TempDir(), "fixture-left-*"))
+	for _, f := range left {
+		os.Remove(f)
+	}
 	return code, out.String(), errb.String()
 }
 
@@ -55,11 +61,6 @@ func normalize(t *testing.T, out string) string {
 // compares the records with testdata/fixture.golden.
 func TestFixture(t *testing.T) {
 	code, out, stderr := auditFixture(t, "-json", "-files", "./...")
-	// The file TestTempFile leaves, the finding it is there for.
-	left, _ := filepath.Glob(filepath.Join(os.TempDir(), "fixture-left-*"))
-	for _, f := range left {
-		os.Remove(f)
-	}
 	if code != exitFailed {
 		t.Errorf("exit code %d, want %d (a test fails and a package does not build)", code, exitFailed)
 	}
@@ -528,10 +529,6 @@ func TestSignalBeforeTheTests(t *testing.T) {
 // temporary paths are normalized (golden.Normalize).
 func TestTextReport(t *testing.T) {
 	code, out, stderr := auditFixture(t, "-files", "./plain", "./external")
-	left, _ := filepath.Glob(filepath.Join(os.TempDir(), "fixture-left-*"))
-	for _, f := range left {
-		os.Remove(f)
-	}
 	if code != exitFailed {
 		t.Errorf("exit code %d, want %d", code, exitFailed)
 	}
