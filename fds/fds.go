@@ -51,6 +51,13 @@ type FD struct {
 	// descriptors of the same kind: the block's descriptor is one of these
 	// numbers, and residue cannot tell which.
 	OneOf []int
+	// Dropped is set when nothing in the program can reach the descriptor's
+	// os.File or net.Conn any more: it was dropped without Close, and only
+	// its finalizer, which a later GC runs, would close it. Such a
+	// descriptor is reported without waiting out the settle window. It is
+	// known only where the binary has debug info (go test -ldflags=-w=0, or
+	// residue test) on the Go releases the probe knows the runtime of.
+	Dropped bool
 	// HTTPTransport is set for a connection dialed by an http.Transport;
 	// IdleHTTP when the transport keeps it as an idle keep-alive connection.
 	HTTPTransport, IdleHTTP bool
@@ -58,6 +65,9 @@ type FD struct {
 	dev, ino uint64
 	mode     uint32
 	adopted  bool // opened in a run a test adopted: "the test", not "the block"
+	// droppedBy names the Go object a dropped descriptor's finalizer
+	// belongs to: "net.Conn" or "*os.File".
+	droppedBy string
 }
 
 // Socket describes a socket.
@@ -221,7 +231,7 @@ type settling struct {
 
 // check looks at the descriptor table once; it is done when nothing that
 // would be reported is open.
-func (s *settling) check(_ int, last bool) bool {
+func (s *settling) check(attempt int, last bool) bool {
 	after, err := snapshot()
 	if err != nil {
 		s.err = err
@@ -253,7 +263,9 @@ func (s *settling) check(_ int, last bool) bool {
 		consider = append(consider, e)
 	}
 	changed = changed || len(consider) != len(s.known)
+	collected := false // attribution runs GCs
 	if changed && len(consider) > 0 {
+		collected = true
 		mine, others, err := s.p.attribute(s.r, consider)
 		if err != nil {
 			s.err = err
@@ -265,12 +277,13 @@ func (s *settling) check(_ int, last bool) bool {
 		}
 	}
 	s.refreshIdleHTTP()
+	var left []*candidate
 	for _, e := range s.open {
 		if c := s.known[e]; c != nil && c.mine && !s.p.cfg.ignored(c.fd) {
-			return false
+			left = append(left, c)
 		}
 	}
-	return true
+	return len(left) == 0 || s.provedDropped(left, attempt, collected)
 }
 
 // refreshIdleHTTP updates whether the block's http.Transport connections

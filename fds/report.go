@@ -120,7 +120,18 @@ func (r *Report) String() string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "The %s left %s open", r.subject(), text.Plural(len(r.FDs), what))
-	if r.Within > 0 {
+	dropped := 0
+	for i := range r.FDs {
+		if r.FDs[i].Dropped {
+			dropped++
+		}
+	}
+	switch {
+	case dropped == len(r.FDs) && r.Within > 0 && r.Waited < r.Within:
+		fmt.Fprintf(&b, " (dropped without Close, so reported without waiting out the %v settle window)", r.Within)
+	case dropped > 0 && r.Within > 0:
+		fmt.Fprintf(&b, " (still open after the %v settle window; %d dropped without Close)", r.Within, dropped)
+	case r.Within > 0:
 		fmt.Fprintf(&b, " (still open after the %v settle window)", r.Within)
 	}
 	b.WriteString(":\n")
@@ -206,7 +217,10 @@ func (fd *FD) hints() []string {
 	case fd.By == byListener:
 		hs = append(hs, fmt.Sprintf("accepted by listener fd %d, opened by the block: a server connection that is still being served", fd.AcceptedBy))
 	}
-	if s != nil && s.State == "CLOSE_WAIT" {
+	if fd.Dropped {
+		hs = append(hs, "dropped without Close: nothing in the program can reach its "+fd.owner()+" any more, so only its finalizer, at some later GC, would close it")
+	}
+	if s != nil && s.State == "CLOSE_WAIT" && !fd.Dropped {
 		hs = append(hs, "the peer has closed its end (CLOSE_WAIT): this end was dropped without Close")
 	}
 	return hs
@@ -298,4 +312,12 @@ func joinInts(ns []int) string {
 		s = append(s, fmt.Sprint(n))
 	}
 	return strings.Join(s, ", ")
+}
+
+// owner names the Go object that held a dropped descriptor.
+func (fd *FD) owner() string {
+	if fd.droppedBy == "net.Conn" && fd.Socket != nil && fd.Socket.Listening {
+		return "net.Listener"
+	}
+	return fd.droppedBy
 }

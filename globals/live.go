@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"unsafe"
+
+	"github.com/residue-go/residue/internal/debuginfo"
 )
 
 // typeAnchor is a variable whose address and type this package knows at run
@@ -77,6 +79,23 @@ func openSelf() (*self, error) {
 		return nil, fmt.Errorf("the runtime type offsets in %s's DWARF do not match the running process", exe)
 	}
 	return s, nil
+}
+
+func init() { debuginfo.Provide(variableAddr) }
+
+// variableAddr is where the package-level variable with the fully qualified
+// name lives in this process, read from the same index as the snapshots:
+// other probes ask through the debuginfo package.
+func variableAddr(name string) (unsafe.Pointer, bool) {
+	s, err := selfIndex()
+	if err != nil {
+		return nil, false
+	}
+	v, ok := s.Lookup(name)
+	if !ok {
+		return nil, false
+	}
+	return s.addr(v), true
 }
 
 // typePointer returns the runtime type descriptor behind t.

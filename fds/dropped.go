@@ -1,0 +1,217 @@
+package fds
+
+import (
+	"net"
+	"os"
+	"reflect"
+	"runtime"
+	"strings"
+	"sync"
+	"unsafe"
+
+	"github.com/residue-go/residue/internal/debuginfo"
+)
+
+// A descriptor whose os.File or net.Conn the program can no longer reach is
+// closed by nothing but that object's finalizer: the GC that finds the
+// object unreachable queues the finalizer, and while the probe holds the
+// queue (finalizers.go) it does not run. Such a descriptor is left open
+// however long the settle window lasts, so the probe reports it as soon as
+// it finds it queued rather than waiting the window out.
+//
+// The queue is read from the runtime's own list of finalizer blocks
+// (runtime.allfin), whose address the binary's debug info gives: there is
+// no API for it. Each block holds a count and an array of entries; an entry
+// names the object, the finalizer and the object's pointer type. An entry
+// counts only when its type is exactly *net.netFD (the finalizer of every
+// net.Conn and net.Listener) or *os.file (that of every *os.File), and its
+// descriptor number is read from the object's poll.FD. The layout is the
+// one of the Go releases listed in droppedLayout; on others, and in binaries
+// without debug info, nothing is found and the window is waited as before.
+
+// droppedReleases are the Go releases whose runtime.finBlock and
+// runtime.finalizer have the layout dropped reads:
+//
+//	type finBlock struct { alllink, next *finBlock; cnt uint32; _ int32; fin [N]finalizer }
+//	type finalizer struct { fn *funcval; arg unsafe.Pointer; nret uintptr; fint *_type; ot *ptrtype }
+var droppedReleases = []string{"go1.26", "go1.27"}
+
+const (
+	ptrSize        = unsafe.Sizeof(uintptr(0))
+	finBlockSize   = 4 << 10
+	finCountOff    = 2 * ptrSize
+	finEntriesOff  = 2*ptrSize + 8
+	finEntrySize   = 5 * ptrSize
+	finEntryArgOff = ptrSize
+	finEntryTypOff = 4 * ptrSize
+	finBlockCap    = (finBlockSize - finEntriesOff) / finEntrySize
+	// maxFinBlocks bounds the walk of the block list: a process with more
+	// than this many blocks (over 100 000 finalizers queued at once) is not
+	// read, so that a list that is not what it seems cannot loop.
+	maxFinBlocks = 1 << 10
+)
+
+// finOwner is a kind of Go object that owns a descriptor and closes it in its
+// finalizer.
+type finOwner struct {
+	ptrType unsafe.Pointer // the runtime type descriptor of the pointer type
+	sysfd   uintptr        // offset of poll.FD.Sysfd in the object
+	socket  bool           // the descriptor is always a socket
+	name    string         // what the user holds: "net.Conn" or "*os.File"
+}
+
+// queueReader is what reading the queue needs, worked out once.
+var queueReader = sync.OnceValues(func() ([]finOwner, unsafe.Pointer) {
+	release := runtime.Version()
+	known := false
+	for _, r := range droppedReleases {
+		if release == r || strings.HasPrefix(release, r+".") {
+			known = true
+		}
+	}
+	if !known {
+		return nil, nil
+	}
+	head, ok := debuginfo.Variable("runtime.allfin")
+	if !ok {
+		return nil, nil
+	}
+	var owners []finOwner
+	// net.TCPConn embeds net.conn, whose fd is the *net.netFD.
+	if conn, ok := reflect.TypeFor[net.TCPConn]().FieldByName("conn"); ok {
+		if fd, ok := conn.Type.FieldByName("fd"); ok {
+			if o, ok := ownerOf(fd.Type, "*net.netFD"); ok {
+				o.socket, o.name = true, "net.Conn"
+				owners = append(owners, o)
+			}
+		}
+	}
+	if file, ok := reflect.TypeFor[os.File]().FieldByName("file"); ok {
+		if o, ok := ownerOf(file.Type, "*os.file"); ok {
+			o.name = "*os.File"
+			owners = append(owners, o)
+		}
+	}
+	if len(owners) == 0 {
+		return nil, nil
+	}
+	return owners, head
+})
+
+// ownerOf describes ptr, a pointer to a struct with a pfd poll.FD field, when
+// it is the type named.
+func ownerOf(ptr reflect.Type, name string) (finOwner, bool) {
+	if ptr.String() != name || ptr.Kind() != reflect.Pointer || ptr.Elem().Kind() != reflect.Struct {
+		return finOwner{}, false
+	}
+	pfd, ok := ptr.Elem().FieldByName("pfd")
+	if !ok || pfd.Type.String() != "poll.FD" {
+		return finOwner{}, false
+	}
+	sysfd, ok := pfd.Type.FieldByName("Sysfd")
+	if !ok || sysfd.Type.Kind() != reflect.Int {
+		return finOwner{}, false
+	}
+	e := any(ptr)
+	return finOwner{ptrType: (*[2]unsafe.Pointer)(unsafe.Pointer(&e))[1], sysfd: pfd.Offset + sysfd.Offset}, true
+}
+
+// droppedDescriptors returns the numbers of the descriptors whose owning
+// object's finalizer is queued and has not run, with whether the finOwner is
+// always a socket; ok is false when the queue cannot be read here. Called
+// with finalizers locked and the queue held by the sentinel: no queued
+// finalizer can run, so every object named by an entry is alive.
+func droppedDescriptors() (fds map[int]*finOwner, ok bool) {
+	owners, head := queueReader()
+	if head == nil {
+		return nil, false
+	}
+	fds = map[int]*finOwner{}
+	b := loadWord(uintptr(head))
+	for n := 0; b != 0; n++ {
+		if n == maxFinBlocks {
+			return nil, false
+		}
+		count := uintptr(loadUint32(b + finCountOff))
+		if count > finBlockCap {
+			return nil, false
+		}
+		for i := range count {
+			e := b + finEntriesOff + i*finEntrySize
+			typ, arg := loadWord(e+finEntryTypOff), loadWord(e+finEntryArgOff)
+			if arg == 0 {
+				continue
+			}
+			for i := range owners {
+				if o := &owners[i]; typ == uintptr(o.ptrType) {
+					if fd := int(loadWord(arg + o.sysfd)); fd >= 0 {
+						fds[fd] = o
+					}
+				}
+			}
+		}
+		b = loadWord(b) // alllink
+	}
+	return fds, true
+}
+
+// The queue's blocks are runtime memory outside the heap, and the objects
+// its entries name are kept alive by it; both are read one word at a time
+// by address, without the race detector's instrumentation (the words were
+// written by the GC and by goroutines the reader has no ordering with) and
+// without checkptr (the addresses come from memory, not from Go pointers).
+
+//go:norace
+//go:nocheckptr
+func loadWord(addr uintptr) uintptr {
+	return *(*uintptr)(unsafe.Add(nil, addr))
+}
+
+//go:norace
+//go:nocheckptr
+func loadUint32(addr uintptr) uint32 {
+	return *(*uint32)(unsafe.Add(nil, addr))
+}
+
+// dropped returns the numbers of the descriptors whose owners are queued for
+// finalization (droppedDescriptors), when the queue has been held for the
+// whole run so far and is held now; ok is false otherwise.
+func (t *holdTicket) dropped() (fds map[int]*finOwner, ok bool) {
+	finalizers.Lock()
+	defer finalizers.Unlock()
+	if finalizers.release == nil || t.broken || t.aside {
+		return nil, false
+	}
+	return droppedDescriptors()
+}
+
+// provedDropped reports whether every one of left is dropped: its finOwner was
+// found unreachable and its finalizer waits behind the hold, so nothing will
+// close it before the window ends. It marks those found so (FD.Dropped).
+// collected says whether a GC ran since the last look; otherwise one runs on
+// the attempts Settle numbers with a power of two, so that an finOwner dropped
+// after the last GC is found queued within a few looks.
+func (s *settling) provedDropped(left []*candidate, attempt int, collected bool) bool {
+	if !collected && attempt&(attempt-1) != 0 {
+		return false
+	}
+	if _, head := queueReader(); head == nil {
+		return false
+	}
+	if !collected {
+		runtime.GC()
+	}
+	fds, ok := s.p.hold.dropped()
+	if !ok {
+		return false
+	}
+	all := true
+	for _, c := range left {
+		c.fd.Dropped, c.fd.droppedBy = false, ""
+		if o := fds[c.fd.Num]; o != nil && (!o.socket || c.fd.entry().isSocket()) {
+			c.fd.Dropped, c.fd.droppedBy = true, o.name
+		}
+		all = all && c.fd.Dropped
+	}
+	return all
+}

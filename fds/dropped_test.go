@@ -1,0 +1,85 @@
+package fds_test
+
+import (
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/residue-go/residue/fds"
+	_ "github.com/residue-go/residue/globals" // reads the debug info the finalizer queue is found by
+	"github.com/residue-go/residue/internal/debuginfo"
+	"github.com/residue-go/residue/internal/env"
+)
+
+// needsDebugInfo skips a test that reads the finalizer queue when the binary
+// has no debug info, unless the run requires it (scripts/test does).
+func needsDebugInfo(t *testing.T) {
+	t.Helper()
+	if _, ok := debuginfo.Variable("runtime.allfin"); !ok {
+		if os.Getenv(env.RequireGlobals) == "1" {
+			t.Fatal("runtime.allfin not found: the binary has no debug info (go test -ldflags=-w=0)")
+		}
+		t.Skip("the binary has no debug info: go test -ldflags=-w=0")
+	}
+}
+
+// A descriptor whose os.File or net.Conn nothing can reach is closed by
+// nothing but its finalizer, which the probe holds: it is reported at once,
+// marked dropped, instead of after the settle window.
+func TestDroppedDescriptorsAreReportedWithoutWaitingOutTheWindow(t *testing.T) {
+	needsDebugInfo(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	const window = 5 * time.Second
+	r, err := fds.Find(func() {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Error(err)
+		}
+		_ = c // dropped without Close
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			t.Error(err)
+		}
+		_ = f // dropped without Close
+	}, fds.Within(window))
+	if err != nil || len(r.FDs) != 2 {
+		t.Fatalf("err %v, report:\n%s", err, r)
+	}
+	for _, fd := range r.FDs {
+		if !fd.Dropped {
+			t.Errorf("fd %d (%s) not marked dropped:\n%s", fd.Num, fd.Kind, r)
+		}
+	}
+	if r.Waited >= window/2 {
+		t.Errorf("waited %v of the %v window for descriptors nothing could close", r.Waited, window)
+	}
+}
+
+var kept net.Conn
+
+// One the program still holds could yet be closed: the window is waited,
+// and it is not marked dropped.
+func TestHeldDescriptorWaitsOutTheWindow(t *testing.T) {
+	needsDebugInfo(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	const window = 300 * time.Millisecond
+	r, err := fds.FindSockets(func() {
+		kept, err = net.Dial("tcp", ln.Addr().String())
+	}, fds.Within(window))
+	defer kept.Close()
+	if err != nil || len(r.FDs) != 1 || r.FDs[0].Dropped {
+		t.Fatalf("err %v, report:\n%s", err, r)
+	}
+	if r.Waited < window {
+		t.Errorf("waited %v, less than the %v window, for a descriptor the program can still close", r.Waited, window)
+	}
+}
