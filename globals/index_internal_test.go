@@ -1,9 +1,13 @@
 package globals
 
 import (
+	"errors"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/residue-go/residue/internal/env"
 )
 
 // An index that could not be built because the process ran out of file
@@ -40,5 +44,42 @@ func TestIndexErrorsOtherThanNoDebugInfoAreNotKept(t *testing.T) {
 	}
 	if _, err := selfIndex(); err != nil {
 		t.Errorf("once descriptors are free again: %v", err)
+	}
+}
+
+// Find reads the one entry it looks for: it finds what Lookup finds without
+// reading the variables of the package, whose unit can be the largest of
+// the binary (the runtime's).
+func TestFindReadsOnlyTheEntry(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix, err := openIndex(exe)
+	if errors.Is(err, env.ErrNoDebugInfo) && os.Getenv(env.RequireGlobals) != "1" {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"runtime.allfin", "os.Args", "net/http.DefaultServeMux", "github.com/residue-go/residue/globals.typeAnchor"}
+	found := map[string]variable{}
+	for _, name := range names {
+		v, ok := ix.Find(name)
+		if !ok || v.Name != name || v.Addr == 0 {
+			t.Fatalf("Find(%q) = %+v, %v", name, v, ok)
+		}
+		found[name] = v
+	}
+	if _, ok := ix.Find("runtime.noSuchVariable"); ok {
+		t.Error("found a variable that does not exist")
+	}
+	if _, read := ix.vars["runtime"]; read {
+		t.Error("Find read every variable of the runtime")
+	}
+	for _, name := range names {
+		if v, ok := ix.Lookup(name); !ok || v != found[name] {
+			t.Errorf("Lookup(%q) = %+v, %v; Find gave %+v", name, v, ok, found[name])
+		}
 	}
 }

@@ -91,7 +91,7 @@ func variableAddr(name string) (unsafe.Pointer, bool) {
 	if err != nil {
 		return nil, false
 	}
-	v, ok := s.Lookup(name)
+	v, ok := s.Find(name)
 	if !ok {
 		return nil, false
 	}
