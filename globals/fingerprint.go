@@ -289,6 +289,12 @@ type fingerprinter struct {
 	ifaces [][2]unsafe.Pointer        // interfaces loaded from a sync.Map or atomic.Value, by depth
 	depth  int                        // of interfaces held in words and ifaces
 	plans  map[unsafe.Pointer]*fpPlan // dynamic types met, without plans.mu
+	recent [2]typedPlan               // the last two of plans asked for (planOf)
+}
+
+type typedPlan struct {
+	typ  unsafe.Pointer
+	plan *fpPlan
 }
 
 type fpVisit struct {
@@ -521,13 +527,7 @@ func (f *fingerprinter) iface(w [2]unsafe.Pointer, methods bool) {
 	if typ == typeWordOfType {
 		return // a reflect.Type: read by name
 	}
-	plan := f.plans[typ]
-	if plan == nil {
-		var x any
-		(*[2]unsafe.Pointer)(unsafe.Pointer(&x))[0] = typ
-		plan = planFor(reflect.TypeOf(x))
-		f.plans[typ] = plan
-	}
+	plan := f.planOf(typ)
 	if !plan.direct {
 		f.walk(plan, w[1]) // the boxed value, in place
 		return
@@ -543,6 +543,26 @@ func (f *fingerprinter) iface(w [2]unsafe.Pointer, methods bool) {
 	f.walk(plan, unsafe.Pointer(&f.words[d]))
 	f.depth--
 	f.words[d] = nil
+}
+
+// planOf returns the plan of the dynamic type typ. The last two types
+// asked for are kept apart from f.plans: a map's or a sync.Map's entries
+// most often hold one key type and one value type.
+func (f *fingerprinter) planOf(typ unsafe.Pointer) *fpPlan {
+	for i := range f.recent {
+		if f.recent[i].typ == typ {
+			return f.recent[i].plan
+		}
+	}
+	plan := f.plans[typ]
+	if plan == nil {
+		var x any
+		(*[2]unsafe.Pointer)(unsafe.Pointer(&x))[0] = typ
+		plan = planFor(reflect.TypeOf(x))
+		f.plans[typ] = plan
+	}
+	f.recent[1], f.recent[0] = f.recent[0], typedPlan{typ, plan}
+	return plan
 }
 
 // boxed mixes x, an interface value held by the walk, as an any.

@@ -1,6 +1,7 @@
 package globals
 
 import (
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -194,5 +195,26 @@ func TestReusedCapturesAreBounded(t *testing.T) {
 	reuse.Unlock()
 	if n > maxReused {
 		t.Fatalf("%d captures kept, more than %d", n, maxReused)
+	}
+}
+
+// fpMimeLike is a sync.Map shaped like mime's tables (mime.mimeTypes,
+// mime.extensions), which most test binaries fill and every snapshot walks.
+var fpMimeLike sync.Map
+
+// BenchmarkSyncMapFingerprint fingerprints a sync.Map of 800 string keys
+// and values: per entry, the check that it is no cache entry, the two
+// boxed values' plans and their bytes.
+func BenchmarkSyncMapFingerprint(b *testing.B) {
+	for i := range 800 {
+		fpMimeLike.Store(".ext"+strings.Repeat("x", i%7)+string(rune('a'+i%26))+strings.Repeat("y", i/26), "text/type; charset=utf-8")
+	}
+	f := fingerprinters.Get().(*fingerprinter)
+	defer fingerprinters.Put(f)
+	t := reflect.TypeFor[sync.Map]()
+	for b.Loop() {
+		if _, ok := f.variable(t, unsafe.Pointer(&fpMimeLike)); !ok {
+			b.Fatal("not fingerprinted")
+		}
 	}
 }

@@ -169,7 +169,14 @@ func cachedEntry(key, val reflect.Value) bool {
 // cachedAny is cachedEntry for the key and value of a sync.Map.
 func cachedAny(key, val any) bool {
 	k, v := reflect.TypeOf(key), reflect.TypeOf(val)
-	return k == typeOfType || (k != nil && collectable(k)) || (v != nil && collectable(v))
+	return k == typeOfType || collectableStruct(k) || collectableStruct(v)
+}
+
+// collectableStruct is collectable for a dynamic type that may be nil. Both
+// collectable types are structs: the names of other kinds, the strings and
+// numbers most sync.Maps hold, are not looked up.
+func collectableStruct(t reflect.Type) bool {
+	return t != nil && t.Kind() == reflect.Struct && collectable(t)
 }
 
 // collectable reports whether values of t live only as long as the garbage
