@@ -478,7 +478,7 @@ func (f *fingerprinter) walk(plan *fpPlan, p unsafe.Pointer) {
 // memory where the capture hashes them raw too.
 func (f *fingerprinter) elems(plan *fpPlan, p unsafe.Pointer, n int, raw bool) {
 	size := plan.elem.size
-	if n < 0 || (size > 0 && uintptr(n) > (1<<40)/size) {
+	if n < 0 || (size > 0 && uint64(n) > (1<<40)/uint64(size)) {
 		f.bad = true
 		return
 	}

@@ -2,8 +2,10 @@ package globals
 
 import (
 	"debug/elf"
+	"fmt"
 	"os"
 	"reflect"
+	"runtime"
 	"runtime/debug"
 	"sort"
 	"strconv"
@@ -12,6 +14,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/residue-go/residue/internal/env"
 	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/text"
 )
@@ -47,6 +50,9 @@ func takeSnapshot(opts ...Option) (*snapshot, error) {
 }
 
 func take(cfg *config) (*snapshot, error) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		return nil, fmt.Errorf("cannot snapshot package-level variables on %s/%s: %w, and its pointers are %d bits", runtime.GOOS, runtime.GOARCH, env.ErrWordSize, 8*unsafe.Sizeof(uintptr(0)))
+	}
 	start := time.Now()
 	primeOnce.Do(prime)
 	// A value torn by a concurrent write may point nowhere: reading it

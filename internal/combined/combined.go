@@ -170,8 +170,8 @@ func (r *Report) Describe(subject string) string {
 	var names, secs []string
 	note := ""
 	for _, p := range r.Sections {
-		if _, ok := p.(unchecked); ok {
-			note = "\n\n(" + uncheckedText + ")"
+		if u, ok := p.(unchecked); ok {
+			note = "\n\n(" + string(u) + ")"
 		}
 		if probes.Found(p) {
 			names = append(names, strings.ToLower(p.Title()))

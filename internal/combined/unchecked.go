@@ -15,30 +15,38 @@ import (
 // binary has no debug info and RESIDUE_REQUIRE_GLOBALS is not 1, stands aside.
 type optionalGlobals struct {
 	probes.Probe
-	missing bool
+	missing string // why the probe stood aside; empty when it ran
 }
 
 func (g *optionalGlobals) Before(r *probes.Run) error {
-	g.missing = false
+	g.missing = ""
 	err := g.Probe.Before(r)
-	if errors.Is(err, env.ErrNoDebugInfo) && os.Getenv(env.RequireGlobals) != "1" {
-		g.missing = true
-		warnOnce.Do(func() { fmt.Fprintf(os.Stderr, "residue: %s\n", uncheckedText) })
-		return nil
+	if os.Getenv(env.RequireGlobals) == "1" {
+		return err
 	}
-	return err
+	switch {
+	case errors.Is(err, env.ErrNoDebugInfo):
+		g.missing = uncheckedText
+	case errors.Is(err, env.ErrWordSize):
+		g.missing = "global state was not checked: " + err.Error() + "; " +
+			"set " + env.RequireGlobals + "=1 to make this an error"
+	default:
+		return err
+	}
+	warnOnce.Do(func() { fmt.Fprintf(os.Stderr, "residue: %s\n", g.missing) })
+	return nil
 }
 
 func (g *optionalGlobals) After(r *probes.Run) error {
-	if g.missing {
+	if g.missing != "" {
 		return nil
 	}
 	return g.Probe.After(r)
 }
 
 func (g *optionalGlobals) Report() probes.Report {
-	if g.missing {
-		return unchecked{}
+	if g.missing != "" {
+		return unchecked(g.missing)
 	}
 	return g.Probe.Report()
 }
@@ -49,11 +57,11 @@ const uncheckedText = "global state was not checked: this test binary has no deb
 	"which go test strips unless run with -ldflags=-w=0 (ginkgo --ldflags=-w=0); " +
 	"set " + env.RequireGlobals + "=1 to make this an error"
 
-// unchecked is the report of a globals probe that stood aside.
-type unchecked struct{}
+// unchecked is the report of a globals probe that stood aside: why.
+type unchecked string
 
 func (unchecked) Title() string              { return "Global state" }
 func (unchecked) Findings() []probes.Finding { return nil }
 func (unchecked) Counts() []probes.Count     { return nil }
 func (u unchecked) Value() fmt.Stringer      { return u }
-func (unchecked) String() string             { return uncheckedText }
+func (u unchecked) String() string           { return string(u) }

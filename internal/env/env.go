@@ -10,6 +10,12 @@ import "errors"
 // stand the probe aside.
 var ErrNoDebugInfo = errors.New("no debug info")
 
+// ErrWordSize is what the globals probe's error is on a platform whose
+// pointers are not 64 bits (errors.Is): it reads strings, slices, maps and
+// interfaces by their 64-bit layouts. A combined check stands the probe
+// aside, as for ErrNoDebugInfo.
+var ErrWordSize = errors.New("the globals probe reads Go's 64-bit memory layouts")
+
 // ErrRace is the error of every allocation measurement in a binary built
 // with -race (Race).
 var ErrRace = errors.New("allocation figures are not exact under the race detector: " +
