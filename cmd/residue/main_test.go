@@ -91,8 +91,8 @@ func TestFixture(t *testing.T) {
 		// A test that left a descriptor waited out its settle window (1s by
 		// default) in its check (the fixture's are all still reachable: a
 		// dropped one is reported at once); one that left nothing did not
-		// wait, which is all the bound on a clean check tells apart: a
-		// loaded machine makes a clean check slow, never a second slow.
+		// wait, which is all the bound on a clean check tells apart (a
+		// loaded machine slows a clean check down to tenths of a second).
 		// (One that left only goroutines waits less where the runtime
 		// proves them stuck, as Go 1.27's goroutine leak profile does.)
 		if r.Check < 0 || r.Check > r.Elapsed {
