@@ -237,7 +237,12 @@ func (a *attribution) decideAccepted() {
 
 // attribute decides which new descriptors are the block's, and describes
 // them: the block's first, then the others.
-func (p *probe) attribute(r *probes.Run, fresh []fdEntry) (mine, others []*candidate, err error) {
+//
+// owners counts the Go objects (net.netFD, os.file) made since the run
+// started that are still in use: one per descriptor unless a descriptor has
+// two (os.NewFile over a number another object holds) or a closed object is
+// still referenced.
+func (p *probe) attribute(r *probes.Run, fresh []fdEntry) (mine, others []*candidate, owners int, err error) {
 	a := &attribution{run: r, alone: p.span.Alone(), t: &netTables{}}
 	for _, e := range fresh {
 		fd := describe(e, a.t)
@@ -245,9 +250,12 @@ func (p *probe) attribute(r *probes.Run, fresh []fdEntry) (mine, others []*candi
 	}
 	allocs := runHeapRecords(p.baseline)
 	a.loadSites(&allocs)
+	for _, s := range a.sites {
+		owners += int(s.count)
+	}
 	a.gs = findRunGoroutines(r)
 	if err := a.claimSites(); err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	for _, pr := range []proto{protoTCP, protoUnix, protoAny} {
 		a.decideGroup(roleListen, pr)
@@ -269,7 +277,7 @@ func (p *probe) attribute(r *probes.Run, fresh []fdEntry) (mine, others []*candi
 			others = append(others, c)
 		}
 	}
-	return mine, others, nil
+	return mine, others, owners, nil
 }
 
 // closureParent returns the function in which a closure or go-statement

@@ -5,6 +5,7 @@ import (
 	"os"
 	"reflect"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"unsafe"
@@ -45,10 +46,12 @@ const (
 	finEntryArgOff = ptrSize
 	finEntryTypOff = 4 * ptrSize
 	finBlockCap    = (finBlockSize - finEntriesOff) / finEntrySize
-	// maxFinBlocks bounds the walk of the block list: a process with more
-	// than this many blocks (over 100 000 finalizers queued at once) is not
-	// read, so that a list that is not what it seems cannot loop.
-	maxFinBlocks = 1 << 10
+	// maxFinBlocks bounds the walk of the block list, so that a list that
+	// is not what it seems cannot loop. The runtime never frees a block:
+	// a process that once had more than this many (about 1.6 million
+	// finalizers queued at once) is not read again, and its runs wait out
+	// their windows as without debug info.
+	maxFinBlocks = 1 << 14
 )
 
 // finOwner is a kind of Go object that owns a descriptor and closes it in its
@@ -126,6 +129,15 @@ func droppedDescriptors() (fds map[int]*finOwner, ok bool) {
 	if head == nil {
 		return nil, false
 	}
+	// The address comes from the debug info of the file the process was
+	// started from; should it be wrong all the same, a read that faults
+	// ends the search instead of the process.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if recover() != nil {
+			fds, ok = nil, false
+		}
+	}()
 	fds = map[int]*finOwner{}
 	b := loadWord(uintptr(head))
 	for n := 0; b != 0; n++ {
@@ -191,8 +203,14 @@ func (t *holdTicket) dropped() (fds map[int]*finOwner, ok bool) {
 // collected says whether a GC ran since the last look; otherwise one runs on
 // the attempts Settle numbers with a power of two, so that an finOwner dropped
 // after the last GC is found queued within a few looks.
+//
+// A number is matched to its owner by the number alone, so a descriptor
+// with a second owner that may still close it (os.NewFile over the number
+// of a connection the program keeps, the wrapper dropped) would be taken
+// for dropped: nothing is proven while the run holds more owners than it
+// has new descriptors.
 func (s *settling) provedDropped(left []*candidate, attempt int, collected bool) bool {
-	if !collected && attempt&(attempt-1) != 0 {
+	if !collected && attempt&(attempt-1) != 0 || s.owners > s.opened {
 		return false
 	}
 	if _, head := queueReader(); head == nil {

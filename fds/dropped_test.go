@@ -83,3 +83,42 @@ func TestHeldDescriptorWaitsOutTheWindow(t *testing.T) {
 		t.Errorf("waited %v, less than the %v window, for a descriptor the program can still close", r.Waited, window)
 	}
 }
+
+// A number with two owners, one dropped and one the program still holds and
+// closes within the window, is not taken for dropped: the window is waited,
+// the descriptor closes, nothing is reported.
+func TestASecondOwnerThatStillClosesIsWaitedFor(t *testing.T) {
+	needsDebugInfo(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	for name, block := range map[string]func(){
+		"os.NewFile over a file's number, the file dropped": func() {
+			f, err := os.Open(os.DevNull)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			alias := os.NewFile(f.Fd(), "alias")
+			_ = f // dropped: its finalizer would close the number too
+			go func() { time.Sleep(200 * time.Millisecond); alias.Close() }()
+		},
+		"os.NewFile over a connection's number, the file dropped": func() {
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			rc, _ := c.(*net.TCPConn).SyscallConn()
+			rc.Control(func(fd uintptr) { _ = os.NewFile(fd, "wrapper") })
+			go func() { time.Sleep(200 * time.Millisecond); c.Close() }()
+		},
+	} {
+		r, err := fds.Find(block, fds.Within(2*time.Second))
+		if err != nil || len(r.FDs) > 0 {
+			t.Errorf("%s: err %v, report:\n%s", name, err, r)
+		}
+	}
+}

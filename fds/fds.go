@@ -227,6 +227,11 @@ type settling struct {
 	skip  map[fdEntry]bool       // ignored by number or path
 	t     *netTables
 	err   error
+	// owners is how many Go objects owning a descriptor the run made and
+	// still holds, opened how many descriptors were new, at the last
+	// attribution: more owners than descriptors means some number has two
+	// (see provedDropped).
+	owners, opened int
 }
 
 // check looks at the descriptor table once; it is done when nothing that
@@ -266,11 +271,12 @@ func (s *settling) check(attempt int, last bool) bool {
 	collected := false // attribution runs GCs
 	if changed && len(consider) > 0 {
 		collected = true
-		mine, others, err := s.p.attribute(s.r, consider)
+		mine, others, owners, err := s.p.attribute(s.r, consider)
 		if err != nil {
 			s.err = err
 			return true
 		}
+		s.owners, s.opened = owners, len(s.open)
 		s.known = map[fdEntry]*candidate{}
 		for _, c := range append(mine, others...) {
 			s.known[c.fd.entry()] = c

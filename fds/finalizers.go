@@ -475,7 +475,10 @@ func rehold() {
 	deadline := time.Now().Add(50 * time.Millisecond)
 	for {
 		finalizers.Lock()
-		holding, idle := finalizers.release != nil, len(finalizers.runs) == 0
+		// A sentinel queued behind another finalizer that blocks holds
+		// the queue as well: putting another one in place would wait
+		// holdFor for nothing.
+		holding, idle := finalizers.release != nil || finalizers.queued, len(finalizers.runs) == 0
 		finalizers.Unlock()
 		if holding || !idle {
 			return

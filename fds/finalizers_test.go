@@ -254,6 +254,42 @@ func TestAnotherBlockingFinalizerCostsOneWait(t *testing.T) {
 	}
 }
 
+// The same with runs that leave a dropped socket: putting a sentinel back
+// after a run that found leftovers (rehold) waits no more, since the one
+// queued behind the blocking finalizer holds the queue as well.
+func TestAnotherBlockingFinalizerCostsOneWaitWithLeftovers(t *testing.T) {
+	release := make(chan struct{})
+	running := make(chan struct{})
+	obj := &struct{ p *int }{}
+	runtime.SetFinalizer(obj, func(*struct{ p *int }) { close(running); <-release })
+	obj = nil
+	runtime.GC()
+	select {
+	case <-running:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the test's finalizer did not run")
+	}
+	defer close(release)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	start := time.Now()
+	for range 4 {
+		r, err := fds.FindSockets(func() {
+			c, _ := net.Dial("tcp", ln.Addr().String())
+			_ = c // dropped without Close
+		}, fds.Within(0))
+		if err != nil || len(r.FDs) != 1 {
+			t.Fatalf("err %v, report:\n%s", err, r)
+		}
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("4 runs with leftovers took %v", took)
+	}
+}
+
 // lookForGoroutinesLeft is what net/http's tests and miekg/dns's do to find
 // goroutines left running: list every goroutine of the process, up to five
 // times 100 ms apart, until none but the expected ones is there. Here the

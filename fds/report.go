@@ -107,16 +107,24 @@ func (r *Report) subject() string {
 	return "block"
 }
 
+// letGoNote says what a report of a run whose finalizer queue was let go
+// may miss.
+const letGoNote = "(the finalizer queue was let go while the block waited for finalizers: a descriptor it dropped without closing may have been closed by a GC and not be listed)"
+
 // String formats the report as a failure message: a headline, then one
 // block per place that opened descriptors, with what they are, what to do
 // about them, and the stack that opened them, shown once.
 func (r *Report) String() string {
 	what := "file descriptor"
-	if r.SocketsOnly {
+	if r != nil && r.SocketsOnly {
 		what = "socket"
 	}
 	if r == nil || len(r.FDs) == 0 {
-		return fmt.Sprintf("The block left no %ss open.", what)
+		out := fmt.Sprintf("The block left no %ss open.", what)
+		if r != nil && !r.Held {
+			out += "\n" + letGoNote
+		}
+		return out
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "The %s left %s open", r.subject(), text.Plural(len(r.FDs), what))
@@ -141,7 +149,7 @@ func (r *Report) String() string {
 			return "… and " + text.Plural(fds, what) + " opened at " + text.Plural(places, "other place") + " not shown"
 		})
 	if !r.Held {
-		b.WriteString("\n(the finalizer queue was let go while the block waited for finalizers: a descriptor it dropped without closing may have been closed by a GC and not be listed)\n")
+		b.WriteString("\n" + letGoNote + "\n")
 	}
 	text.Others(&b, "Also opened while the block ran, and not counted as the block's (their creation stacks tie them to other goroutines or to another probed block running at the same time)",
 		r.Others, (*FD).summary)

@@ -65,3 +65,18 @@ func TestManyDescriptorsFromOneLineMakeAShortMessage(t *testing.T) {
 		t.Errorf("opened at %s, want line %d", at.Location(), line)
 	}
 }
+
+// A nil report reads as a clean one, and a clean one whose run let the
+// finalizer queue go says what it may have missed.
+func TestCleanReportsSayWhatTheyMayHaveMissed(t *testing.T) {
+	if got := (*fds.Report)(nil).String(); got != "The block left no file descriptors open." {
+		t.Errorf("nil report: %q", got)
+	}
+	if got := (&fds.Report{SocketsOnly: true, Held: true}).String(); got != "The block left no sockets open." {
+		t.Errorf("held: %q", got)
+	}
+	got := (&fds.Report{}).String()
+	if !strings.HasPrefix(got, "The block left no file descriptors open.\n(the finalizer queue was let go") {
+		t.Errorf("let go: %q", got)
+	}
+}

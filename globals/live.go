@@ -12,6 +12,7 @@ import (
 	"go/token"
 	"os"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,7 +65,10 @@ func openSelf() (*self, error) {
 	if err != nil {
 		return nil, fmt.Errorf("finding the running executable: %w", err)
 	}
-	ix, err := openIndex(exe)
+	ix, err := openIndex(runningFile(exe))
+	if nd := new(noDebugInfoError); errors.As(err, &nd) {
+		nd.Path = exe
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -96,6 +100,21 @@ func variableAddr(name string) (unsafe.Pointer, bool) {
 		return nil, false
 	}
 	return s.addr(v), true
+}
+
+// runningFile is the file to read the running executable's debug info from:
+// on Linux /proc/self/exe, which is the file the process was started from
+// even when exe's path has since been given another build (a test binary
+// rebuilt in place while it runs); the addresses of another build's debug
+// info would be read as this process's.
+func runningFile(exe string) string {
+	const self = "/proc/self/exe"
+	if runtime.GOOS == "linux" {
+		if _, err := os.Stat(self); err == nil {
+			return self
+		}
+	}
+	return exe
 }
 
 // typePointer returns the runtime type descriptor behind t.
