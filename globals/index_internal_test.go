@@ -3,6 +3,9 @@ package globals
 import (
 	"errors"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -81,5 +84,55 @@ func TestFindReadsOnlyTheEntry(t *testing.T) {
 		if v, ok := ix.Lookup(name); !ok || v != found[name] {
 			t.Errorf("Lookup(%q) = %+v, %v; Find gave %+v", name, v, ok, found[name])
 		}
+	}
+}
+
+// The debug info is read from the file the process started from, even when
+// its path has since been given other contents (a test binary rebuilt in
+// place while it runs): a copy of this test binary replaces its own path
+// with something else, then reads its variables.
+func TestDebugInfoIsTheRunningFiles(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("/proc/self/exe is Linux's")
+	}
+	if os.Getenv("RESIDUE_TEST_REPLACED_CHILD") == "1" {
+		exe, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(exe+".new", []byte("not the binary that runs\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(exe+".new", exe); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := selfIndex(); err != nil {
+			t.Fatalf("after the path was replaced: %v", err)
+		}
+		if _, ok := variableAddr("runtime.allfin"); !ok {
+			t.Fatal("runtime.allfin not found")
+		}
+		return
+	}
+	if _, err := selfIndex(); errors.Is(err, env.ErrNoDebugInfo) && os.Getenv(env.RequireGlobals) != "1" {
+		t.Skip(err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := filepath.Join(t.TempDir(), "replaced.test")
+	if err := os.WriteFile(cp, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(cp, "-test.run=^TestDebugInfoIsTheRunningFiles$", "-test.v")
+	cmd.Env = append(os.Environ(), "RESIDUE_TEST_REPLACED_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS") {
+		t.Fatalf("%v\n%s", err, out)
 	}
 }
