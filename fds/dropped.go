@@ -27,7 +27,7 @@ import (
 // counts only when its type is exactly *net.netFD (the finalizer of every
 // net.Conn and net.Listener) or *os.file (that of every *os.File), and its
 // descriptor number is read from the object's poll.FD. The layout is the
-// one of the Go releases listed in droppedLayout; on others, and in binaries
+// one of the Go releases listed in droppedReleases; on others, and in binaries
 // without debug info, nothing is found and the window is waited as before.
 
 // droppedReleases are the Go releases whose runtime.finBlock and
@@ -120,8 +120,8 @@ func ownerOf(ptr reflect.Type, name string) (finOwner, bool) {
 }
 
 // droppedDescriptors returns the numbers of the descriptors whose owning
-// object's finalizer is queued and has not run, with whether the finOwner is
-// always a socket; ok is false when the queue cannot be read here. Called
+// object's finalizer is queued and has not run, with the kind of owner; ok
+// is false when the queue cannot be read here. Called
 // with finalizers locked and the queue held by the sentinel: no queued
 // finalizer can run, so every object named by an entry is alive.
 func droppedDescriptors() (fds map[int]*finOwner, ok bool) {
@@ -186,8 +186,9 @@ func loadUint32(addr uintptr) uint32 {
 }
 
 // dropped returns the numbers of the descriptors whose owners are queued for
-// finalization (droppedDescriptors), when the queue has been held for the
-// whole run so far and is held now; ok is false otherwise.
+// finalization (droppedDescriptors), when the sentinel holds the queue now
+// and no finalizer can have run behind the run's back (the ticket was
+// neither broken nor stepped aside from); ok is false otherwise.
 func (t *holdTicket) dropped() (fds map[int]*finOwner, ok bool) {
 	finalizers.Lock()
 	defer finalizers.Unlock()
@@ -197,11 +198,11 @@ func (t *holdTicket) dropped() (fds map[int]*finOwner, ok bool) {
 	return droppedDescriptors()
 }
 
-// provedDropped reports whether every one of left is dropped: its finOwner was
+// provedDropped reports whether every one of left is dropped: its owner was
 // found unreachable and its finalizer waits behind the hold, so nothing will
 // close it before the window ends. It marks those found so (FD.Dropped).
 // collected says whether a GC ran since the last look; otherwise one runs on
-// the attempts Settle numbers with a power of two, so that an finOwner dropped
+// the attempts Settle numbers with a power of two, so that an owner dropped
 // after the last GC is found queued within a few looks.
 //
 // A number is matched to its owner by the number alone, so a descriptor
