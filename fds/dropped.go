@@ -1,8 +1,6 @@
 package fds
 
 import (
-	"net"
-	"os"
 	"reflect"
 	"runtime"
 	"runtime/debug"
@@ -24,8 +22,8 @@ import (
 // (runtime.allfin), whose address the binary's debug info gives: there is
 // no API for it. Each block holds a count and an array of entries; an entry
 // names the object, the finalizer and the object's pointer type. An entry
-// counts only when its type is exactly *net.netFD (the finalizer of every
-// net.Conn and net.Listener) or *os.file (that of every *os.File), and its
+// counts only when its type is *net.netFD (the finalizer of every net.Conn
+// and net.Listener) or *os.file (that of every *os.File), by name, and its
 // descriptor number is read from the object's poll.FD. The layout is the
 // one of the Go releases listed in droppedReleases; on others, and in binaries
 // without debug info, nothing is found and the window is waited as before.
@@ -57,66 +55,65 @@ const (
 // finOwner is a kind of Go object that owns a descriptor and closes it in its
 // finalizer.
 type finOwner struct {
-	ptrType unsafe.Pointer // the runtime type descriptor of the pointer type
-	sysfd   uintptr        // offset of poll.FD.Sysfd in the object
-	socket  bool           // the descriptor is always a socket
-	name    string         // what the user holds: "net.Conn" or "*os.File"
+	sysfd  uintptr // offset of poll.FD.Sysfd in the object
+	socket bool    // the descriptor is always a socket
+	name   string  // what the user holds: "net.Conn" or "*os.File"
 }
 
-// queueReader is what reading the queue needs, worked out once.
-var queueReader = sync.OnceValues(func() ([]finOwner, unsafe.Pointer) {
+// ownerKinds are the objects whose finalizers close descriptors, by the name
+// of their pointer type. They are recognised by that name in the queue
+// rather than by a type taken from their packages: importing net for its
+// type would link net, and with it cgo's checks, into every binary checked.
+var ownerKinds = []struct {
+	typ, name string
+	socket    bool
+}{
+	{"*net.netFD", "net.Conn", true}, // every net.Conn and net.Listener
+	{"*os.file", "*os.File", false},  // every *os.File
+}
+
+// ownerTypes classifies, by runtime type descriptor, the pointer types met
+// in the queue: an owner, or nil. Used with finalizers locked.
+var ownerTypes = map[uintptr]*finOwner{}
+
+// queueHead is the address of runtime.allfin, nil when the queue cannot be
+// read here (another Go release, no debug info).
+var queueHead = sync.OnceValue(func() unsafe.Pointer {
 	release := runtime.Version()
-	known := false
 	for _, r := range droppedReleases {
 		if release == r || strings.HasPrefix(release, r+".") {
-			known = true
+			head, _ := debuginfo.Variable("runtime.allfin")
+			return head
 		}
 	}
-	if !known {
-		return nil, nil
-	}
-	head, ok := debuginfo.Variable("runtime.allfin")
-	if !ok {
-		return nil, nil
-	}
-	var owners []finOwner
-	// net.TCPConn embeds net.conn, whose fd is the *net.netFD.
-	if conn, ok := reflect.TypeFor[net.TCPConn]().FieldByName("conn"); ok {
-		if fd, ok := conn.Type.FieldByName("fd"); ok {
-			if o, ok := ownerOf(fd.Type, "*net.netFD"); ok {
-				o.socket, o.name = true, "net.Conn"
-				owners = append(owners, o)
-			}
-		}
-	}
-	if file, ok := reflect.TypeFor[os.File]().FieldByName("file"); ok {
-		if o, ok := ownerOf(file.Type, "*os.file"); ok {
-			o.name = "*os.File"
-			owners = append(owners, o)
-		}
-	}
-	if len(owners) == 0 {
-		return nil, nil
-	}
-	return owners, head
+	return nil
 })
 
-// ownerOf describes ptr, a pointer to a struct with a pfd poll.FD field, when
-// it is the type named.
-func ownerOf(ptr reflect.Type, name string) (finOwner, bool) {
-	if ptr.String() != name || ptr.Kind() != reflect.Pointer || ptr.Elem().Kind() != reflect.Struct {
-		return finOwner{}, false
+// ownerOfType classifies the pointer type whose descriptor is at typ.
+//
+//go:nocheckptr
+func ownerOfType(typ uintptr) *finOwner {
+	var e any
+	(*[2]unsafe.Pointer)(unsafe.Pointer(&e))[0] = unsafe.Add(nil, typ)
+	t := reflect.TypeOf(e)
+	if t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+		return nil
 	}
-	pfd, ok := ptr.Elem().FieldByName("pfd")
-	if !ok || pfd.Type.String() != "poll.FD" {
-		return finOwner{}, false
+	for _, k := range ownerKinds {
+		if t.String() != k.typ {
+			continue
+		}
+		pfd, ok := t.Elem().FieldByName("pfd")
+		if !ok || pfd.Type.String() != "poll.FD" {
+			return nil
+		}
+		sysfd, ok := pfd.Type.FieldByName("Sysfd")
+		if !ok || sysfd.Type.Kind() != reflect.Int {
+			return nil
+		}
+		return &finOwner{sysfd: pfd.Offset + sysfd.Offset, socket: k.socket, name: k.name}
 	}
-	sysfd, ok := pfd.Type.FieldByName("Sysfd")
-	if !ok || sysfd.Type.Kind() != reflect.Int {
-		return finOwner{}, false
-	}
-	e := any(ptr)
-	return finOwner{ptrType: (*[2]unsafe.Pointer)(unsafe.Pointer(&e))[1], sysfd: pfd.Offset + sysfd.Offset}, true
+	return nil
 }
 
 // droppedDescriptors returns the numbers of the descriptors whose owning
@@ -125,7 +122,7 @@ func ownerOf(ptr reflect.Type, name string) (finOwner, bool) {
 // with finalizers locked and the queue held by the sentinel: no queued
 // finalizer can run, so every object named by an entry is alive.
 func droppedDescriptors() (fds map[int]*finOwner, ok bool) {
-	owners, head := queueReader()
+	head := queueHead()
 	if head == nil {
 		return nil, false
 	}
@@ -154,11 +151,14 @@ func droppedDescriptors() (fds map[int]*finOwner, ok bool) {
 			if arg == 0 {
 				continue
 			}
-			for i := range owners {
-				if o := &owners[i]; typ == uintptr(o.ptrType) {
-					if fd := int(loadWord(arg + o.sysfd)); fd >= 0 {
-						fds[fd] = o
-					}
+			o, seen := ownerTypes[typ]
+			if !seen {
+				o = ownerOfType(typ)
+				ownerTypes[typ] = o
+			}
+			if o != nil {
+				if fd := int(loadWord(arg + o.sysfd)); fd >= 0 {
+					fds[fd] = o
 				}
 			}
 		}
@@ -214,7 +214,7 @@ func (s *settling) provedDropped(left []*candidate, attempt int, collected bool)
 	if !collected && attempt&(attempt-1) != 0 || s.owners > s.opened {
 		return false
 	}
-	if _, head := queueReader(); head == nil {
+	if queueHead() == nil {
 		return false
 	}
 	if !collected {

@@ -10,9 +10,9 @@ import (
 // with no proof, and the process goes on.
 func TestAQueueThatCannotBeReadProvesNothing(t *testing.T) {
 	bogus := ^uintptr(0) &^ 0xfff // the last page of the address space: never the process's
-	saved := queueReader
-	defer func() { queueReader = saved }()
-	queueReader = func() ([]finOwner, unsafe.Pointer) { return nil, unsafe.Pointer(&bogus) }
+	saved := queueHead
+	defer func() { queueHead = saved }()
+	queueHead = func() unsafe.Pointer { return unsafe.Pointer(&bogus) }
 	if fds, ok := droppedDescriptors(); ok || fds != nil {
 		t.Fatalf("droppedDescriptors() = %v, %v", fds, ok)
 	}
