@@ -224,25 +224,31 @@ func TestManyParallelBlocksAreExactOrSaySo(t *testing.T) {
 	}
 }
 
-// TestAnotherBlockingFinalizerCostsOneWait blocks the finalizer goroutine
-// with a finalizer of the test's own: the probe cannot put its sentinel in
-// place (the queue is held all the same), and only the first run waits for
-// it.
-func TestAnotherBlockingFinalizerCostsOneWait(t *testing.T) {
+// blockFinalizers makes a finalizer of the test's block the finalizer
+// goroutine until the returned func is called. The probe's hold is let go
+// first: a finalizer waits, and no run is under way.
+func blockFinalizers(t *testing.T) (unblock func()) {
+	t.Helper()
 	release := make(chan struct{})
 	running := make(chan struct{})
 	obj := &struct{ p *int }{}
 	runtime.SetFinalizer(obj, func(*struct{ p *int }) { close(running); <-release })
 	obj = nil
-	// Let the probe's hold go first: a finalizer waits, and no run is under
-	// way.
 	runtime.GC()
 	select {
 	case <-running:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the test's finalizer did not run")
 	}
-	defer close(release)
+	return func() { close(release) }
+}
+
+// TestAnotherBlockingFinalizerCostsOneWait blocks the finalizer goroutine
+// with a finalizer of the test's own: the probe cannot put its sentinel in
+// place (the queue is held all the same), and only the first run waits for
+// it.
+func TestAnotherBlockingFinalizerCostsOneWait(t *testing.T) {
+	defer blockFinalizers(t)()
 	start := time.Now()
 	for range 4 {
 		if r, err := fds.Find(func() {}, fds.Within(0)); err != nil || len(r.FDs) > 0 {
@@ -258,18 +264,7 @@ func TestAnotherBlockingFinalizerCostsOneWait(t *testing.T) {
 // after a run that found leftovers (rehold) waits no more, since the one
 // queued behind the blocking finalizer holds the queue as well.
 func TestAnotherBlockingFinalizerCostsOneWaitWithLeftovers(t *testing.T) {
-	release := make(chan struct{})
-	running := make(chan struct{})
-	obj := &struct{ p *int }{}
-	runtime.SetFinalizer(obj, func(*struct{ p *int }) { close(running); <-release })
-	obj = nil
-	runtime.GC()
-	select {
-	case <-running:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the test's finalizer did not run")
-	}
-	defer close(release)
+	defer blockFinalizers(t)()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
