@@ -224,9 +224,10 @@ func TestManyParallelBlocksAreExactOrSaySo(t *testing.T) {
 	}
 }
 
-// blockFinalizers makes a finalizer of the test's block the finalizer
-// goroutine until the returned func is called. The probe's hold is let go
-// first: a finalizer waits, and no run is under way.
+// blockFinalizers keeps the finalizer goroutine in a finalizer of the
+// test's own until the returned func is called: another finalizer that
+// blocks. The probe's hold lets go first, since a finalizer waits and no
+// run is under way.
 func blockFinalizers(t *testing.T) (unblock func()) {
 	t.Helper()
 	release := make(chan struct{})
