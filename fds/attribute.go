@@ -379,7 +379,14 @@ type runGoroutines struct {
 	entries            map[string]bool // entry functions
 	foreign            map[string]bool // entry functions of other goroutines
 	httpIdle, httpBusy int             // http.Transport connection readers, idle or not
+	// others counts the run's goroutines but the one looking: code of the
+	// block's that may still open descriptors.
+	others int
 }
+
+// lookingFunc is on the stack of the goroutine that looks, in its own
+// goroutine profile.
+const lookingFunc = "github.com/residue-go/residue/fds.findRunGoroutines"
 
 func findRunGoroutines(r *probes.Run) runGoroutines {
 	g := runGoroutines{entries: map[string]bool{}, foreign: map[string]bool{}}
@@ -397,6 +404,9 @@ func findRunGoroutines(r *probes.Run) runGoroutines {
 			continue
 		}
 		g.entries[entry] = true
+		if !hasFunc(gr.Frames, lookingFunc) {
+			g.others += gr.Count
+		}
 		if hasFunc(gr.Frames, "net/http.(*persistConn).readLoop") {
 			// An idle connection's reader waits for the next response's
 			// first byte; one whose body is unread waits in a select.

@@ -209,12 +209,14 @@ func (t *holdTicket) dropped() (fds map[int]*finOwner, ok bool) {
 // with a second owner that may still close it (os.NewFile over the number
 // of a connection the program keeps, the wrapper dropped) would be taken
 // for dropped: nothing is proven while the run holds more owners than it
-// has new descriptors.
+// has new descriptors. And while a goroutine of the block's is still
+// alive, it may open more before the window ends, which the report would
+// then miss: the window is waited, as the goroutine probe waits it.
 func (s *settling) provedDropped(left []*candidate, attempt int, collected bool) bool {
 	if !collected && attempt&(attempt-1) != 0 || s.owners > s.opened {
 		return false
 	}
-	if queueHead() == nil {
+	if queueHead() == nil || findRunGoroutines(s.r).others > 0 {
 		return false
 	}
 	if !collected {

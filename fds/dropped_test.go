@@ -122,3 +122,29 @@ func TestASecondOwnerThatStillClosesIsWaitedFor(t *testing.T) {
 		}
 	}
 }
+
+// While a goroutine of the block's is alive it may open more: the window is
+// waited, and what it opened meanwhile is reported with the rest.
+func TestDroppedWhileTheBlocksGoroutineStillRunsWaitsForIt(t *testing.T) {
+	needsDebugInfo(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	r, err := fds.Find(func() {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Error(err)
+		}
+		_ = c // dropped without Close
+		go func() {
+			time.Sleep(150 * time.Millisecond)
+			f, _ := os.Open(os.DevNull)
+			_ = f // dropped too, later
+		}()
+	}, fds.Within(time.Second))
+	if err != nil || len(r.FDs) != 2 {
+		t.Fatalf("err %v, report:\n%s", err, r)
+	}
+}
