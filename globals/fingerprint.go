@@ -508,8 +508,9 @@ func (f *fingerprinter) pointer(elem *fpPlan, w unsafe.Pointer, free bool) {
 }
 
 var (
-	typeWordOfType = typePointer(typeOfType)
-	stringPlan     = &fpPlan{kind: fpString, typ: reflect.TypeOf(""), size: unsafe.Sizeof("")}
+	typeWordOfType   = typePointer(typeOfType)
+	typeWordOfString = typePointer(reflect.TypeOf(""))
+	stringPlan       = &fpPlan{kind: fpString, typ: reflect.TypeOf(""), size: unsafe.Sizeof("")}
 )
 
 // iface mixes an interface's words and its dynamic value. methods says
@@ -567,6 +568,14 @@ func (f *fingerprinter) planOf(typ unsafe.Pointer) *fpPlan {
 
 // boxed mixes x, an interface value held by the walk, as an any.
 func (f *fingerprinter) boxed(x any) {
+	if w := *(*[2]unsafe.Pointer)(unsafe.Pointer(&x)); w[0] == typeWordOfString {
+		// A boxed string, what most sync.Map keys and values are: what
+		// iface mixes for it, without looking up its plan.
+		f.word(uint64(uintptr(w[0])))
+		f.word(uint64(uintptr(w[1])))
+		f.walk(stringPlan, w[1])
+		return
+	}
 	if f.depth >= len(f.ifaces) {
 		f.bad = true
 		return

@@ -218,3 +218,19 @@ func BenchmarkSyncMapFingerprint(b *testing.B) {
 		}
 	}
 }
+
+// A boxed string is mixed without its plan being looked up, into the same
+// hash as through the interface's plan.
+func TestBoxedStringMixesAsItsPlanWould(t *testing.T) {
+	f := newFingerprinter()
+	for _, x := range []any{"", "text/html; charset=utf-8", strings.Repeat("x", 100)} {
+		f.h = fpK1
+		f.boxed(x)
+		fast := f.h
+		f.h = fpK1
+		f.iface(*(*[2]unsafe.Pointer)(unsafe.Pointer(&x)), false)
+		if fast != f.h || f.bad {
+			t.Errorf("%q: %#x through boxed, %#x through its plan", x, fast, f.h)
+		}
+	}
+}
