@@ -49,6 +49,7 @@ type variable struct {
 type index struct {
 	path  string
 	data  *dwarf.Data
+	info  []byte // the .debug_info section data decodes, for an ELF executable
 	order binary.ByteOrder
 
 	mu    sync.Mutex
@@ -113,10 +114,11 @@ func openIndex(path string) (*index, error) {
 		data    *dwarf.Data
 		order   binary.ByteOrder
 		offsets []dwarf.Offset
+		info    []byte
 		err     error
 	)
 	if f, e := elf.Open(path); e == nil {
-		data, order, offsets, err = readELF(path, f)
+		data, order, offsets, info, err = readELF(path, f)
 		f.Close()
 	} else if pe := new(os.PathError); errors.As(e, &pe) {
 		// The file could not be opened (too many open files, for one):
@@ -134,6 +136,7 @@ func openIndex(path string) (*index, error) {
 	ix := &index{
 		path:  path,
 		data:  data,
+		info:  info,
 		order: order,
 		units: map[string][]dwarf.Offset{},
 		vars:  map[string][]variable{},
@@ -253,37 +256,19 @@ func (ix *index) Lookup(name string) (variable, bool) {
 // name into its entry, so in an ELF executable the entry is found by the
 // bytes of its name and read alone; other executables are read by Lookup.
 func (ix *index) Find(name string) (variable, bool) {
-	info, ok := ix.rawInfo()
-	if !ok {
+	if ix.info == nil {
 		return ix.Lookup(name)
 	}
-	return ix.findIn(info, name)
+	return ix.findIn(name)
 }
 
-// rawInfo reads the executable's .debug_info section as it is stored, when
-// it is an ELF file.
-func (ix *index) rawInfo() ([]byte, bool) {
-	f, err := elf.Open(ix.path)
-	if err != nil {
-		return nil, false
-	}
-	defer f.Close()
-	sec := f.Section(".debug_info")
-	if sec == nil {
-		return nil, false
-	}
-	info, err := sec.Data()
-	return info, err == nil
-}
-
-// findIn finds the entry of the variable named in info, the raw
-// .debug_info section the index was read from.
-func (ix *index) findIn(info []byte, name string) (variable, bool) {
+// findIn finds the entry of the variable named by searching ix.info.
+func (ix *index) findIn(name string) (variable, bool) {
 	needle := append([]byte(name), 0)
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	for at := 0; ; {
-		i := bytes.Index(info[at:], needle)
+		i := bytes.Index(ix.info[at:], needle)
 		if i < 0 {
 			return variable{}, false
 		}

@@ -11,7 +11,10 @@ import (
 // (not line tables, frames or location lists), each decompressed once, and
 // lists the offset of every unit's first entry from the unit headers alone,
 // so that listing packages does not parse the entries inside each unit.
-func readELF(path string, f *elf.File) (*dwarf.Data, binary.ByteOrder, []dwarf.Offset, error) {
+//
+// info is the .debug_info section as the reader decodes it, which Find
+// searches by bytes.
+func readELF(path string, f *elf.File) (data *dwarf.Data, order binary.ByteOrder, offsets []dwarf.Offset, info []byte, err error) {
 	load := func(name string) ([]byte, error) {
 		s := f.Section(".debug_" + name)
 		if s == nil {
@@ -23,32 +26,32 @@ func readELF(path string, f *elf.File) (*dwarf.Data, binary.ByteOrder, []dwarf.O
 		}
 		return b, nil
 	}
-	info, err := load("info")
+	info, err = load("info")
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	if len(info) == 0 {
-		return nil, nil, nil, &noDebugInfoError{Path: path, Err: fmt.Errorf("no .debug_info section")}
+		return nil, nil, nil, nil, &noDebugInfoError{Path: path, Err: fmt.Errorf("no .debug_info section")}
 	}
 	sections := map[string][]byte{"info": info}
 	for _, name := range []string{"abbrev", "str", "ranges", "addr", "line_str", "str_offsets", "rnglists"} {
 		if sections[name], err = load(name); err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 	}
-	data, err := dwarf.New(sections["abbrev"], nil, nil, info, nil, nil, sections["ranges"], sections["str"])
+	data, err = dwarf.New(sections["abbrev"], nil, nil, info, nil, nil, sections["ranges"], sections["str"])
 	if err != nil {
-		return nil, nil, nil, &noDebugInfoError{Path: path, Err: err}
+		return nil, nil, nil, nil, &noDebugInfoError{Path: path, Err: err}
 	}
 	for _, name := range []string{"addr", "line_str", "str_offsets", "rnglists"} {
 		if b := sections[name]; b != nil {
 			if err := data.AddSection(".debug_"+name, b); err != nil {
-				return nil, nil, nil, fmt.Errorf("reading .debug_%s of %s: %w", name, path, err)
+				return nil, nil, nil, nil, fmt.Errorf("reading .debug_%s of %s: %w", name, path, err)
 			}
 		}
 	}
-	offsets, err := unitHeaders(info, f.ByteOrder)
-	return data, f.ByteOrder, offsets, err
+	offsets, err = unitHeaders(info, f.ByteOrder)
+	return data, f.ByteOrder, offsets, info, err
 }
 
 // unitHeaders walks the unit headers of a .debug_info section and returns
