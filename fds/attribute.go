@@ -235,14 +235,22 @@ func (a *attribution) decideAccepted() {
 	}
 }
 
+// holders is what an attribution saw that may still close or open a
+// descriptor: what holds back the proof that the block's are dropped
+// (provedDropped).
+type holders struct {
+	// owners counts the Go objects (net.netFD, os.file) made since the
+	// run started that are still in use: one per descriptor unless a
+	// descriptor has two (os.NewFile over a number another object holds)
+	// or a closed object is still referenced.
+	owners int
+	// goroutines counts the block's goroutines still alive.
+	goroutines int
+}
+
 // attribute decides which new descriptors are the block's, and describes
 // them: the block's first, then the others.
-//
-// owners counts the Go objects (net.netFD, os.file) made since the run
-// started that are still in use: one per descriptor unless a descriptor has
-// two (os.NewFile over a number another object holds) or a closed object is
-// still referenced.
-func (p *probe) attribute(r *probes.Run, fresh []fdEntry) (mine, others []*candidate, owners int, err error) {
+func (p *probe) attribute(r *probes.Run, fresh []fdEntry) (mine, others []*candidate, held holders, err error) {
 	a := &attribution{run: r, alone: p.span.Alone(), t: &netTables{}}
 	for _, e := range fresh {
 		fd := describe(e, a.t)
@@ -251,11 +259,12 @@ func (p *probe) attribute(r *probes.Run, fresh []fdEntry) (mine, others []*candi
 	allocs := runHeapRecords(p.baseline)
 	a.loadSites(&allocs)
 	for _, s := range a.sites {
-		owners += int(s.count)
+		held.owners += int(s.count)
 	}
 	a.gs = findRunGoroutines(r)
+	held.goroutines = a.gs.others
 	if err := a.claimSites(); err != nil {
-		return nil, nil, 0, err
+		return nil, nil, holders{}, err
 	}
 	for _, pr := range []proto{protoTCP, protoUnix, protoAny} {
 		a.decideGroup(roleListen, pr)
@@ -277,7 +286,7 @@ func (p *probe) attribute(r *probes.Run, fresh []fdEntry) (mine, others []*candi
 			others = append(others, c)
 		}
 	}
-	return mine, others, owners, nil
+	return mine, others, held, nil
 }
 
 // closureParent returns the function in which a closure or go-statement

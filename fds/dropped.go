@@ -201,9 +201,10 @@ func (t *holdTicket) dropped() (fds map[int]*finOwner, ok bool) {
 // provedDropped reports whether every one of left is dropped: its owner was
 // found unreachable and its finalizer waits behind the hold, so nothing will
 // close it before the window ends. It marks those found so (FD.Dropped).
-// collected says whether a GC ran since the last look; otherwise one runs on
-// the attempts Settle numbers with a power of two, so that an owner dropped
-// after the last GC is found queued within a few looks.
+// attributed says whether the attribution has just run, with its GCs and
+// its count of the block's goroutines; otherwise both are done again on
+// the attempts Settle numbers with a power of two, so that an owner
+// dropped after the last GC is found queued within a few looks.
 //
 // A number is matched to its owner by the number alone, so a descriptor
 // with a second owner that may still close it (os.NewFile over the number
@@ -212,14 +213,14 @@ func (t *holdTicket) dropped() (fds map[int]*finOwner, ok bool) {
 // has new descriptors. And while a goroutine of the block's is still
 // alive, it may open more before the window ends, which the report would
 // then miss: the window is waited, as the goroutine probe waits it.
-func (s *settling) provedDropped(left []*candidate, attempt int, collected bool) bool {
-	if !collected && attempt&(attempt-1) != 0 || s.owners > s.opened {
+func (s *settling) provedDropped(left []*candidate, attempt int, attributed bool) bool {
+	if !attributed && attempt&(attempt-1) != 0 || s.held.owners > s.opened || queueHead() == nil {
 		return false
 	}
-	if queueHead() == nil || findRunGoroutines(s.r).others > 0 {
+	if attributed && s.held.goroutines > 0 || !attributed && findRunGoroutines(s.r).others > 0 {
 		return false
 	}
-	if !collected {
+	if !attributed {
 		runtime.GC()
 	}
 	fds, ok := s.p.hold.dropped()

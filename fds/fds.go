@@ -227,11 +227,10 @@ type settling struct {
 	skip  map[fdEntry]bool       // ignored by number or path
 	t     *netTables
 	err   error
-	// owners is how many Go objects owning a descriptor the run made and
-	// still holds, opened how many descriptors were new, at the last
-	// attribution: more owners than descriptors means some number has two
-	// (see provedDropped).
-	owners, opened int
+	// held is what the last attribution saw, when opened descriptors were
+	// new (see provedDropped).
+	held   holders
+	opened int
 }
 
 // check looks at the descriptor table once; it is done when nothing that
@@ -268,15 +267,15 @@ func (s *settling) check(attempt int, last bool) bool {
 		consider = append(consider, e)
 	}
 	changed = changed || len(consider) != len(s.known)
-	collected := false // attribution runs GCs
+	attributed := false
 	if changed && len(consider) > 0 {
-		collected = true
-		mine, others, owners, err := s.p.attribute(s.r, consider)
+		attributed = true
+		mine, others, held, err := s.p.attribute(s.r, consider)
 		if err != nil {
 			s.err = err
 			return true
 		}
-		s.owners, s.opened = owners, len(s.open)
+		s.held, s.opened = held, len(s.open)
 		s.known = map[fdEntry]*candidate{}
 		for _, c := range append(mine, others...) {
 			s.known[c.fd.entry()] = c
@@ -289,7 +288,7 @@ func (s *settling) check(attempt int, last bool) bool {
 			left = append(left, c)
 		}
 	}
-	return len(left) == 0 || s.provedDropped(left, attempt, collected)
+	return len(left) == 0 || s.provedDropped(left, attempt, attributed)
 }
 
 // refreshIdleHTTP updates whether the block's http.Transport connections
