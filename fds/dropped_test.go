@@ -24,16 +24,24 @@ func needsDebugInfo(t *testing.T) {
 	}
 }
 
+// loopback is a TCP listener on the loopback interface, closed when the
+// test ends.
+func loopback(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
 // A descriptor whose os.File or net.Conn nothing can reach is closed by
 // nothing but its finalizer, which the probe holds: it is reported at once,
 // marked dropped, instead of after the settle window.
 func TestDroppedDescriptorsAreReportedWithoutWaitingOutTheWindow(t *testing.T) {
 	needsDebugInfo(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := loopback(t)
 	const window = 5 * time.Second
 	r, err := fds.Find(func() {
 		c, err := net.Dial("tcp", ln.Addr().String())
@@ -66,15 +74,15 @@ var kept net.Conn
 // and it is not marked dropped.
 func TestHeldDescriptorWaitsOutTheWindow(t *testing.T) {
 	needsDebugInfo(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := loopback(t)
 	const window = 300 * time.Millisecond
+	var dialErr error
 	r, err := fds.FindSockets(func() {
-		kept, err = net.Dial("tcp", ln.Addr().String())
+		kept, dialErr = net.Dial("tcp", ln.Addr().String())
 	}, fds.Within(window))
+	if dialErr != nil {
+		t.Fatal(dialErr)
+	}
 	defer kept.Close()
 	if err != nil || len(r.FDs) != 1 || r.FDs[0].Dropped {
 		t.Fatalf("err %v, report:\n%s", err, r)
@@ -89,11 +97,7 @@ func TestHeldDescriptorWaitsOutTheWindow(t *testing.T) {
 // the descriptor closes, nothing is reported.
 func TestASecondOwnerThatStillClosesIsWaitedFor(t *testing.T) {
 	needsDebugInfo(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := loopback(t)
 	for name, block := range map[string]func(){
 		"os.NewFile over a file's number, the file dropped": func() {
 			f, err := os.Open(os.DevNull)
@@ -127,11 +131,7 @@ func TestASecondOwnerThatStillClosesIsWaitedFor(t *testing.T) {
 // waited, and what it opened meanwhile is reported with the rest.
 func TestDroppedWhileTheBlocksGoroutineStillRunsWaitsForIt(t *testing.T) {
 	needsDebugInfo(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := loopback(t)
 	r, err := fds.Find(func() {
 		c, err := net.Dial("tcp", ln.Addr().String())
 		if err != nil {

@@ -266,11 +266,7 @@ func TestAnotherBlockingFinalizerCostsOneWait(t *testing.T) {
 // queued behind the blocking finalizer holds the queue as well.
 func TestAnotherBlockingFinalizerCostsOneWaitWithLeftovers(t *testing.T) {
 	defer blockFinalizers(t)()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := loopback(t)
 	start := time.Now()
 	for range 4 {
 		r, err := fds.FindSockets(func() {
