@@ -551,7 +551,7 @@ func TestTextReport(t *testing.T) {
 // Ginkgo's.
 func TestGinkgoFocus(t *testing.T) {
 	var out, errb bytes.Buffer
-	code := run([]string{"test", "-C", filepath.Join("testdata", "focus"), "-json", "./..."}, &out, &errb)
+	code := run([]string{"test", "-C", filepath.Join("testdata", "focus"), "-json", "."}, &out, &errb)
 	if code != exitFailed || !strings.Contains(errb.String(), "example.com/focus TestFocused did not finish: Ginkgo ended the test binary with exit status 197 once its focused specs passed") {
 		t.Errorf("exit code %d:\n%s", code, errb.String())
 	}
@@ -565,5 +565,15 @@ func TestGinkgoFocus(t *testing.T) {
 	}
 	if want := []string{"TestFocused: error", "a store is focused: clean"}; !slices.Equal(got, want) {
 		t.Errorf("records %q, want %q", got, want)
+	}
+}
+
+// TestFailedSpecs counts a suite's failed specs, not the one test that ran
+// them, beside a plain test of the same package that fails.
+func TestFailedSpecs(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"test", "-C", filepath.Join("testdata", "focus"), "./failing"}, &out, &errb)
+	if want := "residue: FAIL: 1 test and 2 specs failed (the tests' own failures)\n"; code != exitFailed || !strings.HasSuffix(errb.String(), want) {
+		t.Errorf("exit code %d, want %d and a last line %q:\n%s", code, exitFailed, want, errb.String())
 	}
 }

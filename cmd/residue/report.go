@@ -19,7 +19,8 @@ type summary struct {
 	newFindings int // tests with findings not in the baseline
 	accepted    int // findings the baseline accepts
 	errors      int // tests the probes could not judge
-	failed      int // tests that failed (the tests' own verdict)
+	failed      int // tests that failed (the tests' own verdict), not counting those that ran a suite whose specs failed
+	failedSpecs int // Ginkgo specs that failed
 	unfinished  int // tests the test binary stopped in (a panic in a goroutine, os.Exit, -timeout)
 	pkgFailed   int // packages that failed outside any test (TestMain)
 	notBuilt    int // packages that did not build
@@ -72,14 +73,46 @@ func summarize(recs []record.Record, res *runResult) *summary {
 		case p.action == "fail" && len(p.failed) == 0 && len(p.unfinished()) == 0:
 			s.pkgFailed++
 		}
-		s.failed += len(p.failed)
+		tests, specs := failedIn(p, recs)
+		s.failed += tests
+		s.failedSpecs += specs
 		s.unfinished += len(p.unfinished())
 		if p.action == "pass" && !p.noTests && !seen[p.path] {
 			s.silent = append(s.silent, p.path)
 		}
 	}
-	s.goFailed = res.exitFailed && s.failed+s.unfinished+s.pkgFailed+s.notBuilt == 0
+	s.goFailed = res.exitFailed && s.failed+s.failedSpecs+s.unfinished+s.pkgFailed+s.notBuilt == 0
 	return s
+}
+
+// failedIn counts a package's failed tests and failed Ginkgo specs. A
+// top-level test that ran a suite has no record of its own, its specs do:
+// when some of them failed, they are what failed; when none did (a
+// BeforeSuite failed), the test is.
+func failedIn(p *pkgResult, recs []record.Record) (tests, specs int) {
+	own := map[string]bool{}
+	for i := range recs {
+		r := &recs[i]
+		switch {
+		case r.Package != p.path:
+		case r.Spec && r.Failed:
+			specs++
+		case !r.Spec:
+			own[r.Test] = true
+		}
+	}
+	suites := 0
+	for _, t := range p.failed {
+		if !own[t] && specs > 0 {
+			suites++
+			continue
+		}
+		tests++
+	}
+	if suites == 0 {
+		specs = 0
+	}
+	return tests, specs
 }
 
 func unaccepted(r *record.Record) int {
@@ -96,7 +129,7 @@ func (s *summary) code() int {
 	switch {
 	case s.goFailed:
 		return exitCommand
-	case s.failed > 0 || s.unfinished > 0 || s.pkgFailed > 0 || s.notBuilt > 0:
+	case s.failed > 0 || s.failedSpecs > 0 || s.unfinished > 0 || s.pkgFailed > 0 || s.notBuilt > 0:
 		return exitFailed
 	case s.newFindings > 0 || s.errors > 0:
 		return exitFindings
@@ -152,8 +185,13 @@ func (s *summary) line(withBaseline bool) string {
 	if s.errors > 0 {
 		why = append(why, plural(s.errors, "test")+" could not be audited")
 	}
-	if s.failed > 0 {
+	switch {
+	case s.failed > 0 && s.failedSpecs > 0:
+		why = append(why, plural(s.failed, "test")+" and "+plural(s.failedSpecs, "spec")+" failed (the tests' own failures)")
+	case s.failed > 0:
 		why = append(why, plural(s.failed, "test")+" failed (the tests' own failures)")
+	case s.failedSpecs > 0:
+		why = append(why, plural(s.failedSpecs, "spec")+" failed (the tests' own failures)")
 	}
 	if s.unfinished > 0 {
 		why = append(why, plural(s.unfinished, "test")+" did not finish (the test binary stopped)")
