@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 
 	"github.com/residue-go/residue/internal/env"
+	"github.com/residue-go/residue/internal/stack"
 )
 
 // Go's DWARF extension attribute holding a type's offset in the module's
@@ -262,11 +263,23 @@ func (ix *index) Find(name string) (variable, bool) {
 	return ix.findIn(name)
 }
 
-// findIn finds the entry of the variable named by searching ix.info.
+// findIn finds the entry of the variable named by searching ix.info for
+// the name as the entry spells it, for each package the name can be in.
 func (ix *index) findIn(name string) (variable, bool) {
-	needle := append([]byte(name), 0)
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	for _, pkg := range ix.packagesOf(name) {
+		if v, ok := ix.findSymbol(pkg, stack.SymbolPrefix(pkg)+name[len(pkg):]); ok {
+			return v, true
+		}
+	}
+	return variable{}, false
+}
+
+// findSymbol finds the entry of package pkg's variable whose DWARF name is
+// sym. ix.mu is held.
+func (ix *index) findSymbol(pkg, sym string) (variable, bool) {
+	needle := append([]byte(sym), 0)
 	for at := 0; ; {
 		i := bytes.Index(ix.info[at:], needle)
 		if i < 0 {
@@ -280,13 +293,11 @@ func (ix *index) findIn(name string) (variable, bool) {
 			off := dwarf.Offset(at - back)
 			r.Seek(off)
 			e, err := r.Next()
-			if err != nil || e == nil || e.Offset != off || e.Tag != dwarf.TagVariable || e.Val(dwarf.AttrName) != name {
+			if err != nil || e == nil || e.Offset != off || e.Tag != dwarf.TagVariable || e.Val(dwarf.AttrName) != sym {
 				continue
 			}
-			for _, pkg := range ix.packagesOf(name) {
-				if v, ok := ix.variable(pkg, e); ok {
-					return v, true
-				}
+			if v, ok := ix.variable(pkg, e); ok {
+				return v, true
 			}
 		}
 		at++
@@ -400,17 +411,19 @@ func (ix *index) variable(pkg string, e *dwarf.Entry) (variable, bool) {
 	name, _ := e.Val(dwarf.AttrName).(string)
 	loc, _ := e.Val(dwarf.AttrLocation).([]byte)
 	typ, _ := e.Val(dwarf.AttrType).(dwarf.Offset)
-	if !strings.HasPrefix(name, pkg+".") || len(loc) != 9 || loc[0] != 0x03 || typ == 0 {
+	// The name spells the path as symbols do: "gopkg.in/yaml%2ev3.x".
+	prefix := stack.SymbolPrefix(pkg)
+	if !strings.HasPrefix(name, prefix+".") || len(loc) != 9 || loc[0] != 0x03 || typ == 0 {
 		return variable{}, false
 	}
-	short := name[len(pkg)+1:]
+	short := name[len(prefix)+1:]
 	// Compiler-made symbols: pkg..inittask, pkg..stmp_1, pkg..dict.T[...], pkg.x·1.
 	if short == "" || short[0] == '.' || short == "_" || strings.ContainsAny(short, ".·[$") {
 		return variable{}, false
 	}
 	ti := ix.typeInfo(typ)
 	return variable{
-		Name:        name,
+		Name:        pkg + "." + short,
 		Package:     pkg,
 		Addr:        ix.order.Uint64(loc[1:]),
 		Size:        ti.size,

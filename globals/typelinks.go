@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"unsafe"
+
+	"github.com/residue-go/residue/internal/stack"
 )
 
 // typesByString lists the run-time types whose String is s, among the
@@ -23,7 +25,7 @@ func namedByPointer(name string, size int64) reflect.Type {
 	if dot < 0 {
 		return nil
 	}
-	pkg, short := name[:dot], name[dot+1:]
+	pkg, short := stack.Unescape(name[:dot]), name[dot+1:]
 	s := "*" + pkg[strings.LastIndexByte(pkg, '/')+1:] + "." + short
 	for _, p := range typesByString(s) {
 		var e any

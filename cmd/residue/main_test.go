@@ -577,3 +577,32 @@ func TestFailedSpecs(t *testing.T) {
 		t.Errorf("exit code %d, want %d and a last line %q:\n%s", code, exitFailed, want, errb.String())
 	}
 }
+
+// TestDottedPackage audits a package with a dot in the last element of its
+// path: its globals are read, and the findings are keyed by its import
+// path, not as the runtime spells it in its symbols ("dotted%2ev2").
+func TestDottedPackage(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"test", "-C", filepath.Join("testdata", "stops"), "-json", "-within", "100ms", "./dotted.v2"}, &out, &errb)
+	if code != exitFindings {
+		t.Errorf("exit code %d, want %d:\n%s", code, exitFindings, errb.String())
+	}
+	recs, err := record.Read(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		for _, f := range r.Findings {
+			got = append(got, r.Package+" "+r.Test+": "+f.Key)
+		}
+	}
+	want := []string{
+		"example.com/stops/dotted.v2 TestCounts: example.com/stops/dotted.v2.count",
+		"example.com/stops/dotted.v2 TestStarts: example.com/stops/dotted.v2.TestStarts.func1 created by example.com/stops/dotted.v2.TestStarts",
+		"example.com/stops/dotted.v2 TestStarts: example.com/stops/dotted.v2.stopLater",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("findings:\n  %s\nwant:\n  %s\nstderr:\n%s", strings.Join(got, "\n  "), strings.Join(want, "\n  "), errb.String())
+	}
+}

@@ -126,3 +126,23 @@ func TestOwnCode(t *testing.T) {
 		}
 	}
 }
+
+func TestEscapedPaths(t *testing.T) {
+	for _, c := range []struct{ pkg, prefix string }{
+		{"gopkg.in/yaml.v3", "gopkg.in/yaml%2ev3"},
+		{"example.com/a.b/c.d.e", "example.com/a.b/c%2ed%2ee"},
+		{"go.uber.org/zap", "go.uber.org/zap"},
+		{"fmt", "fmt"},
+		{`ex.com/100%/"q" ü`, `ex.com/100%25/%22q%22%20%c3%bc`},
+	} {
+		if got := stack.SymbolPrefix(c.pkg); got != c.prefix {
+			t.Errorf("SymbolPrefix(%q) = %q, want %q", c.pkg, got, c.prefix)
+		}
+		if got := stack.Unescape(c.prefix + ".(*T).F.func1"); got != c.pkg+".(*T).F.func1" {
+			t.Errorf("Unescape(%q) = %q", c.prefix+".(*T).F.func1", got)
+		}
+	}
+	if got := stack.Unescape("a/b.F%zz"); got != "a/b.F%zz" {
+		t.Errorf("a %% without two hex digits is kept: %q", got)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/residue-go/residue/internal/combined"
 	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/record"
+	"github.com/residue-go/residue/internal/stack"
 	"github.com/residue-go/residue/leak"
 	"github.com/residue-go/residue/procs"
 )
@@ -76,6 +77,12 @@ func (a adapted) Finish() (c record.Counts, fs, unattributed []record.Finding, r
 		beside := ok && len(g.Concurrent) > 0
 		for _, f := range p.Findings() {
 			rf := record.Finding{Probe: name, Key: f.Key, Count: f.Count, Text: f.Summary}
+			if name != record.Globals {
+				// Named after functions, as the runtime spells them:
+				// keyed by the packages' import paths, which the
+				// baseline and the package column use.
+				rf.Key, rf.Text = stack.Unescape(rf.Key), stack.Unescape(rf.Text)
+			}
 			if beside {
 				unattributed = append(unattributed, rf)
 				continue

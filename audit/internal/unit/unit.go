@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/residue-go/residue/internal/record"
+	"github.com/residue-go/residue/internal/stack"
 )
 
 // Unit is a test or spec being audited.
@@ -197,8 +198,7 @@ func PackageOf(fn string) string {
 		dir, last = fn[:i+1], fn[i+1:]
 	}
 	last, _, _ = strings.Cut(last, ".")
-	last = strings.ReplaceAll(last, "%2e", ".")
-	return strings.TrimSuffix(dir+last, "_test")
+	return strings.TrimSuffix(stack.Unescape(dir+last), "_test")
 }
 
 // Unwinding reports whether the calling goroutine is running deferred
