@@ -168,6 +168,18 @@ type audit struct {
 	unmap   func(string) string // from rewritten test files' paths and positions to the originals
 }
 
+// override sets, for go test, the variable that record.Restored names for
+// carrier to value, and carrier to what the user's environment had, which
+// the test binary puts back: the tests, and the programs they start, see
+// the user's environment.
+func (a *audit) override(carrier, value string) {
+	name, user := record.Restored[carrier], ""
+	if v, ok := os.LookupEnv(name); ok {
+		user = "=" + v
+	}
+	a.env = append(a.env, name+"="+value, carrier+"="+user)
+}
+
 func prepare(o *options) (*audit, error) {
 	dir, err := filepath.Abs(cmp.Or(o.dir, "."))
 	if err != nil {
@@ -224,13 +236,15 @@ func prepare(o *options) (*audit, error) {
 		a.env = append(a.env, record.EnvWithin+"="+o.within)
 	}
 	if x := m.leakProfileExperiment(); x != "" {
-		// The tests get the user's GOEXPERIMENT back (record.EnvExperiment).
-		user := ""
-		if v, ok := os.LookupEnv("GOEXPERIMENT"); ok {
-			user = "=" + v
-		}
-		a.env = append(a.env, "GOEXPERIMENT="+x, record.EnvExperiment+"="+user)
+		a.override(record.EnvExperiment, x)
 	}
+	// go test's work directory (go-build…) is made in the run's, and
+	// removed with it even when a second signal kills go test.
+	goTmp := filepath.Join(tmp, "go")
+	if err := os.Mkdir(goTmp, 0o755); err != nil {
+		return a, err
+	}
+	a.override(record.EnvGoTmpDir, goTmp)
 	if m.Path != residueModule {
 		src, err := findResidue(o.residueDir)
 		if err != nil {

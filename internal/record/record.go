@@ -40,6 +40,16 @@ const EnvFiles = "RESIDUE_AUDIT_FILES"
 // programs they start, see the user's GOEXPERIMENT.
 const EnvExperiment = "RESIDUE_AUDIT_GOEXPERIMENT"
 
+// EnvGoTmpDir carries the user's GOTMPDIR back to the tests, as
+// EnvExperiment does GOEXPERIMENT: the command points GOTMPDIR into the
+// directory it makes for the run, so that go test's work directory goes
+// with it even when go test is killed.
+const EnvGoTmpDir = "RESIDUE_AUDIT_GOTMPDIR"
+
+// Restored maps each variable that carries a value of the user's
+// environment back to the tests to the variable it restores.
+var Restored = map[string]string{EnvExperiment: "GOEXPERIMENT", EnvGoTmpDir: "GOTMPDIR"}
+
 // WorkDirPrefix begins the name of the directory residue test makes in the
 // temp directory for a run (the overlay, the go.mod copy, the records) and
 // removes: the files probe does not take it for a test's.

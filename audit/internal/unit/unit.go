@@ -56,14 +56,19 @@ func takeEnv() (e struct {
 }) {
 	e.file, e.globals, e.within = os.Getenv(record.EnvFile), os.Getenv(record.EnvGlobals), os.Getenv(record.EnvWithin)
 	e.files = os.Getenv(record.EnvFiles) == "on"
-	if x, ok := os.LookupEnv(record.EnvExperiment); ok {
-		if v, had := strings.CutPrefix(x, "="); had {
-			os.Setenv("GOEXPERIMENT", v)
-		} else {
-			os.Unsetenv("GOEXPERIMENT")
+	for carrier, name := range record.Restored {
+		x, ok := os.LookupEnv(carrier)
+		if !ok {
+			continue
 		}
+		if v, had := strings.CutPrefix(x, "="); had {
+			os.Setenv(name, v)
+		} else {
+			os.Unsetenv(name)
+		}
+		os.Unsetenv(carrier)
 	}
-	for _, name := range []string{record.EnvFile, record.EnvGlobals, record.EnvWithin, record.EnvFiles, record.EnvExperiment} {
+	for _, name := range []string{record.EnvFile, record.EnvGlobals, record.EnvWithin, record.EnvFiles} {
 		os.Unsetenv(name)
 	}
 	return e
