@@ -1,6 +1,7 @@
 package globals
 
 import (
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,6 +49,15 @@ func companyOf(run *probes.Run, settle bool) company {
 	if run != nil {
 		mine[run] = true
 		runners = run.Runners()
+	}
+	if settle && runtime.GOMAXPROCS(0) > 1 {
+		// A goroutine blocked on a descriptor whose data has already
+		// come (a client's read loop, an earlier test's server) runs
+		// only once the scheduler polls the network: a moment's sleep
+		// makes it (tens of microseconds), and the goroutine is a
+		// straggler the look sees. With one P the sleep would take a
+		// millisecond, the network poller's shortest wait.
+		time.Sleep(time.Microsecond)
 	}
 	all := stack.ParseDump(string(stack.FullDump(nil)))
 	// Each look stops the world to dump every stack: the pauses between

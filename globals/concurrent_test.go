@@ -1,6 +1,9 @@
 package globals_test
 
 import (
+	"net"
+	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
@@ -123,5 +126,68 @@ func TestAStragglerRunsBeforeTheFirstSnapshot(t *testing.T) {
 		if len(r.Changes) > 0 {
 			t.Fatalf("run %d: the straggler's change was taken for the block's:\n%s", i, r)
 		}
+	}
+}
+
+// A goroutine blocked reading a connection whose data has come runs only
+// once the scheduler polls the network; on a loaded machine that could be
+// after the first snapshot, and its change was the block's. The check
+// makes the scheduler poll first, and the goroutine is a straggler. (One
+// in about 15 was blamed on this 2-core machine under load; about one in
+// 300 still is: the bound leaves room for those.)
+func TestAStragglerOnTheNetworkRunsBeforeTheFirstSnapshot(t *testing.T) {
+	if os.Getenv("RESIDUE_TEST_SPIN") != "" {
+		for {
+		}
+	}
+	if runtime.GOMAXPROCS(0) < 2 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	}
+	spin := exec.Command(os.Args[0], "-test.run=^TestAStragglerOnTheNetworkRunsBeforeTheFirstSnapshot$")
+	spin.Env = append(os.Environ(), "RESIDUE_TEST_SPIN=1", "GOMAXPROCS=4")
+	if err := spin.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer spin.Wait()
+	defer spin.Process.Kill()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var state int
+	const runs, bound = 400, 5
+	blamed := 0
+	for range runs {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() {
+			var b [1]byte
+			s.Read(b[:])
+			state++
+			close(done)
+		}()
+		time.Sleep(100 * time.Microsecond) // it waits on the connection
+		c.Write([]byte{1})                 // its data has come
+		r, err := globals.Find(func() {}, globals.Watching(&state))
+		<-done
+		c.Close()
+		s.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Changes) > 0 {
+			blamed++
+		}
+	}
+	if blamed > bound {
+		t.Errorf("the reader's change was taken for the block's in %d of %d runs", blamed, runs)
 	}
 }
