@@ -214,7 +214,9 @@ func (t *holdTicket) dropped() (fds map[int]*finOwner, ok bool) {
 // alive, it may open more before the window ends, which the report would
 // then miss: the window is waited, as the goroutine probe waits it.
 func (s *settling) provedDropped(left []*candidate, attempt int, attributed bool) bool {
-	if !attributed && attempt&(attempt-1) != 0 || s.held.owners > s.opened || queueHead() == nil {
+	// The owners are counted from the memory profile: once its recording
+	// stopped, some may be missing (see memprof.StackBudget).
+	if !attributed && attempt&(attempt-1) != 0 || s.held.owners > s.opened || s.r.StacksStopped() || queueHead() == nil {
 		return false
 	}
 	if attributed && s.held.goroutines > 0 || !attributed && findRunGoroutines(s.r).others > 0 {

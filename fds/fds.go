@@ -110,6 +110,10 @@ type Report struct {
 	Within time.Duration // the settle window
 	Waited time.Duration // how long the probe waited after the block returned
 
+	// stacksStopped: the recording of allocation stacks stopped while
+	// the block ran (memprof.StackBudget).
+	stacksStopped bool
+
 	peers map[int]peer // other descriptors named as peers, by number
 }
 
@@ -211,6 +215,7 @@ func (p *probe) After(r *probes.Run) error {
 	}
 	rep.Held = held
 	rep.Waited = time.Since(r.Returned())
+	rep.stacksStopped = r.StacksStopped()
 	p.report = rep
 	if len(rep.FDs) > 0 || len(rep.Others) > 0 {
 		rehold()

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/residue-go/residue/fds"
+	"github.com/residue-go/residue/internal/memprof"
 	"github.com/residue-go/residue/internal/probes"
 )
 
@@ -611,5 +612,40 @@ func TestAcceptedConnectionOfAClosedListenerKeepsItsStack(t *testing.T) {
 	}
 	if s := r.String(); strings.Contains(s, "left no creation stack") {
 		t.Errorf("the message has no stack:\n%s", s)
+	}
+}
+
+// A block that allocates more than memprof.StackBudget objects is recorded
+// that far only: a file it opens after is still its own, reported without
+// the line that opened it, and the report says why.
+func TestOpenedPastTheStackBudget(t *testing.T) {
+	defer func(old uint64) { memprof.StackBudget.Store(old) }(memprof.StackBudget.Load())
+	memprof.StackBudget.Store(20000)
+	var left closer
+	defer left.close()
+	var kept *os.File
+	report, err := fds.Find(func() {
+		var sink []*[4]int
+		for i := range 200 {
+			for range 1000 {
+				sink = append(sink, new([4]int))
+			}
+			sink = sink[:0]
+			if i%20 == 0 {
+				runtime.GC() // the budget is looked at as GC cycles end
+			}
+		}
+		kept, _ = os.Open(os.Args[0])
+	}, fds.Within(0))
+	left.keep(kept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd := reported(t, report, int(kept.Fd()))
+	if fd.Opened != nil {
+		t.Errorf("a creation stack past the budget:\n%s", report)
+	}
+	if s := report.String(); !strings.Contains(s, "no creation stack: the block made over 20000 heap allocations, and their stacks are recorded for that many only") {
+		t.Errorf("the report does not say why there is no stack:\n%s", s)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/residue-go/residue/internal/memprof"
 	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/text"
 )
@@ -182,6 +183,8 @@ func (r *Report) writeOrigin(b *strings.Builder, o *originGroup) {
 		for _, f := range alts {
 			writeOpened(b, fd, f)
 		}
+	case fd.By == byAlone && r.stacksStopped:
+		fmt.Fprintf(b, "    opened while the block ran, no creation stack: the block made over %d heap allocations, and their stacks are recorded for that many only, to keep the check's cost bounded (no other probed block was running)\n", memprof.StackBudget.Load())
 	case fd.By == byAlone:
 		b.WriteString("    opened while the block ran, by a goroutine or a system call that left no creation stack (no other probed block was running)\n")
 	}

@@ -69,8 +69,11 @@ type probe struct {
 	cfg     config
 	before  map[uint64]bool // goroutines alive before the block
 	release func()          // ends the recording of allocations
-	cycles  uint64          // GC cycles ended before the block started
-	report  *Report
+	// stacksStopped reports whether that recording stopped, its budget
+	// spent (memprof.StackBudget).
+	stacksStopped func() bool
+	cycles        uint64 // GC cycles ended before the block started
+	report        *Report
 }
 
 // kind registers the probe with the combined checks.
@@ -94,7 +97,7 @@ func (p *probe) Before(*probes.Run) error {
 	fullDump(buf)
 	p.before = stack.IDs(buf.Bytes())
 	p.cycles = memprof.GCCycles()
-	p.release = recordCreations()
+	p.release, p.stacksStopped = recordCreations()
 	return nil
 }
 

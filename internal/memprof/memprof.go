@@ -2,37 +2,140 @@ package memprof
 
 import (
 	"runtime"
+	"runtime/metrics"
 	"sync"
+	"sync/atomic"
 )
 
 var recording struct {
 	sync.Mutex
-	users int
-	saved int
+	users int // callers recording, of either kind
+	exact int // those of them that count every allocation
+	saved int // the rate before the first caller
+	// start is the count of heap allocations when the recording began.
+	start uint64
+	// stopped is set while the stack budget has run out: the rate is
+	// the saved one until the last caller releases, or a caller that
+	// counts every allocation comes.
+	stopped bool
+	// stops counts the times the budget ran out.
+	stops uint64
+	// ticking is set while watchBudget's finalizer is armed.
+	ticking bool
 }
 
+// StackBudget is how many heap allocations a recording that only wants
+// stacks (RecordStacks) records before it stops: a stack walk per
+// allocation costs about a microsecond, and tens where the stack is deep
+// (a recursive parser's), so a test allocating millions of objects would
+// run many times slower than without. What is allocated after it runs
+// out is not recorded, and what a probe found there has no creation stack.
+var StackBudget atomic.Uint64
+
+func init() { StackBudget.Store(1 << 18) }
+
 // RecordAllocations makes the runtime record every heap allocation with its
-// stack (runtime.MemProfileRate = 1) until release is called. Calls may nest
-// and overlap across goroutines: the rate the process had before the first
-// call is restored when the last caller releases. release is idempotent.
+// stack (runtime.MemProfileRate = 1) until release is called, for callers
+// that count them: the stack budget does not apply while one records. Calls
+// may nest and overlap across goroutines (with RecordStacks too): the rate
+// the process had before the first call is restored when the last caller
+// releases. release is idempotent.
 func RecordAllocations() (release func()) {
+	release, _ = record(true)
+	return release
+}
+
+// RecordStacks is RecordAllocations for callers that want the stacks of
+// what is allocated, not every allocation counted: the recording stops once
+// StackBudget allocations have been recorded (unless a caller of
+// RecordAllocations is recording). stopped reports whether it stopped at
+// any moment since the call.
+func RecordStacks() (release func(), stopped func() bool) {
+	return record(false)
+}
+
+func record(exact bool) (release func(), stopped func() bool) {
 	recording.Lock()
 	if recording.users == 0 {
 		recording.saved = runtime.MemProfileRate
+		recording.start = heapAllocs()
+		recording.stopped = false
 		runtime.MemProfileRate = 1
+		watchBudget()
 	}
 	recording.users++
+	if exact {
+		if recording.exact++; recording.stopped {
+			recording.stopped = false
+			runtime.MemProfileRate = 1
+		}
+	}
+	wasStopped, stops := recording.stopped, recording.stops
 	recording.Unlock()
 	var once sync.Once
-	return func() {
+	release = func() {
 		once.Do(func() {
 			recording.Lock()
 			defer recording.Unlock()
+			if exact {
+				recording.exact--
+			}
 			if recording.users--; recording.users == 0 {
 				runtime.MemProfileRate = recording.saved
+				recording.stopped = false
 			}
 		})
 	}
+	stopped = func() bool {
+		recording.Lock()
+		defer recording.Unlock()
+		return wasStopped || recording.stops != stops
+	}
+	return release, stopped
+}
+
+// watchBudget checks the stack budget at the end of every GC cycle while a
+// recording lasts: an allocation-heavy block runs GC cycles often. It uses
+// a cleanup, which runs on one of the runtime's cleanup goroutines: a
+// goroutine of residue's own, started in a block, would be taken for the
+// block's, and the finalizer goroutine is held while a descriptor probe's
+// block runs. recording is held.
+func watchBudget() {
+	if recording.ticking {
+		return
+	}
+	recording.ticking = true
+	runtime.AddCleanup(&gcTick{}, func(struct{}) {
+		recording.Lock()
+		defer recording.Unlock()
+		recording.ticking = false
+		if recording.users == 0 {
+			return
+		}
+		if recording.exact == 0 && !recording.stopped && heapAllocs()-recording.start > StackBudget.Load() {
+			recording.stopped = true
+			recording.stops++
+			runtime.MemProfileRate = recording.saved
+		}
+		watchBudget()
+	}, struct{}{})
+}
+
+// gcTick is what watchBudget's cleanup is attached to: large enough not to
+// share a block of the tiny allocator, whose objects are freed together.
+type gcTick struct {
+	_ *gcTick
+	_ [3]uintptr
+}
+
+// heapAllocs returns the count of heap allocations the process has made.
+func heapAllocs() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
 }
 
 // UserRate returns runtime.MemProfileRate as the process has it apart from

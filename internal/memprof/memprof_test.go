@@ -62,3 +62,59 @@ func TestSumByStackSinceCountsWhatAStackAllocatedInBetween(t *testing.T) {
 		t.Fatalf("%d stacks allocated since themselves", n)
 	}
 }
+
+// A recording for stacks stops once its budget of allocations is spent,
+// and the rate the process had is back; it says so to its caller.
+func TestRecordStacksStopsAtItsBudget(t *testing.T) {
+	defer func(old uint64) { memprof.StackBudget.Store(old) }(memprof.StackBudget.Load())
+	memprof.StackBudget.Store(10000)
+	defer func(old int) { runtime.MemProfileRate = old }(runtime.MemProfileRate)
+	runtime.MemProfileRate = 4096
+	release, stopped := memprof.RecordStacks()
+	defer release()
+	for i := 0; i < 100 && !stopped(); i++ {
+		for range 1000 {
+			sink = append(sink, make([]byte, 64))
+		}
+		sink = sink[:0]
+		runtime.GC()
+	}
+	if !stopped() || runtime.MemProfileRate != 4096 {
+		t.Fatalf("stopped %v, rate %d after the budget", stopped(), runtime.MemProfileRate)
+	}
+}
+
+// While a caller counts every allocation, the budget does not stop the
+// recording; one that comes after it stopped starts it again.
+func TestCountingRecordingsAreNotStopped(t *testing.T) {
+	defer func(old uint64) { memprof.StackBudget.Store(old) }(memprof.StackBudget.Load())
+	memprof.StackBudget.Store(10000)
+	defer func(old int) { runtime.MemProfileRate = old }(runtime.MemProfileRate)
+	runtime.MemProfileRate = 4096
+	allocate := func() {
+		for range 20 {
+			for range 1000 {
+				sink = append(sink, make([]byte, 64))
+			}
+			sink = sink[:0]
+			runtime.GC()
+		}
+	}
+	releaseStacks, stopped := memprof.RecordStacks()
+	defer releaseStacks()
+	release := memprof.RecordAllocations()
+	allocate()
+	if stopped() || runtime.MemProfileRate != 1 {
+		t.Fatalf("stopped %v, rate %d while counting", stopped(), runtime.MemProfileRate)
+	}
+	release()
+	allocate()
+	if !stopped() || runtime.MemProfileRate != 4096 {
+		t.Fatalf("stopped %v, rate %d once counting ended", stopped(), runtime.MemProfileRate)
+	}
+	release = memprof.RecordAllocations()
+	defer release()
+	if runtime.MemProfileRate != 1 {
+		t.Fatalf("rate %d for a counting recording after a stop", runtime.MemProfileRate)
+	}
+}

@@ -48,12 +48,15 @@ type Run struct {
 	started  time.Time
 	returned time.Time
 
-	probes    []Probe         // those whose Before succeeded
-	finishing time.Time       // when Finish began: where settle windows start
-	record    bool            // a probe asked for RecordAllocations
-	stop      func()          // ends the recording Start began
-	parent    context.Context // the labels the run started under
-	ctx       context.Context // parent with the run's label: what nested runs inherit
+	probes    []Probe   // those whose Before succeeded
+	finishing time.Time // when Finish began: where settle windows start
+	record    bool      // a probe asked for RecordAllocations
+	stop      func()    // ends the recording Start began
+	// stacksStopped reports whether that recording ran out of its budget
+	// (memprof.StackBudget) while the block ran.
+	stacksStopped func() bool
+	parent        context.Context // the labels the run started under
+	ctx           context.Context // parent with the run's label: what nested runs inherit
 }
 
 // ID is unique within the process.
@@ -125,6 +128,13 @@ func (r *Run) Encloses(inner *Run) bool {
 // Finish, before any probe looks again. The probes' own work is then not
 // recorded, which would cost a stack walk per allocation.
 func (r *Run) RecordAllocations() { r.record = true }
+
+// StacksStopped reports whether the recording RecordAllocations asked for
+// stopped while the block ran, its budget spent (memprof.StackBudget): what
+// the block allocated after that has no stack in the memory profile.
+func (r *Run) StacksStopped() bool {
+	return r.stacksStopped != nil && r.stacksStopped()
+}
 
 // Started is when the block first started running.
 func (r *Run) Started() time.Time {
@@ -222,7 +232,7 @@ func Start(probes ...Probe) (*Run, error) {
 		r.probes = append(r.probes, p)
 	}
 	if r.record {
-		r.stop = memprof.RecordAllocations()
+		r.stop, r.stacksStopped = memprof.RecordStacks()
 	}
 	return r, nil
 }
