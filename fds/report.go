@@ -184,7 +184,7 @@ func (r *Report) writeOrigin(b *strings.Builder, o *originGroup) {
 			writeOpened(b, fd, f)
 		}
 	case fd.By == byAlone && r.stacksStopped:
-		fmt.Fprintf(b, "    opened while the block ran, no creation stack: the block made over %d heap allocations, and their stacks are recorded for that many only, to keep the check's cost bounded (no other probed block was running)\n", memprof.StackBudget.Load())
+		fmt.Fprintf(b, "    opened while the block ran, no creation stack: %s (no other probed block was running)\n", memprof.BudgetNote())
 	case fd.By == byAlone:
 		b.WriteString("    opened while the block ran, by a goroutine or a system call that left no creation stack (no other probed block was running)\n")
 	}

@@ -78,6 +78,11 @@ type Report struct {
 	Others []Path
 	Within time.Duration // the settle window
 	Waited time.Duration // how long the probe waited after the block returned
+
+	// stacksStopped: the recording of allocation stacks stopped while the
+	// block ran (memprof.StackBudget), so that the block's own calls may
+	// be among those no stack ties to it.
+	stacksStopped bool
 }
 
 // probe finds the files and directories a block created in the temp
@@ -179,7 +184,7 @@ func (p *probe) After(r *probes.Run) error {
 		mine, other = sites.claim(slices.Collect(maps.Values(seen)))
 		return len(mine) == 0
 	})
-	rep := &Report{Within: p.cfg.within, Paths: mine, Others: other}
+	rep := &Report{Within: p.cfg.within, Paths: mine, Others: other, stacksStopped: r.StacksStopped()}
 	rep.Waited = time.Since(r.Returned())
 	p.report = rep
 	return nil

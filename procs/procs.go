@@ -57,6 +57,9 @@ type Process struct {
 	OneOf []int
 
 	adopted bool // a test checked as a whole adopted the run: "the test"
+	// unrecorded: "alone" because the recording of allocation stacks had
+	// stopped (memprof.StackBudget), not for want of a stack to record.
+	unrecorded bool
 }
 
 // program returns the base name of the program.
@@ -217,7 +220,7 @@ func (p *probe) attribute(r *probes.Run, fresh []child, rep *Report) {
 		pr := &procs[i]
 		switch {
 		case myN == 0 && otherN == 0 && alone:
-			pr.By = "alone"
+			pr.By, pr.unrecorded = "alone", r.StacksStopped()
 		case myN == 0 || int64(i) >= myN && otherN > 0:
 			rep.Others = append(rep.Others, *pr)
 			continue

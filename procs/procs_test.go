@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/residue-go/residue/internal/memprof"
 	"github.com/residue-go/residue/procs"
 )
 
@@ -248,5 +249,40 @@ func TestOptions(t *testing.T) {
 	defer stop(cmd)
 	if err != nil || len(rep.Processes) > 0 {
 		t.Fatalf("ignored command reported: %v\n%s", err, rep)
+	}
+}
+
+// A child started after the block's first memprof.StackBudget allocations
+// has no stack: it is still the block's, and the report says why it has
+// no line.
+func TestAChildStartedPastTheStackBudget(t *testing.T) {
+	defer func(old uint64) { memprof.StackBudget.Store(old) }(memprof.StackBudget.Load())
+	memprof.StackBudget.Store(20000)
+	var cmd *exec.Cmd
+	rep, err := procs.Find(func() {
+		var sink []*[4]int
+		for i := range 200 {
+			for range 1000 {
+				sink = append(sink, new([4]int))
+			}
+			sink = sink[:0]
+			if i%20 == 0 {
+				runtime.GC() // the budget is looked at as GC cycles end
+			}
+		}
+		cmd = exec.Command("sleep", "30")
+		if err := cmd.Start(); err != nil {
+			panic(err)
+		}
+	}, procs.Within(0))
+	defer stop(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Processes) != 1 || rep.Processes[0].By != "alone" {
+		t.Fatalf("want 1 process with no stack, got %+v", rep)
+	}
+	if msg := rep.String(); !strings.Contains(msg, "started while the block ran, no stack: the block made over 20000 heap allocations, and their stacks are recorded for that many only") {
+		t.Errorf("the message does not say why there is no stack:\n%s", msg)
 	}
 }

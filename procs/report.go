@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/residue-go/residue/internal/memprof"
 	"github.com/residue-go/residue/internal/origin"
 	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/internal/text"
@@ -63,7 +64,11 @@ func writeProcess(b *strings.Builder, p *Process) {
 	if len(p.OneOf) > 1 {
 		fmt.Fprintf(b, "    one of pids %s: another probed block running at the same time started processes too, so which of them is this block's cannot be told\n", joinInts(p.OneOf))
 	}
-	if !origin.WriteSites(b, "started", origin.Subject(p.adopted), p.By == "block", p.Started, p.StartedAt, "the block started processes at each") && p.By == "alone" {
+	switch {
+	case origin.WriteSites(b, "started", origin.Subject(p.adopted), p.By == "block", p.Started, p.StartedAt, "the block started processes at each"):
+	case p.By == "alone" && p.unrecorded:
+		fmt.Fprintf(b, "    started while the block ran, no stack: %s; no other probed block was running\n", memprof.BudgetNote())
+	case p.By == "alone":
 		b.WriteString("    started while the block ran, by a call that left no stack (a raw fork, C code); no other probed block was running\n")
 	}
 }

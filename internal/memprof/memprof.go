@@ -3,6 +3,7 @@ package memprof
 import (
 	"runtime"
 	"runtime/metrics"
+	"strconv"
 	"sync"
 	"sync/atomic"
 )
@@ -33,6 +34,13 @@ var recording struct {
 var StackBudget atomic.Uint64
 
 func init() { StackBudget.Store(1 << 18) }
+
+// BudgetNote says why what a block made after its recording stopped has no
+// stack, for reports.
+func BudgetNote() string {
+	return "the block made over " + strconv.FormatUint(StackBudget.Load(), 10) +
+		" heap allocations, and their stacks are recorded for that many only, to keep the check's cost bounded"
+}
 
 // RecordAllocations makes the runtime record every heap allocation with its
 // stack (runtime.MemProfileRate = 1) until release is called, for callers
