@@ -13,24 +13,27 @@ var recording struct {
 	users int // callers recording, of either kind
 	exact int // those of them that count every allocation
 	saved int // the rate before the first caller
-	// start is the count of heap allocations when the recording began.
-	start uint64
-	// stopped is set while the stack budget has run out: the rate is
-	// the saved one until the last caller releases, or a caller that
-	// counts every allocation comes.
+	// starts holds, for each caller recording stacks only, the count of
+	// heap allocations when it began (a multiset: one entry per caller).
+	starts map[uint64]int
+	// stopped is set while every caller is past its stack budget: the
+	// rate is the saved one until a new caller comes or the last one
+	// releases.
 	stopped bool
-	// stops counts the times the budget ran out.
+	// stops counts the times the recording stopped.
 	stops uint64
-	// ticking is set while watchBudget's finalizer is armed.
+	// ticking is set while watchBudget's cleanup is armed.
 	ticking bool
 }
 
-// StackBudget is how many heap allocations a recording that only wants
-// stacks (RecordStacks) records before it stops: a stack walk per
-// allocation costs about a microsecond, and tens where the stack is deep
-// (a recursive parser's), so a test allocating millions of objects would
-// run many times slower than without. What is allocated after it runs
-// out is not recorded, and what a probe found there has no creation stack.
+// StackBudget is how many heap allocations a caller of RecordStacks has
+// recorded with their stacks before it no longer needs the recording: a
+// stack walk per allocation costs about a microsecond, and tens where the
+// stack is deep (a recursive parser's), so a test allocating millions of
+// objects would run many times slower than without. The recording stops
+// once every caller is past its budget (and none counts allocations); it
+// starts again for a new caller. What is allocated while it is stopped has
+// no stack, and what a probe finds of it has no creation stack.
 var StackBudget atomic.Uint64
 
 func init() { StackBudget.Store(1 << 18) }
@@ -66,19 +69,24 @@ func record(exact bool) (release func(), stopped func() bool) {
 	recording.Lock()
 	if recording.users == 0 {
 		recording.saved = runtime.MemProfileRate
-		recording.start = heapAllocs()
-		recording.stopped = false
 		runtime.MemProfileRate = 1
 		watchBudget()
+	} else if recording.stopped {
+		recording.stopped = false
+		runtime.MemProfileRate = 1
 	}
 	recording.users++
+	var start uint64
 	if exact {
-		if recording.exact++; recording.stopped {
-			recording.stopped = false
-			runtime.MemProfileRate = 1
+		recording.exact++
+	} else {
+		if recording.starts == nil {
+			recording.starts = map[uint64]int{}
 		}
+		start = heapAllocs()
+		recording.starts[start]++
 	}
-	wasStopped, stops := recording.stopped, recording.stops
+	stops := recording.stops
 	recording.Unlock()
 	var once sync.Once
 	release = func() {
@@ -87,6 +95,8 @@ func record(exact bool) (release func(), stopped func() bool) {
 			defer recording.Unlock()
 			if exact {
 				recording.exact--
+			} else if recording.starts[start]--; recording.starts[start] == 0 {
+				delete(recording.starts, start)
 			}
 			if recording.users--; recording.users == 0 {
 				runtime.MemProfileRate = recording.saved
@@ -97,9 +107,24 @@ func record(exact bool) (release func(), stopped func() bool) {
 	stopped = func() bool {
 		recording.Lock()
 		defer recording.Unlock()
-		return wasStopped || recording.stops != stops
+		return recording.stops != stops
 	}
 	return release, stopped
+}
+
+// spent reports whether every caller recording is past its stack budget.
+// recording is held.
+func spent() bool {
+	if recording.exact > 0 {
+		return false
+	}
+	now, budget := heapAllocs(), StackBudget.Load()
+	for start := range recording.starts {
+		if now-start <= budget {
+			return false
+		}
+	}
+	return true
 }
 
 // watchBudget checks the stack budget at the end of every GC cycle while a
@@ -120,7 +145,7 @@ func watchBudget() {
 		if recording.users == 0 {
 			return
 		}
-		if recording.exact == 0 && !recording.stopped && heapAllocs()-recording.start > StackBudget.Load() {
+		if !recording.stopped && spent() {
 			recording.stopped = true
 			recording.stops++
 			runtime.MemProfileRate = recording.saved

@@ -118,3 +118,30 @@ func TestCountingRecordingsAreNotStopped(t *testing.T) {
 		t.Fatalf("rate %d for a counting recording after a stop", runtime.MemProfileRate)
 	}
 }
+
+// A caller that begins after the others spent their budgets gets a budget
+// of its own: the recording starts again, and it was not stopped for it.
+func TestANewCallerRecordsAgain(t *testing.T) {
+	defer func(old uint64) { memprof.StackBudget.Store(old) }(memprof.StackBudget.Load())
+	memprof.StackBudget.Store(10000)
+	defer func(old int) { runtime.MemProfileRate = old }(runtime.MemProfileRate)
+	runtime.MemProfileRate = 4096
+	first, firstStopped := memprof.RecordStacks()
+	defer first()
+	for i := 0; i < 100 && !firstStopped(); i++ {
+		for range 1000 {
+			sink = append(sink, make([]byte, 64))
+		}
+		sink = sink[:0]
+		runtime.GC()
+	}
+	if !firstStopped() || runtime.MemProfileRate != 4096 {
+		t.Fatalf("stopped %v, rate %d after the budget", firstStopped(), runtime.MemProfileRate)
+	}
+	second, secondStopped := memprof.RecordStacks()
+	defer second()
+	runtime.GC()
+	if runtime.MemProfileRate != 1 || secondStopped() || !firstStopped() {
+		t.Fatalf("rate %d, second stopped %v, first stopped %v", runtime.MemProfileRate, secondStopped(), firstStopped())
+	}
+}
