@@ -169,6 +169,21 @@ func TestChannelsAndFuncsCompareByIdentity(t *testing.T) {
 	}
 }
 
+// A GODEBUG setting counts the uses of its non-default behaviour (which a
+// module whose go line is older than its toolchain's gets): a metric, not
+// state.
+func TestGodebugSettingsAreNotState(t *testing.T) {
+	t.Setenv("GODEBUG", "asynctimerchan=1")
+	time.NewTimer(time.Hour).Stop() // the first use registers the count: a sync.Once's work
+	r, err := globals.Find(func() { time.NewTimer(time.Hour).Stop() }, globals.InPackages("time"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Changes) > 0 {
+		t.Errorf("a non-default use was taken for a change:\n%s", r)
+	}
+}
+
 func TestWorkOfAOnceIsLazyInitialisation(t *testing.T) {
 	if r := find(t, func() { lazy.get("a") }); len(r.Changes) > 0 {
 		t.Errorf("a sync.Once filling its table was reported:\n%s", r)

@@ -99,6 +99,13 @@ func init() {
 			why:   "what they point to lives as long as the garbage collector decides",
 		},
 		{
+			what:  "internal/godebug.Setting",
+			match: named("internal/godebug", "Setting"),
+			read:  notRead,
+			why: "a GODEBUG setting follows $GODEBUG, which is reported with the environment; its count of " +
+				"non-default uses (a module whose go line is older than its toolchain's) is a metric",
+		},
+		{
 			what:  "time.Time",
 			match: is(reflect.TypeOf(time.Time{})),
 			read:  timeValue,

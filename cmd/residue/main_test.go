@@ -606,3 +606,18 @@ func TestDottedPackage(t *testing.T) {
 		t.Errorf("findings:\n  %s\nwant:\n  %s\nstderr:\n%s", strings.Join(got, "\n  "), strings.Join(want, "\n  "), errb.String())
 	}
 }
+
+// TestOldGoLine audits a module whose go line (1.20) is older than
+// residue's: requiring residue raises the copy's go line, but its tests
+// keep the GODEBUG defaults of their own, and pass as they do plain.
+func TestOldGoLine(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"test", "-C", filepath.Join("testdata", "oldgo"), "-json", "./..."}, &out, &errb)
+	recs, err := record.Read(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != exitClean || len(recs) != 1 || recs[0].Failed {
+		t.Fatalf("exit code %d, want %d, and TestSeedRepeats passing:\n%s", code, exitClean, errb.String())
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go/version"
 	"io"
 	"os"
 	"os/exec"
@@ -89,6 +90,10 @@ type modInfo struct {
 	Path       string // the module path
 	GoVersion  string // the toolchain's, as go env GOVERSION gives it ("go1.26.8")
 	Experiment string // GOEXPERIMENT as go env gives it
+	// Go is the go.mod's go line ("1.12"); GodebugDefault is set when the
+	// go.mod has a godebug default line.
+	Go             string
+	GodebugDefault bool
 }
 
 func mainModule(dir string) (modInfo, error) {
@@ -110,13 +115,38 @@ func mainModule(dir string) (modInfo, error) {
 	if err != nil {
 		return m, err
 	}
-	var j struct{ Module struct{ Path string } }
+	var j struct {
+		Module  struct{ Path string }
+		Go      string
+		Godebug []struct{ Key string }
+	}
 	if err := json.Unmarshal(out, &j); err != nil {
 		return m, err
 	}
-	m.Path = j.Module.Path
+	m.Path, m.Go = j.Module.Path, j.Go
+	for _, g := range j.Godebug {
+		m.GodebugDefault = m.GodebugDefault || g.Key == "default"
+	}
 	return m, nil
 }
+
+// godebugDefault returns the Go version whose GODEBUG defaults the
+// audited build keeps, or "": requiring residue raises the copy's go line
+// to residue's, and the go line of the main module picks the defaults of
+// the run-time behaviours GODEBUG controls. A module at go 1.12 would
+// otherwise run its tests with Go 1.26's (rand.Seed a no-op, for one),
+// and a test could fail audited that passes plain. A godebug default line
+// of the module's own is kept as it is.
+func (m modInfo) godebugDefault() string {
+	if m.Go == "" || m.GodebugDefault || version.Compare("go"+m.Go, residueGo) >= 0 {
+		return ""
+	}
+	return "go" + m.Go
+}
+
+// residueGo is the go line of residue's go.mod: an audited module's copy
+// is raised to it.
+const residueGo = "go1.26"
 
 // leakProfileExperiment returns the GOEXPERIMENT value that gives the tests
 // the runtime's goroutine leak profile, or "" when the toolchain has it
@@ -156,6 +186,9 @@ func writeModFile(dir string, m modInfo, src residueSource) (string, error) {
 		return "", err
 	}
 	args := []string{"mod", "edit"}
+	if d := m.godebugDefault(); d != "" {
+		args = append(args, "-godebug=default="+d)
+	}
 	if src.dir != "" {
 		args = append(args, "-require="+residueModule+"@v0.0.0-00010101000000-000000000000", "-replace="+residueModule+"="+src.dir)
 	} else {

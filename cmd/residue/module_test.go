@@ -94,3 +94,25 @@ func TestStuckGoroutineIsReportedAtOnce(t *testing.T) {
 		t.Errorf("%s: %d goroutines, check took %.3fs", r.Test, r.Counts.Goroutines, r.Check)
 	}
 }
+
+// TestGodebugDefault: a module whose go line is older than residue's keeps
+// its GODEBUG defaults in the audited build, unless its go.mod names them.
+func TestGodebugDefault(t *testing.T) {
+	for _, c := range []struct {
+		goLine string
+		own    bool
+		want   string
+	}{
+		{"1.12", false, "go1.12"},
+		{"1.25.3", false, "go1.25.3"},
+		{"1.20", true, ""},
+		{"1.26.0", false, ""},
+		{"1.27", false, ""},
+		{"", false, ""},
+	} {
+		m := modInfo{Go: c.goLine, GodebugDefault: c.own}
+		if got := m.godebugDefault(); got != c.want {
+			t.Errorf("go %q, own default line %v: %q, want %q", c.goLine, c.own, got, c.want)
+		}
+	}
+}
