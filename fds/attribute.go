@@ -136,6 +136,9 @@ func (a *attribution) loadSites(allocs *runAllocations) {
 		if end, adopted, ok := ownedEnd(outer, r); ok {
 			s.owner, s.adopted = ownedByRun, adopted
 			s.shared = !r.Exclusive()
+			if adopted {
+				s.shared = !r.AdoptedAlone()
+			}
 			s.frames = append(s.frames, outer[:end]...)
 		} else {
 			for _, f := range outer {
@@ -177,9 +180,10 @@ func (a *attribution) loadSites(allocs *runAllocations) {
 
 // errShared is returned when the run's descriptors cannot be told from
 // those of other runs sharing the frame that identifies it.
-var errShared = fmt.Errorf("more than %d blocks were run at once, or two parallel tests made from one function "+
-	"checked at once, so this run shared the frame that identifies its stacks with another and the descriptors "+
-	"they opened cannot be told apart; run fewer blocks in parallel", probes.MaxExclusiveRuns)
+var errShared = fmt.Errorf("this run's stacks cannot be told from those of another running at the same time "+
+	"(parallel tests or subtests made from one function, or more than %d checks under way at once that no "+
+	"function of their own tells apart), so which of the descriptors they opened are this one's cannot be told; "+
+	"run one at a time (without t.Parallel), they can be", probes.MaxExclusiveRuns)
 
 // claimSites decides which sites are the block's.
 func (a *attribution) claimSites() error {

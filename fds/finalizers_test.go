@@ -202,7 +202,7 @@ func TestManyParallelBlocksAreExactOrSaySo(t *testing.T) {
 		}
 		r, err := reports[i], errs[i]
 		if err != nil {
-			if !strings.Contains(err.Error(), "blocks were run at once") {
+			if !strings.Contains(err.Error(), "cannot be told from those of another running at the same time") {
 				t.Fatalf("block %d: %v", i, err)
 			}
 			shared++

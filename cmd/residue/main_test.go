@@ -621,3 +621,26 @@ func TestOldGoLine(t *testing.T) {
 		t.Fatalf("exit code %d, want %d, and TestSeedRepeats passing:\n%s", code, exitClean, errb.String())
 	}
 }
+
+// TestManyParallelTests audits more tests waiting in t.Parallel at once
+// than there are marker frames: each test's descriptor is still its own
+// (its function tells its stacks apart), and none is an error.
+func TestManyParallelTests(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"test", "-C", filepath.Join("testdata", "stops"), "-json", "-within", "100ms", "-globals", "off", "./manyparallel"}, &out, &errb)
+	if code != exitFindings {
+		t.Errorf("exit code %d, want %d:\n%s", code, exitFindings, errb.String())
+	}
+	recs, err := record.Read(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 24 {
+		t.Fatalf("%d records, want 24:\n%s", len(recs), errb.String())
+	}
+	for _, r := range recs {
+		if r.Verdict != record.Found || r.Counts.Descriptors != 1 {
+			t.Errorf("%s: %s, %d descriptors, want found, 1: %s%s", r.Test, r.Verdict, r.Counts.Descriptors, r.Error, r.Report)
+		}
+	}
+}

@@ -93,6 +93,16 @@ func (r *Run) Exclusive() bool {
 	return r.exclusive && !r.sharedFn
 }
 
+// AdoptedAlone reports whether no other run under way was adopted by the
+// function that adopted r: a stack through that function or its closures
+// is then r's alone, whether or not r has a marker frame of its own (the
+// exclusive ones run out when many tests wait in t.Parallel at once).
+func (r *Run) AdoptedAlone() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !r.sharedFn
+}
+
 // Owns reports whether a recorded stack through fn, a fully qualified
 // function name, is the block's own: fn is the run's marker frame, or the
 // function that adopted the run (see Adopt) or one of its closures, such
