@@ -645,7 +645,7 @@ func TestOpenedPastTheStackBudget(t *testing.T) {
 	if fd.Opened != nil {
 		t.Errorf("a creation stack past the budget:\n%s", report)
 	}
-	if s := report.String(); !strings.Contains(s, "no creation stack: the block made over 20000 heap allocations, and their stacks are recorded for that many only") {
+	if s := report.String(); !strings.Contains(s, "no creation stack: over 20000 heap allocations were made while the block ran (by it or by goroutines left running before it), and their stacks are recorded for that many only") {
 		t.Errorf("the report does not say why there is no stack:\n%s", s)
 	}
 }

@@ -282,7 +282,7 @@ func TestAChildStartedPastTheStackBudget(t *testing.T) {
 	if len(rep.Processes) != 1 || rep.Processes[0].By != "alone" {
 		t.Fatalf("want 1 process with no stack, got %+v", rep)
 	}
-	if msg := rep.String(); !strings.Contains(msg, "started while the block ran, no stack: the block made over 20000 heap allocations, and their stacks are recorded for that many only") {
+	if msg := rep.String(); !strings.Contains(msg, "started while the block ran, no stack: over 20000 heap allocations were made while the block ran (by it or by goroutines left running before it), and their stacks are recorded for that many only") {
 		t.Errorf("the message does not say why there is no stack:\n%s", msg)
 	}
 }

@@ -122,6 +122,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		out = stderr
 	}
 	s := summarize(recs, res)
+	s.json = o.json
 	writeReport(out, o, recs, res)
 	stale, unchecked := base.check(recs, res.ranPackages(), o.filtered)
 	if o.updateBaseline {

@@ -127,8 +127,8 @@ func TestFixture(t *testing.T) {
 		"broken/broken_test.go:6:2: undefined: undefined", // the file's own path, not the overlay's
 		"example.com/fixture/plain TestFails failed:",
 		"residue: FAIL: 14 tests left side effects; 1 test failed (the tests' own failures); 1 package did not build",
-		" s of the run went to settle windows: the checks of the ",
-		"before reporting them (the window is 1s; -within sets it)\n",
+		" s went to settle windows: the checks of ",
+		"to go away (summed over the tests; tests running in parallel wait at the same time; the window is 1s, -within sets it)\n",
 	} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("standard error lacks %q:\n%s", want, stderr)
@@ -383,7 +383,7 @@ func TestNoTestRan(t *testing.T) {
 		t.Errorf("exit code %d, want %d", code, exitClean)
 	}
 	for _, s := range []string{
-		"residue: no test ran in example.com/stops/panics (-run matched none, or a TestMain does not call m.Run)\n",
+		"residue: no test ran in example.com/stops/panics (-run matched none, a TestMain does not call m.Run, or the package has only examples, benchmarks or fuzz targets, which are not audited)\n",
 		"residue: ok, but no test was audited: none ran\n",
 	} {
 		if !strings.Contains(errb.String(), s) {
@@ -500,6 +500,14 @@ func TestUnattributedAreCounted(t *testing.T) {
 	if code != exitClean || !strings.HasSuffix(errb.String(), want) || !strings.Contains(out.String(), `example.com/stops/parallel.mode: "prod" → "debug"`) {
 		t.Errorf("exit code %d:\n%s%s", code, out.String(), errb.String())
 	}
+	// With -json the changes are in the records, not listed.
+	out.Reset()
+	errb.Reset()
+	code = run([]string{"test", "-C", filepath.Join("testdata", "stops"), "-json", "./parallel"}, &out, &errb)
+	want = "could not be attributed (in the records' unattributed)\n"
+	if code != exitClean || !strings.HasSuffix(errb.String(), want) || !strings.Contains(out.String(), `"unattributed":[`) {
+		t.Errorf("with -json, exit code %d:\n%s%s", code, out.String(), errb.String())
+	}
 }
 
 // TestStoppedOnASecondRun: under -count=2, a test whose second run stops
@@ -535,13 +543,13 @@ func TestTextReport(t *testing.T) {
 	if code != exitFailed {
 		t.Errorf("exit code %d, want %d", code, exitFailed)
 	}
-	waited := regexp.MustCompile(`\d+\.\d+ s of the run`)
+	waited := regexp.MustCompile(`\d+\.\d+ s went`)
 	var b strings.Builder
 	for _, line := range strings.Split(out+stderr, "\n") {
 		if strings.HasPrefix(line, "    ") || strings.HasPrefix(line, "residue: [") {
 			continue
 		}
-		b.WriteString(waited.ReplaceAllString(line, "D of the run") + "\n")
+		b.WriteString(waited.ReplaceAllString(line, "D went") + "\n")
 	}
 	golden.Check(t, "text", regexp.MustCompile(`\n{3,}`).ReplaceAllString(b.String(), "\n\n"))
 }

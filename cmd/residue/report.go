@@ -31,9 +31,9 @@ type summary struct {
 	// audited: -run matched none, or a TestMain did not call m.Run.
 	silent   []string
 	goFailed bool // go test failed, and no package says why
-	// waited and waits: the seconds the checks of tests that left
-	// goroutines, descriptors, processes or files took, waiting out their
-	// settle windows, and how many such tests there were.
+	json     bool // the findings are in JSON records on standard output, not listed
+	// waited and waits: the seconds the checks that waited for what their
+	// tests left to go away took (see waitedCheck), and how many there were.
 	waited float64
 	waits  int
 }
@@ -53,7 +53,7 @@ func summarize(recs []record.Record, res *runResult) *summary {
 		if n := unaccepted(r); n > 0 {
 			s.newFindings++
 		}
-		if hasSettled(r) {
+		if r.Check >= waitedCheck {
 			s.waited += r.Check
 			s.waits++
 		}
@@ -137,16 +137,11 @@ func (s *summary) code() int {
 	return exitClean
 }
 
-// hasSettled reports whether a record has findings of a probe that waits
-// for what it reports to go away (every probe but globals).
-func hasSettled(r *record.Record) bool {
-	for _, f := range r.Findings {
-		if f.Probe != record.Globals {
-			return true
-		}
-	}
-	return false
-}
+// waitedCheck is how long a check took, in seconds, that waited for what
+// its test left to go away: one that finds nothing, or what provably
+// stays, takes milliseconds.
+const waitedCheck = 0.1
+
 
 // waitLine says how much of the run the settle windows took, when they
 // took a second or more: the time a test that leaves something waits before
@@ -155,12 +150,12 @@ func (s *summary) waitLine(defaultWindow bool) string {
 	if s.waited < 1 {
 		return ""
 	}
-	line := fmt.Sprintf("residue: %.1f s of the run went to settle windows: the checks of the %s that left goroutines, descriptors, processes or files waited for them to go away before reporting them",
-		s.waited, plural(s.waits, "test"))
+	note := "summed over the tests; tests running in parallel wait at the same time"
 	if defaultWindow {
-		line += " (the window is 1s; -within sets it)"
+		note += "; the window is 1s, -within sets it"
 	}
-	return line
+	return fmt.Sprintf("residue: %.1f s went to settle windows: the checks of %s waited for goroutines, descriptors, processes or files the tests left to go away (%s)",
+		s.waited, plural(s.waits, "test"), note)
 }
 
 // silentLine names the packages that passed without running a test.
@@ -169,7 +164,7 @@ func (s *summary) silentLine() string {
 		return ""
 	}
 	slices.Sort(s.silent)
-	return fmt.Sprintf("residue: no test ran in %s (-run matched none, or a TestMain does not call m.Run)", strings.Join(s.silent, ", "))
+	return fmt.Sprintf("residue: no test ran in %s (-run matched none, a TestMain does not call m.Run, or the package has only examples, benchmarks or fuzz targets, which are not audited)", strings.Join(s.silent, ", "))
 }
 
 // line is the run's last line: why it failed, or that it did not.
@@ -210,7 +205,11 @@ func (s *summary) line(withBaseline bool) string {
 		accepted = fmt.Sprintf(" (%s accepted by the baseline)", plural(s.accepted, "finding"))
 	}
 	if s.unattributed > 0 {
-		accepted += fmt.Sprintf("; %s seen while tests ran in parallel could not be attributed (listed above)", plural(s.unattributed, "global change"))
+		where := "listed above"
+		if s.json {
+			where = "in the records' unattributed"
+		}
+		accepted += fmt.Sprintf("; %s seen while tests ran in parallel could not be attributed (%s)", plural(s.unattributed, "global change"), where)
 	}
 	if len(why) == 0 {
 		if s.tests == 0 {

@@ -41,8 +41,8 @@ func init() { StackBudget.Store(1 << 18) }
 // BudgetNote says why what a block made after its recording stopped has no
 // stack, for reports.
 func BudgetNote() string {
-	return "the block made over " + strconv.FormatUint(StackBudget.Load(), 10) +
-		" heap allocations, and their stacks are recorded for that many only, to keep the check's cost bounded"
+	return "over " + strconv.FormatUint(StackBudget.Load(), 10) +
+		" heap allocations were made while the block ran (by it or by goroutines left running before it), and their stacks are recorded for that many only, to keep the check's cost bounded"
 }
 
 // RecordAllocations makes the runtime record every heap allocation with its
