@@ -142,7 +142,6 @@ func (s *summary) code() int {
 // stays, takes milliseconds.
 const waitedCheck = 0.1
 
-
 // waitLine says how much of the run the settle windows took, when they
 // took a second or more: the time a test that leaves something waits before
 // it is reported, which a test that leaves nothing does not.
