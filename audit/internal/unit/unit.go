@@ -156,7 +156,14 @@ func attribute(start, end time.Time, rec *record.Record) []record.Finding {
 		})
 	}
 	// An unattributed change such a unit saw is that unit's too.
-	rec.Unattributed = slices.DeleteFunc(rec.Unattributed, seenWithin)
+	var theirs, maybe []string
+	rec.Unattributed = slices.DeleteFunc(rec.Unattributed, func(f record.Finding) bool {
+		if seenWithin(f) {
+			theirs = append(theirs, f.Key)
+			return true
+		}
+		return false
+	})
 	var own []string
 	out := rec.Findings[:0:0]
 	for _, f := range rec.Findings {
@@ -164,15 +171,31 @@ func attribute(start, end time.Time, rec *record.Record) []record.Finding {
 			switch {
 			case seenWithin(f):
 				rec.Counts.Globals -= f.Count
+				theirs = append(theirs, f.Key)
 				continue
 			case seenBeside(f):
 				rec.Counts.Globals -= f.Count
 				rec.Unattributed = append(rec.Unattributed, f)
+				maybe = append(maybe, f.Key)
 				continue
 			}
 			own = append(own, f.Key)
 		}
 		out = append(out, f)
+	}
+	// The report, the probes' text, lists the changes as the test saw
+	// them: it says which of them the record does not count.
+	switch {
+	case rec.Report == "":
+	case len(out) == 0:
+		rec.Report = ""
+	default:
+		if len(theirs) > 0 {
+			rec.Report += "\n\nNot this test's, and not counted: global changes that a test which ran while this one did, and ended before it, saw too: " + strings.Join(theirs, ", ")
+		}
+		if len(maybe) > 0 {
+			rec.Report += "\n\nNot counted as this test's (unattributed): global changes that a test which ran beside it also saw: " + strings.Join(maybe, ", ")
+		}
 	}
 	var seen []string
 	for _, f := range rec.Unattributed {

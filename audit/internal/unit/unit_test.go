@@ -43,9 +43,14 @@ func TestAttribute(t *testing.T) {
 		t.Fatalf("the test that changed app.Mode: %v", got)
 	}
 	waited := change("app.Mode")
+	waited.Report = "app.Mode: 1 → 2"
 	got := attribute(at(0), at(30), waited)
 	if len(got) != 1 || got[0].Probe != record.Goroutines || waited.Counts.Globals != 0 || waited.Counts.Goroutines != 1 {
 		t.Errorf("the test that waited around it: %v %+v", got, waited.Counts)
+	}
+	// Its report, which lists the change, says it is not counted.
+	if !strings.HasSuffix(waited.Report, "Not this test's, and not counted: global changes that a test which ran while this one did, and ended before it, saw too: app.Mode") {
+		t.Errorf("the report does not say the change is not the test's:\n%s", waited.Report)
 	}
 	overlapped := change("app.Mode")
 	if got := attribute(at(15), at(40), overlapped); len(got) != 1 || len(overlapped.Unattributed) != 1 {
