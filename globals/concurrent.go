@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/residue-go/residue/internal/probes"
@@ -64,7 +65,22 @@ func companyOf(run *probes.Run, settle bool) company {
 	// looks double, so that a goroutine that keeps running (a busy loop an
 	// earlier test left) costs a few looks, not hundreds.
 	pause := 100 * time.Microsecond
-	for deadline := time.Now().Add(stragglersFor); settle && stragglers(all, self, runners) && time.Now().Before(deadline); pause *= 2 {
+	for deadline := time.Now().Add(stragglersFor); settle; pause *= 2 {
+		left := stragglers(all, self, runners)
+		if len(left) == 0 {
+			break
+		}
+		if !time.Now().Before(deadline) {
+			// Still running after the whole wait: busy goroutines (a
+			// loop an earlier test left), not ones winding down. Every
+			// later check would wait for them in vain.
+			busy.Lock()
+			for _, id := range left {
+				busy.ids[id] = true
+			}
+			busy.Unlock()
+			break
+		}
 		time.Sleep(min(pause, time.Until(deadline)))
 		all = stack.ParseDump(string(stack.FullDump(nil)))
 	}
@@ -103,24 +119,35 @@ func companyOf(run *probes.Run, settle bool) company {
 // stragglersFor bounds how long the first snapshot waits for stragglers.
 const stragglersFor = 50 * time.Millisecond
 
-// stragglers reports whether a goroutine that is no test's and no check's
-// is running or ready to run: one winding down for something that has
+// stragglers returns the goroutines that are no test's and no check's and
+// are running or ready to run: one winding down for something that has
 // ended, such as the goroutine with which a Ginkgo suite stops listening
 // for signals (signal.Stop) once RunSpecs has returned. What it changes
 // next would land between the block's snapshots and pass for the block's,
 // so the first snapshot is taken once it has run (blocked or ended), for
 // stragglersFor at the most.
-func stragglers(all []stack.Goroutine, self uint64, runners []uint64) bool {
+func stragglers(all []stack.Goroutine, self uint64, runners []uint64) []uint64 {
+	busy.Lock()
+	defer busy.Unlock()
+	var out []uint64
 	for i := range all {
 		g := &all[i]
 		if g.State != "runnable" && g.State != "running" || g.ID == self || slices.Contains(runners, g.ID) ||
-			probes.RunnerOf(g.ID) != nil || strings.Contains(g.Raw, "testing.tRunner") {
+			busy.ids[g.ID] || probes.RunnerOf(g.ID) != nil || strings.Contains(g.Raw, "testing.tRunner") {
 			continue
 		}
-		return true
+		out = append(out, g.ID)
 	}
-	return false
+	return out
 }
+
+// busy holds the goroutines that were still running or ready to run when
+// a first snapshot had waited stragglersFor for them: they are not waited
+// for again. (Goroutine IDs are not reused.)
+var busy = struct {
+	sync.Mutex
+	ids map[uint64]bool
+}{ids: map[uint64]bool{}}
 
 // runningTest returns the test function a goroutine runs, or "" when it
 // runs none or waits: for its subtests (in T.Run or at the end of

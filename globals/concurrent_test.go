@@ -6,11 +6,13 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/residue-go/residue/globals"
 	"github.com/residue-go/residue/internal/probes"
+	"github.com/residue-go/residue/internal/stack"
 )
 
 var sharedCounter int
@@ -125,6 +127,40 @@ func TestAStragglerRunsBeforeTheFirstSnapshot(t *testing.T) {
 		}
 		if len(r.Changes) > 0 {
 			t.Fatalf("run %d: the straggler's change was taken for the block's:\n%s", i, r)
+		}
+	}
+}
+
+// A goroutine that keeps running through a whole straggler wait (a busy
+// loop an earlier test left) is not waited for by the checks that follow:
+// gin's suite, with two such loops left, waited 50 ms in every check.
+func TestABusyGoroutineIsWaitedForOnce(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	}
+	stop := make(chan struct{})
+	ids := make(chan uint64, 1)
+	var spins atomic.Int64
+	go func() {
+		ids <- stack.CurrentID()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				spins.Add(1)
+			}
+		}
+	}()
+	defer close(stop)
+	id := <-ids
+	var x int
+	for i := range 2 {
+		if _, err := globals.Find(func() {}, globals.Watching(&x)); err != nil {
+			t.Fatal(err)
+		}
+		if !globals.WaitedInVain(id) {
+			t.Fatalf("check %d: the busy goroutine is still waited for", i)
 		}
 	}
 }

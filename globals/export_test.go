@@ -9,3 +9,11 @@ var (
 	OpenIndex    = openIndex
 	DefaultScope = defaultScope
 )
+
+// WaitedInVain reports whether a first snapshot gave up waiting for the
+// goroutine with that ID as a straggler, and no longer waits for it.
+func WaitedInVain(id uint64) bool {
+	busy.Lock()
+	defer busy.Unlock()
+	return busy.ids[id]
+}
