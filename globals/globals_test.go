@@ -2,6 +2,7 @@ package globals_test
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"reflect"
 	"runtime"
@@ -343,5 +344,24 @@ func TestInPackagesMatchingNothingIsAnError(t *testing.T) {
 	_, err := globals.Find(func() {}, globals.InPackages("github.com/residue-go/residue/globals_test", "example.com/no-such-package/..."))
 	if err == nil || !strings.Contains(err.Error(), `no package of this binary matches "example.com/no-such-package/..."`) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// net keeps /etc/hosts, /etc/resolv.conf and /etc/nsswitch.conf in caches
+// it looks at again once they are 5 seconds old: a lookup then is not a
+// change (gin's TestRunQUIC was blamed for net.hosts.expire).
+func TestNetResolverCachesAreNotState(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out net's 5 s cache age")
+	}
+	t.Parallel()
+	_, _ = net.LookupHost("localhost")
+	time.Sleep(5100 * time.Millisecond)
+	r, err := globals.Find(func() { _, _ = net.LookupHost("localhost") }, globals.InPackages("net"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Changes) > 0 {
+		t.Errorf("a cache refresh was taken for a change:\n%s", r)
 	}
 }

@@ -224,6 +224,21 @@ type variableRule struct {
 
 var variableRules = []variableRule{
 	{
+		variable: "net.hosts",
+		read:     notRead,
+		why:      "a cache of /etc/hosts, read again when it is more than 5 seconds old",
+	},
+	{
+		variable: "net.resolvConf",
+		read:     notRead,
+		why:      "a cache of /etc/resolv.conf, looked at again when it is more than 5 seconds old",
+	},
+	{
+		variable: "net.nssConfig",
+		read:     notRead,
+		why:      "a cache of /etc/nsswitch.conf, looked at again when it is more than 5 seconds old",
+	},
+	{
 		variable: "math/rand.globalRandGenerator",
 		read:     lazyIdentity,
 		why: "math/rand seeds its global generator on first use through an atomic.Pointer: nil to set " +

@@ -123,6 +123,7 @@ var cleanScenarios = []string{
 	"time formatting",
 	"HTTP round trip to an httptest server",
 	"signal.Notify and Stop",
+	"net.LookupHost of localhost",
 	"user package slice left empty with spare capacity",
 	// Caches of the standard library's cryptography (the rules cachedEntry
 	// and filledByOnce).
