@@ -99,6 +99,14 @@ func init() {
 			why:   "what they point to lives as long as the garbage collector decides",
 		},
 		{
+			what:  "google.golang.org/protobuf's descriptors and message infos (internal/filedesc, internal/impl)",
+			match: inPackage("google.golang.org/protobuf/internal/filedesc", "google.golang.org/protobuf/internal/impl"),
+			read:  func(_ *capturer, v reflect.Value) *node { return identity(v) },
+			why: "built lazily on first use of a message type, under hand-made Onces (once, initDone) and " +
+				"spread over many structs: not program state; a file registered at run time is still " +
+				"reported through protoregistry's maps",
+		},
+		{
 			what:  "internal/godebug.Setting",
 			match: named("internal/godebug", "Setting"),
 			read:  notRead,

@@ -652,3 +652,18 @@ func TestManyParallelTests(t *testing.T) {
 		}
 	}
 }
+
+// TestFirstUseOfAProtobufMessage audits a test that marshals a protobuf
+// message type for the first time: the descriptors the runtime builds then
+// are not the test's changes (gin's protobuf tests were blamed for 328).
+func TestFirstUseOfAProtobufMessage(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"test", "-C", filepath.Join("testdata", "proto"), "-json", "./..."}, &out, &errb)
+	recs, err := record.Read(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != exitClean || len(recs) != 1 || recs[0].Verdict != record.Clean {
+		t.Errorf("exit code %d, want %d, and a clean record:\n%s%s", code, exitClean, out.String(), errb.String())
+	}
+}
