@@ -22,6 +22,11 @@ func (r *section) Findings() []probes.Finding {
 	out := make([]probes.Finding, 0, len(r.Changes))
 	for _, c := range r.Changes {
 		k := c.Path
+		if c.Variable == "environment" {
+			// A changed value's path is its name, shown as such: keyed
+			// as an added or removed one is, environment[$NAME].
+			k = c.Variable
+		}
 		if c.Key != "" {
 			k += "[" + c.Key + "]"
 		}

@@ -1,6 +1,9 @@
 package globals
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // A finding's key holds no address: a pointer map key or a value shown
 // with its address is the same key from run to run; a quoted string, or
@@ -17,5 +20,22 @@ func TestKeysHoldNoAddresses(t *testing.T) {
 		if got := withoutAddresses(in); got != want {
 			t.Errorf("withoutAddresses(%s) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+// An environment variable's finding is keyed environment[$NAME] whether it
+// was added, removed or changed (a changed one had been $NAME[$NAME]).
+func TestEnvironmentKeys(t *testing.T) {
+	before := map[string]string{"PORT": "80", "GONE": "x"}
+	after := map[string]string{"PORT": "3123", "NEW": "1"}
+	var cfg config
+	r := section{Changes: envChanges(&cfg, before, after)}
+	var got []string
+	for _, f := range r.Findings() {
+		got = append(got, f.Key)
+	}
+	want := "environment[$GONE] environment[$NEW] environment[$PORT]"
+	if strings.Join(got, " ") != want {
+		t.Errorf("keys %q, want %s", got, want)
 	}
 }
