@@ -136,8 +136,9 @@ func (gr *group) write(b *strings.Builder, who string) {
 			"    was never closed holds it (call resp.Body.Close())\n")
 	}
 	if g.Ambiguous {
-		b.WriteString("    (another new goroutine with this stack, not the block's, also lost its creator: the\n" +
-			"    count is exact, but the ID shown may be that goroutine's)\n")
+		b.WriteString("    (a goroutine that is not the block's has the same stack, and its creator has exited\n" +
+			"    too, so the two cannot be told apart: the count is right, but the ID shown may be the\n" +
+			"    other one's)\n")
 	}
 	if len(g.Stack) == 0 && g.Raw != "" {
 		// A stack in a form the parser does not know: the runtime's own text.
