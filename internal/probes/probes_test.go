@@ -361,32 +361,3 @@ func expectBothLabels(t *testing.T, outer, inner *probes.Run) {
 		t.Fatalf("the inner block's goroutine should carry both labels %s; profile:\n%s", want, b.String())
 	}
 }
-
-// settler is a probe whose After settles with a look that takes cost.
-type settler struct {
-	cost  time.Duration
-	looks *int
-}
-
-func (settler) Before(*probes.Run) error { return nil }
-func (s settler) After(r *probes.Run) error {
-	r.Settle(time.Second, func(int, bool) bool {
-		*s.looks++
-		time.Sleep(s.cost)
-		return false
-	})
-	return nil
-}
-func (settler) Report() probes.Report { return nil }
-
-// A look that costs much is made at most about a fifth of a window: 40 ms
-// looks over a second are about 6, not the 14 that back-off alone allows.
-func TestCostlyLooksAreSpacedOut(t *testing.T) {
-	looks := 0
-	if _, err := probes.Exec(func() {}, settler{cost: 40 * time.Millisecond, looks: &looks}); err != nil {
-		t.Fatal(err)
-	}
-	if looks > 8 {
-		t.Errorf("%d looks of 40 ms in a 1 s window", looks)
-	}
-}

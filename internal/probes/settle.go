@@ -18,7 +18,6 @@ func (r *Run) Settle(within time.Duration, check func(attempt int, last bool) bo
 	pause := 100 * time.Microsecond
 	for attempt := 0; ; attempt++ {
 		last := !time.Now().Before(deadline)
-		start := time.Now()
 		if check(attempt, last) || last {
 			return
 		}
@@ -26,15 +25,10 @@ func (r *Run) Settle(within time.Duration, check func(attempt int, last bool) bo
 			runtime.Gosched() // let goroutines that are about to exit do so
 			continue
 		}
-		// A look that costs much (a dump of hundreds of goroutines,
-		// with many tests waiting in parallel) is made at most about a
-		// fifth of the time: the window is for what the block left to
-		// go away, not for the probes to keep a core busy.
-		wait := max(pause, 4*time.Since(start))
-		if left := time.Until(deadline); wait > left {
-			wait = left
+		if left := time.Until(deadline); pause > left {
+			pause = left
 		}
-		time.Sleep(wait)
+		time.Sleep(pause)
 		if pause *= 2; pause > 50*time.Millisecond {
 			pause = 50 * time.Millisecond
 		}
