@@ -625,16 +625,7 @@ func TestOpenedPastTheStackBudget(t *testing.T) {
 	defer left.close()
 	var kept *os.File
 	report, err := fds.Find(func() {
-		var sink []*[4]int
-		for i := range 200 {
-			for range 1000 {
-				sink = append(sink, new([4]int))
-			}
-			sink = sink[:0]
-			if i%20 == 0 {
-				runtime.GC() // the budget is looked at as GC cycles end
-			}
-		}
+		memprof.Churn(200_000)
 		kept, _ = os.Open(os.Args[0])
 	}, fds.Within(0))
 	left.keep(kept)

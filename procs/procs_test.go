@@ -260,16 +260,7 @@ func TestAChildStartedPastTheStackBudget(t *testing.T) {
 	memprof.StackBudget.Store(20000)
 	var cmd *exec.Cmd
 	rep, err := procs.Find(func() {
-		var sink []*[4]int
-		for i := range 200 {
-			for range 1000 {
-				sink = append(sink, new([4]int))
-			}
-			sink = sink[:0]
-			if i%20 == 0 {
-				runtime.GC() // the budget is looked at as GC cycles end
-			}
-		}
+		memprof.Churn(200_000)
 		cmd = exec.Command("sleep", "30")
 		if err := cmd.Start(); err != nil {
 			panic(err)

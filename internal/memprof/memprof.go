@@ -2,7 +2,6 @@ package memprof
 
 import (
 	"runtime"
-	"runtime/metrics"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -66,6 +65,10 @@ func RecordStacks() (release func(), stopped func() bool) {
 }
 
 func record(exact bool) (release func(), stopped func() bool) {
+	var start uint64 // read before the rate is 1, and outside the lock
+	if !exact {
+		start = heapAllocs()
+	}
 	recording.Lock()
 	if recording.users == 0 {
 		recording.saved = runtime.MemProfileRate
@@ -76,14 +79,12 @@ func record(exact bool) (release func(), stopped func() bool) {
 		runtime.MemProfileRate = 1
 	}
 	recording.users++
-	var start uint64
 	if exact {
 		recording.exact++
 	} else {
 		if recording.starts == nil {
 			recording.starts = map[uint64]int{}
 		}
-		start = heapAllocs()
 		recording.starts[start]++
 	}
 	stops := recording.stops
@@ -162,14 +163,7 @@ type gcTick struct {
 }
 
 // heapAllocs returns the count of heap allocations the process has made.
-func heapAllocs() uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		return 0
-	}
-	return s[0].Value.Uint64()
-}
+func heapAllocs() uint64 { return counter("/gc/heap/allocs:objects") }
 
 // UserRate returns runtime.MemProfileRate as the process has it apart from
 // residue: the rate saved while allocations are recorded, the current one

@@ -72,13 +72,7 @@ func TestRecordStacksStopsAtItsBudget(t *testing.T) {
 	runtime.MemProfileRate = 4096
 	release, stopped := memprof.RecordStacks()
 	defer release()
-	for i := 0; i < 100 && !stopped(); i++ {
-		for range 1000 {
-			sink = append(sink, make([]byte, 64))
-		}
-		sink = sink[:0]
-		runtime.GC()
-	}
+	memprof.Churn(100_000)
 	if !stopped() || runtime.MemProfileRate != 4096 {
 		t.Fatalf("stopped %v, rate %d after the budget", stopped(), runtime.MemProfileRate)
 	}
@@ -91,24 +85,15 @@ func TestCountingRecordingsAreNotStopped(t *testing.T) {
 	memprof.StackBudget.Store(10000)
 	defer func(old int) { runtime.MemProfileRate = old }(runtime.MemProfileRate)
 	runtime.MemProfileRate = 4096
-	allocate := func() {
-		for range 20 {
-			for range 1000 {
-				sink = append(sink, make([]byte, 64))
-			}
-			sink = sink[:0]
-			runtime.GC()
-		}
-	}
 	releaseStacks, stopped := memprof.RecordStacks()
 	defer releaseStacks()
 	release := memprof.RecordAllocations()
-	allocate()
+	memprof.Churn(20_000)
 	if stopped() || runtime.MemProfileRate != 1 {
 		t.Fatalf("stopped %v, rate %d while counting", stopped(), runtime.MemProfileRate)
 	}
 	release()
-	allocate()
+	memprof.Churn(20_000)
 	if !stopped() || runtime.MemProfileRate != 4096 {
 		t.Fatalf("stopped %v, rate %d once counting ended", stopped(), runtime.MemProfileRate)
 	}
@@ -128,13 +113,7 @@ func TestANewCallerRecordsAgain(t *testing.T) {
 	runtime.MemProfileRate = 4096
 	first, firstStopped := memprof.RecordStacks()
 	defer first()
-	for i := 0; i < 100 && !firstStopped(); i++ {
-		for range 1000 {
-			sink = append(sink, make([]byte, 64))
-		}
-		sink = sink[:0]
-		runtime.GC()
-	}
+	memprof.Churn(100_000)
 	if !firstStopped() || runtime.MemProfileRate != 4096 {
 		t.Fatalf("stopped %v, rate %d after the budget", firstStopped(), runtime.MemProfileRate)
 	}

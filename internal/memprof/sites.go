@@ -44,8 +44,12 @@ func FlushSites() *Sites {
 
 // GCCycles returns how many GC cycles have ended since the process started,
 // cheaply: no GC, no stop of the world.
-func GCCycles() uint64 {
-	sample := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+func GCCycles() uint64 { return counter("/gc/cycles/total:gc-cycles") }
+
+// counter reads a runtime/metrics counter, 0 when the runtime has none by
+// that name.
+func counter(name string) uint64 {
+	sample := []metrics.Sample{{Name: name}}
 	metrics.Read(sample)
 	if sample[0].Value.Kind() != metrics.KindUint64 {
 		return 0
