@@ -135,10 +135,9 @@ func (a *attribution) loadSites(allocs *runAllocations) {
 		var k strings.Builder
 		if end, adopted, ok := ownedEnd(outer, r); ok {
 			s.owner, s.adopted = ownedByRun, adopted
-			s.shared = !r.Exclusive()
-			if adopted {
-				s.shared = !r.AdoptedAlone()
-			}
+			// A stack through the function that adopted the run needs
+			// no marker frame to be the run's.
+			s.shared = adopted && !r.AdoptedAlone() || !adopted && !r.Exclusive()
 			s.frames = append(s.frames, outer[:end]...)
 		} else {
 			for _, f := range outer {

@@ -88,12 +88,13 @@ func (r *Report) String() string {
 	if r == nil || len(r.Paths) == 0 {
 		return "The block left no files behind."
 	}
-	others := "Also created while the block ran, and not counted as the block's (nothing ties them to it: another process, another probed block, a child process or a raw system call made them)"
+	makers := "another process, another probed block, a child process or a raw system call made them"
 	if r.stacksStopped {
-		others = "Also created while the block ran, and not counted as the block's (nothing ties them to it: another process, another probed block, a child process or a raw system call made them, or the block itself after its stacks stopped being recorded: " + memprof.BudgetNote() + ")"
+		makers += ", or the block itself after its stacks stopped being recorded: " + memprof.BudgetNote()
 	}
 	return text.Leftovers("The block left "+text.Plural(len(r.Paths), "file or directory", "files and directories")+" behind",
-		r.Within, r.Paths, writePath, others, r.Others, (*Path).summary)
+		r.Within, r.Paths, writePath, "Also created while the block ran, and not counted as the block's (nothing ties them to it: "+makers+")",
+		r.Others, (*Path).summary)
 }
 
 func writePath(b *strings.Builder, p *Path) {
