@@ -122,7 +122,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		out = stderr
 	}
 	s := summarize(recs, res)
-	s.json = o.json
 	writeReport(out, o, recs, res)
 	stale, unchecked := base.check(recs, res.ranPackages(), o.filtered)
 	if o.updateBaseline {
@@ -152,7 +151,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, l)
 		}
 	}
-	fmt.Fprintln(stderr, s.line(o.baseline != "" && !o.updateBaseline))
+	fmt.Fprintln(stderr, s.line(o.baseline != "" && !o.updateBaseline, o.json))
 	return s.code()
 }
 

@@ -28,10 +28,10 @@ type summary struct {
 	// tests ran, whose they are cannot be told.
 	unattributed int
 	// silent are the packages that passed with test files but no test
-	// audited: -run matched none, or a TestMain did not call m.Run.
+	// audited: -run matched none, a TestMain did not call m.Run, or they
+	// have only examples, benchmarks or fuzz targets.
 	silent   []string
 	goFailed bool // go test failed, and no package says why
-	json     bool // the findings are in JSON records on standard output, not listed
 	// waited and waits: the seconds the checks that waited for what their
 	// tests left to go away took (see waitedCheck), and how many there were.
 	waited float64
@@ -41,11 +41,20 @@ type summary struct {
 func summarize(recs []record.Record, res *runResult) *summary {
 	s := &summary{tests: len(recs)}
 	seen := map[string]bool{}
+	specsFailed := map[string]int{}           // by package
+	ownRecord := map[string]map[string]bool{} // by package, the tests with a record of their own (not a suite's runner)
 	for i := range recs {
 		r := &recs[i]
 		if !seen[r.Package] {
 			seen[r.Package] = true
 			s.pkgs++
+			ownRecord[r.Package] = map[string]bool{}
+		}
+		switch {
+		case r.Spec && r.Failed:
+			specsFailed[r.Package]++
+		case !r.Spec:
+			ownRecord[r.Package][r.Test] = true
 		}
 		if r.Verdict == record.Error && r.Error != stoppedError {
 			s.errors++
@@ -73,7 +82,7 @@ func summarize(recs []record.Record, res *runResult) *summary {
 		case p.action == "fail" && len(p.failed) == 0 && len(p.unfinished()) == 0:
 			s.pkgFailed++
 		}
-		tests, specs := failedIn(p, recs)
+		tests, specs := failedIn(p.failed, ownRecord[p.path], specsFailed[p.path])
 		s.failed += tests
 		s.failedSpecs += specs
 		s.unfinished += len(p.unfinished())
@@ -85,32 +94,19 @@ func summarize(recs []record.Record, res *runResult) *summary {
 	return s
 }
 
-// failedIn counts a package's failed tests and failed Ginkgo specs. A
-// top-level test that ran a suite has no record of its own, its specs do:
-// when some of them failed, they are what failed; when none did (a
-// BeforeSuite failed), the test is.
-func failedIn(p *pkgResult, recs []record.Record) (tests, specs int) {
-	own := map[string]bool{}
-	for i := range recs {
-		r := &recs[i]
-		switch {
-		case r.Package != p.path:
-		case r.Spec && r.Failed:
-			specs++
-		case !r.Spec:
-			own[r.Test] = true
-		}
-	}
-	suites := 0
-	for _, t := range p.failed {
-		if !own[t] && specs > 0 {
-			suites++
+// failedIn counts a package's failed tests and failed Ginkgo specs, given
+// the top-level tests go test says failed, those with records of their own,
+// and how many of its specs' records say they failed. A top-level test that
+// ran a suite has no record of its own, its specs do: when some of them
+// failed, they are what failed; when none did (a BeforeSuite failed), the
+// test is.
+func failedIn(failed []string, own map[string]bool, specsFailed int) (tests, specs int) {
+	for _, t := range failed {
+		if !own[t] && specsFailed > 0 {
+			specs = specsFailed // the suite's runner: its specs count, once
 			continue
 		}
 		tests++
-	}
-	if suites == 0 {
-		specs = 0
 	}
 	return tests, specs
 }
@@ -166,8 +162,9 @@ func (s *summary) silentLine() string {
 	return fmt.Sprintf("residue: no test ran in %s (-run matched none, a TestMain does not call m.Run, or the package has only examples, benchmarks or fuzz targets, which are not audited)", strings.Join(s.silent, ", "))
 }
 
-// line is the run's last line: why it failed, or that it did not.
-func (s *summary) line(withBaseline bool) string {
+// line is the run's last line: why it failed, or that it did not. The
+// findings are in the JSON records, not listed above it, with asJSON.
+func (s *summary) line(withBaseline, asJSON bool) string {
 	var why []string
 	if s.newFindings > 0 {
 		what := "left side effects"
@@ -179,13 +176,15 @@ func (s *summary) line(withBaseline bool) string {
 	if s.errors > 0 {
 		why = append(why, plural(s.errors, "test")+" could not be audited")
 	}
-	switch {
-	case s.failed > 0 && s.failedSpecs > 0:
-		why = append(why, plural(s.failed, "test")+" and "+plural(s.failedSpecs, "spec")+" failed (the tests' own failures)")
-	case s.failed > 0:
-		why = append(why, plural(s.failed, "test")+" failed (the tests' own failures)")
-	case s.failedSpecs > 0:
-		why = append(why, plural(s.failedSpecs, "spec")+" failed (the tests' own failures)")
+	var failed []string
+	if s.failed > 0 {
+		failed = append(failed, plural(s.failed, "test"))
+	}
+	if s.failedSpecs > 0 {
+		failed = append(failed, plural(s.failedSpecs, "spec"))
+	}
+	if len(failed) > 0 {
+		why = append(why, strings.Join(failed, " and ")+" failed (the tests' own failures)")
 	}
 	if s.unfinished > 0 {
 		why = append(why, plural(s.unfinished, "test")+" did not finish (the test binary stopped)")
@@ -205,7 +204,7 @@ func (s *summary) line(withBaseline bool) string {
 	}
 	if s.unattributed > 0 {
 		where := "listed above"
-		if s.json {
+		if asJSON {
 			where = "in the records' unattributed"
 		}
 		accepted += fmt.Sprintf("; %s seen while tests ran in parallel could not be attributed (%s)", plural(s.unattributed, "global change"), where)
