@@ -32,6 +32,19 @@ func auditFixture(t *testing.T, args ...string) (code int, stdout, stderr string
 	return code, out.String(), errb.String()
 }
 
+// auditJSON runs the command with -json on the module in testdata/dir,
+// in this process, and reads the records it wrote.
+func auditJSON(t *testing.T, dir string, args ...string) (code int, recs []record.Record, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(append([]string{"test", "-C", filepath.Join("testdata", dir), "-json"}, args...), &out, &errb)
+	recs, err := record.Read(&out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errb.String())
+	}
+	return code, recs, errb.String()
+}
+
 // normalize keeps what must not change from run to run: no times, no
 // texts (they hold goroutine IDs, ports and paths).
 func normalize(t *testing.T, out string) string {
@@ -590,14 +603,9 @@ func TestFailedSpecs(t *testing.T) {
 // path: its globals are read, and the findings are keyed by its import
 // path, not as the runtime spells it in its symbols ("dotted%2ev2").
 func TestDottedPackage(t *testing.T) {
-	var out, errb bytes.Buffer
-	code := run([]string{"test", "-C", filepath.Join("testdata", "stops"), "-json", "-within", "100ms", "./dotted.v2"}, &out, &errb)
+	code, recs, stderr := auditJSON(t, "stops", "-within", "100ms", "./dotted.v2")
 	if code != exitFindings {
-		t.Errorf("exit code %d, want %d:\n%s", code, exitFindings, errb.String())
-	}
-	recs, err := record.Read(&out)
-	if err != nil {
-		t.Fatal(err)
+		t.Errorf("exit code %d, want %d:\n%s", code, exitFindings, stderr)
 	}
 	var got []string
 	for _, r := range recs {
@@ -611,7 +619,7 @@ func TestDottedPackage(t *testing.T) {
 		"example.com/stops/dotted.v2 TestStarts: example.com/stops/dotted.v2.stopLater",
 	}
 	if !slices.Equal(got, want) {
-		t.Errorf("findings:\n  %s\nwant:\n  %s\nstderr:\n%s", strings.Join(got, "\n  "), strings.Join(want, "\n  "), errb.String())
+		t.Errorf("findings:\n  %s\nwant:\n  %s\nstderr:\n%s", strings.Join(got, "\n  "), strings.Join(want, "\n  "), stderr)
 	}
 }
 
@@ -619,14 +627,9 @@ func TestDottedPackage(t *testing.T) {
 // residue's: requiring residue raises the copy's go line, but its tests
 // keep the GODEBUG defaults of their own, and pass as they do plain.
 func TestOldGoLine(t *testing.T) {
-	var out, errb bytes.Buffer
-	code := run([]string{"test", "-C", filepath.Join("testdata", "oldgo"), "-json", "./..."}, &out, &errb)
-	recs, err := record.Read(&out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	code, recs, stderr := auditJSON(t, "oldgo", "./...")
 	if code != exitClean || len(recs) != 1 || recs[0].Failed {
-		t.Fatalf("exit code %d, want %d, and TestSeedRepeats passing:\n%s", code, exitClean, errb.String())
+		t.Fatalf("exit code %d, want %d, and TestSeedRepeats passing:\n%s", code, exitClean, stderr)
 	}
 }
 
@@ -634,17 +637,12 @@ func TestOldGoLine(t *testing.T) {
 // than there are marker frames: each test's descriptor is still its own
 // (its function tells its stacks apart), and none is an error.
 func TestManyParallelTests(t *testing.T) {
-	var out, errb bytes.Buffer
-	code := run([]string{"test", "-C", filepath.Join("testdata", "stops"), "-json", "-within", "100ms", "-globals", "off", "./manyparallel"}, &out, &errb)
+	code, recs, stderr := auditJSON(t, "stops", "-within", "100ms", "-globals", "off", "./manyparallel")
 	if code != exitFindings {
-		t.Errorf("exit code %d, want %d:\n%s", code, exitFindings, errb.String())
-	}
-	recs, err := record.Read(&out)
-	if err != nil {
-		t.Fatal(err)
+		t.Errorf("exit code %d, want %d:\n%s", code, exitFindings, stderr)
 	}
 	if len(recs) != 24 {
-		t.Fatalf("%d records, want 24:\n%s", len(recs), errb.String())
+		t.Fatalf("%d records, want 24:\n%s", len(recs), stderr)
 	}
 	for _, r := range recs {
 		if r.Verdict != record.Found || r.Counts.Descriptors != 1 {
@@ -657,13 +655,8 @@ func TestManyParallelTests(t *testing.T) {
 // message type for the first time: the descriptors the runtime builds then
 // are not the test's changes (gin's protobuf tests were blamed for 328).
 func TestFirstUseOfAProtobufMessage(t *testing.T) {
-	var out, errb bytes.Buffer
-	code := run([]string{"test", "-C", filepath.Join("testdata", "proto"), "-json", "./..."}, &out, &errb)
-	recs, err := record.Read(&out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	code, recs, stderr := auditJSON(t, "proto", "./...")
 	if code != exitClean || len(recs) != 1 || recs[0].Verdict != record.Clean {
-		t.Errorf("exit code %d, want %d, and a clean record:\n%s%s", code, exitClean, out.String(), errb.String())
+		t.Errorf("exit code %d, want %d, and a clean record: %+v\n%s", code, exitClean, recs, stderr)
 	}
 }

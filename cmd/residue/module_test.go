@@ -1,6 +1,7 @@
 package main
 
 import (
+	"go/version"
 	"os"
 	"path/filepath"
 	"strings"
@@ -113,6 +114,16 @@ func TestGodebugDefault(t *testing.T) {
 		m := modInfo{Go: c.goLine, GodebugDefault: c.own}
 		if got := m.godebugDefault(); got != c.want {
 			t.Errorf("go %q, own default line %v: %q, want %q", c.goLine, c.own, got, c.want)
+		}
+	}
+	// residueGo repeats residue's go line, which the copy is raised to.
+	b, err := os.ReadFile(filepath.Join("..", "..", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "go "); ok && version.Lang("go"+v) != residueGo {
+			t.Errorf("residue's go.mod says go %s; residueGo is %s", v, residueGo)
 		}
 	}
 }
