@@ -422,8 +422,11 @@ func (ix *index) variable(pkg string, e *dwarf.Entry) (variable, bool) {
 		return variable{}, false
 	}
 	ti := ix.typeInfo(typ)
+	if prefix != pkg {
+		name = pkg + "." + short // named by the import path
+	}
 	return variable{
-		Name:        pkg + "." + short,
+		Name:        name,
 		Package:     pkg,
 		Addr:        ix.order.Uint64(loc[1:]),
 		Size:        ti.size,

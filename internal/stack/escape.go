@@ -22,6 +22,13 @@ func escaped(p string, i, slash int) bool {
 // begin: "gopkg.in/yaml%2ev3" for "gopkg.in/yaml.v3".
 func SymbolPrefix(pkg string) string {
 	slash := strings.LastIndexByte(pkg, '/')
+	i := 0
+	for i < len(pkg) && !escaped(pkg, i, slash) {
+		i++
+	}
+	if i == len(pkg) {
+		return pkg // most paths: the index looks up every variable's package this way
+	}
 	var b strings.Builder
 	for i := range len(pkg) {
 		if !escaped(pkg, i, slash) {
