@@ -182,7 +182,7 @@ func (a *attribution) loadSites(allocs *runAllocations) {
 var errShared = fmt.Errorf("this run's stacks cannot be told from those of another running at the same time "+
 	"(parallel tests or subtests made from one function, or more than %d checks under way at once that no "+
 	"function of their own tells apart), so which of the descriptors they opened are this one's cannot be told; "+
-	"run one at a time (without t.Parallel), they can be", probes.MaxExclusiveRuns)
+	"without t.Parallel they would be checked one at a time", probes.MaxExclusiveRuns)
 
 // claimSites decides which sites are the block's.
 func (a *attribution) claimSites() error {
