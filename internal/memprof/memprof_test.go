@@ -63,13 +63,19 @@ func TestSumByStackSinceCountsWhatAStackAllocatedInBetween(t *testing.T) {
 	}
 }
 
+// budget gives the test a stack budget of 10,000 allocations and a
+// process rate of 4096 bytes, put back as it ends.
+func budget(t *testing.T) {
+	old, oldRate := memprof.StackBudget.Load(), runtime.MemProfileRate
+	t.Cleanup(func() { memprof.StackBudget.Store(old); runtime.MemProfileRate = oldRate })
+	memprof.StackBudget.Store(10000)
+	runtime.MemProfileRate = 4096
+}
+
 // A recording for stacks stops once its budget of allocations is spent,
 // and the rate the process had is back; it says so to its caller.
 func TestRecordStacksStopsAtItsBudget(t *testing.T) {
-	defer func(old uint64) { memprof.StackBudget.Store(old) }(memprof.StackBudget.Load())
-	memprof.StackBudget.Store(10000)
-	defer func(old int) { runtime.MemProfileRate = old }(runtime.MemProfileRate)
-	runtime.MemProfileRate = 4096
+	budget(t)
 	release, stopped := memprof.RecordStacks()
 	defer release()
 	memprof.Churn(100_000)
@@ -81,10 +87,7 @@ func TestRecordStacksStopsAtItsBudget(t *testing.T) {
 // While a caller counts every allocation, the budget does not stop the
 // recording; one that comes after it stopped starts it again.
 func TestCountingRecordingsAreNotStopped(t *testing.T) {
-	defer func(old uint64) { memprof.StackBudget.Store(old) }(memprof.StackBudget.Load())
-	memprof.StackBudget.Store(10000)
-	defer func(old int) { runtime.MemProfileRate = old }(runtime.MemProfileRate)
-	runtime.MemProfileRate = 4096
+	budget(t)
 	releaseStacks, stopped := memprof.RecordStacks()
 	defer releaseStacks()
 	release := memprof.RecordAllocations()
@@ -107,10 +110,7 @@ func TestCountingRecordingsAreNotStopped(t *testing.T) {
 // A caller that begins after the others spent their budgets gets a budget
 // of its own: the recording starts again, and it was not stopped for it.
 func TestANewCallerRecordsAgain(t *testing.T) {
-	defer func(old uint64) { memprof.StackBudget.Store(old) }(memprof.StackBudget.Load())
-	memprof.StackBudget.Store(10000)
-	defer func(old int) { runtime.MemProfileRate = old }(runtime.MemProfileRate)
-	runtime.MemProfileRate = 4096
+	budget(t)
 	first, firstStopped := memprof.RecordStacks()
 	defer first()
 	memprof.Churn(100_000)
