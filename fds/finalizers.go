@@ -27,7 +27,9 @@ import (
 //     milliseconds). A run that found leftovers puts a sentinel back once
 //     they have run (rehold); otherwise the next run does, which takes a GC;
 //   - when no run has been under way for idlePatience, so that a process
-//     whose checks are over has no goroutine of residue's left;
+//     whose checks are over has no goroutine of residue's left; and sooner,
+//     at its next look at the queue, when every goroutine was looked at
+//     with no run under way (idleLooks);
 //   - when finalizers queued since a block started have waited heldPatience
 //     and the block is blocked: it may be waiting for one of its own. The
 //     runs then under way are told (Report.Held false), since a descriptor
@@ -201,6 +203,7 @@ func holdQueue(rel chan struct{}) {
 	next := heldPatience
 	var last time.Time // the last tick
 	waited := 0        // checks that found the blocks waiting since the last look
+	var idle idleLooks
 	for {
 		select {
 		case <-rel:
@@ -212,7 +215,7 @@ func holdQueue(rel chan struct{}) {
 		since := last
 		last = now
 		q, e := readFinalizers()
-		if len(finalizers.runs) == 0 && (q > e+1 || !finalizers.idle.IsZero() && time.Since(finalizers.idle) >= idlePatience) {
+		if len(finalizers.runs) == 0 && (q > e+1 || !finalizers.idle.IsZero() && time.Since(finalizers.idle) >= idlePatience || idle.looked()) {
 			letGo()
 			finalizers.Unlock()
 			return
@@ -429,6 +432,33 @@ func stopsOfTheWorld() uint64 {
 // stopsSample is read by stopsOfTheWorld, with finalizers locked: its
 // histogram is reused from one read to the next.
 var stopsSample = [1]metrics.Sample{{Name: "/sched/pauses/total/other:seconds"}}
+
+// idleLooks tells a look at every goroutine made while no run is under way,
+// as goleak.VerifyTestMain makes once a package's tests are over: the
+// sentinel, which it would take for a goroutine left running, then lets go
+// at once rather than after idlePatience. A run's own looks are made while
+// it is under way.
+type idleLooks struct {
+	watching bool   // the last call found no run under way
+	stops    uint64 // stopsOfTheWorld then
+	started  uint64 // runs started then
+}
+
+// looked reports whether the world was stopped since a call that found no
+// run under way, with none started since. Called with finalizers locked.
+func (w *idleLooks) looked() bool {
+	underWay, started := probes.Runs()
+	if underWay > 0 || len(finalizers.runs) > 0 {
+		w.watching = false
+		return false
+	}
+	stops := stopsOfTheWorld()
+	if w.watching && started == w.started && stops != w.stops {
+		return true
+	}
+	w.watching, w.stops, w.started = true, stops, started
+	return false
+}
 
 // letGo releases the sentinel. Called with finalizers locked.
 func letGo() {

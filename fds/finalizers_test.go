@@ -404,3 +404,38 @@ func TestADroppedSocketBesideALookIsReportedOrSaysSo(t *testing.T) {
 		t.Logf("%s: %d of %d runs reported the socket", order, exact, runs)
 	}
 }
+
+// Once no run is under way, a look at every goroutine, as
+// goleak.VerifyTestMain makes after a package's tests, lets the sentinel go
+// at its next tick, not after its idle patience (100 ms): looks a
+// millisecond apart, as goleak's first retries are, find it gone within a
+// few.
+func TestALookAfterTheRunsLetsTheSentinelGo(t *testing.T) {
+	buf := make([]byte, 1<<20)
+	held := func() bool {
+		return strings.Contains(string(buf[:runtime.Stack(buf, true)]), "runtime.runFinalizers")
+	}
+	for i := range 5 {
+		r, err := fds.Find(func() {}, fds.Within(0))
+		if err != nil || !r.Held {
+			t.Fatalf("run %d: err %v, report:\n%s", i, err, r)
+		}
+		start := time.Now()
+		looks := 0
+		for ; held(); looks++ {
+			if looks == 0 {
+				continue // the sentinel holds, as after every run
+			}
+			if time.Since(start) > time.Second {
+				t.Fatalf("run %d: the sentinel still holds after %d looks in %v", i, looks, time.Since(start))
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if looks == 0 {
+			t.Fatalf("run %d: no sentinel held the finalizer goroutine after the run", i)
+		}
+		if took := time.Since(start); took >= 50*time.Millisecond {
+			t.Errorf("run %d: the sentinel let go after %d looks in %v", i, looks, took)
+		}
+	}
+}

@@ -57,6 +57,7 @@ type Run struct {
 	stacksStopped func() bool
 	parent        context.Context // the labels the run started under
 	ctx           context.Context // parent with the run's label: what nested runs inherit
+	ended         atomic.Bool     // Finish has run
 }
 
 // ID is unique within the process.
@@ -165,6 +166,15 @@ const labelValue = "block"
 
 var nextID atomic.Uint64
 
+// runsUnderWay counts the runs started and not yet finished.
+var runsUnderWay atomic.Int64
+
+// Runs returns how many runs are under way (started, their Finish not yet
+// returned) and how many were ever started in the process.
+func Runs() (underWay int, started uint64) {
+	return int(runsUnderWay.Load()), nextID.Load()
+}
+
 // active maps runner goroutine IDs to the runs under way, so that probes can
 // tell the goroutines of two concurrent runs apart.
 var active sync.Map // uint64 -> *Run
@@ -230,6 +240,7 @@ func Exec(block func(), probes ...Probe) (*Run, error) {
 // the outer run's labels, so that the outer run still sees what the inner
 // block leaves behind.
 func Start(probes ...Probe) (*Run, error) {
+	runsUnderWay.Add(1)
 	r := &Run{id: nextID.Add(1), parent: inheritedLabels()}
 	r.label = "residue-" + strconv.FormatUint(r.id, 10)
 	r.ctx = pprof.WithLabels(r.parent, pprof.Labels(r.label, labelValue))
@@ -383,6 +394,9 @@ func (r *Run) Finish() error {
 		}
 	}
 	r.releaseMarker()
+	if r.ended.CompareAndSwap(false, true) {
+		runsUnderWay.Add(-1)
+	}
 	return err
 }
 
