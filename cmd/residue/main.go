@@ -262,6 +262,7 @@ func prepare(o *options) (*audit, error) {
 // testArgs are go test's arguments, -json aside.
 func (a *audit) testArgs(o *options) []string {
 	args := []string{"-overlay=" + a.overlay, "-ldflags=" + o.mergedLdflags(os.Getenv("GOFLAGS"))}
+	args = append(args, o.ownGcflags(os.Getenv("GOFLAGS"))...)
 	if a.modFile != "" {
 		args = append(args, "-modfile="+a.modFile, "-mod=mod")
 	}

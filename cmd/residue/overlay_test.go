@@ -176,6 +176,15 @@ func TestParseArgs(t *testing.T) {
 	if got := strings.Join(o.buildFlags(), " "); got != "-race -tags=integration" {
 		t.Errorf("build flags %q", got)
 	}
+	if got := o.ownGcflags(""); len(got) != 1 || got[0] != "-gcflags=all=-dwarf=false" {
+		t.Errorf("own gcflags %q", got)
+	}
+	if got := o.ownGcflags("-gcflags=all=-N"); got != nil {
+		t.Errorf("own gcflags beside the user's in GOFLAGS: %q", got)
+	}
+	if o, err := parseArgs(strings.Fields("-gcflags -l ./a")); err != nil || o.ownGcflags("") != nil {
+		t.Errorf("own gcflags beside the user's: %q, %v", o.ownGcflags(""), err)
+	}
 
 	// After the packages, flags go test does not know are the test
 	// binary's, with a value written apart; go test's own stay its own.
