@@ -9,8 +9,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/residue-go/residue/globals"
 )
@@ -58,7 +60,18 @@ var (
 	lazy      lazyTable
 	typeCache = map[reflect.Type]string{}
 	counter   int
+	// Memo tables keyed by a type's address, as json-iterator's and
+	// reflect2's (a sync.Map by uintptr) and go-toml's (a map by
+	// unsafe.Pointer, swapped whole in an atomic.Value) are.
+	addrCache     sync.Map
+	addrPathCache atomic.Value // map[typeID]string
 )
+
+type typeID unsafe.Pointer
+
+// typeWord is the address of x's run-time type, as those libraries take it
+// from an interface's first word.
+func typeWord(x any) unsafe.Pointer { return (*[2]unsafe.Pointer)(unsafe.Pointer(&x))[0] }
 
 func init() { ring.next = ring } // a cycle
 
@@ -200,6 +213,28 @@ func TestMapsKeyedByTypeAreCaches(t *testing.T) {
 	if r := find(t, func() { typeCache[reflect.TypeOf(0)] = "int" }); len(r.Changes) > 0 {
 		t.Errorf("a memo table keyed by type was reported:\n%s", r)
 	}
+}
+
+func TestMemoTablesKeyedByTypeAddressAreCaches(t *testing.T) {
+	defer addrCache.Clear()
+	defer addrPathCache.Store(map[typeID]string(nil))
+	if r := find(t, func() {
+		addrCache.Store(uintptr(typeWord(0)), "int")
+		addrCache.Store(uintptr(typeWord(config)), "config")
+		addrPathCache.Store(map[typeID]string{typeID(typeWord("")): "string"})
+	}); len(r.Changes) > 0 {
+		t.Errorf("memo tables keyed by a type's address were reported:\n%s", r)
+	}
+	// A key that is no type's address is state.
+	x := new(int)
+	r := find(t, func() {
+		addrCache.Store(uintptr(7), "seven")
+		addrPathCache.Store(map[typeID]string{typeID(x): "x"})
+	})
+	if got := lines(r); !strings.Contains(got, thisPackage+".addrCache: added 7") || !strings.Contains(got, thisPackage+".addrPathCache") {
+		t.Errorf("entries keyed by other numbers and pointers were not reported:\n%s", got)
+	}
+	runtime.KeepAlive(x)
 }
 
 func TestIgnoring(t *testing.T) {

@@ -102,6 +102,54 @@ func variableAddr(name string) (unsafe.Pointer, bool) {
 	return s.addr(v), true
 }
 
+// typeSection returns the bounds of the running binary's section of
+// run-time types, [lo, hi): the types and etypes fields of
+// runtime.firstmoduledata, whose address and layout the debug info gives.
+// Zero when they cannot be read. Test binaries hold one module.
+func typeSection() (lo, hi uintptr) {
+	typeBounds.once.Do(func() {
+		s, err := selfIndex()
+		if err != nil {
+			return
+		}
+		v, ok := s.Find("runtime.firstmoduledata")
+		if !ok {
+			return
+		}
+		var types, etypes int64 = -1, -1
+		s.mu.Lock()
+		ti := s.typeInfo(v.typ)
+		for i := 0; ti.tag == dwarf.TagTypedef && i < 8; i++ {
+			ti = s.typeInfo(ti.under)
+		}
+		members := ti.members
+		s.mu.Unlock()
+		for _, m := range members {
+			switch m.name {
+			case "types":
+				types = m.offset
+			case "etypes":
+				etypes = m.offset
+			}
+		}
+		if types < 0 || etypes < 0 {
+			return
+		}
+		base := s.addr(v)
+		lo, hi := *(*uintptr)(unsafe.Add(base, types)), *(*uintptr)(unsafe.Add(base, etypes))
+		// int's type is in the section: a layout read wrong is not used.
+		if t := uintptr(typePointer(reflect.TypeOf(0))); lo <= t && t < hi && hi-lo < 1<<32 {
+			typeBounds.lo, typeBounds.hi = lo, hi
+		}
+	})
+	return typeBounds.lo, typeBounds.hi
+}
+
+var typeBounds struct {
+	once   sync.Once
+	lo, hi uintptr
+}
+
 // runningFile is the file to read the running executable's debug info from:
 // on Linux /proc/self/exe, which is the file the process was started from
 // even when exe's path has since been given another build (a test binary

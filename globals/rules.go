@@ -25,7 +25,8 @@ import (
 //   - typeRules: how values of a type are read (or that they are not).
 //   - mapRules: maps whose entries are a cache, not state (and
 //     cachedEntry, the same for single entries of sync.Maps and of maps
-//     keyed by any).
+//     keyed by any or by a type's address; cacheOnly, an atomic.Value
+//     holding nothing but such a map).
 //   - variableRules: how one named variable is read.
 //   - primers: lazy registries completed before the first snapshot.
 //
@@ -156,22 +157,25 @@ var mapRules = []mapRule{
 	},
 }
 
-// cachedEntry reports whether an entry of a sync.Map, or of a map keyed
-// by interfaces, is a cache entry, by what its key and value hold: a key
-// holding a reflect.Type, for the reason of the first map rule; a key or
-// value holding a weak.Pointer or unique.Handle, for the reason of the
-// second. The standard library keeps such caches in sync.Maps, which a map
-// rule cannot tell by type: crypto/ecdsa's and crypto/ed25519's
-// privateKeyCache (keyed by a weak pointer to the key they were computed
-// from, removed by a cleanup when the key is freed) and crypto/tls's
-// globalCertCache (parsed certificates by their DER bytes, held by weak
-// pointers).
+// cachedEntry reports whether an entry of a map is a cache entry, by what
+// its key and value hold: a key holding a reflect.Type, for the reason of
+// the first map rule; a key or value holding a weak.Pointer or
+// unique.Handle, for the reason of the second; a key that is the address of
+// a run-time type (typeAddress). The standard library keeps such caches in
+// sync.Maps and maps keyed by any, which a map rule cannot tell by type:
+// crypto/ecdsa's and crypto/ed25519's privateKeyCache (keyed by a weak
+// pointer to the key they were computed from, removed by a cleanup when the
+// key is freed) and crypto/tls's globalCertCache (parsed certificates by
+// their DER bytes, held by weak pointers).
 func cachedEntry(key, val reflect.Value) bool {
+	if typeAddress(key) {
+		return true
+	}
 	if key.Kind() != reflect.Interface {
 		return false
 	}
 	k, ok := readInterface(key)
-	if ok && (k.Type() == typeOfType || collectable(k.Type())) {
+	if ok && (k.Type() == typeOfType || collectable(k.Type()) || typeAddress(k)) {
 		return true
 	}
 	if val.Kind() != reflect.Interface {
@@ -184,7 +188,57 @@ func cachedEntry(key, val reflect.Value) bool {
 // cachedAny is cachedEntry for the key and value of a sync.Map.
 func cachedAny(key, val any) bool {
 	k, v := reflect.TypeOf(key), reflect.TypeOf(val)
-	return k == typeOfType || collectableStruct(k) || collectableStruct(v)
+	if k == typeOfType || collectableStruct(k) || collectableStruct(v) {
+		return true
+	}
+	if k == nil {
+		return false
+	}
+	kind := k.Kind()
+	return (kind == reflect.Uintptr || kind == reflect.UnsafePointer) && typeAddress(reflect.ValueOf(key))
+}
+
+// cacheOnly reports whether m is a map that holds entries and whose every
+// entry is a cache entry (cachedEntry): a memo table that is the whole of
+// what holds it, as go-toml keeps one in an atomic.Value and swaps it for a
+// larger copy as it grows. Such a value is read as no value at all, so
+// that the table's first entry is no change either.
+func cacheOnly(m reflect.Value) bool {
+	if m.Kind() != reflect.Map || m.IsNil() {
+		return false
+	}
+	all := false
+	known, err := readMap(m, func(refs []slotRef) {
+		all = len(refs) > 0
+		for _, r := range refs {
+			if !cachedEntry(r.key, r.elem) {
+				all = false
+				return
+			}
+		}
+	})
+	return known && err == nil && all
+}
+
+// typeAddress reports whether v, a uintptr or an unsafe.Pointer (of any
+// name), holds the address of a run-time type of the running binary: the
+// key of a memo table of a pure function of the type that is keyed by the
+// type's address rather than by a reflect.Type, for the reason of the first
+// map rule. json-iterator's and reflect2's encoder and decoder caches are
+// keyed so (uintptr), go-toml's field paths cache too (unsafe.Pointer).
+// False when the bounds of the type section are not known.
+func typeAddress(v reflect.Value) bool {
+	var p uintptr
+	switch v.Kind() {
+	case reflect.Uintptr:
+		p = uintptr(v.Uint())
+	case reflect.UnsafePointer:
+		p = uintptr(v.Pointer())
+	default:
+		return false
+	}
+	lo, hi := typeSection()
+	return lo <= p && p < hi
 }
 
 // collectableStruct is collectable for a dynamic type that may be nil. Both

@@ -727,6 +727,9 @@ func (c *capturer) atomic(v reflect.Value) *node {
 	switch name := t.Name(); {
 	case name == "Value":
 		x := (*atomic.Value)(p).Load()
+		if cacheOnly(reflect.ValueOf(x)) {
+			x = nil
+		}
 		return c.value(reflect.ValueOf(&x).Elem())
 	case strings.HasPrefix(name, "Pointer[") && t.NumField() > 0:
 		elem := t.Field(0).Type.Elem() // the [0]*T field
