@@ -26,18 +26,16 @@ var recording struct {
 }
 
 // StackBudget is how many heap allocations a caller of RecordStacks has
-// recorded with their stacks before it no longer needs the recording. A
-// recorded allocation costs a microsecond or more (about 6 in
-// go.uber.org/fx's tests, which allocate through reflection), and tens
-// where the stack is deep (a recursive parser's), so a test allocating
-// millions of objects would run many times slower than without. The
-// recording stops once every caller is past its budget (and none counts
-// allocations); it starts again for a new caller. What is allocated while
-// it is stopped has no stack, and what a probe finds of it has no
-// creation stack.
+// recorded with their stacks before it no longer needs the recording: a
+// stack walk per allocation costs about a microsecond, and tens where the
+// stack is deep (a recursive parser's), so a test allocating millions of
+// objects would run many times slower than without. The recording stops
+// once every caller is past its budget (and none counts allocations); it
+// starts again for a new caller. What is allocated while it is stopped has
+// no stack, and what a probe finds of it has no creation stack.
 var StackBudget atomic.Uint64
 
-func init() { StackBudget.Store(1 << 16) }
+func init() { StackBudget.Store(1 << 18) }
 
 // BudgetNote says why what a block made after its recording stopped has no
 // stack, for reports.
