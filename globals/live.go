@@ -138,7 +138,7 @@ func typeSection() (lo, hi uintptr) {
 		base := s.addr(v)
 		lo, hi := *(*uintptr)(unsafe.Add(base, types)), *(*uintptr)(unsafe.Add(base, etypes))
 		// int's type is in the section: a layout read wrong is not used.
-		if t := uintptr(typePointer(reflect.TypeOf(0))); lo <= t && t < hi && hi-lo < 1<<32 {
+		if t := uintptr(typePointer(reflect.TypeOf(0))); lo <= t && t < hi && uint64(hi-lo) < 1<<32 {
 			typeBounds.lo, typeBounds.hi = lo, hi
 		}
 	})
