@@ -36,6 +36,11 @@ import (
 type company struct {
 	runs  map[uint64]bool // other runs' IDs
 	tests map[string]bool // test functions
+	// waiting is set when a goroutine other than the check's own waited
+	// in the testing package (a test paused in t.Parallel, or waiting for
+	// its subtests): it may run while the snapshot is taken, unseen by a
+	// look made before it (again).
+	waiting bool
 }
 
 // companyOf lists the other runs and the running tests of the process,
@@ -100,7 +105,11 @@ func companyOf(run *probes.Run, settle bool) company {
 	for _, g := range all {
 		// A test paused in t.Parallel, or waiting for its subtests, runs
 		// no code now, even when its check has started.
-		if g.ID == self || ancestors[g.ID] || g.WaitsInTesting() {
+		if g.ID == self || ancestors[g.ID] {
+			continue
+		}
+		if g.WaitsInTesting() {
+			c.waiting = true
 			continue
 		}
 		// A check whose block runs on one of run's own goroutines checks
@@ -171,6 +180,21 @@ func runningTest(g *stack.Goroutine) string {
 	return ""
 }
 
+// around takes a snapshot between two looks at what runs beside run when
+// the first look found tests waiting to run: one that resumed as the
+// snapshot was taken, changed something and undid it before its own
+// check, would otherwise be in no look, and its change would pass for
+// the block's (fx's parallel tests register signal.Notify and undo it).
+// settle is companyOf's for the first look.
+func around(run *probes.Run, settle bool, snapshot func() (*snapshot, error)) (company, *snapshot, error) {
+	c := companyOf(run, settle)
+	s, err := snapshot()
+	if c.waiting && err == nil {
+		c.add(companyOf(run, false))
+	}
+	return c, s, err
+}
+
 func (c *company) add(o company) {
 	for id := range o.runs {
 		c.runs[id] = true
@@ -178,6 +202,7 @@ func (c *company) add(o company) {
 	for t := range o.tests {
 		c.tests[t] = true
 	}
+	c.waiting = c.waiting || o.waiting
 }
 
 // describe says what else ran, for Report.Concurrent.

@@ -512,9 +512,8 @@ func newProbe(opts ...Option) (*probe, error) {
 // Before takes the first snapshot.
 func (p *probe) Before(r *probes.Run) error {
 	p.report = nil
-	p.company = companyOf(r, true)
-	s, err := take(p.cfg)
-	p.before = s
+	var err error
+	p.company, p.before, err = around(r, true, func() (*snapshot, error) { return take(p.cfg) })
 	return err
 }
 
@@ -523,11 +522,11 @@ func (p *probe) After(r *probes.Run) error {
 	if p.before == nil {
 		return nil
 	}
-	p.company.add(companyOf(r, false))
-	s, err := take(p.cfg)
+	c, s, err := around(r, false, func() (*snapshot, error) { return take(p.cfg) })
 	if err != nil {
 		return err
 	}
+	p.company.add(c)
 	p.report = compare(p.before, s)
 	p.report.Concurrent = p.company.describe()
 	p.before = nil
