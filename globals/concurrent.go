@@ -25,7 +25,8 @@ import (
 // Their changes are reported like the block's, and the report says they
 // ran (Report.Concurrent), naming them: the change may be theirs.
 //
-// They are seen in the goroutines alive when each snapshot is taken: the
+// They are seen in the goroutines alive when each snapshot is taken (looked
+// at before it, and after it too when tests were waiting to run): the
 // runners of other checks' blocks (probes.RunnerOf), and goroutines running
 // a test function (under testing.tRunner) other than the caller, that are
 // not waiting for their subtests or for their turn to run in parallel. A
