@@ -217,3 +217,51 @@ func TestWaitsInTesting(t *testing.T) {
 		t.Fatalf("not seen in the dumps: paused subtest %v, blocked goroutine %v, self %v", sawPaused, sawBlocked, sawSelf)
 	}
 }
+
+// PausedInParallel tells a test paused by t.Parallel from a parent waiting
+// for a subtest that runs (which WaitsInTesting does not), in a real dump.
+func TestPausedInParallel(t *testing.T) {
+	release := make(chan struct{})
+	t.Run("paused", func(t *testing.T) {
+		t.Parallel() // waits here until the parent test function returns
+	})
+	parent, running := make(chan uint64), make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		parent <- CurrentID()
+		t.Run("running", func(t *testing.T) {
+			close(running)
+			<-release
+		})
+	}()
+	parentID := <-parent
+	<-running
+	defer func() { close(release); <-done }()
+	self := CurrentID()
+	var sawPaused, sawParent bool
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && !(sawPaused && sawParent); time.Sleep(time.Millisecond) {
+		sawPaused, sawParent = false, false
+		for _, g := range ParseDump(string(FullDump(nil))) {
+			switch {
+			case g.ID == parentID && g.WaitsInTesting():
+				sawParent = true
+				if g.PausedInParallel() {
+					t.Errorf("a parent waiting for its running subtest is paused in t.Parallel:\n%s", g.Raw)
+				}
+			case g.ID == self:
+				if g.PausedInParallel() {
+					t.Errorf("the running goroutine is paused in t.Parallel:\n%s", g.Raw)
+				}
+			case strings.Contains(g.Raw, "testing.(*T).Parallel") && g.CreatorID == self:
+				sawPaused = true
+				if !g.PausedInParallel() {
+					t.Errorf("a subtest paused by t.Parallel is not:\n%s", g.Raw)
+				}
+			}
+		}
+	}
+	if !sawPaused || !sawParent {
+		t.Fatalf("not seen: the paused subtest (%v), the waiting parent (%v)", sawPaused, sawParent)
+	}
+}
