@@ -34,7 +34,7 @@ var recording struct {
 // no stack, and what a probe finds of it has no creation stack.
 var StackBudget atomic.Uint64
 
-func init() { StackBudget.Store(1 << 18) }
+func init() { StackBudget.Store(1 << 16) }
 
 // BudgetNote says why what a block made after its recording stopped has no
 // stack, for reports.
