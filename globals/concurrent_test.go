@@ -193,37 +193,50 @@ func TestAStragglerOnTheNetworkRunsBeforeTheFirstSnapshot(t *testing.T) {
 	defer ln.Close()
 	var state int
 	const runs, bound = 400, 5
-	blamed := 0
-	for range runs {
-		c, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
+	// How often the reader's change is taken for the block's: a rate,
+	// which other processes competing for the CPU (CI runs packages side
+	// by side) can raise for a while; a measurement above the bound is
+	// taken again, twice at most. Without the sleep, every one is 30 or
+	// more.
+	measure := func() (blamed int) {
+		for range runs {
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := ln.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan struct{})
+			go func() {
+				var b [1]byte
+				s.Read(b[:])
+				state++
+				close(done)
+			}()
+			time.Sleep(100 * time.Microsecond) // it waits on the connection
+			c.Write([]byte{1})                 // its data has come
+			r, err := globals.Find(func() {}, globals.Watching(&state))
+			<-done
+			c.Close()
+			s.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Changes) > 0 {
+				blamed++
+			}
 		}
-		s, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan struct{})
-		go func() {
-			var b [1]byte
-			s.Read(b[:])
-			state++
-			close(done)
-		}()
-		time.Sleep(100 * time.Microsecond) // it waits on the connection
-		c.Write([]byte{1})                 // its data has come
-		r, err := globals.Find(func() {}, globals.Watching(&state))
-		<-done
-		c.Close()
-		s.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(r.Changes) > 0 {
-			blamed++
-		}
+		return blamed
 	}
-	if blamed > bound {
-		t.Errorf("the reader's change was taken for the block's in %d of %d runs", blamed, runs)
+	var counts []int
+	for range 3 {
+		n := measure()
+		if n <= bound {
+			return
+		}
+		counts = append(counts, n)
 	}
+	t.Errorf("the reader's change was taken for the block's in %v of %d runs (three measurements)", counts, runs)
 }
