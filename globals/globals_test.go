@@ -65,7 +65,15 @@ var (
 	// unsafe.Pointer, swapped whole in an atomic.Value) are.
 	addrCache     sync.Map
 	addrPathCache atomic.Value // map[typeID]string
+	// And ugorji's codec keeps a sorted slice of its type infos by the
+	// type's address, behind an atomic.Pointer.
+	addrInfos atomic.Pointer[[]addrInfo]
 )
+
+type addrInfo struct {
+	rtid uintptr
+	info string
+}
 
 type typeID unsafe.Pointer
 
@@ -218,10 +226,12 @@ func TestMapsKeyedByTypeAreCaches(t *testing.T) {
 func TestMemoTablesKeyedByTypeAddressAreCaches(t *testing.T) {
 	defer addrCache.Clear()
 	defer addrPathCache.Store(map[typeID]string(nil))
+	defer addrInfos.Store(nil)
 	if r := find(t, func() {
 		addrCache.Store(uintptr(typeWord(0)), "int")
 		addrCache.Store(uintptr(typeWord(config)), "config")
 		addrPathCache.Store(map[typeID]string{typeID(typeWord("")): "string"})
+		addrInfos.Store(&[]addrInfo{{uintptr(typeWord(0)), "int"}, {uintptr(typeWord("")), "string"}})
 	}); len(r.Changes) > 0 {
 		t.Errorf("memo tables keyed by a type's address were reported:\n%s", r)
 	}
@@ -230,8 +240,9 @@ func TestMemoTablesKeyedByTypeAddressAreCaches(t *testing.T) {
 	r := find(t, func() {
 		addrCache.Store(uintptr(7), "seven")
 		addrPathCache.Store(map[typeID]string{typeID(x): "x"})
+		addrInfos.Store(&[]addrInfo{{uintptr(typeWord(0)), "int"}, {7, "seven"}})
 	})
-	if got := lines(r); !strings.Contains(got, thisPackage+".addrCache: added 7") || !strings.Contains(got, thisPackage+".addrPathCache") {
+	if got := lines(r); !strings.Contains(got, thisPackage+".addrCache: added 7") || !strings.Contains(got, thisPackage+".addrPathCache") || !strings.Contains(got, thisPackage+".addrInfos") {
 		t.Errorf("entries keyed by other numbers and pointers were not reported:\n%s", got)
 	}
 	runtime.KeepAlive(x)

@@ -25,8 +25,8 @@ import (
 //   - typeRules: how values of a type are read (or that they are not).
 //   - mapRules: maps whose entries are a cache, not state (and
 //     cachedEntry, the same for single entries of sync.Maps and of maps
-//     keyed by any or by a type's address; cacheOnly, an atomic.Value
-//     holding nothing but such a map).
+//     keyed by any or by a type's address; cacheOnly, an atomic.Value or
+//     atomic.Pointer holding nothing but such a table).
 //   - variableRules: how one named variable is read.
 //   - primers: lazy registries completed before the first snapshot.
 //
@@ -198,26 +198,42 @@ func cachedAny(key, val any) bool {
 	return (kind == reflect.Uintptr || kind == reflect.UnsafePointer) && typeAddress(reflect.ValueOf(key))
 }
 
-// cacheOnly reports whether m is a map that holds entries and whose every
-// entry is a cache entry (cachedEntry): a memo table that is the whole of
-// what holds it, as go-toml keeps one in an atomic.Value and swaps it for a
-// larger copy as it grows. Such a value is read as no value at all, so
-// that the table's first entry is no change either.
-func cacheOnly(m reflect.Value) bool {
-	if m.Kind() != reflect.Map || m.IsNil() {
-		return false
-	}
-	all := false
-	known, err := readMap(m, func(refs []slotRef) {
-		all = len(refs) > 0
-		for _, r := range refs {
-			if !cachedEntry(r.key, r.elem) {
-				all = false
-				return
+// cacheOnly reports whether v holds entries and all of them are cache
+// entries: a map whose every entry is (cachedEntry), or a slice of structs
+// whose first field is, in every element, a type's address (typeAddress).
+// Such a memo table is the whole of what holds it, as go-toml keeps one in
+// an atomic.Value, and ugorji's codec a sorted slice of type infos behind
+// an atomic.Pointer, each swapped for a larger copy as it grows. It is read
+// as no value at all, so that the table's first entry is no change either.
+func cacheOnly(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Map:
+		if v.IsNil() {
+			return false
+		}
+		all := false
+		known, err := readMap(v, func(refs []slotRef) {
+			all = len(refs) > 0
+			for _, r := range refs {
+				if !cachedEntry(r.key, r.elem) {
+					all = false
+					return
+				}
+			}
+		})
+		return known && err == nil && all
+	case reflect.Slice:
+		if v.Len() == 0 || v.Type().Elem().Kind() != reflect.Struct || v.Type().Elem().NumField() == 0 {
+			return false
+		}
+		for i := range v.Len() {
+			if !typeAddress(v.Index(i).Field(0)) {
+				return false
 			}
 		}
-	})
-	return known && err == nil && all
+		return true
+	}
+	return false
 }
 
 // typeAddress reports whether v, a uintptr or an unsafe.Pointer (of any

@@ -734,6 +734,9 @@ func (c *capturer) atomic(v reflect.Value) *node {
 	case strings.HasPrefix(name, "Pointer[") && t.NumField() > 0:
 		elem := t.Field(0).Type.Elem() // the [0]*T field
 		ptr := atomic.LoadPointer((*unsafe.Pointer)(unsafe.Pointer(v.Field(t.NumField() - 1).UnsafeAddr())))
+		if ptr != nil && cacheOnly(reflect.NewAt(elem.Elem(), ptr).Elem()) {
+			ptr = nil
+		}
 		return c.value(reflect.NewAt(elem.Elem(), ptr))
 	case name == "Int32" || name == "Uint32" || name == "Bool":
 		x := atomic.LoadUint32((*uint32)(unsafe.Pointer(v.Field(t.NumField() - 1).UnsafeAddr())))
