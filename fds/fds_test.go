@@ -615,6 +615,13 @@ func TestAcceptedConnectionOfAClosedListenerKeepsItsStack(t *testing.T) {
 	}
 }
 
+// stackBudget sets memprof.StackBudget to n until the test ends.
+func stackBudget(t *testing.T, n uint64) {
+	old := memprof.StackBudget.Load()
+	memprof.StackBudget.Store(n)
+	t.Cleanup(func() { memprof.StackBudget.Store(old) })
+}
+
 // A block whose check began before its test called t.Parallel is not
 // charged with what the process allocates while the test waits for its
 // turn: its stack budget starts again then (memprof.Waiting), and a file
@@ -622,8 +629,7 @@ func TestAcceptedConnectionOfAClosedListenerKeepsItsStack(t *testing.T) {
 // that, the other tests' checks spent the budgets of tests waiting in
 // t.Parallel, and what those opened could not be told apart between them.
 func TestABlockPausedInParallelKeepsItsStackBudget(t *testing.T) {
-	defer func(old uint64) { memprof.StackBudget.Store(old) }(memprof.StackBudget.Load())
-	memprof.StackBudget.Store(20000)
+	stackBudget(t, 20000)
 	var left closer
 	defer left.close()
 	var report *fds.Report
@@ -663,8 +669,7 @@ func TestABlockPausedInParallelKeepsItsStackBudget(t *testing.T) {
 // that far only: a file it opens after is still its own, reported without
 // the line that opened it, and the report says why.
 func TestOpenedPastTheStackBudget(t *testing.T) {
-	defer func(old uint64) { memprof.StackBudget.Store(old) }(memprof.StackBudget.Load())
-	memprof.StackBudget.Store(20000)
+	stackBudget(t, 20000)
 	var left closer
 	defer left.close()
 	var kept *os.File
