@@ -622,49 +622,6 @@ func stackBudget(t *testing.T, n uint64) {
 	t.Cleanup(func() { memprof.StackBudget.Store(old) })
 }
 
-// A block whose check began before its test called t.Parallel is not
-// charged with what the process allocates while the test waits for its
-// turn: its stack budget starts again then (memprof.Waiting), and a file
-// it opens once it runs is reported with the line that opened it. Without
-// that, the other tests' checks spent the budgets of tests waiting in
-// t.Parallel, and what those opened could not be told apart between them.
-func TestABlockPausedInParallelKeepsItsStackBudget(t *testing.T) {
-	stackBudget(t, 20000)
-	var left closer
-	defer left.close()
-	var report *fds.Report
-	var kept *os.File
-	t.Run("group", func(t *testing.T) {
-		t.Run("paused", func(t *testing.T) {
-			p, err := probes.KindOf("descriptors").New([]probes.Option{fds.Within(0)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			run, err := probes.Start(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			restore := run.Adopt()
-			t.Parallel() // waits until the group's function has returned
-			kept, _ = os.Open(os.Args[0])
-			restore()
-			if err := run.Finish(); err != nil {
-				t.Fatal(err)
-			}
-			report = p.Report().Value().(*fds.Report)
-		})
-		memprof.Churn(200_000) // ten budgets, while "paused" waits
-	})
-	if kept == nil || report == nil {
-		t.Fatal("the paused test did not run")
-	}
-	left.keep(kept)
-	fd := reported(t, report, int(kept.Fd()))
-	if fd.Opened == nil {
-		t.Errorf("no creation stack for a file opened after the wait:\n%s", report)
-	}
-}
-
 // A block that allocates more than memprof.StackBudget objects is recorded
 // that far only: a file it opens after is still its own, reported without
 // the line that opened it, and the report says why.

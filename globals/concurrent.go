@@ -186,11 +186,14 @@ func runningTest(g *stack.Goroutine) string {
 // snapshot was taken, changed something and undid it before its own
 // check, would otherwise be in no look, and its change would pass for
 // the block's (fx's parallel tests register signal.Notify and undo it).
-// settle is companyOf's for the first look.
-func around(run *probes.Run, settle bool, snapshot func() (*snapshot, error)) (company, *snapshot, error) {
+// changed, when given, says whether the snapshot differs from the first
+// one: only then can the second look matter, and a suite with hundreds of
+// tests waiting in t.Parallel takes one only where it must. settle is
+// companyOf's for the first look.
+func around(run *probes.Run, settle bool, snapshot func() (*snapshot, error), changed func(*snapshot) bool) (company, *snapshot, error) {
 	c := companyOf(run, settle)
 	s, err := snapshot()
-	if c.waiting && err == nil {
+	if err == nil && c.waiting && (changed == nil || changed(s)) {
 		c.add(companyOf(run, false))
 	}
 	return c, s, err

@@ -37,7 +37,7 @@ func TestATestStartedDuringASnapshotIsCompany(t *testing.T) {
 			}()
 			<-lateStarted
 			return &snapshot{}, nil
-		})
+		}, nil)
 		if err != nil {
 			t.Error(err)
 		}

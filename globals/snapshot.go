@@ -513,7 +513,7 @@ func newProbe(opts ...Option) (*probe, error) {
 func (p *probe) Before(r *probes.Run) error {
 	p.report = nil
 	var err error
-	p.company, p.before, err = around(r, true, func() (*snapshot, error) { return take(p.cfg) })
+	p.company, p.before, err = around(r, true, func() (*snapshot, error) { return take(p.cfg) }, nil)
 	return err
 }
 
@@ -522,12 +522,20 @@ func (p *probe) After(r *probes.Run) error {
 	if p.before == nil {
 		return nil
 	}
-	c, s, err := around(r, false, func() (*snapshot, error) { return take(p.cfg) })
+	var rep *Report
+	changed := func(s *snapshot) bool {
+		rep = compare(p.before, s)
+		return len(rep.Changes) > 0
+	}
+	c, s, err := around(r, false, func() (*snapshot, error) { return take(p.cfg) }, changed)
 	if err != nil {
 		return err
 	}
+	if rep == nil {
+		rep = compare(p.before, s)
+	}
 	p.company.add(c)
-	p.report = compare(p.before, s)
+	p.report = rep
 	p.report.Concurrent = p.company.describe()
 	p.before = nil
 	return nil

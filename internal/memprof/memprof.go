@@ -12,8 +12,9 @@ var recording struct {
 	users int // callers recording, of either kind
 	exact int // those of them that count every allocation
 	saved int // the rate before the first caller
-	// callers are the callers recording stacks only.
-	callers map[*stackCaller]struct{}
+	// starts holds, for each caller recording stacks only, the count of
+	// heap allocations when it began (a multiset: one entry per caller).
+	starts map[uint64]int
 	// stopped is set while every caller is past its stack budget: the
 	// rate is the saved one until a new caller comes or the last one
 	// releases.
@@ -34,7 +35,7 @@ var recording struct {
 // no stack, and what a probe finds of it has no creation stack.
 var StackBudget atomic.Uint64
 
-func init() { StackBudget.Store(1 << 16) }
+func init() { StackBudget.Store(1 << 18) }
 
 // BudgetNote says why what a block made after its recording stopped has no
 // stack, for reports.
@@ -50,7 +51,7 @@ func BudgetNote() string {
 // the process had before the first call is restored when the last caller
 // releases. release is idempotent.
 func RecordAllocations() (release func()) {
-	release, _ = record(true, nil)
+	release, _ = record(true)
 	return release
 }
 
@@ -60,39 +61,13 @@ func RecordAllocations() (release func()) {
 // RecordAllocations is recording). stopped reports whether it stopped at
 // any moment since the call.
 func RecordStacks() (release func(), stopped func() bool) {
-	return record(false, nil)
+	return record(false)
 }
 
-// RecordStacksFor is RecordStacks for a caller that records on behalf of
-// owner: while Waiting reports owner waiting, what the process allocates
-// is not its, and its budget starts again.
-func RecordStacksFor(owner any) (release func(), stopped func() bool) {
-	return record(false, owner)
-}
-
-// Waiting, when set, reports for each of owners (as given to
-// RecordStacksFor) whether it is waiting rather than running: a test
-// paused in t.Parallel until its turn, whose check started before the
-// pause. Its budget is not spent by what others allocate meanwhile: once
-// every caller is past its budget, those found waiting start theirs again
-// and the recording goes on; a caller found waiting then and running at
-// the next such look starts its budget once more, so that the block has a
-// whole budget from when it runs. It is asked with the recording's lock held, at
-// most once per budget's worth of allocations. Package probes sets it.
-var Waiting func(owners []any) []bool
-
-// stackCaller is one caller of RecordStacks: the count of heap
-// allocations when its budget began, and whom it records for.
-type stackCaller struct {
-	start  uint64
-	owner  any
-	waited bool // found waiting when its budget last started again
-}
-
-func record(exact bool, owner any) (release func(), stopped func() bool) {
-	var caller *stackCaller
+func record(exact bool) (release func(), stopped func() bool) {
+	var start uint64 // read before the rate is 1, and outside the lock
 	if !exact {
-		caller = &stackCaller{start: heapAllocs(), owner: owner} // read before the rate is 1, and outside the lock
+		start = heapAllocs()
 	}
 	recording.Lock()
 	if recording.users == 0 {
@@ -107,10 +82,10 @@ func record(exact bool, owner any) (release func(), stopped func() bool) {
 	if exact {
 		recording.exact++
 	} else {
-		if recording.callers == nil {
-			recording.callers = map[*stackCaller]struct{}{}
+		if recording.starts == nil {
+			recording.starts = map[uint64]int{}
 		}
-		recording.callers[caller] = struct{}{}
+		recording.starts[start]++
 	}
 	stops := recording.stops
 	recording.Unlock()
@@ -121,8 +96,8 @@ func record(exact bool, owner any) (release func(), stopped func() bool) {
 			defer recording.Unlock()
 			if exact {
 				recording.exact--
-			} else {
-				delete(recording.callers, caller)
+			} else if recording.starts[start]--; recording.starts[start] == 0 {
+				delete(recording.starts, start)
 			}
 			if recording.users--; recording.users == 0 {
 				runtime.MemProfileRate = recording.saved
@@ -138,43 +113,19 @@ func record(exact bool, owner any) (release func(), stopped func() bool) {
 	return release, stopped
 }
 
-// spent reports whether every caller recording is past its stack budget,
-// once those found waiting (Waiting) have started theirs again.
+// spent reports whether every caller recording is past its stack budget.
 // recording is held.
 func spent() bool {
 	if recording.exact > 0 {
 		return false
 	}
 	now, budget := heapAllocs(), StackBudget.Load()
-	var owned []*stackCaller
-	for c := range recording.callers {
-		if now-c.start <= budget {
+	for start := range recording.starts {
+		if now-start <= budget {
 			return false
 		}
-		if c.owner != nil {
-			owned = append(owned, c)
-		}
 	}
-	if len(owned) == 0 || Waiting == nil {
-		return true
-	}
-	owners := make([]any, len(owned))
-	for i, c := range owned {
-		owners[i] = c.owner
-	}
-	again := false
-	for i, waiting := range Waiting(owners) {
-		if i >= len(owned) {
-			break
-		}
-		// One found waiting before and running now began to run since
-		// its budget started again, perhaps just before this look: its
-		// budget starts once more, from a moment it runs.
-		if c := owned[i]; waiting || c.waited {
-			c.start, c.waited, again = now, waiting, true
-		}
-	}
-	return !again
+	return true
 }
 
 // watchBudget checks the stack budget at the end of every GC cycle while a

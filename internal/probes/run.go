@@ -166,38 +166,6 @@ const labelValue = "block"
 
 var nextID atomic.Uint64
 
-func init() { memprof.Waiting = runsWaiting }
-
-// runsWaiting reports, for each of owners (runs), whether every goroutine
-// that runs its block is a test paused in t.Parallel: one whose check
-// began before it called t.Parallel, waiting for its turn. Its block
-// allocates nothing meanwhile, so the stack budget it is given counts
-// from when it runs (memprof.Waiting). One look at every goroutine, for
-// all of them.
-func runsWaiting(owners []any) []bool {
-	all := stack.ParseDump(string(stack.FullDump(nil)))
-	byID := make(map[uint64]*stack.Goroutine, len(all))
-	for i := range all {
-		byID[all[i].ID] = &all[i]
-	}
-	out := make([]bool, len(owners))
-	for i, o := range owners {
-		r, ok := o.(*Run)
-		if !ok {
-			continue
-		}
-		ids := r.Runners()
-		out[i] = len(ids) > 0
-		for _, id := range ids {
-			if g := byID[id]; g == nil || !g.PausedInParallel() {
-				out[i] = false
-				break
-			}
-		}
-	}
-	return out
-}
-
 // runsUnderWay counts the runs started and not yet finished.
 var runsUnderWay atomic.Int64
 
@@ -285,7 +253,7 @@ func Start(probes ...Probe) (*Run, error) {
 		r.probes = append(r.probes, p)
 	}
 	if r.record {
-		r.stop, r.stacksStopped = memprof.RecordStacksFor(r)
+		r.stop, r.stacksStopped = memprof.RecordStacks()
 	}
 	return r, nil
 }

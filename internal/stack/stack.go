@@ -81,28 +81,6 @@ func (g *Goroutine) WaitsInTesting() bool {
 	return false
 }
 
-// PausedInParallel reports whether the goroutine is a test paused in
-// t.Parallel, waiting for its parent to finish or for its turn: its
-// innermost frames outside the runtime and sync are testing's, up to
-// testing.(*T).Parallel. A parent waiting for its subtests is not: they
-// run its code.
-func (g *Goroutine) PausedInParallel() bool {
-	if !strings.Contains(g.Raw, "testing.(*T).Parallel") {
-		return false
-	}
-	for l, _, rest := nextFrame(frameLines(g.own())); l != ""; l, _, rest = nextFrame(rest) {
-		f := funcName(l)
-		switch {
-		case f == "testing.(*T).Parallel":
-			return true
-		case IsRuntime(f) || strings.HasPrefix(f, "sync.") || strings.HasPrefix(f, "internal/sync.") || strings.HasPrefix(f, "testing."):
-			continue
-		}
-		return false
-	}
-	return false
-}
-
 // frameLines is a goroutine's text after its header line.
 func frameLines(own string) string {
 	_, rest, _ := strings.Cut(own, "\n")
