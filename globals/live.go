@@ -104,8 +104,8 @@ func variableAddr(name string) (unsafe.Pointer, bool) {
 
 // typeSection returns the bounds of the running binary's section of
 // run-time types, [lo, hi): the types and etypes fields of
-// runtime.firstmoduledata, whose address and layout the debug info gives.
-// Zero when they cannot be read. Test binaries hold one module.
+// runtime.firstmoduledata, read as any variable is (self.value). Zero when
+// they cannot be read. Test binaries hold one module.
 func typeSection() (lo, hi uintptr) {
 	typeBounds.once.Do(func() {
 		s, err := selfIndex()
@@ -116,29 +116,21 @@ func typeSection() (lo, hi uintptr) {
 		if !ok {
 			return
 		}
-		var types, etypes int64 = -1, -1
-		s.mu.Lock()
-		ti := s.typeInfo(v.typ)
-		for i := 0; ti.tag == dwarf.TagTypedef && i < 8; i++ {
-			ti = s.typeInfo(ti.under)
-		}
-		members := ti.members
-		s.mu.Unlock()
-		for _, m := range members {
-			switch m.name {
-			case "types":
-				types = m.offset
-			case "etypes":
-				etypes = m.offset
-			}
-		}
-		if types < 0 || etypes < 0 {
+		md, ok := s.value(v)
+		if !ok {
 			return
 		}
-		base := s.addr(v)
-		lo, hi := *(*uintptr)(unsafe.Add(base, types)), *(*uintptr)(unsafe.Add(base, etypes))
+		field := func(name string) (uintptr, bool) {
+			f := md.FieldByName(name)
+			if f.Kind() != reflect.Uintptr {
+				return 0, false
+			}
+			return uintptr(f.Uint()), true
+		}
+		lo, okLo := field("types")
+		hi, okHi := field("etypes")
 		// int's type is in the section: a layout read wrong is not used.
-		if t := uintptr(typePointer(reflect.TypeOf(0))); lo <= t && t < hi && uint64(hi-lo) < 1<<32 {
+		if t := uintptr(typePointer(reflect.TypeOf(0))); okLo && okHi && lo <= t && t < hi && uint64(hi-lo) < 1<<32 {
 			typeBounds.lo, typeBounds.hi = lo, hi
 		}
 	})
