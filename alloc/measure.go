@@ -215,14 +215,18 @@ func (p *probe) Before(r *probes.Run) error {
 		return env.ErrRace
 	}
 	p.release = memprof.RecordAllocations()
-	p.before = memprof.SumByStack(memprof.MemProfile())
+	recs, release := memprof.MemProfile()
+	p.before = memprof.SumByStack(recs)
+	release()
 	return nil
 }
 
 // After implements probes.Probe.
 func (p *probe) After(r *probes.Run) error {
 	defer p.release()
-	deltas := memprof.SumByStack(memprof.MemProfile()).Since(p.before)
+	recs, release := memprof.MemProfile()
+	deltas := memprof.SumByStack(recs).Since(p.before)
+	release()
 	p.before = nil
 
 	m := &Measurement{}

@@ -43,7 +43,8 @@ type runAllocations struct {
 func runHeapRecords(baseline memprof.Objects) runAllocations {
 	var out runAllocations
 	cut := false
-	recs := memprof.MemProfile()
+	recs, release := memprof.MemProfile()
+	defer release()
 	// What each key gained since the baseline (keys are shared by stacks
 	// deeper than 32 frames that differ only below the cut).
 	gained := memprof.ObjectsOf(recs)

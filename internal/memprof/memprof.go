@@ -180,23 +180,51 @@ func UserRate() int {
 
 // MemProfile returns every record of the memory profile, with in-use and
 // cumulative figures current: the runtime publishes allocations to the
-// profile only when a GC cycle ends, so it runs two first.
-func MemProfile() []runtime.MemProfileRecord {
+// profile only when a GC cycle ends, so it runs two first. The records are
+// valid until release is called (see PublishedMemProfile).
+func MemProfile() (recs []runtime.MemProfileRecord, release func()) {
 	runtime.GC()
 	runtime.GC()
 	return PublishedMemProfile()
 }
 
+// profileBuffer holds the records of the last profile read for the next:
+// while allocations are recorded the profile has tens of thousands of
+// records, a few megabytes, and a fresh slice for each read was enough to
+// start a GC cycle in a test binary with a small heap (miekg/dns: about one
+// cycle in every two tests), after which PublishedObjects has to read the
+// profile again.
+var profileBuffer struct {
+	sync.Mutex
+	recs []runtime.MemProfileRecord
+}
+
 // PublishedMemProfile returns the memory profile as the last GC cycles
 // published it, without running one: cheap, but allocations since the last
-// cycle are missing.
-func PublishedMemProfile() []runtime.MemProfileRecord {
+// cycle are missing. The records are in a buffer the next read reuses:
+// they are valid until release is called, which must be called once. A
+// read while another holds the buffer gets a slice of its own.
+func PublishedMemProfile() (recs []runtime.MemProfileRecord, release func()) {
+	shared := profileBuffer.TryLock()
+	if shared {
+		recs = profileBuffer.recs
+	}
 	n, _ := runtime.MemProfile(nil, true)
 	for {
-		recs := make([]runtime.MemProfileRecord, n+64)
+		if cap(recs) < n {
+			recs = make([]runtime.MemProfileRecord, n+n/8+64)
+		}
 		var ok bool
-		if n, ok = runtime.MemProfile(recs, true); ok {
-			return recs[:n]
+		if n, ok = runtime.MemProfile(recs[:cap(recs)], true); ok {
+			recs = recs[:n]
+			break
 		}
 	}
+	if !shared {
+		return recs, func() {}
+	}
+	return recs, sync.OnceFunc(func() {
+		profileBuffer.recs = recs[:0]
+		profileBuffer.Unlock()
+	})
 }

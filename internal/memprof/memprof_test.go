@@ -39,10 +39,14 @@ func allocate(n int) {
 func TestSumByStackSinceCountsWhatAStackAllocatedInBetween(t *testing.T) {
 	release := memprof.RecordAllocations()
 	defer release()
-	before := memprof.SumByStack(memprof.MemProfile())
+	recs, done := memprof.MemProfile()
+	before := memprof.SumByStack(recs)
+	done()
 	sink = make([][]byte, 0, 100)
 	allocate(7)
-	after := memprof.SumByStack(memprof.MemProfile())
+	recs, done = memprof.MemProfile()
+	after := memprof.SumByStack(recs)
+	done()
 	var found memprof.Allocated
 	for k, a := range after.Since(before) {
 		if a.Objects <= 0 {
@@ -122,5 +126,31 @@ func TestANewCallerRecordsAgain(t *testing.T) {
 	runtime.GC()
 	if runtime.MemProfileRate != 1 || secondStopped() || !firstStopped() {
 		t.Fatalf("rate %d, second stopped %v, first stopped %v", runtime.MemProfileRate, secondStopped(), firstStopped())
+	}
+}
+
+// A read of the profile reuses the records of the last one released: a
+// profile recorded at rate 1 has tens of thousands of records, and a fresh
+// slice of them for every read started GC cycles of its own.
+func TestAReadOfTheProfileReusesTheLastOnesRecords(t *testing.T) {
+	stop := memprof.RecordAllocations()
+	allocate(10)
+	stop()
+	first, done := memprof.PublishedMemProfile()
+	if len(first) == 0 {
+		t.Fatal("the profile has no records")
+	}
+	// While the first read holds its records, another gets its own.
+	other, otherDone := memprof.PublishedMemProfile()
+	if &other[0] == &first[0] {
+		t.Fatal("a read made while another held the records got the same ones")
+	}
+	otherDone()
+	done()
+	done() // once only
+	again, done := memprof.PublishedMemProfile()
+	defer done()
+	if &again[0] != &first[0] {
+		t.Errorf("a read after the last was released got new records (%d of them) rather than the same slice", len(again))
 	}
 }

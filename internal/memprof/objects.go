@@ -55,7 +55,9 @@ func PublishedObjects() Objects {
 	published.Lock()
 	defer published.Unlock()
 	if published.objs == nil || published.cycles != cycles {
-		published.objs, published.cycles = ObjectsOf(PublishedMemProfile()), cycles
+		recs, release := PublishedMemProfile()
+		published.objs, published.cycles = ObjectsOf(recs), cycles
+		release()
 	}
 	return published.objs
 }

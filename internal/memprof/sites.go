@@ -28,7 +28,9 @@ type Sites struct {
 // Stack.Recent).
 func FlushSites() *Sites {
 	published := PublishedObjects()
-	s := &Sites{recs: MemProfile(), recent: map[Key]bool{}}
+	recs, release := MemProfile()
+	s := &Sites{recs: slices.Clone(recs), recent: map[Key]bool{}}
+	release()
 	for k, n := range ObjectsOf(s.recs) {
 		if n > published[k] {
 			s.recent[k] = true

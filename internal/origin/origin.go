@@ -33,7 +33,11 @@ func Take() Baseline { return memprof.PublishedObjects() }
 
 // TakeCurrent is Take after flushing the profile (two GCs): exact, for a
 // probe that counts what the run allocated.
-func TakeCurrent() Baseline { return memprof.ObjectsOf(memprof.MemProfile()) }
+func TakeCurrent() Baseline {
+	recs, release := memprof.MemProfile()
+	defer release()
+	return memprof.ObjectsOf(recs)
+}
 
 // Owner says whose a site is.
 type Owner int
@@ -77,7 +81,8 @@ func (s *Site) Block() stack.Frame {
 // function that adopted r (probes.Run.Adopt: a test audited as a whole),
 // which is kept as the site's outermost frame.
 func Sites(b Baseline, r *probes.Run, watched func(fn string) bool) []Site {
-	recs := memprof.MemProfile()
+	recs, release := memprof.MemProfile()
+	defer release()
 	gained := memprof.ObjectsOf(recs)
 	type rec struct {
 		pcs   []uintptr
@@ -241,7 +246,8 @@ func Claim(s *Site, r *probes.Run, b Baseline, alone bool) bool {
 // its stack between the allocation and marker (a profile Sites has
 // flushed).
 func ranOnBlock(b Baseline, marker string, fns []string) bool {
-	recs := memprof.PublishedMemProfile()
+	recs, release := memprof.PublishedMemProfile()
+	defer release()
 	is := func(f string) bool { return slices.Contains(fns, f) }
 	for i := range recs {
 		r := &recs[i]
