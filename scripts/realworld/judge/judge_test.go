@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -213,5 +214,68 @@ func TestReadTriageVerdicts(t *testing.T) {
 	os.WriteFile(p, []byte("zap\t*\tp\tT\tfd\tk\tmaybe\twhy\n"), 0o644)
 	if _, err := readTriage(p); err == nil {
 		t.Error("verdict maybe accepted")
+	}
+}
+
+// A test that failed only with residue is run again, alone: a failure the
+// reruns do not repeat is flaky and not counted, one they repeat stays
+// untriaged, and a failure a triage line covers is not run again.
+func TestFailuresAreRunAgainAlone(t *testing.T) {
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "ran-once")
+	files := map[string]string{
+		"go.mod": "module example.com/p\n\ngo 1.22\n",
+		"p_test.go": `package p
+
+import (
+	"os"
+	"testing"
+)
+
+func TestOnce(t *testing.T) {
+	t.Run("sub", func(t *testing.T) {
+		if _, err := os.Stat(` + strconv.Quote(marker) + `); err != nil {
+			os.WriteFile(` + strconv.Quote(marker) + `, nil, 0o644)
+			t.Fatal("the first run fails")
+		}
+	})
+}
+
+func TestAlways(t *testing.T) { t.Fatal("always") }
+
+func TestAlwaysOther(t *testing.T) { t.Fatal("always") }
+`,
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again := goTestAgain(dir, false)
+	// The first run, as the suite's would have been.
+	if passed, out := again("example.com/p", "TestOnce/sub", 1); passed {
+		t.Fatalf("the first run of TestOnce/sub passed:\n%s", out)
+	}
+	findings := []*finding{
+		{pkg: "example.com/p", test: "TestOnce/sub", kind: "failure", key: "fails only with residue"},
+		{pkg: "example.com/p", test: "TestAlways", kind: "failure", key: "fails only with residue"},
+		{pkg: "example.com/p", test: "TestAlwaysOther", kind: "failure", key: "fails only with residue", verdict: "true"},
+	}
+	var ran []string
+	recheckFailures(findings, func(pkg, test string, count int) (bool, string) {
+		ran = append(ran, test)
+		return again(pkg, test, count)
+	})
+	if findings[0].verdict != "flaky" {
+		t.Errorf("a failure that reruns did not repeat: verdict %q, want flaky", findings[0].verdict)
+	}
+	if findings[1].verdict != "" {
+		t.Errorf("a failure every rerun repeats: verdict %q, want none (untriaged)", findings[1].verdict)
+	}
+	if strings.Join(ran, " ") != "TestOnce/sub TestAlways" {
+		t.Errorf("ran again: %q, want TestOnce/sub and TestAlways only", ran)
+	}
+	if got := runPattern("TestA/b.c"); got != `^TestA$/^b\.c$` {
+		t.Errorf("runPattern = %q", got)
 	}
 }

@@ -3,7 +3,7 @@
 // residue reported over the module's test suite with the triage file.
 //
 //	judge rewrite [-skip FILE,...] DIR
-//	judge report -module NAME -mode plain|race -base BASE.json -residue RESIDUE.json -triage FILE [-out FINDINGS.tsv]
+//	judge report -module NAME -mode plain|race -base BASE.json -residue RESIDUE.json -triage FILE [-out FINDINGS.tsv] [-rerun DIR]
 package main
 
 import (
@@ -43,6 +43,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: judge rewrite [-skip FILE,...] DIR | judge report -module NAME -mode plain|race -base FILE -residue FILE -triage FILE [-out FILE]")
+	fmt.Fprintln(os.Stderr, "usage: judge rewrite [-skip FILE,...] DIR | judge report -module NAME -mode plain|race -base FILE -residue FILE -triage FILE [-out FILE] [-times FILE -wall B,R] [-rerun DIR]")
 	os.Exit(2)
 }
