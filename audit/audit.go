@@ -7,6 +7,7 @@
 package audit
 
 import (
+	"sync"
 	"testing"
 
 	"github.com/residue-go/residue/audit/internal/unit"
@@ -24,12 +25,35 @@ func Test(t *testing.T) {
 	if u == nil {
 		return
 	}
+	units.Store(t, u)
 	restore := u.Adopt()
 	t.Cleanup(func() {
+		units.Delete(t)
 		restore()
 		// testing runs the cleanups of a test that panics, or that calls
 		// runtime.Goexit without failing or skipping, before it marks the
 		// test failed: the test goroutine is then unwinding.
 		u.End(t.Failed() || (!t.Skipped() && unit.Unwinding()), t.Skipped())
 	})
+}
+
+// units holds the unit of each test under way, by its *testing.T.
+var units sync.Map
+
+// Resumed tells the audit of t that t.Parallel has returned. The test
+// waited there for the sequential tests to end, and their allocations
+// spent the budget of its own recording of allocation stacks: in a suite
+// of many parallel tests, what it then opened or started had no stack to
+// tell it was the test's. The budget counts again from here. An audited
+// build calls it after every t.Parallel() statement of a top-level test's
+// own body, on the same line:
+//
+//	func TestX(t *testing.T) { audit.Test(t);
+//		t.Parallel(); audit.Resumed(t)
+//		…
+//	}
+func Resumed(t *testing.T) {
+	if u, ok := units.Load(t); ok {
+		u.(*unit.Unit).Resumed()
+	}
 }

@@ -9,13 +9,6 @@ import (
 	"github.com/residue-go/residue/internal/stack"
 )
 
-// recordCreations records allocations while the block runs, up to
-// memprof.StackBudget of them, for traceCreations: a go statement that
-// starts a closure or passes arguments allocates, and the memory profile
-// keeps the whole stack that led to it. Nothing is read unless something
-// is left.
-func recordCreations() (release func(), stopped func() bool) { return memprof.RecordStacks() }
-
 // maxHops bounds how many exited creators traceCreations looks through.
 const maxHops = 8
 
@@ -37,7 +30,7 @@ const maxHops = 8
 func (p *probe) traceCreations(left []Goroutine, r *probes.Run) {
 	// Once the recording stopped (memprof.StackBudget), a way missing
 	// from the profile could leave another looking like the only one.
-	if !r.Exclusive() || p.stacksStopped() {
+	if !r.Exclusive() || r.StacksStopped() {
 		return
 	}
 	t := tracer{marker: r.Marker(), memo: map[probes.Frame][]Creation{}, ways: map[probes.Frame][][]probes.Frame{}, cycles: p.cycles}

@@ -66,14 +66,10 @@ type Report struct {
 // other goroutines, that are still alive once the block has returned and the
 // settle window has passed. It implements probes.Probe.
 type probe struct {
-	cfg     config
-	before  map[uint64]bool // goroutines alive before the block
-	release func()          // ends the recording of allocations
-	// stacksStopped reports whether that recording stopped, its budget
-	// spent (memprof.StackBudget).
-	stacksStopped func() bool
-	cycles        uint64 // GC cycles ended before the block started
-	report        *Report
+	cfg    config
+	before map[uint64]bool // goroutines alive before the block
+	cycles uint64          // GC cycles ended before the block started
+	report *Report
 }
 
 // kind registers the probe with the combined checks.
@@ -90,20 +86,24 @@ func newProbe(opts ...Option) (*probe, error) {
 func (p *probe) Report() probes.Report { return probes.ReportOf((*section)(p.report)) }
 
 // Before implements probes.Probe.
-func (p *probe) Before(*probes.Run) error {
+func (p *probe) Before(r *probes.Run) error {
 	p.report = nil
 	buf := getBuffer()
 	defer putBuffer(buf)
 	fullDump(buf)
 	p.before = stack.IDs(buf.Bytes())
 	p.cycles = memprof.GCCycles()
-	p.release, p.stacksStopped = recordCreations()
+	// The block's allocations, with their stacks, up to
+	// memprof.StackBudget of them, are for traceCreations: a go statement
+	// that starts a closure or passes arguments allocates, and the memory
+	// profile keeps the whole stack that led to it. Nothing is read unless
+	// something is left.
+	r.RecordAllocations()
 	return nil
 }
 
 // After implements probes.Probe: it settles and records the report.
 func (p *probe) After(r *probes.Run) error {
-	p.release()
 	p.report = p.settle(r)
 	return nil
 }

@@ -651,6 +651,25 @@ func TestManyParallelTests(t *testing.T) {
 	}
 }
 
+// TestParallelTestsResumedAfterTheBudgetWasSpent audits tests that wait in
+// t.Parallel while a sequential test makes more heap allocations than the
+// allocation-stack budget, which counted against theirs as well: once they
+// run, the file each opens and keeps is still found and told to be its own
+// (before audit.Resumed, all three were clean).
+func TestParallelTestsResumedAfterTheBudgetWasSpent(t *testing.T) {
+	code, recs, stderr := auditJSON(t, "stops", "-within", "100ms", "-globals", "off", "./pausedparallel")
+	if code != exitFindings || len(recs) != 4 {
+		t.Fatalf("exit code %d, want %d, and 4 records, not %d:\n%s", code, exitFindings, len(recs), stderr)
+	}
+	for _, r := range recs {
+		want := strings.HasPrefix(r.Test, "TestKeeps")
+		if got := r.Verdict == record.Found && r.Counts.Descriptors == 1 && len(r.Findings) == 1 &&
+			r.Findings[0].Key == "file opened by example.com/stops/pausedparallel."+r.Test; got != want {
+			t.Errorf("%s: %s, %d descriptors, findings %+v; want a file opened by the test: %v", r.Test, r.Verdict, r.Counts.Descriptors, r.Findings, want)
+		}
+	}
+}
+
 // TestFirstUseOfAProtobufMessage audits a test that marshals a protobuf
 // message type for the first time: the descriptors the runtime builds then
 // are not the test's changes (gin's protobuf tests were blamed for 328).

@@ -34,9 +34,13 @@ type edit struct {
 
 // rewrite returns the test file src with the audit hook added: a call to
 // audit.Test first in every top-level test (but those that run a Ginkgo
-// suite), and ginkgoaudit.EverySpec() added to every RunSpecs call:
+// suite), a call to audit.Resumed after each t.Parallel() statement of a
+// function's own body where t is its *testing.T parameter (a test's, a
+// subtest's, a helper's), and ginkgoaudit.EverySpec() added to every
+// RunSpecs call:
 //
 //	func TestX(t *testing.T) { residueaudit.Test(t);
+//		t.Parallel(); residueaudit.Resumed(t)
 //		…
 //	}
 //
@@ -96,6 +100,41 @@ func rewrite(name string, src []byte) ([]byte, []shift, error) {
 		}
 		edits = append(edits, edit{at: off(fn.Body.Lbrace) + 1, text: " " + auditName + ".Test(" + param + ");"})
 	}
+	// After every t.Parallel() of a function's own body, t a parameter:
+	// a top-level test's, or a helper's that a test passes its t to.
+	// Resumed does nothing for a t that is not a top-level test's.
+	ast.Inspect(f, func(n ast.Node) bool {
+		var typ *ast.FuncType
+		var body *ast.BlockStmt
+		switch n := n.(type) {
+		case *ast.FuncDecl:
+			typ, body = n.Type, n.Body
+		case *ast.FuncLit:
+			typ, body = n.Type, n.Body
+		default:
+			return true
+		}
+		if body == nil || testing == "" {
+			return true
+		}
+		for _, field := range typ.Params.List {
+			if !isTestingT(field.Type, testing) {
+				continue
+			}
+			for _, name := range field.Names {
+				for _, st := range body.List {
+					if declares(st, name.Name) {
+						break // another t from here on
+					}
+					if isParallelCall(st, name.Name) {
+						usesAudit = true
+						edits = append(edits, edit{at: off(st.End()), text: "; " + auditName + ".Resumed(" + name.Name + ")"})
+					}
+				}
+			}
+		}
+		return true
+	})
 	if !usesAudit && !usesGinkgo {
 		return nil, nil, nil
 	}
@@ -124,6 +163,51 @@ func rewrite(name string, src []byte) ([]byte, []shift, error) {
 	}
 	slices.SortFunc(shifts, func(a, b shift) int { return cmp.Or(a.line-b.line, a.col-b.col) })
 	return out, shifts, nil
+}
+
+// isParallelCall reports whether st is the statement t.Parallel(), with t
+// the test's parameter (rewrite stops at a statement of the body that
+// declares another t).
+func isParallelCall(st ast.Stmt, t string) bool {
+	e, ok := st.(*ast.ExprStmt)
+	if !ok {
+		return false
+	}
+	call, ok := e.X.(*ast.CallExpr)
+	if !ok || len(call.Args) != 0 {
+		return false
+	}
+	sel, ok := call.Fun.(*ast.SelectorExpr)
+	if !ok || sel.Sel.Name != "Parallel" {
+		return false
+	}
+	x, ok := sel.X.(*ast.Ident)
+	return ok && x.Name == t
+}
+
+// declares reports whether st, a statement of a function's body, declares
+// name in the body's scope.
+func declares(st ast.Stmt, name string) bool {
+	switch st := st.(type) {
+	case *ast.AssignStmt:
+		if st.Tok != token.DEFINE {
+			return false
+		}
+		return slices.ContainsFunc(st.Lhs, func(e ast.Expr) bool {
+			id, ok := e.(*ast.Ident)
+			return ok && id.Name == name
+		})
+	case *ast.DeclStmt:
+		found := false
+		ast.Inspect(st, func(n ast.Node) bool {
+			if id, ok := n.(*ast.Ident); ok && id.Name == name {
+				found = true
+			}
+			return !found
+		})
+		return found
+	}
+	return false
 }
 
 // shift is an edit of rewrite, which moves the columns after it on its line.
@@ -230,18 +314,24 @@ func testParam(fn *ast.FuncDecl, testing string) (*ast.Field, bool) {
 		return nil, false
 	}
 	p := fn.Type.Params.List[0]
-	star, ok := p.Type.(*ast.StarExpr)
+	return p, isTestingT(p.Type, testing)
+}
+
+// isTestingT reports whether typ is *testing.T, the testing package
+// imported as testing ("." when dot-imported).
+func isTestingT(typ ast.Expr, testing string) bool {
+	star, ok := typ.(*ast.StarExpr)
 	if !ok {
-		return nil, false
+		return false
 	}
 	switch x := star.X.(type) {
 	case *ast.Ident:
-		return p, testing == "." && x.Name == "T"
+		return testing == "." && x.Name == "T"
 	case *ast.SelectorExpr:
 		id, ok := x.X.(*ast.Ident)
-		return p, ok && id.Name == testing && x.Sel.Name == "T"
+		return ok && id.Name == testing && x.Sel.Name == "T"
 	}
-	return nil, false
+	return false
 }
 
 // isTestName reports whether go test runs a function of this name as a

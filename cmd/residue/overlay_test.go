@@ -51,6 +51,76 @@ func Test(t *tt.T) { residueaudit.Test(t); t.Log() }
 func TestC(residueT2 *tt.T) { residueaudit.Test(residueT2); residueT := 1; _ = residueT }
 `,
 	}, {
+		name: "t.Parallel in a function's own body, t its *testing.T parameter, until another t is declared",
+		src: `package p
+
+import "testing"
+
+func TestA(t *testing.T) {
+	t.Parallel()
+	t.Run("sub", func(t *testing.T) {
+		t.Parallel()
+		if true { t.Parallel() }
+	})
+}
+
+func TestB(tb *testing.T) { tb.Parallel(); tb.Log() }
+
+func TestC(t *testing.T) {
+	t := parallel{}
+	t.Parallel()
+}
+
+func TestD(*testing.T) {}
+
+func helper(t *testing.T, n int) {
+	t.Parallel()
+}
+
+func other(t *parallel) { t.Parallel() }
+`,
+		want: `package p; import residueaudit "github.com/residue-go/residue/audit"
+
+import "testing"
+
+func TestA(t *testing.T) { residueaudit.Test(t);
+	t.Parallel(); residueaudit.Resumed(t)
+	t.Run("sub", func(t *testing.T) {
+		t.Parallel(); residueaudit.Resumed(t)
+		if true { t.Parallel() }
+	})
+}
+
+func TestB(tb *testing.T) { residueaudit.Test(tb); tb.Parallel(); residueaudit.Resumed(tb); tb.Log() }
+
+func TestC(t *testing.T) { residueaudit.Test(t);
+	t := parallel{}
+	t.Parallel()
+}
+
+func TestD(residueT *testing.T) { residueaudit.Test(residueT);}
+
+func helper(t *testing.T, n int) {
+	t.Parallel(); residueaudit.Resumed(t)
+}
+
+func other(t *parallel) { t.Parallel() }
+`,
+	}, {
+		name: "a helper's t.Parallel alone",
+		src: `package p
+
+import "testing"
+
+func helper(t *testing.T) { t.Parallel() }
+`,
+		want: `package p; import residueaudit "github.com/residue-go/residue/audit"
+
+import "testing"
+
+func helper(t *testing.T) { t.Parallel(); residueaudit.Resumed(t) }
+`,
+	}, {
 		name: "dot import",
 		src: `package p
 

@@ -216,6 +216,10 @@ func (s *Session) Enter(f func()) { s.run.Enter(f) }
 // restore ends that and must be called on the same goroutine.
 func (s *Session) Adopt() (restore func()) { return s.run.Adopt() }
 
+// Resumed tells the session that its block, paused while other blocks
+// ran, runs again (probes.Run.Resumed).
+func (s *Session) Resumed() { s.run.Resumed() }
+
 // Finish ends the session: the probes settle and take their "after" look.
 func (s *Session) Finish() (*Report, error) {
 	err := s.run.Finish()

@@ -51,7 +51,7 @@ func BudgetNote() string {
 // the process had before the first call is restored when the last caller
 // releases. release is idempotent.
 func RecordAllocations() (release func()) {
-	release, _ = record(true)
+	release, _, _ = record(true)
 	return release
 }
 
@@ -59,12 +59,16 @@ func RecordAllocations() (release func()) {
 // what is allocated, not every allocation counted: the recording stops once
 // StackBudget allocations have been recorded (unless a caller of
 // RecordAllocations is recording). stopped reports whether it stopped at
-// any moment since the call.
-func RecordStacks() (release func(), stopped func() bool) {
+// any moment since the call. renew starts the caller's budget again from
+// now, and the recording if it had stopped: for a caller that was paused
+// while others allocated (a test waiting in t.Parallel for the sequential
+// tests to end), whose budget those allocations spent; stopped then counts
+// from the renewal.
+func RecordStacks() (release func(), stopped func() bool, renew func()) {
 	return record(false)
 }
 
-func record(exact bool) (release func(), stopped func() bool) {
+func record(exact bool) (release func(), stopped func() bool, renew func()) {
 	var start uint64 // read before the rate is 1, and outside the lock
 	if !exact {
 		start = heapAllocs()
@@ -90,10 +94,12 @@ func record(exact bool) (release func(), stopped func() bool) {
 	stops := recording.stops
 	recording.Unlock()
 	var once sync.Once
+	released := false // under recording's lock
 	release = func() {
 		once.Do(func() {
 			recording.Lock()
 			defer recording.Unlock()
+			released = true
 			if exact {
 				recording.exact--
 			} else if recording.starts[start]--; recording.starts[start] == 0 {
@@ -110,7 +116,27 @@ func record(exact bool) (release func(), stopped func() bool) {
 		defer recording.Unlock()
 		return recording.stops != stops
 	}
-	return release, stopped
+	renew = func() {
+		now := heapAllocs()
+		recording.Lock()
+		defer recording.Unlock()
+		if exact || released {
+			return
+		}
+		if recording.starts[start]--; recording.starts[start] == 0 {
+			delete(recording.starts, start)
+		}
+		start = now
+		recording.starts[start]++
+		// What stopped the recording before is the pause's, not the
+		// caller's (but for goroutines it started before pausing).
+		stops = recording.stops
+		if recording.stopped {
+			recording.stopped = false
+			runtime.MemProfileRate = 1
+		}
+	}
+	return release, stopped, renew
 }
 
 // spent reports whether every caller recording is past its stack budget.

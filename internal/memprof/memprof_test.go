@@ -80,7 +80,7 @@ func budget(t *testing.T) {
 // and the rate the process had is back; it says so to its caller.
 func TestRecordStacksStopsAtItsBudget(t *testing.T) {
 	budget(t)
-	release, stopped := memprof.RecordStacks()
+	release, stopped, _ := memprof.RecordStacks()
 	defer release()
 	memprof.Churn(100_000)
 	if !stopped() || runtime.MemProfileRate != 4096 {
@@ -92,7 +92,7 @@ func TestRecordStacksStopsAtItsBudget(t *testing.T) {
 // recording; one that comes after it stopped starts it again.
 func TestCountingRecordingsAreNotStopped(t *testing.T) {
 	budget(t)
-	releaseStacks, stopped := memprof.RecordStacks()
+	releaseStacks, stopped, _ := memprof.RecordStacks()
 	defer releaseStacks()
 	release := memprof.RecordAllocations()
 	memprof.Churn(20_000)
@@ -115,17 +115,43 @@ func TestCountingRecordingsAreNotStopped(t *testing.T) {
 // of its own: the recording starts again, and it was not stopped for it.
 func TestANewCallerRecordsAgain(t *testing.T) {
 	budget(t)
-	first, firstStopped := memprof.RecordStacks()
+	first, firstStopped, _ := memprof.RecordStacks()
 	defer first()
 	memprof.Churn(100_000)
 	if !firstStopped() || runtime.MemProfileRate != 4096 {
 		t.Fatalf("stopped %v, rate %d after the budget", firstStopped(), runtime.MemProfileRate)
 	}
-	second, secondStopped := memprof.RecordStacks()
+	second, secondStopped, _ := memprof.RecordStacks()
 	defer second()
 	runtime.GC()
 	if runtime.MemProfileRate != 1 || secondStopped() || !firstStopped() {
 		t.Fatalf("rate %d, second stopped %v, first stopped %v", runtime.MemProfileRate, secondStopped(), firstStopped())
+	}
+}
+
+// A caller renewed after others' allocations spent its budget (a test
+// resumed from t.Parallel) records again, with a budget counted from the
+// renewal, and is no longer told the recording stopped.
+func TestARenewedCallerRecordsAgain(t *testing.T) {
+	budget(t)
+	release, stopped, renew := memprof.RecordStacks()
+	defer release()
+	memprof.Churn(100_000)
+	if !stopped() || runtime.MemProfileRate != 4096 {
+		t.Fatalf("stopped %v, rate %d after the budget", stopped(), runtime.MemProfileRate)
+	}
+	renew()
+	if stopped() || runtime.MemProfileRate != 1 {
+		t.Fatalf("stopped %v, rate %d after renew", stopped(), runtime.MemProfileRate)
+	}
+	memprof.Churn(100_000)
+	if !stopped() || runtime.MemProfileRate != 4096 {
+		t.Fatalf("stopped %v, rate %d after the renewed budget", stopped(), runtime.MemProfileRate)
+	}
+	release()
+	renew() // after release: nothing
+	if runtime.MemProfileRate != 4096 {
+		t.Fatalf("rate %d after a renew that came after release", runtime.MemProfileRate)
 	}
 }
 

@@ -55,6 +55,7 @@ type Run struct {
 	// stacksStopped reports whether that recording ran out of its budget
 	// (memprof.StackBudget) while the block ran.
 	stacksStopped func() bool
+	renewStacks   func()          // see Resumed
 	parent        context.Context // the labels the run started under
 	ctx           context.Context // parent with the run's label: what nested runs inherit
 	ended         atomic.Bool     // Finish has run
@@ -145,6 +146,18 @@ func (r *Run) RecordAllocations() { r.record = true }
 // the block allocated after that has no stack in the memory profile.
 func (r *Run) StacksStopped() bool {
 	return r.stacksStopped != nil && r.stacksStopped()
+}
+
+// Resumed tells the run that its block, paused since it started while
+// other blocks ran, runs again: a test that called t.Parallel, which waited
+// for the sequential tests to end. The budget of the recording that
+// RecordAllocations asked for counts from now: the allocations the others
+// made meanwhile spent it, in a suite with many such tests, and what the
+// block then opened or started had no stack to tell it was the block's.
+func (r *Run) Resumed() {
+	if r.renewStacks != nil {
+		r.renewStacks()
+	}
 }
 
 // Started is when the block first started running.
@@ -253,7 +266,7 @@ func Start(probes ...Probe) (*Run, error) {
 		r.probes = append(r.probes, p)
 	}
 	if r.record {
-		r.stop, r.stacksStopped = memprof.RecordStacks()
+		r.stop, r.stacksStopped, r.renewStacks = memprof.RecordStacks()
 	}
 	return r, nil
 }

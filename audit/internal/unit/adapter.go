@@ -20,6 +20,8 @@ import (
 type session interface {
 	Adopt() (restore func())
 	Enter(f func())
+	// Resumed says the test resumed from t.Parallel (probes.Run.Resumed).
+	Resumed()
 	// Finish ends the session; report is the full text of what was found.
 	// unattributed are the global changes seen while other tests or checks
 	// ran (see record.Record.Unattributed), which are not in c and fs.
@@ -63,6 +65,7 @@ type adapted struct{ s *combined.Session }
 
 func (a adapted) Adopt() func()  { return a.s.Adopt() }
 func (a adapted) Enter(f func()) { a.s.Enter(f) }
+func (a adapted) Resumed()       { a.s.Resumed() }
 
 func (a adapted) Finish() (c record.Counts, fs, unattributed []record.Finding, report string, err error) {
 	r, err := a.s.Finish()

@@ -92,6 +92,13 @@ func (u *Unit) Enter(f func()) {
 	u.session.Enter(f)
 }
 
+// Resumed tells the unit that its test resumed from t.Parallel.
+func (u *Unit) Resumed() {
+	if u.session != nil {
+		u.session.Resumed()
+	}
+}
+
 // End ends the unit, with the test's own outcome, and appends its record.
 func (u *Unit) End(failed, skipped bool) {
 	rec := &u.rec
