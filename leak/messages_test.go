@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -161,4 +163,56 @@ func withoutGC(t *testing.T) {
 	runtime.GC()
 	old := debug.SetGCPercent(-1)
 	t.Cleanup(func() { debug.SetGCPercent(old) })
+}
+
+// A goroutine found running or runnable is keyed by the function it
+// started in, not by wherever the look caught it, which changes from run
+// to run (a baseline entry would stop matching).
+func TestARunningGoroutineIsKeyedByWhereItStarted(t *testing.T) {
+	var stop atomic.Bool
+	defer stop.Store(true)
+	var spinning sync.WaitGroup
+	spinning.Add(1)
+	r := find(t, func() {
+		go spinEntry(&stop, &spinning)
+		spinning.Wait()
+	}, leak.Within(quick))
+	f := leak.FindingsOf(r)
+	if len(f) != 1 || len(r.Goroutines) != 1 {
+		t.Fatalf("want one finding:\n%s", r)
+	}
+	if st := r.Goroutines[0].State; st != "running" && st != "runnable" {
+		t.Skipf("the goroutine was found %q, not running or runnable", st)
+	}
+	if want := "github.com/residue-go/residue/leak_test.spinEntry created by github.com/residue-go/residue/leak_test.TestARunningGoroutineIsKeyedByWhereItStarted.func1"; f[0].Key != want {
+		t.Errorf("key = %q, want %q (found in %v)", f[0].Key, want, r.Goroutines[0].Stack)
+	}
+}
+
+var spinSink atomic.Uint64
+
+// spinEntry spins, almost all of the time in spinA and spinB, never
+// blocking, until stop is set.
+//
+//go:noinline
+func spinEntry(stop *atomic.Bool, started *sync.WaitGroup) {
+	started.Done()
+	for !stop.Load() {
+		spinA(stop)
+		spinB(stop)
+	}
+}
+
+//go:noinline
+func spinA(stop *atomic.Bool) {
+	for i := 0; i < 10_000_000 && !stop.Load(); i++ {
+		spinSink.Add(uint64(i))
+	}
+}
+
+//go:noinline
+func spinB(stop *atomic.Bool) {
+	for i := 0; i < 10_000_000 && !stop.Load(); i++ {
+		spinSink.Add(uint64(i) * 3)
+	}
 }
