@@ -218,7 +218,7 @@ func (fd *FD) hints() []string {
 	s := fd.Socket
 	switch {
 	case fd.IdleHTTP:
-		hs = append(hs, "an idle keep-alive connection kept in an http.Transport's pool: call CloseIdleConnections on the client (or its Transport) when done, or set DisableKeepAlives; allow it with fds.IgnoringIdleHTTPConns() (and its transport's goroutines with leak.IgnoringIdleHTTPConns())")
+		hs = append(hs, "an idle keep-alive connection kept in an http.Transport's pool: call CloseIdleConnections on the client (or its Transport) when done, or set DisableKeepAlives; allow it with fds.IgnoringIdleHTTPConns() (and its transport's goroutines with leak.IgnoringIdleHTTPConns()); under residue test, accept it in the baseline")
 	case fd.HTTPTransport:
 		hs = append(hs, "a connection of an http.Transport in use by a response whose body was not closed: read the body to the end and Close it (defer resp.Body.Close())")
 	case s != nil && s.Listening && openedBy(fd, "net/http/httptest.NewServer", "net/http/httptest.NewUnstartedServer"):

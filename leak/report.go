@@ -130,7 +130,7 @@ func (gr *group) write(b *strings.Builder, who string) {
 	case idleHTTPConn:
 		b.WriteString("    an idle keep-alive connection kept in an http.Transport's pool: call CloseIdleConnections\n" +
 			"    on the client (or its Transport) when done, or set DisableKeepAlives; allow it with\n" +
-			"    leak.IgnoringIdleHTTPConns()\n")
+			"    leak.IgnoringIdleHTTPConns() (under residue test, accept it in the baseline)\n")
 	case busyHTTPConn:
 		b.WriteString("    a connection of an http.Transport that is not idle: most often a response whose body\n" +
 			"    was never closed holds it (call resp.Body.Close())\n")
