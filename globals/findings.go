@@ -2,6 +2,7 @@ package globals
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/residue-go/residue/internal/probes"
@@ -30,7 +31,7 @@ func (r *section) Findings() []probes.Finding {
 		if c.Key != "" {
 			k += "[" + c.Key + "]"
 		}
-		out = append(out, probes.Finding{Key: withoutAddresses(k), Count: 1, Summary: c.String()})
+		out = append(out, probes.Finding{Key: withoutPorts(withoutAddresses(k)), Count: 1, Summary: c.String()})
 	}
 	return out
 }
@@ -70,6 +71,22 @@ func withoutAddresses(key string) string {
 		b.WriteByte(c)
 	}
 	return b.String()
+}
+
+// hostPort is a network address with a port: an IPv4 or bracketed IPv6
+// literal, or localhost.
+var hostPort = regexp.MustCompile(`((?:\d{1,3}\.){3}\d{1,3}|\[[0-9A-Fa-f:.]+(?:%[0-9A-Za-z]+)?\]|localhost):\d{1,5}\b`)
+
+// withoutPorts returns a finding's key with the port of every network
+// address in it written …: a test's server listens on a port the system
+// picks, another at every run, and a cache keyed by its address
+// (fasthttp's defaultDialer.tcpAddrsMap["127.0.0.1:35295"]) would give a
+// key no baseline could hold.
+func withoutPorts(key string) string {
+	if !strings.Contains(key, ":") {
+		return key
+	}
+	return hostPort.ReplaceAllString(key, "$1:…")
 }
 
 func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }

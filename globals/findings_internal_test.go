@@ -23,6 +23,29 @@ func TestKeysHoldNoAddresses(t *testing.T) {
 	}
 }
 
+// A finding's key holds no port of a network address: a server a test
+// starts listens on a port the system picks, another at every run.
+func TestKeysHoldNoPorts(t *testing.T) {
+	for in, want := range map[string]string{
+		`example.com/m.dialer.addrs["127.0.0.1:35295"]`:    `example.com/m.dialer.addrs["127.0.0.1:…"]`,
+		`example.com/m.dialer.addrs["[::1]:8080"]`:         `example.com/m.dialer.addrs["[::1]:…"]`,
+		`example.com/m.dialer.addrs["[fe80::1%eth0]:443"]`: `example.com/m.dialer.addrs["[fe80::1%eth0]:…"]`,
+		`example.com/m.seen["localhost:61000/path"]`:       `example.com/m.seen["localhost:…/path"]`,
+		`example.com/m.seen["http://10.0.0.7:9000"].count`: `example.com/m.seen["http://10.0.0.7:…"].count`,
+		`example.com/m.times["12:30"]`:                     `example.com/m.times["12:30"]`,
+		`example.com/m.names["a:1"]`:                       `example.com/m.names["a:1"]`,
+		"example.com/m.Registry[\"example.com:80\"]":       "example.com/m.Registry[\"example.com:80\"]",
+	} {
+		if got := withoutPorts(in); got != want {
+			t.Errorf("withoutPorts(%s) = %s, want %s", in, got, want)
+		}
+	}
+	r := &Report{Changes: []Change{{Variable: "example.com/m.addrs", Path: "example.com/m.addrs", Kind: "added", Key: `"127.0.0.1:35295"`}}}
+	if f := (*section)(r).Findings(); len(f) != 1 || f[0].Key != `example.com/m.addrs["127.0.0.1:…"]` {
+		t.Errorf("findings %+v, want one keyed example.com/m.addrs[\"127.0.0.1:…\"]", f)
+	}
+}
+
 // An environment variable's finding is keyed environment[$NAME] whether it
 // was added, removed or changed (a changed one had been $NAME[$NAME]).
 func TestEnvironmentKeys(t *testing.T) {

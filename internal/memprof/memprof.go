@@ -228,23 +228,23 @@ var profileBuffer struct {
 // PublishedMemProfile returns the memory profile as the last GC cycles
 // published it, without running one: cheap, but allocations since the last
 // cycle are missing. The records are in a buffer the next read reuses:
-// they are valid until release is called, which must be called once. A
-// read while another holds the buffer gets a slice of its own.
+// they are valid until release is called, which must be called (a second
+// call does nothing). A read while another holds the buffer gets a slice
+// of its own.
 func PublishedMemProfile() (recs []runtime.MemProfileRecord, release func()) {
 	shared := profileBuffer.TryLock()
 	if shared {
 		recs = profileBuffer.recs
 	}
-	n, _ := runtime.MemProfile(nil, true)
+	// Into the buffer as it is first: each call walks every record, and
+	// the buffer is most often large enough already.
 	for {
-		if cap(recs) < n {
-			recs = make([]runtime.MemProfileRecord, n+n/8+64)
-		}
-		var ok bool
-		if n, ok = runtime.MemProfile(recs[:cap(recs)], true); ok {
+		n, ok := runtime.MemProfile(recs[:cap(recs)], true)
+		if ok {
 			recs = recs[:n]
 			break
 		}
+		recs = make([]runtime.MemProfileRecord, n+n/8+64)
 	}
 	if !shared {
 		return recs, func() {}
