@@ -37,10 +37,9 @@ func (r *section) Counts() []probes.Count {
 // a baseline entry fail to match.
 func (g *Goroutine) key() string {
 	top := "(unknown)"
-	frames := g.Stack
+	frames := slices.All(g.Stack)
 	if g.State == "running" || g.State == "runnable" {
-		frames = slices.Clone(frames)
-		slices.Reverse(frames)
+		frames = slices.Backward(g.Stack)
 	}
 	for _, f := range frames {
 		if !stack.IsRuntime(f.Func) {

@@ -8,6 +8,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"iter"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -104,34 +105,9 @@ func rewrite(name string, src []byte) ([]byte, []shift, error) {
 	// a top-level test's, or a helper's that a test passes its t to.
 	// Resumed does nothing for a t that is not a top-level test's.
 	ast.Inspect(f, func(n ast.Node) bool {
-		var typ *ast.FuncType
-		var body *ast.BlockStmt
-		switch n := n.(type) {
-		case *ast.FuncDecl:
-			typ, body = n.Type, n.Body
-		case *ast.FuncLit:
-			typ, body = n.Type, n.Body
-		default:
-			return true
-		}
-		if body == nil || testing == "" {
-			return true
-		}
-		for _, field := range typ.Params.List {
-			if !isTestingT(field.Type, testing) {
-				continue
-			}
-			for _, name := range field.Names {
-				for _, st := range body.List {
-					if declares(st, name.Name) {
-						break // another t from here on
-					}
-					if isParallelCall(st, name.Name) {
-						usesAudit = true
-						edits = append(edits, edit{at: off(st.End()), text: "; " + auditName + ".Resumed(" + name.Name + ")"})
-					}
-				}
-			}
+		for t, st := range parallelCalls(n, testing) {
+			usesAudit = true
+			edits = append(edits, edit{at: off(st.End()), text: "; " + auditName + ".Resumed(" + t + ")"})
 		}
 		return true
 	})
@@ -165,9 +141,39 @@ func rewrite(name string, src []byte) ([]byte, []shift, error) {
 	return out, shifts, nil
 }
 
-// isParallelCall reports whether st is the statement t.Parallel(), with t
-// the test's parameter (rewrite stops at a statement of the body that
-// declares another t).
+// parallelCalls yields the t.Parallel() statements of n's own body, when n
+// is a function with t a *testing.T parameter, with t's name. The body
+// cannot declare another t (Go forbids redeclaring a parameter there), so
+// in each of them t is the parameter.
+func parallelCalls(n ast.Node, testing string) iter.Seq2[string, ast.Stmt] {
+	return func(yield func(string, ast.Stmt) bool) {
+		var typ *ast.FuncType
+		var body *ast.BlockStmt
+		switch n := n.(type) {
+		case *ast.FuncDecl:
+			typ, body = n.Type, n.Body
+		case *ast.FuncLit:
+			typ, body = n.Type, n.Body
+		}
+		if body == nil || testing == "" {
+			return
+		}
+		for _, field := range typ.Params.List {
+			if !isTestingT(field.Type, testing) {
+				continue
+			}
+			for _, name := range field.Names {
+				for _, st := range body.List {
+					if isParallelCall(st, name.Name) && !yield(name.Name, st) {
+						return
+					}
+				}
+			}
+		}
+	}
+}
+
+// isParallelCall reports whether st is the statement t.Parallel().
 func isParallelCall(st ast.Stmt, t string) bool {
 	e, ok := st.(*ast.ExprStmt)
 	if !ok {
@@ -183,31 +189,6 @@ func isParallelCall(st ast.Stmt, t string) bool {
 	}
 	x, ok := sel.X.(*ast.Ident)
 	return ok && x.Name == t
-}
-
-// declares reports whether st, a statement of a function's body, declares
-// name in the body's scope.
-func declares(st ast.Stmt, name string) bool {
-	switch st := st.(type) {
-	case *ast.AssignStmt:
-		if st.Tok != token.DEFINE {
-			return false
-		}
-		return slices.ContainsFunc(st.Lhs, func(e ast.Expr) bool {
-			id, ok := e.(*ast.Ident)
-			return ok && id.Name == name
-		})
-	case *ast.DeclStmt:
-		found := false
-		ast.Inspect(st, func(n ast.Node) bool {
-			if id, ok := n.(*ast.Ident); ok && id.Name == name {
-				found = true
-			}
-			return !found
-		})
-		return found
-	}
-	return false
 }
 
 // shift is an edit of rewrite, which moves the columns after it on its line.

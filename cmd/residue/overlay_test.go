@@ -51,7 +51,7 @@ func Test(t *tt.T) { residueaudit.Test(t); t.Log() }
 func TestC(residueT2 *tt.T) { residueaudit.Test(residueT2); residueT := 1; _ = residueT }
 `,
 	}, {
-		name: "t.Parallel in a function's own body, t its *testing.T parameter, until another t is declared",
+		name: "t.Parallel in a function's own body, t its *testing.T parameter (assigned to or not; Go forbids declaring another t there)",
 		src: `package p
 
 import "testing"
@@ -67,7 +67,7 @@ func TestA(t *testing.T) {
 func TestB(tb *testing.T) { tb.Parallel(); tb.Log() }
 
 func TestC(t *testing.T) {
-	t := parallel{}
+	t = sub(t)
 	t.Parallel()
 }
 
@@ -94,8 +94,8 @@ func TestA(t *testing.T) { residueaudit.Test(t);
 func TestB(tb *testing.T) { residueaudit.Test(tb); tb.Parallel(); residueaudit.Resumed(tb); tb.Log() }
 
 func TestC(t *testing.T) { residueaudit.Test(t);
-	t := parallel{}
-	t.Parallel()
+	t = sub(t)
+	t.Parallel(); residueaudit.Resumed(t)
 }
 
 func TestD(residueT *testing.T) { residueaudit.Test(residueT);}

@@ -102,8 +102,8 @@ func record(exact bool) (release func(), stopped func() bool, renew func()) {
 			released = true
 			if exact {
 				recording.exact--
-			} else if recording.starts[start]--; recording.starts[start] == 0 {
-				delete(recording.starts, start)
+			} else {
+				forgetStart(start)
 			}
 			if recording.users--; recording.users == 0 {
 				runtime.MemProfileRate = recording.saved
@@ -123,9 +123,7 @@ func record(exact bool) (release func(), stopped func() bool, renew func()) {
 		if exact || released {
 			return
 		}
-		if recording.starts[start]--; recording.starts[start] == 0 {
-			delete(recording.starts, start)
-		}
+		forgetStart(start)
 		start = now
 		recording.starts[start]++
 		// What stopped the recording before is the pause's, not the
@@ -137,6 +135,14 @@ func record(exact bool) (release func(), stopped func() bool, renew func()) {
 		}
 	}
 	return release, stopped, renew
+}
+
+// forgetStart takes one caller's start out of recording.starts. recording
+// is held.
+func forgetStart(start uint64) {
+	if recording.starts[start]--; recording.starts[start] == 0 {
+		delete(recording.starts, start)
+	}
 }
 
 // spent reports whether every caller recording is past its stack budget.
