@@ -109,6 +109,9 @@ type Report struct {
 	Held   bool
 	Within time.Duration // the settle window
 	Waited time.Duration // how long the probe waited after the block returned
+	// Stilled is set when the window ended early: nothing in the process
+	// could run before its end, so what is listed would still be open.
+	Stilled bool
 
 	// stacksStopped: the recording of allocation stacks stopped while
 	// the block ran (memprof.StackBudget).
@@ -191,6 +194,24 @@ func (p *probe) Before(r *probes.Run) error {
 	return nil
 }
 
+// Returned implements probes.Bracket: the block can no longer be waiting
+// for a finalizer, and the sentinel need not tick for it.
+func (p *probe) Returned(*probes.Run) { p.hold.returned() }
+
+// Ended implements probes.Bracket: the run's part in the hold of the
+// finalizer queue lasts until every probe's window has ended, so that the
+// sentinel stays calm through them all.
+func (p *probe) Ended(*probes.Run) {
+	held := p.hold.leave()
+	if p.report == nil {
+		return
+	}
+	p.report.Held = held
+	if len(p.report.FDs) > 0 || len(p.report.Others) > 0 {
+		rehold()
+	}
+}
+
 // quietFor is how long, within the settle window, the probe polls the
 // descriptor table alone before it attributes what is still new (which runs
 // GCs): most descriptors closed as the block returns are gone by then.
@@ -200,26 +221,20 @@ const quietFor = 5 * time.Millisecond
 // is left, and records the report. It waits only while descriptors that
 // would be reported are open.
 func (p *probe) After(r *probes.Run) error {
-	p.hold.returned()
 	defer p.span.End()
 	if p.beforeErr != nil {
-		p.hold.leave()
 		return p.beforeErr
 	}
 	s := settling{p: p, r: r, known: map[fdEntry]*candidate{}, skip: map[fdEntry]bool{}, t: &netTables{}}
-	r.Settle(p.cfg.within, s.check)
+	stilled := r.Settle(p.cfg.within, s.check)
 	rep, err := s.report()
-	held := p.hold.leave()
 	if err != nil {
 		return err
 	}
-	rep.Held = held
+	rep.Stilled = stilled && len(rep.FDs) > 0
 	rep.Waited = time.Since(r.Returned())
 	rep.stacksStopped = r.StacksStopped()
-	p.report = rep
-	if len(rep.FDs) > 0 || len(rep.Others) > 0 {
-		rehold()
-	}
+	p.report = rep // Held is set when the run ends
 	return nil
 }
 

@@ -83,7 +83,7 @@ const (
 	lookHold = time.Second
 )
 
-var finalizers struct {
+var finalizers = struct {
 	sync.Mutex
 	release chan struct{} // closed to let go; nil when no sentinel holds
 	queued  bool          // a sentinel is queued behind another finalizer
@@ -98,6 +98,32 @@ var finalizers struct {
 	// the last one that a block may have made was seen (see lookedAt).
 	stops  uint64
 	looked time.Time
+	// wake tells a sentinel that does not tick (calm) that it should.
+	wake chan struct{}
+}{wake: make(chan struct{}, 1)}
+
+// calm reports whether a holding sentinel has nothing to tick for: runs are
+// under way and every one's block has returned, so none can be waiting for
+// a finalizer or looking at every goroutine, and the hold is not let go for
+// idleness. The sentinel's ticker would otherwise be the timer that keeps
+// their settle windows from ending early (probes' still.go). Called with
+// finalizers locked.
+func calm() bool {
+	for t := range finalizers.runs {
+		if t.running {
+			return false
+		}
+	}
+	return len(finalizers.runs) > 0
+}
+
+// wakeSentinel makes a calm sentinel tick again. Called with finalizers
+// locked.
+func wakeSentinel() {
+	select {
+	case finalizers.wake <- struct{}{}:
+	default:
+	}
 }
 
 // holdTicket is one run's part in the hold.
@@ -127,6 +153,7 @@ func joinHold(r *probes.Run) *holdTicket {
 			}
 			t := &holdTicket{run: r, running: true, queued: queuedFinalizers()}
 			finalizers.runs[t] = true
+			wakeSentinel()
 			finalizers.stops, finalizers.looked = stopsOfTheWorld(), time.Time{} // the probes' own, before the block
 			finalizers.Unlock()
 			return t
@@ -205,10 +232,19 @@ func holdQueue(rel chan struct{}) {
 	waited := 0        // checks that found the blocks waiting since the last look
 	var idle idleLooks
 	for {
+		finalizers.Lock()
+		ticks := tick.C
+		if calm() {
+			ticks = nil
+		}
+		finalizers.Unlock()
 		select {
 		case <-rel:
 			return
-		case <-tick.C:
+		case <-ticks:
+		case <-finalizers.wake:
+			last = time.Now()
+			continue
 		}
 		finalizers.Lock()
 		now := time.Now()
@@ -488,6 +524,7 @@ func (t *holdTicket) leave() (held bool) {
 	}
 	finalizers.stops, finalizers.looked = stopsOfTheWorld(), time.Time{} // the probes' own, after the block
 	if len(finalizers.runs) == 0 {
+		wakeSentinel() // to let go once idle
 		finalizers.idle = time.Now()
 		if queuedFinalizers() > executedFinalizers()+1 {
 			letGo()

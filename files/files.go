@@ -78,6 +78,9 @@ type Report struct {
 	Others []Path
 	Within time.Duration // the settle window
 	Waited time.Duration // how long the probe waited after the block returned
+	// Stilled is set when the window ended early: nothing in the process
+	// could run before its end, so what is listed would still be there.
+	Stilled bool
 
 	// stacksStopped: the recording of allocation stacks stopped while the
 	// block ran (memprof.StackBudget), so that the block's own calls may
@@ -165,7 +168,7 @@ func (p *probe) After(r *probes.Run) error {
 		mine  []Path
 		other []Path
 	)
-	r.Settle(p.cfg.within, func(_ int, _ bool) bool {
+	stilled := r.Settle(p.cfg.within, func(_ int, _ bool) bool {
 		fresh := p.fresh(start)
 		for path, old := range seen {
 			old.gone = true
@@ -184,7 +187,7 @@ func (p *probe) After(r *probes.Run) error {
 		mine, other = sites.claim(slices.Collect(maps.Values(seen)))
 		return len(mine) == 0
 	})
-	rep := &Report{Within: p.cfg.within, Paths: mine, Others: other, stacksStopped: r.StacksStopped()}
+	rep := &Report{Within: p.cfg.within, Stilled: stilled && len(mine) > 0, Paths: mine, Others: other, stacksStopped: r.StacksStopped()}
 	rep.Waited = time.Since(r.Returned())
 	p.report = rep
 	return nil

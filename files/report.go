@@ -93,7 +93,7 @@ func (r *Report) String() string {
 		makers += ", or the block itself after its stacks stopped being recorded: " + memprof.BudgetNote()
 	}
 	return text.Leftovers("The block left "+text.Plural(len(r.Paths), "file or directory", "files and directories")+" behind",
-		r.Within, r.Paths, writePath, "Also created while the block ran, and not counted as the block's (nothing ties them to it: "+makers+")",
+		r.Within, r.Stilled, r.Paths, writePath, "Also created while the block ran, and not counted as the block's (nothing ties them to it: "+makers+")",
 		r.Others, (*Path).summary)
 }
 

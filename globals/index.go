@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"runtime"
 	"sort"
 	"strings"
@@ -434,6 +435,39 @@ func (ix *index) variable(pkg string, e *dwarf.Entry) (variable, bool) {
 		RuntimeType: ti.runtime,
 		typ:         typ,
 	}, true
+}
+
+// offsets returns the offset of each member on path, each in the struct
+// type reached from the one before (the first from typ): typedefs are looked
+// through, and pointers, slices and arrays followed to their elements.
+func (ix *index) offsets(typ dwarf.Offset, path []string) ([]int64, bool) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	out := make([]int64, 0, len(path))
+	for _, name := range path {
+		ti := ix.typeInfo(typ)
+		for hops := 0; ti.tag != dwarf.TagStructType || ti.kind == int64(reflect.Slice); hops++ {
+			next := ti.under
+			if ti.kind == int64(reflect.Slice) {
+				next = ti.elem
+			}
+			if next == 0 || hops > 8 {
+				return nil, false
+			}
+			ti = ix.typeInfo(next)
+		}
+		found := false
+		for _, m := range ti.members {
+			if m.name == name {
+				out, typ, found = append(out, m.offset), m.typ, true
+				break
+			}
+		}
+		if !found {
+			return nil, false
+		}
+	}
+	return out, true
 }
 
 func (ix *index) typeInfo(off dwarf.Offset) typeInfo {

@@ -109,7 +109,7 @@ func TestDebugInfoIsTheRunningFiles(t *testing.T) {
 		if _, err := selfIndex(); err != nil {
 			t.Fatalf("after the path was replaced: %v", err)
 		}
-		if _, ok := variableAddr("runtime.allfin"); !ok {
+		if _, ok := (selfInfo{}).Variable("runtime.allfin"); !ok {
 			t.Fatal("runtime.allfin not found")
 		}
 		return

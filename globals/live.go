@@ -85,12 +85,15 @@ func openSelf() (*self, error) {
 	return s, nil
 }
 
-func init() { debuginfo.Provide(variableAddr) }
+func init() { debuginfo.Provide(selfInfo{}) }
 
-// variableAddr is where the package-level variable with the fully qualified
-// name lives in this process, read from the same index as the snapshots:
-// other probes ask through the debuginfo package.
-func variableAddr(name string) (unsafe.Pointer, bool) {
+// selfInfo answers the other probes' questions about this process's
+// variables (the debuginfo package) from the same index as the snapshots.
+type selfInfo struct{}
+
+// Variable is where the package-level variable with the fully qualified
+// name lives in this process.
+func (selfInfo) Variable(name string) (unsafe.Pointer, bool) {
 	s, err := selfIndex()
 	if err != nil {
 		return nil, false
@@ -100,6 +103,20 @@ func variableAddr(name string) (unsafe.Pointer, bool) {
 		return nil, false
 	}
 	return s.addr(v), true
+}
+
+// Offsets gives the offsets of the members on path from the variable's type
+// (index.offsets).
+func (selfInfo) Offsets(name string, path ...string) ([]int64, bool) {
+	s, err := selfIndex()
+	if err != nil {
+		return nil, false
+	}
+	v, ok := s.Find(name)
+	if !ok {
+		return nil, false
+	}
+	return s.offsets(v.typ, path)
 }
 
 // typeSection returns the bounds of the running binary's section of

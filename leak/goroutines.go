@@ -56,6 +56,9 @@ type Report struct {
 	Goroutines []Goroutine
 	Within     time.Duration // the settle window
 	Waited     time.Duration // how long the probe waited after the block returned
+	// Stilled is set when the window ended early: nothing in the process
+	// could run before its end, so what is listed would still be there.
+	Stilled bool
 
 	// adopted: the block is a test checked as a whole (probes.Run.Adopt),
 	// which the creation lines call "the test".
@@ -131,7 +134,7 @@ func (p *probe) settle(r *probes.Run) *Report {
 		left []Goroutine
 		seen = map[uint64]sighting{}
 	)
-	r.Settle(p.cfg.within, func(attempt int, last bool) bool {
+	stilled := r.Settle(p.cfg.within, func(attempt int, last bool) bool {
 		prove := leakProfile != nil && attempt > 0 && attempt&(attempt-1) == 0
 		left = p.find(r, prove, seen)
 		if len(left) == 0 {
@@ -147,7 +150,7 @@ func (p *probe) settle(r *probes.Run) *Report {
 	if len(left) > 0 {
 		p.traceCreations(left, r)
 	}
-	return &Report{Goroutines: left, Within: p.cfg.within, Waited: time.Since(r.Returned()), adopted: r.Adopted()}
+	return &Report{Goroutines: left, Within: p.cfg.within, Waited: time.Since(r.Returned()), Stilled: stilled && len(left) > 0, adopted: r.Adopted()}
 }
 
 // find looks once for the run's goroutines that are alive and not ignored,

@@ -73,6 +73,8 @@ func (r *Report) String() string {
 		fmt.Fprintf(&b, " (%d stuck forever)", stuck)
 	case r.Within == 0:
 		b.WriteString(" (checked once, with no settle window)")
+	case r.Stilled:
+		b.WriteString(text.Stilled(r.Within))
 	default:
 		fmt.Fprintf(&b, " (still there after the %v settle window)", r.Within)
 	}

@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/residue-go/residue/internal/osproc"
 )
 
 // Both ways of listing children agree.
@@ -17,17 +19,17 @@ func TestChildrenListsAgreeWithTheFullScan(t *testing.T) {
 	}
 }
 
-// childless sees a running child and an exited one not yet waited for
+// osproc.Childless sees a running child and an exited one not yet waited for
 // (a zombie), and leaves the zombie for Wait to reap.
 func TestChildlessSeesRunningAndExitedChildren(t *testing.T) {
-	if !childless() {
+	if !osproc.Childless() {
 		t.Skip("the test process already has children")
 	}
 	cmd := exec.Command("sleep", "0.2")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if childless() {
+	if osproc.Childless() {
 		t.Error("childless with a running child")
 	}
 	a, err := children()
@@ -39,13 +41,13 @@ func TestChildlessSeesRunningAndExitedChildren(t *testing.T) {
 			break
 		}
 	}
-	if childless() {
+	if osproc.Childless() {
 		t.Error("childless with an exited child not waited for")
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("the child could not be waited for (reaped by childless?): %v", err)
 	}
-	if !childless() {
+	if !osproc.Childless() {
 		t.Error("not childless once the child was waited for")
 	}
 }

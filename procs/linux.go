@@ -10,7 +10,7 @@ import (
 	"strings"
 	"syscall"
 
-	"golang.org/x/sys/unix"
+	"github.com/residue-go/residue/internal/osproc"
 )
 
 // children lists the process's child processes (none, at the cost of one
@@ -21,7 +21,7 @@ import (
 // procfs may miss a child that is being created or reaped during the read;
 // settling reads again.
 func children() ([]child, error) {
-	if childless() {
+	if osproc.Childless() {
 		return nil, nil
 	}
 	tasks, err := readFile("/proc/self/task", true)
@@ -142,15 +142,4 @@ func stateName(s string) string {
 		return "stopped"
 	}
 	return s
-}
-
-// childless reports whether the process has no child process at all,
-// running or exited and not waited for, with one waitid system call that
-// neither blocks nor reaps (WNOHANG, WNOWAIT): the kernel answers ECHILD
-// only when no child could ever be waited for. __WALL counts children of
-// every thread and with any exit signal.
-func childless() bool {
-	var info unix.Siginfo
-	err := unix.Waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT|unix.WALL, nil)
-	return errors.Is(err, unix.ECHILD)
 }

@@ -50,7 +50,7 @@ func (r *Report) String() string {
 		return "The block left no child processes behind."
 	}
 	return text.Leftovers("The block left "+text.Plural(len(r.Processes), "child process", "child processes")+" behind",
-		r.Within, r.Processes, writeProcess,
+		r.Within, false, r.Processes, writeProcess,
 		"Also started while the block ran, and not counted as the block's (their stacks tie them to another probed block running at the same time, or nothing ties them to this one)",
 		r.Others, (*Process).summary)
 }

@@ -29,6 +29,16 @@ type Probe interface {
 	Report() Report
 }
 
+// Bracket is a Probe told when the block has returned, before any probe's
+// After is called, and when the run ends, after every After has returned.
+// The fds probe holds the finalizer queue for the whole run, and stops its
+// sentinel's ticking from the block's return, whose timer would keep every
+// probe's window from ending early (still.go).
+type Bracket interface {
+	Returned(r *Run)
+	Ended(r *Run)
+}
+
 // Run describes one execution of a block. A block is usually one func run by
 // Exec; a run started with Start may also span several calls of Enter, such
 // as the nodes of one Ginkgo spec, or goroutines that Adopt it.
@@ -50,8 +60,11 @@ type Run struct {
 
 	probes    []Probe   // those whose Before succeeded
 	finishing time.Time // when Finish began: where settle windows start
-	record    bool      // a probe asked for RecordAllocations
-	stop      func()    // ends the recording Start began
+	// stillLast is the last look for the proof that nothing can run
+	// before a window ends (still.go); Finish's.
+	stillLast stillLook
+	record    bool   // a probe asked for RecordAllocations
+	stop      func() // ends the recording Start began
 	// stacksStopped reports whether that recording ran out of its budget
 	// (memprof.StackBudget) while the block ran.
 	stacksStopped func() bool
@@ -390,10 +403,20 @@ func (r *Run) Finish() error {
 	if r.stop != nil {
 		r.stop()
 	}
+	for _, p := range r.probes {
+		if b, ok := p.(Bracket); ok {
+			b.Returned(r)
+		}
+	}
 	var err error
 	for i := len(r.probes) - 1; i >= 0; i-- {
 		if e := r.probes[i].After(r); e != nil && err == nil {
 			err = e
+		}
+	}
+	for _, p := range r.probes {
+		if b, ok := p.(Bracket); ok {
+			b.Ended(r)
 		}
 	}
 	r.probes = nil

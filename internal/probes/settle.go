@@ -12,14 +12,19 @@ import (
 // first call comes at once, so a block that left nothing behind costs no
 // wait; later calls back off from 100µs, doubling up to 50ms. last is true on
 // the call made when the window has passed; Settle returns after it whatever
-// it returns.
-func (r *Run) Settle(within time.Duration, check func(attempt int, last bool) bool) {
+// it returns. The last call comes early when nothing in the process can run
+// before the window ends (still.go): Settle then returns true.
+func (r *Run) Settle(within time.Duration, check func(attempt int, last bool) bool) (stilled bool) {
 	deadline := r.finishing.Add(within)
 	pause := 100 * time.Microsecond
 	for attempt := 0; ; attempt++ {
 		last := !time.Now().Before(deadline)
 		if check(attempt, last) || last {
-			return
+			return false
+		}
+		if attempt >= stillFrom && r.still(deadline) {
+			check(attempt+1, true)
+			return true
 		}
 		if attempt == 0 {
 			runtime.Gosched() // let goroutines that are about to exit do so
@@ -34,3 +39,4 @@ func (r *Run) Settle(within time.Duration, check func(attempt int, last bool) bo
 		}
 	}
 }
+

@@ -53,17 +53,26 @@ func oneDecimal(x float64) string {
 // message lists.
 const maxOthers = 10
 
+// Stilled is what a headline says of leftovers reported before the settle
+// window ended, since nothing in the process could run before its end.
+func Stilled(within time.Duration) string {
+	return fmt.Sprintf(" (reported without waiting out the %v settle window: nothing in the process could run before it ended)", within)
+}
+
 // Leftovers is the failure message of a probe that lists what a block left:
 // the headline ("The block left 2 child processes behind"), the settle
 // window it outlasted, one entry per leftover (its line by summary, then
 // what entry writes under it), then the leftovers seen but not counted as
 // the block's, a line each by summary, under a line saying why (at most ten
 // of them, and how many more).
-func Leftovers[T any](headline string, within time.Duration, left []T, entry func(*strings.Builder, *T),
+func Leftovers[T any](headline string, within time.Duration, stilled bool, left []T, entry func(*strings.Builder, *T),
 	othersWhy string, others []T, summary func(*T) string) string {
 	var b strings.Builder
 	b.WriteString(headline)
-	if within > 0 {
+	switch {
+	case within > 0 && stilled:
+		b.WriteString(Stilled(within))
+	case within > 0:
 		fmt.Fprintf(&b, " (still there after the %v settle window)", within)
 	}
 	b.WriteString(":\n")

@@ -1,0 +1,190 @@
+package probes
+
+import (
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/residue-go/residue/internal/debuginfo"
+	"github.com/residue-go/residue/internal/osproc"
+	"github.com/residue-go/residue/internal/stack"
+)
+
+// A run's leftovers get the settle window to go away: a goroutine about to
+// return, a socket a goroutine is about to close, a child about to exit.
+// For any of that to happen something must run: a goroutine, a timer's
+// function or the goroutine a timer wakes, a goroutine that I/O wakes, a
+// child process. When nothing of the process can run before the window
+// ends, waiting it out changes nothing the probes could find, and Settle
+// ends it early ("still"). That is proven by two looks, stillGap or more
+// apart, each finding
+//   - every goroutine but the looking one parked on something that only
+//     another goroutine, a timer or I/O can end (stillStates), or waiting
+//     for a signal (os/signal's receiver), with the same goroutines in the
+//     same states at both looks;
+//   - no timer of the runtime's due before the window ends (the earliest
+//     time any P's timers may fire, nextTimer): a sleep, a timer or ticker
+//     a goroutine waits for, an AfterFunc, a deadline on a socket;
+//   - no child process (osproc.Childless).
+// Between the looks the checking goroutine sleeps, so the scheduler polls
+// the network: I/O that was ready at the first look has woken its goroutine
+// by the second. What the proof cannot see is the world outside the process:
+// a server that closes a connection or a signal sent within the window is
+// not waited for. Where the runtime's timers cannot be read (no debug info,
+// another Go release), nothing is proven and windows are waited out.
+
+// stillGap is the least time between the two looks of the proof.
+const stillGap = time.Millisecond
+
+// stillFrom is the first attempt of Settle's at which the proof is tried:
+// after 1.5ms of looks and sleeps, by which a goroutine that was about to
+// return has, and the fds probe's sentinel (which ticks while blocks run)
+// has stopped ticking.
+const stillFrom = 5
+
+// stillStates are the wait states of a goroutine that cannot end by
+// themselves: only another goroutine, a timer (seen in the timers) or I/O
+// (polled between the looks) can end them.
+var stillStates = map[string]bool{
+	"IO wait": true, "chan receive": true, "chan send": true,
+	"chan receive (nil chan)": true, "chan send (nil chan)": true,
+	"select": true, "select (no cases)": true, "semacquire": true,
+	"sync.Cond.Wait": true, "sync.Mutex.Lock": true, "sync.RWMutex.RLock": true,
+	"sync.RWMutex.Lock": true, "sync.WaitGroup.Wait": true,
+	"finalizer wait": true, "cleanup wait": true, "force gc (idle)": true,
+	"GC sweep wait": true, "GC scavenge wait": true, "GC worker (idle)": true,
+}
+
+// signalFrame is the innermost frame of os/signal's receiving goroutine,
+// which only a signal wakes.
+const signalFrame = "\nos/signal.signal_recv("
+
+type stillLook struct {
+	at         time.Time
+	goroutines string // every other goroutine's ID and state
+}
+
+// still tries the proof at the end of a window that ends at deadline: it
+// looks, and reports whether this look and the run's last one both found
+// nothing that can run before then.
+func (r *Run) still(deadline time.Time) bool {
+	at := time.Now()
+	gs, ok := lookStill(deadline)
+	prev := r.stillLast
+	if !ok {
+		r.stillLast = stillLook{}
+		return false
+	}
+	r.stillLast = stillLook{at, gs}
+	return !prev.at.IsZero() && at.Sub(prev.at) >= stillGap && prev.goroutines == gs
+}
+
+// lookStill looks once: it returns the other goroutines' IDs and states, and
+// whether nothing can run before deadline.
+func lookStill(deadline time.Time) (string, bool) {
+	if !osproc.Childless() || !noTimerBefore(deadline) {
+		return "", false
+	}
+	dump := string(stack.FullDump(nil))
+	var b strings.Builder
+	for i, g := range stack.ParseDump(dump) {
+		if i == 0 {
+			continue // the looking goroutine, which runtime.Stack puts first
+		}
+		if !stillStates[g.State] && !(g.State == "syscall" && strings.Contains(g.Raw, signalFrame)) {
+			return "", false
+		}
+		b.WriteString(strconv.FormatUint(g.ID, 10))
+		b.WriteByte(' ')
+		b.WriteString(g.State)
+		b.WriteByte('\n')
+	}
+	return b.String(), noTimerBefore(deadline)
+}
+
+// noTimerBefore reports whether no timer of the process can fire before
+// deadline; false when the timers cannot be read.
+func noTimerBefore(deadline time.Time) bool {
+	when, now, ok := nextTimer()
+	return ok && (when == 0 || when >= now+int64(time.Until(deadline)))
+}
+
+//go:linkname nanotime runtime.nanotime
+func nanotime() int64
+
+// timerOffsets locate, for each P, the earliest time a timer of its may
+// fire: runtime.allp is a slice of *runtime.p, each holding a runtime.timers
+// whose minWhenHeap and minWhenModified are the bounds the scheduler itself
+// reads (timers.wakeTime), in nanotime's clock.
+type timerOffsets struct {
+	allp           unsafe.Pointer
+	heap, modified uintptr
+}
+
+// timerReleases are the Go releases whose scheduler keeps those bounds.
+var timerReleases = []string{"go1.26", "go1.27"}
+
+var timerLayout = sync.OnceValues(func() (l timerOffsets, ok bool) {
+	release := runtime.Version()
+	known := false
+	for _, r := range timerReleases {
+		known = known || release == r || strings.HasPrefix(release, r+".")
+	}
+	if !known {
+		return l, false
+	}
+	allp, found := debuginfo.Variable("runtime.allp")
+	heap, okH := debuginfo.Offsets("runtime.allp", "timers", "minWhenHeap", "value")
+	mod, okM := debuginfo.Offsets("runtime.allp", "timers", "minWhenModified", "value")
+	if !found || !okH || !okM {
+		return l, false
+	}
+	l = timerOffsets{allp: allp, heap: uintptr(heap[0] + heap[1] + heap[2]), modified: uintptr(mod[0] + mod[1] + mod[2])}
+	return l, l.heap%8 == 0 && l.modified%8 == 0
+})
+
+// nextTimer returns when, in nanotime's clock, the earliest timer of the
+// process may fire (0 when none is set), and nanotime now; ok is false when
+// the timers cannot be read here. The bounds are atomics the runtime keeps
+// for readers without its locks; allp changes only when GOMAXPROCS does, and
+// a read that faults all the same ends the proof, not the process.
+//
+//go:nocheckptr
+func nextTimer() (when, now int64, ok bool) {
+	l, ok := timerLayout()
+	if !ok {
+		return 0, 0, false
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if recover() != nil {
+			when, ok = 0, false
+		}
+	}()
+	now = nanotime()
+	slice := (*struct {
+		ptr unsafe.Pointer
+		n   int
+	})(l.allp)
+	ps, n := atomic.LoadPointer(&slice.ptr), slice.n
+	if n != runtime.GOMAXPROCS(0) {
+		return 0, now, false
+	}
+	for i := range n {
+		p := atomic.LoadPointer((*unsafe.Pointer)(unsafe.Add(ps, uintptr(i)*unsafe.Sizeof(uintptr(0)))))
+		if p == nil {
+			return 0, now, false
+		}
+		for _, off := range [...]uintptr{l.modified, l.heap} {
+			if w := atomic.LoadInt64((*int64)(unsafe.Add(p, off))); w != 0 && (when == 0 || w < when) {
+				when = w
+			}
+		}
+	}
+	return when, now, true
+}
