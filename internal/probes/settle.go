@@ -39,4 +39,3 @@ func (r *Run) Settle(within time.Duration, check func(attempt int, last bool) bo
 		}
 	}
 }
-
