@@ -71,11 +71,19 @@ func TestDroppedDescriptorsAreReportedWithoutWaitingOutTheWindow(t *testing.T) {
 var kept net.Conn
 
 // One the program still holds could yet be closed: the window is waited,
-// and it is not marked dropped.
+// and it is not marked dropped. A ticker keeps the process from being
+// still, as a program's own goroutines would; without one the window ends
+// early (internal/probes' TestAWindowEndsEarlyOnlyWhenNothingCanRun).
 func TestHeldDescriptorWaitsOutTheWindow(t *testing.T) {
 	needsDebugInfo(t)
 	ln := loopback(t)
 	const window = 300 * time.Millisecond
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	go func() {
+		for range tick.C {
+		}
+	}()
 	var dialErr error
 	r, err := fds.FindSockets(func() {
 		kept, dialErr = net.Dial("tcp", ln.Addr().String())
@@ -84,7 +92,7 @@ func TestHeldDescriptorWaitsOutTheWindow(t *testing.T) {
 		t.Fatal(dialErr)
 	}
 	defer kept.Close()
-	if err != nil || len(r.FDs) != 1 || r.FDs[0].Dropped {
+	if err != nil || len(r.FDs) != 1 || r.FDs[0].Dropped || r.Stilled {
 		t.Fatalf("err %v, report:\n%s", err, r)
 	}
 	if r.Waited < window {

@@ -17,8 +17,9 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files with the messages produced now")
 
 // normalizers replace what changes from run to run or machine to machine:
-// goroutine IDs, descriptor numbers, durations, ports, temporary paths,
-// line numbers and the directories of the module and of Go itself.
+// goroutine IDs, descriptor numbers, durations, whether a settle window
+// ended early and how long goroutines were seen waiting, ports, temporary paths, line numbers and the directories of
+// the module and of Go itself.
 var normalizers = []struct {
 	re   *regexp.Regexp
 	with string
@@ -27,6 +28,14 @@ var normalizers = []struct {
 	{regexp.MustCompile(`in goroutine \d+`), "in goroutine N"},
 	{regexp.MustCompile(`\bfds? \d+\b`), "fd N"},
 	{regexp.MustCompile(`\b\d+(\.\d+)?(ns|µs|ms|s)\b`), "D"},
+	// Whether a window ended early depends on every goroutine of the
+	// test process, not on the block alone: both read as a window waited
+	// out (the early form is tested on its own, in internal/probes).
+	{regexp.MustCompile(`open \(reported without waiting out the D settle window: nothing in the process could run before it ended`), "open (still open after the D settle window"},
+	{regexp.MustCompile(`\(reported without waiting out the D settle window: nothing in the process could run before it ended`), "(still there after the D settle window"},
+	// How long a goroutine was seen waiting depends on how long the
+	// windows of the run's other probes lasted.
+	{regexp.MustCompile(`, waiting ≥ D\]`), "]"},
 	{regexp.MustCompile(`127\.0\.0\.1:\d+`), "127.0.0.1:PORT"},
 	{regexp.MustCompile(`\.go:\d+`), ".go:LINE"},
 	{regexp.MustCompile(`/tmp/[^\s:"]+`), "/tmp/…"},
