@@ -6,9 +6,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
+	"unsafe"
 
 	"github.com/residue-go/residue/internal/env"
 )
@@ -136,3 +138,43 @@ func TestDebugInfoIsTheRunningFiles(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 }
+
+// Offsets follows a path of members through typedefs, pointers and slices,
+// and says no to a member that is not there. The offsets of a struct of this
+// package's own are checked against what the compiler laid out.
+func TestOffsetsFollowMembersThroughPointersAndSlices(t *testing.T) {
+	if _, err := selfIndex(); errors.Is(err, env.ErrNoDebugInfo) && os.Getenv(env.RequireGlobals) != "1" {
+		t.Skip(err)
+	}
+	if len(offsetsProbe.next) != 1 { // a use, so that the linker keeps the variable
+		t.Fatal(offsetsProbe)
+	}
+	got, ok := (selfInfo{}).Offsets("github.com/residue-go/residue/globals.offsetsProbe", "next", "inner", "b")
+	want := []int64{int64(unsafe.Offsetof(offsetsProbe.next)), int64(unsafe.Offsetof(offsetsOuter{}.inner)), int64(unsafe.Offsetof(offsetsInner{}.b))}
+	if !ok || !slices.Equal(got, want) {
+		t.Fatalf("offsets %v %v, want %v", got, ok, want)
+	}
+	if got, ok := (selfInfo{}).Offsets("github.com/residue-go/residue/globals.offsetsProbe", "next", "missing"); ok {
+		t.Fatalf("a missing member gave %v", got)
+	}
+	if _, ok := (selfInfo{}).Offsets("runtime.allp", "timers", "minWhenHeap", "value"); !ok {
+		t.Fatal("runtime.allp's timer bounds not found")
+	}
+}
+
+type offsetsInner struct {
+	a int8
+	b int64
+}
+
+type offsetsOuter struct {
+	pad   [3]int32
+	inner offsetsInner
+}
+
+// offsetsProbe is read by TestOffsetsFollowMembersThroughPointersAndSlices:
+// a slice of pointers, as runtime.allp is.
+var offsetsProbe = struct {
+	tag  string
+	next []*offsetsOuter
+}{next: []*offsetsOuter{{}}}

@@ -94,11 +94,7 @@ type selfInfo struct{}
 // Variable is where the package-level variable with the fully qualified
 // name lives in this process.
 func (selfInfo) Variable(name string) (unsafe.Pointer, bool) {
-	s, err := selfIndex()
-	if err != nil {
-		return nil, false
-	}
-	v, ok := s.Find(name)
+	s, v, ok := findSelf(name)
 	if !ok {
 		return nil, false
 	}
@@ -108,15 +104,21 @@ func (selfInfo) Variable(name string) (unsafe.Pointer, bool) {
 // Offsets gives the offsets of the members on path from the variable's type
 // (index.offsets).
 func (selfInfo) Offsets(name string, path ...string) ([]int64, bool) {
-	s, err := selfIndex()
-	if err != nil {
-		return nil, false
-	}
-	v, ok := s.Find(name)
+	s, v, ok := findSelf(name)
 	if !ok {
 		return nil, false
 	}
 	return s.offsets(v.typ, path)
+}
+
+// findSelf finds the named variable in this process's index.
+func findSelf(name string) (*self, variable, bool) {
+	s, err := selfIndex()
+	if err != nil {
+		return nil, variable{}, false
+	}
+	v, ok := s.Find(name)
+	return s, v, ok
 }
 
 // typeSection returns the bounds of the running binary's section of
