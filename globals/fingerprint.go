@@ -724,9 +724,17 @@ func (f *fingerprinter) typeKey(p unsafe.Pointer, plan *fpPlan) bool {
 // syncMap mixes a sync.Map's entries, read through Range as the capture
 // reads them, independently of their order.
 func (f *fingerprinter) syncMap(m *sync.Map) {
+	if memo := syncMapMemos.take(m); memo != nil && memo.holds(m) {
+		f.word(memo.count)
+		f.word(memo.sum)
+		syncMapMemos.put(m, memo)
+		return
+	}
 	var sum, count uint64
+	memo := &syncMapMemo{}
 	m.Range(func(k, v any) bool {
 		if cachedAny(k, v) {
+			memo = nil
 			return true // cachedEntry
 		}
 		outer := f.h
@@ -736,10 +744,87 @@ func (f *fingerprinter) syncMap(m *sync.Map) {
 		sum += f.h
 		f.h = outer
 		count++
+		if memo != nil && boxedString(k) && boxedString(v) {
+			memo.boxes = append(memo.boxes, k, v)
+		} else {
+			memo = nil
+		}
 		return !f.bad
 	})
 	f.word(count)
 	f.word(sum)
+	if memo != nil && !f.bad && count >= minMemoEntries {
+		memo.count, memo.sum = count, sum
+		syncMapMemos.put(m, memo)
+	}
+}
+
+// A sync.Map whose every key and value is a string (mime's tables of
+// extensions and types are, 1,400 entries each, fingerprinted twice per
+// check) keeps a memo of its last walk: the boxes it met, in order, and the
+// count and sum they mixed. A walk that meets the very same boxes in the
+// same order would mix the same, and mixes the memo's instead of hashing
+// every string again. A boxed string never changes; the memo holds the
+// boxes, so that none is freed and another made at its address while the
+// memo stands. It is keyed by the map's address alone: a map at that address
+// holding those boxes in that order holds those strings.
+type syncMapMemo struct {
+	boxes      []any // key, value, key, value…
+	count, sum uint64
+}
+
+// minMemoEntries is the fewest entries a sync.Map must have for its walk
+// to be kept; maxMemos bounds the maps kept.
+const (
+	minMemoEntries = 64
+	maxMemos       = 256
+)
+
+var syncMapMemos = memoTable{m: map[uintptr]*syncMapMemo{}}
+
+type memoTable struct {
+	sync.Mutex
+	m map[uintptr]*syncMapMemo
+}
+
+// take removes and returns the memo of m, so that a walk of m made at the
+// same time on another goroutine builds its own.
+func (t *memoTable) take(m *sync.Map) *syncMapMemo {
+	t.Lock()
+	defer t.Unlock()
+	memo := t.m[uintptr(unsafe.Pointer(m))]
+	delete(t.m, uintptr(unsafe.Pointer(m)))
+	return memo
+}
+
+func (t *memoTable) put(m *sync.Map, memo *syncMapMemo) {
+	t.Lock()
+	defer t.Unlock()
+	if len(t.m) < maxMemos {
+		t.m[uintptr(unsafe.Pointer(m))] = memo
+	}
+}
+
+// holds reports whether m holds exactly the memo's boxes, in its order.
+func (memo *syncMapMemo) holds(m *sync.Map) bool {
+	i, same := 0, true
+	m.Range(func(k, v any) bool {
+		same = i+1 < len(memo.boxes) && sameBox(k, memo.boxes[i]) && sameBox(v, memo.boxes[i+1])
+		i += 2
+		return same
+	})
+	return same && i == len(memo.boxes)
+}
+
+// sameBox reports whether a and b are the same interface words: the same
+// type and the same box.
+func sameBox(a, b any) bool {
+	return *(*[2]unsafe.Pointer)(unsafe.Pointer(&a)) == *(*[2]unsafe.Pointer)(unsafe.Pointer(&b))
+}
+
+// boxedString reports whether x holds a string.
+func boxedString(x any) bool {
+	return (*(*[2]unsafe.Pointer)(unsafe.Pointer(&x)))[0] == typeWordOfString
 }
 
 // reuse is what the last capture of each variable was, and the

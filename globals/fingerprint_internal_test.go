@@ -2,6 +2,7 @@ package globals
 
 import (
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -232,5 +233,53 @@ func TestBoxedStringMixesAsItsPlanWould(t *testing.T) {
 		if fast != f.h || f.bad {
 			t.Errorf("%q: %#x through boxed, %#x through its plan", x, fast, f.h)
 		}
+	}
+}
+
+var fpStrings sync.Map
+
+// A sync.Map of strings walked again with the same boxes mixes its memo;
+// any change of what it holds (a value replaced, an entry added or
+// deleted) is still seen.
+func TestSyncMapMemoSeesEveryChange(t *testing.T) {
+	fpStrings.Clear()
+	for i := range 2 * minMemoEntries {
+		fpStrings.Store(".ext"+strconv.Itoa(i), "type/"+strconv.Itoa(i))
+	}
+	fp := func() uint64 {
+		t.Helper()
+		f := newFingerprinter()
+		h, ok := f.variable(reflect.TypeOf(&fpStrings).Elem(), unsafe.Pointer(&fpStrings))
+		if !ok {
+			t.Fatal("no fingerprint")
+		}
+		return h
+	}
+	first := fp()
+	if syncMapMemos.take(&fpStrings) == nil {
+		t.Fatal("no memo kept of a map of strings")
+	}
+	fp() // builds the memo again
+	if fp() != first {
+		t.Fatal("an unchanged map mixed differently through its memo")
+	}
+	fpStrings.Store(".ext7", "type/seven")
+	changed := fp()
+	if changed == first || fp() != changed {
+		t.Fatal("a replaced value was not seen, or not seen the same twice")
+	}
+	fpStrings.Store(".new", "x")
+	if fp() == changed {
+		t.Fatal("an added entry was not seen")
+	}
+	added := fp()
+	fpStrings.Delete(".ext3")
+	if fp() == added {
+		t.Fatal("a deleted entry was not seen")
+	}
+	fpStrings.Store(".ext3", &fpBox{})
+	fp()
+	if syncMapMemos.take(&fpStrings) != nil {
+		t.Fatal("a memo was kept of a map holding a pointer")
 	}
 }
