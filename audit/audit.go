@@ -40,6 +40,17 @@ func Test(t *testing.T) {
 // units holds the unit of each test under way, by its *testing.T.
 var units sync.Map
 
+// Pausing tells the audit of t that t is about to call t.Parallel, where it
+// may wait for the sequential tests to end: while it waits, it can be
+// waiting for nothing of its own, and the other tests' settle windows may
+// end early (probes.Run.Pausing). An audited build calls it before every
+// t.Parallel() statement that it follows with Resumed, on the same line.
+func Pausing(t *testing.T) {
+	if u, ok := units.Load(t); ok {
+		u.(*unit.Unit).Pausing()
+	}
+}
+
 // Resumed tells the audit of t that t.Parallel has returned. The test
 // waited there for the sequential tests to end, and their allocations
 // spent the budget of its own recording of allocation stacks: in a suite
@@ -49,7 +60,7 @@ var units sync.Map
 // own body, on the same line:
 //
 //	func TestX(t *testing.T) { audit.Test(t);
-//		t.Parallel(); audit.Resumed(t)
+//		audit.Pausing(t); t.Parallel(); audit.Resumed(t)
 //		…
 //	}
 func Resumed(t *testing.T) {

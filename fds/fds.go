@@ -198,6 +198,13 @@ func (p *probe) Before(r *probes.Run) error {
 // for a finalizer, and the sentinel need not tick for it.
 func (p *probe) Returned(*probes.Run) { p.hold.returned() }
 
+// Paused implements probes.Pauser: a paused block waits for other blocks,
+// not for a finalizer, and the sentinel need not tick for it.
+func (p *probe) Paused(*probes.Run) { p.hold.pause(true) }
+
+// Resumed implements probes.Pauser.
+func (p *probe) Resumed(*probes.Run) { p.hold.pause(false) }
+
 // Ended implements probes.Bracket: the run's part in the hold of the
 // finalizer queue lasts until every probe's window has ended, so that the
 // sentinel stays calm through them all.

@@ -103,14 +103,15 @@ var finalizers = struct {
 }{wake: make(chan struct{}, 1)}
 
 // calm reports whether a holding sentinel has nothing to tick for: runs are
-// under way and every one's block has returned, so none can be waiting for
+// under way and every one's block has returned or is paused (a test in
+// t.Parallel, waiting for the sequential ones), so none can be waiting for
 // a finalizer or looking at every goroutine, and the hold is not let go for
 // idleness. The sentinel's ticker would otherwise be the timer that keeps
 // their settle windows from ending early (probes' still.go). Called with
 // finalizers locked.
 func calm() bool {
 	for t := range finalizers.runs {
-		if t.running {
+		if t.running && !t.paused {
 			return false
 		}
 	}
@@ -134,6 +135,7 @@ type holdTicket struct {
 	broken  bool      // the queue was let go while the run was under way
 	aside   bool      // under way when the sentinel stepped aside
 	looked  time.Time // the block's first look at every goroutine (lookedAt)
+	paused  bool      // the block waits for other blocks (probes.Run.Pausing)
 }
 
 // joinHold makes sure the finalizer queue is held, and keeps it held until
@@ -501,6 +503,17 @@ func letGo() {
 	if finalizers.release != nil {
 		close(finalizers.release)
 		finalizers.release = nil
+	}
+}
+
+// pause records that the run's block waits for other blocks, or no longer
+// does.
+func (t *holdTicket) pause(paused bool) {
+	finalizers.Lock()
+	defer finalizers.Unlock()
+	t.paused = paused
+	if !paused {
+		wakeSentinel()
 	}
 }
 

@@ -35,13 +35,13 @@ type edit struct {
 
 // rewrite returns the test file src with the audit hook added: a call to
 // audit.Test first in every top-level test (but those that run a Ginkgo
-// suite), a call to audit.Resumed after each t.Parallel() statement of a
-// function's own body where t is its *testing.T parameter (a test's, a
-// subtest's, a helper's), and ginkgoaudit.EverySpec() added to every
-// RunSpecs call:
+// suite), calls to audit.Pausing before and audit.Resumed after each
+// t.Parallel() statement of a function's own body where t is its
+// *testing.T parameter (a test's, a subtest's, a helper's), and
+// ginkgoaudit.EverySpec() added to every RunSpecs call:
 //
 //	func TestX(t *testing.T) { residueaudit.Test(t);
-//		t.Parallel(); residueaudit.Resumed(t)
+//		residueaudit.Pausing(t); t.Parallel(); residueaudit.Resumed(t)
 //		…
 //	}
 //
@@ -101,13 +101,15 @@ func rewrite(name string, src []byte) ([]byte, []shift, error) {
 		}
 		edits = append(edits, edit{at: off(fn.Body.Lbrace) + 1, text: " " + auditName + ".Test(" + param + ");"})
 	}
-	// After every t.Parallel() of a function's own body, t a parameter:
+	// Around every t.Parallel() of a function's own body, t a parameter:
 	// a top-level test's, or a helper's that a test passes its t to.
-	// Resumed does nothing for a t that is not a top-level test's.
+	// Pausing and Resumed do nothing for a t that is not a top-level
+	// test's.
 	ast.Inspect(f, func(n ast.Node) bool {
 		for t, st := range parallelCalls(n, testing) {
 			usesAudit = true
-			edits = append(edits, edit{at: off(st.End()), text: "; " + auditName + ".Resumed(" + t + ")"})
+			edits = append(edits, edit{at: off(st.Pos()), text: auditName + ".Pausing(" + t + "); "},
+				edit{at: off(st.End()), text: "; " + auditName + ".Resumed(" + t + ")"})
 		}
 		return true
 	})

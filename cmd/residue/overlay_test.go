@@ -84,24 +84,24 @@ func other(t *parallel) { t.Parallel() }
 import "testing"
 
 func TestA(t *testing.T) { residueaudit.Test(t);
-	t.Parallel(); residueaudit.Resumed(t)
+	residueaudit.Pausing(t); t.Parallel(); residueaudit.Resumed(t)
 	t.Run("sub", func(t *testing.T) {
-		t.Parallel(); residueaudit.Resumed(t)
+		residueaudit.Pausing(t); t.Parallel(); residueaudit.Resumed(t)
 		if true { t.Parallel() }
 	})
 }
 
-func TestB(tb *testing.T) { residueaudit.Test(tb); tb.Parallel(); residueaudit.Resumed(tb); tb.Log() }
+func TestB(tb *testing.T) { residueaudit.Test(tb); residueaudit.Pausing(tb); tb.Parallel(); residueaudit.Resumed(tb); tb.Log() }
 
 func TestC(t *testing.T) { residueaudit.Test(t);
 	t = sub(t)
-	t.Parallel(); residueaudit.Resumed(t)
+	residueaudit.Pausing(t); t.Parallel(); residueaudit.Resumed(t)
 }
 
 func TestD(residueT *testing.T) { residueaudit.Test(residueT);}
 
 func helper(t *testing.T, n int) {
-	t.Parallel(); residueaudit.Resumed(t)
+	residueaudit.Pausing(t); t.Parallel(); residueaudit.Resumed(t)
 }
 
 func other(t *parallel) { t.Parallel() }
@@ -118,7 +118,7 @@ func helper(t *testing.T) { t.Parallel() }
 
 import "testing"
 
-func helper(t *testing.T) { t.Parallel(); residueaudit.Resumed(t) }
+func helper(t *testing.T) { residueaudit.Pausing(t); t.Parallel(); residueaudit.Resumed(t) }
 `,
 	}, {
 		name: "dot import",

@@ -216,6 +216,10 @@ func (s *Session) Enter(f func()) { s.run.Enter(f) }
 // restore ends that and must be called on the same goroutine.
 func (s *Session) Adopt() (restore func()) { return s.run.Adopt() }
 
+// Pausing tells the session that its block is about to wait while other
+// blocks run (probes.Run.Pausing).
+func (s *Session) Pausing() { s.run.Pausing() }
+
 // Resumed tells the session that its block, paused while other blocks
 // ran, runs again (probes.Run.Resumed).
 func (s *Session) Resumed() { s.run.Resumed() }

@@ -39,6 +39,13 @@ type Bracket interface {
 	Ended(r *Run)
 }
 
+// Pauser is a Probe told when the block pauses to let other blocks run and
+// when it resumes (Run.Pausing, Run.Resumed).
+type Pauser interface {
+	Paused(r *Run)
+	Resumed(r *Run)
+}
+
 // Run describes one execution of a block. A block is usually one func run by
 // Exec; a run started with Start may also span several calls of Enter, such
 // as the nodes of one Ginkgo spec, or goroutines that Adopt it.
@@ -167,9 +174,28 @@ func (r *Run) StacksStopped() bool {
 // RecordAllocations asked for counts from now: the allocations the others
 // made meanwhile spent it, in a suite with many such tests, and what the
 // block then opened or started had no stack to tell it was the block's.
+// Probes that implement Pauser are told.
 func (r *Run) Resumed() {
 	if r.renewStacks != nil {
 		r.renewStacks()
+	}
+	for _, p := range r.probes {
+		if pp, ok := p.(Pauser); ok {
+			pp.Resumed(r)
+		}
+	}
+}
+
+// Pausing tells the run that its block is about to wait while other blocks
+// run (a test calling t.Parallel), until Resumed: probes that implement
+// Pauser are told. The descriptor probe's sentinel need not tick for a
+// paused block, which waits for other tests, not for a finalizer, and
+// whose ticks would keep the others' windows from ending early.
+func (r *Run) Pausing() {
+	for _, p := range r.probes {
+		if pp, ok := p.(Pauser); ok {
+			pp.Paused(r)
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/residue-go/residue/fds"
+	"github.com/residue-go/residue/internal/combined"
 	_ "github.com/residue-go/residue/globals" // reads the debug info the runtime's timers are found by
 	"github.com/residue-go/residue/internal/debuginfo"
 	"github.com/residue-go/residue/internal/env"
@@ -112,6 +113,21 @@ var stillCases = map[string]func(t *testing.T){
 			t.Fatalf("want the listener, reported early: %v %v %v\n%s", err, rep.Stilled, rep.Waited, rep)
 		}
 	},
+}
+
+func init() {
+	// A listener kept open while another run's block waits in
+	// t.Parallel (paused): the sentinel does not tick for that block, and
+	// the window ends early; without the pause it would be waited out.
+	stillCases["paused"] = func(t *testing.T) {
+		other, err := combined.Start()
+		if err != nil {
+			t.Fatal(err)
+		}
+		other.Pausing()
+		defer other.Finish() //nolint:errcheck // leaves nothing
+		stillCases["descriptor"](t)
+	}
 }
 
 // serve listens on the loopback interface and accepts on a goroutine of its

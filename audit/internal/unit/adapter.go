@@ -20,7 +20,10 @@ import (
 type session interface {
 	Adopt() (restore func())
 	Enter(f func())
-	// Resumed says the test resumed from t.Parallel (probes.Run.Resumed).
+	// Pausing says the test is about to call t.Parallel
+	// (probes.Run.Pausing); Resumed that it returned from it
+	// (probes.Run.Resumed).
+	Pausing()
 	Resumed()
 	// Finish ends the session; report is the full text of what was found.
 	// unattributed are the global changes seen while other tests or checks
@@ -65,6 +68,7 @@ type adapted struct{ s *combined.Session }
 
 func (a adapted) Adopt() func()  { return a.s.Adopt() }
 func (a adapted) Enter(f func()) { a.s.Enter(f) }
+func (a adapted) Pausing()       { a.s.Pausing() }
 func (a adapted) Resumed()       { a.s.Resumed() }
 
 func (a adapted) Finish() (c record.Counts, fs, unattributed []record.Finding, report string, err error) {

@@ -92,6 +92,13 @@ func (u *Unit) Enter(f func()) {
 	u.session.Enter(f)
 }
 
+// Pausing tells the unit that its test is about to call t.Parallel.
+func (u *Unit) Pausing() {
+	if u.session != nil {
+		u.session.Pausing()
+	}
+}
+
 // Resumed tells the unit that its test resumed from t.Parallel.
 func (u *Unit) Resumed() {
 	if u.session != nil {
