@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/residue-go/residue/fds"
-	"github.com/residue-go/residue/internal/combined"
 	_ "github.com/residue-go/residue/globals" // reads the debug info the runtime's timers are found by
+	"github.com/residue-go/residue/internal/combined"
 	"github.com/residue-go/residue/internal/debuginfo"
 	"github.com/residue-go/residue/internal/env"
 	"github.com/residue-go/residue/leak"
