@@ -4,7 +4,6 @@ import (
 	"reflect"
 	"runtime"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"unsafe"
 
@@ -79,14 +78,11 @@ var ownerTypes = map[uintptr]*finOwner{}
 // queueHead is the address of runtime.allfin, nil when the queue cannot be
 // read here (another Go release, no debug info).
 var queueHead = sync.OnceValue(func() unsafe.Pointer {
-	release := runtime.Version()
-	for _, r := range droppedReleases {
-		if release == r || strings.HasPrefix(release, r+".") {
-			head, _ := debuginfo.Variable("runtime.allfin")
-			return head
-		}
+	if !debuginfo.Running(droppedReleases...) {
+		return nil
 	}
-	return nil
+	head, _ := debuginfo.Variable("runtime.allfin")
+	return head
 })
 
 // ownerOfType classifies the pointer type whose descriptor is at typ.

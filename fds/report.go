@@ -139,9 +139,9 @@ func (r *Report) String() string {
 	case dropped == len(r.FDs) && r.Within > 0 && r.Waited < r.Within:
 		fmt.Fprintf(&b, " (dropped without Close, so reported without waiting out the %v settle window)", r.Within)
 	case r.Within > 0 && r.Stilled && dropped > 0:
-		fmt.Fprintf(&b, "%s; %d dropped without Close)", strings.TrimSuffix(text.Stilled(r.Within), ")"), dropped)
+		fmt.Fprintf(&b, " (%s; %d dropped without Close)", text.Stilled(r.Within), dropped)
 	case r.Within > 0 && r.Stilled:
-		b.WriteString(text.Stilled(r.Within))
+		fmt.Fprintf(&b, " (%s)", text.Stilled(r.Within))
 	case dropped > 0 && r.Within > 0:
 		fmt.Fprintf(&b, " (still open after the %v settle window; %d dropped without Close)", r.Within, dropped)
 	case r.Within > 0:

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/residue-go/residue/fds"
 )
@@ -63,6 +64,21 @@ func TestManyDescriptorsFromOneLineMakeAShortMessage(t *testing.T) {
 	}
 	if at := openedAt(&r.FDs[0]); at.Line != line {
 		t.Errorf("opened at %s, want line %d", at.Location(), line)
+	}
+}
+
+// A report made once nothing could run says so in its headline, with how
+// many of its descriptors were dropped.
+func TestAStilledReportSaysWhyItDidNotWait(t *testing.T) {
+	r := &fds.Report{FDs: []fds.FD{{Num: 5, Kind: "pipe", Dropped: true}, {Num: 6, Kind: "pipe"}}, Within: time.Second, Stilled: true}
+	want := "The block left 2 file descriptors open (reported without waiting out the 1s settle window: nothing in the process could run before it ended; 1 dropped without Close):\n"
+	if got := r.String(); !strings.HasPrefix(got, want) {
+		t.Errorf("got\n%s\nwant it to start with\n%s", got, want)
+	}
+	r.FDs = r.FDs[1:]
+	want = "The block left 1 file descriptor open (reported without waiting out the 1s settle window: nothing in the process could run before it ended):\n"
+	if got := r.String(); !strings.HasPrefix(got, want) {
+		t.Errorf("got\n%s\nwant it to start with\n%s", got, want)
 	}
 }
 

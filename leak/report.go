@@ -74,7 +74,7 @@ func (r *Report) String() string {
 	case r.Within == 0:
 		b.WriteString(" (checked once, with no settle window)")
 	case r.Stilled:
-		b.WriteString(text.Stilled(r.Within))
+		fmt.Fprintf(&b, " (%s)", text.Stilled(r.Within))
 	default:
 		fmt.Fprintf(&b, " (still there after the %v settle window)", r.Within)
 	}

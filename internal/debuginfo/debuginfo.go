@@ -8,6 +8,8 @@
 package debuginfo
 
 import (
+	"runtime"
+	"strings"
 	"sync/atomic"
 	"unsafe"
 )
@@ -49,4 +51,17 @@ func Offsets(name string, path ...string) ([]int64, bool) {
 		return nil, false
 	}
 	return (*p).Offsets(name, path...)
+}
+
+// Running reports whether the Go release that built this binary is one of
+// releases ("go1.26" matches go1.26 and every go1.26.N): a probe reads a
+// runtime structure only on the releases whose layout and meaning it knows.
+func Running(releases ...string) bool {
+	v := runtime.Version()
+	for _, r := range releases {
+		if v == r || strings.HasPrefix(v, r+".") {
+			return true
+		}
+	}
+	return false
 }

@@ -18,8 +18,8 @@ var update = flag.Bool("update", false, "rewrite the golden files with the messa
 
 // normalizers replace what changes from run to run or machine to machine:
 // goroutine IDs, descriptor numbers, durations, whether a settle window
-// ended early and how long goroutines were seen waiting, ports, temporary paths, line numbers and the directories of
-// the module and of Go itself.
+// ended early and how long goroutines were seen waiting, ports, temporary
+// paths, line numbers and the directories of the module and of Go itself.
 var normalizers = []struct {
 	re   *regexp.Regexp
 	with string

@@ -104,7 +104,7 @@ func lookStill(deadline time.Time) (string, bool) {
 		b.WriteString(g.State)
 		b.WriteByte('\n')
 	}
-	return b.String(), noTimerBefore(deadline)
+	return b.String(), noTimerBefore(deadline) // again: the dump took time
 }
 
 // noTimerBefore reports whether no timer of the process can fire before
@@ -130,12 +130,7 @@ type timerOffsets struct {
 var timerReleases = []string{"go1.26", "go1.27"}
 
 var timerLayout = sync.OnceValues(func() (l timerOffsets, ok bool) {
-	release := runtime.Version()
-	known := false
-	for _, r := range timerReleases {
-		known = known || release == r || strings.HasPrefix(release, r+".")
-	}
-	if !known {
+	if !debuginfo.Running(timerReleases...) {
 		return l, false
 	}
 	allp, found := debuginfo.Variable("runtime.allp")

@@ -100,33 +100,33 @@ var stillCases = map[string]func(t *testing.T){
 	},
 	// A listener kept open, and nothing else: the descriptor probe (and
 	// the sentinel it keeps on the finalizer goroutine) reports it early.
-	"descriptor": func(t *testing.T) {
-		var ln net.Listener
-		rep, err := fds.Find(func() {
-			var err error
-			if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-				t.Fatal(err)
-			}
-		}, fds.Within(window))
-		defer ln.Close()
-		if err != nil || len(rep.FDs) != 1 || !rep.Stilled || rep.Waited > window/2 {
-			t.Fatalf("want the listener, reported early: %v %v %v\n%s", err, rep.Stilled, rep.Waited, rep)
-		}
-	},
-}
-
-func init() {
-	// A listener kept open while another run's block waits in
-	// t.Parallel (paused): the sentinel does not tick for that block, and
-	// the window ends early; without the pause it would be waited out.
-	stillCases["paused"] = func(t *testing.T) {
+	"descriptor": keptListener,
+	// The same while another run's block waits in t.Parallel (paused):
+	// the sentinel does not tick for that block, and the window ends
+	// early; without the pause it would be waited out.
+	"paused": func(t *testing.T) {
 		other, err := combined.Start()
 		if err != nil {
 			t.Fatal(err)
 		}
 		other.Pausing()
 		defer other.Finish() //nolint:errcheck // leaves nothing
-		stillCases["descriptor"](t)
+		keptListener(t)
+	},
+}
+
+// keptListener leaves a listener open and wants it reported early.
+func keptListener(t *testing.T) {
+	var ln net.Listener
+	rep, err := fds.Find(func() {
+		var err error
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+	}, fds.Within(window))
+	defer ln.Close()
+	if err != nil || len(rep.FDs) != 1 || !rep.Stilled || rep.Waited > window/2 {
+		t.Fatalf("want the listener, reported early: %v %v %v\n%s", err, rep.Stilled, rep.Waited, rep)
 	}
 }
 

@@ -53,10 +53,11 @@ func oneDecimal(x float64) string {
 // message lists.
 const maxOthers = 10
 
-// Stilled is what a headline says of leftovers reported before the settle
-// window ended, since nothing in the process could run before its end.
+// Stilled is what a headline says, in its parentheses, of leftovers
+// reported before the settle window ended, since nothing in the process
+// could run before its end.
 func Stilled(within time.Duration) string {
-	return fmt.Sprintf(" (reported without waiting out the %v settle window: nothing in the process could run before it ended)", within)
+	return fmt.Sprintf("reported without waiting out the %v settle window: nothing in the process could run before it ended", within)
 }
 
 // Leftovers is the failure message of a probe that lists what a block left:
@@ -71,7 +72,7 @@ func Leftovers[T any](headline string, within time.Duration, stilled bool, left 
 	b.WriteString(headline)
 	switch {
 	case within > 0 && stilled:
-		b.WriteString(Stilled(within))
+		fmt.Fprintf(&b, " (%s)", Stilled(within))
 	case within > 0:
 		fmt.Fprintf(&b, " (still there after the %v settle window)", within)
 	}
