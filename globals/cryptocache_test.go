@@ -114,3 +114,34 @@ func TestAPackageOnceFillsWhatWasZero(t *testing.T) {
 		}
 	}
 }
+
+// A variable the binary gives a value when it loads (initialised data
+// without pointers) is to the rule what a zero one is: logrus's
+// minimumCallerDepth, 1 until the first caller report sets it under a Once.
+// One changed since the program was loaded is not, with or without a Once.
+var (
+	depthOnce   sync.Once
+	callerDepth = 1
+)
+
+func TestAPackageOnceSetsWhatHeldItsLoadedValue(t *testing.T) {
+	reset := func() { depthOnce, callerDepth = sync.Once{}, 1 }
+	defer reset()
+	for _, c := range []struct {
+		name   string
+		before int
+		block  func()
+		want   string
+	}{
+		{"set by the Once", 1, func() { depthOnce.Do(func() { callerDepth = 4 }) }, ""},
+		{"set without a Once", 1, func() { callerDepth = 4 }, thisPackage + ".callerDepth: 1 → 4"},
+		{"changed since loading, then set by the Once", 3, func() { depthOnce.Do(func() { callerDepth = 4 }) }, thisPackage + ".callerDepth: 3 → 4"},
+	} {
+		reset()
+		callerDepth = c.before
+		r := find(t, c.block)
+		if got := lines(r); got != c.want {
+			t.Errorf("%s: got\n%s\nwant\n%s", c.name, got, c.want)
+		}
+	}
+}

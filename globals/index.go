@@ -59,6 +59,12 @@ type index struct {
 	names []string                  // sorted package paths
 	vars  map[string][]variable     // package path -> variables, once read
 	types map[dwarf.Offset]typeInfo
+
+	// noptr is the binary's initialised pointer-free data (ELF's
+	// .noptrdata) as the file holds it: what its variables held when the
+	// program was loaded (loadedImage).
+	noptr     []byte
+	noptrAddr uint64
 }
 
 type typeInfo struct {
@@ -117,10 +123,19 @@ func openIndex(path string) (*index, error) {
 		order   binary.ByteOrder
 		offsets []dwarf.Offset
 		info    []byte
+		noptr   []byte
+		noptrAt uint64
 		err     error
 	)
 	if f, e := elf.Open(path); e == nil {
 		data, order, offsets, info, err = readELF(path, f)
+		if s := f.Section(".noptrdata"); s != nil && s.Type == elf.SHT_PROGBITS && err == nil {
+			// Without it, no variable is known to hold its loaded value:
+			// the rule that needs it (the Once rule) stays narrower.
+			if b, e := s.Data(); e == nil {
+				noptr, noptrAt = b, s.Addr
+			}
+		}
 		f.Close()
 	} else if pe := new(os.PathError); errors.As(e, &pe) {
 		// The file could not be opened (too many open files, for one):
@@ -136,13 +151,15 @@ func openIndex(path string) (*index, error) {
 		return nil, err
 	}
 	ix := &index{
-		path:  path,
-		data:  data,
-		info:  info,
-		order: order,
-		units: map[string][]dwarf.Offset{},
-		vars:  map[string][]variable{},
-		types: map[dwarf.Offset]typeInfo{},
+		path:      path,
+		data:      data,
+		info:      info,
+		order:     order,
+		units:     map[string][]dwarf.Offset{},
+		vars:      map[string][]variable{},
+		types:     map[dwarf.Offset]typeInfo{},
+		noptr:     noptr,
+		noptrAddr: noptrAt,
 	}
 	r := data.Reader()
 	for _, off := range offsets {
@@ -196,6 +213,18 @@ func readDWARF(path string) (*dwarf.Data, binary.ByteOrder, error) {
 		return nil, nil, &noDebugInfoError{Path: path, Err: err}
 	}
 	return data, order, nil
+}
+
+// loadedImage is what v held when the program was loaded, as the file
+// holds it, when v is initialised pointer-free data (a pointer-free
+// variable with a non-zero initial value, such as `var depth = 1`); else
+// nil.
+func (ix *index) loadedImage(v variable) []byte {
+	if v.Size <= 0 || v.Addr < ix.noptrAddr || v.Addr-ix.noptrAddr+uint64(v.Size) > uint64(len(ix.noptr)) {
+		return nil
+	}
+	at := v.Addr - ix.noptrAddr
+	return ix.noptr[at : at+uint64(v.Size) : at+uint64(v.Size)]
 }
 
 // Path is the file the index was read from.

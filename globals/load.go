@@ -219,3 +219,21 @@ func copyNoRace(dst []byte, src unsafe.Pointer) {
 		dst[i] = *(*byte)(unsafe.Add(src, i))
 	}
 }
+
+// equalNoRace reports whether the len(want) bytes at p are want's.
+//
+//go:norace
+func equalNoRace(want []byte, p unsafe.Pointer) bool {
+	i := 0
+	for ; i+8 <= len(want); i += 8 {
+		if *(*uint64)(unsafe.Pointer(&want[i])) != *(*uint64)(unsafe.Add(p, i)) {
+			return false
+		}
+	}
+	for ; i < len(want); i++ {
+		if want[i] != *(*byte)(unsafe.Add(p, i)) {
+			return false
+		}
+	}
+	return true
+}

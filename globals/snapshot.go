@@ -35,6 +35,9 @@ type captured struct {
 	name, pkg string
 	state     *node
 	watched   uintptr // the address of a variable given to Watching
+	// asLoaded: the variable held the value the program was loaded with,
+	// when that is known (index.loadedImage).
+	asLoaded bool
 }
 
 // takeSnapshot captures the state selected by opts: by default every package-level
@@ -100,7 +103,8 @@ func take(cfg *config) (*snapshot, error) {
 			pkgs[v.pkg] = true
 			s.packages++
 		}
-		s.vars = append(s.vars, captured{name: v.Name, pkg: v.Package, state: state})
+		s.vars = append(s.vars, captured{name: v.Name, pkg: v.Package, state: state,
+			asLoaded: v.image != nil && equalNoRace(v.image, v.at)})
 	}
 	for i, w := range cfg.watching {
 		name := "Watching argument " + strconv.Itoa(i+1) + " (" + w.ptr.Type().Elem().String() + ")"
@@ -130,7 +134,9 @@ type scoped struct {
 	parts   []part        // else its fields, when it is a struct that splits
 	pointer bool          // val is a pointer, which may name another variable
 	addr    uintptr
-	pkg     int // index of its package among the scope's
+	pkg     int            // index of its package among the scope's
+	image   []byte         // what it held when the program was loaded, if known
+	at      unsafe.Pointer // where it lives, for image
 }
 
 // scopes holds the variables of each scope taken so far, by InPackages
@@ -176,7 +182,11 @@ func variablesInScope(cfg *config) ([]scoped, int, error) {
 	}
 	pkgIndex := map[string]int{}
 	for _, v := range vs {
-		sc := scoped{variable: v, addr: uintptr(ix.addr(v))}
+		at := ix.addr(v)
+		sc := scoped{variable: v, addr: uintptr(at), image: ix.loadedImage(v)}
+		if sc.image != nil {
+			sc.at = at
+		}
 		if val, ok := ix.value(v); ok {
 			sc.val, sc.pointer = val, val.Kind() == reflect.Pointer
 		} else if parts, ok := ix.parts(v); ok {
@@ -292,41 +302,42 @@ func compare(before, after *snapshot) *Report {
 	r := &Report{Variables: len(after.vars), Packages: after.packages}
 	// The two snapshots list the same variables in the same order unless
 	// the scope's variables changed in between: look by position first.
-	var old map[string]*node
-	prior := func(i int, name string) *node {
+	var old map[string]*captured
+	prior := func(i int, name string) *captured {
 		if i < len(before.vars) && before.vars[i].name == name {
-			return before.vars[i].state
+			return &before.vars[i]
 		}
 		if old == nil {
-			old = make(map[string]*node, len(before.vars))
-			for _, v := range before.vars {
-				old[v.name] = v.state
+			old = make(map[string]*captured, len(before.vars))
+			for j := range before.vars {
+				old[before.vars[j].name] = &before.vars[j]
 			}
 		}
 		return old[name]
 	}
 	// A package-level sync.Once that fired: the package's variables that
-	// went from zero to set were initialised lazily under it.
+	// went from their loaded value (zero, or what the binary's data gave
+	// them) to another were initialised lazily under it.
 	fired := map[string]bool{}
 	type pair struct {
 		v captured
-		a *node
+		b *captured
 	}
 	var changed []pair
 	for i, v := range after.vars {
-		a := prior(i, v.name)
-		if a == nil || same(a, v.state) {
+		b := prior(i, v.name)
+		if b == nil || same(b.state, v.state) {
 			continue
 		}
-		if onceFired(a, v.state) {
+		if onceFired(b.state, v.state) {
 			fired[v.pkg] = true
 		}
-		changed = append(changed, pair{v, a})
+		changed = append(changed, pair{v, b})
 	}
 	sort.SliceStable(changed, func(i, j int) bool { return changed[i].v.name < changed[j].v.name })
 	for _, c := range changed {
-		v, a := c.v, c.a
-		if (fired[v.pkg] && unset(a)) || cfg.ignoredVariable(v.name, v.pkg) {
+		v, a := c.v, c.b.state
+		if (fired[v.pkg] && (unset(a) || c.b.asLoaded)) || cfg.ignoredVariable(v.name, v.pkg) {
 			continue
 		}
 		name := v.name
