@@ -194,6 +194,10 @@ func (p *probe) Before(r *probes.Run) error {
 	return nil
 }
 
+// Entered implements probes.Bracket: the block's looks at every goroutine
+// come after it.
+func (p *probe) Entered(*probes.Run) { p.hold.entered() }
+
 // Returned implements probes.Bracket: the block can no longer be waiting
 // for a finalizer, and the sentinel need not tick for it.
 func (p *probe) Returned(*probes.Run) { p.hold.returned() }

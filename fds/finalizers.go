@@ -136,6 +136,10 @@ type holdTicket struct {
 	aside   bool      // under way when the sentinel stepped aside
 	looked  time.Time // the block's first look at every goroutine (lookedAt)
 	paused  bool      // the block waits for other blocks (probes.Run.Pausing)
+	// began: the block has started, after stopsOfTheWorld gave
+	// beganStops; a later stop is the block's (lookedAt).
+	began      bool
+	beganStops uint64
 }
 
 // joinHold makes sure the finalizer queue is held, and keeps it held until
@@ -230,8 +234,7 @@ func holdQueue(rel chan struct{}) {
 	defer tick.Stop()
 	var blocked time.Duration
 	next := heldPatience
-	var last time.Time // the last tick
-	waited := 0        // checks that found the blocks waiting since the last look
+	waited := 0 // checks that found the blocks waiting since the last look
 	var idle idleLooks
 	for {
 		finalizers.Lock()
@@ -245,13 +248,10 @@ func holdQueue(rel chan struct{}) {
 			return
 		case <-ticks:
 		case <-finalizers.wake:
-			last = time.Now()
 			continue
 		}
 		finalizers.Lock()
 		now := time.Now()
-		since := last
-		last = now
 		q, e := readFinalizers()
 		if len(finalizers.runs) == 0 && (q > e+1 || !finalizers.idle.IsZero() && time.Since(finalizers.idle) >= idlePatience || idle.looked()) {
 			letGo()
@@ -263,7 +263,7 @@ func holdQueue(rel chan struct{}) {
 			// lookedPatience after it: step aside.
 			if stops := stopsOfTheWorld(); stops != finalizers.stops {
 				finalizers.stops, waited = stops, 0
-				if lookedAt(since) {
+				if lookedAt(stops) {
 					finalizers.looked = now
 					for t := range finalizers.runs {
 						if t.looked.IsZero() {
@@ -390,19 +390,15 @@ func busy(g *stack.Goroutine) bool {
 // finishFrame is on the stack of a goroutine that is finishing a run.
 const finishFrame = "github.com/residue-go/residue/internal/probes.(*Run).Finish("
 
-// lookedAt reports whether a stop-the-world seen now, and made since the
-// tick at since, may be a block's look at every goroutine: every run's block
-// had started by then (the probes' own dumps before a block, such as the
-// globals probe's, come before) and none has returned (nor those after it).
-// The goroutine probe's dumps at the end of a run nested in a block are not
+// lookedAt reports whether the stops of the world counted, stops, include
+// one made since every run's block started (Bracket.Entered) and none has
+// returned: a block's look at every goroutine (the probes' own dumps before
+// a block, such as the globals probe's, come before it starts). The
+// goroutine probe's dumps at the end of a run nested in a block are not
 // told apart. Called with finalizers locked.
-func lookedAt(since time.Time) bool {
-	if since.IsZero() {
-		return false
-	}
+func lookedAt(stops uint64) bool {
 	for t := range finalizers.runs {
-		started, returned := t.run.Started(), t.run.Returned()
-		if !t.running || started.IsZero() || !started.Before(since) || returned.After(started) {
+		if !t.running || !t.began || stops <= t.beganStops {
 			return false
 		}
 	}
@@ -515,6 +511,14 @@ func (t *holdTicket) pause(paused bool) {
 	if !paused {
 		wakeSentinel()
 	}
+}
+
+// entered records that the run's block has started: the stops of the world
+// from now on may be its looks at every goroutine.
+func (t *holdTicket) entered() {
+	finalizers.Lock()
+	defer finalizers.Unlock()
+	t.began, t.beganStops = true, stopsOfTheWorld()
 }
 
 // returned records that the run's block has returned: it can no longer be

@@ -29,12 +29,15 @@ type Probe interface {
 	Report() Report
 }
 
-// Bracket is a Probe told when the block has returned, before any probe's
-// After is called, and when the run ends, after every After has returned.
-// The fds probe holds the finalizer queue for the whole run, and stops its
-// sentinel's ticking from the block's return, whose timer would keep every
-// probe's window from ending early (still.go).
+// Bracket is a Probe told when the block starts (its first runner enters,
+// after every Before has returned), when it has returned, before any
+// probe's After is called, and when the run ends, after every After has
+// returned. The fds probe holds the finalizer queue for the whole run, tells
+// the block's looks at every goroutine from the probes' own by when they
+// were made, and stops its sentinel's ticking from the block's return, whose
+// timer would keep every probe's window from ending early (still.go).
 type Bracket interface {
+	Entered(r *Run)
 	Returned(r *Run)
 	Ended(r *Run)
 }
@@ -400,11 +403,20 @@ func outsideCaller() string {
 func (r *Run) adopt() (restore func()) {
 	id := stack.CurrentID()
 	r.mu.Lock()
-	if len(r.runners) == 0 {
+	first := len(r.runners) == 0
+	if first {
 		r.started = time.Now()
 	}
 	r.runners = append(r.runners, id)
+	probes := r.probes
 	r.mu.Unlock()
+	if first {
+		for _, p := range probes {
+			if b, ok := p.(Bracket); ok {
+				b.Entered(r)
+			}
+		}
+	}
 	if prev, loaded := active.Swap(id, r); loaded && prev != r {
 		r.mu.Lock()
 		if r.outer == nil {
