@@ -368,9 +368,12 @@ func (f *fingerprinter) variable(t reflect.Type, p unsafe.Pointer) (h uint64, ok
 	f.h, f.visits, f.bad, f.depth = fpK2, 0, false, 0
 	clear(f.seen)
 	defer func() {
-		clear(f.words)
-		clear(f.ifaces)
 		if e := recover(); e != nil {
+			// A walk that returns puts back every slot of words and ifaces
+			// it used; one cut short by a fault may not have.
+			clear(f.words)
+			clear(f.ifaces)
+			f.depth = 0
 			if _, fault := e.(runtime.Error); !fault {
 				panic(e)
 			}
