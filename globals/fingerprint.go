@@ -511,9 +511,10 @@ func (f *fingerprinter) pointer(elem *fpPlan, w unsafe.Pointer, free bool) {
 }
 
 var (
-	typeWordOfType   = typePointer(typeOfType)
-	typeWordOfString = typePointer(reflect.TypeOf(""))
-	stringPlan       = &fpPlan{kind: fpString, typ: reflect.TypeOf(""), size: unsafe.Sizeof("")}
+	typeWordOfType    = typePointer(typeOfType)
+	typeWordOfString  = typePointer(reflect.TypeOf(""))
+	typeWordOfStrings = typePointer(reflect.TypeOf([]string(nil)))
+	stringPlan        = &fpPlan{kind: fpString, typ: reflect.TypeOf(""), size: unsafe.Sizeof("")}
 )
 
 // iface mixes an interface's words and its dynamic value. methods says
@@ -747,8 +748,11 @@ func (f *fingerprinter) syncMap(m *sync.Map) {
 		sum += f.h
 		f.h = outer
 		count++
-		if memo != nil && boxedString(k) && boxedString(v) {
+		if memo != nil && boxedString(k) && (boxedString(v) || boxedStrings(v)) {
 			memo.boxes = append(memo.boxes, k, v)
+			if ss, ok := v.([]string); ok {
+				memo.elems = append(memo.elems, cloneStrings(ss))
+			}
 		} else {
 			memo = nil
 		}
@@ -762,17 +766,22 @@ func (f *fingerprinter) syncMap(m *sync.Map) {
 	}
 }
 
-// A sync.Map whose every key and value is a string (mime's tables of
-// extensions and types are, 1,400 entries each, fingerprinted twice per
-// check) keeps a memo of its last walk: the boxes it met, in order, and the
-// count and sum they mixed. A walk that meets the very same boxes in the
-// same order would mix the same, and mixes the memo's instead of hashing
-// every string again. A boxed string never changes; the memo holds the
-// boxes, so that none is freed and another made at its address while the
-// memo stands. It is keyed by the map's address alone: a map at that address
-// holding those boxes in that order holds those strings.
+// A sync.Map whose every key is a string and every value a string or a
+// []string (mime's tables of types by extension are the first, 1,400
+// entries each, its table of extensions by type the second, all three
+// fingerprinted twice per check) keeps a memo of its last walk: the boxes it
+// met, in order, a copy of each []string's elements, and the count and sum
+// they mixed. A walk that meets the very same boxes in the same order, and
+// the very same strings in each []string, would mix the same, and mixes the
+// memo's instead of hashing every string again. A boxed string never
+// changes, nor does a boxed slice's header: only its elements, which are
+// compared. The memo holds the boxes and the strings, so that none is freed
+// and another made at its address while the memo stands. It is keyed by the
+// map's address alone: a map at that address holding those boxes in that
+// order holds those strings.
 type syncMapMemo struct {
-	boxes      []any // key, value, key, value…
+	boxes      []any      // key, value, key, value…
+	elems      [][]string // the elements of each []string value, in order
 	count, sum uint64
 }
 
@@ -808,15 +817,49 @@ func (t *memoTable) put(m *sync.Map, memo *syncMapMemo) {
 	}
 }
 
-// holds reports whether m holds exactly the memo's boxes, in its order.
+// holds reports whether m holds exactly the memo's boxes, in its order,
+// and its []string values exactly the memo's strings.
 func (memo *syncMapMemo) holds(m *sync.Map) bool {
-	i, same := 0, true
+	i, j, same := 0, 0, true
 	m.Range(func(k, v any) bool {
 		same = i+1 < len(memo.boxes) && sameBox(k, memo.boxes[i]) && sameBox(v, memo.boxes[i+1])
 		i += 2
+		if same && boxedStrings(v) {
+			same = j < len(memo.elems) && sameStrings(*(*[]string)((*(*[2]unsafe.Pointer)(unsafe.Pointer(&v)))[1]), memo.elems[j])
+			j++
+		}
 		return same
 	})
-	return same && i == len(memo.boxes)
+	return same && i == len(memo.boxes) && j == len(memo.elems)
+}
+
+// cloneStrings copies ss, read as sameStrings reads it.
+//
+//go:norace
+func cloneStrings(ss []string) []string {
+	out := make([]string, len(ss))
+	for i := range ss {
+		out[i] = ss[i]
+	}
+	return out
+}
+
+// sameStrings reports whether a and b hold the very same strings: the same
+// bytes at the same addresses. Read without the race detector's
+// instrumentation, like every other part of a fingerprint: a writer may be
+// changing the elements.
+//
+//go:norace
+func sameStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if unsafe.StringData(a[i]) != unsafe.StringData(b[i]) || len(a[i]) != len(b[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // sameBox reports whether a and b are the same interface words: the same
@@ -828,6 +871,11 @@ func sameBox(a, b any) bool {
 // boxedString reports whether x holds a string.
 func boxedString(x any) bool {
 	return (*(*[2]unsafe.Pointer)(unsafe.Pointer(&x)))[0] == typeWordOfString
+}
+
+// boxedStrings reports whether x holds a []string.
+func boxedStrings(x any) bool {
+	return (*(*[2]unsafe.Pointer)(unsafe.Pointer(&x)))[0] == typeWordOfStrings
 }
 
 // reuse is what the last capture of each variable was, and the

@@ -283,3 +283,51 @@ func TestSyncMapMemoSeesEveryChange(t *testing.T) {
 		t.Fatal("a memo was kept of a map holding a pointer")
 	}
 }
+
+var fpExtensions sync.Map
+
+// The same with []string values, as mime's table of extensions by type
+// holds: an element written in place, through a slice that shares the
+// stored one's array, is seen, though the box is the same.
+func TestSyncMapMemoSeesEveryChangeToStringSlices(t *testing.T) {
+	fpExtensions.Clear()
+	var shared []string
+	for i := range 2 * minMemoEntries {
+		exts := []string{".a" + strconv.Itoa(i), ".b" + strconv.Itoa(i)}
+		if i == 5 {
+			shared = exts
+		}
+		fpExtensions.Store("type/"+strconv.Itoa(i), exts)
+	}
+	fp := func() uint64 {
+		t.Helper()
+		f := newFingerprinter()
+		h, ok := f.variable(reflect.TypeOf(&fpExtensions).Elem(), unsafe.Pointer(&fpExtensions))
+		if !ok {
+			t.Fatal("no fingerprint")
+		}
+		return h
+	}
+	first := fp()
+	if syncMapMemos.take(&fpExtensions) == nil {
+		t.Fatal("no memo kept of a map of []string")
+	}
+	fp() // builds the memo again
+	if fp() != first {
+		t.Fatal("an unchanged map mixed differently through its memo")
+	}
+	shared[1] = ".c5"
+	changed := fp()
+	if changed == first || fp() != changed {
+		t.Fatal("an element written in place was not seen, or not seen the same twice")
+	}
+	shared[1] = ".b5"
+	if fp() != first {
+		t.Fatal("the element written back did not mix as before")
+	}
+	v, _ := fpExtensions.Load("type/7")
+	fpExtensions.Store("type/7", append(v.([]string), ".d7"))
+	if fp() == first {
+		t.Fatal("a longer slice stored was not seen")
+	}
+}
