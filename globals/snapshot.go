@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -38,7 +39,55 @@ type captured struct {
 	// asLoaded: the variable held the value the program was loaded with,
 	// when that is known (index.loadedImage).
 	asLoaded bool
+	from     *scoped // the variable in scope, until it is captured
 }
+
+// captureAll captures the variables of vs, on c and, when the process may
+// run two goroutines at once and they are many, on a second goroutine
+// beside it: each takes the next variable not taken yet. A snapshot's
+// walks only read, and what they share (the plans, the captures kept for
+// reuse, the memos) is made for walks on several goroutines at once, as
+// parallel tests make them.
+func captureAll(c *capturer, vs []captured) {
+	var next atomic.Int64
+	work := func(c *capturer) {
+		for {
+			i := int(next.Add(1)) - 1
+			if i >= len(vs) {
+				return
+			}
+			v := &vs[i]
+			if sc := v.from; sc != nil {
+				if sc.val.IsValid() {
+					v.state = c.captureReusing(sc.Name, sc.val)
+				} else {
+					v.state = c.captureParts(sc.parts)
+				}
+				v.asLoaded = sc.image != nil && equalNoRace(sc.image, sc.at)
+				v.from = nil
+			}
+		}
+	}
+	if len(vs) < minParallelCapture || runtime.GOMAXPROCS(0) < 2 {
+		work(c)
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		// Like the calling goroutine's (take): a value torn by a
+		// concurrent write may point nowhere.
+		debug.SetPanicOnFault(true)
+		h := newCapturer()
+		defer h.release()
+		work(h)
+	})
+	work(c)
+	wg.Wait()
+}
+
+// minParallelCapture is the fewest variables a snapshot reads on two
+// goroutines.
+const minParallelCapture = 64
 
 // takeSnapshot captures the state selected by opts: by default every package-level
 // variable of the packages in defaultScope, plus the environment, the
@@ -93,19 +142,13 @@ func take(cfg *config) (*snapshot, error) {
 		if v.Name == "os.Args" || cfg.ignoredVariable(v.Name, v.Package) {
 			continue
 		}
-		var state *node
-		if v.val.IsValid() {
-			state = c.captureReusing(v.Name, v.val)
-		} else {
-			state = c.captureParts(v.parts)
-		}
 		if !pkgs[v.pkg] {
 			pkgs[v.pkg] = true
 			s.packages++
 		}
-		s.vars = append(s.vars, captured{name: v.Name, pkg: v.Package, state: state,
-			asLoaded: v.image != nil && equalNoRace(v.image, v.at)})
+		s.vars = append(s.vars, captured{name: v.Name, pkg: v.Package, from: v})
 	}
+	captureAll(c, s.vars)
 	for i, w := range cfg.watching {
 		name := "Watching argument " + strconv.Itoa(i+1) + " (" + w.ptr.Type().Elem().String() + ")"
 		s.vars = append(s.vars, captured{name: name, state: c.captureReusing(name, w.ptr.Elem()), watched: w.ptr.Pointer()})
