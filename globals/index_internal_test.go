@@ -178,3 +178,29 @@ var offsetsProbe = struct {
 	tag  string
 	next []*offsetsOuter
 }{next: []*offsetsOuter{{}}}
+
+// The main package of a test binary is the one go test writes (its tables
+// of tests, benchmarks and examples): out of the default scope, though
+// the binary has it.
+func TestTheTestBinarysMainIsOutOfScope(t *testing.T) {
+	ix, err := selfIndex()
+	if err != nil {
+		t.Skip(err)
+	}
+	if _, ok := ix.Lookup("main.tests"); !ok {
+		t.Fatal("the index lists no main.tests")
+	}
+	cfg, err := newConfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars, _, err := variablesInScope(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vars {
+		if v.Package == "main" {
+			t.Errorf("%s is in the default scope", v.Name)
+		}
+	}
+}

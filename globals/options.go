@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 
 	"github.com/residue-go/residue/internal/probes"
 )
@@ -212,6 +213,12 @@ func defaultScope(pkg string) bool {
 		excluded = inPatterns(patterns)
 	})
 	if excluded(pkg) {
+		return false
+	}
+	if pkg == "main" && testing.Testing() {
+		// The main package of a test binary is the one go test writes: its
+		// tables of tests, benchmarks and examples (the package under test,
+		// a command's main package among them, keeps its import path).
 		return false
 	}
 	if pkg == residueModule || strings.HasPrefix(pkg, residueModule+"/") {
