@@ -3,6 +3,7 @@
 package globals
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"unsafe"
 
 	"github.com/residue-go/residue/internal/memprof"
 )
@@ -128,31 +130,64 @@ func streamTarget(fd int) string {
 // in, so nothing can call Notify), has no debug info, or the table is not
 // laid out as expected.
 func notifiedSignals() (string, bool) {
-	ix, err := selfIndex()
-	if err != nil {
-		return "", false
-	}
-	v, ok := ix.Lookup("os/signal.handlers")
+	t, ok := signalTable()
 	if !ok {
 		return "", false
 	}
-	table, ok := ix.value(v)
-	if !ok || table.Kind() != reflect.Struct {
-		return "", false
-	}
-	mu, ref := table.FieldByName("Mutex"), table.FieldByName("ref")
-	if !mu.IsValid() || mu.Type().String() != "sync.Mutex" || mu.Type().Size() != reflect.TypeFor[sync.Mutex]().Size() ||
-		!ref.IsValid() || ref.Kind() != reflect.Array || ref.Type().Elem().Kind() != reflect.Int64 {
-		return "", false
-	}
-	lock := (*sync.Mutex)(mu.Addr().UnsafePointer())
 	var names []string
-	lock.Lock()
-	for sig := 1; sig < ref.Len(); sig++ {
-		if ref.Index(sig).Int() > 0 {
+	t.lock.Lock()
+	for sig := 1; sig < len(t.refs); sig++ {
+		if t.refs[sig] > 0 {
 			names = append(names, syscall.Signal(sig).String())
 		}
 	}
-	lock.Unlock()
+	t.lock.Unlock()
 	return strings.Join(names, ", "), true
+}
+
+// signalRefs is os/signal's handler table: its lock and its count of
+// channels per signal.
+type signalRefs struct {
+	lock *sync.Mutex
+	refs []int64
+}
+
+// signals is where signalTable keeps the table once found, or that it
+// cannot be: an index that could not be read for another reason than
+// missing debug info (too many open files) is tried again.
+var signals struct {
+	sync.Mutex
+	done  bool
+	table signalRefs
+	ok    bool
+}
+
+func signalTable() (signalRefs, bool) {
+	signals.Lock()
+	defer signals.Unlock()
+	if signals.done {
+		return signals.table, signals.ok
+	}
+	ix, err := selfIndex()
+	if err != nil {
+		signals.done = errors.As(err, new(*noDebugInfoError))
+		return signalRefs{}, false
+	}
+	signals.done = true
+	v, found := ix.Lookup("os/signal.handlers")
+	if !found {
+		return signalRefs{}, false
+	}
+	t, found := ix.value(v)
+	if !found || t.Kind() != reflect.Struct {
+		return signalRefs{}, false
+	}
+	mu, ref := t.FieldByName("Mutex"), t.FieldByName("ref")
+	if !mu.IsValid() || mu.Type().String() != "sync.Mutex" || mu.Type().Size() != reflect.TypeFor[sync.Mutex]().Size() ||
+		!ref.IsValid() || ref.Kind() != reflect.Array || ref.Type().Elem().Kind() != reflect.Int64 {
+		return signalRefs{}, false
+	}
+	signals.table = signalRefs{lock: (*sync.Mutex)(mu.Addr().UnsafePointer()), refs: unsafe.Slice((*int64)(ref.Addr().UnsafePointer()), ref.Len())}
+	signals.ok = true
+	return signals.table, true
 }
