@@ -170,7 +170,9 @@ func TestABusyGoroutineIsWaitedForOnce(t *testing.T) {
 // after the first snapshot, and its change was the block's. The check
 // makes the scheduler poll first, and the goroutine is a straggler. (One
 // in about 15 was blamed on this 2-core machine under load; about one in
-// 300 still is: the bound leaves room for those.)
+// 300 still is, and up to 9 in 400 with other packages' tests running
+// beside it: the bound leaves room for those, at half the 30 in 400 that
+// are blamed without the poll.)
 func TestAStragglerOnTheNetworkRunsBeforeTheFirstSnapshot(t *testing.T) {
 	if os.Getenv("RESIDUE_TEST_SPIN") != "" {
 		for {
@@ -192,7 +194,7 @@ func TestAStragglerOnTheNetworkRunsBeforeTheFirstSnapshot(t *testing.T) {
 	}
 	defer ln.Close()
 	var state int
-	const runs, bound = 400, 5
+	const runs, bound = 400, 15
 	// How often the reader's change is taken for the block's: a rate,
 	// which other processes competing for the CPU (CI runs packages side
 	// by side) can raise for a while; a measurement above the bound is
