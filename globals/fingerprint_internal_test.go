@@ -238,6 +238,16 @@ func TestBoxedStringMixesAsItsPlanWould(t *testing.T) {
 
 var fpStrings sync.Map
 
+// syncMapFingerprint is the fingerprint of m, walked as a variable is.
+func syncMapFingerprint(t *testing.T, m *sync.Map) uint64 {
+	t.Helper()
+	h, ok := newFingerprinter().variable(reflect.TypeOf(m).Elem(), unsafe.Pointer(m))
+	if !ok {
+		t.Fatal("no fingerprint")
+	}
+	return h
+}
+
 // A sync.Map of strings walked again with the same boxes mixes its memo;
 // any change of what it holds (a value replaced, an entry added or
 // deleted) is still seen.
@@ -246,15 +256,7 @@ func TestSyncMapMemoSeesEveryChange(t *testing.T) {
 	for i := range 2 * minMemoEntries {
 		fpStrings.Store(".ext"+strconv.Itoa(i), "type/"+strconv.Itoa(i))
 	}
-	fp := func() uint64 {
-		t.Helper()
-		f := newFingerprinter()
-		h, ok := f.variable(reflect.TypeOf(&fpStrings).Elem(), unsafe.Pointer(&fpStrings))
-		if !ok {
-			t.Fatal("no fingerprint")
-		}
-		return h
-	}
+	fp := func() uint64 { t.Helper(); return syncMapFingerprint(t, &fpStrings) }
 	first := fp()
 	if syncMapMemos.take(&fpStrings) == nil {
 		t.Fatal("no memo kept of a map of strings")
@@ -299,15 +301,7 @@ func TestSyncMapMemoSeesEveryChangeToStringSlices(t *testing.T) {
 		}
 		fpExtensions.Store("type/"+strconv.Itoa(i), exts)
 	}
-	fp := func() uint64 {
-		t.Helper()
-		f := newFingerprinter()
-		h, ok := f.variable(reflect.TypeOf(&fpExtensions).Elem(), unsafe.Pointer(&fpExtensions))
-		if !ok {
-			t.Fatal("no fingerprint")
-		}
-		return h
-	}
+	fp := func() uint64 { t.Helper(); return syncMapFingerprint(t, &fpExtensions) }
 	first := fp()
 	if syncMapMemos.take(&fpExtensions) == nil {
 		t.Fatal("no memo kept of a map of []string")

@@ -29,7 +29,10 @@ import (
 //     same states at both looks;
 //   - no timer of the runtime's due before the window ends (the earliest
 //     time any P's timers may fire, nextTimer): a sleep, a timer or ticker
-//     a goroutine waits for, an AfterFunc, a deadline on a socket;
+//     a goroutine waits for, an AfterFunc, a deadline on a socket; the
+//     background scavenger's timer, which wakes only the runtime's own
+//     goroutine, is passed over when it is the earliest of its P's
+//     (scavengerFirst);
 //   - no child process (osproc.Childless).
 // Between the looks the checking goroutine sleeps, so the scheduler polls
 // the network: I/O that was ready at the first look has woken its goroutine
@@ -124,6 +127,14 @@ func nanotime() int64
 type timerOffsets struct {
 	allp           unsafe.Pointer
 	heap, modified uintptr
+	// The background scavenger's own timer (runtime.scavenger.timer),
+	// and where a P's heap of timers (timers.heap, a slice of
+	// timerWhen{timer *timer, when int64}) is: see scavengerFirst.
+	scavenger           unsafe.Pointer // the variable runtime.scavenger
+	scavTimer           uintptr        // the offset of its timer field
+	heapSlice           uintptr        // the offset of a P's timers.heap
+	elemTimer, elemWhen uintptr        // the offsets of a heap element's fields
+	elemSize            uintptr
 }
 
 // timerReleases are the Go releases whose scheduler keeps those bounds.
@@ -140,8 +151,65 @@ var timerLayout = sync.OnceValues(func() (l timerOffsets, ok bool) {
 		return l, false
 	}
 	l = timerOffsets{allp: allp, heap: uintptr(heap[0] + heap[1] + heap[2]), modified: uintptr(mod[0] + mod[1] + mod[2])}
-	return l, l.heap%8 == 0 && l.modified%8 == 0
+	if !(l.heap%8 == 0 && l.modified%8 == 0) {
+		return l, false
+	}
+	scav, okS := debuginfo.Variable("runtime.scavenger")
+	st, okT := debuginfo.Offsets("runtime.scavenger", "timer")
+	hs, okH := debuginfo.Offsets("runtime.allp", "timers", "heap")
+	et, okE := debuginfo.Offsets("runtime.allp", "timers", "heap", "timer")
+	ew, okW := debuginfo.Offsets("runtime.allp", "timers", "heap", "when")
+	if okS && okT && okH && okE && okW && len(st) == 1 && len(hs) == 2 && len(et) == 3 && len(ew) == 3 &&
+		et[2] == 0 && ew[2] == 8 {
+		l.scavenger, l.scavTimer = scav, uintptr(st[0])
+		l.heapSlice, l.elemTimer, l.elemWhen, l.elemSize = uintptr(hs[0]+hs[1]), 0, 8, 16
+	}
+	return l, true
 })
+
+// scavengerFirst is, for the P at p whose heap of timers has its earliest
+// at first, the earliest time of the others when the earliest is the
+// background scavenger's, which wakes only the runtime's own goroutine
+// (it returns memory to the system, pacing itself by sleeps up to a second
+// long, which would keep every window from ending early); ok is false when
+// the earliest is not the scavenger's, or the heap was seen changing. In the
+// runtime's 4-ary heap the next earliest is among the first one's four
+// children. The heap is read without its lock, twice: what changed between
+// the reads is not trusted.
+//
+//go:nocheckptr
+func (l *timerOffsets) scavengerFirst(p unsafe.Pointer, first int64) (next int64, ok bool) {
+	if l.scavenger == nil {
+		return 0, false
+	}
+	scav := atomic.LoadPointer((*unsafe.Pointer)(unsafe.Add(l.scavenger, l.scavTimer)))
+	read := func() (elems unsafe.Pointer, n int, whens [5]int64, top unsafe.Pointer) {
+		slice := (*struct {
+			ptr unsafe.Pointer
+			n   int
+		})(unsafe.Add(p, l.heapSlice))
+		elems, n = atomic.LoadPointer(&slice.ptr), int(atomic.LoadInt64((*int64)(unsafe.Pointer(&slice.n))))
+		if elems == nil || n < 1 {
+			return
+		}
+		top = atomic.LoadPointer((*unsafe.Pointer)(unsafe.Add(elems, l.elemTimer)))
+		for i := range min(n, len(whens)) {
+			whens[i] = atomic.LoadInt64((*int64)(unsafe.Add(elems, uintptr(i)*l.elemSize+l.elemWhen)))
+		}
+		return
+	}
+	e1, n1, w1, top1 := read()
+	e2, n2, w2, top2 := read()
+	if scav == nil || top1 != scav || e1 != e2 || n1 != n2 || w1 != w2 || top1 != top2 || w1[0] != first {
+		return 0, false
+	}
+	for _, w := range w1[1:min(n1, len(w1))] {
+		if w != 0 && (next == 0 || w < next) {
+			next = w
+		}
+	}
+	return next, true
+}
 
 // nextTimer returns when, in nanotime's clock, the earliest timer of the
 // process may fire (0 when none is set), and nanotime now; ok is false when
@@ -176,7 +244,13 @@ func nextTimer() (when, now int64, ok bool) {
 			return 0, now, false
 		}
 		for _, off := range [...]uintptr{l.modified, l.heap} {
-			if w := atomic.LoadInt64((*int64)(unsafe.Add(p, off))); w != 0 && (when == 0 || w < when) {
+			w := atomic.LoadInt64((*int64)(unsafe.Add(p, off)))
+			if off == l.heap && w != 0 {
+				if next, ok := l.scavengerFirst(p, w); ok {
+					w = next
+				}
+			}
+			if w != 0 && (when == 0 || w < when) {
 				when = w
 			}
 		}

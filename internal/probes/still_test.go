@@ -15,6 +15,7 @@ import (
 	"github.com/residue-go/residue/internal/combined"
 	"github.com/residue-go/residue/internal/debuginfo"
 	"github.com/residue-go/residue/internal/env"
+	"github.com/residue-go/residue/internal/probes"
 	"github.com/residue-go/residue/leak"
 )
 
@@ -147,4 +148,39 @@ func serve(t *testing.T) net.Listener {
 		}
 	}()
 	return ln
+}
+
+// The background scavenger returns freed memory to the system in steps,
+// sleeping on a timer of its own between them, up to a second: a timer
+// that wakes only the runtime's goroutine, and that kept windows from
+// ending early. It is not counted when it is the earliest of its P's
+// timers.
+func TestTheScavengersTimerIsNoObstacle(t *testing.T) {
+	if !debuginfo.Running("go1.26", "go1.27") {
+		t.Skip("the timers are read on Go 1.26 and 1.27 only")
+	}
+	stop := time.Now().Add(5 * time.Second)
+	var keep [][]byte
+	for time.Now().Before(stop) {
+		// Memory the GC frees, for the scavenger to return.
+		for range 256 {
+			keep = append(keep, make([]byte, 1<<20))
+		}
+		keep = nil
+		runtime.GC()
+		for range 100 {
+			if scav, ok := probes.ScavengerFirst(); ok {
+				when, _, ok := probes.NextTimer()
+				if !ok {
+					t.Fatal("the timers could not be read")
+				}
+				if when == scav {
+					t.Fatalf("the scavenger's timer was taken for the earliest")
+				}
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	t.Skip("the scavenger never slept on its timer at the top of a P's heap")
 }
