@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/residue-go/residue/internal/probes"
@@ -57,7 +58,7 @@ func companyOf(run *probes.Run, settle bool) company {
 		mine[run] = true
 		runners = run.Runners()
 	}
-	if settle && runtime.GOMAXPROCS(0) > 1 {
+	if settle && runtime.GOMAXPROCS(0) > 1 && pollFirst.Load() {
 		// A goroutine blocked on a descriptor whose data has already
 		// come (a client's read loop, an earlier test's server) runs
 		// only once the scheduler polls the network: a moment's sleep
@@ -125,6 +126,13 @@ func companyOf(run *probes.Run, settle bool) company {
 	}
 	return c
 }
+
+// pollFirst is whether companyOf lets the scheduler poll the network
+// before it looks for stragglers; only a test of what that changes turns
+// it off.
+var pollFirst atomic.Bool
+
+func init() { pollFirst.Store(true) }
 
 // stragglersFor bounds how long the first snapshot waits for stragglers.
 const stragglersFor = 50 * time.Millisecond

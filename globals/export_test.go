@@ -17,3 +17,7 @@ func WaitedInVain(id uint64) bool {
 	defer busy.Unlock()
 	return busy.ids[id]
 }
+
+// PollFirst sets whether a first snapshot lets the scheduler poll the
+// network before it looks for stragglers, and returns the setting before.
+func PollFirst(on bool) bool { return pollFirst.Swap(on) }
