@@ -62,10 +62,14 @@ func companyOf(run *probes.Run, settle bool) company {
 		// A goroutine blocked on a descriptor whose data has already
 		// come (a client's read loop, an earlier test's server) runs
 		// only once the scheduler polls the network: a moment's sleep
-		// makes it (tens of microseconds), and the goroutine is a
-		// straggler the look sees. With one P the sleep would take a
+		// makes it, and the goroutine is a straggler the look sees. The
+		// sleep must outlast the scheduler's way to its poll, which it
+		// makes after it has looked at its timers and found nothing
+		// else to run: a microsecond's timer was often due by then, and
+		// under load the goroutine was missed in 26–29 of 400 checks
+		// (0–3 with 20µs). With one P the sleep would take a
 		// millisecond, the network poller's shortest wait.
-		time.Sleep(time.Microsecond)
+		time.Sleep(networkPollSleep)
 	}
 	all := stack.ParseDump(string(stack.FullDump(nil)))
 	// Each look stops the world to dump every stack: the pauses between
@@ -126,6 +130,10 @@ func companyOf(run *probes.Run, settle bool) company {
 	}
 	return c
 }
+
+// networkPollSleep is how long companyOf sleeps for the scheduler to poll
+// the network.
+const networkPollSleep = 20 * time.Microsecond
 
 // pollFirst is whether companyOf lets the scheduler poll the network
 // before it looks for stragglers; only a test of what that changes turns
