@@ -238,6 +238,22 @@ func TestBoxedStringMixesAsItsPlanWould(t *testing.T) {
 
 var fpStrings sync.Map
 
+// memoedFingerprint fingerprints m, a map of what, checks that a memo of
+// it was kept and that a walk through the memo mixes the same, and returns
+// the fingerprint.
+func memoedFingerprint(t *testing.T, m *sync.Map, what string) uint64 {
+	t.Helper()
+	first := syncMapFingerprint(t, m)
+	if syncMapMemos.take(m) == nil {
+		t.Fatalf("no memo kept of a map of %s", what)
+	}
+	syncMapFingerprint(t, m) // builds the memo again
+	if syncMapFingerprint(t, m) != first {
+		t.Fatal("an unchanged map mixed differently through its memo")
+	}
+	return first
+}
+
 // syncMapFingerprint is the fingerprint of m, walked as a variable is.
 func syncMapFingerprint(t *testing.T, m *sync.Map) uint64 {
 	t.Helper()
@@ -257,14 +273,7 @@ func TestSyncMapMemoSeesEveryChange(t *testing.T) {
 		fpStrings.Store(".ext"+strconv.Itoa(i), "type/"+strconv.Itoa(i))
 	}
 	fp := func() uint64 { t.Helper(); return syncMapFingerprint(t, &fpStrings) }
-	first := fp()
-	if syncMapMemos.take(&fpStrings) == nil {
-		t.Fatal("no memo kept of a map of strings")
-	}
-	fp() // builds the memo again
-	if fp() != first {
-		t.Fatal("an unchanged map mixed differently through its memo")
-	}
+	first := memoedFingerprint(t, &fpStrings, "strings")
 	fpStrings.Store(".ext7", "type/seven")
 	changed := fp()
 	if changed == first || fp() != changed {
@@ -302,14 +311,7 @@ func TestSyncMapMemoSeesEveryChangeToStringSlices(t *testing.T) {
 		fpExtensions.Store("type/"+strconv.Itoa(i), exts)
 	}
 	fp := func() uint64 { t.Helper(); return syncMapFingerprint(t, &fpExtensions) }
-	first := fp()
-	if syncMapMemos.take(&fpExtensions) == nil {
-		t.Fatal("no memo kept of a map of []string")
-	}
-	fp() // builds the memo again
-	if fp() != first {
-		t.Fatal("an unchanged map mixed differently through its memo")
-	}
+	first := memoedFingerprint(t, &fpExtensions, "[]string")
 	shared[1] = ".c5"
 	changed := fp()
 	if changed == first || fp() != changed {
