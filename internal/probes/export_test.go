@@ -5,25 +5,19 @@ import "unsafe"
 // NextTimer is nextTimer, for the tests of the window's early end.
 func NextTimer() (when, now int64, ok bool) { return nextTimer() }
 
-// ScavengerFirst reports when the background scavenger's timer is due, if
-// it is the earliest of some P's heap of timers.
+// ScavengerTimer reports when the background scavenger's timer is due,
+// when it is set.
 //
 //go:nocheckptr
-func ScavengerFirst() (when int64, ok bool) {
+func ScavengerTimer() (when int64, ok bool) {
 	l, ok := timerLayout()
 	if !ok || l.scavenger == nil {
 		return 0, false
 	}
-	slice := (*struct {
-		ptr unsafe.Pointer
-		n   int
-	})(l.allp)
-	for i := range slice.n {
-		p := *(*unsafe.Pointer)(unsafe.Add(slice.ptr, uintptr(i)*unsafe.Sizeof(uintptr(0))))
-		first := *(*int64)(unsafe.Add(p, l.heap))
-		if _, ok := l.scavengerFirst(p, first); ok && first != 0 {
-			return first, true
-		}
+	t := *(*unsafe.Pointer)(unsafe.Add(l.scavenger, l.scavTimer))
+	if t == nil || *(*uint8)(unsafe.Add(t, l.timerAstate))&timerZombie != 0 {
+		return 0, false
 	}
-	return 0, false
+	when = *(*int64)(unsafe.Add(t, l.timerWhen))
+	return when, when != 0
 }

@@ -31,8 +31,7 @@ import (
 //     time any P's timers may fire, nextTimer): a sleep, a timer or ticker
 //     a goroutine waits for, an AfterFunc, a deadline on a socket; the
 //     background scavenger's timer, which wakes only the runtime's own
-//     goroutine, is passed over when it is the earliest of its P's
-//     (scavengerFirst);
+//     goroutine, is passed over (heapNext);
 //   - no child process (osproc.Childless).
 // Between the looks the checking goroutine sleeps, so the scheduler polls
 // the network: I/O that was ready at the first look has woken its goroutine
@@ -128,13 +127,14 @@ type timerOffsets struct {
 	allp           unsafe.Pointer
 	heap, modified uintptr
 	// The background scavenger's own timer (runtime.scavenger.timer),
-	// and where a P's heap of timers (timers.heap, a slice of
-	// timerWhen{timer *timer, when int64}) is: see scavengerFirst.
-	scavenger           unsafe.Pointer // the variable runtime.scavenger
-	scavTimer           uintptr        // the offset of its timer field
-	heapSlice           uintptr        // the offset of a P's timers.heap
-	elemTimer, elemWhen uintptr        // the offsets of a heap element's fields
-	elemSize            uintptr
+	// where a P's heap of timers is (timers.heap, a slice of
+	// timerWhen{timer *timer, when int64}), and where a timer keeps its
+	// time and its state: see heapNext.
+	scavenger              unsafe.Pointer // the variable runtime.scavenger
+	scavTimer              uintptr        // the offset of its timer field
+	heapSlice              uintptr        // the offset of a P's timers.heap
+	elemTimer, elemSize    uintptr        // a heap element's timer field, and its size
+	timerWhen, timerAstate uintptr        // a timer's when and astate fields
 }
 
 // timerReleases are the Go releases whose scheduler keeps those bounds.
@@ -159,53 +159,87 @@ var timerLayout = sync.OnceValues(func() (l timerOffsets, ok bool) {
 	hs, okH := debuginfo.Offsets("runtime.allp", "timers", "heap")
 	et, okE := debuginfo.Offsets("runtime.allp", "timers", "heap", "timer")
 	ew, okW := debuginfo.Offsets("runtime.allp", "timers", "heap", "when")
-	if okS && okT && okH && okE && okW && len(st) == 1 && len(hs) == 2 && len(et) == 3 && len(ew) == 3 &&
-		et[2] == 0 && ew[2] == 8 {
+	tw, okTW := debuginfo.Offsets("runtime.allp", "timers", "heap", "timer", "when")
+	ta, okTA := debuginfo.Offsets("runtime.allp", "timers", "heap", "timer", "astate")
+	if okS && okT && okH && okE && okW && okTW && okTA && len(st) == 1 && len(hs) == 2 &&
+		len(et) == 3 && et[2] == 0 && len(ew) == 3 && ew[2] == 8 && len(tw) == 4 && tw[3]%8 == 0 && len(ta) >= 4 {
 		l.scavenger, l.scavTimer = scav, uintptr(st[0])
-		l.heapSlice, l.elemTimer, l.elemWhen, l.elemSize = uintptr(hs[0]+hs[1]), 0, 8, 16
+		l.heapSlice, l.elemTimer, l.elemSize = uintptr(hs[0]+hs[1]), 0, 16
+		l.timerWhen, l.timerAstate = uintptr(tw[3]), uintptr(sum(ta[3:]))
 	}
 	return l, true
 })
 
-// scavengerFirst is, for the P at p whose heap of timers has its earliest
-// at first, the earliest time of the others when the earliest is the
-// background scavenger's, which wakes only the runtime's own goroutine
-// (it returns memory to the system, pacing itself by sleeps up to a second
-// long, which would keep every window from ending early); ok is false when
-// the earliest is not the scavenger's, or the heap was seen changing. In the
-// runtime's 4-ary heap the next earliest is among the first one's four
-// children. The heap is read without its lock, twice: what changed between
-// the reads is not trusted.
+func sum(xs []int64) (n int64) {
+	for _, x := range xs {
+		n += x
+	}
+	return n
+}
+
+// maxHeapScan is the most timers heapNext reads of one P's heap.
+const maxHeapScan = 64
+
+// The runtime's timer states (runtime/time.go): a stopped timer waiting
+// to be taken out of its heap fires never.
+const timerZombie = 1 << 2
+
+// heapNext is, for the P at p, the earliest time a timer of its heap will
+// fire, 0 when none will, read from the timers themselves: a timer moved
+// (timerModified) keeps its old place in the heap until the P can lock it,
+// and the bound the runtime keeps for such timers (minWhenModified) can
+// stay earlier than any timer left; a stopped one (timerZombie) waits to be
+// taken out. The background scavenger's timer is left out: it wakes only
+// the runtime's own goroutine, which returns memory to the system, pacing
+// itself by sleeps up to a second long, and would keep every window from
+// ending early. The heap is read without its lock, twice: ok is false when
+// anything read changed between the two reads, or the heap holds more than
+// maxHeapScan timers.
 //
 //go:nocheckptr
-func (l *timerOffsets) scavengerFirst(p unsafe.Pointer, first int64) (next int64, ok bool) {
+//go:norace
+func (l *timerOffsets) heapNext(p unsafe.Pointer) (next int64, ok bool) {
 	if l.scavenger == nil {
 		return 0, false
 	}
-	scav := atomic.LoadPointer((*unsafe.Pointer)(unsafe.Add(l.scavenger, l.scavTimer)))
-	read := func() (elems unsafe.Pointer, n int, whens [5]int64, top unsafe.Pointer) {
+	type look struct {
+		elems  unsafe.Pointer
+		n      int
+		timers [maxHeapScan]unsafe.Pointer
+		whens  [maxHeapScan]int64
+		states [maxHeapScan]uint8
+	}
+	read := func(lk *look) bool {
 		slice := (*struct {
 			ptr unsafe.Pointer
 			n   int
 		})(unsafe.Add(p, l.heapSlice))
-		elems, n = atomic.LoadPointer(&slice.ptr), int(atomic.LoadInt64((*int64)(unsafe.Pointer(&slice.n))))
-		if elems == nil || n < 1 {
-			return
+		lk.elems, lk.n = atomic.LoadPointer(&slice.ptr), int(atomic.LoadInt64((*int64)(unsafe.Pointer(&slice.n))))
+		if lk.n > maxHeapScan || lk.n < 0 || (lk.n > 0 && lk.elems == nil) {
+			return false
 		}
-		top = atomic.LoadPointer((*unsafe.Pointer)(unsafe.Add(elems, l.elemTimer)))
-		for i := range min(n, len(whens)) {
-			whens[i] = atomic.LoadInt64((*int64)(unsafe.Add(elems, uintptr(i)*l.elemSize+l.elemWhen)))
+		for i := range lk.n {
+			t := atomic.LoadPointer((*unsafe.Pointer)(unsafe.Add(lk.elems, uintptr(i)*l.elemSize+l.elemTimer)))
+			if t == nil {
+				return false
+			}
+			lk.timers[i] = t
+			lk.whens[i] = atomic.LoadInt64((*int64)(unsafe.Add(t, l.timerWhen)))
+			lk.states[i] = *(*uint8)(unsafe.Add(t, l.timerAstate))
 		}
-		return
+		return true
 	}
-	e1, n1, w1, top1 := read()
-	e2, n2, w2, top2 := read()
-	if scav == nil || top1 != scav || e1 != e2 || n1 != n2 || w1 != w2 || top1 != top2 || w1[0] != first {
+	var a, b look
+	if !read(&a) || !read(&b) || a != b {
 		return 0, false
 	}
-	for _, w := range w1[1:min(n1, len(w1))] {
-		if w != 0 && (next == 0 || w < next) {
-			next = w
+	scav := atomic.LoadPointer((*unsafe.Pointer)(unsafe.Add(l.scavenger, l.scavTimer)))
+	for i := range a.n {
+		if a.timers[i] == scav || a.states[i]&timerZombie != 0 || a.whens[i] == 0 {
+			continue
+		}
+		if next == 0 || a.whens[i] < next {
+			next = a.whens[i]
 		}
 	}
 	return next, true
@@ -243,14 +277,14 @@ func nextTimer() (when, now int64, ok bool) {
 		if p == nil {
 			return 0, now, false
 		}
-		for _, off := range [...]uintptr{l.modified, l.heap} {
-			w := atomic.LoadInt64((*int64)(unsafe.Add(p, off)))
-			if off == l.heap && w != 0 {
-				if next, ok := l.scavengerFirst(p, w); ok {
-					w = next
-				}
-			}
+		if w, ok := l.heapNext(p); ok {
 			if w != 0 && (when == 0 || w < when) {
+				when = w
+			}
+			continue
+		}
+		for _, off := range [...]uintptr{l.modified, l.heap} {
+			if w := atomic.LoadInt64((*int64)(unsafe.Add(p, off))); w != 0 && (when == 0 || w < when) {
 				when = w
 			}
 		}
