@@ -58,7 +58,7 @@ func companyOf(run *probes.Run, settle bool) company {
 		mine[run] = true
 		runners = run.Runners()
 	}
-	if settle && runtime.GOMAXPROCS(0) > 1 && pollFirst.Load() {
+	if settle && runtime.GOMAXPROCS(0) > 1 && !skipPoll.Load() {
 		// A goroutine blocked on a descriptor whose data has already
 		// come (a client's read loop, an earlier test's server) runs
 		// only once the scheduler polls the network: a moment's sleep
@@ -135,12 +135,10 @@ func companyOf(run *probes.Run, settle bool) company {
 // the network.
 const networkPollSleep = 20 * time.Microsecond
 
-// pollFirst is whether companyOf lets the scheduler poll the network
-// before it looks for stragglers; only a test of what that changes turns
-// it off.
-var pollFirst atomic.Bool
-
-func init() { pollFirst.Store(true) }
+// skipPoll makes companyOf look for stragglers without letting the
+// scheduler poll the network first: only a test of what the poll changes
+// sets it.
+var skipPoll atomic.Bool
 
 // stragglersFor bounds how long the first snapshot waits for stragglers.
 const stragglersFor = 50 * time.Millisecond

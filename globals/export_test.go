@@ -20,4 +20,4 @@ func WaitedInVain(id uint64) bool {
 
 // PollFirst sets whether a first snapshot lets the scheduler poll the
 // network before it looks for stragglers, and returns the setting before.
-func PollFirst(on bool) bool { return pollFirst.Swap(on) }
+func PollFirst(on bool) bool { return !skipPoll.Swap(!on) }

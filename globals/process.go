@@ -152,21 +152,21 @@ type signalRefs struct {
 	refs []int64
 }
 
-// signals is where signalTable keeps the table once found, or that it
-// cannot be: an index that could not be read for another reason than
-// missing debug info (too many open files) is tried again.
+// signals is where signalTable keeps the table once found (its lock is
+// nil when it cannot be), and whether it looked: an index that could not
+// be read for another reason than missing debug info (too many open
+// files) is tried again.
 var signals struct {
 	sync.Mutex
 	done  bool
 	table signalRefs
-	ok    bool
 }
 
 func signalTable() (signalRefs, bool) {
 	signals.Lock()
 	defer signals.Unlock()
 	if signals.done {
-		return signals.table, signals.ok
+		return signals.table, signals.table.lock != nil
 	}
 	ix, err := selfIndex()
 	if err != nil {
@@ -188,6 +188,5 @@ func signalTable() (signalRefs, bool) {
 		return signalRefs{}, false
 	}
 	signals.table = signalRefs{lock: (*sync.Mutex)(mu.Addr().UnsafePointer()), refs: unsafe.Slice((*int64)(ref.Addr().UnsafePointer()), ref.Len())}
-	signals.ok = true
 	return signals.table, true
 }

@@ -39,36 +39,32 @@ type captured struct {
 	// asLoaded: the variable held the value the program was loaded with,
 	// when that is known (index.loadedImage).
 	asLoaded bool
-	from     *scoped // the variable in scope, until it is captured
 }
 
-// captureAll captures the variables of vs, on c and, when the process may
-// run two goroutines at once and they are many, on a second goroutine
-// beside it: each takes the next variable not taken yet. A snapshot's
-// walks only read, and what they share (the plans, the captures kept for
-// reuse, the memos) is made for walks on several goroutines at once, as
-// parallel tests make them.
-func captureAll(c *capturer, vs []captured) {
+// captureAll captures each variable of from into out, at the same index,
+// on c and, when the process may run two goroutines at once and they are
+// many, on a second goroutine beside it: each takes the next variable not
+// taken yet. A snapshot's walks only read, and what they share (the plans,
+// the captures kept for reuse, the memos) is made for walks on several
+// goroutines at once, as parallel tests make them.
+func captureAll(c *capturer, from []*scoped, out []captured) {
 	var next atomic.Int64
 	work := func(c *capturer) {
 		for {
 			i := int(next.Add(1)) - 1
-			if i >= len(vs) {
+			if i >= len(from) {
 				return
 			}
-			v := &vs[i]
-			if sc := v.from; sc != nil {
-				if sc.val.IsValid() {
-					v.state = c.captureReusing(sc.Name, sc.val)
-				} else {
-					v.state = c.captureParts(sc.parts)
-				}
-				v.asLoaded = sc.image != nil && equalNoRace(sc.image, sc.at)
-				v.from = nil
+			sc, v := from[i], &out[i]
+			if sc.val.IsValid() {
+				v.state = c.captureReusing(sc.Name, sc.val)
+			} else {
+				v.state = c.captureParts(sc.parts)
 			}
+			v.asLoaded = sc.image != nil && equalNoRace(sc.image, sc.at)
 		}
 	}
-	if len(vs) < minParallelCapture || runtime.GOMAXPROCS(0) < 2 {
+	if len(from) < minParallelCapture || runtime.GOMAXPROCS(0) < 2 {
 		work(c)
 		return
 	}
@@ -134,9 +130,10 @@ func take(cfg *config) (*snapshot, error) {
 	c := newCapturer()
 	defer c.release()
 	s.vars = make([]captured, 0, len(vars)+len(cfg.watching)+1)
+	var inScope []*scoped
 	for i := range vars {
 		v := &vars[i]
-		if pointedTo[v.addr] {
+		if pointedTo[uintptr(v.at)] {
 			continue
 		}
 		if v.Name == "os.Args" || cfg.ignoredVariable(v.Name, v.Package) {
@@ -146,9 +143,10 @@ func take(cfg *config) (*snapshot, error) {
 			pkgs[v.pkg] = true
 			s.packages++
 		}
-		s.vars = append(s.vars, captured{name: v.Name, pkg: v.Package, from: v})
+		s.vars = append(s.vars, captured{name: v.Name, pkg: v.Package})
+		inScope = append(inScope, v)
 	}
-	captureAll(c, s.vars)
+	captureAll(c, inScope, s.vars)
 	for i, w := range cfg.watching {
 		name := "Watching argument " + strconv.Itoa(i+1) + " (" + w.ptr.Type().Elem().String() + ")"
 		s.vars = append(s.vars, captured{name: name, state: c.captureReusing(name, w.ptr.Elem()), watched: w.ptr.Pointer()})
@@ -173,13 +171,12 @@ func take(cfg *config) (*snapshot, error) {
 // process.
 type scoped struct {
 	variable
-	val     reflect.Value // the variable, when its type resolved
-	parts   []part        // else its fields, when it is a struct that splits
-	pointer bool          // val is a pointer, which may name another variable
-	addr    uintptr
+	val     reflect.Value  // the variable, when its type resolved
+	parts   []part         // else its fields, when it is a struct that splits
+	pointer bool           // val is a pointer, which may name another variable
+	at      unsafe.Pointer // where it lives
 	pkg     int            // index of its package among the scope's
 	image   []byte         // what it held when the program was loaded, if known
-	at      unsafe.Pointer // where it lives, for image
 }
 
 // scopes holds the variables of each scope taken so far, by InPackages
@@ -225,11 +222,7 @@ func variablesInScope(cfg *config) ([]scoped, int, error) {
 	}
 	pkgIndex := map[string]int{}
 	for _, v := range vs {
-		at := ix.addr(v)
-		sc := scoped{variable: v, addr: uintptr(at), image: ix.loadedImage(v)}
-		if sc.image != nil {
-			sc.at = at
-		}
+		sc := scoped{variable: v, at: ix.addr(v), image: ix.loadedImage(v)}
 		if val, ok := ix.value(v); ok {
 			sc.val, sc.pointer = val, val.Kind() == reflect.Pointer
 		} else if parts, ok := ix.parts(v); ok {

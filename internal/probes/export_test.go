@@ -15,9 +15,9 @@ func ScavengerTimer() (when int64, ok bool) {
 		return 0, false
 	}
 	t := *(*unsafe.Pointer)(unsafe.Add(l.scavenger, l.scavTimer))
-	if t == nil || *(*uint8)(unsafe.Add(t, l.timerAstate))&timerZombie != 0 {
+	if t == nil {
 		return 0, false
 	}
-	when = *(*int64)(unsafe.Add(t, l.timerWhen))
+	when = l.timerAt(t)
 	return when, when != 0
 }

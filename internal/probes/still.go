@@ -133,9 +133,12 @@ type timerOffsets struct {
 	scavenger              unsafe.Pointer // the variable runtime.scavenger
 	scavTimer              uintptr        // the offset of its timer field
 	heapSlice              uintptr        // the offset of a P's timers.heap
-	elemTimer, elemSize    uintptr        // a heap element's timer field, and its size
 	timerWhen, timerAstate uintptr        // a timer's when and astate fields
 }
+
+// heapElemSize is the size of an element of a P's heap of timers,
+// timerWhen{timer *timer, when int64}, as timerLayout checks it.
+const heapElemSize = 16
 
 // timerReleases are the Go releases whose scheduler keeps those bounds.
 var timerReleases = []string{"go1.26", "go1.27"}
@@ -162,19 +165,25 @@ var timerLayout = sync.OnceValues(func() (l timerOffsets, ok bool) {
 	tw, okTW := debuginfo.Offsets("runtime.allp", "timers", "heap", "timer", "when")
 	ta, okTA := debuginfo.Offsets("runtime.allp", "timers", "heap", "timer", "astate")
 	if okS && okT && okH && okE && okW && okTW && okTA && len(st) == 1 && len(hs) == 2 &&
-		len(et) == 3 && et[2] == 0 && len(ew) == 3 && ew[2] == 8 && len(tw) == 4 && tw[3]%8 == 0 && len(ta) >= 4 {
+		len(et) == 3 && et[2] == 0 && len(ew) == 3 && ew[2] == heapElemSize/2 && len(tw) == 4 && tw[3]%8 == 0 && len(ta) == 4 {
 		l.scavenger, l.scavTimer = scav, uintptr(st[0])
-		l.heapSlice, l.elemTimer, l.elemSize = uintptr(hs[0]+hs[1]), 0, 16
-		l.timerWhen, l.timerAstate = uintptr(tw[3]), uintptr(sum(ta[3:]))
+		l.heapSlice = uintptr(hs[0] + hs[1])
+		l.timerWhen, l.timerAstate = uintptr(tw[3]), uintptr(ta[3])
 	}
 	return l, true
 })
 
-func sum(xs []int64) (n int64) {
-	for _, x := range xs {
-		n += x
+// timerAt reads the timer at t: when it fires, 0 for a stopped one
+// (timerZombie), which waits to be taken out of its heap and fires never.
+// Read without the timer's lock.
+//
+//go:nocheckptr
+//go:norace
+func (l *timerOffsets) timerAt(t unsafe.Pointer) int64 {
+	if *(*uint8)(unsafe.Add(t, l.timerAstate))&timerZombie != 0 {
+		return 0
 	}
-	return n
+	return atomic.LoadInt64((*int64)(unsafe.Add(t, l.timerWhen)))
 }
 
 // maxHeapScan is the most timers heapNext reads of one P's heap.
@@ -207,7 +216,6 @@ func (l *timerOffsets) heapNext(p unsafe.Pointer) (next int64, ok bool) {
 		n      int
 		timers [maxHeapScan]unsafe.Pointer
 		whens  [maxHeapScan]int64
-		states [maxHeapScan]uint8
 	}
 	read := func(lk *look) bool {
 		slice := (*struct {
@@ -219,13 +227,11 @@ func (l *timerOffsets) heapNext(p unsafe.Pointer) (next int64, ok bool) {
 			return false
 		}
 		for i := range lk.n {
-			t := atomic.LoadPointer((*unsafe.Pointer)(unsafe.Add(lk.elems, uintptr(i)*l.elemSize+l.elemTimer)))
+			t := atomic.LoadPointer((*unsafe.Pointer)(unsafe.Add(lk.elems, uintptr(i)*heapElemSize)))
 			if t == nil {
 				return false
 			}
-			lk.timers[i] = t
-			lk.whens[i] = atomic.LoadInt64((*int64)(unsafe.Add(t, l.timerWhen)))
-			lk.states[i] = *(*uint8)(unsafe.Add(t, l.timerAstate))
+			lk.timers[i], lk.whens[i] = t, l.timerAt(t)
 		}
 		return true
 	}
@@ -235,7 +241,7 @@ func (l *timerOffsets) heapNext(p unsafe.Pointer) (next int64, ok bool) {
 	}
 	scav := atomic.LoadPointer((*unsafe.Pointer)(unsafe.Add(l.scavenger, l.scavTimer)))
 	for i := range a.n {
-		if a.timers[i] == scav || a.states[i]&timerZombie != 0 || a.whens[i] == 0 {
+		if a.timers[i] == scav || a.whens[i] == 0 {
 			continue
 		}
 		if next == 0 || a.whens[i] < next {

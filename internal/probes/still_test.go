@@ -155,8 +155,8 @@ func serve(t *testing.T) net.Listener {
 // that wakes only the runtime's goroutine, and that kept windows from
 // ending early. It is not counted.
 func TestTheScavengersTimerIsNoObstacle(t *testing.T) {
-	if !debuginfo.Running("go1.26", "go1.27") {
-		t.Skip("the timers are read on Go 1.26 and 1.27 only")
+	if _, _, ok := probes.NextTimer(); !ok {
+		t.Skip("the runtime's timers cannot be read here")
 	}
 	stop := time.Now().Add(5 * time.Second)
 	var keep [][]byte
