@@ -58,18 +58,8 @@ func companyOf(run *probes.Run, settle bool) company {
 		mine[run] = true
 		runners = run.Runners()
 	}
-	if settle && runtime.GOMAXPROCS(0) > 1 && !skipPoll.Load() {
-		// A goroutine blocked on a descriptor whose data has already
-		// come (a client's read loop, an earlier test's server) runs
-		// only once the scheduler polls the network: a moment's sleep
-		// makes it, and the goroutine is a straggler the look sees. The
-		// sleep must outlast the scheduler's way to its poll, which it
-		// makes after it has looked at its timers and found nothing
-		// else to run: a microsecond's timer was often due by then, and
-		// under load the goroutine was missed in 26–29 of 400 checks
-		// (0–3 with 20µs). With one P the sleep would take a
-		// millisecond, the network poller's shortest wait.
-		time.Sleep(networkPollSleep)
+	if settle && !skipPoll.Load() {
+		pollNetwork()
 	}
 	all := stack.ParseDump(string(stack.FullDump(nil)))
 	// Each look stops the world to dump every stack: the pauses between
@@ -131,9 +121,19 @@ func companyOf(run *probes.Run, settle bool) company {
 	return c
 }
 
-// networkPollSleep is how long companyOf sleeps for the scheduler to poll
-// the network.
-const networkPollSleep = 20 * time.Microsecond
+// pollNetwork makes the scheduler poll the network, so that a goroutine
+// blocked on a descriptor whose data has already come (a client's read
+// loop, an earlier test's server) is ready to run when the stacks are
+// dumped next, and is a straggler the look sees. The runtime polls the
+// network, without waiting, as it starts the world again after stopping
+// it, which reading the memory statistics does. A sleep would let an idle
+// scheduler poll as well, but it sleeps a millisecond at the least once
+// nothing else runs: that was a third of the first snapshot's time over a
+// module's tests.
+func pollNetwork() {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+}
 
 // skipPoll makes companyOf look for stragglers without letting the
 // scheduler poll the network first: only a test of what the poll changes
