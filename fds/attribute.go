@@ -260,6 +260,7 @@ func (p *probe) attribute(r *probes.Run, fresh []fdEntry) (mine, others []*candi
 		a.cands = append(a.cands, &candidate{fd: &fd, role: fdRole(&fd), proto: fdProto(&fd)})
 	}
 	allocs := runHeapRecords(p.baseline)
+	defer allocs.release()
 	a.loadSites(&allocs)
 	for _, s := range a.sites {
 		held.owners += int(s.count)

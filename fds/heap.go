@@ -31,20 +31,25 @@ type runAllocations struct {
 	// fds are the records through a descriptor constructor with objects
 	// still in use, allocs counting only the run's.
 	fds []heapRecord
-	// others are the run's other allocation records, unsymbolized; see
-	// startedFrom.
-	others []runtime.MemProfileRecord
+	// recs is the profile read, valid until release is called; others
+	// indexes the run's other allocation records in it, unsymbolized (see
+	// startedFrom). With tests running in parallel they were thousands,
+	// and a copy of each made a third of an attribution's time.
+	recs    []runtime.MemProfileRecord
+	others  []int32
+	release func()
 }
 
 // runHeapRecords flushes the memory profile and returns what was allocated
-// since the baseline. Stacks that fit runtime.MemProfile's 32 frames are
-// symbolized directly; when a descriptor's is cut there, the heap profile's
-// text form, which has every frame, is read instead.
+// since the baseline; the caller must call its release. Stacks that fit
+// runtime.MemProfile's 32 frames are symbolized directly; when a
+// descriptor's is cut there, the records with whole stacks are read
+// instead.
 func runHeapRecords(baseline memprof.Objects) runAllocations {
 	var out runAllocations
 	cut := false
 	recs, release := memprof.MemProfile()
-	defer release()
+	out.recs, out.release = recs, release
 	// What each key gained since the baseline (keys are shared by stacks
 	// deeper than 32 frames that differ only below the cut).
 	gained := memprof.ObjectsOf(recs)
@@ -57,8 +62,8 @@ func runHeapRecords(baseline memprof.Objects) runAllocations {
 		if delta <= 0 {
 			continue
 		}
-		if !hasConstructorPC(r.Stack0[:4]) {
-			out.others = append(out.others, *r)
+		if !constructors.In(r.Stack0[:4]) {
+			out.others = append(out.others, int32(i))
 			continue
 		}
 		if r.InUseObjects() == 0 {
@@ -76,7 +81,7 @@ func runHeapRecords(baseline memprof.Objects) runAllocations {
 		// keeps those whose full stack holds the run's marker).
 		out.fds = out.fds[:0]
 		for _, r := range memprof.FullStackProfile() {
-			if !hasConstructorPC(r.Stack[:min(4, len(r.Stack))]) {
+			if !constructors.In(r.Stack[:min(4, len(r.Stack))]) {
 				continue
 			}
 			var key [32]uintptr
@@ -103,13 +108,14 @@ func (a *runAllocations) startedFrom(entry probes.Frame, r *probes.Run) []probes
 	if fn == "" || !r.Exclusive() {
 		return nil
 	}
-	isFn := func(name string) bool { return name == fn }
+	calls := memprof.CallerOf(func(name string) bool { return name == fn })
 	var other []probes.Frame
-	for i := range a.others {
-		if !memprof.Calls(a.others[i].Stack(), isFn) {
+	for _, i := range a.others {
+		stk := a.recs[i].Stack()
+		if !calls.In(stk) {
 			continue
 		}
-		frames := memprof.Symbolize(a.others[i].Stack())
+		frames := memprof.Symbolize(stk)
 		at := slices.IndexFunc(frames, func(f probes.Frame) bool { return f.Func == fn })
 		if end, _, ok := ownedEnd(frames, r); ok && at >= 0 && end > at {
 			if frames[at].File == entry.File && frames[at].Line == entry.Line {
@@ -123,8 +129,6 @@ func (a *runAllocations) startedFrom(entry probes.Frame, r *probes.Run) []probes
 	return other
 }
 
-// hasConstructorPC reports whether a descriptor constructor made the
-// allocation of a recorded stack's innermost frames.
-func hasConstructorPC(pcs []uintptr) bool {
-	return memprof.Calls(pcs, func(name string) bool { return name == netConstructor || name == osConstructor })
-}
+// constructors says whether a recorded stack's allocation was made in a
+// descriptor constructor (given its innermost frames).
+var constructors = memprof.CallerOf(func(name string) bool { return name == netConstructor || name == osConstructor })

@@ -90,11 +90,12 @@ func Sites(b Baseline, r *probes.Run, watched func(fn string) bool) []Site {
 	}
 	var hits []rec
 	cut := map[memprof.Key]int64{}
+	calls := memprof.CallerOf(watched)
 	for i := range recs {
 		r := &recs[i]
 		k := memprof.KeyOf(&r.Stack0)
 		g := min(r.AllocObjects, gained[k]-b[k])
-		if g <= 0 || !memprof.Calls(r.Stack(), watched) {
+		if g <= 0 || !calls.In(r.Stack()) {
 			continue
 		}
 		if r.Stack0[len(r.Stack0)-1] != 0 {
@@ -249,9 +250,10 @@ func ranOnBlock(b Baseline, marker string, fns []string) bool {
 	recs, release := memprof.PublishedMemProfile()
 	defer release()
 	is := func(f string) bool { return slices.Contains(fns, f) }
+	calls := memprof.CallerOf(is)
 	for i := range recs {
 		r := &recs[i]
-		if r.AllocObjects <= b[memprof.KeyOf(&r.Stack0)] || !memprof.Calls(r.Stack(), is) {
+		if r.AllocObjects <= b[memprof.KeyOf(&r.Stack0)] || !calls.In(r.Stack()) {
 			continue
 		}
 		seen := false

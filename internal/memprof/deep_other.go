@@ -1,0 +1,6 @@
+//go:build !go1.26 || go1.28
+
+package memprof
+
+// deepRecords cannot read this release's records directly (see deep.go).
+func deepRecords() ([]StackRecord, bool) { return nil, false }

@@ -1,0 +1,87 @@
+package memprof_test
+
+import (
+	"fmt"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/residue-go/residue/internal/memprof"
+)
+
+// deepSink keeps what deep allocates in use.
+var deepSink []*[64]byte
+
+//go:noinline
+func deep(n int) {
+	if n == 0 {
+		deepSink = append(deepSink, new([64]byte))
+		return
+	}
+	deep(n - 1)
+}
+
+// The records read straight from the runtime are those of the heap
+// profile's text form, record for record, with stacks deeper than the 32
+// frames of runtime.MemProfile: the layout of the runtime's record type
+// is right for the release in use (a wrong one gives other counts, or
+// stacks that are not addresses).
+func TestFullStackProfileReadsTheRuntimesRecords(t *testing.T) {
+	defer func(old int) { runtime.MemProfileRate = old }(runtime.MemProfileRate)
+	runtime.MemProfileRate = 1
+	for range 3 {
+		deep(50)
+	}
+	runtime.MemProfileRate = 512 * 1024
+	_, release := memprof.MemProfile() // publishes them
+	release()
+	// No cycle may end between the two reads: the published counts
+	// change only then.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	runtime.GC()
+	full, ok := memprof.DeepRecords()
+	if !ok {
+		if v := runtime.Version(); strings.HasPrefix(v, "go1.26") || strings.HasPrefix(v, "go1.27") {
+			t.Fatalf("the records of %s are not read directly", v)
+		}
+		t.Skipf("the records of %s are read through the text form only", runtime.Version())
+	}
+	text := memprof.TextStackProfile()
+	// Records of one stack and different object sizes are apart: the
+	// records are compared as sorted lists.
+	published := func(recs []memprof.StackRecord) []string {
+		var out []string
+		for _, r := range recs {
+			if r.AllocObjects > 0 {
+				out = append(out, fmt.Sprint(r.AllocObjects, r.InUseObjects, r.Stack))
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	a, b := published(full), published(text)
+	if len(a) == 0 || !slices.Equal(a, b) {
+		t.Fatalf("%d published records read directly, %d in the text form; the first ones:\n%.2000s\n%.2000s", len(a), len(b), a, b)
+	}
+	found := false
+	for _, r := range full {
+		frames := memprof.Symbolize(r.Stack)
+		n, arrays := 0, true
+		for _, f := range frames {
+			if strings.HasSuffix(f.Func, "memprof_test.deep") {
+				n++
+			}
+			// The arrays' record, not the slice's growth.
+			arrays = arrays && f.Func != "runtime.growslice"
+		}
+		// -count=N runs add 3 each time, all kept in use.
+		if n == 51 && arrays && r.InUseObjects >= 3 && r.InUseObjects == r.AllocObjects {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("no record has the 3 arrays allocated under 51 frames of deep")
+	}
+}
