@@ -49,8 +49,8 @@ func TestKeysHoldNoPorts(t *testing.T) {
 // An environment variable's finding is keyed environment[$NAME] whether it
 // was added, removed or changed (a changed one had been $NAME[$NAME]).
 func TestEnvironmentKeys(t *testing.T) {
-	before := map[string]string{"PORT": "80", "GONE": "x"}
-	after := map[string]string{"PORT": "3123", "NEW": "1"}
+	before := []string{"PORT=80", "GONE=x", "SAME=1"}
+	after := []string{"PORT=3123", "SAME=1", "NEW=1"}
 	var cfg config
 	r := section{Changes: envChanges(&cfg, before, after)}
 	var got []string

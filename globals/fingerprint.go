@@ -210,12 +210,14 @@ func planRule(p *fpPlan, t reflect.Type, r *typeRule) {
 			p.off = f.Offset
 		}
 	case "the other types of package sync: Mutex, RWMutex, WaitGroup, Cond, Pool",
-		"weak.Pointer and unique.Handle":
+		"weak.Pointer and unique.Handle",
+		"internal/godebug.Setting":
 		p.kind = fpSkip
 	case "sync/atomic types":
 		planAtomic(p, t)
 	case "types of the runtime, internal/abi and internal/sync",
-		"internal/poll.FD, fdMutex, pollDesc":
+		"internal/poll.FD, fdMutex, pollDesc",
+		"google.golang.org/protobuf's descriptors and message infos (internal/filedesc, internal/impl)":
 		switch t.Kind() {
 		case reflect.Chan, reflect.UnsafePointer, reflect.Pointer, reflect.Map:
 			p.kind = fpWord

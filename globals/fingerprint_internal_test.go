@@ -1,6 +1,8 @@
 package globals
 
 import (
+	"net/http"
+	"os"
 	"reflect"
 	"strconv"
 	"strings"
@@ -325,5 +327,28 @@ func TestSyncMapMemoSeesEveryChangeToStringSlices(t *testing.T) {
 	fpExtensions.Store("type/7", append(v.([]string), ".d7"))
 	if fp() == first {
 		t.Fatal("a longer slice stored was not seen")
+	}
+}
+
+// Every type rule has a fingerprint plan: a variable holding a type no
+// plan reads is captured again at every snapshot (internal/godebug.Setting,
+// held by about fifty variables of the standard library, was).
+func TestEveryTypeRuleHasAFingerprintPlan(t *testing.T) {
+	layout := map[string]reflect.Type{ // rules that read fields by name
+		"os.File":           reflect.TypeOf(os.File{}),
+		"net/http.ServeMux": reflect.TypeOf(http.ServeMux{}),
+		"sync/atomic types": reflect.TypeOf(atomic.Int64{}),
+	}
+	for i := range typeRules {
+		r := &typeRules[i]
+		typ, ok := layout[r.what]
+		if !ok {
+			typ = reflect.TypeOf(struct{ X int }{})
+		}
+		p := &fpPlan{typ: typ, size: typ.Size()}
+		planRule(p, typ, r)
+		if p.kind == fpNotSupported {
+			t.Errorf("the rule for %s has no fingerprint plan: its variables are captured at every snapshot", r.what)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,7 +26,7 @@ import (
 type snapshot struct {
 	cfg      *config
 	vars     []captured
-	env      map[string]string
+	env      []string // os.Environ()
 	cwd      string
 	settings []setting
 	packages int
@@ -152,11 +153,7 @@ func take(cfg *config) (*snapshot, error) {
 		s.vars = append(s.vars, captured{name: name, state: c.captureReusing(name, w.ptr.Elem()), watched: w.ptr.Pointer()})
 	}
 	s.vars = append(s.vars, captured{name: "os.Args", pkg: "os", state: c.captureReusing("os.Args", reflect.ValueOf(&os.Args).Elem())})
-	s.env = map[string]string{}
-	for _, kv := range os.Environ() {
-		k, v, _ := strings.Cut(kv, "=")
-		s.env[k] = v
-	}
+	s.env = os.Environ()
 	if wd, err := os.Getwd(); err == nil {
 		s.cwd = wd
 	} else {
@@ -406,13 +403,20 @@ func compare(before, after *snapshot) *Report {
 	return r
 }
 
-func envChanges(cfg *config, before, after map[string]string) []Change {
-	if cfg.ignored("environment") {
+func envChanges(cfg *config, beforeEnv, afterEnv []string) []Change {
+	// The environment is compared as a list first: most often it is the
+	// same, and a snapshot or a comparison that allocated for each of its
+	// variables was recorded, allocation by allocation, while a parallel
+	// test's check recorded stacks.
+	if slices.Equal(beforeEnv, afterEnv) || cfg.ignored("environment") {
 		return nil
 	}
+	before, after := envMap(beforeEnv), envMap(afterEnv)
 	var keys []string
-	for k := range before {
-		keys = append(keys, k)
+	for k, b := range before {
+		if a, ok := after[k]; !ok || a != b {
+			keys = append(keys, k)
+		}
 	}
 	for k := range after {
 		if _, ok := before[k]; !ok {
@@ -434,14 +438,22 @@ func envChanges(cfg *config, before, after map[string]string) []Change {
 			c.Kind = kindAdded
 		case hadB && !hasA:
 			c.Kind = kindRemoved
-		case a != b:
-			c.Path = key
 		default:
-			continue
+			c.Path = key
 		}
 		out = append(out, c)
 	}
 	return out
+}
+
+// envMap is an environment list (os.Environ) by name.
+func envMap(env []string) map[string]string {
+	m := make(map[string]string, len(env))
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	return m
 }
 
 // maxLinesPerVariable caps the lines a report's String prints for one
