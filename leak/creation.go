@@ -34,6 +34,11 @@ func (p *probe) traceCreations(left []Goroutine, r *probes.Run) {
 		return
 	}
 	t := tracer{marker: r.Marker(), memo: map[probes.Frame][]Creation{}, ways: map[probes.Frame][][]probes.Frame{}, cycles: p.cycles}
+	defer func() {
+		if t.sites != nil {
+			t.sites.Release()
+		}
+	}()
 	for i := range left {
 		o := left[i].Origin
 		if len(o) == 0 {

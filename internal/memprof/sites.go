@@ -14,34 +14,51 @@ import (
 // that runs it, so these stacks tell how a goroutine's creation was reached.
 // Records are symbolized only as far as a search needs.
 type Sites struct {
-	recs   []runtime.MemProfileRecord
-	recent map[Key]bool  // stacks that allocated since the last published profile
-	full   []StackRecord // read when a matching record is cut at 32 frames
-	fullT  bool
+	recs      []runtime.MemProfileRecord
+	release   func()
+	published Objects       // the profile as published before the flush
+	recent    map[Key]bool  // stacks that allocated since then (see recentKey)
+	recentSet bool          // recent is computed
+	full      []StackRecord // read when a matching record is cut at 32 frames
+	fullT     bool
 }
 
 // FlushSites runs the two GC cycles that publish every allocation made so
-// far and returns the profile to search. It notes which stacks allocated
-// since the profile was last published: the runtime publishes allocations
-// when a GC cycle ends (its sweep done), so when no cycle ended since some
-// moment (see GCCycles), every allocation made after it is recent (see
+// far and returns the profile to search, which holds a read of the profile
+// until Release is called. It notes which stacks allocated since the
+// profile was last published: the runtime publishes allocations when a GC
+// cycle ends (its sweep done), so when no cycle ended since some moment
+// (see GCCycles), every allocation made after it is recent (see
 // Stack.Recent).
 func FlushSites() *Sites {
 	published := PublishedObjects()
 	recs, release := MemProfile()
-	s := &Sites{recs: slices.Clone(recs), recent: map[Key]bool{}}
-	release()
-	for k, n := range ObjectsOf(s.recs) {
-		if n > published[k] {
-			s.recent[k] = true
+	return &Sites{recs: recs, release: release, published: published}
+}
+
+// Release lets the next read of the profile reuse the records (see
+// PublishedMemProfile); s must not be searched after.
+func (s *Sites) Release() { s.release() }
+
+// recentKey reports whether the stack of key k allocated since the profile
+// was last published before the flush; every stack is when nothing tells
+// (until a GC cycle has published something, runtime.MemProfile shows every
+// allocation). Worked out on first use: a search that finds nothing needs
+// no sums of the profile's records.
+func (s *Sites) recentKey(k Key) bool {
+	if !s.recentSet {
+		s.recentSet = true
+		s.recent = map[Key]bool{}
+		for k, n := range ObjectsOf(s.recs) {
+			if n > s.published[k] {
+				s.recent[k] = true
+			}
+		}
+		if len(s.recent) == 0 {
+			s.recent = nil
 		}
 	}
-	if len(s.recent) == 0 {
-		// Until a GC cycle has published something, runtime.MemProfile
-		// shows every allocation: nothing tells recent ones apart.
-		s.recent = nil
-	}
-	return s
+	return s.recent == nil || s.recent[k]
 }
 
 // GCCycles returns how many GC cycles have ended since the process started,
@@ -105,7 +122,7 @@ func (s *Sites) At(fn, file string, line int) []Stack {
 			stacks = s.whole(r.Stack0[:])
 		}
 		for _, pcs := range stacks {
-			st := Stack{Frames: Symbolize(pcs), Entry: Entry(pcs), Recent: s.recent == nil || s.recent[KeyOf(&r.Stack0)]}
+			st := Stack{Frames: Symbolize(pcs), Entry: Entry(pcs), Recent: s.recentKey(KeyOf(&r.Stack0))}
 			if !slices.ContainsFunc(out, func(o Stack) bool { return slices.Equal(o.Frames, st.Frames) }) {
 				out = append(out, st)
 			}

@@ -91,15 +91,22 @@ func Symbolize(pcs []uintptr) []stack.Frame {
 
 // symbols caches FramesAt: a binary's code does not change, and probes
 // symbolize the same return addresses check after check — often while
-// another check records every allocation, when each one Symbolize made
-// would cost a stack walk.
-var symbols sync.Map // uintptr -> []stack.Frame
+// another check records every allocation, when each allocation FramesAt
+// made would cost a stack walk (a map of its own, rather than a sync.Map,
+// boxes neither the address nor the frames it stores).
+var symbols = struct {
+	sync.RWMutex
+	frames map[uintptr][]stack.Frame
+}{frames: map[uintptr][]stack.Frame{}}
 
 // FramesAt returns the frames of one return address of a recorded stack,
 // inlined calls expanded, innermost first. The slice is shared: read only.
 func FramesAt(pc uintptr) []stack.Frame {
-	if f, ok := symbols.Load(pc); ok {
-		return f.([]stack.Frame)
+	symbols.RLock()
+	f, ok := symbols.frames[pc]
+	symbols.RUnlock()
+	if ok {
+		return f
 	}
 	var out []stack.Frame
 	frames := runtime.CallersFrames([]uintptr{pc})
@@ -110,8 +117,14 @@ func FramesAt(pc uintptr) []stack.Frame {
 			break
 		}
 	}
-	f, _ := symbols.LoadOrStore(pc, slices.Clip(out))
-	return f.([]stack.Frame)
+	out = slices.Clip(out)
+	symbols.Lock()
+	defer symbols.Unlock()
+	if f, ok := symbols.frames[pc]; ok {
+		return f
+	}
+	symbols.frames[pc] = out
+	return out
 }
 
 // Caller says of recorded stacks whether one of their frames (up to the
