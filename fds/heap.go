@@ -50,15 +50,11 @@ func runHeapRecords(baseline memprof.Objects) runAllocations {
 	cut := false
 	recs, release := memprof.MemProfile()
 	out.recs, out.release = recs, release
-	// What each key gained since the baseline (keys are shared by stacks
-	// deeper than 32 frames that differ only below the cut).
-	gained := memprof.ObjectsOf(recs)
 	// By index: a copy of each record would escape (r.Stack), one heap
 	// allocation per record of the profile, each of them recorded in turn.
 	for i := range recs {
 		r := &recs[i]
-		k := memprof.KeyOf(&r.Stack0)
-		delta := min(r.AllocObjects, gained[k]-baseline[k])
+		delta := r.AllocObjects - baseline.Of(recs, i)
 		if delta <= 0 {
 			continue
 		}
@@ -73,12 +69,15 @@ func runHeapRecords(baseline memprof.Objects) runAllocations {
 			cut = true
 			continue
 		}
-		out.fds = append(out.fds, heapRecord{key: k, inUse: r.InUseObjects(), allocs: delta, frames: memprof.Symbolize(r.Stack()), entry: memprof.Entry(r.Stack())})
+		out.fds = append(out.fds, heapRecord{key: memprof.KeyOf(&r.Stack0), inUse: r.InUseObjects(), allocs: delta, frames: memprof.Symbolize(r.Stack()), entry: memprof.Entry(r.Stack())})
 	}
 	if cut {
-		// What a key gained is known from the records above; the full
-		// stacks sharing it are kept while still in use (attribution then
-		// keeps those whose full stack holds the run's marker).
+		// What a key gained is known from the records above (keys are
+		// shared by stacks deeper than 32 frames that differ only below
+		// the cut); the full stacks sharing it are kept while still in
+		// use (attribution then keeps those whose full stack holds the
+		// run's marker).
+		gained := baseline.Gained(recs)
 		out.fds = out.fds[:0]
 		for _, r := range memprof.FullStackProfile() {
 			if !constructors.In(r.Stack[:min(4, len(r.Stack))]) {
@@ -87,7 +86,7 @@ func runHeapRecords(baseline memprof.Objects) runAllocations {
 			var key [32]uintptr
 			copy(key[:], r.Stack)
 			k := memprof.KeyOf(&key)
-			if g := gained[k] - baseline[k]; g > 0 && r.InUseObjects > 0 {
+			if g := gained[k]; g > 0 && r.InUseObjects > 0 {
 				out.fds = append(out.fds, heapRecord{key: k, inUse: r.InUseObjects, allocs: min(r.AllocObjects, g), frames: memprof.Symbolize(r.Stack), entry: memprof.Entry(r.Stack)})
 			}
 		}

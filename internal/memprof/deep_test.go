@@ -85,3 +85,67 @@ func TestFullStackProfileReadsTheRuntimesRecords(t *testing.T) {
 		t.Fatal("no record has the 3 arrays allocated under 51 frames of deep")
 	}
 }
+
+var keepA, keepB [16]*[48]byte
+
+//go:noinline
+func allocateA(n int) {
+	for i := range n {
+		keepA[i] = new([48]byte)
+	}
+}
+
+//go:noinline
+func allocateB(n int) {
+	for i := range n {
+		keepB[i] = new([48]byte)
+	}
+}
+
+// gainedIn sums, over the records whose stack runs through fn, what they
+// allocated since base.
+func gainedIn(recs []runtime.MemProfileRecord, base memprof.Objects, fn string) (gained, records int64) {
+	for i := range recs {
+		for _, f := range memprof.Symbolize(recs[i].Stack()) {
+			if strings.HasSuffix(f.Func, fn) {
+				gained += recs[i].AllocObjects - base.Of(recs, i)
+				records++
+				break
+			}
+		}
+	}
+	return gained, records
+}
+
+// A later read of the profile ends with the buckets of an earlier one, in
+// the same order: a baseline finds each record's figure by its bucket's
+// age, and a bucket made since has none.
+func TestABaselineFindsEachRecordByItsBucketsAge(t *testing.T) {
+	stop := memprof.RecordAllocations()
+	allocateA(5)
+	stop()
+	recs, release := memprof.MemProfile()
+	first := slices.Clone(recs)
+	release()
+	base := memprof.ObjectsOf(first)
+	stop = memprof.RecordAllocations()
+	allocateA(3)
+	allocateB(4)
+	stop()
+	recs, release = memprof.MemProfile()
+	defer release()
+	if len(recs) < len(first) {
+		t.Fatalf("the later read has %d records, the earlier %d", len(recs), len(first))
+	}
+	for i := range recs {
+		if age := len(recs) - 1 - i; age < len(first) && recs[i].Stack0 != first[len(first)-1-age].Stack0 {
+			t.Fatalf("record %d of %d (age %d) is not the earlier read's of that age", i, len(recs), age)
+		}
+	}
+	if g, n := gainedIn(recs, base, "memprof_test.allocateA"); g != 3 || n == 0 {
+		t.Errorf("allocateA gained %d objects since the baseline (in %d records), want 3", g, n)
+	}
+	if g, n := gainedIn(recs, base, "memprof_test.allocateB"); g != 4 || n == 0 {
+		t.Errorf("allocateB gained %d objects since the baseline (in %d records), want 4", g, n)
+	}
+}

@@ -23,15 +23,44 @@ func KeyOf(stk *[32]uintptr) Key {
 	return Key(h)
 }
 
-// Objects is how many objects each recorded stack had allocated, by key:
-// cumulative figures since the process started.
-type Objects map[Key]int64
+// Objects is how many objects each record of the memory profile had
+// allocated at one moment, cumulative since the process started: one
+// figure per bucket of the runtime's profile, the oldest first. The
+// runtime never frees a bucket and puts each new one at the head of its
+// list, which runtime.MemProfile reads from the head (with inuseZero, every
+// bucket): the records of any later read end with the same buckets in the
+// same order. A record's figure is so found by its age (Of), without its
+// stack hashed into a map: that map, built at every read after a GC cycle,
+// was 40–60 ms of a module's checks.
+type Objects []int64
 
-// ObjectsOf sums the records' allocated objects by stack.
+// ObjectsOf returns the records' allocated objects, by bucket.
 func ObjectsOf(recs []runtime.MemProfileRecord) Objects {
 	out := make(Objects, len(recs))
 	for i := range recs {
-		out[KeyOf(&recs[i].Stack0)] += recs[i].AllocObjects
+		out[len(recs)-1-i] = recs[i].AllocObjects
+	}
+	return out
+}
+
+// Of returns o's figure for recs[i], a record of the same read as o or of
+// a later one: 0 for a bucket made since.
+func (o Objects) Of(recs []runtime.MemProfileRecord, i int) int64 {
+	if age := len(recs) - 1 - i; age < len(o) {
+		return o[age]
+	}
+	return 0
+}
+
+// Gained returns, by stack key, how many objects the records of recs (a
+// read made after o) allocated since o: for looking up records read with
+// whole stacks (FullStackProfile), whose first 32 frames are their key.
+func (o Objects) Gained(recs []runtime.MemProfileRecord) map[Key]int64 {
+	out := map[Key]int64{}
+	for i := range recs {
+		if g := recs[i].AllocObjects - o.Of(recs, i); g > 0 {
+			out[KeyOf(&recs[i].Stack0)] += g
+		}
 	}
 	return out
 }

@@ -49,9 +49,9 @@ func (s *Sites) recentKey(k Key) bool {
 	if !s.recentSet {
 		s.recentSet = true
 		s.recent = map[Key]bool{}
-		for k, n := range ObjectsOf(s.recs) {
-			if n > s.published[k] {
-				s.recent[k] = true
+		for i := range s.recs {
+			if s.recs[i].AllocObjects > s.published.Of(s.recs, i) {
+				s.recent[KeyOf(&s.recs[i].Stack0)] = true
 			}
 		}
 		if len(s.recent) == 0 {

@@ -83,32 +83,37 @@ func (s *Site) Block() stack.Frame {
 func Sites(b Baseline, r *probes.Run, watched func(fn string) bool) []Site {
 	recs, release := memprof.MemProfile()
 	defer release()
-	gained := memprof.ObjectsOf(recs)
 	type rec struct {
 		pcs   []uintptr
 		count int64
 	}
 	var hits []rec
-	cut := map[memprof.Key]int64{}
+	cut := false
 	calls := memprof.CallerOf(watched)
 	for i := range recs {
 		r := &recs[i]
-		k := memprof.KeyOf(&r.Stack0)
-		g := min(r.AllocObjects, gained[k]-b[k])
+		g := r.AllocObjects - b.Of(recs, i)
 		if g <= 0 || !calls.In(r.Stack()) {
 			continue
 		}
 		if r.Stack0[len(r.Stack0)-1] != 0 {
-			cut[k] = gained[k] - b[k]
+			cut = true
 			continue
 		}
 		hits = append(hits, rec{r.Stack(), g})
 	}
-	if len(cut) > 0 {
+	if cut {
+		// Keys are shared by stacks deeper than 32 frames that differ
+		// only below the cut: what a key gained goes to each full stack
+		// under it, at most what that stack allocated.
+		gained := b.Gained(recs)
 		for _, r := range memprof.FullStackProfile() {
 			var stk [32]uintptr
 			copy(stk[:], r.Stack)
-			if g, ok := cut[memprof.KeyOf(&stk)]; ok && len(r.Stack) > len(stk) {
+			if len(r.Stack) <= len(stk) || !calls.In(stk[:]) {
+				continue
+			}
+			if g := gained[memprof.KeyOf(&stk)]; g > 0 {
 				hits = append(hits, rec{r.Stack, min(r.AllocObjects, g)})
 			}
 		}
@@ -253,7 +258,7 @@ func ranOnBlock(b Baseline, marker string, fns []string) bool {
 	calls := memprof.CallerOf(is)
 	for i := range recs {
 		r := &recs[i]
-		if r.AllocObjects <= b[memprof.KeyOf(&r.Stack0)] || !calls.In(r.Stack()) {
+		if r.AllocObjects <= b.Of(recs, i) || !calls.In(r.Stack()) {
 			continue
 		}
 		seen := false
