@@ -128,7 +128,7 @@ func companyOf(run *probes.Run, settle bool) company {
 // network, without waiting, as it starts the world again after stopping
 // it, which reading the memory statistics does. A sleep would let an idle
 // scheduler poll as well, but it sleeps a millisecond at the least once
-// nothing else runs: that was a third of the first snapshot's time over a
+// nothing else runs: that was half of the first check's time over a
 // module's tests.
 func pollNetwork() {
 	var ms runtime.MemStats
