@@ -170,10 +170,11 @@ func TestABusyGoroutineIsWaitedForOnce(t *testing.T) {
 // after the first snapshot, and its change was the block's. The check
 // makes the scheduler poll first, and the goroutine is a straggler. How
 // often the change is taken for the block's without the poll depends on
-// the load (6 in 400 on a quiet 2-core machine, 138–175 under -race
-// beside two busy processes; 0–3 with it there, and 26–29 with the
-// microsecond's sleep of before): the two are measured in turns, in the
-// same conditions, and the poll must halve the rate at least.
+// the load (0–7 in 400 on a quiet 2-core machine, 138–175 under -race
+// beside two busy processes; 0 with the poll there, 0–3 with the 20 µs
+// sleep that polled before it, 26–29 with a microsecond's): the two are
+// measured in turns, in the same conditions, and the poll must halve the
+// rate at least.
 func TestAStragglerOnTheNetworkRunsBeforeTheFirstSnapshot(t *testing.T) {
 	if os.Getenv("RESIDUE_TEST_SPIN") != "" {
 		for {

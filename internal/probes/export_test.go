@@ -1,20 +1,16 @@
 package probes
 
-import "unsafe"
-
 // NextTimer is nextTimer, for the tests of the window's early end.
 func NextTimer() (when, now int64, ok bool) { return nextTimer() }
 
 // ScavengerTimer reports when the background scavenger's timer is due,
 // when it is set.
-//
-//go:nocheckptr
 func ScavengerTimer() (when int64, ok bool) {
 	l, ok := timerLayout()
-	if !ok || l.scavenger == nil {
+	if !ok {
 		return 0, false
 	}
-	t := *(*unsafe.Pointer)(unsafe.Add(l.scavenger, l.scavTimer))
+	t := l.scavengerTimer()
 	if t == nil {
 		return 0, false
 	}

@@ -186,6 +186,17 @@ func (l *timerOffsets) timerAt(t unsafe.Pointer) int64 {
 	return atomic.LoadInt64((*int64)(unsafe.Add(t, l.timerWhen)))
 }
 
+// scavengerTimer returns the background scavenger's timer, nil when it
+// has none or its place is not known.
+//
+//go:nocheckptr
+func (l *timerOffsets) scavengerTimer() unsafe.Pointer {
+	if l.scavenger == nil {
+		return nil
+	}
+	return atomic.LoadPointer((*unsafe.Pointer)(unsafe.Add(l.scavenger, l.scavTimer)))
+}
+
 // maxHeapScan is the most timers heapNext reads of one P's heap.
 const maxHeapScan = 64
 
@@ -239,7 +250,7 @@ func (l *timerOffsets) heapNext(p unsafe.Pointer) (next int64, ok bool) {
 	if !read(&a) || !read(&b) || a != b {
 		return 0, false
 	}
-	scav := atomic.LoadPointer((*unsafe.Pointer)(unsafe.Add(l.scavenger, l.scavTimer)))
+	scav := l.scavengerTimer()
 	for i := range a.n {
 		if a.timers[i] == scav || a.whens[i] == 0 {
 			continue
