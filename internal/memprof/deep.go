@@ -34,3 +34,26 @@ func deepRecords() ([]StackRecord, bool) {
 	}
 	return out, true
 }
+
+// deepObjects is ObjectsOf a read of the published profile, read through
+// deepProfile into buf (kept for the next read by the caller): its records
+// are a fifth of runtime.MemProfileRecord's size, whose 32-word stacks a
+// read copies for every record, tens of thousands while allocations are
+// recorded. The counts are all it keeps.
+func deepObjects(buf *[]deepRecord) (Objects, bool) {
+	recs := *buf
+	for {
+		n, ok := deepProfile(recs[:cap(recs)], true)
+		if ok {
+			recs = recs[:n]
+			break
+		}
+		recs = make([]deepRecord, n+n/8+64)
+	}
+	out := make(Objects, len(recs))
+	for i := range recs {
+		out[len(recs)-1-i] = recs[i].AllocObjects
+	}
+	*buf = recs[:0]
+	return out, true
+}

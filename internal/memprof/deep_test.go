@@ -161,3 +161,38 @@ func TestABaselineFindsEachRecordByItsBucketsAge(t *testing.T) {
 		t.Errorf("allocateB gained %d objects since the baseline (in %d records), want 4", g, n)
 	}
 }
+
+// The counts PublishedObjects reads straight from the runtime are those of
+// runtime.MemProfile, bucket for bucket, oldest first.
+func TestPublishedCountsReadDirectlyAreMemProfiles(t *testing.T) {
+	stop := memprof.RecordAllocations()
+	allocateA(6)
+	allocateB(2)
+	stop()
+	_, release := memprof.MemProfile() // publishes them
+	release()
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	runtime.GC()
+	direct, ok := memprof.DeepObjects()
+	if !ok {
+		if v := runtime.Version(); strings.HasPrefix(v, "go1.26") || strings.HasPrefix(v, "go1.27") {
+			t.Fatalf("the counts of %s are not read directly", v)
+		}
+		t.Skipf("the records of %s are read through runtime.MemProfile only", runtime.Version())
+	}
+	recs, release := memprof.PublishedMemProfile()
+	defer release()
+	want := memprof.ObjectsOf(recs)
+	if len(direct) != len(want) {
+		t.Fatalf("read directly, the profile has %d buckets; runtime.MemProfile has %d", len(direct), len(want))
+	}
+	for i := range want {
+		if direct[i] != want[i] {
+			t.Fatalf("bucket %d of %d (oldest first) allocated %d objects read directly, %d by runtime.MemProfile: "+
+				"the runtime's record layout may not be deep_go1xx.go's for %s", i, len(want), direct[i], want[i], runtime.Version())
+		}
+	}
+	if g, n := gainedIn(recs, nil, "memprof_test.allocateB"); g < 2 || n == 0 {
+		t.Fatalf("the profile has %d objects of allocateB (in %d records), want 2 or more", g, n)
+	}
+}

@@ -6,3 +6,9 @@ var (
 	DeepRecords      = deepRecords
 	TextStackProfile = textStackProfile
 )
+
+// DeepObjects is PublishedObjects's direct read, without its cache.
+func DeepObjects() (Objects, bool) {
+	var buf []deepRecord
+	return deepObjects(&buf)
+}

@@ -72,6 +72,7 @@ var published struct {
 	sync.Mutex
 	cycles uint64
 	objs   Objects
+	buf    []deepRecord // deepObjects's, for the next read
 }
 
 // PublishedObjects returns ObjectsOf the profile as the last GC cycles
@@ -84,9 +85,13 @@ func PublishedObjects() Objects {
 	published.Lock()
 	defer published.Unlock()
 	if published.objs == nil || published.cycles != cycles {
-		recs, release := PublishedMemProfile()
-		published.objs, published.cycles = ObjectsOf(recs), cycles
-		release()
+		objs, ok := deepObjects(&published.buf)
+		if !ok {
+			recs, release := PublishedMemProfile()
+			objs = ObjectsOf(recs)
+			release()
+		}
+		published.objs, published.cycles = objs, cycles
 	}
 	return published.objs
 }
