@@ -3,6 +3,7 @@
 package globals
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -90,18 +91,40 @@ var rlimits = []struct {
 
 // umask reads the process's file mode creation mask from /proc: setting it
 // to read it, as syscall.Umask does, would change it for a moment under
-// every other goroutine.
+// every other goroutine. It reads with system calls of its own, into a
+// buffer on its stack: an *os.File costs a poller registration, a stat
+// and a finalizer, twice per check.
 func umask() (string, bool) {
-	data, err := os.ReadFile("/proc/self/status")
+	fd, err := syscall.Open("/proc/self/status", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return "", false
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "Umask:"); ok {
-			return strings.TrimSpace(v), true
+	defer syscall.Close(fd)
+	var buf [4096]byte
+	n := 0
+	for n < len(buf) {
+		m, err := syscall.Read(fd, buf[n:])
+		if err == syscall.EINTR {
+			continue
 		}
+		if err != nil || m <= 0 {
+			break
+		}
+		n += m
 	}
-	return "", false
+	const field = "\nUmask:"
+	text := buf[:n]
+	i := bytes.Index(text, []byte(field))
+	if i < 0 {
+		return "", false
+	}
+	v := text[i+len(field):]
+	if end := bytes.IndexByte(v, '\n'); end >= 0 {
+		v = v[:end]
+	} else if n == len(buf) {
+		return "", false // cut: the file is longer than the buffer
+	}
+	return string(bytes.TrimSpace(v)), true
 }
 
 func limitText(v uint64) string {
@@ -112,16 +135,44 @@ func limitText(v uint64) string {
 }
 
 // streamTarget says what descriptor fd (0, 1 or 2) refers to, so that a
-// block that redirects a standard stream (dup2) is seen.
+// block that redirects a standard stream (dup2) is seen. The path is read
+// from /proc once per file the stream refers to (device and inode, which a
+// stat gives at a tenth of a readlink's cost there).
 func streamTarget(fd int) string {
-	if target, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd)); err == nil {
-		return target
-	}
 	var st syscall.Stat_t
 	if err := syscall.Fstat(fd, &st); err != nil {
 		return "closed"
 	}
-	return fmt.Sprintf("device %d inode %d", st.Dev, st.Ino)
+	id := streamFile{uint64(st.Dev), uint64(st.Ino)}
+	streamTargets.Lock()
+	last := streamTargets.of[fd]
+	streamTargets.Unlock()
+	if last.file == id {
+		return last.target
+	}
+	target, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+	if err != nil {
+		return fmt.Sprintf("device %d inode %d", st.Dev, st.Ino)
+	}
+	streamTargets.Lock()
+	streamTargets.of[fd] = streamRead{id, target}
+	streamTargets.Unlock()
+	return target
+}
+
+// streamFile is the file a descriptor refers to.
+type streamFile struct{ dev, ino uint64 }
+
+type streamRead struct {
+	file   streamFile
+	target string
+}
+
+// streamTargets holds the path last read for each standard stream, by the
+// file it was read for.
+var streamTargets struct {
+	sync.Mutex
+	of [3]streamRead
 }
 
 // notifiedSignals lists the signals that signal.Notify delivers to a
