@@ -283,8 +283,12 @@ func planAtomic(p *fpPlan, t reflect.Type) {
 
 // fingerprinter walks variables by their plans.
 type fingerprinter struct {
-	h      uint64
-	seen   map[fpVisit]struct{}
+	h uint64
+	// seen holds what a walk has met, as the walk's generation (gen):
+	// each walk starts a generation instead of clearing the map, whose
+	// clearing costs its capacity, grown by the largest variable.
+	seen   map[fpVisit]uint32
+	gen    uint32
 	visits int
 	bad    bool                       // met something it cannot vouch for
 	words  []unsafe.Pointer           // the data words of interfaces holding pointer-shaped values, by depth
@@ -309,7 +313,7 @@ const maxVisits = maxNodes
 
 func newFingerprinter() *fingerprinter {
 	return &fingerprinter{
-		seen:   map[fpVisit]struct{}{},
+		seen:   map[fpVisit]uint32{},
 		words:  make([]unsafe.Pointer, 64),
 		ifaces: make([][2]unsafe.Pointer, 64),
 		plans:  map[unsafe.Pointer]*fpPlan{},
@@ -367,8 +371,19 @@ func memHash(h uint64, p unsafe.Pointer, n uintptr) uint64 {
 // walk met something it cannot vouch for: the caller then captures the
 // variable without reusing anything.
 func (f *fingerprinter) variable(t reflect.Type, p unsafe.Pointer) (h uint64, ok bool) {
+	return f.variableOf(planFor(t), p)
+}
+
+// maxSeen bounds the entries seen keeps from walk to walk.
+const maxSeen = 1 << 16
+
+// variableOf is variable by the plan of its type.
+func (f *fingerprinter) variableOf(plan *fpPlan, p unsafe.Pointer) (h uint64, ok bool) {
 	f.h, f.visits, f.bad, f.depth = fpK2, 0, false, 0
-	clear(f.seen)
+	if f.gen++; f.gen == 0 || len(f.seen) > maxSeen {
+		clear(f.seen)
+		f.gen = 1
+	}
 	defer func() {
 		if e := recover(); e != nil {
 			// A walk that returns puts back every slot of words and ifaces
@@ -382,7 +397,7 @@ func (f *fingerprinter) variable(t reflect.Type, p unsafe.Pointer) (h uint64, ok
 			ok = false // a value torn by a concurrent write
 		}
 	}()
-	f.walk(planFor(t), p)
+	f.walk(plan, p)
 	return f.h, !f.bad
 }
 
@@ -504,10 +519,10 @@ func (f *fingerprinter) pointer(elem *fpPlan, w unsafe.Pointer, free bool) {
 	}
 	if !free {
 		k := fpVisit{w, elem}
-		if _, met := f.seen[k]; met {
+		if f.seen[k] == f.gen {
 			return
 		}
-		f.seen[k] = struct{}{}
+		f.seen[k] = f.gen
 	}
 	f.walk(elem, w)
 }
@@ -631,10 +646,10 @@ func (f *fingerprinter) mapAt(plan *fpPlan, m unsafe.Pointer) {
 		return
 	}
 	k := fpVisit{m, plan}
-	if _, met := f.seen[k]; met {
+	if f.seen[k] == f.gen {
 		return
 	}
-	f.seen[k] = struct{}{}
+	f.seen[k] = f.gen
 	if plan.cacheMap {
 		return
 	}
@@ -906,17 +921,78 @@ func (c *capturer) captureReusing(name string, v reflect.Value) *node {
 	if !v.CanAddr() || variableRuleFor(name) != nil {
 		return c.capture(name, v)
 	}
+	key := reuseKey{v.UnsafeAddr(), typePointer(v.Type())}
+	return c.reusing(name, v, planFor(v.Type()), keyedSlot(key))
+}
+
+// captureScoped is captureReusing for a variable in scope, whose plan and
+// last capture it keeps (reuseSlot): no lock is shared by the variables
+// of a snapshot, which two goroutines take (captureAll).
+func (c *capturer) captureScoped(sc *scoped) *node {
+	if sc.reuse == nil {
+		return c.capture(sc.Name, sc.val)
+	}
+	return c.reusing(sc.Name, sc.val, sc.reuse.plan, sc.reuse)
+}
+
+// reusableVariable returns the slot in which a variable in scope keeps its
+// last capture, or nil when its capture is never reused.
+func reusableVariable(name string, v reflect.Value) *reuseSlot {
+	if !v.CanAddr() || variableRuleFor(name) != nil {
+		return nil
+	}
+	return &reuseSlot{plan: planFor(v.Type())}
+}
+
+// reuseSlot holds a variable's plan and last capture.
+type reuseSlot struct {
+	plan *fpPlan
+	last atomic.Pointer[reused]
+}
+
+func (s *reuseSlot) load() (reused, bool) {
+	if r := s.last.Load(); r != nil {
+		return *r, true
+	}
+	return reused{}, false
+}
+
+func (s *reuseSlot) store(r reused) { s.last.Store(&r) }
+
+// keyedSlot is the entry of reuse for a variable found by address and type.
+type keyedSlot reuseKey
+
+func (k keyedSlot) load() (reused, bool) {
+	reuse.Lock()
+	defer reuse.Unlock()
+	last, found := reuse.last[reuseKey(k)]
+	return last, found
+}
+
+func (k keyedSlot) store(r reused) {
+	reuse.Lock()
+	defer reuse.Unlock()
+	if len(reuse.last) >= maxReused {
+		// Watching(&x) of short-lived variables adds an entry each:
+		// start over rather than keep them all.
+		clear(reuse.last)
+	}
+	reuse.last[reuseKey(k)] = r
+}
+
+// reusing captures v by plan, reusing the capture slot holds when the
+// fingerprint is the one it was taken at.
+func (c *capturer) reusing(name string, v reflect.Value, plan *fpPlan, slot interface {
+	load() (reused, bool)
+	store(reused)
+}) *node {
 	if c.fp == nil {
 		c.fp = fingerprinters.Get().(*fingerprinter)
 	}
 	p := unsafe.Pointer(v.UnsafeAddr())
-	key := reuseKey{uintptr(p), typePointer(v.Type())}
-	h, ok := c.fp.variable(v.Type(), p)
+	h, ok := c.fp.variableOf(plan, p)
 	if ok {
-		reuse.Lock()
-		last, found := reuse.last[key]
-		reuse.Unlock()
-		if found && last.fp == h {
+		if last, found := slot.load(); found && last.fp == h {
 			return last.state
 		}
 	}
@@ -926,15 +1002,8 @@ func (c *capturer) captureReusing(name string, v reflect.Value) *node {
 		return n
 	}
 	// Kept only when nothing changed the variable while it was captured.
-	if again, ok := c.fp.variable(v.Type(), p); ok && again == h {
-		reuse.Lock()
-		if len(reuse.last) >= maxReused {
-			// Watching(&x) of short-lived variables adds an entry each:
-			// start over rather than keep them all.
-			clear(reuse.last)
-		}
-		reuse.last[key] = reused{fp: h, state: n}
-		reuse.Unlock()
+	if again, ok := c.fp.variableOf(plan, p); ok && again == h {
+		slot.store(reused{fp: h, state: n})
 	}
 	return n
 }

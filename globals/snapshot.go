@@ -58,7 +58,7 @@ func captureAll(c *capturer, from []*scoped, out []captured) {
 			}
 			sc, v := from[i], &out[i]
 			if sc.val.IsValid() {
-				v.state = c.captureReusing(sc.Name, sc.val)
+				v.state = c.captureScoped(sc)
 			} else {
 				v.state = c.captureParts(sc.parts)
 			}
@@ -174,6 +174,7 @@ type scoped struct {
 	at      unsafe.Pointer // where it lives
 	pkg     int            // index of its package among the scope's
 	image   []byte         // what it held when the program was loaded, if known
+	reuse   *reuseSlot     // its plan and last capture; nil when never reused
 }
 
 // scopes holds the variables of each scope taken so far, by InPackages
@@ -222,6 +223,7 @@ func variablesInScope(cfg *config) ([]scoped, int, error) {
 		sc := scoped{variable: v, at: ix.addr(v), image: ix.loadedImage(v)}
 		if val, ok := ix.value(v); ok {
 			sc.val, sc.pointer = val, val.Kind() == reflect.Pointer
+			sc.reuse = reusableVariable(v.Name, val)
 		} else if parts, ok := ix.parts(v); ok {
 			sc.parts = parts
 		} else {
