@@ -506,7 +506,18 @@ func deep(n int, f func()) {
 	deep(n-1, f)
 }
 
+// Where the runtime's records are read directly their stacks are whole;
+// where they are runtime.MemProfile's, cut at 32 frames, the whole stack is
+// found in the heap profile's text form.
 func TestCreationLineFoundUnderADeepStack(t *testing.T) {
+	t.Run("records read directly", testCreationLineUnderADeepStack)
+	t.Run("records cut at 32 frames", func(t *testing.T) {
+		defer memprof.ReadCutStacks()()
+		testCreationLineUnderADeepStack(t)
+	})
+}
+
+func testCreationLineUnderADeepStack(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	defer ln.Close()
 	var c net.Conn

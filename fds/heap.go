@@ -1,7 +1,6 @@
 package fds
 
 import (
-	"runtime"
 	"slices"
 
 	"github.com/residue-go/residue/internal/memprof"
@@ -20,7 +19,6 @@ const (
 // records runtime.MemProfile returns stop at 32 frames, which a deep test
 // stack exceeds before it reaches the block).
 type heapRecord struct {
-	key           memprof.Key
 	inUse, allocs int64
 	frames        []probes.Frame
 	entry         probes.Frame // where the stack's outermost function is declared (memprof.Entry)
@@ -35,41 +33,42 @@ type runAllocations struct {
 	// indexes the run's other allocation records in it, unsymbolized (see
 	// startedFrom). With tests running in parallel they were thousands,
 	// and a copy of each made a third of an attribution's time.
-	recs    []runtime.MemProfileRecord
+	recs    []memprof.StackRecord
 	others  []int32
 	release func()
 }
 
 // runHeapRecords flushes the memory profile and returns what was allocated
-// since the baseline; the caller must call its release. Stacks that fit
-// runtime.MemProfile's 32 frames are symbolized directly; when a
-// descriptor's is cut there, the records with whole stacks are read
+// since the baseline; the caller must call its release. The records' stacks
+// are whole where the runtime's records are read directly; where they are
+// runtime.MemProfile's, cut at 32 frames, and a descriptor's is cut there,
+// the records with whole stacks are read from the heap profile's text form
 // instead.
 func runHeapRecords(baseline memprof.Objects) runAllocations {
 	var out runAllocations
 	cut := false
-	recs, release := memprof.MemProfile()
+	recs, whole, release := memprof.FlushedRecords()
 	out.recs, out.release = recs, release
 	// By index: a copy of each record would escape (r.Stack), one heap
 	// allocation per record of the profile, each of them recorded in turn.
 	for i := range recs {
 		r := &recs[i]
-		delta := r.AllocObjects - baseline.Of(recs, i)
+		delta := r.AllocObjects - baseline.Of(len(recs), i)
 		if delta <= 0 {
 			continue
 		}
-		if !constructors.In(r.Stack0[:4]) {
+		if !constructors.In(r.Stack[:min(4, len(r.Stack))]) {
 			out.others = append(out.others, int32(i))
 			continue
 		}
-		if r.InUseObjects() == 0 {
+		if r.InUseObjects == 0 {
 			continue
 		}
-		if r.Stack0[len(r.Stack0)-1] != 0 {
+		if !whole && len(r.Stack) == 32 {
 			cut = true
 			continue
 		}
-		out.fds = append(out.fds, heapRecord{key: memprof.KeyOf(&r.Stack0), inUse: r.InUseObjects(), allocs: delta, frames: memprof.Symbolize(r.Stack()), entry: memprof.Entry(r.Stack())})
+		out.fds = append(out.fds, heapRecord{inUse: r.InUseObjects, allocs: delta, frames: memprof.Symbolize(r.Stack), entry: memprof.Entry(r.Stack)})
 	}
 	if cut {
 		// What a key gained is known from the records above (keys are
@@ -83,11 +82,8 @@ func runHeapRecords(baseline memprof.Objects) runAllocations {
 			if !constructors.In(r.Stack[:min(4, len(r.Stack))]) {
 				continue
 			}
-			var key [32]uintptr
-			copy(key[:], r.Stack)
-			k := memprof.KeyOf(&key)
-			if g := gained[k]; g > 0 && r.InUseObjects > 0 {
-				out.fds = append(out.fds, heapRecord{key: k, inUse: r.InUseObjects, allocs: min(r.AllocObjects, g), frames: memprof.Symbolize(r.Stack), entry: memprof.Entry(r.Stack)})
+			if g := gained[memprof.KeyOfStack(r.Stack)]; g > 0 && r.InUseObjects > 0 {
+				out.fds = append(out.fds, heapRecord{inUse: r.InUseObjects, allocs: min(r.AllocObjects, g), frames: memprof.Symbolize(r.Stack), entry: memprof.Entry(r.Stack)})
 			}
 		}
 	}
@@ -110,7 +106,7 @@ func (a *runAllocations) startedFrom(entry probes.Frame, r *probes.Run) []probes
 	calls := memprof.CallerOf(func(name string) bool { return name == fn })
 	var other []probes.Frame
 	for _, i := range a.others {
-		stk := a.recs[i].Stack()
+		stk := a.recs[i].Stack
 		if !calls.In(stk) {
 			continue
 		}

@@ -2,11 +2,13 @@
 
 package memprof
 
-// deepRecords cannot read this release's records directly (see deep.go).
-func deepRecords() ([]StackRecord, bool) { return nil, false }
-
-// deepRecord has no known layout in this release.
+// deepRecord has no known layout in this release: its records are read
+// through runtime.MemProfile and the heap profile's text form (see
+// deep.go).
 type deepRecord struct{}
 
-// deepObjects cannot read this release's records directly (see deep.go).
-func deepObjects(*[]deepRecord) (Objects, bool) { return nil, false }
+var readsDeep = false
+
+func readDeep(*offHeap[deepRecord]) []deepRecord { return nil }
+
+func (*deepRecord) record() StackRecord { return StackRecord{} }

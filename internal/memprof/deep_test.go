@@ -40,8 +40,8 @@ func TestFullStackProfileReadsTheRuntimesRecords(t *testing.T) {
 	// change only then.
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	runtime.GC()
-	full, ok := memprof.DeepRecords()
-	if !ok {
+	full := memprof.FullStackProfile()
+	if !memprof.ReadsDeep() {
 		if v := runtime.Version(); strings.HasPrefix(v, "go1.26") || strings.HasPrefix(v, "go1.27") {
 			t.Fatalf("the records of %s are not read directly", v)
 		}
@@ -118,7 +118,7 @@ func gainedIn(recs []runtime.MemProfileRecord, base memprof.Objects, fn string) 
 	for i := range recs {
 		for _, f := range memprof.Symbolize(recs[i].Stack()) {
 			if strings.HasSuffix(f.Func, fn) {
-				gained += recs[i].AllocObjects - base.Of(recs, i)
+				gained += recs[i].AllocObjects - base.Of(len(recs), i)
 				records++
 				break
 			}
@@ -173,8 +173,8 @@ func TestPublishedCountsReadDirectlyAreMemProfiles(t *testing.T) {
 	release()
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	runtime.GC()
-	direct, ok := memprof.DeepObjects()
-	if !ok {
+	direct := memprof.DirectObjects()
+	if !memprof.ReadsDeep() {
 		if v := runtime.Version(); strings.HasPrefix(v, "go1.26") || strings.HasPrefix(v, "go1.27") {
 			t.Fatalf("the counts of %s are not read directly", v)
 		}

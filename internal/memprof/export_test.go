@@ -1,14 +1,15 @@
 package memprof
 
-// DeepRecords and TextStackProfile are FullStackProfile's two ways, for
-// comparing them.
-var (
-	DeepRecords      = deepRecords
-	TextStackProfile = textStackProfile
-)
+// TextStackProfile is FullStackProfile's way for a release whose records
+// are not read directly, for comparing the two; ReadsDeep says whether
+// this one's are.
+var TextStackProfile = textStackProfile
 
-// DeepObjects is PublishedObjects's direct read, without its cache.
-func DeepObjects() (Objects, bool) {
-	var buf []deepRecord
-	return deepObjects(&buf)
+func ReadsDeep() bool { return readsDeep }
+
+// DirectObjects is PublishedObjects's read, without its cache.
+func DirectObjects() Objects {
+	var buf offHeap[deepRecord]
+	defer buf.release()
+	return readObjects(&buf)
 }

@@ -215,9 +215,71 @@ func UserRate() int {
 // profile only when a GC cycle ends, so it runs two first. The records are
 // valid until release is called (see PublishedMemProfile).
 func MemProfile() (recs []runtime.MemProfileRecord, release func()) {
-	runtime.GC()
-	runtime.GC()
+	publish()
 	return PublishedMemProfile()
+}
+
+// publish runs the two GC cycles after which every allocation made before
+// is in the published profile.
+func publish() {
+	runtime.GC()
+	runtime.GC()
+}
+
+// FlushedRecords is PublishedRecords with every allocation made before the
+// call published (two GC cycles, as MemProfile runs).
+func FlushedRecords() (recs []StackRecord, whole bool, release func()) {
+	publish()
+	return PublishedRecords()
+}
+
+// recordsBuffer holds the buffers of the last PublishedRecords read, for
+// the next (see profileBuffer).
+var recordsBuffer struct {
+	sync.Mutex
+	deep offHeap[deepRecord]
+	recs offHeap[StackRecord]
+}
+
+// PublishedRecords returns every record of the memory profile as the last
+// GC cycles published it, in runtime.MemProfile's order. Where the
+// release's records are read directly (whole), each has its whole stack,
+// up to the runtime's profiling depth; else the records are
+// runtime.MemProfile's, with stacks cut at 32 frames. The records and
+// their stacks are valid until release is called, which must be called (a
+// second call does nothing).
+func PublishedRecords() (recs []StackRecord, whole bool, release func()) {
+	if !readsDeep {
+		mrecs, release := PublishedMemProfile()
+		recs = make([]StackRecord, len(mrecs))
+		for i := range mrecs {
+			r := &mrecs[i]
+			recs[i] = StackRecord{InUseObjects: r.InUseObjects(), AllocObjects: r.AllocObjects, Stack: r.Stack()}
+		}
+		return recs, false, release
+	}
+	// A read while another holds the buffers has buffers of its own.
+	shared := recordsBuffer.TryLock()
+	deepBuf, recsBuf := &recordsBuffer.deep, &recordsBuffer.recs
+	if !shared {
+		deepBuf, recsBuf = new(offHeap[deepRecord]), new(offHeap[StackRecord])
+	}
+	deep := readDeep(deepBuf)
+	if len(recsBuf.s) < len(deep) {
+		recsBuf.grow(len(deep) + len(deep)/8 + 64)
+	}
+	recs = recsBuf.s[:len(deep)]
+	for i := range deep {
+		recs[i] = deep[i].record()
+	}
+	return recs, true, sync.OnceFunc(func() {
+		if !shared {
+			deepBuf.release()
+			recsBuf.release()
+			return
+		}
+		recordsBuffer.Unlock()
+	})
 }
 
 // profileBuffer holds the records of the last profile read for the next:

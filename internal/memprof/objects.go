@@ -23,6 +23,14 @@ func KeyOf(stk *[32]uintptr) Key {
 	return Key(h)
 }
 
+// KeyOfStack returns the key of a stack by its first 32 frames, as KeyOf
+// does of a record's.
+func KeyOfStack(stk []uintptr) Key {
+	var cut [32]uintptr
+	copy(cut[:], stk)
+	return KeyOf(&cut)
+}
+
 // Objects is how many objects each record of the memory profile had
 // allocated at one moment, cumulative since the process started: one
 // figure per bucket of the runtime's profile, the oldest first. The
@@ -43,23 +51,24 @@ func ObjectsOf(recs []runtime.MemProfileRecord) Objects {
 	return out
 }
 
-// Of returns o's figure for recs[i], a record of the same read as o or of
-// a later one: 0 for a bucket made since.
-func (o Objects) Of(recs []runtime.MemProfileRecord, i int) int64 {
-	if age := len(recs) - 1 - i; age < len(o) {
+// Of returns o's figure for record i of a read of n records, made when o
+// was or later: 0 for a bucket made since.
+func (o Objects) Of(n, i int) int64 {
+	if age := n - 1 - i; age < len(o) {
 		return o[age]
 	}
 	return 0
 }
 
 // Gained returns, by stack key, how many objects the records of recs (a
-// read made after o) allocated since o: for looking up records read with
-// whole stacks (FullStackProfile), whose first 32 frames are their key.
-func (o Objects) Gained(recs []runtime.MemProfileRecord) map[Key]int64 {
+// read made after o, with stacks cut at 32 frames) allocated since o: for
+// looking up records read with whole stacks (FullStackProfile), whose
+// first 32 frames are their key.
+func (o Objects) Gained(recs []StackRecord) map[Key]int64 {
 	out := map[Key]int64{}
 	for i := range recs {
-		if g := recs[i].AllocObjects - o.Of(recs, i); g > 0 {
-			out[KeyOf(&recs[i].Stack0)] += g
+		if g := recs[i].AllocObjects - o.Of(len(recs), i); g > 0 {
+			out[KeyOfStack(recs[i].Stack)] += g
 		}
 	}
 	return out
@@ -72,7 +81,7 @@ var published struct {
 	sync.Mutex
 	cycles uint64
 	objs   Objects
-	buf    []deepRecord // deepObjects's, for the next read
+	buf    offHeap[deepRecord] // the last direct read's, for the next
 }
 
 // PublishedObjects returns ObjectsOf the profile as the last GC cycles
@@ -85,13 +94,24 @@ func PublishedObjects() Objects {
 	published.Lock()
 	defer published.Unlock()
 	if published.objs == nil || published.cycles != cycles {
-		objs, ok := deepObjects(&published.buf)
-		if !ok {
-			recs, release := PublishedMemProfile()
-			objs = ObjectsOf(recs)
-			release()
-		}
-		published.objs, published.cycles = objs, cycles
+		published.objs, published.cycles = readObjects(&published.buf), cycles
 	}
 	return published.objs
+}
+
+// readObjects is ObjectsOf a read of the published profile: read directly
+// into buf when the release allows (the buffer is kept for the next read),
+// else through runtime.MemProfile.
+func readObjects(buf *offHeap[deepRecord]) Objects {
+	if !readsDeep {
+		recs, release := PublishedMemProfile()
+		defer release()
+		return ObjectsOf(recs)
+	}
+	recs := readDeep(buf)
+	out := make(Objects, len(recs))
+	for i := range recs {
+		out[len(recs)-1-i] = recs[i].AllocObjects
+	}
+	return out
 }

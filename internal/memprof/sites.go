@@ -14,7 +14,8 @@ import (
 // that runs it, so these stacks tell how a goroutine's creation was reached.
 // Records are symbolized only as far as a search needs.
 type Sites struct {
-	recs      []runtime.MemProfileRecord
+	recs      []StackRecord
+	whole     bool // the records' stacks are whole (see PublishedRecords)
 	release   func()
 	published Objects       // the profile as published before the flush
 	recent    map[Key]bool  // stacks that allocated since then (see recentKey)
@@ -32,12 +33,12 @@ type Sites struct {
 // Stack.Recent).
 func FlushSites() *Sites {
 	published := PublishedObjects()
-	recs, release := MemProfile()
-	return &Sites{recs: recs, release: release, published: published}
+	recs, whole, release := FlushedRecords()
+	return &Sites{recs: recs, whole: whole, release: release, published: published}
 }
 
 // Release lets the next read of the profile reuse the records (see
-// PublishedMemProfile); s must not be searched after.
+// PublishedRecords); s must not be searched after.
 func (s *Sites) Release() { s.release() }
 
 // recentKey reports whether the stack of key k allocated since the profile
@@ -50,8 +51,8 @@ func (s *Sites) recentKey(k Key) bool {
 		s.recentSet = true
 		s.recent = map[Key]bool{}
 		for i := range s.recs {
-			if s.recs[i].AllocObjects > s.published.Of(s.recs, i) {
-				s.recent[KeyOf(&s.recs[i].Stack0)] = true
+			if s.recs[i].AllocObjects > s.published.Of(len(s.recs), i) {
+				s.recent[KeyOfStack(s.recs[i].Stack)] = true
 			}
 		}
 		if len(s.recent) == 0 {
@@ -113,16 +114,16 @@ func (s *Sites) At(fn, file string, line int) []Stack {
 	var out []Stack
 	for i := range s.recs {
 		r := &s.recs[i]
-		f, ok := s.site(r.Stack0[:])
+		f, ok := s.site(r.Stack)
 		if !ok || f.Func != fn || (line != 0 && (f.Line != line || f.File != file)) {
 			continue
 		}
-		stacks := [][]uintptr{r.Stack()}
-		if r.Stack0[len(r.Stack0)-1] != 0 {
-			stacks = s.whole(r.Stack0[:])
+		stacks := [][]uintptr{r.Stack}
+		if s.cut(r.Stack) {
+			stacks = s.wholeOf(r.Stack)
 		}
 		for _, pcs := range stacks {
-			st := Stack{Frames: Symbolize(pcs), Entry: Entry(pcs), Recent: s.recentKey(KeyOf(&r.Stack0))}
+			st := Stack{Frames: Symbolize(pcs), Entry: Entry(pcs), Recent: s.recentKey(KeyOfStack(r.Stack))}
 			if !slices.ContainsFunc(out, func(o Stack) bool { return slices.Equal(o.Frames, st.Frames) }) {
 				out = append(out, st)
 			}
@@ -131,10 +132,14 @@ func (s *Sites) At(fn, file string, line int) []Stack {
 	return out
 }
 
-// whole returns the full stacks of the records that runtime.MemProfile cut
+// cut reports whether a record's stack may be cut at runtime.MemProfile's
+// 32 frames.
+func (s *Sites) cut(stk []uintptr) bool { return !s.whole && len(stk) == 32 }
+
+// wholeOf returns the full stacks of the records that runtime.MemProfile cut
 // at 32 frames into cut, from the heap profile's text form; cut itself when
 // no record there starts with it.
-func (s *Sites) whole(cut []uintptr) [][]uintptr {
+func (s *Sites) wholeOf(cut []uintptr) [][]uintptr {
 	if !s.fullT {
 		s.full, s.fullT = FullStackProfile(), true
 	}

@@ -25,15 +25,22 @@ type StackRecord struct {
 // that allocates deep in its call tree has its marker frame below the cut.
 // It runs no GC: call MemProfile first for current figures.
 func FullStackProfile() []StackRecord {
-	if recs, ok := deepRecords(); ok {
-		return recs
+	if !readsDeep {
+		return textStackProfile()
 	}
-	return textStackProfile()
+	var buf offHeap[deepRecord]
+	defer buf.release()
+	recs := readDeep(&buf)
+	out := make([]StackRecord, len(recs))
+	for i := range recs {
+		out[i] = recs[i].record()
+	}
+	return out
 }
 
 // textStackProfile is FullStackProfile read from the heap profile's text
 // form, whose counts are the runtime's own, unscaled: for a runtime whose
-// records deepRecords cannot read. Each record's frames are written out
+// records readDeep cannot read. Each record's frames are written out
 // symbolized, which made it about a hundred milliseconds for a profile of
 // forty thousand records.
 func textStackProfile() []StackRecord {
@@ -167,4 +174,15 @@ func (c *Caller) In(pcs []uintptr) bool {
 		}
 	}
 	return false
+}
+
+// ReadCutStacks makes the reads of the memory profile go through
+// runtime.MemProfile, with stacks cut at 32 frames, and the heap profile's
+// text form, as on a release whose records are not read directly, until
+// restore is called: for tests of that way, on a release whose records are.
+// Not safe while another goroutine reads the profile.
+func ReadCutStacks() (restore func()) {
+	old := readsDeep
+	readsDeep = false
+	return func() { readsDeep = old }
 }

@@ -81,7 +81,7 @@ func (s *Site) Block() stack.Frame {
 // function that adopted r (probes.Run.Adopt: a test audited as a whole),
 // which is kept as the site's outermost frame.
 func Sites(b Baseline, r *probes.Run, watched func(fn string) bool) []Site {
-	recs, release := memprof.MemProfile()
+	recs, whole, release := memprof.FlushedRecords()
 	defer release()
 	type rec struct {
 		pcs   []uintptr
@@ -92,15 +92,15 @@ func Sites(b Baseline, r *probes.Run, watched func(fn string) bool) []Site {
 	calls := memprof.CallerOf(watched)
 	for i := range recs {
 		r := &recs[i]
-		g := r.AllocObjects - b.Of(recs, i)
-		if g <= 0 || !calls.In(r.Stack()) {
+		g := r.AllocObjects - b.Of(len(recs), i)
+		if g <= 0 || !calls.In(r.Stack) {
 			continue
 		}
-		if r.Stack0[len(r.Stack0)-1] != 0 {
+		if !whole && len(r.Stack) == 32 {
 			cut = true
 			continue
 		}
-		hits = append(hits, rec{r.Stack(), g})
+		hits = append(hits, rec{r.Stack, g})
 	}
 	if cut {
 		// Keys are shared by stacks deeper than 32 frames that differ
@@ -108,12 +108,10 @@ func Sites(b Baseline, r *probes.Run, watched func(fn string) bool) []Site {
 		// under it, at most what that stack allocated.
 		gained := b.Gained(recs)
 		for _, r := range memprof.FullStackProfile() {
-			var stk [32]uintptr
-			copy(stk[:], r.Stack)
-			if len(r.Stack) <= len(stk) || !calls.In(stk[:]) {
+			if len(r.Stack) <= 32 || !calls.In(r.Stack[:32]) {
 				continue
 			}
-			if g := gained[memprof.KeyOf(&stk)]; g > 0 {
+			if g := gained[memprof.KeyOfStack(r.Stack)]; g > 0 {
 				hits = append(hits, rec{r.Stack, min(r.AllocObjects, g)})
 			}
 		}
@@ -252,17 +250,17 @@ func Claim(s *Site, r *probes.Run, b Baseline, alone bool) bool {
 // its stack between the allocation and marker (a profile Sites has
 // flushed).
 func ranOnBlock(b Baseline, marker string, fns []string) bool {
-	recs, release := memprof.PublishedMemProfile()
+	recs, _, release := memprof.PublishedRecords()
 	defer release()
 	is := func(f string) bool { return slices.Contains(fns, f) }
 	calls := memprof.CallerOf(is)
 	for i := range recs {
 		r := &recs[i]
-		if r.AllocObjects <= b.Of(recs, i) || !calls.In(r.Stack()) {
+		if r.AllocObjects <= b.Of(len(recs), i) || !calls.In(r.Stack) {
 			continue
 		}
 		seen := false
-		for _, f := range memprof.Symbolize(r.Stack()) {
+		for _, f := range memprof.Symbolize(r.Stack) {
 			if probes.IsMarker(f.Func) {
 				if seen && f.Func == marker {
 					return true
