@@ -253,13 +253,13 @@ type holders struct {
 
 // attribute decides which new descriptors are the block's, and describes
 // them: the block's first, then the others.
-func (p *probe) attribute(r *probes.Run, fresh []fdEntry) (mine, others []*candidate, held holders, err error) {
+func (p *probe) attribute(r *probes.Run, fresh []fdEntry, cycled bool) (mine, others []*candidate, held holders, err error) {
 	a := &attribution{run: r, alone: p.span.Alone(), t: &netTables{}}
 	for _, e := range fresh {
 		fd := describe(e, a.t)
 		a.cands = append(a.cands, &candidate{fd: &fd, role: fdRole(&fd), proto: fdProto(&fd)})
 	}
-	allocs := runHeapRecords(p.baseline)
+	allocs := runHeapRecords(p.baseline, cycled)
 	defer allocs.release()
 	a.loadSites(&allocs)
 	for _, s := range a.sites {

@@ -2,6 +2,7 @@ package fds
 
 import (
 	"os"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -226,7 +227,18 @@ func (p *probe) Ended(*probes.Run) {
 // quietFor is how long, within the settle window, the probe polls the
 // descriptor table alone before it attributes what is still new (which runs
 // GCs): most descriptors closed as the block returns are gone by then.
-const quietFor = 5 * time.Millisecond
+//
+// Attributing runs two GC cycles to publish the memory profile, the first
+// of which may start before the quiet period ends, once cycleFrom has
+// passed: it takes about as long as the rest of the period, and descriptors
+// still open after it are most often left. The pair then ends one cycle
+// sooner; descriptors that close meanwhile cost that cycle instead of a
+// sleep. A descriptor first seen after the first cycle began needs the
+// whole pair again (its allocation may not be published).
+const (
+	quietFor  = 5 * time.Millisecond
+	cycleFrom = 2 * time.Millisecond
+)
 
 // After implements probes.Probe: it settles, attributes and describes what
 // is left, and records the report. It waits only while descriptors that
@@ -262,6 +274,10 @@ type settling struct {
 	// new (see provedDropped).
 	held   holders
 	opened int
+	// cycled holds the new descriptors open when the first of the GC
+	// cycles that publish the memory profile ran in the quiet period;
+	// nil when none ran.
+	cycled map[fdEntry]bool
 }
 
 // check looks at the descriptor table once; it is done when nothing that
@@ -276,7 +292,15 @@ func (s *settling) check(attempt int, last bool) bool {
 	if len(s.open) == 0 {
 		return true
 	}
-	if !last && time.Since(s.r.Returned()) < quietFor {
+	if quiet := s.r.Returned().Add(quietFor); !last && time.Now().Before(quiet) {
+		if s.cycled == nil && time.Since(s.r.Returned()) >= cycleFrom {
+			s.cycled = map[fdEntry]bool{}
+			for _, e := range s.open {
+				s.cycled[e] = true
+			}
+			runtime.GC()
+		}
+		s.r.LookBy(quiet)
 		return false
 	}
 	// Attribute again whenever the new descriptors are not those last
@@ -301,7 +325,8 @@ func (s *settling) check(attempt int, last bool) bool {
 	attributed := false
 	if changed && len(consider) > 0 {
 		attributed = true
-		mine, others, held, err := s.p.attribute(s.r, consider)
+		cycled := s.cycled != nil && !slices.ContainsFunc(consider, func(e fdEntry) bool { return !s.cycled[e] })
+		mine, others, held, err := s.p.attribute(s.r, consider, cycled)
 		if err != nil {
 			s.err = err
 			return true

@@ -657,3 +657,58 @@ func TestOpenedPastTheStackBudget(t *testing.T) {
 		t.Errorf("the report does not say why there is no stack:\n%s", s)
 	}
 }
+
+// A socket the block leaves open is still open once the quiet period's
+// first publishing cycle has run (see cycleFrom), and one that a goroutine
+// of the block opens after that cycle, during the quiet period, is new to
+// the attribution: both are the block's, the first with the line that
+// opened it (the second is opened after the block returned, when
+// allocations are no longer recorded).
+func TestSocketOpenedAfterTheFirstPublishingCycle(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var kept closer
+	defer func() {
+		for _, c := range kept {
+			c.Close()
+		}
+	}()
+	line := 0
+	var dialed sync.WaitGroup
+	dialed.Add(1)
+	r, err := fds.FindSockets(func() {
+		line = nextLine()
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		kept.keep(c)
+		go func() {
+			defer dialed.Done()
+			time.Sleep(3 * time.Millisecond) // past cycleFrom, within quietFor
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			kept.keep(c)
+		}()
+	}, fds.Within(time.Second))
+	dialed.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, fd := range r.FDs {
+		for _, f := range fd.Opened {
+			found = found || (f.Line == line && strings.HasSuffix(f.File, "fds_test.go"))
+		}
+	}
+	if len(r.FDs) != 2 || !found {
+		t.Fatalf("want both sockets, the first opened at line %d:\n%s", line, r)
+	}
+}

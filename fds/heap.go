@@ -1,6 +1,7 @@
 package fds
 
 import (
+	"runtime"
 	"slices"
 
 	"github.com/residue-go/residue/internal/memprof"
@@ -44,10 +45,21 @@ type runAllocations struct {
 // runtime.MemProfile's, cut at 32 frames, and a descriptor's is cut there,
 // the records with whole stacks are read from the heap profile's text form
 // instead.
-func runHeapRecords(baseline memprof.Objects) runAllocations {
+//
+// With cycled, the first of the two GC cycles that flush the profile ran
+// after the descriptors were seen open (see cycleFrom): one more runs.
+func runHeapRecords(baseline memprof.Objects, cycled bool) runAllocations {
 	var out runAllocations
 	cut := false
-	recs, whole, release := memprof.FlushedRecords()
+	var recs []memprof.StackRecord
+	var whole bool
+	var release func()
+	if cycled {
+		runtime.GC()
+		recs, whole, release = memprof.PublishedRecords()
+	} else {
+		recs, whole, release = memprof.FlushedRecords()
+	}
 	out.recs, out.release = recs, release
 	// By index: a copy of each record would escape (r.Stack), one heap
 	// allocation per record of the profile, each of them recorded in turn.

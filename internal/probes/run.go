@@ -73,8 +73,11 @@ type Run struct {
 	// stillLast is the last look for the proof that nothing can run
 	// before a window ends (still.go); Finish's.
 	stillLast stillLook
-	record    bool   // a probe asked for RecordAllocations
-	stop      func() // ends the recording Start began
+	// lookBy is when a probe's check asked Settle to look again at the
+	// latest (LookBy); Finish's.
+	lookBy time.Time
+	record bool   // a probe asked for RecordAllocations
+	stop   func() // ends the recording Start began
 	// stacksStopped reports whether that recording ran out of its budget
 	// (memprof.StackBudget) while the block ran.
 	stacksStopped func() bool

@@ -15,6 +15,7 @@ import (
 // it returns. The last call comes early when nothing in the process can run
 // before the window ends (still.go): Settle then returns true.
 func (r *Run) Settle(within time.Duration, check func(attempt int, last bool) bool) (stilled bool) {
+	r.lookBy = time.Time{}
 	deadline := r.finishing.Add(within)
 	pause := 100 * time.Microsecond
 	for attempt := 0; ; attempt++ {
@@ -30,12 +31,20 @@ func (r *Run) Settle(within time.Duration, check func(attempt int, last bool) bo
 			runtime.Gosched() // let goroutines that are about to exit do so
 			continue
 		}
-		if left := time.Until(deadline); pause > left {
-			pause = left
+		sleep := min(pause, time.Until(deadline))
+		if !r.lookBy.IsZero() {
+			sleep = max(0, min(sleep, time.Until(r.lookBy)))
+			r.lookBy = time.Time{}
 		}
-		time.Sleep(pause)
+		time.Sleep(sleep)
 		if pause *= 2; pause > 50*time.Millisecond {
 			pause = 50 * time.Millisecond
 		}
 	}
 }
+
+// LookBy asks, from a check of Settle's, that the next call come by t at
+// the latest: a probe that waits for a moment of its own within the window
+// (the descriptor probe's quiet period) is not left asleep past it by
+// Settle's backing off. Only on the goroutine calling Settle.
+func (r *Run) LookBy(t time.Time) { r.lookBy = t }
