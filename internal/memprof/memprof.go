@@ -73,26 +73,9 @@ func record(exact bool) (release func(), stopped func() bool, renew func()) {
 	if !exact {
 		start = heapAllocs()
 	}
-	recording.Lock()
-	if recording.users == 0 {
-		recording.saved = runtime.MemProfileRate
-		runtime.MemProfileRate = 1
-		watchBudget()
-	} else if recording.stopped {
-		recording.stopped = false
-		runtime.MemProfileRate = 1
-	}
-	recording.users++
-	if exact {
-		recording.exact++
-	} else {
-		if recording.starts == nil {
-			recording.starts = map[uint64]int{}
-		}
-		recording.starts[start]++
-	}
-	stops := recording.stops
-	recording.Unlock()
+	var stops uint64
+	// The closures are made before the rate is 1: each allocation made
+	// after costs a stack walk.
 	var once sync.Once
 	released := false // under recording's lock
 	release = func() {
@@ -134,6 +117,26 @@ func record(exact bool) (release func(), stopped func() bool, renew func()) {
 			runtime.MemProfileRate = 1
 		}
 	}
+	recording.Lock()
+	if recording.starts == nil {
+		recording.starts = map[uint64]int{}
+	}
+	if exact {
+		recording.exact++
+	} else {
+		recording.starts[start]++
+	}
+	if recording.users == 0 {
+		watchBudget()
+		recording.saved = runtime.MemProfileRate
+		runtime.MemProfileRate = 1
+	} else if recording.stopped {
+		recording.stopped = false
+		runtime.MemProfileRate = 1
+	}
+	recording.users++
+	stops = recording.stops
+	recording.Unlock()
 	return release, stopped, renew
 }
 
