@@ -333,7 +333,7 @@ const maxLookEvery = 100 * time.Millisecond
 // nested in the block, settling) counts as running: it waits for no
 // finalizer, and it ends by itself. Called with finalizers locked.
 func blockBlocked(runs []*holdTicket, every bool) bool {
-	all := stack.ParseDump(string(stack.FullDump(nil)))
+	all := stack.ParseDump(stack.DumpText())
 	byID := make(map[uint64]*stack.Goroutine, len(all))
 	for i := range all {
 		byID[all[i].ID] = &all[i]

@@ -61,7 +61,7 @@ func companyOf(run *probes.Run, settle bool) company {
 	if settle && !skipPoll.Load() {
 		pollNetwork()
 	}
-	all := stack.ParseDump(string(stack.FullDump(nil)))
+	all := stack.ParseDump(stack.DumpText())
 	// Each look stops the world to dump every stack: the pauses between
 	// looks double, so that a goroutine that keeps running (a busy loop an
 	// earlier test left) costs a few looks, not hundreds.
@@ -83,7 +83,7 @@ func companyOf(run *probes.Run, settle bool) company {
 			break
 		}
 		time.Sleep(min(pause, time.Until(deadline)))
-		all = stack.ParseDump(string(stack.FullDump(nil)))
+		all = stack.ParseDump(stack.DumpText())
 	}
 	// The goroutines that started run's own or the caller, such as the
 	// test function whose RunSpecs runs an audited Ginkgo spec: the test

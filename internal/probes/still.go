@@ -92,7 +92,7 @@ func lookStill(deadline time.Time) (string, bool) {
 	if !osproc.Childless() || !noTimerBefore(deadline) {
 		return "", false
 	}
-	dump := string(stack.FullDump(nil))
+	dump := stack.DumpText()
 	var b strings.Builder
 	for i, g := range stack.ParseDump(dump) {
 		if i == 0 {

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -420,6 +421,23 @@ func ParseLabels(s string) []string {
 	}
 	return out
 }
+
+// DumpText returns runtime.Stack's dump of every goroutine as a string of
+// its own. The dump is written into a buffer kept for the next: a fresh
+// 64 KiB one per look, several looks per check, was garbage enough to
+// add GC cycles to a module's audit.
+func DumpText() string {
+	bp := dumpBuffers.Get().(*[]byte)
+	b := FullDump(*bp)
+	text := string(b)
+	if cap(b) <= 16<<20 {
+		*bp = b
+		dumpBuffers.Put(bp)
+	}
+	return text
+}
+
+var dumpBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // FullDump returns runtime.Stack's dump of every goroutine, written into
 // buf when it fits in buf's capacity, else into a larger buffer.
