@@ -275,8 +275,12 @@ func putBuffer(b *bytes.Buffer) {
 }
 
 // fullDump writes the dump of every goroutine into buf, reusing its
-// memory when the dump fits.
+// memory when the dump fits. The buffer is first grown to the size
+// stack.FullDump starts from, so that the dump is written in place: a
+// buffer grown to the last dump only was too small to start from, and
+// each look took a fresh one.
 func fullDump(buf *bytes.Buffer) {
 	buf.Reset()
+	buf.Grow(stack.DumpStart)
 	buf.Write(stack.FullDump(buf.AvailableBuffer()))
 }

@@ -424,7 +424,7 @@ func ParseLabels(s string) []string {
 
 // DumpText returns runtime.Stack's dump of every goroutine as a string of
 // its own. The dump is written into a buffer kept for the next: a fresh
-// 64 KiB one per look, several looks per check, was garbage enough to
+// one (DumpStart) per look, several looks per check, was garbage enough to
 // add GC cycles to a module's audit.
 func DumpText() string {
 	bp := dumpBuffers.Get().(*[]byte)
@@ -439,12 +439,16 @@ func DumpText() string {
 
 var dumpBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
+// DumpStart is the least buffer FullDump writes a dump into.
+const DumpStart = 64 << 10
+
 // FullDump returns runtime.Stack's dump of every goroutine, written into
-// buf when it fits in buf's capacity, else into a larger buffer.
+// buf when it fits in buf's capacity (DumpStart at the least), else into a
+// larger buffer.
 func FullDump(buf []byte) []byte {
 	buf = buf[:cap(buf)]
-	if len(buf) < 64<<10 {
-		buf = make([]byte, 64<<10)
+	if len(buf) < DumpStart {
+		buf = make([]byte, DumpStart)
 	}
 	for {
 		n := runtime.Stack(buf, true)
