@@ -45,10 +45,12 @@ type captured struct {
 // captureAll captures each variable of from into out, at the same index,
 // on c and, when the process may run two goroutines at once and they are
 // many, on a second goroutine beside it: each takes the next variable not
-// taken yet. A snapshot's walks only read, and what they share (the plans,
+// taken yet. beside is run too, on the second goroutine before it takes
+// any (the process settings, whose system calls then overlap the first
+// variables' walks), or after the variables when there is none. A snapshot's walks only read, and what they share (the plans,
 // the captures kept for reuse, the memos) is made for walks on several
 // goroutines at once, as parallel tests make them.
-func captureAll(c *capturer, from []*scoped, out []captured) {
+func captureAll(c *capturer, from []*scoped, out []captured, beside func()) {
 	var next atomic.Int64
 	work := func(c *capturer) {
 		for {
@@ -67,10 +69,12 @@ func captureAll(c *capturer, from []*scoped, out []captured) {
 	}
 	if len(from) < minParallelCapture || runtime.GOMAXPROCS(0) < 2 {
 		work(c)
+		beside()
 		return
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
+		beside()
 		// Like the calling goroutine's (take): a value torn by a
 		// concurrent write may point nowhere.
 		debug.SetPanicOnFault(true)
@@ -147,7 +151,7 @@ func take(cfg *config) (*snapshot, error) {
 		s.vars = append(s.vars, captured{name: v.Name, pkg: v.Package})
 		inScope = append(inScope, v)
 	}
-	captureAll(c, inScope, s.vars)
+	captureAll(c, inScope, s.vars, func() { s.settings = processSettings() })
 	for i, w := range cfg.watching {
 		name := "Watching argument " + strconv.Itoa(i+1) + " (" + w.ptr.Type().Elem().String() + ")"
 		s.vars = append(s.vars, captured{name: name, state: c.captureReusing(name, w.ptr.Elem()), watched: w.ptr.Pointer()})
@@ -159,7 +163,6 @@ func take(cfg *config) (*snapshot, error) {
 	} else {
 		s.cwd = "(unknown: " + err.Error() + ")"
 	}
-	s.settings = processSettings()
 	s.took = time.Since(start)
 	return s, nil
 }
