@@ -753,6 +753,7 @@ func (f *fingerprinter) syncMap(m *sync.Map) {
 	}
 	var sum, count uint64
 	memo := &syncMapMemo{}
+	slots, inner, trieOK := trieSlots(m)
 	m.Range(func(k, v any) bool {
 		if cachedAny(k, v) {
 			memo = nil
@@ -779,6 +780,11 @@ func (f *fingerprinter) syncMap(m *sync.Map) {
 	f.word(sum)
 	if memo != nil && !f.bad && count >= minMemoEntries {
 		memo.count, memo.sum = count, sum
+		// The slots stand for what the walk met only when they were the
+		// same before and after it.
+		if trieOK && len(memo.elems) == 0 && sameSlots(m, slots, inner) {
+			memo.slots, memo.inner = slots, inner
+		}
 		syncMapMemos.put(m, memo)
 	}
 }
@@ -800,6 +806,11 @@ type syncMapMemo struct {
 	boxes      []any      // key, value, key, value…
 	elems      [][]string // the elements of each []string value, in order
 	count, sum uint64
+	// slots and inner are the map's hash-trie as the walk met it (see
+	// trie.go), for a map of strings only: when its slots are the same,
+	// so are its entries, and they need not be walked.
+	slots []unsafe.Pointer
+	inner []bool
 }
 
 // minMemoEntries is the fewest entries a sync.Map must have for its walk
@@ -837,6 +848,9 @@ func (t *memoTable) put(m *sync.Map, memo *syncMapMemo) {
 // holds reports whether m holds exactly the memo's boxes, in its order,
 // and its []string values exactly the memo's strings.
 func (memo *syncMapMemo) holds(m *sync.Map) bool {
+	if memo.slots != nil {
+		return sameSlots(m, memo.slots, memo.inner)
+	}
 	i, j, same := 0, 0, true
 	m.Range(func(k, v any) bool {
 		same = i+1 < len(memo.boxes) && sameBox(k, memo.boxes[i]) && sameBox(v, memo.boxes[i+1])

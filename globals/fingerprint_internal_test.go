@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"os"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -276,6 +277,13 @@ func TestSyncMapMemoSeesEveryChange(t *testing.T) {
 	}
 	fp := func() uint64 { t.Helper(); return syncMapFingerprint(t, &fpStrings) }
 	first := memoedFingerprint(t, &fpStrings, "strings")
+	if memo := syncMapMemos.take(&fpStrings); memo == nil || memo.slots == nil {
+		if trie().ok {
+			t.Fatal("the memo of a map of strings keeps no slots of its hash-trie")
+		}
+	} else {
+		syncMapMemos.put(&fpStrings, memo)
+	}
 	fpStrings.Store(".ext7", "type/seven")
 	changed := fp()
 	if changed == first || fp() != changed {
@@ -350,5 +358,40 @@ func TestEveryTypeRuleHasAFingerprintPlan(t *testing.T) {
 		if p.kind == fpNotSupported {
 			t.Errorf("the rule for %s has no fingerprint plan: its variables are captured at every snapshot", r.what)
 		}
+	}
+}
+
+// The layout of sync.Map's hash-trie is known on the releases residue
+// supports, so that a memo of a map of strings compares its slots (trie.go).
+func TestTrieLayoutIsKnown(t *testing.T) {
+	v := runtime.Version()
+	if !strings.HasPrefix(v, "go1.26") && !strings.HasPrefix(v, "go1.27") {
+		t.Skipf("%s: the layout is checked, not required", v)
+	}
+	if !trie().ok {
+		t.Fatalf("%s: the layout of sync.Map's hash-trie is not the one trie.go reads", v)
+	}
+}
+
+// A map cleared and filled again has new slots: the memo's are not taken
+// for them, and what is stored after is seen.
+func TestSyncMapMemoAfterClear(t *testing.T) {
+	var m sync.Map
+	fill := func() {
+		for i := range 2 * minMemoEntries {
+			m.Store(".ext"+strconv.Itoa(i), "type/"+strconv.Itoa(i))
+		}
+	}
+	fill()
+	first := memoedFingerprint(t, &m, "strings")
+	m.Clear()
+	if syncMapFingerprint(t, &m) == first {
+		t.Fatal("a cleared map mixed as before")
+	}
+	fill()
+	refilled := memoedFingerprint(t, &m, "strings")
+	m.Store(".ext1", "other")
+	if syncMapFingerprint(t, &m) == refilled {
+		t.Fatal("a replaced value was not seen after the map was filled again")
 	}
 }
