@@ -94,7 +94,7 @@ func runHeapRecords(baseline memprof.Objects, cycled bool) runAllocations {
 			if !constructors.In(r.Stack[:min(4, len(r.Stack))]) {
 				continue
 			}
-			if g := gained[memprof.KeyOfStack(r.Stack)]; g > 0 && r.InUseObjects > 0 {
+			if g := gained[memprof.KeyOf(r.Stack)]; g > 0 && r.InUseObjects > 0 {
 				out.fds = append(out.fds, heapRecord{inUse: r.InUseObjects, allocs: min(r.AllocObjects, g), frames: memprof.Symbolize(r.Stack), entry: memprof.Entry(r.Stack)})
 			}
 		}

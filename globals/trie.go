@@ -75,8 +75,8 @@ func readTrieLayout() (l trieLayout, ok bool) {
 	return trieLayout{root: m.Offset + root.Offset, children: children.Offset, slots: children.Type.Len()}, true
 }
 
-// checkTrie walks a map made for it and checks that the entries it meets
-// hold, at the offsets assumed, the keys and values Range gives.
+// checkTrie reads the slots of a map made for it and checks that its
+// entries hold, at the offsets assumed, the keys and values it stored.
 func checkTrie(l trieLayout) bool {
 	var m sync.Map
 	want := map[string]string{}
@@ -85,56 +85,28 @@ func checkTrie(l trieLayout) bool {
 		m.Store(k, v)
 		want[k] = v
 	}
-	got := map[string]string{}
-	ok := walkTrie(l, &m, func(slot unsafe.Pointer, entry bool) bool {
-		if !entry {
-			return true
-		}
-		if loadPtr(unsafe.Add(slot, trieEntryOverflow)) != nil {
-			return true // a collision chain: not followed here
-		}
-		k, kok := (*(*any)(unsafe.Add(slot, trieEntryKey))).(string)
-		v, vok := (*(*any)(unsafe.Add(slot, trieEntryValue))).(string)
-		if !kok || !vok {
-			return false
-		}
-		got[k] = v
-		return true
-	})
-	if !ok || len(got) < len(want)-5 {
+	slots, inner, ok := slotsOf(l, &m)
+	if !ok {
 		return false
 	}
-	for k, v := range got {
-		if want[k] != v {
+	found := 0
+	for i, e := range slots[1:] {
+		if e == nil || inner[i+1] {
+			continue
+		}
+		k, kok := (*(*any)(unsafe.Add(e, trieEntryKey))).(string)
+		v, vok := (*(*any)(unsafe.Add(e, trieEntryValue))).(string)
+		if !kok || !vok || want[k] != v {
 			return false
 		}
+		found++
 	}
-	return true
+	return found == len(want)
 }
 
-// walkTrie calls visit with every non-nil slot of m's hash-trie, depth
-// first, and whether it holds an entry; it returns false as soon as visit
-// does.
-func walkTrie(l trieLayout, m *sync.Map, visit func(slot unsafe.Pointer, entry bool) bool) bool {
-	root := loadPtr(unsafe.Add(unsafe.Pointer(m), l.root))
-	if root == nil {
-		return true
-	}
-	var walk func(n unsafe.Pointer) bool
-	walk = func(n unsafe.Pointer) bool {
-		for i := range l.slots {
-			c := atomic.LoadPointer((*unsafe.Pointer)(unsafe.Add(n, l.children+uintptr(i)*unsafe.Sizeof(uintptr(0)))))
-			if c == nil {
-				continue
-			}
-			entry := *(*bool)(c)
-			if !visit(c, entry) || !entry && !walk(c) {
-				return false
-			}
-		}
-		return true
-	}
-	return walk(root)
+// child loads slot i of the indirect node n.
+func (l trieLayout) child(n unsafe.Pointer, i int) unsafe.Pointer {
+	return atomic.LoadPointer((*unsafe.Pointer)(unsafe.Add(n, l.children+uintptr(i)*unsafe.Sizeof(uintptr(0)))))
 }
 
 // trieSlots records m's slots for a memo: the root, then every slot of
@@ -146,6 +118,11 @@ func trieSlots(m *sync.Map) (slots []unsafe.Pointer, inner []bool, ok bool) {
 	if !l.ok {
 		return nil, nil, false
 	}
+	return slotsOf(l, m)
+}
+
+// slotsOf is trieSlots by layout l.
+func slotsOf(l trieLayout, m *sync.Map) (slots []unsafe.Pointer, inner []bool, ok bool) {
 	root := loadPtr(unsafe.Add(unsafe.Pointer(m), l.root))
 	if root == nil {
 		return nil, nil, false
@@ -155,7 +132,7 @@ func trieSlots(m *sync.Map) (slots []unsafe.Pointer, inner []bool, ok bool) {
 	var walk func(n unsafe.Pointer)
 	walk = func(n unsafe.Pointer) {
 		for i := range l.slots {
-			c := atomic.LoadPointer((*unsafe.Pointer)(unsafe.Add(n, l.children+uintptr(i)*unsafe.Sizeof(uintptr(0)))))
+			c := l.child(n, i)
 			isInner := c != nil && !*(*bool)(c)
 			if c != nil && !isInner && loadPtr(unsafe.Add(c, trieEntryOverflow)) != nil {
 				ok = false
@@ -182,7 +159,7 @@ func sameSlots(m *sync.Map, slots []unsafe.Pointer, inner []bool) bool {
 	var walk func(n unsafe.Pointer) bool
 	walk = func(n unsafe.Pointer) bool {
 		for i := range l.slots {
-			c := atomic.LoadPointer((*unsafe.Pointer)(unsafe.Add(n, l.children+uintptr(i)*unsafe.Sizeof(uintptr(0)))))
+			c := l.child(n, i)
 			if k >= len(slots) || c != slots[k] {
 				return false
 			}

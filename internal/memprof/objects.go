@@ -6,29 +6,25 @@ import (
 )
 
 // Key identifies a recorded stack by a hash of its first 32 return
-// addresses (runtime.MemProfileRecord.Stack0). Stacks deeper than 32 frames
-// that differ only below the cut share a key, as they share Stack0. A map
-// keyed by the stack itself would store each 256-byte key in an allocation
-// of its own, which, while every allocation is recorded, costs a stack walk
+// addresses (those runtime.MemProfileRecord.Stack0 holds). Stacks deeper
+// than 32 frames that differ only below the cut share a key. A map keyed
+// by the stack itself would store each 256-byte key in an allocation of
+// its own, which, while every allocation is recorded, costs a stack walk
 // per entry.
 type Key uint64
 
-// KeyOf returns the key of a record's stack.
-func KeyOf(stk *[32]uintptr) Key {
-	h := uint64(14695981039346656037) // FNV-1a over the words
-	for _, pc := range stk {
+// KeyOf returns the key of a stack.
+func KeyOf(stk []uintptr) Key {
+	h := uint64(14695981039346656037) // FNV-1a over the words, zero past the stack
+	for i := range 32 {
+		var pc uintptr
+		if i < len(stk) {
+			pc = stk[i]
+		}
 		h ^= uint64(pc)
 		h *= 1099511628211
 	}
 	return Key(h)
-}
-
-// KeyOfStack returns the key of a stack by its first 32 frames, as KeyOf
-// does of a record's.
-func KeyOfStack(stk []uintptr) Key {
-	var cut [32]uintptr
-	copy(cut[:], stk)
-	return KeyOf(&cut)
 }
 
 // Objects is how many objects each record of the memory profile had
@@ -68,7 +64,7 @@ func (o Objects) Gained(recs []StackRecord) map[Key]int64 {
 	out := map[Key]int64{}
 	for i := range recs {
 		if g := recs[i].AllocObjects - o.Of(len(recs), i); g > 0 {
-			out[KeyOfStack(recs[i].Stack)] += g
+			out[KeyOf(recs[i].Stack)] += g
 		}
 	}
 	return out

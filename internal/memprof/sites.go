@@ -52,7 +52,7 @@ func (s *Sites) recentKey(k Key) bool {
 		s.recent = map[Key]bool{}
 		for i := range s.recs {
 			if s.recs[i].AllocObjects > s.published.Of(len(s.recs), i) {
-				s.recent[KeyOfStack(s.recs[i].Stack)] = true
+				s.recent[KeyOf(s.recs[i].Stack)] = true
 			}
 		}
 		if len(s.recent) == 0 {
@@ -123,7 +123,7 @@ func (s *Sites) At(fn, file string, line int) []Stack {
 			stacks = s.wholeOf(r.Stack)
 		}
 		for _, pcs := range stacks {
-			st := Stack{Frames: Symbolize(pcs), Entry: Entry(pcs), Recent: s.recentKey(KeyOfStack(r.Stack))}
+			st := Stack{Frames: Symbolize(pcs), Entry: Entry(pcs), Recent: s.recentKey(KeyOf(r.Stack))}
 			if !slices.ContainsFunc(out, func(o Stack) bool { return slices.Equal(o.Frames, st.Frames) }) {
 				out = append(out, st)
 			}

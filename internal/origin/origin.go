@@ -111,7 +111,7 @@ func Sites(b Baseline, r *probes.Run, watched func(fn string) bool) []Site {
 			if len(r.Stack) <= 32 || !calls.In(r.Stack[:32]) {
 				continue
 			}
-			if g := gained[memprof.KeyOfStack(r.Stack)]; g > 0 {
+			if g := gained[memprof.KeyOf(r.Stack)]; g > 0 {
 				hits = append(hits, rec{r.Stack, min(r.AllocObjects, g)})
 			}
 		}
