@@ -51,81 +51,68 @@ func BudgetNote() string {
 // the process had before the first call is restored when the last caller
 // releases. release is idempotent.
 func RecordAllocations() (release func()) {
-	release, _, _ = record(true)
+	// The closure is made before the rate is 1: each allocation made
+	// after costs a stack walk.
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			recording.Lock()
+			defer recording.Unlock()
+			recording.exact--
+			removeUser()
+		})
+	}
+	recording.Lock()
+	defer recording.Unlock()
+	recording.exact++
+	addUser()
 	return release
 }
 
 // RecordStacks is RecordAllocations for callers that want the stacks of
 // what is allocated, not every allocation counted: the recording stops once
 // StackBudget allocations have been recorded (unless a caller of
-// RecordAllocations is recording). stopped reports whether it stopped at
-// any moment since the call. renew starts the caller's budget again from
-// now, and the recording if it had stopped: for a caller that was paused
-// while others allocated (a test waiting in t.Parallel for the sequential
-// tests to end), whose budget those allocations spent; stopped then counts
-// from the renewal.
-func RecordStacks() (release func(), stopped func() bool, renew func()) {
-	return record(false)
+// RecordAllocations is recording). See Stacks for what the caller can do
+// with it.
+func RecordStacks() *Stacks {
+	s := &Stacks{start: heapAllocs()} // read before the rate is 1
+	recording.Lock()
+	defer recording.Unlock()
+	s.join()
+	return s
 }
 
-func record(exact bool) (release func(), stopped func() bool, renew func()) {
-	var start uint64 // read before the rate is 1, and outside the lock
-	if !exact {
-		start = heapAllocs()
-	}
-	var stops uint64
-	// The closures are made before the rate is 1: each allocation made
-	// after costs a stack walk.
-	var once sync.Once
-	released := false // under recording's lock
-	release = func() {
-		once.Do(func() {
-			recording.Lock()
-			defer recording.Unlock()
-			released = true
-			if exact {
-				recording.exact--
-			} else {
-				forgetStart(start)
-			}
-			if recording.users--; recording.users == 0 {
-				runtime.MemProfileRate = recording.saved
-				recording.stopped = false
-			}
-		})
-	}
-	stopped = func() bool {
-		recording.Lock()
-		defer recording.Unlock()
-		return recording.stops != stops
-	}
-	renew = func() {
-		now := heapAllocs()
-		recording.Lock()
-		defer recording.Unlock()
-		if exact || released {
-			return
-		}
-		forgetStart(start)
-		start = now
-		recording.starts[start]++
-		// What stopped the recording before is the pause's, not the
-		// caller's (but for goroutines it started before pausing).
-		stops = recording.stops
-		if recording.stopped {
-			recording.stopped = false
-			runtime.MemProfileRate = 1
-		}
-	}
-	recording.Lock()
+// Stacks is one caller's recording of allocation stacks (RecordStacks).
+// Its methods are safe for concurrent use.
+type Stacks struct {
+	// Under recording's lock.
+	start    uint64 // heap allocations when its budget began
+	stops    uint64 // recording.stops when it began or was renewed
+	paused   bool   // Pause was called, Renew was not since
+	released bool
+}
+
+// join makes s one of the recording's users, with its budget counted from
+// s.start. recording is held.
+func (s *Stacks) join() {
 	if recording.starts == nil {
 		recording.starts = map[uint64]int{}
 	}
-	if exact {
-		recording.exact++
-	} else {
-		recording.starts[start]++
-	}
+	recording.starts[s.start]++
+	addUser()
+	s.stops = recording.stops
+}
+
+// leave takes s out of the recording's users; the rate the process had
+// is back once no user is left. recording is held.
+func (s *Stacks) leave() {
+	forgetStart(s.start)
+	removeUser()
+}
+
+// addUser counts one more caller recording, and sets the rate to 1 unless
+// it is already. recording is held.
+func addUser() {
 	if recording.users == 0 {
 		watchBudget()
 		recording.saved = runtime.MemProfileRate
@@ -135,9 +122,81 @@ func record(exact bool) (release func(), stopped func() bool, renew func()) {
 		runtime.MemProfileRate = 1
 	}
 	recording.users++
-	stops = recording.stops
-	recording.Unlock()
-	return release, stopped, renew
+}
+
+// removeUser counts one caller fewer, and puts back the rate the process
+// had once none is left. recording is held.
+func removeUser() {
+	if recording.users--; recording.users == 0 {
+		runtime.MemProfileRate = recording.saved
+		recording.stopped = false
+	}
+}
+
+// Release ends the caller's recording; idempotent.
+func (s *Stacks) Release() {
+	recording.Lock()
+	defer recording.Unlock()
+	if s.released {
+		return
+	}
+	s.released = true
+	if !s.paused {
+		s.leave()
+	}
+}
+
+// Stopped reports whether the recording stopped at any moment since the
+// caller began it, or last renewed it.
+func (s *Stacks) Stopped() bool {
+	recording.Lock()
+	defer recording.Unlock()
+	return recording.stops != s.stops
+}
+
+// Pause lets the recording stop for the caller until Renew: for a caller
+// that waits while others run (a test paused in t.Parallel until the
+// sequential tests end). Were it still recording, every allocation of the
+// others, and of their checks, would cost a stack walk, all of them
+// recorded for nothing: Renew starts its budget again anyway. What its own
+// goroutines allocate meanwhile (those it started before pausing) has no
+// stack unless another caller records.
+func (s *Stacks) Pause() {
+	recording.Lock()
+	defer recording.Unlock()
+	if s.released || s.paused {
+		return
+	}
+	s.paused = true
+	s.leave()
+}
+
+// Renew starts the caller's budget again from now, and the recording if it
+// had stopped or was paused: for a caller that was paused while others
+// allocated, whose budget those allocations spent. Stopped then counts from
+// the renewal: what stopped the recording before is the pause's, not the
+// caller's (but for goroutines it started before pausing).
+func (s *Stacks) Renew() {
+	now := heapAllocs()
+	recording.Lock()
+	defer recording.Unlock()
+	if s.released {
+		return
+	}
+	if s.paused {
+		s.paused = false
+		s.start = now
+		s.join()
+		return
+	}
+	forgetStart(s.start)
+	s.start = now
+	recording.starts[s.start]++
+	s.stops = recording.stops
+	if recording.stopped {
+		recording.stopped = false
+		runtime.MemProfileRate = 1
+	}
 }
 
 // forgetStart takes one caller's start out of recording.starts. recording

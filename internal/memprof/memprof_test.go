@@ -80,11 +80,11 @@ func budget(t *testing.T) {
 // and the rate the process had is back; it says so to its caller.
 func TestRecordStacksStopsAtItsBudget(t *testing.T) {
 	budget(t)
-	release, stopped, _ := memprof.RecordStacks()
-	defer release()
+	rec := memprof.RecordStacks()
+	defer rec.Release()
 	memprof.Churn(100_000)
-	if !stopped() || runtime.MemProfileRate != 4096 {
-		t.Fatalf("stopped %v, rate %d after the budget", stopped(), runtime.MemProfileRate)
+	if !rec.Stopped() || runtime.MemProfileRate != 4096 {
+		t.Fatalf("stopped %v, rate %d after the budget", rec.Stopped(), runtime.MemProfileRate)
 	}
 }
 
@@ -92,8 +92,9 @@ func TestRecordStacksStopsAtItsBudget(t *testing.T) {
 // recording; one that comes after it stopped starts it again.
 func TestCountingRecordingsAreNotStopped(t *testing.T) {
 	budget(t)
-	releaseStacks, stopped, _ := memprof.RecordStacks()
-	defer releaseStacks()
+	rec := memprof.RecordStacks()
+	defer rec.Release()
+	stopped := rec.Stopped
 	release := memprof.RecordAllocations()
 	memprof.Churn(20_000)
 	if stopped() || runtime.MemProfileRate != 1 {
@@ -115,14 +116,16 @@ func TestCountingRecordingsAreNotStopped(t *testing.T) {
 // of its own: the recording starts again, and it was not stopped for it.
 func TestANewCallerRecordsAgain(t *testing.T) {
 	budget(t)
-	first, firstStopped, _ := memprof.RecordStacks()
-	defer first()
+	first := memprof.RecordStacks()
+	defer first.Release()
+	firstStopped := first.Stopped
 	memprof.Churn(100_000)
 	if !firstStopped() || runtime.MemProfileRate != 4096 {
 		t.Fatalf("stopped %v, rate %d after the budget", firstStopped(), runtime.MemProfileRate)
 	}
-	second, secondStopped, _ := memprof.RecordStacks()
-	defer second()
+	second := memprof.RecordStacks()
+	defer second.Release()
+	secondStopped := second.Stopped
 	runtime.GC()
 	if runtime.MemProfileRate != 1 || secondStopped() || !firstStopped() {
 		t.Fatalf("rate %d, second stopped %v, first stopped %v", runtime.MemProfileRate, secondStopped(), firstStopped())
@@ -134,8 +137,9 @@ func TestANewCallerRecordsAgain(t *testing.T) {
 // renewal, and is no longer told the recording stopped.
 func TestARenewedCallerRecordsAgain(t *testing.T) {
 	budget(t)
-	release, stopped, renew := memprof.RecordStacks()
-	defer release()
+	rec := memprof.RecordStacks()
+	defer rec.Release()
+	release, stopped, renew := rec.Release, rec.Stopped, rec.Renew
 	memprof.Churn(100_000)
 	if !stopped() || runtime.MemProfileRate != 4096 {
 		t.Fatalf("stopped %v, rate %d after the budget", stopped(), runtime.MemProfileRate)
@@ -152,6 +156,50 @@ func TestARenewedCallerRecordsAgain(t *testing.T) {
 	renew() // after release: nothing
 	if runtime.MemProfileRate != 4096 {
 		t.Fatalf("rate %d after a renew that came after release", runtime.MemProfileRate)
+	}
+}
+
+// A paused caller lets the recording stop: the rate the process had is back
+// while it is the only caller, and stays 1 while another records. Renewed,
+// it records again; released while paused, it is not taken out twice.
+func TestAPausedCallerLetsTheRecordingStop(t *testing.T) {
+	budget(t)
+	rec := memprof.RecordStacks()
+	defer rec.Release()
+	rec.Pause()
+	if runtime.MemProfileRate != 4096 {
+		t.Fatalf("rate %d while the only caller is paused", runtime.MemProfileRate)
+	}
+	rec.Pause() // twice: nothing more
+	other := memprof.RecordStacks()
+	if runtime.MemProfileRate != 1 {
+		t.Fatalf("rate %d for a caller that began while another was paused", runtime.MemProfileRate)
+	}
+	other.Release()
+	if runtime.MemProfileRate != 4096 {
+		t.Fatalf("rate %d once the caller beside the paused one released", runtime.MemProfileRate)
+	}
+	rec.Renew()
+	if runtime.MemProfileRate != 1 || rec.Stopped() {
+		t.Fatalf("rate %d, stopped %v once renewed", runtime.MemProfileRate, rec.Stopped())
+	}
+	memprof.Churn(100_000)
+	if !rec.Stopped() || runtime.MemProfileRate != 4096 {
+		t.Fatalf("stopped %v, rate %d after the renewed budget", rec.Stopped(), runtime.MemProfileRate)
+	}
+
+	// Released while paused, beside a caller that goes on recording.
+	paused, counting := memprof.RecordStacks(), memprof.RecordAllocations()
+	paused.Pause()
+	paused.Release()
+	paused.Release()
+	if runtime.MemProfileRate != 1 {
+		t.Fatalf("rate %d while a caller counts, after a paused one released", runtime.MemProfileRate)
+	}
+	counting()
+	rec.Release()
+	if runtime.MemProfileRate != 4096 {
+		t.Fatalf("rate %d once every caller released", runtime.MemProfileRate)
 	}
 }
 

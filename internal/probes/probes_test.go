@@ -350,6 +350,31 @@ func TestAllocationsAreRecordedOnlyWhileTheBlockRuns(t *testing.T) {
 	}
 }
 
+// A block paused while other blocks run (a test in t.Parallel) records
+// nothing meanwhile: the others' allocations, and their checks', would
+// each cost a stack walk. It records again once resumed.
+func TestAPausedBlockDoesNotRecord(t *testing.T) {
+	user := runtime.MemProfileRate
+	r, err := probes.Start(rateProbe{new(int), new(int)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runtime.MemProfileRate != 1 {
+		t.Fatalf("MemProfileRate once the run started = %d, want 1", runtime.MemProfileRate)
+	}
+	r.Pausing()
+	paused := runtime.MemProfileRate
+	r.Resumed()
+	resumed := runtime.MemProfileRate
+	if err := r.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if paused != user || resumed != 1 || runtime.MemProfileRate != user {
+		t.Fatalf("MemProfileRate paused = %d, resumed = %d, after the run = %d; want %d, 1, %d",
+			paused, resumed, runtime.MemProfileRate, user, user)
+	}
+}
+
 // expectBothLabels fails t unless a goroutine carries the labels of both
 // runs: the inner one was started inside the outer one's block.
 func expectBothLabels(t *testing.T, outer, inner *probes.Run) {

@@ -76,15 +76,12 @@ type Run struct {
 	// lookBy is when a probe's check asked Settle to look again at the
 	// latest (LookBy); Finish's.
 	lookBy time.Time
-	record bool   // a probe asked for RecordAllocations
-	stop   func() // ends the recording Start began
-	// stacksStopped reports whether that recording ran out of its budget
-	// (memprof.StackBudget) while the block ran.
-	stacksStopped func() bool
-	renewStacks   func()          // see Resumed
-	parent        context.Context // the labels the run started under
-	ctx           context.Context // parent with the run's label: what nested runs inherit
-	ended         atomic.Bool     // Finish has run
+	record bool // a probe asked for RecordAllocations
+	// stacks is the recording Start began, when a probe asked for it.
+	stacks *memprof.Stacks
+	parent context.Context // the labels the run started under
+	ctx    context.Context // parent with the run's label: what nested runs inherit
+	ended  atomic.Bool     // Finish has run
 }
 
 // ID is unique within the process.
@@ -171,7 +168,7 @@ func (r *Run) RecordAllocations() { r.record = true }
 // stopped while the block ran, its budget spent (memprof.StackBudget): what
 // the block allocated after that has no stack in the memory profile.
 func (r *Run) StacksStopped() bool {
-	return r.stacksStopped != nil && r.stacksStopped()
+	return r.stacks != nil && r.stacks.Stopped()
 }
 
 // Resumed tells the run that its block, paused since it started while
@@ -182,8 +179,8 @@ func (r *Run) StacksStopped() bool {
 // block then opened or started had no stack to tell it was the block's.
 // Probes that implement Pauser are told.
 func (r *Run) Resumed() {
-	if r.renewStacks != nil {
-		r.renewStacks()
+	if r.stacks != nil {
+		r.stacks.Renew()
 	}
 	for _, p := range r.probes {
 		if pp, ok := p.(Pauser); ok {
@@ -196,8 +193,15 @@ func (r *Run) Resumed() {
 // run (a test calling t.Parallel), until Resumed: probes that implement
 // Pauser are told. The descriptor probe's sentinel need not tick for a
 // paused block, which waits for other tests, not for a finalizer, and
-// whose ticks would keep the others' windows from ending early.
+// whose ticks would keep the others' windows from ending early. The
+// recording of allocation stacks pauses too (memprof.Stacks.Pause): every
+// allocation the others, and their checks, made while a paused block
+// recorded cost a stack walk, for stacks no probe of the paused block
+// would read, its budget starting again as it resumes.
 func (r *Run) Pausing() {
+	if r.stacks != nil {
+		r.stacks.Pause()
+	}
 	for _, p := range r.probes {
 		if pp, ok := p.(Pauser); ok {
 			pp.Paused(r)
@@ -311,7 +315,7 @@ func Start(probes ...Probe) (*Run, error) {
 		r.probes = append(r.probes, p)
 	}
 	if r.record {
-		r.stop, r.stacksStopped, r.renewStacks = memprof.RecordStacks()
+		r.stacks = memprof.RecordStacks()
 	}
 	return r, nil
 }
@@ -441,8 +445,8 @@ func (r *Run) adopt() (restore func()) {
 // order, and frees the run's marker. It returns the first error.
 func (r *Run) Finish() error {
 	r.finishing = time.Now()
-	if r.stop != nil {
-		r.stop()
+	if r.stacks != nil {
+		r.stacks.Release()
 	}
 	for _, p := range r.probes {
 		if b, ok := p.(Bracket); ok {
