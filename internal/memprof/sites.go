@@ -22,6 +22,10 @@ type Sites struct {
 	recentSet bool          // recent is computed
 	full      []StackRecord // read when a matching record is cut at 32 frames
 	fullT     bool
+	// bySite lists the records of each allocation site, in the order of
+	// recs, once At first needs it: a search looks through every record
+	// once, not once per call.
+	bySite map[stack.Frame][]int
 }
 
 // FlushSites runs the two GC cycles that publish every allocation made so
@@ -111,13 +115,28 @@ type Stack struct {
 // line of file, when line is not 0), each stack once. Objects freed since
 // count: what matters is where they were allocated.
 func (s *Sites) At(fn, file string, line int) []Stack {
-	var out []Stack
-	for i := range s.recs {
-		r := &s.recs[i]
-		f, ok := s.site(r.Stack)
-		if !ok || f.Func != fn || (line != 0 && (f.Line != line || f.File != file)) {
-			continue
+	if s.bySite == nil {
+		s.bySite = map[stack.Frame][]int{}
+		for i := range s.recs {
+			if f, ok := s.site(s.recs[i].Stack); ok {
+				s.bySite[f] = append(s.bySite[f], i)
+			}
 		}
+	}
+	var at []int
+	if line != 0 {
+		at = s.bySite[stack.Frame{Func: fn, File: file, Line: line}]
+	} else {
+		for f, recs := range s.bySite {
+			if f.Func == fn {
+				at = append(at, recs...)
+			}
+		}
+		slices.Sort(at)
+	}
+	var out []Stack
+	for _, i := range at {
+		r := &s.recs[i]
 		stacks := [][]uintptr{r.Stack}
 		if s.cut(r.Stack) {
 			stacks = s.wholeOf(r.Stack)
