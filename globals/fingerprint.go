@@ -782,11 +782,32 @@ func (f *fingerprinter) syncMap(m *sync.Map) {
 		memo.count, memo.sum = count, sum
 		// The slots stand for what the walk met only when they were the
 		// same before and after it.
-		if trieOK && len(memo.elems) == 0 && sameSlots(m, slots, inner) {
+		if trieOK && (len(memo.elems) == 0 || appendOnly.has(m)) && sameSlots(m, slots, inner) {
 			memo.slots, memo.inner = slots, inner
 		}
 		syncMapMemos.put(m, memo)
 	}
+}
+
+// appendOnly holds the addresses of the variables of appendOnlyValues in
+// scope, as reusableVariable meets them.
+var appendOnly = addressSet{m: map[uintptr]bool{}}
+
+type addressSet struct {
+	sync.Mutex
+	m map[uintptr]bool
+}
+
+func (s *addressSet) add(m *sync.Map) {
+	s.Lock()
+	defer s.Unlock()
+	s.m[uintptr(unsafe.Pointer(m))] = true
+}
+
+func (s *addressSet) has(m *sync.Map) bool {
+	s.Lock()
+	defer s.Unlock()
+	return s.m[uintptr(unsafe.Pointer(m))]
 }
 
 // A sync.Map whose every key is a string and every value a string or a
@@ -954,6 +975,9 @@ func (c *capturer) captureScoped(sc *scoped) *node {
 func reusableVariable(name string, v reflect.Value) *reuseSlot {
 	if !v.CanAddr() || variableRuleFor(name) != nil {
 		return nil
+	}
+	if v.Type() == reflect.TypeFor[sync.Map]() && appendOnlyVariable(name) {
+		appendOnly.add((*sync.Map)(v.Addr().UnsafePointer()))
 	}
 	return &reuseSlot{plan: planFor(v.Type())}
 }

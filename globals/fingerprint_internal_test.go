@@ -1,10 +1,12 @@
 package globals
 
 import (
+	"mime"
 	"net/http"
 	"os"
 	"reflect"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -393,5 +395,60 @@ func TestSyncMapMemoAfterClear(t *testing.T) {
 	m.Store(".ext1", "other")
 	if syncMapFingerprint(t, &m) == refilled {
 		t.Fatal("a replaced value was not seen after the map was filled again")
+	}
+}
+
+// mime.extensions, whose []string values are append-only (appendOnlyValues),
+// keeps the slots of its hash-trie in its memo once in scope: a check reads
+// none of its elements. Its values are replaced, not written, when mime
+// learns an extension, and that is seen.
+func TestAppendOnlyValuesAreComparedBySlots(t *testing.T) {
+	if !trie().ok {
+		t.Skip("the layout of sync.Map's hash-trie is not the one trie.go reads")
+	}
+	cfg, err := newConfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars, _, err := variablesInScope(cfg)
+	if err != nil {
+		t.Skip(err)
+	}
+	i := slices.IndexFunc(vars, func(v scoped) bool { return v.Name == "mime.extensions" })
+	if i < 0 || vars[i].reuse == nil {
+		t.Fatal("mime.extensions is not a variable in scope whose capture is reused")
+	}
+	m := (*sync.Map)(vars[i].at)
+	// Types enough for a memo, where the system has no mime.types.
+	for i := range minMemoEntries {
+		if err := mime.AddExtensionType(".residue-"+strconv.Itoa(i), "application/x-residue-"+strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fp := func() uint64 { t.Helper(); return syncMapFingerprint(t, m) }
+	first := fp()
+	fp()
+	memo := syncMapMemos.take(m)
+	if memo == nil || memo.slots == nil || len(memo.elems) == 0 {
+		t.Fatalf("the memo of mime.extensions keeps no slots (memo %v)", memo != nil)
+	}
+	syncMapMemos.put(m, memo)
+	if err := mime.AddExtensionType(".residue-append-only", "application/x-residue-append-only"); err != nil {
+		t.Fatal(err)
+	}
+	if fp() == first {
+		t.Fatal("an extension mime learned was not seen")
+	}
+
+	// A map of []strings not in the table keeps no slots: an element
+	// written in place must be seen (TestSyncMapMemoSeesEveryChangeToStringSlices).
+	var other sync.Map
+	for i := range 2 * minMemoEntries {
+		other.Store("type/"+strconv.Itoa(i), []string{".a" + strconv.Itoa(i)})
+	}
+	memoedFingerprint(t, &other, "[]string")
+	syncMapFingerprint(t, &other)
+	if memo := syncMapMemos.take(&other); memo == nil || memo.slots != nil {
+		t.Fatalf("a map of []strings outside appendOnlyValues kept slots (memo %v)", memo != nil)
 	}
 }

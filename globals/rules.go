@@ -28,6 +28,8 @@ import (
 //     keyed by any or by a type's address; cacheOnly, an atomic.Value or
 //     atomic.Pointer holding nothing but such a table).
 //   - variableRules: how one named variable is read.
+//   - appendOnlyValues: sync.Maps whose slice values are never written
+//     within their length once stored.
 //   - primers: lazy registries completed before the first snapshot.
 //
 // Three more rules are about change rather than about a type, and are
@@ -323,6 +325,33 @@ var variableRules = []variableRule{
 			"is that first use; the generator's state advancing is not program state; rand.Seed " +
 			"replacing the generator is reported",
 	},
+}
+
+// appendOnlyValues are sync.Maps of strings to []strings whose values are
+// never written within their length once stored: a value changes only by
+// a Store of a longer one (append), which replaces its entry in the map's
+// hash-trie. Their memo (syncMapMemo) compares the trie's slots alone,
+// without reading the elements of every value, which a map that hands its
+// slices out would need.
+var appendOnlyValues = []struct {
+	variable, why string
+}{
+	{
+		variable: "mime.extensions",
+		why: "declared as map[string][]string whose slice values are append-only; setExtensionType " +
+			"stores append(exts, ext), and ExtensionsByType returns a copy",
+	},
+}
+
+// appendOnlyVariable reports whether the variable named name is one of
+// appendOnlyValues.
+func appendOnlyVariable(name string) bool {
+	for _, r := range appendOnlyValues {
+		if r.variable == name {
+			return true
+		}
+	}
+	return false
 }
 
 // primers complete lazy registries before the first snapshot, so that a
