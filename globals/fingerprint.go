@@ -286,8 +286,15 @@ type fingerprinter struct {
 	h uint64
 	// seen holds what a walk has met, as the walk's generation (gen):
 	// each walk starts a generation instead of clearing the map, whose
-	// clearing costs its capacity, grown by the largest variable.
+	// clearing costs its capacity, grown by the largest variable. Its
+	// keys are addresses, not pointers: a map of pointers kept from walk
+	// to walk held up to maxSeen of them, every one marked by every GC
+	// cycle, and kept what they pointed to alive (a dropped *os.File's
+	// finalizer waited for the map to be cleared). met keeps what the
+	// current walk met alive, so that no address it holds is reused
+	// before the walk ends; it is emptied as the walk ends.
 	seen   map[fpVisit]uint32
+	met    []unsafe.Pointer
 	gen    uint32
 	visits int
 	bad    bool                       // met something it cannot vouch for
@@ -304,8 +311,8 @@ type typedPlan struct {
 }
 
 type fpVisit struct {
-	addr unsafe.Pointer
-	plan *fpPlan
+	addr uintptr
+	plan uintptr // the *fpPlan's address; plans live as long as the process
 }
 
 // maxVisits bounds a fingerprint's walk, like maxNodes a capture's.
@@ -385,6 +392,8 @@ func (f *fingerprinter) variableOf(plan *fpPlan, p unsafe.Pointer) (h uint64, ok
 		f.gen = 1
 	}
 	defer func() {
+		clear(f.met)
+		f.met = f.met[:0]
 		if e := recover(); e != nil {
 			// A walk that returns puts back every slot of words and ifaces
 			// it used; one cut short by a fault may not have.
@@ -518,11 +527,12 @@ func (f *fingerprinter) pointer(elem *fpPlan, w unsafe.Pointer, free bool) {
 		return
 	}
 	if !free {
-		k := fpVisit{w, elem}
+		k := fpVisit{uintptr(w), uintptr(unsafe.Pointer(elem))}
 		if f.seen[k] == f.gen {
 			return
 		}
 		f.seen[k] = f.gen
+		f.met = append(f.met, w)
 	}
 	f.walk(elem, w)
 }
@@ -645,11 +655,12 @@ func (f *fingerprinter) mapAt(plan *fpPlan, m unsafe.Pointer) {
 	if m == nil {
 		return
 	}
-	k := fpVisit{m, plan}
+	k := fpVisit{uintptr(m), uintptr(unsafe.Pointer(plan))}
 	if f.seen[k] == f.gen {
 		return
 	}
 	f.seen[k] = f.gen
+	f.met = append(f.met, m)
 	if plan.cacheMap {
 		return
 	}

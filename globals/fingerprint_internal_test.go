@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+	"weak"
 )
 
 type fpListNode struct {
@@ -451,4 +452,31 @@ func TestAppendOnlyValuesAreComparedBySlots(t *testing.T) {
 	if memo := syncMapMemos.take(&other); memo == nil || memo.slots != nil {
 		t.Fatalf("a map of []strings outside appendOnlyValues kept slots (memo %v)", memo != nil)
 	}
+}
+
+// A fingerprint keeps nothing it met alive once its walk is over: what a
+// variable pointed to is freed once the program drops it. (Its map of
+// pointers met, kept from walk to walk, held them until it was cleared,
+// and every GC cycle marked it.)
+func TestAFingerprintKeepsNothingAlive(t *testing.T) {
+	type node struct {
+		next *node
+		pad  [8]int
+	}
+	type box struct{ next *node }
+	obj := &node{}
+	v := &box{next: obj}
+	w := weak.Make(obj)
+	f := newFingerprinter()
+	if _, ok := f.variable(reflect.TypeOf(*v), unsafe.Pointer(v)); !ok {
+		t.Fatal("no fingerprint")
+	}
+	v.next, obj = nil, nil
+	runtime.GC()
+	runtime.GC()
+	if w.Value() != nil {
+		t.Fatal("an object the fingerprint met was kept alive after the program dropped it")
+	}
+	runtime.KeepAlive(f)
+	runtime.KeepAlive(v)
 }
