@@ -392,8 +392,12 @@ func (f *fingerprinter) variableOf(plan *fpPlan, p unsafe.Pointer) (h uint64, ok
 		f.gen = 1
 	}
 	defer func() {
-		clear(f.met)
-		f.met = f.met[:0]
+		if cap(f.met) > maxSeen {
+			f.met = nil // a large variable's: not kept for the next walks
+		} else {
+			clear(f.met)
+			f.met = f.met[:0]
+		}
 		if e := recover(); e != nil {
 			// A walk that returns puts back every slot of words and ifaces
 			// it used; one cut short by a fault may not have.
