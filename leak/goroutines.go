@@ -91,10 +91,9 @@ func (p *probe) Report() probes.Report { return probes.ReportOf((*section)(p.rep
 // Before implements probes.Probe.
 func (p *probe) Before(r *probes.Run) error {
 	p.report = nil
-	buf := getBuffer()
-	defer putBuffer(buf)
-	fullDump(buf)
-	p.before = stack.IDs(buf.Bytes())
+	dump, release := stack.Dump()
+	p.before = stack.IDs(dump)
+	release()
 	p.cycles = memprof.GCCycles()
 	// The block's allocations, with their stacks, up to
 	// memprof.StackBudget of them, are for traceCreations: a go statement

@@ -25,12 +25,16 @@ type snapshot struct {
 // returns nil when every goroutine alive existed before the block or runs
 // it, which is the common clean case and costs one dump.
 func look(r *probes.Run, before map[uint64]bool, prove bool) *snapshot {
-	buf := getBuffer()
-	defer putBuffer(buf)
+	var dump []byte
 	if prove {
+		buf := getBuffer()
+		defer putBuffer(buf)
 		_ = leakProfile.WriteTo(buf, 2)
+		dump = buf.Bytes()
 	} else {
-		fullDump(buf)
+		var release func()
+		dump, release = stack.Dump()
+		defer release()
 	}
 	// The goroutine looking runs this check, not a leftover of the block:
 	// Ginkgo, for one, runs a spec's cleanup, and so CheckEverySpec's
@@ -38,11 +42,11 @@ func look(r *probes.Run, before map[uint64]bool, prove bool) *snapshot {
 	// is the block's is left to the full look when anything else is new.
 	var self uint64
 	if !prove {
-		self, _ = stack.Caller(buf.Bytes())
+		self, _ = stack.Caller(dump)
 	}
 	fresh := false
 	runners := r.Runners()
-	for id := range stack.IDs(buf.Bytes()) {
+	for id := range stack.IDs(dump) {
 		if !before[id] && id != self && !slices.Contains(runners, id) {
 			fresh = true
 			break
@@ -51,7 +55,7 @@ func look(r *probes.Run, before map[uint64]bool, prove bool) *snapshot {
 	if !fresh {
 		return nil
 	}
-	s := &snapshot{all: stack.ParseDump(buf.String())}
+	s := &snapshot{all: stack.ParseDump(string(dump))}
 	slices.SortFunc(s.all, func(a, b stack.Goroutine) int { return cmp.Compare(a.ID, b.ID) })
 	s.byID = make(map[uint64]*stack.Goroutine, len(s.all))
 	for i := range s.all {
@@ -263,6 +267,8 @@ func (s *snapshot) claims(roles []role) []claim {
 	return out
 }
 
+// buffers hold the profiles the probe writes (the goroutineleak profile,
+// the goroutine profile's labels); dumps are stack.Dump's.
 var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func getBuffer() *bytes.Buffer { return buffers.Get().(*bytes.Buffer) }
@@ -272,15 +278,4 @@ func putBuffer(b *bytes.Buffer) {
 		b.Reset()
 		buffers.Put(b)
 	}
-}
-
-// fullDump writes the dump of every goroutine into buf, reusing its
-// memory when the dump fits. The buffer is first grown to the size
-// stack.FullDump starts from, so that the dump is written in place: a
-// buffer grown to the last dump only was too small to start from, and
-// each look took a fresh one.
-func fullDump(buf *bytes.Buffer) {
-	buf.Reset()
-	buf.Grow(stack.DumpStart)
-	buf.Write(stack.FullDump(buf.AvailableBuffer()))
 }

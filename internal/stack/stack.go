@@ -422,33 +422,43 @@ func ParseLabels(s string) []string {
 	return out
 }
 
-// DumpText returns runtime.Stack's dump of every goroutine as a string of
-// its own. The dump is written into a buffer kept for the next: a fresh
-// one (DumpStart) per look, several looks per check, was garbage enough to
-// add GC cycles to a module's audit.
-func DumpText() string {
+// Dump returns runtime.Stack's dump of every goroutine, written into a
+// buffer kept for the next dump, valid until release is called. A fresh
+// buffer per look, several looks per check, was garbage enough to add GC
+// cycles to a module's audit.
+func Dump() (dump []byte, release func()) {
 	bp := dumpBuffers.Get().(*[]byte)
 	b := FullDump(*bp)
-	text := string(b)
-	if cap(b) <= 16<<20 {
-		*bp = b
-		dumpBuffers.Put(bp)
+	return b, func() {
+		if cap(b) <= maxKeptDump {
+			*bp = b
+			dumpBuffers.Put(bp)
+		}
 	}
-	return text
+}
+
+// DumpText is Dump as a string of its own.
+func DumpText() string {
+	dump, release := Dump()
+	defer release()
+	return string(dump)
 }
 
 var dumpBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
-// DumpStart is the least buffer FullDump writes a dump into.
-const DumpStart = 64 << 10
+// maxKeptDump is the largest dump buffer kept for the next.
+const maxKeptDump = 16 << 20
+
+// dumpStart is the least buffer FullDump writes a dump into.
+const dumpStart = 64 << 10
 
 // FullDump returns runtime.Stack's dump of every goroutine, written into
-// buf when it fits in buf's capacity (DumpStart at the least), else into a
+// buf when it fits in buf's capacity (dumpStart at the least), else into a
 // larger buffer.
 func FullDump(buf []byte) []byte {
 	buf = buf[:cap(buf)]
-	if len(buf) < DumpStart {
-		buf = make([]byte, DumpStart)
+	if len(buf) < dumpStart {
+		buf = make([]byte, dumpStart)
 	}
 	for {
 		n := runtime.Stack(buf, true)
