@@ -805,8 +805,16 @@ func (f *fingerprinter) syncMap(m *sync.Map) {
 }
 
 // appendOnly holds the addresses of the variables of appendOnlyValues in
-// scope, as reusableVariable meets them.
+// scope (noteAppendOnly).
 var appendOnly = addressSet{m: map[uintptr]bool{}}
+
+// noteAppendOnly adds v, the variable named name, to appendOnly when it is
+// one of appendOnlyValues.
+func noteAppendOnly(name string, v reflect.Value) {
+	if v.CanAddr() && v.Type() == reflect.TypeFor[sync.Map]() && appendOnlyVariable(name) {
+		appendOnly.add((*sync.Map)(v.Addr().UnsafePointer()))
+	}
+}
 
 type addressSet struct {
 	sync.Mutex
@@ -990,9 +998,6 @@ func (c *capturer) captureScoped(sc *scoped) *node {
 func reusableVariable(name string, v reflect.Value) *reuseSlot {
 	if !v.CanAddr() || variableRuleFor(name) != nil {
 		return nil
-	}
-	if v.Type() == reflect.TypeFor[sync.Map]() && appendOnlyVariable(name) {
-		appendOnly.add((*sync.Map)(v.Addr().UnsafePointer()))
 	}
 	return &reuseSlot{plan: planFor(v.Type())}
 }

@@ -47,8 +47,9 @@ type captured struct {
 // many, on a second goroutine beside it: each takes the next variable not
 // taken yet. beside is run too, on the second goroutine before it takes
 // any (the process settings, whose system calls then overlap the first
-// variables' walks), or after the variables when there is none. A snapshot's walks only read, and what they share (the plans,
-// the captures kept for reuse, the memos) is made for walks on several
+// variables' walks), or after the variables when there is none. A
+// snapshot's walks only read, and what they share (the plans, the
+// captures kept for reuse, the memos) is made for walks on several
 // goroutines at once, as parallel tests make them.
 func captureAll(c *capturer, from []*scoped, out []captured, beside func()) {
 	var next atomic.Int64
@@ -227,6 +228,7 @@ func variablesInScope(cfg *config) ([]scoped, int, error) {
 		if val, ok := ix.value(v); ok {
 			sc.val, sc.pointer = val, val.Kind() == reflect.Pointer
 			sc.reuse = reusableVariable(v.Name, val)
+			noteAppendOnly(v.Name, val)
 		} else if parts, ok := ix.parts(v); ok {
 			sc.parts = parts
 		} else {

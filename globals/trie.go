@@ -148,7 +148,10 @@ func slotsOf(l trieLayout, m *sync.Map) (slots []unsafe.Pointer, inner []bool, o
 }
 
 // sameSlots reports whether m's slots are still those recorded, without
-// touching an entry.
+// touching an entry: whether a slot holds an indirect node is read from
+// inner, not from the node, whose first word is an entry's too: a walk
+// that read it, shared with slotsOf, touched every entry, and
+// BenchmarkSnapshotDiffDefaultScope took 509–510 µs instead of 415–421.
 func sameSlots(m *sync.Map, slots []unsafe.Pointer, inner []bool) bool {
 	l := trie()
 	root := loadPtr(unsafe.Add(unsafe.Pointer(m), l.root))
