@@ -179,6 +179,24 @@ var offsetsProbe = struct {
 	next []*offsetsOuter
 }{next: []*offsetsOuter{{}}}
 
+// defaultScopeVariables returns the variables of the default scope, as a
+// snapshot takes them; it skips t when the binary has no debug info.
+func defaultScopeVariables(t *testing.T) []scoped {
+	t.Helper()
+	if _, err := selfIndex(); err != nil {
+		t.Skip(err)
+	}
+	cfg, err := newConfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars, _, err := variablesInScope(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vars
+}
+
 // The main package of a test binary is the one go test writes (its tables
 // of tests, benchmarks and examples): out of the default scope, though
 // the binary has it.
@@ -190,15 +208,7 @@ func TestTheTestBinarysMainIsOutOfScope(t *testing.T) {
 	if _, ok := ix.Lookup("main.tests"); !ok {
 		t.Fatal("the index lists no main.tests")
 	}
-	cfg, err := newConfig(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vars, _, err := variablesInScope(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range vars {
+	for _, v := range defaultScopeVariables(t) {
 		if v.Package == "main" {
 			t.Errorf("%s is in the default scope", v.Name)
 		}
