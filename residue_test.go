@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/metrics"
 	"strings"
 	"testing"
 	"time"
@@ -87,6 +88,37 @@ func TestFindCleanBlock(t *testing.T) {
 	}
 	if report.String() != "The block left nothing behind." {
 		t.Errorf("clean text: %s", report)
+	}
+}
+
+// stopsOfTheWorld counts the process's stop-the-world pauses other than
+// a GC's: a dump of every goroutine's stack is one.
+func stopsOfTheWorld() uint64 {
+	s := []metrics.Sample{{Name: "/sched/pauses/total/other:seconds"}}
+	metrics.Read(s)
+	var n uint64
+	for _, c := range s[0].Value.Float64Histogram().Counts {
+		n += c
+	}
+	return n
+}
+
+// A clean check stops the world three times: to let the scheduler poll the
+// network before it looks, and for one look at every goroutine on each side
+// of the block, which the goroutine and globals probes share.
+func TestACleanCheckLooksAtEveryGoroutineOnceEachSide(t *testing.T) {
+	clean := func() { _ = make([]byte, 10) }
+	least := uint64(1 << 62)
+	for range 5 {
+		before := stopsOfTheWorld()
+		r, err := residue.Find(clean)
+		if err != nil || r.Found() {
+			t.Fatalf("err %v, report:\n%s", err, r)
+		}
+		least = min(least, stopsOfTheWorld()-before)
+	}
+	if least > 3 {
+		t.Errorf("a clean check stopped the world %d times, want 3", least)
 	}
 }
 

@@ -48,20 +48,27 @@ type company struct {
 // companyOf lists the other runs and the running tests of the process,
 // leaving out run and its caller's own (the goroutine calling, and the
 // runs it is part of). With settle, as before the first snapshot, it first
-// lets stragglers run (see stragglers).
-func companyOf(run *probes.Run, settle bool) company {
+// lets stragglers run (see stragglers). With shared, the look may be one
+// another probe of run has just taken (probes.Run.SharedLook); the looks
+// it takes are shared in turn.
+func companyOf(run *probes.Run, settle, shared bool) company {
 	c := company{runs: map[uint64]bool{}, tests: map[string]bool{}}
-	self := stack.CurrentID()
-	mine := map[*probes.Run]bool{probes.RunnerOf(self): true}
 	var runners []uint64
 	if run != nil {
-		mine[run] = true
 		runners = run.Runners()
 	}
 	if settle && !skipPoll.Load() {
 		pollNetwork()
 	}
-	all := stack.ParseDump(stack.DumpText())
+	dump, ok := "", false
+	if shared && !settle && run != nil {
+		dump, ok = run.SharedLook()
+	}
+	if !ok {
+		dump = look(run)
+	}
+	self, _ := stack.CallerText(dump)
+	all := stack.ParseDump(dump)
 	// Each look stops the world to dump every stack: the pauses between
 	// looks double, so that a goroutine that keeps running (a busy loop an
 	// earlier test left) costs a few looks, not hundreds.
@@ -83,7 +90,11 @@ func companyOf(run *probes.Run, settle bool) company {
 			break
 		}
 		time.Sleep(min(pause, time.Until(deadline)))
-		all = stack.ParseDump(stack.DumpText())
+		all = stack.ParseDump(look(run))
+	}
+	mine := map[*probes.Run]bool{probes.RunnerOf(self): true}
+	if run != nil {
+		mine[run] = true
 	}
 	// The goroutines that started run's own or the caller, such as the
 	// test function whose RunSpecs runs an audited Ginkgo spec: the test
@@ -119,6 +130,15 @@ func companyOf(run *probes.Run, settle bool) company {
 		}
 	}
 	return c
+}
+
+// look dumps every goroutine's stack, for run's other probes too.
+func look(run *probes.Run) string {
+	dump := stack.DumpText()
+	if run != nil {
+		run.ShareLook(dump)
+	}
+	return dump
 }
 
 // pollNetwork makes the scheduler poll the network, so that a goroutine
@@ -203,12 +223,14 @@ func runningTest(g *stack.Goroutine) string {
 // changed, when given, says whether the snapshot differs from the first
 // one: only then can the second look matter, and a suite with hundreds of
 // tests waiting in t.Parallel takes one only where it must. settle is
-// companyOf's for the first look.
+// companyOf's for the first look, which after the block is the goroutine
+// probe's last when it has just taken one (probes.Run.SharedLook); the
+// second is always a look of its own.
 func around(run *probes.Run, settle bool, snapshot func() (*snapshot, error), changed func(*snapshot) bool) (company, *snapshot, error) {
-	c := companyOf(run, settle)
+	c := companyOf(run, settle, true)
 	s, err := snapshot()
 	if err == nil && c.waiting && (changed == nil || changed(s)) {
-		c.add(companyOf(run, false))
+		c.add(companyOf(run, false, false))
 	}
 	return c, s, err
 }

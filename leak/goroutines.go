@@ -91,9 +91,15 @@ func (p *probe) Report() probes.Report { return probes.ReportOf((*section)(p.rep
 // Before implements probes.Probe.
 func (p *probe) Before(r *probes.Run) error {
 	p.report = nil
-	dump, release := stack.Dump()
-	p.before = stack.IDs(dump)
-	release()
+	// A look the globals probe took for its first snapshot, or one of
+	// the probe's own.
+	if dump, ok := r.SharedLook(); ok {
+		p.before = stack.IDsText(dump)
+	} else {
+		dump, release := stack.Dump()
+		p.before = stack.IDs(dump)
+		release()
+	}
 	p.cycles = memprof.GCCycles()
 	// The block's allocations, with their stacks, up to
 	// memprof.StackBudget of them, are for traceCreations: a go statement

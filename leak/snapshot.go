@@ -53,6 +53,11 @@ func look(r *probes.Run, before map[uint64]bool, prove bool) *snapshot {
 		}
 	}
 	if !fresh {
+		if !prove {
+			// The look that ends the window: the globals probe's first
+			// look after the block is this one.
+			r.ShareLook(string(dump))
+		}
 		return nil
 	}
 	s := &snapshot{all: stack.ParseDump(string(dump))}

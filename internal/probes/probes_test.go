@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -384,5 +385,51 @@ func expectBothLabels(t *testing.T, outer, inner *probes.Run) {
 	want := `"` + outer.Label() + `":"block", "` + inner.Label() + `":"block"`
 	if !strings.Contains(b.String(), want) {
 		t.Fatalf("the inner block's goroutine should carry both labels %s; profile:\n%s", want, b.String())
+	}
+}
+
+// looker shares a look in its Before or After, or reads the one shared.
+type looker struct {
+	share string // the look shared in each phase: share+" before", share+" after"
+	seen  *[]string
+}
+
+func (p looker) Before(r *probes.Run) error { return p.do(r, "before") }
+func (p looker) After(r *probes.Run) error  { return p.do(r, "after") }
+func (p looker) Report() probes.Report      { return nil }
+
+func (p looker) do(r *probes.Run, phase string) error {
+	if p.share != "" {
+		r.ShareLook(p.share + " " + phase)
+		return nil
+	}
+	look, ok := r.SharedLook()
+	*p.seen = append(*p.seen, fmt.Sprintf("%s: %q %v", phase, look, ok))
+	return nil
+}
+
+// A look one probe shares is offered to the probes after it in the same
+// phase only: a look taken before the block says nothing of what runs
+// after it.
+func TestASharedLookIsOfferedWithinItsPhase(t *testing.T) {
+	var seen []string
+	// After run from the last probe to the first: the reader's After comes
+	// before the sharer's.
+	_, err := probes.Exec(func() {}, looker{share: "a", seen: &seen}, looker{seen: &seen})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`before: "a before" true`, `after: "" false`}
+	if !slices.Equal(seen, want) {
+		t.Errorf("seen %q, want %q", seen, want)
+	}
+	seen = nil
+	_, err = probes.Exec(func() {}, looker{seen: &seen}, looker{share: "b", seen: &seen})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []string{`before: "" false`, `after: "b after" true`}
+	if !slices.Equal(seen, want) {
+		t.Errorf("seen %q, want %q", seen, want)
 	}
 }

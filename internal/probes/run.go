@@ -76,6 +76,9 @@ type Run struct {
 	// lookBy is when a probe's check asked Settle to look again at the
 	// latest (LookBy); Finish's.
 	lookBy time.Time
+	// shared is the last look at every goroutine a probe shared with the
+	// others (ShareLook); Start's, then Finish's.
+	shared sharedLook
 	record bool // a probe asked for RecordAllocations
 	// stacks is the recording Start began, when a probe asked for it.
 	stacks *memprof.Stacks
@@ -314,6 +317,7 @@ func Start(probes ...Probe) (*Run, error) {
 		}
 		r.probes = append(r.probes, p)
 	}
+	r.shared = sharedLook{}
 	if r.record {
 		r.stacks = memprof.RecordStacks()
 	}
@@ -464,7 +468,7 @@ func (r *Run) Finish() error {
 			b.Ended(r)
 		}
 	}
-	r.probes = nil
+	r.probes, r.shared = nil, sharedLook{}
 	adopters.remove(r)
 	for _, id := range r.Runners() {
 		r.mu.Lock()

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // Frame is one call in a goroutine's stack.
@@ -139,6 +140,15 @@ func ParseDump(dump string) []Goroutine {
 // Caller returns the ID of the goroutine that took a full dump: runtime.Stack
 // writes the caller's stack first.
 func Caller(dump []byte) (uint64, bool) { return headerID(dump) }
+
+// CallerText is Caller of a dump's text (DumpText).
+func CallerText(dump string) (uint64, bool) { return headerID(textBytes(dump)) }
+
+// IDsText is IDs of a dump's text (DumpText).
+func IDsText(dump string) map[uint64]bool { return IDs(textBytes(dump)) }
+
+// textBytes is s's bytes, for the readers above that only read them.
+func textBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // headerID reads the ID of the "goroutine N [...]" header b starts with.
 func headerID(b []byte) (uint64, bool) {
