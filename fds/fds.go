@@ -230,13 +230,17 @@ func (p *probe) Ended(*probes.Run) {
 //
 // Attributing runs two GC cycles to publish the memory profile, the first
 // of which may start before the quiet period ends, once cycleFrom has
-// passed: it takes about as long as the rest of the period, and descriptors
-// still open after it are most often left. The pair then ends one cycle
-// sooner; descriptors that close meanwhile cost that cycle instead of a
-// sleep. A descriptor first seen after the first cycle began needs the
-// whole pair again (its allocation may not be published).
+// passed: it takes about as long as the rest of the period (2 ms in a
+// test binary with a small heap), and descriptors still open after it are
+// most often left. The pair then ends one cycle sooner; descriptors that
+// close meanwhile cost that cycle instead of a sleep. A descriptor first
+// seen after the first cycle began needs the whole pair again (its
+// allocation may not be published). The period ends a little after
+// cycleFrom: an idle process sleeps a millisecond at the least, and a
+// period of 5 ms had the polls that followed the first cycle sleep to its
+// end.
 const (
-	quietFor  = 5 * time.Millisecond
+	quietFor  = 3 * time.Millisecond
 	cycleFrom = 2 * time.Millisecond
 )
 

@@ -689,7 +689,7 @@ func TestSocketOpenedAfterTheFirstPublishingCycle(t *testing.T) {
 		kept.keep(c)
 		go func() {
 			defer dialed.Done()
-			time.Sleep(3 * time.Millisecond) // past cycleFrom, within quietFor
+			time.Sleep(2500 * time.Microsecond) // past cycleFrom, within quietFor
 			c, err := net.Dial("tcp", ln.Addr().String())
 			if err != nil {
 				t.Error(err)
