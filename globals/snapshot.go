@@ -60,11 +60,12 @@ func captureAll(c *capturer, from []*scoped, out []captured, beside func()) {
 				return
 			}
 			sc, v := from[i], &out[i]
-			if sc.val.IsValid() {
-				v.state = c.captureScoped(sc)
-			} else {
-				v.state = c.captureParts(sc.parts)
-			}
+			v.state = c.guarded(func(c *capturer) *node {
+				if sc.val.IsValid() {
+					return c.captureScoped(sc)
+				}
+				return c.captureParts(sc.parts)
+			})
 			v.asLoaded = sc.image != nil && equalNoRace(sc.image, sc.at)
 		}
 	}
@@ -155,9 +156,11 @@ func take(cfg *config) (*snapshot, error) {
 	captureAll(c, inScope, s.vars, func() { s.settings = processSettings() })
 	for i, w := range cfg.watching {
 		name := "Watching argument " + strconv.Itoa(i+1) + " (" + w.ptr.Type().Elem().String() + ")"
-		s.vars = append(s.vars, captured{name: name, state: c.captureReusing(name, w.ptr.Elem()), watched: w.ptr.Pointer()})
+		state := c.guarded(func(c *capturer) *node { return c.captureReusing(name, w.ptr.Elem()) })
+		s.vars = append(s.vars, captured{name: name, state: state, watched: w.ptr.Pointer()})
 	}
-	s.vars = append(s.vars, captured{name: "os.Args", pkg: "os", state: c.captureReusing("os.Args", reflect.ValueOf(&os.Args).Elem())})
+	args := c.guarded(func(c *capturer) *node { return c.captureReusing("os.Args", reflect.ValueOf(&os.Args).Elem()) })
+	s.vars = append(s.vars, captured{name: "os.Args", pkg: "os", state: args})
 	s.env = os.Environ()
 	if wd, err := os.Getwd(); err == nil {
 		s.cwd = wd

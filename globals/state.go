@@ -1,6 +1,7 @@
 package globals
 
 import (
+	"fmt"
 	"hash/maphash"
 	"io/fs"
 	"math"
@@ -104,6 +105,26 @@ func (c *capturer) capture(name string, v reflect.Value) *node {
 		return r.read(c, v)
 	}
 	return c.value(v)
+}
+
+// guarded runs capture, and turns a fault in reading memory into a node
+// that is judged as nothing and says why: a value torn by a concurrent
+// write, or a variable whose debug info places it over memory that is not
+// mapped (runtime.mheap_'s arena index, in scope only when asked for), may
+// point nowhere, and a check must never end the process it checks. take
+// makes faults panic (debug.SetPanicOnFault); the next capture resets the
+// capturer's walk.
+func (c *capturer) guarded(capture func(*capturer) *node) (n *node) {
+	defer func() {
+		if e := recover(); e != nil {
+			if _, fault := e.(runtime.Error); !fault {
+				panic(e)
+			}
+			c.spoiled = true
+			n = &node{kind: unjudgedNode, text: fmt.Sprint("could not be read: ", e), hash: hashString("unjudged")}
+		}
+	}()
+	return capture(c)
 }
 
 // captureParts captures a struct read field by field.
