@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/residue-go/residue/fds"
+	"github.com/residue-go/residue/internal/probes"
 )
 
 // TestManyDescriptorsFromOneLineMakeAShortMessage leaks thousands of pipes
@@ -94,5 +95,39 @@ func TestCleanReportsSayWhatTheyMayHaveMissed(t *testing.T) {
 	got := (&fds.Report{}).String()
 	if !strings.HasPrefix(got, "The block left no file descriptors open.\n(the finalizer queue was let go") {
 		t.Errorf("let go: %q", got)
+	}
+}
+
+// A descriptor opened at one of several places is keyed as such, whatever
+// the places and their order: they follow the memory profile's records at
+// the moment of the attribution, and a baseline must match from run to run.
+func TestADescriptorOfSeveralPlacesHasOneKey(t *testing.T) {
+	at := func(fns ...string) []probes.Frame {
+		var out []probes.Frame
+		for _, fn := range fns {
+			out = append(out, probes.Frame{Func: fn, File: "x.go", Line: 1})
+		}
+		return out
+	}
+	dial := at("net.socket", "net/http.(*Transport).dialConn", "net/http.(*Transport).startDialConnForLocked.func1")
+	listen := at("net.socket", "net.Listen", "example.com/app.TestServe.func4")
+	accepted := at("net.socket", "net.(*TCPListener).Accept", "example.com/app.serve")
+	socket := &fds.Socket{Name: "tcp4"}
+	keyOf := func(alts ...[]probes.Frame) string {
+		f := fds.FindingsOf(&fds.Report{FDs: []fds.FD{{Num: 8, Kind: "socket", Socket: socket, OpenedAt: alts}}})
+		if len(f) != 1 {
+			t.Fatalf("findings %+v", f)
+		}
+		return f[0].Key
+	}
+	want := "tcp4 opened at one of several places"
+	for _, alts := range [][][]probes.Frame{{dial, listen}, {listen, dial}, {dial, accepted, listen}} {
+		if got := keyOf(alts...); got != want {
+			t.Errorf("key %q, want %q", got, want)
+		}
+	}
+	one := fds.FindingsOf(&fds.Report{FDs: []fds.FD{{Num: 8, Kind: "socket", Socket: socket, Opened: dial}}})
+	if len(one) != 1 || one[0].Key != "tcp4 opened by net/http.(*Transport).startDialConnForLocked.func1" {
+		t.Errorf("findings %+v", one)
 	}
 }
