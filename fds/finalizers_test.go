@@ -47,14 +47,7 @@ func TestBlockThatWaitsForItsFinalizerRunsAsWithoutAProbe(t *testing.T) {
 	defer ln.Close()
 	// A leaking run first, so that the finalizer queue is held when the
 	// blocks below start.
-	r, _ := fds.FindSockets(func() {
-		c, _ := net.Dial("tcp", ln.Addr().String())
-		_ = c
-		runtime.GC()
-	}, fds.Within(0))
-	if len(r.FDs) == 0 {
-		t.Fatalf("dropped socket not reported:\n%s", r)
-	}
+	leakingRun(t, ln, "")
 	for _, kind := range []string{"finalizer", "cleanup"} {
 		for name, find := range map[string]func(func(), ...fds.Option) (*fds.Report, error){"Find": fds.Find, "FindSockets": fds.FindSockets} {
 			t.Run(kind+"/"+name, func(t *testing.T) {
@@ -69,6 +62,22 @@ func TestBlockThatWaitsForItsFinalizerRunsAsWithoutAProbe(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// leakingRun checks a block that drops a dialed connection and runs a GC,
+// as a test that leaks one does: the finalizer queue is held afterwards,
+// and what earlier code dropped has been collected. It fails the test,
+// its message starting with prefix, unless the socket is reported.
+func leakingRun(t *testing.T, ln net.Listener, prefix string) {
+	t.Helper()
+	r, _ := fds.FindSockets(func() {
+		c, _ := net.Dial("tcp", ln.Addr().String())
+		_ = c
+		runtime.GC()
+	}, fds.Within(0))
+	if len(r.FDs) == 0 {
+		t.Fatalf("%sdropped socket not reported:\n%s", prefix, r)
 	}
 }
 
@@ -97,13 +106,7 @@ func TestCleanVerdictForcesNoGC(t *testing.T) {
 		t.Fatalf("err %v, report:\n%s", err, r)
 	}
 	// A run that leaves a dropped socket, whose finalizer then runs.
-	if r, _ := fds.FindSockets(func() {
-		c, _ := net.Dial("tcp", ln.Addr().String())
-		_ = c
-		runtime.GC()
-	}, fds.Within(0)); len(r.FDs) == 0 {
-		t.Fatalf("dropped socket not reported:\n%s", r)
-	}
+	leakingRun(t, ln, "")
 	if s, _ := ln.Accept(); s != nil {
 		s.Close()
 	}
@@ -320,14 +323,7 @@ func TestALookForGoroutinesLeftFindsNoneOfTheProbes(t *testing.T) {
 		// block runs could be that of a descriptor it dropped, and the
 		// sentinel does not step aside for it (one look more, under
 		// load, when earlier tests had left garbage with finalizers).
-		r, _ := fds.FindSockets(func() {
-			c, _ := net.Dial("tcp", ln.Addr().String())
-			_ = c
-			runtime.GC()
-		}, fds.Within(0))
-		if len(r.FDs) == 0 {
-			t.Fatalf("run %d: dropped socket not reported:\n%s", i, r)
-		}
+		leakingRun(t, ln, fmt.Sprintf("run %d: ", i))
 		var looks int
 		var left string
 		r, err := fds.Find(func() { looks, left = lookForGoroutinesLeft() }, fds.Within(0))
