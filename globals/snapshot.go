@@ -536,7 +536,7 @@ func (r *Report) notes() string {
 		}
 	}
 	if len(r.NotJudged) > 0 {
-		b.WriteString("\n\nNot judged (read while another goroutine wrote it):\n")
+		b.WriteString("\n\nNot judged (could not be read consistently):\n")
 		for _, n := range r.NotJudged {
 			b.WriteString("    " + n + "\n")
 		}

@@ -121,7 +121,8 @@ func (c *capturer) guarded(capture func(*capturer) *node) (n *node) {
 				panic(e)
 			}
 			c.spoiled = true
-			n = &node{kind: unjudgedNode, text: fmt.Sprint("could not be read: ", e), hash: hashString("unjudged")}
+			why := strings.TrimPrefix(fmt.Sprint(e), "runtime error: ")
+			n = &node{kind: unjudgedNode, text: "a read of it faulted (torn by a concurrent write, or over memory that is not mapped): " + why, hash: hashString("unjudged")}
 		}
 	}()
 	return capture(c)

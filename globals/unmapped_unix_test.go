@@ -31,7 +31,10 @@ func TestAVariableOverUnmappedMemoryIsNotJudgedAndEndsNothing(t *testing.T) {
 	if got := lines(r); !strings.Contains(got, "counter") {
 		t.Errorf("the change the block made is not reported:\n%s", r)
 	}
-	if len(r.NotJudged) != 1 || !strings.HasPrefix(r.NotJudged[0], "github.com/residue-go/residue/globals_test.unmapped") || !strings.Contains(r.NotJudged[0], "could not be read: ") {
+	if msg := r.String(); !strings.Contains(msg, "Not judged (could not be read consistently):\n    github.com/residue-go/residue/globals_test.unmapped (a read of it faulted") {
+		t.Errorf("the message does not say what was not judged and why:\n%s", msg)
+	}
+	if len(r.NotJudged) != 1 || !strings.HasPrefix(r.NotJudged[0], "github.com/residue-go/residue/globals_test.unmapped") || !strings.Contains(r.NotJudged[0], "a read of it faulted (torn by a concurrent write, or over memory that is not mapped): invalid memory address") {
 		t.Errorf("not judged %q, want the unmapped variable's:\n%s", r.NotJudged, r)
 	}
 }
