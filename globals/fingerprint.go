@@ -400,14 +400,13 @@ func (f *fingerprinter) variableOf(plan *fpPlan, p unsafe.Pointer) (h uint64, ok
 		}
 		if e := recover(); e != nil {
 			// A walk that returns puts back every slot of words and ifaces
-			// it used; one cut short by a fault may not have.
+			// it used; one cut short by a panic may not have.
 			clear(f.words)
 			clear(f.ifaces)
 			f.depth = 0
-			if _, fault := e.(runtime.Error); !fault {
-				panic(e)
+			if faulted(e) {
+				ok = false // a value torn by a concurrent write
 			}
-			ok = false // a value torn by a concurrent write
 		}
 	}()
 	f.walk(plan, p)

@@ -3,6 +3,7 @@ package globals
 import (
 	"math"
 	"reflect"
+	"runtime"
 	"time"
 	"unsafe"
 )
@@ -19,6 +20,20 @@ import (
 //
 // Values that are not addressable are private copies (a boxed interface
 // value, which Go never changes in place) and are read through reflect.
+
+// faulted reports whether e, a value recovered from a read of such memory,
+// is a fault (take makes faults panic, debug.SetPanicOnFault: a torn value
+// may point nowhere), and panics again with anything else, a bug's panic
+// among them. It is false for nil.
+func faulted(e any) bool {
+	if e == nil {
+		return false
+	}
+	if _, fault := e.(runtime.Error); !fault {
+		panic(e)
+	}
+	return true
+}
 
 //go:norace
 func load8(p unsafe.Pointer) uint8 { return *(*uint8)(p) }

@@ -267,10 +267,7 @@ func readMap(v reflect.Value, visit func([]slotRef)) (known bool, err error) {
 
 func tryRead(m unsafe.Pointer, l *groupLayout, visit func([]slotRef)) (ok bool) {
 	defer func() {
-		if e := recover(); e != nil {
-			if _, fault := e.(runtime.Error); !fault {
-				panic(e)
-			}
+		if faulted(recover()) {
 			ok = false
 		}
 	}()

@@ -116,10 +116,7 @@ func (c *capturer) capture(name string, v reflect.Value) *node {
 // capturer's walk.
 func (c *capturer) guarded(capture func(*capturer) *node) (n *node) {
 	defer func() {
-		if e := recover(); e != nil {
-			if _, fault := e.(runtime.Error); !fault {
-				panic(e)
-			}
+		if e := recover(); faulted(e) {
 			c.spoiled = true
 			why := strings.TrimPrefix(fmt.Sprint(e), "runtime error: ")
 			n = &node{kind: unjudgedNode, text: "a read of it faulted (torn by a concurrent write, or over memory that is not mapped): " + why, hash: hashString("unjudged")}
