@@ -407,6 +407,34 @@ func (ix *index) packageVars(pkg string) ([]variable, error) {
 	return ix.vars[pkg], nil
 }
 
+// function returns the entry address DWARF records for package pkg's
+// function whose name, as the binary spells it, is sym ("mime.initMime"):
+// the linker lists every function of a unit, also when the compiler wrote
+// no debug info of its own (-gcflags=-dwarf=false).
+func (ix *index) function(pkg, sym string) (uint64, bool) {
+	for _, off := range ix.units[pkg] {
+		r := ix.data.Reader()
+		r.Seek(off)
+		if cu, err := r.Next(); err != nil || cu == nil {
+			return 0, false
+		}
+		for {
+			e, err := r.Next()
+			if err != nil || e == nil || e.Tag == 0 {
+				break
+			}
+			if e.Tag == dwarf.TagSubprogram && e.Val(dwarf.AttrName) == sym {
+				pc, ok := e.Val(dwarf.AttrLowpc).(uint64)
+				return pc, ok
+			}
+			if e.Children {
+				r.SkipChildren()
+			}
+		}
+	}
+	return 0, false
+}
+
 // variableEntries returns the top-level variable entries of a package's
 // units. It touches no shared state, so packages can be read in parallel.
 func (ix *index) variableEntries(pkg string) ([]*dwarf.Entry, error) {

@@ -19,6 +19,7 @@ import (
 	"unsafe"
 
 	"github.com/residue-go/residue/internal/debuginfo"
+	"github.com/residue-go/residue/internal/stack"
 )
 
 // typeAnchor is a variable whose address and type this package knows at run
@@ -393,6 +394,29 @@ func (s *self) structOf(ti typeInfo, depth int) (t reflect.Type) {
 //go:nocheckptr
 func (s *self) addr(v variable) unsafe.Pointer {
 	return unsafe.Add(unsafe.Pointer(&typeAnchor), int64(v.Addr-s.anchorAddr))
+}
+
+// function returns package pkg's function named name ("mime.initMime"),
+// when the binary has it and takes no arguments, as a func() to call: its
+// entry from DWARF, moved by the load slide like a variable's address, and
+// confirmed by the runtime's own table of functions.
+//
+//go:nocheckptr
+func (s *self) function(pkg, name string) (func(), bool) {
+	s.mu.Lock()
+	at, ok := s.index.function(pkg, stack.SymbolPrefix(pkg)+name[len(pkg):])
+	s.mu.Unlock()
+	if !ok {
+		return nil, false
+	}
+	pc := uintptr(unsafe.Add(unsafe.Pointer(&typeAnchor), int64(at-s.anchorAddr)))
+	if f := runtime.FuncForPC(pc); f == nil || f.Entry() != pc || f.Name() != name {
+		return nil, false
+	}
+	// A func value points to a closure whose first word is the code's
+	// address; a package-level function's has nothing more.
+	closure := &pc
+	return *(*func())(unsafe.Pointer(&closure)), true
 }
 
 // nameOf returns the name of the package-level variable at p, if the

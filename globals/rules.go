@@ -2,7 +2,6 @@ package globals
 
 import (
 	"flag"
-	"mime"
 	"reflect"
 	"strings"
 	"sync"
@@ -363,8 +362,9 @@ var primers = []struct {
 }{
 	{
 		what:  "mime's type table",
-		prime: func() { _ = mime.TypeByExtension(".txt") },
-		why:   "mime loads its built-in types and the system's mime.types files under a sync.Once on first use",
+		prime: func() { doOnce("mime", "mime.once", "mime.initMime") },
+		why: "mime loads its built-in types and the system's mime.types files under a sync.Once on first use; " +
+			"only a binary that can use them links them (residue does not import mime)",
 	},
 	{
 		what: "flag.CommandLine in a test binary",
@@ -380,6 +380,20 @@ var primers = []struct {
 }
 
 var primeOnce sync.Once
+
+// doOnce calls package pkg's function fn under its sync.Once variable once,
+// as the package's own code does (once.Do(initMime)), when the binary has
+// both: the lazy registry of a package residue does not import, which is
+// then filled only where the program can use it.
+func doOnce(pkg, once, fn string) {
+	s, v, ok := findSelf(once)
+	if !ok || v.TypeName != "sync.Once" || v.Size != int64(unsafe.Sizeof(sync.Once{})) {
+		return
+	}
+	if f, ok := s.function(pkg, fn); ok {
+		(*sync.Once)(s.addr(v)).Do(f)
+	}
+}
 
 func prime() {
 	for _, p := range primers {

@@ -155,6 +155,12 @@ var clean = map[string]func(){
 		_, _ = io.ReadAll(resp.Body)
 		resp.Body.Close()
 	},
+	"mime type lookup": func() {
+		// The first use loads mime's built-in types and the system's
+		// mime.types files, under a sync.Once.
+		_ = mime.TypeByExtension(".html")
+		_, _ = mime.ExtensionsByType("text/html")
+	},
 	"net.LookupHost of localhost": func() {
 		// Reads /etc/hosts, /etc/nsswitch.conf and /etc/resolv.conf into
 		// net's caches, which it checks again every few seconds.
