@@ -403,14 +403,15 @@ func (s *self) addr(v variable) unsafe.Pointer {
 //
 //go:nocheckptr
 func (s *self) function(pkg, name string) (func(), bool) {
+	sym := stack.SymbolPrefix(pkg) + name[len(pkg):] // as the binary spells it
 	s.mu.Lock()
-	at, ok := s.index.function(pkg, stack.SymbolPrefix(pkg)+name[len(pkg):])
+	at, ok := s.index.function(pkg, sym)
 	s.mu.Unlock()
 	if !ok {
 		return nil, false
 	}
 	pc := uintptr(unsafe.Add(unsafe.Pointer(&typeAnchor), int64(at-s.anchorAddr)))
-	if f := runtime.FuncForPC(pc); f == nil || f.Entry() != pc || f.Name() != name {
+	if f := runtime.FuncForPC(pc); f == nil || f.Entry() != pc || f.Name() != sym {
 		return nil, false
 	}
 	// A func value points to a closure whose first word is the code's
