@@ -1,9 +1,7 @@
 package fds
 
 import (
-	"bytes"
 	"fmt"
-	"runtime/pprof"
 	"slices"
 	"strings"
 
@@ -403,9 +401,7 @@ const lookingFunc = "github.com/residue-go/residue/fds.findRunGoroutines"
 
 func findRunGoroutines(r *probes.Run) runGoroutines {
 	g := runGoroutines{entries: map[string]bool{}, foreign: map[string]bool{}}
-	var buf bytes.Buffer
-	_ = pprof.Lookup("goroutine").WriteTo(&buf, 1)
-	for _, gr := range stack.ParseProfile(buf.Bytes()) {
+	for _, gr := range stack.Groups("") {
 		entry := ""
 		for _, f := range gr.Frames {
 			if !stack.IsRuntime(f.Func) {

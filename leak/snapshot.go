@@ -3,7 +3,6 @@ package leak
 import (
 	"bytes"
 	"cmp"
-	"runtime/pprof"
 	"slices"
 	"sync"
 
@@ -87,14 +86,7 @@ func (s *snapshot) needsLabels(roles []role, ignored func(*stack.Goroutine) bool
 
 // readLabels reads the goroutine profile's groups that carry r's label.
 func (s *snapshot) readLabels(r *probes.Run) {
-	buf := getBuffer()
-	defer putBuffer(buf)
-	_ = pprof.Lookup("goroutine").WriteTo(buf, 1)
-	for _, gr := range stack.ParseProfile(buf.Bytes()) {
-		if gr.HasLabel(r.Label()) {
-			s.labelled = append(s.labelled, gr)
-		}
-	}
+	s.labelled = append(s.labelled, stack.Groups(r.Label())...)
 }
 
 // role is what a goroutine of a snapshot is to the run, by its creators.
@@ -272,8 +264,9 @@ func (s *snapshot) claims(roles []role) []claim {
 	return out
 }
 
-// buffers hold the profiles the probe writes (the goroutineleak profile,
-// the goroutine profile's labels); dumps are stack.Dump's.
+// buffers hold the goroutineleak profiles the probe writes; dumps are
+// stack.Dump's, and the goroutine profile's labels are read by
+// stack.Groups.
 var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func getBuffer() *bytes.Buffer { return buffers.Get().(*bytes.Buffer) }

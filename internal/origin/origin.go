@@ -7,8 +7,6 @@
 package origin
 
 import (
-	"bytes"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -212,10 +210,8 @@ func Labelled(r *probes.Run, fn string) bool {
 	if fn == "" {
 		return false
 	}
-	var buf bytes.Buffer
-	_ = pprof.Lookup("goroutine").WriteTo(&buf, 1)
-	for _, g := range stack.ParseProfile(buf.Bytes()) {
-		if g.HasLabel(r.Label()) && slices.ContainsFunc(g.Frames, func(f stack.Frame) bool { return f.Func == fn }) {
+	for _, g := range stack.Groups(r.Label()) {
+		if slices.ContainsFunc(g.Frames, func(f stack.Frame) bool { return f.Func == fn }) {
 			return true
 		}
 	}

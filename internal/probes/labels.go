@@ -34,24 +34,10 @@ func inheritedLabels() context.Context {
 //go:linkname getProfLabel runtime/pprof.runtime_getProfLabel
 func getProfLabel() unsafe.Pointer
 
-// labelSet mirrors runtime/pprof's label map: a list of key-value pairs.
-// readLabelsDirectly checks the mirror against a label set it makes before
-// it is trusted.
-type labelSet struct {
-	list []struct{ key, value string }
-}
-
-func labelsOfCurrent() []string {
-	p := (*labelSet)(getProfLabel())
-	if p == nil {
-		return nil
-	}
-	out := make([]string, 0, 2*len(p.list))
-	for _, l := range p.list {
-		out = append(out, l.key, l.value)
-	}
-	return out
-}
+// labelsOfCurrent reads the calling goroutine's label set through the
+// mirror of runtime/pprof's label map (stack.LabelPairs), which
+// readLabelsDirectly checks before it is trusted.
+func labelsOfCurrent() []string { return stack.LabelPairs(getProfLabel()) }
 
 // readLabelsDirectly reports whether labelsOfCurrent reads what
 // pprof.SetGoroutineLabels set, checked once on a goroutine of its own.

@@ -1,7 +1,9 @@
 // Package stack parses the two text forms in which the Go runtime describes
 // goroutines: the full dump written by runtime.Stack(buf, true) (and by the
 // goroutine and goroutineleak profiles at debug=2), and the grouped goroutine
-// profile at debug=1, the only text form that carries pprof labels.
+// profile at debug=1, the only text form that carries pprof labels. Groups
+// gives what that profile holds, read from the runtime's records where the
+// release's layout is known (profile.go).
 //
 // Parsing never panics: a goroutine whose text does not follow the known
 // format keeps its raw text and whatever fields could be read.

@@ -1,0 +1,197 @@
+package stack
+
+import (
+	"bytes"
+	"context"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"unsafe"
+)
+
+// Groups returns the goroutine profile as ParseProfile reads it from the
+// debug=1 text: one Group per stack and label set; with key set, only the
+// groups whose labels hold key. Where this release's records are known
+// (profile_direct.go) they are read as the runtime keeps them, and only
+// the stacks of the groups returned are symbolized: the text form formats
+// every goroutine's stack, and what it allocates is recorded with its
+// stack while another check's block runs.
+func Groups(key string) []Group {
+	if !readsDirectly() {
+		return textGroups(key)
+	}
+	return directGroups(key)
+}
+
+// textGroups is Groups through the profile's text form.
+func textGroups(key string) []Group {
+	var buf bytes.Buffer
+	_ = pprof.Lookup("goroutine").WriteTo(&buf, 1)
+	all := ParseProfile(buf.Bytes())
+	if key == "" {
+		return all
+	}
+	return slices.DeleteFunc(all, func(g Group) bool { return !g.HasLabel(key) })
+}
+
+// directGroups is Groups through the runtime's records, grouped and
+// ordered as runtime/pprof groups and orders them for the text form.
+func directGroups(key string) []Group {
+	stacks, labels := profileRecords()
+	type group struct {
+		key    string
+		stk    []uintptr
+		labels string
+		count  int
+	}
+	var groups []*group
+	byKey := map[string]*group{}
+	var b strings.Builder
+	for i, stk := range stacks {
+		pairs, labelled := labelPairs(labels[i])
+		if key != "" && !hasKey(pairs, key) {
+			continue
+		}
+		// The text form's key: the return addresses, then the labels.
+		b.Reset()
+		b.WriteString("@")
+		for _, pc := range stk {
+			b.WriteString(" 0x")
+			b.WriteString(strconv.FormatUint(uint64(pc), 16))
+		}
+		text := ""
+		if labelled {
+			text = labelText(pairs)
+			b.WriteString("\n# labels: ")
+			b.WriteString(text)
+		}
+		if g := byKey[b.String()]; g != nil {
+			g.count++
+			continue
+		}
+		g := &group{key: b.String(), stk: stk, labels: text, count: 1}
+		byKey[g.key] = g
+		groups = append(groups, g)
+	}
+	slices.SortFunc(groups, func(a, b *group) int {
+		if a.count != b.count {
+			return b.count - a.count
+		}
+		return strings.Compare(a.key, b.key)
+	})
+	out := make([]Group, len(groups))
+	for i, g := range groups {
+		out[i] = Group{Count: g.count, Labels: g.labels, Frames: profileFrames(g.stk, false)}
+	}
+	return out
+}
+
+// hasKey reports whether key-value pairs hold key.
+func hasKey(pairs []string, key string) bool {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i] == key {
+			return true
+		}
+	}
+	return false
+}
+
+// labelText is a label set as the debug=1 profile prints it: the pairs
+// quoted, sorted, in braces.
+func labelText(pairs []string) string {
+	kv := make([]string, 0, len(pairs)/2)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		kv = append(kv, strconv.Quote(pairs[i])+":"+strconv.Quote(pairs[i+1]))
+	}
+	slices.Sort(kv)
+	return "{" + strings.Join(kv, ", ") + "}"
+}
+
+// profileFrames are the frames the debug=1 profile prints for a stack of
+// return addresses, as ParseProfile reads them: the runtime's own frames
+// at the top and runtime.goexit left out, unless nothing else is left;
+// frames without a function are not read.
+func profileFrames(stk []uintptr, all bool) []Frame {
+	var out []Frame
+	show := all
+	frames := runtime.CallersFrames(stk)
+	for {
+		f, more := frames.Next()
+		switch name := f.Function; {
+		case name == "":
+			show = true
+		case name != "runtime.goexit" && (show || !IsRuntime(name)):
+			show = true
+			out = append(out, Frame{Func: name, File: f.File, Line: f.Line})
+		}
+		if !more {
+			break
+		}
+	}
+	if !show {
+		return profileFrames(stk, true)
+	}
+	return out
+}
+
+// LabelPairs returns the key-value pairs of a goroutine's label set as
+// runtime/pprof stores it (the pointer the runtime keeps per goroutine),
+// and whether there is one. Only where the layout is checked: see
+// labelsChecked.
+func LabelPairs(p unsafe.Pointer) []string {
+	pairs, _ := labelPairs(p)
+	return pairs
+}
+
+func labelPairs(p unsafe.Pointer) ([]string, bool) {
+	s := (*labelSet)(p)
+	if s == nil {
+		return nil, false
+	}
+	out := make([]string, 0, 2*len(s.list))
+	for _, l := range s.list {
+		out = append(out, l.key, l.value)
+	}
+	return out, true
+}
+
+// labelSet mirrors runtime/pprof's label map: a list of key-value pairs.
+type labelSet struct {
+	list []struct{ key, value string }
+}
+
+// readsDirectly reports whether the runtime's records and label sets read
+// as this package expects: checked once, against a goroutine of its own
+// with known labels and a known function on its stack.
+var readsDirectly = sync.OnceValue(func() bool {
+	if !profileKnown {
+		return false
+	}
+	ready, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("residue-b", "2", "residue-a", "1")))
+		profileCheckpoint(ready, done)
+	}()
+	<-ready
+	defer close(done)
+	for _, g := range directGroups("residue-a") {
+		if g.Count == 1 && g.Labels == `{"residue-a":"1", "residue-b":"2"}` &&
+			slices.ContainsFunc(g.Frames, func(f Frame) bool { return f.Func == profileCheckpointFunc && f.Line > 0 }) {
+			return true
+		}
+	}
+	return false
+})
+
+// profileCheckpoint waits, on the goroutine readsDirectly checks.
+//
+//go:noinline
+func profileCheckpoint(ready, done chan struct{}) {
+	close(ready)
+	<-done
+}
+
+const profileCheckpointFunc = "github.com/residue-go/residue/internal/stack.profileCheckpoint"
