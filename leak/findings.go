@@ -29,8 +29,10 @@ func (r *section) Counts() []probes.Count {
 }
 
 // key names the goroutine by the function it is in and the functions whose
-// go statements started it: no IDs, states or lines. For a goroutine found
-// running or runnable, which is somewhere else at every look (gin's
+// go statements started it: no IDs, states or lines. A goroutine ready to
+// run at the window's last look is looked at again until it waits
+// (restingStacks). For one still found running or runnable, which is
+// somewhere else at every look (gin's
 // TestRaceContextCopy leaves two spinning, keyed by math/rand.Int in one
 // audit and internal/sync.(*Mutex).Lock in the next), the function it is in
 // is the one it started in: a key that changes from run to run would make

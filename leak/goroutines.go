@@ -153,6 +153,7 @@ func (p *probe) settle(r *probes.Run) *Report {
 		return false
 	})
 	if len(left) > 0 {
+		p.restingStacks(r, left, seen)
 		p.traceCreations(left, r)
 	}
 	return &Report{Goroutines: left, Within: p.cfg.within, Waited: time.Since(r.Returned()), Stilled: stilled && len(left) > 0, adopted: r.Adopted()}
@@ -208,6 +209,42 @@ func (p *probe) find(r *probes.Run, prove bool, seen map[uint64]sighting) []Goro
 	}
 	return out
 }
+
+// restingStacks looks again, a few times a millisecond apart, when a
+// goroutine to report was running or ready to run at the last look, and
+// takes the first look in which it waits: one that a timer or a message
+// woke is somewhere else at every such look, and would be reported by the
+// function it started in at one and by where it waits at the next (a key
+// that changes from run to run: tally's reporter loop, woken every 100 ms,
+// was found ready in one audit of five). What is reported stays what the
+// window found: a goroutine gone meanwhile, or new, changes nothing here,
+// and one that keeps running is reported as it was seen.
+func (p *probe) restingStacks(r *probes.Run, left []Goroutine, seen map[uint64]sighting) {
+	busy := func() bool {
+		return slices.ContainsFunc(left, func(g Goroutine) bool { return g.ID != 0 && awake(g.State) })
+	}
+	for range restLooks {
+		if !busy() {
+			return
+		}
+		time.Sleep(time.Millisecond)
+		again := p.find(r, false, seen)
+		for i := range left {
+			if left[i].ID == 0 || !awake(left[i].State) {
+				continue
+			}
+			if j := slices.IndexFunc(again, func(g Goroutine) bool { return g.ID == left[i].ID }); j >= 0 && !awake(again[j].State) {
+				left[i] = again[j]
+			}
+		}
+	}
+}
+
+// restLooks bounds the looks restingStacks takes.
+const restLooks = 3
+
+// awake reports whether a goroutine in state runs or is ready to.
+func awake(state string) bool { return state == "running" || state == "runnable" }
 
 // neverWakes reports wait states that no other goroutine can end.
 func neverWakes(state string) bool {

@@ -385,3 +385,24 @@ func TestReportShowsUnknownStacksRaw(t *testing.T) {
 		t.Fatalf("raw text missing:\n%s", got)
 	}
 }
+
+// A goroutine found ready to run at the window's last look (one a timer or
+// a message has just woken, or, here, one not yet scheduled once) is
+// looked at again until it waits: it is reported where it waits, and its
+// finding keeps one key from run to run.
+func TestAGoroutineReadyAtTheLastLookIsReportedWhereItWaits(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	stop := make(chan struct{})
+	defer close(stop)
+	r := find(t, func() { go func() { blockedOn(stop) }() }, leak.Within(0))
+	if len(r.Goroutines) != 1 {
+		t.Fatalf("want 1 goroutine, got:\n%s", r)
+	}
+	g := r.Goroutines[0]
+	if g.State != "chan receive" || !strings.HasSuffix(g.Stack[0].Func, "leak_test.blockedOn") {
+		t.Errorf("reported as it was before it first ran (%s), not where it waits:\n%s", g.State, r)
+	}
+	if fs := leak.FindingsOf(r); len(fs) != 1 || !strings.HasPrefix(fs[0].Key, "github.com/residue-go/residue/leak_test.blockedOn created by") {
+		t.Errorf("findings %+v, want one keyed by blockedOn", fs)
+	}
+}
