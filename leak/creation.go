@@ -33,7 +33,7 @@ func (p *probe) traceCreations(left []Goroutine, r *probes.Run) {
 	if !r.Exclusive() || r.StacksStopped() {
 		return
 	}
-	t := tracer{marker: r.Marker(), memo: map[probes.Frame][]Creation{}, ways: map[probes.Frame][][]probes.Frame{}, cycles: p.cycles}
+	t := tracer{marker: r.Marker(), memo: map[probes.Frame][]Creation{}, ways: map[probes.Frame][][]probes.Frame{}, cycles: p.cycles, published: r.ProfileHoldsBlock()}
 	defer func() {
 		if t.sites != nil {
 			t.sites.Release()
@@ -65,6 +65,10 @@ type tracer struct {
 	memo   map[probes.Frame][]Creation       // through, per go statement
 	ways   map[probes.Frame][][]probes.Frame // fromBlock, per go statement
 	cycles uint64                            // GC cycles ended before the block started
+	// published is set when the profile as last published holds every
+	// allocation of the block (probes.Run.ProfileHoldsBlock): other probes'
+	// cycles since it returned published it, and it is read as it is.
+	published bool
 	// recentOnly keeps the stacks that allocated since the profile was last
 	// published. The runtime publishes allocations when a GC cycle ends; if
 	// none ended since the block started, all the run's allocations are
@@ -76,7 +80,11 @@ type tracer struct {
 }
 
 func (t *tracer) at(fn, file string, line int) []memprof.Stack {
-	if t.sites == nil {
+	switch {
+	case t.sites != nil:
+	case t.published:
+		t.sites = memprof.PublishedSites()
+	default:
 		t.recentOnly = t.cycles > 0 && memprof.GCCycles() == t.cycles
 		t.sites = memprof.FlushSites()
 	}

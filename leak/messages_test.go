@@ -216,3 +216,60 @@ func spinB(stop *atomic.Bool) {
 		spinSink.Add(uint64(i) * 3)
 	}
 }
+
+// cycler ends two GC cycles once the block has returned, before the
+// goroutine probe looks, as the descriptor probe's attribution does.
+type cycler struct{ cycles uint64 }
+
+func (*cycler) Before(*probes.Run) error { return nil }
+func (*cycler) Report() probes.Report    { return nil }
+
+func (c *cycler) After(*probes.Run) error {
+	runtime.GC()
+	runtime.GC()
+	c.cycles = gcCycles()
+	return nil
+}
+
+func gcCycles() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return uint64(ms.NumGC)
+}
+
+// Once two GC cycles have ended since the block returned, its allocations
+// are in the published memory profile: the way from the block to a
+// leftover's go statement is traced from it, with no cycle of the
+// goroutine probe's own (two, before).
+func TestCreationsAreTracedWithoutCyclesOnceOthersPublished(t *testing.T) {
+	withoutGC(t)
+	stop := make(chan struct{})
+	defer close(stop)
+	p, err := leak.NewProbe(leak.Within(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cycler{}
+	// Afters run in the reverse order of the Befores: the cycler's first.
+	if _, err := probes.Exec(func() { spawnTraced(stop) }, p, c); err != nil {
+		t.Fatal(err)
+	}
+	if n := gcCycles() - c.cycles; n != 0 {
+		t.Errorf("the goroutine probe ran %d GC cycles after the block's allocations were published", n)
+	}
+	r := p.Report().Value().(*leak.Report)
+	if len(r.Goroutines) != 1 {
+		t.Fatalf("want the worker:\n%s", r)
+	}
+	if o := r.Goroutines[0].Origin; len(o) != 1 || !o[0].InBlock || len(o[0].From) != 1 {
+		t.Errorf("the way from the block to spawnTraced's go statement was not traced: %+v", o)
+	}
+}
+
+// spawnTraced starts a goroutine from a go statement no other test runs:
+// no earlier run's allocations are at its line.
+//
+//go:noinline
+func spawnTraced(stop chan struct{}) {
+	go func() { blockedOn(stop) }()
+}

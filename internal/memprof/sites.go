@@ -41,6 +41,15 @@ func FlushSites() *Sites {
 	return &Sites{recs: recs, whole: whole, release: release, published: published}
 }
 
+// PublishedSites is FlushSites without GC cycles, for a caller that knows
+// the profile as last published holds what it looks for
+// (probes.Run.ProfileHoldsBlock). Every stack is then Recent: nothing
+// tells.
+func PublishedSites() *Sites {
+	recs, whole, release := PublishedRecords()
+	return &Sites{recs: recs, whole: whole, release: release, recentSet: true}
+}
+
 // Release lets the next read of the profile reuse the records (see
 // PublishedRecords); s must not be searched after.
 func (s *Sites) Release() { s.release() }

@@ -67,6 +67,9 @@ type Run struct {
 	sharedFn bool            // another run under way was adopted by the same function
 	started  time.Time
 	returned time.Time
+	// cyclesAtReturn is how many GC cycles had ended when the block last
+	// returned (see ProfileHoldsBlock).
+	cyclesAtReturn uint64
 
 	probes    []Probe   // those whose Before succeeded
 	finishing time.Time // when Finish began: where settle windows start
@@ -224,6 +227,19 @@ func (r *Run) Returned() time.Time {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.returned
+}
+
+// ProfileHoldsBlock reports whether the memory profile as the runtime last
+// published it holds every allocation the block made: two GC cycles have
+// ended since it last returned (an allocation is published when the second
+// cycle after the one it was made in ends), as other probes' forced cycles
+// often make. A probe that needs the block's allocations then needs no
+// cycles of its own.
+func (r *Run) ProfileHoldsBlock() bool {
+	r.mu.Lock()
+	returned, at := r.returned, r.cyclesAtReturn
+	r.mu.Unlock()
+	return !returned.IsZero() && memprof.GCCycles() >= at+2
 }
 
 // labelValue is the value of Run.Label on the block's goroutines.
@@ -439,8 +455,9 @@ func (r *Run) adopt() (restore func()) {
 	pprof.SetGoroutineLabels(r.ctx)
 	return func() {
 		pprof.SetGoroutineLabels(r.parent)
+		cycles := memprof.GCCycles()
 		r.mu.Lock()
-		r.returned = time.Now()
+		r.returned, r.cyclesAtReturn = time.Now(), cycles
 		r.mu.Unlock()
 	}
 }
