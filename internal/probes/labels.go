@@ -5,7 +5,6 @@ import (
 	"context"
 	"runtime/pprof"
 	"sync"
-	"unsafe"
 
 	"github.com/residue-go/residue/internal/stack"
 )
@@ -27,17 +26,10 @@ func inheritedLabels() context.Context {
 	return pprof.WithLabels(context.Background(), pprof.Labels(pairs...))
 }
 
-// getProfLabel returns the calling goroutine's label set, as runtime/pprof
-// stores it. The runtime keeps this entry point for packages outside the
-// standard library.
-//
-//go:linkname getProfLabel runtime/pprof.runtime_getProfLabel
-func getProfLabel() unsafe.Pointer
-
 // labelsOfCurrent reads the calling goroutine's label set through the
-// mirror of runtime/pprof's label map (stack.LabelPairs), which
+// mirror of runtime/pprof's label map (stack.CurrentLabels), which
 // readLabelsDirectly checks before it is trusted.
-func labelsOfCurrent() []string { return stack.LabelPairs(getProfLabel()) }
+func labelsOfCurrent() []string { return stack.CurrentLabels() }
 
 // readLabelsDirectly reports whether labelsOfCurrent reads what
 // pprof.SetGoroutineLabels set, checked once on a goroutine of its own.

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unsafe"
+	"unsafe" // and go:linkname
 )
 
 // Groups returns the goroutine profile as ParseProfile reads it from the
@@ -137,15 +137,10 @@ func profileFrames(stk []uintptr, all bool) []Frame {
 	return out
 }
 
-// LabelPairs returns the key-value pairs of a goroutine's label set as
+// labelPairs returns the key-value pairs of a goroutine's label set as
 // runtime/pprof stores it (the pointer the runtime keeps per goroutine),
-// and whether there is one. Only where the layout is checked: see
-// labelsChecked.
-func LabelPairs(p unsafe.Pointer) []string {
-	pairs, _ := labelPairs(p)
-	return pairs
-}
-
+// and whether there is one: only where readsDirectly (or probes' own check
+// of the current goroutine's) found the layout as mirrored here.
 func labelPairs(p unsafe.Pointer) ([]string, bool) {
 	s := (*labelSet)(p)
 	if s == nil {
@@ -164,19 +159,27 @@ type labelSet struct {
 }
 
 // readsDirectly reports whether the runtime's records and label sets read
-// as this package expects: checked once, against a goroutine of its own
-// with known labels and a known function on its stack.
-var readsDirectly = sync.OnceValue(func() bool {
+// as this package expects: checked once, on the calling goroutine, given
+// known labels for the time of one read (its own are put back after) and a
+// known function on its stack. A goroutine of its own for the check would
+// be new to the goroutine probe of the check that called first, and its.
+var readsDirectly = sync.OnceValue(checkDirect)
+
+func checkDirect() bool {
 	if !profileKnown {
 		return false
 	}
-	ready, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("residue-b", "2", "residue-a", "1")))
-		profileCheckpoint(ready, done)
-	}()
-	<-ready
-	defer close(done)
+	saved := getProfLabel()
+	defer setProfLabel(saved)
+	pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("residue-b", "2", "residue-a", "1")))
+	return profileCheckpoint()
+}
+
+// profileCheckpoint finds the calling goroutine in a direct read, by its
+// labels and this function on its stack.
+//
+//go:noinline
+func profileCheckpoint() bool {
 	for _, g := range directGroups("residue-a") {
 		if g.Count == 1 && g.Labels == `{"residue-a":"1", "residue-b":"2"}` &&
 			slices.ContainsFunc(g.Frames, func(f Frame) bool { return f.Func == profileCheckpointFunc && f.Line > 0 }) {
@@ -184,14 +187,22 @@ var readsDirectly = sync.OnceValue(func() bool {
 		}
 	}
 	return false
-})
-
-// profileCheckpoint waits, on the goroutine readsDirectly checks.
-//
-//go:noinline
-func profileCheckpoint(ready, done chan struct{}) {
-	close(ready)
-	<-done
 }
 
 const profileCheckpointFunc = "github.com/residue-go/residue/internal/stack.profileCheckpoint"
+
+// CurrentLabels returns the calling goroutine's label pairs.
+func CurrentLabels() []string {
+	pairs, _ := labelPairs(getProfLabel())
+	return pairs
+}
+
+// getProfLabel and setProfLabel get and set the calling goroutine's label
+// set, as runtime/pprof stores it. The runtime keeps these entry points for
+// packages outside the standard library.
+//
+//go:linkname getProfLabel runtime/pprof.runtime_getProfLabel
+func getProfLabel() unsafe.Pointer
+
+//go:linkname setProfLabel runtime/pprof.runtime_setProfLabel
+func setProfLabel(unsafe.Pointer)

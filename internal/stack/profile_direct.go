@@ -22,7 +22,7 @@ type stackRecord struct {
 const profileKnown = true
 
 // profileRecords returns every goroutine's stack and label set (a pointer
-// LabelPairs reads, nil when it has none), as the runtime records them.
+// labelPairs reads, nil when it has none), as the runtime records them.
 func profileRecords() (stacks [][]uintptr, labels []unsafe.Pointer) {
 	n, _ := goroutineProfile(nil, nil)
 	for {

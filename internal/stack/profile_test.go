@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"reflect"
+	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"sync"
@@ -82,5 +83,29 @@ func TestGroupsReadDirectlyAreTheTextProfiles(t *testing.T) {
 	}
 	if counts := []int{direct[0].Count, direct[1].Count}; !slices.Equal(counts, []int{3, 2}) {
 		t.Errorf("counts %v, want [3 2]", counts)
+	}
+}
+
+// The check of the direct read starts no goroutine (which the goroutine
+// probe of the check that first reads the profile would see as new, and
+// its block's) and leaves the caller's labels as they were.
+func TestTheDirectReadsCheckStartsNoGoroutineAndKeepsTheLabels(t *testing.T) {
+	if !profileKnown {
+		t.Skip("this release's goroutine records are read through the text form")
+	}
+	pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("residue-caller", "x")))
+	defer pprof.SetGoroutineLabels(context.Background())
+	created := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(created)
+	before := created[0].Value.Uint64()
+	if !checkDirect() {
+		t.Fatal("the check failed")
+	}
+	metrics.Read(created)
+	if n := created[0].Value.Uint64() - before; n != 0 {
+		t.Errorf("the check started %d goroutines", n)
+	}
+	if got := CurrentLabels(); !slices.Equal(got, []string{"residue-caller", "x"}) {
+		t.Errorf("the caller's labels after the check: %q", got)
 	}
 }
