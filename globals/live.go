@@ -403,6 +403,9 @@ func (s *self) addr(v variable) unsafe.Pointer {
 //
 //go:nocheckptr
 func (s *self) function(pkg, name string) (func(), bool) {
+	if !strings.HasPrefix(name, pkg+".") {
+		return nil, false
+	}
 	sym := stack.SymbolPrefix(pkg) + name[len(pkg):] // as the binary spells it
 	s.mu.Lock()
 	at, ok := s.index.function(pkg, sym)

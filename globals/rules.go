@@ -362,7 +362,7 @@ var primers = []struct {
 }{
 	{
 		what:  "mime's type table",
-		prime: func() { doOnce("mime", "mime.once", "mime.initMime") },
+		prime: func() { doOnce("mime.once", "mime.initMime") },
 		why: "mime loads its built-in types and the system's mime.types files under a sync.Once on first use; " +
 			"only a binary that can use them links them (residue does not import mime)",
 	},
@@ -381,16 +381,16 @@ var primers = []struct {
 
 var primeOnce sync.Once
 
-// doOnce calls package pkg's function fn under its sync.Once variable once,
-// as the package's own code does (once.Do(initMime)), when the binary has
-// both: the lazy registry of a package residue does not import, which is
-// then filled only where the program can use it.
-func doOnce(pkg, once, fn string) {
+// doOnce calls the package-level function fn under the sync.Once variable
+// once, as their package's own code does (once.Do(initMime)), when the
+// binary has both: the lazy registry of a package residue does not import,
+// which is then filled only where the program can use it.
+func doOnce(once, fn string) {
 	s, v, ok := findSelf(once)
 	if !ok || v.TypeName != "sync.Once" || v.Size != int64(unsafe.Sizeof(sync.Once{})) {
 		return
 	}
-	if f, ok := s.function(pkg, fn); ok {
+	if f, ok := s.function(v.Package, fn); ok {
 		(*sync.Once)(s.addr(v)).Do(f)
 	}
 }

@@ -1,7 +1,6 @@
 package probes
 
 import (
-	"bytes"
 	"context"
 	"runtime/pprof"
 	"sync"
@@ -14,10 +13,8 @@ import (
 // block started, keeps the outer run's label (and the user's own labels), so
 // the outer run still sees what the inner block leaves.
 func inheritedLabels() context.Context {
-	var pairs []string
-	if readLabelsDirectly() {
-		pairs = labelsOfCurrent()
-	} else {
+	pairs, ok := stack.CurrentLabels()
+	if !ok {
 		pairs = labelsFromProfile()
 	}
 	if len(pairs) == 0 {
@@ -25,23 +22,6 @@ func inheritedLabels() context.Context {
 	}
 	return pprof.WithLabels(context.Background(), pprof.Labels(pairs...))
 }
-
-// labelsOfCurrent reads the calling goroutine's label set through the
-// mirror of runtime/pprof's label map (stack.CurrentLabels), which
-// readLabelsDirectly checks before it is trusted.
-func labelsOfCurrent() []string { return stack.CurrentLabels() }
-
-// readLabelsDirectly reports whether labelsOfCurrent reads what
-// pprof.SetGoroutineLabels set, checked once on a goroutine of its own.
-var readLabelsDirectly = sync.OnceValue(func() bool {
-	ok := make(chan bool)
-	go func() {
-		pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("residue-a", "1", "residue-b", "2")))
-		got := labelsOfCurrent()
-		ok <- len(got) == 4 && got[0] == "residue-a" && got[1] == "1" && got[2] == "residue-b" && got[3] == "2"
-	}()
-	return <-ok
-})
 
 // labelsMu makes the calling goroutine the only one inside
 // labelsFromProfile, so that its group in the goroutine profile is its own.
@@ -55,9 +35,7 @@ var labelsMu sync.Mutex
 func labelsFromProfile() []string {
 	labelsMu.Lock()
 	defer labelsMu.Unlock()
-	var buf bytes.Buffer
-	_ = pprof.Lookup("goroutine").WriteTo(&buf, 1)
-	for _, g := range stack.ParseProfile(buf.Bytes()) {
+	for _, g := range stack.Groups("") {
 		for _, f := range g.Frames {
 			if f.Func == labelsFromProfileFunc {
 				return stack.ParseLabels(g.Labels)

@@ -139,8 +139,8 @@ func profileFrames(stk []uintptr, all bool) []Frame {
 
 // labelPairs returns the key-value pairs of a goroutine's label set as
 // runtime/pprof stores it (the pointer the runtime keeps per goroutine),
-// and whether there is one: only where readsDirectly (or probes' own check
-// of the current goroutine's) found the layout as mirrored here.
+// and whether there is one: only where labelsMirrored found the layout as
+// mirrored here.
 func labelPairs(p unsafe.Pointer) ([]string, bool) {
 	s := (*labelSet)(p)
 	if s == nil {
@@ -158,21 +158,31 @@ type labelSet struct {
 	list []struct{ key, value string }
 }
 
-// readsDirectly reports whether the runtime's records and label sets read
-// as this package expects: checked once, on the calling goroutine, given
-// known labels for the time of one read (its own are put back after) and a
-// known function on its stack. A goroutine of its own for the check would
-// be new to the goroutine probe of the check that called first, and its.
-var readsDirectly = sync.OnceValue(checkDirect)
+// readsDirectly reports whether the runtime's goroutine records read as
+// this package expects (and its label sets, labelsMirrored): checked once,
+// on the calling goroutine, given known labels for the time of one read
+// and a known function on its stack. The check starts no goroutine, which
+// the goroutine probe of the check that read first would see as new.
+var readsDirectly = sync.OnceValue(func() bool {
+	return profileKnown && labelsMirrored() && withKnownLabels(profileCheckpoint)
+})
 
-func checkDirect() bool {
-	if !profileKnown {
-		return false
-	}
-	saved := getProfLabel()
-	defer setProfLabel(saved)
+// labelsMirrored reports whether labelPairs reads a label set as
+// pprof.SetGoroutineLabels made it: checked once, on the calling goroutine.
+var labelsMirrored = sync.OnceValue(func() bool { return withKnownLabels(knownLabelsRead) })
+
+// knownLabelsRead reports whether labelPairs reads withKnownLabels' labels.
+func knownLabelsRead() bool {
+	got, _ := labelPairs(getProfLabel())
+	return slices.Equal(got, []string{"residue-a", "1", "residue-b", "2"})
+}
+
+// withKnownLabels runs check with the calling goroutine's labels set to
+// residue-a=1, residue-b=2, and puts its own back after.
+func withKnownLabels(check func() bool) bool {
+	defer setProfLabel(getProfLabel())
 	pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("residue-b", "2", "residue-a", "1")))
-	return profileCheckpoint()
+	return check()
 }
 
 // profileCheckpoint finds the calling goroutine in a direct read, by its
@@ -191,10 +201,15 @@ func profileCheckpoint() bool {
 
 const profileCheckpointFunc = "github.com/residue-go/residue/internal/stack.profileCheckpoint"
 
-// CurrentLabels returns the calling goroutine's label pairs.
-func CurrentLabels() []string {
-	pairs, _ := labelPairs(getProfLabel())
-	return pairs
+// CurrentLabels returns the calling goroutine's label pairs, read as the
+// runtime keeps them; ok is false where their layout is not the one
+// mirrored here (the goroutine profile's text form then tells them).
+func CurrentLabels() (pairs []string, ok bool) {
+	if !labelsMirrored() {
+		return nil, false
+	}
+	pairs, _ = labelPairs(getProfLabel())
+	return pairs, true
 }
 
 // getProfLabel and setProfLabel get and set the calling goroutine's label
