@@ -73,18 +73,29 @@ func (s *Sites) recentKey(k Key) bool {
 }
 
 // GCCycles returns how many GC cycles have ended since the process started,
-// cheaply: no GC, no stop of the world.
+// cheaply: no GC, no stop of the world, no allocation.
 func GCCycles() uint64 { return counter("/gc/cycles/total:gc-cycles") }
 
 // counter reads a runtime/metrics counter, 0 when the runtime has none by
-// that name.
+// that name. It reads into a sample kept for it: a fresh one escapes to the
+// heap, and counters are read as every block returns (probes.Run keeps the
+// GC cycles then) and as a recording's budget is checked, while the
+// block's allocations are recorded with their stacks.
 func counter(name string) uint64 {
-	sample := []metrics.Sample{{Name: name}}
-	metrics.Read(sample)
-	if sample[0].Value.Kind() != metrics.KindUint64 {
+	counterSample.Lock()
+	defer counterSample.Unlock()
+	s := counterSample.s[:]
+	s[0].Name = name
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
 		return 0
 	}
-	return sample[0].Value.Uint64()
+	return s[0].Value.Uint64()
+}
+
+var counterSample struct {
+	sync.Mutex
+	s [1]metrics.Sample
 }
 
 // site returns the innermost frame of pcs outside the runtime: the code

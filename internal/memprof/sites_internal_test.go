@@ -76,3 +76,11 @@ func TestTheSitesIndexFindsWhatAScanFinds(t *testing.T) {
 		}
 	}
 }
+
+// Reading a counter allocates nothing: GC cycles are read as every block
+// returns, while its allocations are recorded, each with a stack walk.
+func TestCountersAllocateNothing(t *testing.T) {
+	if n := testing.AllocsPerRun(100, func() { GCCycles(); heapAllocs() }); n != 0 {
+		t.Errorf("reading the counters allocates %v objects", n)
+	}
+}
