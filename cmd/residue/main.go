@@ -11,6 +11,7 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"errors"
@@ -185,44 +186,48 @@ func prepare(o *options) (*audit, error) {
 	if err != nil {
 		return nil, err
 	}
+	// go list needs nothing of what go env and go mod edit say: the three
+	// run at once (each go command takes a few milliseconds to start, and
+	// go list tens of milliseconds to load the packages). Only the test
+	// files are wanted: -find leaves the dependencies unresolved.
+	listArgs := append([]string{"list", "-find", "-e", "-json=ImportPath,Dir,TestGoFiles,XTestGoFiles"}, o.buildFlags()...)
+	listed := make(chan goResult, 1)
+	go func() {
+		out, err := goCmd(dir, nil, append(listArgs, o.patterns...)...)
+		listed <- goResult{out, err}
+	}()
 	m, err := mainModule(dir)
 	if err != nil {
+		<-listed
 		return nil, err
 	}
 	tmp, err := os.MkdirTemp("", record.WorkDirPrefix)
 	if err != nil {
+		<-listed
 		return nil, err
 	}
 	a := &audit{dir: dir, tmp: tmp, records: filepath.Join(tmp, "records.jsonl")}
-	listArgs := append([]string{"list", "-e", "-json=ImportPath,Dir,TestGoFiles,XTestGoFiles,Error"}, o.buildFlags()...)
-	out, err := goCmd(dir, nil, append(listArgs, o.patterns...)...)
+	// The go.mod copy is written while the overlay is.
+	modWritten := make(chan error, 1)
+	if m.Path != residueModule {
+		go func() {
+			src, err := findResidue(o.residueDir)
+			if err == nil {
+				a.modFile, err = writeModFile(tmp, m, src)
+			}
+			modWritten <- err
+		}()
+	} else {
+		modWritten <- nil
+	}
+	err = a.writeOverlay(<-listed)
+	if modErr := <-modWritten; err == nil {
+		err = modErr
+	}
 	if err != nil {
 		return a, err
 	}
-	dec := json.NewDecoder(strings.NewReader(string(out)))
-	for dec.More() {
-		var p pkg
-		if err := dec.Decode(&p); err != nil {
-			return a, err
-		}
-		a.pkgs = append(a.pkgs, p)
-	}
-	overlayDir := filepath.Join(tmp, "overlay")
-	if err := os.Mkdir(overlayDir, 0o755); err != nil {
-		return a, err
-	}
-	overlay, replaced, moved, err := writeOverlay(overlayDir, a.pkgs)
-	if err != nil {
-		return a, err
-	}
-	a.overlay = overlay
-	var pairs []string
-	for orig, rewritten := range replaced {
-		pairs = append(pairs, rewritten, orig)
-	}
-	paths := strings.NewReplacer(pairs...)
-	a.unmap = func(s string) string { return moved.fix(paths.Replace(s)) }
-	a.env = []string{record.EnvFile + "=" + a.records}
+	a.env = append(a.env, record.EnvFile+"="+a.records)
 	switch o.globals {
 	case "off":
 		a.env = append(a.env, record.EnvGlobals+"=off")
@@ -245,18 +250,49 @@ func prepare(o *options) (*audit, error) {
 		return a, err
 	}
 	a.override(record.EnvGoTmpDir, goTmp)
-	if m.Path != residueModule {
-		src, err := findResidue(o.residueDir)
-		if err != nil {
-			return a, err
-		}
-		if a.modFile, err = writeModFile(tmp, m, src); err != nil {
-			return a, err
-		}
+	if a.modFile != "" {
 		// A go.work would take the place of the go.mod copy.
 		a.env = append(a.env, "GOWORK=off")
 	}
 	return a, nil
+}
+
+// goResult is what a go command wrote to its standard output, and its error.
+type goResult struct {
+	out []byte
+	err error
+}
+
+// writeOverlay reads the packages go list described and writes the
+// overlay that rewrites their test files.
+func (a *audit) writeOverlay(listed goResult) error {
+	if listed.err != nil {
+		return listed.err
+	}
+	dec := json.NewDecoder(bytes.NewReader(listed.out))
+	for dec.More() {
+		var p pkg
+		if err := dec.Decode(&p); err != nil {
+			return err
+		}
+		a.pkgs = append(a.pkgs, p)
+	}
+	overlayDir := filepath.Join(a.tmp, "overlay")
+	if err := os.Mkdir(overlayDir, 0o755); err != nil {
+		return err
+	}
+	overlay, replaced, moved, err := writeOverlay(overlayDir, a.pkgs)
+	if err != nil {
+		return err
+	}
+	a.overlay = overlay
+	var pairs []string
+	for orig, rewritten := range replaced {
+		pairs = append(pairs, rewritten, orig)
+	}
+	paths := strings.NewReplacer(pairs...)
+	a.unmap = func(s string) string { return moved.fix(paths.Replace(s)) }
+	return nil
 }
 
 // testArgs are go test's arguments, -json aside.

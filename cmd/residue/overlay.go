@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/json"
 	"fmt"
@@ -12,9 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 )
@@ -124,21 +126,30 @@ func rewrite(name string, src []byte) ([]byte, []shift, error) {
 		imports += "; import " + ginkgoName + " " + strconv.Quote(ginkgoPath)
 	}
 	edits = append(edits, edit{at: off(f.Name.End()), text: imports})
-	// From the end of the file back, so that offsets stay valid; of two
-	// insertions at one offset, the one added first ends up first.
-	out := bytes.Clone(src)
+	// In one pass, by offset; of two insertions at one offset, the one
+	// added first ends up first.
 	order := make([]int, len(edits))
-	for i := range order {
+	extra := 0
+	for i, e := range edits {
 		order[i] = i
+		extra += len(e.text)
 	}
-	slices.SortFunc(order, func(a, b int) int { return cmp.Or(edits[b].at-edits[a].at, b-a) })
+	slices.SortFunc(order, func(a, b int) int { return cmp.Or(edits[a].at-edits[b].at, a-b) })
+	lines := fset.File(f.Pos())
+	out := make([]byte, 0, len(src)+extra)
 	var shifts []shift
+	done := 0 // bytes of src copied or deleted
 	for _, i := range order {
 		e := edits[i]
-		out = slices.Concat(out[:e.at:e.at], []byte(e.text), out[e.at+e.del:])
-		line := 1 + bytes.Count(src[:e.at], []byte("\n"))
-		shifts = append(shifts, shift{line: line, col: e.at - bytes.LastIndexByte(src[:e.at], '\n'), text: len(e.text), del: e.del})
+		if e.at > done {
+			out = append(out, src[done:e.at]...)
+		}
+		out = append(out, e.text...)
+		done = max(done, e.at+e.del)
+		pos := lines.Position(lines.Pos(e.at))
+		shifts = append(shifts, shift{line: pos.Line, col: pos.Column, text: len(e.text), del: e.del})
 	}
+	out = append(out, src[done:]...)
 	slices.SortFunc(shifts, func(a, b shift) int { return cmp.Or(a.line-b.line, a.col-b.col) })
 	return out, shifts, nil
 }
@@ -337,33 +348,57 @@ type pkg struct {
 	Dir          string
 	TestGoFiles  []string
 	XTestGoFiles []string
-	Error        *struct{ Err string }
 }
 
 // writeOverlay rewrites the test files of pkgs into dir and writes the
 // overlay file that maps each original to its rewrite. It returns the
 // overlay file's path, the map, and the positions the rewrites moved.
 func writeOverlay(dir string, pkgs []pkg) (string, map[string]string, positions, error) {
-	replace, moved := map[string]string{}, positions{}
+	type job struct {
+		path, name string
+		out        []byte
+		shifts     []shift
+		err        error
+	}
+	var jobs []*job
 	for _, p := range pkgs {
 		for _, name := range slices.Concat(p.TestGoFiles, p.XTestGoFiles) {
-			path := filepath.Join(p.Dir, name)
-			src, err := os.ReadFile(path)
-			if err != nil {
-				return "", nil, nil, err
-			}
-			out, shifts, err := rewrite(path, src)
-			if err != nil || out == nil {
+			jobs = append(jobs, &job{path: filepath.Join(p.Dir, name), name: name})
+		}
+	}
+	// Parsing is most of the work: the files are read and rewritten on
+	// every core, and written in order.
+	next := atomic.Int64{}
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(jobs)) {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(len(jobs)); i = next.Add(1) - 1 {
+				j := jobs[i]
+				src, err := os.ReadFile(j.path)
+				if err != nil {
+					j.err = err
+					continue
+				}
 				// A file that does not parse is left to the compiler to
 				// report.
-				continue
+				j.out, j.shifts, _ = rewrite(j.path, src)
 			}
-			dst := filepath.Join(dir, fmt.Sprintf("%d_%s", len(replace), name))
-			if err := os.WriteFile(dst, out, 0o644); err != nil {
-				return "", nil, nil, err
-			}
-			replace[path], moved[path] = dst, shifts
+		})
+	}
+	wg.Wait()
+	replace, moved := map[string]string{}, positions{}
+	for _, j := range jobs {
+		if j.err != nil {
+			return "", nil, nil, j.err
 		}
+		if j.out == nil {
+			continue
+		}
+		dst := filepath.Join(dir, fmt.Sprintf("%d_%s", len(replace), j.name))
+		if err := os.WriteFile(dst, j.out, 0o644); err != nil {
+			return "", nil, nil, err
+		}
+		replace[j.path], moved[j.path] = dst, j.shifts
 	}
 	b, err := json.Marshal(map[string]any{"Replace": replace})
 	if err != nil {
