@@ -13,3 +13,21 @@ func FindSockets(block func(), opts ...Option) (*Report, error) {
 
 // SummaryOf is the one-line description of fd in findings and messages.
 func SummaryOf(fd *FD) string { return fd.summary() }
+
+// SentinelHolds reports whether a sentinel holds the finalizer goroutine.
+func SentinelHolds() bool {
+	finalizers.Lock()
+	defer finalizers.Unlock()
+	return finalizers.release != nil
+}
+
+// SentinelUnlisted reports whether the holding sentinel took the finalizer
+// goroutine out of the goroutines the runtime lists.
+func SentinelUnlisted() bool {
+	finalizers.Lock()
+	defer finalizers.Unlock()
+	return finalizers.release != nil && finalizers.unlisted
+}
+
+// CanUnlist reports whether runtime.fingStatus was found.
+func CanUnlist() bool { return fingStatus() != nil }

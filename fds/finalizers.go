@@ -36,14 +36,16 @@ import (
 //     the block dropped may then be closed. Not for lookHold after the
 //     block's first look at every goroutine (below): it then waits for
 //     goroutines to end;
-//   - when a block stopped the world (runtime.Stack of every goroutine, a
-//     goroutine profile: a look, see lookedAt) and every run's block is
-//     found waiting lookedPatience/2 and lookedPatience after it, with no
-//     finalizer queued since any of them started (stepAside). That is a test
-//     looking for goroutines left running and waiting for them to end, as
-//     goleak.VerifyNone and net/http's interestingGoroutines do: the
-//     finalizer goroutine runs the sentinel, so they see it, and after the
-//     wait they see the process as it would be without the probe. A new
+//   - where the runtime lists the sentinel among the goroutines (where it
+//     cannot unlist itself: see unlist), when a block stopped the world
+//     (runtime.Stack of every goroutine, a goroutine profile: a look, see
+//     lookedAt) and every run's block is found waiting lookedPatience/2 and
+//     lookedPatience after it, with no finalizer queued since any of them
+//     started (stepAside). That is a test looking for goroutines left
+//     running and waiting for them to end, as goleak.VerifyNone and
+//     net/http's interestingGoroutines do: the finalizer goroutine runs the
+//     sentinel, so they see it, and after the wait they see the process as
+//     it would be without the probe. A new
 //     sentinel is armed as the old one lets go, and the next GC puts it in
 //     place; a run is told (Report.Held false) only when a finalizer other
 //     than the sentinel was queued in between, which is the only way a
@@ -100,6 +102,9 @@ var finalizers = struct {
 	looked time.Time
 	// wake tells a sentinel that does not tick (calm) that it should.
 	wake chan struct{}
+	// unlisted: the holding sentinel is not among the goroutines the
+	// runtime lists (unlist), and need not step aside for looks.
+	unlisted bool
 }{wake: make(chan struct{}, 1)}
 
 // calm reports whether a holding sentinel has nothing to tick for: runs are
@@ -184,6 +189,7 @@ var establishing sync.Mutex
 // finalizer keeps it from running (which holds the queue just as well), the
 // sentinel stays queued behind it and no run tries again until it has run.
 func hold() {
+	fingStatus() // found here, not on the finalizer goroutine
 	finalizers.Lock()
 	started := arm()
 	finalizers.Unlock()
@@ -212,9 +218,11 @@ func arm() chan struct{} {
 	started := make(chan struct{})
 	finalizers.armed = started
 	runtime.SetFinalizer(&sentinel{}, func(*sentinel) {
+		unlisted := unlist()
 		rel := make(chan struct{})
 		finalizers.Lock()
 		finalizers.release, finalizers.queued, finalizers.armed = rel, false, nil
+		finalizers.unlisted = unlisted
 		if finalizers.aside {
 			back()
 		}
@@ -272,7 +280,9 @@ func holdQueue(rel chan struct{}) {
 					}
 				}
 			}
-			if looked := finalizers.looked; !looked.IsZero() && now.Sub(looked) >= time.Duration(waited+1)*lookedPatience/2 {
+			// The looks still count for lookHold; an unlisted sentinel is
+			// not what they wait for.
+			if looked := finalizers.looked; !finalizers.unlisted && !looked.IsZero() && now.Sub(looked) >= time.Duration(waited+1)*lookedPatience/2 {
 				stuck := blockBlocked(slices.Collect(maps.Keys(finalizers.runs)), true)
 				finalizers.stops = stopsOfTheWorld() // blockBlocked's own
 				switch {

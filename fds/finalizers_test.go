@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -309,10 +310,10 @@ func lookForGoroutinesLeft() (looks int, left string) {
 }
 
 // A block that looks for goroutines left running, and waits for them to end
-// as such checks do, finds none of the probe's once it waits: its second
-// look, 100 ms after the first, though the first came as the block started,
-// before the sentinel's next tick (Bracket.Entered); and the run stays
-// exact.
+// as such checks do, finds none of the probe's: at its first look where the
+// sentinel is unlisted (see unlist), else at its second, 100 ms after the
+// first, though the first came as the block started, before the sentinel's
+// next tick (Bracket.Entered); and the run stays exact.
 func TestALookForGoroutinesLeftFindsNoneOfTheProbes(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	defer ln.Close()
@@ -326,16 +327,72 @@ func TestALookForGoroutinesLeftFindsNoneOfTheProbes(t *testing.T) {
 		leakingRun(t, ln, fmt.Sprintf("run %d: ", i))
 		var looks int
 		var left string
-		r, err := fds.Find(func() { looks, left = lookForGoroutinesLeft() }, fds.Within(0))
+		unlisted := false
+		r, err := fds.Find(func() {
+			unlisted = fds.SentinelUnlisted()
+			looks, left = lookForGoroutinesLeft()
+		}, fds.Within(0))
 		if err != nil || len(r.FDs) > 0 || !r.Held {
 			t.Fatalf("run %d: err %v, report:\n%s", i, err, r)
 		}
 		if left != "" {
 			t.Fatalf("run %d: after %d looks, a goroutine was left:\n%s", i, looks, left)
 		}
-		if looks > 2 {
-			t.Errorf("run %d: none left at look %d, not at the second", i, looks)
+		want := 2
+		if unlisted {
+			want = 1
+		} else if fds.CanUnlist() {
+			t.Errorf("run %d: the sentinel that held was listed", i)
 		}
+		if looks > want {
+			t.Errorf("run %d: none left at look %d, not at look %d", i, looks, want)
+		}
+	}
+}
+
+// While the sentinel holds, the runtime lists no finalizer goroutine: not in
+// runtime.Stack, not in the goroutine profile. Once it lets go, the next
+// finalizer the runtime runs is listed as usual.
+func TestTheSentinelIsNotListed(t *testing.T) {
+	if !fds.CanUnlist() {
+		t.Skip("runtime.fingStatus is not found here (no debug info, or another Go release)")
+	}
+	buf := make([]byte, 2<<20)
+	listed := func() (inStack, inProfile bool) {
+		inStack = strings.Contains(string(buf[:runtime.Stack(buf, true)]), "runtime.runFinalizers")
+		var b strings.Builder
+		_ = pprof.Lookup("goroutine").WriteTo(&b, 1)
+		return inStack, strings.Contains(b.String(), "runtime.runFinalizers")
+	}
+	var holds, unlisted, inStack, inProfile bool
+	r, err := fds.Find(func() {
+		holds, unlisted = fds.SentinelHolds(), fds.SentinelUnlisted()
+		inStack, inProfile = listed()
+	}, fds.Within(0))
+	if err != nil || !r.Held || !holds {
+		t.Fatalf("err %v, sentinel holding %v, report:\n%s", err, holds, r)
+	}
+	if !unlisted || inStack || inProfile {
+		t.Fatalf("the holding sentinel: unlisted %v, in runtime.Stack %v, in the goroutine profile %v", unlisted, inStack, inProfile)
+	}
+	// A finalizer of the test's own, queued now, waits behind the
+	// sentinel until it lets go (no run is under way), then runs, and is
+	// listed while it blocks.
+	running, done := make(chan struct{}), make(chan struct{})
+	func() {
+		o := &struct{ _ *int }{}
+		runtime.SetFinalizer(o, func(any) { close(running); <-done })
+	}()
+	runtime.GC()
+	select {
+	case <-running:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the test's finalizer did not run within 5 s")
+	}
+	inStack, inProfile = listed()
+	close(done)
+	if !inStack || !inProfile {
+		t.Fatalf("a finalizer of the test's own, running: in runtime.Stack %v, in the goroutine profile %v", inStack, inProfile)
 	}
 }
 
@@ -417,7 +474,8 @@ func TestADroppedSocketBesideALookIsReportedOrSaysSo(t *testing.T) {
 func TestALookAfterTheRunsLetsTheSentinelGo(t *testing.T) {
 	buf := make([]byte, 1<<20)
 	held := func() bool {
-		return strings.Contains(string(buf[:runtime.Stack(buf, true)]), "runtime.runFinalizers")
+		runtime.Stack(buf, true) // a look
+		return fds.SentinelHolds()
 	}
 	for i := range 5 {
 		r, err := fds.Find(func() {}, fds.Within(0))
