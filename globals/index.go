@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"iter"
 	"os"
 	"reflect"
 	"runtime"
@@ -412,24 +413,13 @@ func (ix *index) packageVars(pkg string) ([]variable, error) {
 // the linker lists every function of a unit, also when the compiler wrote
 // no debug info of its own (-gcflags=-dwarf=false).
 func (ix *index) function(pkg, sym string) (uint64, bool) {
-	for _, off := range ix.units[pkg] {
-		r := ix.data.Reader()
-		r.Seek(off)
-		if cu, err := r.Next(); err != nil || cu == nil {
+	for e, err := range ix.topEntries(pkg) {
+		if err != nil {
 			return 0, false
 		}
-		for {
-			e, err := r.Next()
-			if err != nil || e == nil || e.Tag == 0 {
-				break
-			}
-			if e.Tag == dwarf.TagSubprogram && e.Val(dwarf.AttrName) == sym {
-				pc, ok := e.Val(dwarf.AttrLowpc).(uint64)
-				return pc, ok
-			}
-			if e.Children {
-				r.SkipChildren()
-			}
+		if e.Tag == dwarf.TagSubprogram && e.Val(dwarf.AttrName) == sym {
+			pc, ok := e.Val(dwarf.AttrLowpc).(uint64)
+			return pc, ok
 		}
 	}
 	return 0, false
@@ -439,30 +429,48 @@ func (ix *index) function(pkg, sym string) (uint64, bool) {
 // units. It touches no shared state, so packages can be read in parallel.
 func (ix *index) variableEntries(pkg string) ([]*dwarf.Entry, error) {
 	var vs []*dwarf.Entry
-	for _, off := range ix.units[pkg] {
-		r := ix.data.Reader()
-		r.Seek(off)
-		cu, err := r.Next()
-		if err != nil || cu == nil {
-			return nil, fmt.Errorf("reading compile unit %s at offset %#x: %v", pkg, off, err)
+	for e, err := range ix.topEntries(pkg) {
+		if err != nil {
+			return nil, err
 		}
-		for {
-			e, err := r.Next()
-			if err != nil {
-				return nil, fmt.Errorf("reading compile unit %s at offset %#x: %w", pkg, off, err)
-			}
-			if e == nil || e.Tag == 0 {
-				break
-			}
-			if e.Tag == dwarf.TagVariable {
-				vs = append(vs, e)
-			}
-			if e.Children {
-				r.SkipChildren()
-			}
+		if e.Tag == dwarf.TagVariable {
+			vs = append(vs, e)
 		}
 	}
 	return vs, nil
+}
+
+// topEntries yields the top-level entries of package pkg's units (their
+// own children skipped), or the error that ends the walk. It touches no
+// shared state.
+func (ix *index) topEntries(pkg string) iter.Seq2[*dwarf.Entry, error] {
+	return func(yield func(*dwarf.Entry, error) bool) {
+		for _, off := range ix.units[pkg] {
+			r := ix.data.Reader()
+			r.Seek(off)
+			cu, err := r.Next()
+			if err != nil || cu == nil {
+				yield(nil, fmt.Errorf("reading compile unit %s at offset %#x: %v", pkg, off, err))
+				return
+			}
+			for {
+				e, err := r.Next()
+				if err != nil {
+					yield(nil, fmt.Errorf("reading compile unit %s at offset %#x: %w", pkg, off, err))
+					return
+				}
+				if e == nil || e.Tag == 0 {
+					break
+				}
+				if !yield(e, nil) {
+					return
+				}
+				if e.Children {
+					r.SkipChildren()
+				}
+			}
+		}
+	}
 }
 
 func (ix *index) variable(pkg string, e *dwarf.Entry) (variable, bool) {
