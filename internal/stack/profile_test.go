@@ -79,7 +79,7 @@ func TestGroupsReadDirectlyAreTheTextProfiles(t *testing.T) {
 
 	direct, text = ours(directGroups("residue-test")), ours(textGroups("residue-test"))
 	if len(direct) != 2 || !reflect.DeepEqual(direct, text) {
-		t.Errorf("the groups labelled residue-test, read directly:\n%+v\nfrom the text form:\n%+v", direct, text)
+		t.Fatalf("the groups labelled residue-test, read directly:\n%+v\nfrom the text form:\n%+v", direct, text)
 	}
 	if counts := []int{direct[0].Count, direct[1].Count}; !slices.Equal(counts, []int{3, 2}) {
 		t.Errorf("counts %v, want [3 2]", counts)
