@@ -342,10 +342,10 @@ func TestALookForGoroutinesLeftFindsNoneOfTheProbes(t *testing.T) {
 		if unlisted {
 			want = 1
 		} else if fds.CanUnlist() {
-			t.Errorf("run %d: the sentinel that held was listed", i)
+			t.Errorf("run %d: runtime.fingStatus was found, but the sentinel holding the finalizer goroutine did not unlist it (runtime.Stack still lists it)", i)
 		}
 		if looks > want {
-			t.Errorf("run %d: none left at look %d, not at look %d", i, looks, want)
+			t.Errorf("run %d: the block's look for goroutines left found none only at look %d, want by look %d", i, looks, want)
 		}
 	}
 }
