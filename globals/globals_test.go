@@ -2,9 +2,11 @@ package globals_test
 
 import (
 	"fmt"
+	"math/rand"
 	"net"
 	"net/http"
 	"reflect"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -411,5 +413,38 @@ func TestNetResolverCachesAreNotState(t *testing.T) {
 	}
 	if len(r.Changes) > 0 {
 		t.Errorf("a cache refresh was taken for a change:\n%s", r)
+	}
+}
+
+// seededMathRand says whether TestReseedingMathRandIsReported has run.
+var seededMathRand bool
+
+// rand.Seed, where it still seeds (a module whose go line is before 1.24,
+// or GODEBUG randseednop=0), replaces math/rand's global generator: every
+// later test draws another sequence. It is reported, by the generator's
+// type rather than the atomic.Pointer's layout; the generator's first use
+// (nil to set) and its state advancing are not. Only the first Seed
+// replaces the generator; later ones seed it again in place, which is not
+// told apart from its state advancing (docs/globals.md).
+func TestReseedingMathRandIsReported(t *testing.T) {
+	if seededMathRand {
+		t.Skip("rand.Seed replaces the generator once per process; this process has seen it (-count)")
+	}
+	seededMathRand = true
+	t.Setenv("GODEBUG", "randseednop=0")
+	_ = rand.Int() // the global generator is set from here on
+	if r, err := globals.Find(func() { _ = rand.Int() }, globals.InPackages("math/rand")); err != nil {
+		t.Fatal(err)
+	} else if len(r.Changes) > 0 {
+		t.Errorf("drawing a number was reported:\n%s", r)
+	}
+	r, err := globals.Find(func() { rand.Seed(1) }, globals.InPackages("math/rand"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := lines(r)
+	want := regexp.MustCompile(`^math/rand\.globalRandGenerator: \(\*rand\.Rand\)\(0x[0-9a-f]+\) → \(\*rand\.Rand\)\(0x[0-9a-f]+\)$`)
+	if !want.MatchString(got) {
+		t.Errorf("rand.Seed reported as\n%s\nwant a line matching %s", got, want)
 	}
 }

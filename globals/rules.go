@@ -322,7 +322,8 @@ var variableRules = []variableRule{
 		read:     lazyIdentity,
 		why: "math/rand seeds its global generator on first use through an atomic.Pointer: nil to set " +
 			"is that first use; the generator's state advancing is not program state; rand.Seed " +
-			"replacing the generator is reported",
+			"replacing the generator is reported (a later Seed seeds the replacement in place, which reads " +
+			"as its state advancing)",
 	},
 }
 
@@ -510,9 +511,13 @@ func timeValue(_ *capturer, v reflect.Value) *node {
 }
 
 // lazyIdentity reads a pointer (or atomic.Pointer) by identity, and marks
-// the node so that nil to set is not reported.
+// the node so that nil to set is not reported. Either is shown as the
+// pointer it holds, "(*rand.Rand)(0x…)": an atomic.Pointer[T] whose type
+// the linker did not keep is rebuilt from its DWARF layout, which only its
+// first field ([0]*T) says is T's.
 func lazyIdentity(c *capturer, v reflect.Value) *node {
 	var p unsafe.Pointer
+	shown := v.Type()
 	if v.Kind() == reflect.Pointer {
 		p = readPointer(v)
 	} else if v.Kind() == reflect.Struct && v.NumField() > 0 {
@@ -520,8 +525,11 @@ func lazyIdentity(c *capturer, v reflect.Value) *node {
 		if last.CanAddr() {
 			p = loadPtr(unsafe.Pointer(last.UnsafeAddr()))
 		}
+		if f := v.Type().Field(0).Type; f.Kind() == reflect.Array && f.Len() == 0 && f.Elem().Kind() == reflect.Pointer {
+			shown = f.Elem()
+		}
 	}
-	n := leaf(v.Type().String() + "(0x" + hex(uint64(uintptr(p))) + ")")
+	n := leaf("(" + shown.String() + ")(0x" + hex(uint64(uintptr(p))) + ")")
 	if p == nil {
 		n = leaf("nil")
 		n.zero = true
