@@ -30,6 +30,7 @@ func Test(t *testing.T) {
 	t.Cleanup(func() {
 		units.Delete(t)
 		restore()
+		forgetCleanupsRun(t)
 		// testing runs the cleanups of a test that panics, or that calls
 		// runtime.Goexit without failing or skipping, before it marks the
 		// test failed: the test goroutine is then unwinding.

@@ -678,3 +678,23 @@ func TestFirstUseOfAProtobufMessage(t *testing.T) {
 		t.Errorf("exit code %d, want %d, and a clean record: %+v\n%s", code, exitClean, recs, stderr)
 	}
 }
+
+// TestAFileClosedInACleanupIsNotLeft audits a parallel test that closes
+// its file in a t.Cleanup while another opens one beside it and keeps it:
+// the closed file, still held by the cleanup testing keeps after calling
+// it, is not taken for the descriptor the other test left.
+func TestAFileClosedInACleanupIsNotLeft(t *testing.T) {
+	code, recs, stderr := auditJSON(t, "stops", "-globals", "off", "-parallel", "2", "./cleanupclose")
+	if code != exitFindings || len(recs) != 2 {
+		t.Fatalf("exit code %d and %d records, want %d and 2:\n%s", code, len(recs), exitFindings, stderr)
+	}
+	for _, r := range recs {
+		want, descriptors := record.Clean, 0
+		if r.Test == "TestKeepsOne" {
+			want, descriptors = record.Found, 1
+		}
+		if r.Verdict != want || r.Counts.Descriptors != descriptors || r.Failed {
+			t.Errorf("%s: %s with %d descriptors (failed %v), want %s with %d:\n%s%s", r.Test, r.Verdict, r.Counts.Descriptors, r.Failed, want, descriptors, r.Error, r.Report)
+		}
+	}
+}
