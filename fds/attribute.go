@@ -63,7 +63,11 @@ type site struct {
 	mine   bool           // the run claims it: ownedByRun, or an ownedByNone it can claim
 	frames []probes.Frame // from the constructor out to the block's frame
 	count  int64          // objects created during the run and still in use
-	entry  string         // the goroutine's entry function, for ownedByNone
+	// left is what of count no group of descriptors has claimed yet
+	// (decideGroup): a site of roleOther counts toward every kind, but
+	// each of its objects holds one descriptor.
+	left  int64
+	entry string // the goroutine's entry function, for ownedByNone
 	// started is, for ownedByNone, the path from the block to the go
 	// statement that started the goroutine, when the run's allocations show
 	// it (see runAllocations.startedFrom).
@@ -173,6 +177,9 @@ func (a *attribution) loadSites(allocs *runAllocations) {
 		byKey[k.String()] = s
 		a.sites = append(a.sites, s)
 	}
+	for _, s := range a.sites {
+		s.left = s.count
+	}
 }
 
 // errShared is returned when the run's descriptors cannot be told from
@@ -268,6 +275,10 @@ func (p *probe) attribute(r *probes.Run, fresh []fdEntry, cycled bool) (mine, ot
 	if err := a.claimSites(); err != nil {
 		return nil, nil, holders{}, err
 	}
+	// Descriptors of no known kind first: only the sites that wrap any
+	// descriptor (os.NewFile) can have made them, and what those sites
+	// made is then not given to descriptors of another kind.
+	a.decideGroup(roleOther, protoAny)
 	for _, pr := range []proto{protoTCP, protoUnix, protoAny} {
 		a.decideGroup(roleListen, pr)
 	}
@@ -457,8 +468,10 @@ func (a *attribution) decideGroup(rl role, pr proto) {
 			continue
 		}
 		if s.mine {
-			my = append(my, s)
-			myN += s.count
+			if s.left > 0 {
+				my = append(my, s)
+				myN += s.left
+			}
 		} else {
 			otherN += s.count
 		}
@@ -475,6 +488,7 @@ func (a *attribution) decideGroup(rl role, pr proto) {
 			setOpened(c.fd, my)
 		}
 	}
+	claimed := int64(0)
 	switch {
 	case myN == 0 && otherN == 0 && a.alone:
 		for _, c := range group {
@@ -485,6 +499,7 @@ func (a *attribution) decideGroup(rl role, pr proto) {
 		for _, c := range group {
 			claim(c, by, nil)
 		}
+		claimed = int64(len(group))
 	default:
 		nums := make([]int, len(group))
 		for i, c := range group {
@@ -493,11 +508,31 @@ func (a *attribution) decideGroup(rl role, pr proto) {
 		for i, c := range group {
 			if int64(i) < myN {
 				claim(c, by, nums)
+				claimed++
 			}
 		}
 	}
 	for _, c := range group {
 		c.decided = true
+	}
+	spend(my, rl, claimed)
+}
+
+// spend takes n claimed descriptors off the sites' counts: the sites of
+// the descriptors' own kind first, then those that wrap any kind.
+func spend(sites []*site, rl role, n int64) {
+	for _, exact := range []bool{true, false} {
+		for _, s := range sites {
+			if n <= 0 {
+				return
+			}
+			if (s.role == rl) != exact {
+				continue
+			}
+			k := min(s.left, n)
+			s.left -= k
+			n -= k
+		}
 	}
 }
 
