@@ -17,6 +17,7 @@ type options struct {
 	residueDir     string
 	keep           bool
 	globals        string // all, module or off
+	ignoreGlobals  []string
 	within         string // the settle window, as given; "" for the probes' default
 	files          bool   // run the files probe too
 	filtered       bool   // -run, -skip, -failfast or a flag of the test binaries': not every test of a package may run
@@ -65,7 +66,7 @@ var refused = map[string]string{
 	"o":       "residue test runs the tests",
 }
 
-const usage = `usage: residue test [-json] [-baseline file [-update-baseline]] [-globals all|module|off] [-within d] [-files] [-residue-dir dir] [go test flags] [packages] [-args ...]
+const usage = `usage: residue test [-json] [-baseline file [-update-baseline]] [-globals all|module|off] [-ignore-global name]... [-within d] [-files] [-residue-dir dir] [go test flags] [packages] [-args ...]
 
 Runs go test on the packages and audits every top-level test and every
 Ginkgo spec on its own: goroutines left running, file descriptors and
@@ -79,6 +80,11 @@ hook goes in through a build overlay and a copy of go.mod.
   -globals scope    which globals to compare around each test: all (every
                     package in the test binary, the default), module (the
                     module's own packages and the process state), or off
+  -ignore-global name
+                    leave a variable out of the comparison (repeatable): a
+                    variable (example.com/app.cache), a part of one
+                    (example.com/app.pool.now), a package pattern
+                    (example.com/app/...) or an environment variable ($HOME)
   -within d         how long a test's goroutines, descriptors, processes and
                     files may take to go away after it ends before they are
                     findings (default 1s): shorter is faster, and reports
@@ -106,6 +112,13 @@ func parseArgs(args []string) (*options, error) {
 	fs.StringVar(&o.residueDir, "residue-dir", "", "")
 	fs.BoolVar(&o.keep, "keep-overlay", false, "")
 	fs.StringVar(&o.globals, "globals", "all", "")
+	fs.Func("ignore-global", "", func(v string) error {
+		if strings.TrimSpace(v) == "" || strings.ContainsAny(v, "\n\r") {
+			return fmt.Errorf("want a variable, a part of one, a package pattern or $NAME, not %q", v)
+		}
+		o.ignoreGlobals = append(o.ignoreGlobals, v)
+		return nil
+	})
 	fs.StringVar(&o.within, "within", "", "")
 	fs.BoolVar(&o.files, "files", false, "")
 	for i := 0; i < len(args); i++ {
@@ -122,7 +135,7 @@ func parseArgs(args []string) (*options, error) {
 		if fs.Lookup(name) != nil {
 			// One of ours: let the flag package read it and its value.
 			n := 1
-			if !hasValue && (name == "baseline" || name == "residue-dir" || name == "globals" || name == "within") {
+			if !hasValue && (name == "baseline" || name == "residue-dir" || name == "globals" || name == "ignore-global" || name == "within") {
 				n = 2
 			}
 			if i+n > len(args) {
@@ -190,6 +203,9 @@ func parseArgs(args []string) (*options, error) {
 	case "all", "module", "off":
 	default:
 		return nil, fmt.Errorf("-globals %s: want all, module or off", o.globals)
+	}
+	if o.globals == "off" && len(o.ignoreGlobals) > 0 {
+		return nil, fmt.Errorf("-ignore-global %s: -globals off compares no globals to leave out", o.ignoreGlobals[0])
 	}
 	if o.within != "" {
 		if d, err := time.ParseDuration(o.within); err != nil || d < 0 {

@@ -237,6 +237,9 @@ func prepare(o *options) (*audit, error) {
 	if o.files {
 		a.env = append(a.env, record.EnvFiles+"=on")
 	}
+	if len(o.ignoreGlobals) > 0 {
+		a.env = append(a.env, record.EnvIgnoreGlobals+"="+strings.Join(o.ignoreGlobals, "\n"))
+	}
 	if o.within != "" {
 		a.env = append(a.env, record.EnvWithin+"="+o.within)
 	}

@@ -698,3 +698,39 @@ func TestAFileClosedInACleanupIsNotLeft(t *testing.T) {
 		}
 	}
 }
+
+// TestIgnoreGlobal audits the dotted package leaving its counter out, by
+// name and by package pattern: the test that changes only it is clean, and
+// the other keeps its goroutine finding.
+func TestIgnoreGlobal(t *testing.T) {
+	for _, name := range []string{"example.com/stops/dotted.v2.count", "example.com/stops/..."} {
+		code, recs, stderr := auditJSON(t, "stops", "-within", "100ms", "-ignore-global", name, "./dotted.v2")
+		if code != exitFindings || len(recs) != 2 {
+			t.Fatalf("-ignore-global %s: exit code %d and %d records, want %d and 2:\n%s", name, code, len(recs), exitFindings, stderr)
+		}
+		for _, r := range recs {
+			switch {
+			case r.Test == "TestCounts" && r.Verdict != record.Clean:
+				t.Errorf("-ignore-global %s: TestCounts %s, want clean: %v", name, r.Verdict, r.Findings)
+			case r.Test == "TestStarts" && (r.Verdict != record.Found || r.Counts.Goroutines != 1):
+				t.Errorf("-ignore-global %s: TestStarts %s with %d goroutines, want found with 1", name, r.Verdict, r.Counts.Goroutines)
+			}
+		}
+	}
+}
+
+// TestIgnoreGlobalNeedsAName refuses an empty name and one beside
+// -globals off, before anything is built.
+func TestIgnoreGlobalNeedsAName(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-ignore-global= ", "./..."}, `invalid value " " for flag -ignore-global: want a variable`},
+		{[]string{"-globals", "off", "-ignore-global", "example.com/a.b", "."}, "-ignore-global example.com/a.b: -globals off compares no globals to leave out"},
+	} {
+		if _, err := parseArgs(c.args); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: error %v, want one containing %q", c.args, err, c.want)
+		}
+	}
+}

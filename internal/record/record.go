@@ -25,6 +25,11 @@ const EnvFile = "RESIDUE_AUDIT_FILE"
 // to read instead of every package in the binary. Empty: every package.
 const EnvGlobals = "RESIDUE_AUDIT_GLOBALS"
 
+// EnvIgnoreGlobals is the environment variable naming what the globals
+// probe leaves out (residue test -ignore-global): names as globals.Ignoring
+// takes them, one per line.
+const EnvIgnoreGlobals = "RESIDUE_AUDIT_IGNORE_GLOBALS"
+
 // EnvWithin is the environment variable that sets the settle window of
 // every probe (a time.ParseDuration string); unset, the probes' default.
 const EnvWithin = "RESIDUE_AUDIT_WITHIN"

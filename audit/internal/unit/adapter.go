@@ -33,9 +33,10 @@ type session interface {
 
 // start is the one place that knows the combined check's session and report API: it
 // starts a session with every default probe, the globals probe as scope
-// says (see record.EnvGlobals), the files probe when files is set, and
-// turns its report into counts and findings.
-func start(scope, within string, withFiles bool) (session, error) {
+// says (see record.EnvGlobals) leaving out what ignore names
+// (record.EnvIgnoreGlobals), the files probe when files is set, and turns
+// its report into counts and findings.
+func start(scope string, ignore []string, within string, withFiles bool) (session, error) {
 	var opts []combined.Option
 	window := probes.DefaultWithin
 	if within != "" {
@@ -56,6 +57,9 @@ func start(scope, within string, withFiles bool) (session, error) {
 		opts = append(opts, combined.WithoutGlobals())
 	default:
 		opts = append(opts, globals.InPackages(strings.Split(scope, ",")...))
+	}
+	if len(ignore) > 0 && scope != "off" {
+		opts = append(opts, globals.Ignoring(ignore...))
 	}
 	s, err := combined.Start(opts...)
 	if s == nil {

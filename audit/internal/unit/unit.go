@@ -39,7 +39,7 @@ func Begin(fn, name string, spec bool) *Unit {
 		pkg = PackageOf(fn)
 	}
 	u := &Unit{rec: record.Record{Package: pkg, Test: name, Spec: spec}, file: env.file, start: time.Now()}
-	u.session, u.err = start(env.globals, env.within, env.files)
+	u.session, u.err = start(env.globals, env.ignore, env.within, env.files)
 	return u
 }
 
@@ -52,9 +52,13 @@ var env = takeEnv()
 
 func takeEnv() (e struct {
 	file, globals, within string
+	ignore                []string
 	files                 bool
 }) {
 	e.file, e.globals, e.within = os.Getenv(record.EnvFile), os.Getenv(record.EnvGlobals), os.Getenv(record.EnvWithin)
+	if names := os.Getenv(record.EnvIgnoreGlobals); names != "" {
+		e.ignore = strings.Split(names, "\n")
+	}
 	e.files = os.Getenv(record.EnvFiles) == "on"
 	for carrier, name := range record.Restored {
 		x, ok := os.LookupEnv(carrier)
@@ -68,7 +72,7 @@ func takeEnv() (e struct {
 		}
 		os.Unsetenv(carrier)
 	}
-	for _, name := range []string{record.EnvFile, record.EnvGlobals, record.EnvWithin, record.EnvFiles} {
+	for _, name := range []string{record.EnvFile, record.EnvGlobals, record.EnvIgnoreGlobals, record.EnvWithin, record.EnvFiles} {
 		os.Unsetenv(name)
 	}
 	return e

@@ -88,7 +88,7 @@ func TestChangesBesideAnotherCheckAreUnattributed(t *testing.T) {
 	done := make(chan []record.Finding, 1)
 	go func() {
 		<-begin
-		second, _ := start(scope, "", false)
+		second, _ := start(scope, nil, "", false)
 		if second == nil {
 			done <- nil
 			return
@@ -102,7 +102,7 @@ func TestChangesBesideAnotherCheckAreUnattributed(t *testing.T) {
 		_, fs, _, _, _ := second.Finish()
 		done <- fs
 	}()
-	first, err := start(scope, "", false)
+	first, err := start(scope, nil, "", false)
 	if err != nil {
 		close(begin)
 		close(finish)
