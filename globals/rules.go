@@ -318,6 +318,19 @@ var variableRules = []variableRule{
 		why:      "a cache of /etc/nsswitch.conf, looked at again when it is more than 5 seconds old",
 	},
 	{
+		variable: "encoding/gob.idToTypeSlice",
+		read:     notRead,
+		why: "gob's type ids, given to each type the first time the process encodes or decodes it and kept " +
+			"for good: a memo table of a pure function of the type, like its maps keyed by reflect.Type " +
+			"(gob.Register's names are read)",
+	},
+	{
+		variable: "google.golang.org/protobuf/reflect/protodesc.defaultsCache",
+		read:     notRead,
+		why: "the feature defaults of each protobuf edition, computed from embedded data the first time a " +
+			"descriptor of that edition is built (protodesc.NewFile, a gRPC reflection service) and kept",
+	},
+	{
 		variable: "math/rand.globalRandGenerator",
 		read:     lazyIdentity,
 		why: "math/rand seeds its global generator on first use through an atomic.Pointer: nil to set " +

@@ -132,6 +132,7 @@ var cleanScenarios = []string{
 	"crypto/ecdsa sign and verify",
 	"crypto/ed25519 sign and verify",
 	"HTTPS round trip to an httptest TLS server",
+	"gob encoding of a type not encoded before",
 }
 
 func TestCleanBlocksInFreshProcessesReportNothing(t *testing.T) {

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -60,6 +61,12 @@ var userSpare []spareEntry
 var scenarioFlag = flag.String("residue-scenario-flag", "off", "set by a recall scenario")
 
 type gobPayload struct{ N int }
+
+// gobFresh is encoded by one clean scenario only.
+type gobFresh struct {
+	Name string
+	Tags []string
+}
 
 type fakeDriver struct{}
 
@@ -160,6 +167,18 @@ var clean = map[string]func(){
 		// mime.types files, under a sync.Once.
 		_ = mime.TypeByExtension(".html")
 		_, _ = mime.ExtensionsByType("text/html")
+	},
+	"gob encoding of a type not encoded before": func() {
+		// gob gives each type it meets an id, once and for good, in
+		// tables of its own (encoding/gob.idToTypeSlice and others).
+		var b bytes.Buffer
+		if err := gob.NewEncoder(&b).Encode(gobFresh{Name: "x", Tags: []string{"a"}}); err != nil {
+			panic(err)
+		}
+		var out gobFresh
+		if err := gob.NewDecoder(&b).Decode(&out); err != nil {
+			panic(err)
+		}
 	},
 	"net.LookupHost of localhost": func() {
 		// Reads /etc/hosts, /etc/nsswitch.conf and /etc/resolv.conf into
