@@ -348,6 +348,14 @@ func readRecords(path string, res *runResult) ([]record.Record, error) {
 		}
 	}
 	if res != nil {
+		for _, r := range recs {
+			if p := res.pkgs[r.Package]; p != nil {
+				if p.recorded == nil {
+					p.recorded = map[string]int{}
+				}
+				p.recorded[r.Test]++
+			}
+		}
 		for _, path := range res.sortedPaths() {
 			for _, t := range res.pkgs[path].unfinished() {
 				recs = append(recs, record.Record{Schema: record.Schema, Package: path, Test: t, Verdict: record.Error, Failed: true, Error: stoppedError})

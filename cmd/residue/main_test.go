@@ -739,3 +739,19 @@ func TestIgnoreGlobalNeedsAName(t *testing.T) {
 		}
 	}
 }
+
+// TestOutputWithoutANewline audits a test whose output leaves its last
+// line open, so that go test's "--- PASS" for it is not at the start of a
+// line: its own record says it ended, and it is not taken for a test the
+// binary stopped in (fatih/color's TestNoFormat).
+func TestOutputWithoutANewline(t *testing.T) {
+	code, recs, stderr := auditJSON(t, "stops", "./nonewline")
+	if code != exitClean || len(recs) != 2 {
+		t.Fatalf("exit code %d and %d records, want %d and 2:\n%s", code, len(recs), exitClean, stderr)
+	}
+	for _, r := range recs {
+		if r.Verdict != record.Clean || r.Failed || r.Error != "" {
+			t.Errorf("%s: %s (failed %v, %q), want clean", r.Test, r.Verdict, r.Failed, r.Error)
+		}
+	}
+}

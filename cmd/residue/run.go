@@ -27,12 +27,17 @@ type event struct {
 
 // pkgResult is what go test said of one package.
 type pkgResult struct {
-	path     string
-	action   string  // pass, fail or skip
-	elapsed  float64 // seconds
-	failed   []string
-	started  []string                    // top-level tests, in the order they started (again for -count)
-	ended    map[string]int              // how many times each top-level test passed, failed or was skipped
+	path    string
+	action  string  // pass, fail or skip
+	elapsed float64 // seconds
+	failed  []string
+	started []string       // top-level tests, in the order they started (again for -count)
+	ended   map[string]int // how many times each top-level test passed, failed or was skipped
+	// recorded counts the records each top-level test's audit wrote as it
+	// ended (readRecords): a test whose output left its last line open has
+	// go test's "--- PASS" on that line, which go test's reader of -v
+	// output does not see, and no end event.
+	recorded map[string]int
 	output   map[string]*strings.Builder // by top-level test; "" for the package
 	build    string                      // compiler output
 	buildErr bool
@@ -51,9 +56,9 @@ func (p *pkgResult) out(test string) *strings.Builder {
 	return b
 }
 
-// unfinished returns the top-level tests that started and never ended: the
-// test binary stopped while they ran (a panic in a goroutine, os.Exit,
-// -timeout).
+// unfinished returns the top-level tests that started and never ended
+// (by go test's output or by their records): the test binary stopped while
+// they ran (a panic in a goroutine, os.Exit, -timeout).
 func (p *pkgResult) unfinished() []string {
 	var out []string
 	runs := map[string]int{}
@@ -61,7 +66,7 @@ func (p *pkgResult) unfinished() []string {
 		runs[t]++
 	}
 	for _, t := range p.started {
-		if runs[t] > p.ended[t] && !slices.Contains(out, t) {
+		if runs[t] > max(p.ended[t], p.recorded[t]) && !slices.Contains(out, t) {
 			out = append(out, t)
 		}
 	}
