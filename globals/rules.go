@@ -116,6 +116,14 @@ func init() {
 				"non-default uses (a module whose go line is older than its toolchain's) is a metric",
 		},
 		{
+			what:  "the random sources of math/rand and math/rand/v2 (rngSource, PCG, ChaCha8)",
+			match: anyOf(named("math/rand", "rngSource"), named("math/rand/v2", "PCG"), named("math/rand/v2", "ChaCha8")),
+			read:  func(_ *capturer, v reflect.Value) *node { return identity(v) },
+			why: "a generator's state advances with every number drawn from it, as math/rand's global one " +
+				"does (a package's own, for retry jitter): not program state; seeding one again in place " +
+				"is not told apart from drawing, and replacing a package's generator is still reported",
+		},
+		{
 			what:  "time.Time",
 			match: is(reflect.TypeOf(time.Time{})),
 			read:  timeValue,

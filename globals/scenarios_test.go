@@ -133,6 +133,7 @@ var cleanScenarios = []string{
 	"crypto/ed25519 sign and verify",
 	"HTTPS round trip to an httptest TLS server",
 	"gob encoding of a type not encoded before",
+	"drawing from a package's own random generators",
 }
 
 func TestCleanBlocksInFreshProcessesReportNothing(t *testing.T) {
@@ -153,6 +154,7 @@ var recallScenarios = []struct{ scenario, variable, line string }{
 	{"mime.AddExtensionType", "mime.mimeTypes", `mime.mimeTypes: added ".residue": "text/x-residue; charset=utf-8"`},
 	{"http.HandleFunc on DefaultServeMux", "net/http.DefaultServeMux", `net/http.DefaultServeMux.patterns: added "/residue-hello": main.`},
 	{"gob.Register", "encoding/gob.nameToConcreteType", `encoding/gob.nameToConcreteType: added "main.gobPayload": type main.gobPayload`},
+	{"replacing a package's random generator", "main.pkgRand", `main.pkgRand.src: rand.rngSource(0x`},
 	{"flag.Set on the default FlagSet", "flag.CommandLine", `flag.CommandLine.actual: added "residue-scenario-flag"`},
 	{"log.SetPrefix", "log.std", `log.std.prefix: "" → "residue: "`},
 	{"sql.Register", "database/sql.drivers", `database/sql.drivers: added "residue-fake": main.fakeDriver{}`},

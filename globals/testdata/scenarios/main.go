@@ -20,6 +20,8 @@ import (
 	"fmt"
 	"io"
 	"log"
+	mathrand "math/rand"
+	randv2 "math/rand/v2"
 	"mime"
 	"net"
 	"net/http"
@@ -61,6 +63,14 @@ var userSpare []spareEntry
 var scenarioFlag = flag.String("residue-scenario-flag", "off", "set by a recall scenario")
 
 type gobPayload struct{ N int }
+
+// A package's own random generators, as a client's retry jitter keeps one:
+// drawing from them advances their state.
+var (
+	pkgRand   = mathrand.New(mathrand.NewSource(1))
+	pkgPCG    = randv2.New(randv2.NewPCG(1, 2))
+	pkgChaCha = randv2.New(randv2.NewChaCha8([32]byte{1}))
+)
 
 // gobFresh is encoded by one clean scenario only.
 type gobFresh struct {
@@ -168,6 +178,9 @@ var clean = map[string]func(){
 		_ = mime.TypeByExtension(".html")
 		_, _ = mime.ExtensionsByType("text/html")
 	},
+	"drawing from a package's own random generators": func() {
+		_ = pkgRand.Int63n(1000) + pkgPCG.Int64N(1000) + pkgChaCha.Int64N(1000)
+	},
 	"gob encoding of a type not encoded before": func() {
 		// gob gives each type it meets an id, once and for good, in
 		// tables of its own (encoding/gob.idToTypeSlice and others).
@@ -243,6 +256,7 @@ var recall = []struct {
 		http.HandleFunc("/residue-hello", func(http.ResponseWriter, *http.Request) {})
 	}},
 	{"gob.Register", "encoding/gob.nameToConcreteType", func() { gob.Register(gobPayload{}) }},
+	{"replacing a package's random generator", "main.pkgRand", func() { pkgRand = mathrand.New(mathrand.NewSource(2)) }},
 	{"flag.Set on the default FlagSet", "flag.CommandLine", func() { _ = flag.Set("residue-scenario-flag", "on") }},
 	{"log.SetPrefix", "log.std", func() { log.SetPrefix("residue: ") }},
 	{"sql.Register", "database/sql.drivers", func() { sql.Register("residue-fake", fakeDriver{}) }},
