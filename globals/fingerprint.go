@@ -217,7 +217,8 @@ func planRule(p *fpPlan, t reflect.Type, r *typeRule) {
 		planAtomic(p, t)
 	case "types of the runtime, internal/abi and internal/sync",
 		"internal/poll.FD, fdMutex, pollDesc",
-		"google.golang.org/protobuf's descriptors and message infos (internal/filedesc, internal/impl)":
+		"google.golang.org/protobuf's descriptors and message infos (internal/filedesc, internal/impl)",
+		"the random sources of math/rand and math/rand/v2 (rngSource, PCG, ChaCha8)":
 		switch t.Kind() {
 		case reflect.Chan, reflect.UnsafePointer, reflect.Pointer, reflect.Map:
 			p.kind = fpWord
