@@ -326,6 +326,44 @@ var variableRules = []variableRule{
 		why:      "a cache of /etc/nsswitch.conf, looked at again when it is more than 5 seconds old",
 	},
 	{
+		variable: "net.zoneCache",
+		read:     notRead,
+		why: "a cache of the network interfaces' names and indexes, fetched again by every net.Interfaces " +
+			"and when more than a minute old",
+	},
+	{
+		variable: "github.com/google/uuid.lasttime",
+		read:     notRead,
+		why:      "the last time a version 1 or 6 UUID was made, kept so that the next is later: every such UUID moves it",
+	},
+	{
+		variable: "github.com/google/uuid.lastV7time",
+		read:     notRead,
+		why:      "the last time a version 7 UUID was made, kept so that the next is later: every such UUID moves it",
+	},
+	{
+		variable: "github.com/google/uuid.clockSeq",
+		read:     notRead,
+		why: "the clock sequence of version 1 UUIDs: drawn at random on first use and stepped when two " +
+			"UUIDs fall in one tick",
+	},
+	{
+		variable: "github.com/google/uuid.nodeID",
+		read:     lazyValue,
+		why: "taken from a network interface the first time a version 1 UUID is made; SetNodeID and " +
+			"SetNodeInterface changing it once set are reported",
+	},
+	{
+		variable: "github.com/google/uuid.ifname",
+		read:     lazyValue,
+		why:      "the interface nodeID was taken from, named on first use",
+	},
+	{
+		variable: "github.com/google/uuid.interfaces",
+		read:     lazyValue,
+		why:      "the network interfaces, listed once on first use",
+	},
+	{
 		variable: "encoding/gob.idToTypeSlice",
 		read:     notRead,
 		why: "gob's type ids, given to each type the first time the process encodes or decodes it and kept " +
@@ -555,6 +593,14 @@ func lazyIdentity(c *capturer, v reflect.Value) *node {
 		n = leaf("nil")
 		n.zero = true
 	}
+	n.lazy = true
+	return n
+}
+
+// lazyValue reads a value as any other, and marks the node so that zero
+// to set (the first use) is not reported; a change once set is.
+func lazyValue(c *capturer, v reflect.Value) *node {
+	n := c.value(v)
 	n.lazy = true
 	return n
 }

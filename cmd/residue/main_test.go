@@ -755,3 +755,35 @@ func TestOutputWithoutANewline(t *testing.T) {
 		}
 	}
 }
+
+// TestUUIDs audits tests that make UUIDs with github.com/google/uuid, whose
+// package state moves with every UUID (the last time handed out, the clock
+// sequence) or is set on first use (the node ID): clean; a test that sets
+// the node ID is reported for it.
+func TestUUIDs(t *testing.T) {
+	code, recs, stderr := auditJSON(t, "uuid", "./...")
+	if code != exitFindings || len(recs) != 3 {
+		t.Fatalf("exit code %d and %d records, want %d and 3:\n%s", code, len(recs), exitFindings, stderr)
+	}
+	for _, r := range recs {
+		var keys []string
+		for _, f := range r.Findings {
+			keys = append(keys, f.Key)
+		}
+		if r.Test != "TestSetsTheNode" {
+			if len(keys) > 0 || r.Failed {
+				t.Errorf("%s: findings %q (failed %v), want none:\n%s", r.Test, keys, r.Failed, r.Report)
+			}
+			continue
+		}
+		// SetNodeID sets the node ID, byte by byte, and names its source
+		// "user".
+		want := []string{"github.com/google/uuid.ifname"}
+		for i := range 6 {
+			want = append(want, fmt.Sprintf("github.com/google/uuid.nodeID[%d]", i))
+		}
+		if !slices.Equal(keys, want) {
+			t.Errorf("%s: findings %q, want %q:\n%s", r.Test, keys, want, r.Report)
+		}
+	}
+}
