@@ -348,6 +348,17 @@ var variableRules = []variableRule{
 			"UUIDs fall in one tick",
 	},
 	{
+		variable: "github.com/google/uuid.pool",
+		read:     notRead,
+		why: "random bytes drawn ahead once EnableRandPool has turned the pool on (poolEnabled, which is " +
+			"reported): every random UUID takes from it",
+	},
+	{
+		variable: "github.com/google/uuid.poolPos",
+		read:     notRead,
+		why:      "how far the random pool has been used: every random UUID moves it",
+	},
+	{
 		variable: "github.com/google/uuid.nodeID",
 		read:     lazyValue,
 		why: "taken from a network interface the first time a version 1 UUID is made; SetNodeID and " +

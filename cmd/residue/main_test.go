@@ -758,17 +758,23 @@ func TestOutputWithoutANewline(t *testing.T) {
 
 // TestUUIDs audits tests that make UUIDs with github.com/google/uuid, whose
 // package state moves with every UUID (the last time handed out, the clock
-// sequence) or is set on first use (the node ID): clean; a test that sets
-// the node ID is reported for it.
+// sequence, the random pool) or is set on first use (the node ID): clean;
+// tests that set the node ID or turn the pool on are reported for it.
 func TestUUIDs(t *testing.T) {
 	code, recs, stderr := auditJSON(t, "uuid", "./...")
-	if code != exitFindings || len(recs) != 3 {
-		t.Fatalf("exit code %d and %d records, want %d and 3:\n%s", code, len(recs), exitFindings, stderr)
+	if code != exitFindings || len(recs) != 5 {
+		t.Fatalf("exit code %d and %d records, want %d and 5:\n%s", code, len(recs), exitFindings, stderr)
 	}
 	for _, r := range recs {
 		var keys []string
 		for _, f := range r.Findings {
 			keys = append(keys, f.Key)
+		}
+		if r.Test == "TestEnablesThePool" {
+			if !slices.Equal(keys, []string{"github.com/google/uuid.poolEnabled"}) {
+				t.Errorf("%s: findings %q, want the pool turned on:\n%s", r.Test, keys, r.Report)
+			}
+			continue
 		}
 		if r.Test != "TestSetsTheNode" {
 			if len(keys) > 0 || r.Failed {

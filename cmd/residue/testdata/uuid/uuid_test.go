@@ -23,6 +23,18 @@ func TestMakesUUIDs(t *testing.T) { makeAll(t) }
 
 func TestMakesMoreUUIDs(t *testing.T) { makeAll(t) }
 
+// TestEnablesThePool turns on the pool of random bytes random UUIDs take
+// from: a change of the package's configuration.
+func TestEnablesThePool(t *testing.T) { uuid.EnableRandPool() }
+
+// TestDrawsFromThePool makes random UUIDs from the pool an earlier test
+// turned on: drawing is no change.
+func TestDrawsFromThePool(t *testing.T) {
+	for range 20 {
+		_ = uuid.New()
+	}
+}
+
 func TestSetsTheNode(t *testing.T) {
 	if !uuid.SetNodeID([]byte{1, 2, 3, 4, 5, 6}) {
 		t.Fatal("SetNodeID refused six bytes")
