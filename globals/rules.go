@@ -3,6 +3,7 @@ package globals
 import (
 	"flag"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -79,13 +80,13 @@ func init() {
 		{
 			what:  "types of the runtime, internal/abi and internal/sync",
 			match: inPackage("runtime", "internal/abi", "internal/sync"),
-			read:  func(_ *capturer, v reflect.Value) *node { return identity(v) },
+			read:  byIdentity,
 			why:   "the runtime changes them on its own, under its own locks",
 		},
 		{
 			what:  "internal/poll.FD, fdMutex, pollDesc",
 			match: inPackage("internal/poll"),
-			read:  func(_ *capturer, v reflect.Value) *node { return identity(v) },
+			read:  byIdentity,
 			why:   "an open file's lock and poller state, which every read and write changes under the file's own lock",
 		},
 		{
@@ -103,7 +104,7 @@ func init() {
 		{
 			what:  "google.golang.org/protobuf's descriptors and message infos (internal/filedesc, internal/impl)",
 			match: inPackage("google.golang.org/protobuf/internal/filedesc", "google.golang.org/protobuf/internal/impl"),
-			read:  func(_ *capturer, v reflect.Value) *node { return identity(v) },
+			read:  byIdentity,
 			why: "built lazily on first use of a message type, under hand-made Onces (once, initDone) and " +
 				"spread over many structs: not program state; a file registered at run time is still " +
 				"reported through protoregistry's maps",
@@ -118,7 +119,7 @@ func init() {
 		{
 			what:  "the random sources of math/rand and math/rand/v2 (rngSource, PCG, ChaCha8)",
 			match: anyOf(named("math/rand", "rngSource"), named("math/rand/v2", "PCG"), named("math/rand/v2", "ChaCha8")),
-			read:  func(_ *capturer, v reflect.Value) *node { return identity(v) },
+			read:  byIdentity,
 			why: "a generator's state advances with every number drawn from it, as math/rand's global one " +
 				"does (a package's own, for retry jitter): not program state; seeding one again in place " +
 				"is not told apart from drawing, and replacing a package's generator is still reported",
@@ -302,94 +303,66 @@ var outOfScope = []struct{ pattern, why string }{
 	{"unicode", "constant tables Go cannot declare const: reading them was half the cost of a default-scope snapshot"},
 }
 
-// variableRule says how one variable is read.
+// variableRule says how some variables are read.
 type variableRule struct {
-	variable string
-	read     func(c *capturer, v reflect.Value) *node
-	why      string
+	variables []string
+	read      func(c *capturer, v reflect.Value) *node
+	why       string
 }
 
 var variableRules = []variableRule{
 	{
-		variable: "net.hosts",
-		read:     notRead,
-		why:      "a cache of /etc/hosts, read again when it is more than 5 seconds old",
+		variables: []string{"net.hosts"},
+		read:      notRead,
+		why:       "a cache of /etc/hosts, read again when it is more than 5 seconds old",
 	},
 	{
-		variable: "net.resolvConf",
-		read:     notRead,
-		why:      "a cache of /etc/resolv.conf, looked at again when it is more than 5 seconds old",
+		variables: []string{"net.resolvConf"},
+		read:      notRead,
+		why:       "a cache of /etc/resolv.conf, looked at again when it is more than 5 seconds old",
 	},
 	{
-		variable: "net.nssConfig",
-		read:     notRead,
-		why:      "a cache of /etc/nsswitch.conf, looked at again when it is more than 5 seconds old",
+		variables: []string{"net.nssConfig"},
+		read:      notRead,
+		why:       "a cache of /etc/nsswitch.conf, looked at again when it is more than 5 seconds old",
 	},
 	{
-		variable: "net.zoneCache",
-		read:     notRead,
+		variables: []string{"net.zoneCache"},
+		read:      notRead,
 		why: "a cache of the network interfaces' names and indexes, fetched again by every net.Interfaces " +
 			"and when more than a minute old",
 	},
 	{
-		variable: "github.com/google/uuid.lasttime",
-		read:     notRead,
-		why:      "the last time a version 1 or 6 UUID was made, kept so that the next is later: every such UUID moves it",
+		variables: []string{"github.com/google/uuid.lasttime", "github.com/google/uuid.lastV7time",
+			"github.com/google/uuid.clockSeq", "github.com/google/uuid.pool", "github.com/google/uuid.poolPos"},
+		read: notRead,
+		why: "the generator's state, which every UUID moves: the last time a version 1, 6 or 7 UUID was " +
+			"made (kept so that the next is later), the clock sequence (random on first use, stepped when " +
+			"two UUIDs fall in one tick), the random bytes drawn ahead once EnableRandPool has turned the " +
+			"pool on (poolEnabled, which is reported)",
 	},
 	{
-		variable: "github.com/google/uuid.lastV7time",
-		read:     notRead,
-		why:      "the last time a version 7 UUID was made, kept so that the next is later: every such UUID moves it",
+		variables: []string{"github.com/google/uuid.nodeID", "github.com/google/uuid.ifname", "github.com/google/uuid.interfaces"},
+		read:      lazyValue,
+		why: "the node ID, the interface it was taken from and the list of interfaces, set the first time " +
+			"a version 1 UUID is made; SetNodeID and SetNodeInterface changing them once set are reported",
 	},
 	{
-		variable: "github.com/google/uuid.clockSeq",
-		read:     notRead,
-		why: "the clock sequence of version 1 UUIDs: drawn at random on first use and stepped when two " +
-			"UUIDs fall in one tick",
-	},
-	{
-		variable: "github.com/google/uuid.pool",
-		read:     notRead,
-		why: "random bytes drawn ahead once EnableRandPool has turned the pool on (poolEnabled, which is " +
-			"reported): every random UUID takes from it",
-	},
-	{
-		variable: "github.com/google/uuid.poolPos",
-		read:     notRead,
-		why:      "how far the random pool has been used: every random UUID moves it",
-	},
-	{
-		variable: "github.com/google/uuid.nodeID",
-		read:     lazyValue,
-		why: "taken from a network interface the first time a version 1 UUID is made; SetNodeID and " +
-			"SetNodeInterface changing it once set are reported",
-	},
-	{
-		variable: "github.com/google/uuid.ifname",
-		read:     lazyValue,
-		why:      "the interface nodeID was taken from, named on first use",
-	},
-	{
-		variable: "github.com/google/uuid.interfaces",
-		read:     lazyValue,
-		why:      "the network interfaces, listed once on first use",
-	},
-	{
-		variable: "encoding/gob.idToTypeSlice",
-		read:     notRead,
+		variables: []string{"encoding/gob.idToTypeSlice"},
+		read:      notRead,
 		why: "gob's type ids, given to each type the first time the process encodes or decodes it and kept " +
 			"for good: a memo table of a pure function of the type, like its maps keyed by reflect.Type " +
 			"(gob.Register's names are read)",
 	},
 	{
-		variable: "google.golang.org/protobuf/reflect/protodesc.defaultsCache",
-		read:     notRead,
+		variables: []string{"google.golang.org/protobuf/reflect/protodesc.defaultsCache"},
+		read:      notRead,
 		why: "the feature defaults of each protobuf edition, computed from embedded data the first time a " +
 			"descriptor of that edition is built (protodesc.NewFile, a gRPC reflection service) and kept",
 	},
 	{
-		variable: "math/rand.globalRandGenerator",
-		read:     lazyIdentity,
+		variables: []string{"math/rand.globalRandGenerator"},
+		read:      lazyIdentity,
 		why: "math/rand seeds its global generator on first use through an atomic.Pointer: nil to set " +
 			"is that first use; the generator's state advancing is not program state; rand.Seed " +
 			"replacing the generator is reported (a later Seed seeds the replacement in place, which reads " +
@@ -501,7 +474,7 @@ func isCacheMap(t reflect.Type) bool {
 
 func variableRuleFor(name string) *variableRule {
 	for i := range variableRules {
-		if variableRules[i].variable == name {
+		if slices.Contains(variableRules[i].variables, name) {
 			return &variableRules[i]
 		}
 	}
@@ -607,6 +580,10 @@ func lazyIdentity(c *capturer, v reflect.Value) *node {
 	n.lazy = true
 	return n
 }
+
+// byIdentity reads a value by its address (a pointer's, the address it
+// holds), for the rules of types whose contents are not program state.
+func byIdentity(_ *capturer, v reflect.Value) *node { return identity(v) }
 
 // lazyValue reads a value as any other, and marks the node so that zero
 // to set (the first use) is not reported; a change once set is.
