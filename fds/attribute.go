@@ -275,7 +275,8 @@ func (p *probe) attribute(r *probes.Run, fresh []fdEntry, cycled bool) (mine, ot
 	if err := a.claimSites(); err != nil {
 		return nil, nil, holders{}, err
 	}
-	// Descriptors of no known kind first: only the sites that wrap any
+	// Descriptors of no known kind first, all of them in one group (none
+	// is a socket, so none has a protocol): only the sites that wrap any
 	// descriptor (os.NewFile) can have made them, and what those sites
 	// made is then not given to descriptors of another kind.
 	a.decideGroup(roleOther, protoAny)
@@ -283,7 +284,7 @@ func (p *probe) attribute(r *probes.Run, fresh []fdEntry, cycled bool) (mine, ot
 		a.decideGroup(roleListen, pr)
 	}
 	a.decideAccepted()
-	for _, rl := range []role{roleSocket, rolePipe, roleFile, roleOther} {
+	for _, rl := range []role{roleSocket, rolePipe, roleFile} {
 		for _, pr := range []proto{protoTCP, protoUDP, protoUnix, protoAny} {
 			a.decideGroup(rl, pr)
 		}

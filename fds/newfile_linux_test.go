@@ -3,6 +3,7 @@ package fds_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -63,17 +64,8 @@ func TestAWrappedDescriptorCountsOnce(t *testing.T) {
 			t.Fatalf("block %d: %v", i, errs[i])
 		}
 		r := reports[i]
-		if len(r.FDs) != 1 || r.FDs[0].Num != nums[i] && !containsNum(r.FDs[0].OneOf, nums[i]) {
+		if len(r.FDs) != 1 || r.FDs[0].Num != nums[i] && !slices.Contains(r.FDs[0].OneOf, nums[i]) {
 			t.Errorf("block %d: want its own fd %d alone reported, got:\n%s", i, nums[i], r)
 		}
 	}
-}
-
-func containsNum(nums []int, n int) bool {
-	for _, x := range nums {
-		if x == n {
-			return true
-		}
-	}
-	return false
 }
