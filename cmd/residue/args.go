@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -114,7 +115,7 @@ func parseArgs(args []string) (*options, error) {
 	fs.StringVar(&o.globals, "globals", "all", "")
 	fs.Func("ignore-global", "", func(v string) error {
 		if strings.TrimSpace(v) == "" || strings.ContainsAny(v, "\n\r") {
-			return fmt.Errorf("want a variable, a part of one, a package pattern or $NAME, not %q", v)
+			return errors.New("want a variable, a part of one, a package pattern or $NAME")
 		}
 		o.ignoreGlobals = append(o.ignoreGlobals, v)
 		return nil
@@ -132,10 +133,11 @@ func parseArgs(args []string) (*options, error) {
 			continue
 		}
 		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if fs.Lookup(name) != nil {
-			// One of ours: let the flag package read it and its value.
+		if f := fs.Lookup(name); f != nil {
+			// One of ours: let the flag package read it and its value,
+			// the next argument unless given with = or a bool flag.
 			n := 1
-			if !hasValue && (name == "baseline" || name == "residue-dir" || name == "globals" || name == "ignore-global" || name == "within") {
+			if b, ok := f.Value.(interface{ IsBoolFlag() bool }); !hasValue && !(ok && b.IsBoolFlag()) {
 				n = 2
 			}
 			if i+n > len(args) {

@@ -332,9 +332,9 @@ const stoppedError = "the test binary stopped while the test ran (" + stopCauses
 const stopCauses = "a panic in a goroutine, os.Exit, -timeout, a signal"
 
 // readRecords reads the records the tests wrote, with one for each run of
-// a test the test binary stopped in (res says which; res may be nil), so
-// that every test that ran has one, sorted by package and test; none when
-// no test ran.
+// a test the test binary stopped in (res says which, once told of the
+// records read: noteRecords; res may be nil), so that every test that ran
+// has one, sorted by package and test; none when no test ran.
 func readRecords(path string, res *runResult) ([]record.Record, error) {
 	f, err := os.Open(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -348,14 +348,7 @@ func readRecords(path string, res *runResult) ([]record.Record, error) {
 		}
 	}
 	if res != nil {
-		for _, r := range recs {
-			if p := res.pkgs[r.Package]; p != nil {
-				if p.recorded == nil {
-					p.recorded = map[string]int{}
-				}
-				p.recorded[r.Test]++
-			}
-		}
+		res.noteRecords(recs)
 		for _, path := range res.sortedPaths() {
 			for _, t := range res.pkgs[path].unfinished() {
 				recs = append(recs, record.Record{Schema: record.Schema, Package: path, Test: t, Verdict: record.Error, Failed: true, Error: stoppedError})

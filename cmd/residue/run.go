@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/residue-go/residue/internal/record"
 )
 
 // event is one line of go test -json.
@@ -312,6 +314,19 @@ func (r *runResult) ranPackages() map[string]bool {
 		}
 	}
 	return out
+}
+
+// noteRecords counts, by package and test, the records the tests' audits
+// wrote as they ended (pkgResult.recorded).
+func (r *runResult) noteRecords(recs []record.Record) {
+	for _, rec := range recs {
+		if p := r.pkgs[rec.Package]; p != nil {
+			if p.recorded == nil {
+				p.recorded = map[string]int{}
+			}
+			p.recorded[rec.Test]++
+		}
+	}
 }
 
 // sortedPaths returns the packages in import-path order.
